@@ -1,0 +1,29 @@
+"""The few exception classes talkbox raises on purpose."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class TalkboxError(Exception):
+    """Base class of the errors talkbox raises on purpose."""
+
+
+class ConfigError(TalkboxError):
+    """One or more settings are invalid; each problem names the variable and what is allowed."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class LiveFatalError(TalkboxError):
+    """The Live service refused us in a way retrying cannot fix (bad key, unknown model, TLS)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class AudioDeviceError(TalkboxError):
+    """An audio device is missing, busy or vanished."""

@@ -1,0 +1,53 @@
+# Sourced by scripts/demo and scripts/test: makes this checkout runnable on a fresh
+# Debian 12 / Raspberry Pi OS machine (apt packages, .venv, the project with its dev extra).
+# Running it again is fast: nothing is reinstalled while pyproject.toml is unchanged.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="${TALKBOX_PYTHON:-python3}"
+
+# Each entry: "apt-package|shell test that succeeds when it is already usable".
+APT_NEEDS=(
+    "python3|command -v $PY >/dev/null"
+    "python3-venv|$PY -c 'import venv, ensurepip' 2>/dev/null"
+    "ca-certificates|test -s /etc/ssl/certs/ca-certificates.crt"
+)
+
+missing=()
+for entry in "${APT_NEEDS[@]}"; do
+    pkg="${entry%%|*}"
+    check="${entry#*|}"
+    eval "$check" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -eq 0 ]]; then
+        echo "talkbox setup: installing ${missing[*]}" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        echo "talkbox setup: missing system packages; run:" >&2
+        echo "  sudo apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "talkbox setup: Python >= 3.11 is required, $PY is $("$PY" -V 2>&1)" >&2
+    exit 1
+fi
+
+[[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
+
+stamp="$VENV/.talkbox-installed"
+want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1) $("$VENV/bin/python" -V 2>&1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    echo "talkbox setup: installing the project into $VENV" >&2
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev]"
+    echo "$want" >"$stamp"
+fi
+
+export PATH="$VENV/bin:$PATH"
+cd "$ROOT"
