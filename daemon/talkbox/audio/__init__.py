@@ -1,0 +1,1 @@
+"""Audio: PCM framing, resampling, WAV files and (later) the ALSA adapter."""
