@@ -1,0 +1,1 @@
+"""The Gemini side: the Live link, resumption handles and local tools."""

@@ -1,0 +1,155 @@
+"""Session resumption handle store: one small JSON file, written atomically, checked for age."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+log = logging.getLogger(__name__)
+
+# The service keeps a handle for 2 h after the last connection closed; the margin covers clock
+# drift and the time a reconnect takes, so a handle we try is one the service still has.
+HANDLE_LIFETIME_S: float = 2 * 3600 - 5 * 60
+# Wall clocks step back a little under NTP; more than this means the age cannot be trusted.
+CLOCK_STEP_TOLERANCE_S = 5.0
+HANDLE_FILE_NAME = "resumption.json"
+_FORMAT_VERSION = 1
+
+
+def handle_max_age(conversation_timeout_s: float) -> float:
+    """The age beyond which a stored handle is not tried: the sooner of both limits."""
+    return min(HANDLE_LIFETIME_S, conversation_timeout_s)
+
+
+@dataclass(frozen=True)
+class StoredHandle:
+    """A resumption handle with the conversation it continues and when it was received."""
+
+    handle: str
+    conversation_id: str
+    saved_at: float
+    turns: int
+
+
+class _HandleFile(BaseModel):
+    """The on-disk format; strict so that a damaged file is recognised, not half-believed."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    version: int = Field(ge=_FORMAT_VERSION, le=_FORMAT_VERSION)
+    handle: str = Field(min_length=1)
+    conversation_id: str
+    saved_at: float = Field(allow_inf_nan=False)
+    turns: int = Field(ge=0)
+
+
+class HandleStore:
+    """Keeps the newest resumption handle in `directory` across restarts."""
+
+    def __init__(self, directory: Path, *, max_age_s: float) -> None:
+        self.directory = directory
+        self.path = directory / HANDLE_FILE_NAME
+        self.max_age_s = max_age_s
+
+    def load(self, *, now: float | None = None) -> StoredHandle | None:
+        """The stored handle if there is one young enough to try, else None."""
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            log.warning("cannot read resumption handle %s (%s); starting fresh", self.path, exc)
+            return None
+        try:
+            data = _HandleFile.model_validate_json(raw)
+        except ValidationError as exc:
+            log.warning(
+                "resumption handle %s is damaged (%d problems); removing it and starting fresh",
+                self.path,
+                exc.error_count(),
+            )
+            self.clear()
+            return None
+        stored = StoredHandle(
+            handle=data.handle,
+            conversation_id=data.conversation_id,
+            saved_at=data.saved_at,
+            turns=data.turns,
+        )
+        current = time.time() if now is None else now
+        age = current - stored.saved_at
+        if age < -CLOCK_STEP_TOLERANCE_S:
+            log.info(
+                "not resuming conversation %s: its handle is dated %.0f s in the future "
+                "(the clock was changed)",
+                stored.conversation_id,
+                -age,
+            )
+            self.clear()
+            return None
+        if age > self.max_age_s:
+            log.info(
+                "not resuming conversation %s: its handle is %.0f s old (limit %.0f s)",
+                stored.conversation_id,
+                age,
+                self.max_age_s,
+            )
+            self.clear()
+            return None
+        return stored
+
+    def save(self, stored: StoredHandle) -> None:
+        """Replace the stored handle atomically; on failure log a warning and keep the old one."""
+        payload = _HandleFile(
+            version=_FORMAT_VERSION,
+            handle=stored.handle,
+            conversation_id=stored.conversation_id,
+            saved_at=stored.saved_at,
+            turns=stored.turns,
+        ).model_dump_json()
+        tmp_name: str | None = None
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # mkstemp creates the file with mode 0600 whatever the umask: the handle lets anyone
+            # holding it continue the conversation.
+            fd, tmp_name = tempfile.mkstemp(
+                dir=self.directory, prefix=f".{HANDLE_FILE_NAME}.", suffix=".tmp"
+            )
+            with os.fdopen(fd, "wb") as tmp:
+                tmp.write(payload.encode("utf-8"))
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            os.replace(tmp_name, self.path)
+            tmp_name = None
+            _fsync_directory(self.directory)
+        except OSError as exc:
+            # Losing a handle only costs the conversation after a restart; the link keeps the
+            # handle in memory, so a full or read-only disk must not stop the appliance.
+            log.warning("cannot save resumption handle in %s: %s", self.directory, exc)
+        finally:
+            if tmp_name is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp_name)
+
+    def clear(self) -> None:
+        """Forget the stored handle (the next connection starts a new conversation)."""
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("cannot remove resumption handle %s: %s", self.path, exc)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable: without it a power cut can bring the old file back."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,164 @@
+"""Local function tools the model may call, with arguments validated by pydantic models."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from google.genai import types
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+log = logging.getLogger(__name__)
+
+ToolResult = dict[str, Any]
+ToolHandler = Callable[[Any], ToolResult | Awaitable[ToolResult]]
+
+
+class NoArguments(BaseModel):
+    """Arguments of a tool that takes none; anything given is an error the model can read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One function the model may call: its declaration, argument model and handler."""
+
+    name: str
+    description: str
+    arguments: type[BaseModel]
+    handler: ToolHandler
+
+    def declaration(self) -> types.FunctionDeclaration:
+        """The declaration sent in the session setup."""
+        schema = self.arguments.model_json_schema()
+        if not schema.get("properties"):
+            # A tool without parameters is declared without a schema, as the API expects.
+            return types.FunctionDeclaration(name=self.name, description=self.description)
+        parameters = types.Schema.from_json_schema(
+            json_schema=types.JSONSchema.model_validate(schema), api_option="GEMINI_API"
+        )
+        return types.FunctionDeclaration(
+            name=self.name, description=self.description, parameters=parameters
+        )
+
+
+class ToolRegistry:
+    """The tools offered to the model; `call` answers every function call, never raising."""
+
+    def __init__(self) -> None:
+        self._tools: dict[str, Tool] = {}
+
+    def register(
+        self,
+        name: str,
+        description: str,
+        handler: ToolHandler,
+        arguments: type[BaseModel] = NoArguments,
+    ) -> None:
+        """Offer a tool; `handler` gets the validated arguments model and returns a dict."""
+        if name in self._tools:
+            raise ValueError(f"tool {name!r} is registered twice")
+        self._tools[name] = Tool(
+            name=name, description=description, arguments=arguments, handler=handler
+        )
+
+    @property
+    def names(self) -> list[str]:
+        """The registered tool names, in registration order."""
+        return list(self._tools)
+
+    def declarations(self) -> list[types.FunctionDeclaration]:
+        """The function declarations for LiveConnectConfig.tools."""
+        return [tool.declaration() for tool in self._tools.values()]
+
+    async def call(self, call: types.FunctionCall) -> types.FunctionResponse:
+        """Run one function call and return its response; errors become error responses."""
+        name = call.name or ""
+        tool = self._tools.get(name)
+        if tool is None:
+            log.warning("the model called an unknown tool %r", name)
+            known = ", ".join(self._tools) or "none"
+            return _error(call, f"unknown function {name!r}; available: {known}")
+        args: Mapping[str, Any] = call.args if isinstance(call.args, Mapping) else {}
+        try:
+            arguments = tool.arguments.model_validate(dict(args))
+        except ValidationError as exc:
+            log.warning("the model called %s with bad arguments: %s", name, _summary(exc))
+            return _error(call, f"bad arguments for {name}: {_summary(exc)}")
+        try:
+            result = tool.handler(arguments)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception:  # a tool's bug must become an answer the model can speak about
+            log.exception("tool %s failed", name)
+            return _error(call, f"{name} failed on the device")
+        log.info("tool %s called", name)
+        return types.FunctionResponse(id=call.id, name=call.name, response=result)
+
+
+def _error(call: types.FunctionCall, message: str) -> types.FunctionResponse:
+    return types.FunctionResponse(id=call.id, name=call.name, response={"error": message})
+
+
+def _summary(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in error["loc"]) or "arguments"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def local_now() -> datetime:
+    """The current local time with its time zone."""
+    return datetime.now().astimezone()
+
+
+def _time_report(now: datetime) -> ToolResult:
+    """What get_time answers: enough for 'what time / day / date is it' in any phrasing."""
+    if now.tzinfo is None:
+        now = now.astimezone()
+    offset = now.strftime("%z")
+    report: ToolResult = {
+        "date": now.date().isoformat(),
+        "time": now.strftime("%H:%M"),
+        "weekday": now.strftime("%A"),
+        "time_zone": now.tzname() or "",
+        "utc_offset": f"{offset[:3]}:{offset[3:]}" if offset else "",
+        "iso": now.isoformat(timespec="seconds"),
+    }
+    zone_key = getattr(now.tzinfo, "key", None)
+    if isinstance(zone_key, str):
+        report["time_zone_id"] = zone_key
+    return report
+
+
+def default_registry(
+    *, on_end_conversation: Callable[[], None], clock: Callable[[], datetime] = local_now
+) -> ToolRegistry:
+    """The tools every talkbox offers: get_time and end_conversation."""
+    registry = ToolRegistry()
+
+    def get_time(_: NoArguments) -> ToolResult:
+        return _time_report(clock())
+
+    def end_conversation(_: NoArguments) -> ToolResult:
+        on_end_conversation()
+        return {"result": "the conversation ends after this answer; say a short goodbye"}
+
+    registry.register(
+        "get_time",
+        "Get the current local date, time, weekday and time zone of the device.",
+        get_time,
+    )
+    registry.register(
+        "end_conversation",
+        "End the conversation when the person says goodbye or is done; the next question "
+        "starts a fresh conversation.",
+        end_conversation,
+    )
+    return registry
