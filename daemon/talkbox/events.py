@@ -1,0 +1,196 @@
+"""The events that flow between talkbox's parts: frozen dataclasses with past-tense names."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+ANSWER_RATE_HZ = 24_000
+"""Sample rate of the answer audio the Live API sends (mono S16_LE)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one model turn, from the server's `usageMetadata`."""
+
+    prompt_tokens: int
+    response_tokens: int
+    total_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One function call the model asked for."""
+
+    id: str
+    name: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LinkConnected:
+    """A Live connection finished setup; `resumed` says whether it continued the conversation."""
+
+    resumed: bool
+    conversation_id: str
+    reconnects: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDisconnected:
+    """The connection ended; the link reconnects after `retry_in_s` unless `idle` is true."""
+
+    reason: str
+    retry_in_s: float
+    idle: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFailed:
+    """The service refused us in a way retrying cannot fix soon (bad key, model, TLS)."""
+
+    reason: str
+    retry_in_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRestarted:
+    """The stored conversation could not be continued; a fresh one was started."""
+
+    reason: str
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class GoAwayReceived:
+    """The server announced the end of this connection in `time_left_s` seconds."""
+
+    time_left_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class TurnSent:
+    """A user turn (text, or audio up to activityEnd) was fully written to the server."""
+
+    turn_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class TurnResent:
+    """A user turn cut by a lost connection was sent again after reconnecting.
+
+    Answer audio received for it before the cut is superseded by the new answer.
+    """
+
+    turn_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerAudioReceived:
+    """A chunk of answer audio (24 kHz mono S16_LE) for `turn_id` (None: unprompted)."""
+
+    turn_id: int | None
+    pcm: bytes
+    rate: int = ANSWER_RATE_HZ
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptReceived:
+    """A piece of the input (what the person said) or output (the answer) transcript."""
+
+    turn_id: int | None
+    direction: Literal["input", "output"]
+    text: str
+    finished: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationCompleted:
+    """The model finished generating the answer (its audio may still be arriving)."""
+
+    turn_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerInterrupted:
+    """The server stopped the answer because the person started talking again."""
+
+    turn_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReported:
+    """Token counts the server reported for a turn."""
+
+    turn_id: int | None
+    usage: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class ContextCompressed:
+    """The conversation's context shrank between turns: the server's sliding window ran."""
+
+    before_tokens: int
+    after_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class TurnCompleted:
+    """The server finished answering `turn_id` (None: an unprompted answer)."""
+
+    turn_id: int | None
+    interrupted: bool
+    audio_s: float
+    first_audio_s: float | None
+    duration_s: float
+    transcript: str
+    usage: Usage | None
+    conversation_turn: int
+    """How many turns the conversation has answered, this one included."""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFailed:
+    """A user turn will not be answered; `reason` says why."""
+
+    turn_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallReceived:
+    """The model asked the device to run functions."""
+
+    turn_id: int | None
+    calls: tuple[ToolCall, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallCancelled:
+    """The server cancelled pending function calls (the person interrupted)."""
+
+    ids: tuple[str, ...]
+
+
+LinkEvent = (
+    LinkConnected
+    | LinkDisconnected
+    | LinkFailed
+    | ConversationRestarted
+    | GoAwayReceived
+    | TurnSent
+    | TurnResent
+    | AnswerAudioReceived
+    | TranscriptReceived
+    | GenerationCompleted
+    | AnswerInterrupted
+    | UsageReported
+    | ContextCompressed
+    | TurnCompleted
+    | TurnFailed
+    | ToolCallReceived
+    | ToolCallCancelled
+)
+"""Everything the Live link reports to the rest of the daemon."""

@@ -1,0 +1,219 @@
+"""The reconnect policy: what each Live failure means (classify) and how long to wait (Backoff).
+
+Both are pure: classify() reads an exception the SDK or websockets raised and returns an
+Outcome; Backoff turns a sequence of outcomes into delays with injected randomness. The
+table they implement is shared/reference/live-protocol.md §5.1.
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+
+from google.genai import errors as genai_errors
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+
+class Action(StrEnum):
+    """What the link does after a connection ended."""
+
+    RESUME = "resume"
+    """Transient (network, 1006, 1011, malformed frame): reconnect with the handle, backoff."""
+    RESUME_NOW = "resume_now"
+    """Orderly end (1000, ignored GoAway): reconnect with the handle at once."""
+    QUOTA = "quota"
+    """Quota or concurrency limit: long backoff, honour Retry-After."""
+    FRESH = "fresh"
+    """The handle was refused: drop it and start a fresh conversation."""
+    ENDED = "ended"
+    """The service ended the conversation itself (e.g. context exhausted): fresh next turn."""
+    FATAL = "fatal"
+    """Configuration or credentials: stop, tell a person, retry only rarely."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The meaning of one failure: the action and the reason to log (the server's words)."""
+
+    action: Action
+    reason: str
+    retry_after_s: float | None = None
+
+
+_QUOTA_WORDS = ("resource_exhausted", "quota", "rate limit", "maximum concurrent", "too many")
+_CONFIG_WORDS = (
+    "not found for api version",
+    "not supported",
+    "not implemented",
+    "denied access",
+    "permission",
+)
+_KEY_WORDS = ("api key", "api_key", "location is not supported", "unauthenticated")
+_HANDLE_GONE_WORDS = ("requested entity was not found", "session not found", "handle")
+
+
+def classify(
+    exc: BaseException,
+    *,
+    during_setup: bool,
+    sent_handle: bool,
+    now: float | None = None,
+) -> Outcome:
+    """Map an exception from connect/receive/send to what the link should do about it.
+
+    `during_setup` is true when the connection never reached setupComplete, `sent_handle`
+    when that connection's setup carried a resumption handle.
+    """
+    # SSLCertVerificationError is also an OSError and a ValueError: test it first.
+    if isinstance(exc, ssl.SSLError):
+        return Outcome(Action.FATAL, f"TLS failure: {exc}")
+    if isinstance(exc, InvalidStatus):
+        return _classify_http(exc, now)
+    if isinstance(exc, genai_errors.APIError):
+        return _classify_close(exc.code, _details(exc), during_setup, sent_handle)
+    if isinstance(exc, ConnectionClosed):
+        # A send on a socket the server closed: websockets' own exception, not wrapped.
+        if exc.rcvd is None:
+            return Outcome(Action.RESUME, "connection lost (1006)")
+        return _classify_close(exc.rcvd.code, exc.rcvd.reason, during_setup, sent_handle)
+    if isinstance(exc, InvalidHandshake):
+        # Not HTTP, bad upgrade headers: a proxy or a service hiccup, not our config.
+        return Outcome(Action.RESUME, f"handshake failed: {exc}")
+    if isinstance(exc, (OSError, TimeoutError, EOFError)):
+        return Outcome(Action.RESUME, f"network: {exc!r}")
+    if isinstance(exc, (ValueError, TypeError)):
+        # The SDK raises these for frames it cannot parse (live-protocol.md §1.5).
+        return Outcome(Action.RESUME, f"malformed server message: {exc}")
+    return Outcome(Action.RESUME, f"unexpected: {exc!r}")
+
+
+def _details(exc: genai_errors.APIError) -> str:
+    details = exc.details
+    if isinstance(details, str):
+        return details
+    if exc.message:
+        return str(exc.message)
+    return str(details)
+
+
+def _classify_close(
+    code: int | None, reason: str, during_setup: bool, sent_handle: bool
+) -> Outcome:
+    text = f"{code} {reason}".strip()
+    low = reason.lower()
+    if code == 1000:
+        return Outcome(Action.RESUME_NOW, text)
+    if code == 1011 or (code is not None and 500 <= code < 600):
+        if any(word in low for word in _QUOTA_WORDS):
+            return Outcome(Action.QUOTA, text)
+        return Outcome(Action.RESUME, text)
+    if code == 1008:
+        if "goaway" in low.replace(" ", ""):
+            return Outcome(Action.RESUME_NOW, text)
+        if any(word in low for word in _CONFIG_WORDS):
+            return Outcome(Action.FATAL, text)
+        if any(word in low for word in _HANDLE_GONE_WORDS) or (during_setup and sent_handle):
+            return Outcome(Action.FRESH, text)
+        if during_setup:
+            return Outcome(Action.FATAL, text)
+        return Outcome(Action.ENDED, text)
+    if code == 1007:
+        if any(word in low for word in _KEY_WORDS):
+            return Outcome(Action.FATAL, text)
+        if during_setup:
+            # Right after a handle the likeliest culprit is the resumed state; without one
+            # it is our setup message, which retrying cannot fix.
+            return Outcome(Action.FRESH if sent_handle else Action.FATAL, text)
+        return Outcome(Action.ENDED, text)
+    if code is not None and 400 <= code < 500:
+        if code == 429:
+            return Outcome(Action.QUOTA, text)
+        return Outcome(Action.FATAL, text)
+    # 1001, 1006, 1012-1014, private 4xxx codes: the connection went away, the session did not.
+    return Outcome(Action.RESUME, text)
+
+
+def _classify_http(exc: InvalidStatus, now: float | None) -> Outcome:
+    status = exc.response.status_code
+    body = bytes(exc.response.body or b"").decode("utf-8", "replace").strip()
+    text = f"HTTP {status}" + (f": {body[:300]}" if body else "")
+    if status == 429:
+        retry_after = _retry_after(exc.response.headers.get("Retry-After"), now)
+        return Outcome(Action.QUOTA, text, retry_after)
+    if status in (400, 401, 403, 404):
+        return Outcome(Action.FATAL, text)
+    return Outcome(Action.RESUME, text)
+
+
+def _retry_after(value: str | None, now: float | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if now is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """The numbers of the reconnect policy (tests shrink them to fractions of a second)."""
+
+    base_s: float = 0.5
+    cap_s: float = 30.0
+    factor: float = 2.0
+    quota_base_s: float = 30.0
+    quota_cap_s: float = 120.0
+    fatal_retry_s: float = 300.0
+    stable_after_s: float = 10.0
+    """A connection that lived this long resets the backoff."""
+
+
+class Backoff:
+    """Jittered, capped exponential backoff over consecutive failures."""
+
+    def __init__(self, policy: RetryPolicy, rng: random.Random) -> None:
+        self.policy = policy
+        self._rng = rng
+        self.failures = 0
+
+    def reset(self) -> None:
+        """Forget past failures (a connection has been stable)."""
+        self.failures = 0
+
+    def delay(self, outcome: Outcome) -> float:
+        """Seconds to wait before the next attempt after `outcome`; counts the failure."""
+        n = self.failures
+        self.failures += 1
+        p = self.policy
+        match outcome.action:
+            case Action.FATAL:
+                return p.fatal_retry_s
+            case Action.ENDED:
+                return 0.0
+            case Action.RESUME_NOW | Action.FRESH if n == 0:
+                # One immediate retry; if that fails too, back off like any other failure.
+                return 0.0
+            case Action.QUOTA:
+                delay = self._jittered(p.quota_base_s, p.quota_cap_s, n)
+                if outcome.retry_after_s is not None:
+                    delay = max(delay, min(outcome.retry_after_s, p.fatal_retry_s))
+                return delay
+            case _:
+                return self._jittered(p.base_s, p.cap_s, n)
+
+    def _jittered(self, base: float, cap: float, n: int) -> float:
+        # "Equal jitter": the ceiling doubles per failure and the delay is drawn from its
+        # upper half, so successive waits grow yet clients that failed together spread out.
+        ceiling = min(cap, base * self.policy.factor ** min(n, 32))
+        return ceiling / 2 + self._rng.uniform(0.0, ceiling / 2)
