@@ -44,8 +44,14 @@ stamp="$VENV/.talkbox-installed"
 want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1) $("$VENV/bin/python" -V 2>&1)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
     echo "talkbox setup: installing the project into $VENV" >&2
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev]"
+    rm -f "$stamp"
+    # Explicit checks: errexit is off when this file is sourced inside an `if` or `&&` list,
+    # and a half-installed venv must never be stamped as up to date.
+    if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip ||
+        ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev]"; then
+        echo "talkbox setup: installing the Python packages failed (see above)" >&2
+        exit 1
+    fi
     echo "$want" >"$stamp"
 fi
 
