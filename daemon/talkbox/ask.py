@@ -1,0 +1,183 @@
+"""`talkbox ask`: send text turns to the current conversation and save the spoken answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from google import genai
+
+from talkbox.audio.wav import write_wav
+from talkbox.config import Settings, load_settings
+from talkbox.errors import LiveFatalError
+from talkbox.events import (
+    ANSWER_RATE_HZ,
+    AnswerAudioReceived,
+    LinkEvent,
+    LinkFailed,
+    TurnCompleted,
+    TurnFailed,
+    TurnResent,
+)
+from talkbox.live.backoff import RetryPolicy
+from talkbox.live.link import LiveLink
+from talkbox.live.session_config import build_client
+
+log = logging.getLogger(__name__)
+
+# Generous: a turn may wait out a GoAway rotation and a few reconnects before it is answered.
+TURN_TIMEOUT_S = 120.0
+# After the last answer the handle that includes it arrives; wait for it so the next `ask`
+# continues the conversation, but never hang on a server that withholds it.
+SETTLE_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One answered turn as `ask` reports it."""
+
+    turn: int
+    transcript: str
+    wav: Path
+    audio_s: float
+    first_audio_ms: float
+    resumed: bool
+    reconnects: int
+
+    def as_json(self) -> str:
+        """The --json line of this answer."""
+        return json.dumps(
+            {
+                "turn": self.turn,
+                "transcript": self.transcript,
+                "wav": str(self.wav),
+                "audio_s": round(self.audio_s, 3),
+                "first_audio_ms": round(self.first_audio_ms, 1),
+                "resumed": self.resumed,
+                "reconnects": self.reconnects,
+            }
+        )
+
+
+class _TurnLost(Exception):
+    """The turn will not be answered (the link reported it failed, or it timed out)."""
+
+
+def read_turns(texts: Sequence[str], stdin: TextIO) -> list[str]:
+    """The turns to send: each TEXT, with `-` replaced by the non-empty lines of stdin."""
+    turns: list[str] = []
+    for text in texts:
+        if text == "-":
+            turns.extend(line.strip() for line in stdin if line.strip())
+        else:
+            turns.append(text)
+    return turns
+
+
+def run_ask(config: Path | None, texts: list[str], *, out_dir: Path, as_json: bool) -> int:
+    """Run `talkbox ask`; returns the exit code (ConfigError/LiveFatalError propagate: 78)."""
+    from talkbox.cli import configure_logging
+
+    settings = load_settings(config)
+    configure_logging(settings.log_level)
+    turns = read_turns(texts, sys.stdin)
+    if not turns:
+        print("talkbox: nothing to ask", file=sys.stderr)  # noqa: T201 -- a command's output
+        return 1
+    return asyncio.run(ask(settings, turns, out_dir=out_dir, as_json=as_json, out=sys.stdout))
+
+
+async def ask(
+    settings: Settings,
+    turns: Iterable[str],
+    *,
+    out_dir: Path,
+    as_json: bool,
+    out: TextIO,
+    client: genai.Client | None = None,
+    policy: RetryPolicy | None = None,
+    turn_timeout_s: float = TURN_TIMEOUT_S,
+) -> int:
+    """Send each turn, save and print each answer; 0 when all were answered, else 1."""
+    # Credentials are checked before anything connects, so a missing key is a config error.
+    client = client or build_client(settings)
+    events: asyncio.Queue[LinkEvent] = asyncio.Queue()
+    link = LiveLink(settings, events.put_nowait, client=client, policy=policy)
+    failed = 0
+    fatal: str | None = None
+    async with asyncio.TaskGroup() as tg:
+        runner = tg.create_task(link.run(), name="live-link")
+        try:
+            for text in turns:
+                try:
+                    answer = await _ask_one(link, events, text, out_dir, turn_timeout_s)
+                except _TurnLost as exc:
+                    failed += 1
+                    print(f"talkbox: {exc}", file=sys.stderr)  # noqa: T201
+                    if isinstance(exc.__cause__, TimeoutError):
+                        break
+                    continue
+                except LiveFatalError as exc:
+                    fatal = exc.reason
+                    break
+                print(answer.as_json() if as_json else answer.transcript, file=out)
+                out.flush()
+            if fatal is None:
+                # The next `ask` resumes from the stored handle; make sure it is the newest.
+                async with asyncio.timeout(SETTLE_TIMEOUT_S):
+                    await link.settled()
+        finally:
+            # The link runs until cancelled; `ask` is done with it.
+            runner.cancel()
+    if fatal is not None:
+        raise LiveFatalError(fatal)
+    return 1 if failed else 0
+
+
+async def _ask_one(
+    link: LiveLink,
+    events: asyncio.Queue[LinkEvent],
+    text: str,
+    out_dir: Path,
+    timeout_s: float,
+) -> Answer:
+    reconnects_before = link.reconnects
+    turn_id = link.send_text(text)
+    audio = bytearray()
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                match await events.get():
+                    case AnswerAudioReceived(turn_id=tid, pcm=pcm) if tid == turn_id:
+                        audio += pcm
+                    case TurnResent(turn_id=tid) if tid == turn_id:
+                        # The turn is asked again after a lost connection; only the answer
+                        # to the repeated question is complete.
+                        audio.clear()
+                    case TurnFailed(turn_id=tid, reason=reason) if tid == turn_id:
+                        raise _TurnLost(f"turn {text!r} failed: {reason}")
+                    case LinkFailed(reason=reason):
+                        raise LiveFatalError(reason)
+                    case TurnCompleted(turn_id=tid) as done if tid == turn_id:
+                        break
+                    case _:
+                        pass
+    except TimeoutError as exc:
+        raise _TurnLost(f"turn {text!r} not answered within {timeout_s:.0f}s") from exc
+    wav = out_dir / f"talkbox-{link.conversation_id}-{done.conversation_turn:03d}.wav"
+    write_wav(wav, bytes(audio), ANSWER_RATE_HZ)
+    return Answer(
+        turn=done.conversation_turn,
+        transcript=done.transcript,
+        wav=wav,
+        audio_s=len(audio) / (2 * ANSWER_RATE_HZ),
+        first_audio_ms=(done.first_audio_s or 0.0) * 1000,
+        resumed=link.resumed,
+        reconnects=link.reconnects - reconnects_before,
+    )

@@ -1,0 +1,213 @@
+"""classify() on the exceptions the real SDK and websockets raise, and Backoff's delays."""
+
+from __future__ import annotations
+
+import random
+import ssl
+
+import pytest
+from google.genai import errors as genai_errors
+from hypothesis import given
+from hypothesis import strategies as st
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
+from websockets.frames import Close
+from websockets.http11 import Response
+
+from talkbox.live.backoff import Action, Backoff, Outcome, RetryPolicy, classify
+
+
+def sdk_close(code: int, reason: str) -> genai_errors.APIError:
+    """The exception the SDK raises for a close frame (live.py: APIError.raise_error)."""
+    try:
+        genai_errors.APIError.raise_error(code, reason, None)
+    except genai_errors.APIError as exc:
+        return exc
+    raise AssertionError("raise_error did not raise")
+
+
+def http_refusal(status: int, body: bytes = b"", retry_after: str | None = None) -> InvalidStatus:
+    headers = Headers() if retry_after is None else Headers({"Retry-After": retry_after})
+    return InvalidStatus(Response(status, "refused", headers, body))
+
+
+def judged(exc: BaseException, *, during_setup: bool = False, sent_handle: bool = True) -> Action:
+    return classify(exc, during_setup=during_setup, sent_handle=sent_handle).action
+
+
+@pytest.mark.parametrize(
+    ("exc", "action"),
+    [
+        (sdk_close(1006, "abnormal closure [internal]"), Action.RESUME),
+        (sdk_close(1011, "Internal error occurred."), Action.RESUME),
+        (sdk_close(1011, "Deadline expired before operation could complete."), Action.RESUME),
+        (sdk_close(1011, "keepalive ping timeout"), Action.RESUME),
+        (sdk_close(1000, ""), Action.RESUME_NOW),
+        (
+            sdk_close(
+                1008,
+                "Connection aborted because the client failed to close the connection after "
+                "receiving a GoAway signal once the session durat",
+            ),
+            Action.RESUME_NOW,
+        ),
+        (
+            sdk_close(
+                1011,
+                "Request trace id: f102afa6f090070d, [ORIGINAL ERROR] generic::resource_exhausted:"
+                " RESOURCE_EXHAUSTED: Maximum concurrent se",
+            ),
+            Action.QUOTA,
+        ),
+        (sdk_close(1008, "Requested entity was not found"), Action.FRESH),
+        (sdk_close(1007, "Request contains an invalid argument."), Action.ENDED),
+        (sdk_close(4000, "private"), Action.RESUME),
+        (ConnectionClosedError(None, None), Action.RESUME),
+        (ConnectionClosedError(Close(1011, "Internal error occurred."), None), Action.RESUME),
+        (ConnectionClosedOK(Close(1000, ""), Close(1000, ""), True), Action.RESUME_NOW),
+        (ConnectionResetError("reset by peer"), Action.RESUME),
+        (TimeoutError(), Action.RESUME),
+        (ValueError("Failed to parse response: b'garbage'"), Action.RESUME),
+        (
+            TypeError("'<=' not supported between instances of 'int' and 'NoneType'"),
+            Action.RESUME,
+        ),
+        (http_refusal(503), Action.RESUME),
+        (http_refusal(429, retry_after="3"), Action.QUOTA),
+        (http_refusal(401), Action.FATAL),
+        (http_refusal(403), Action.FATAL),
+        (http_refusal(404), Action.FATAL),
+        (http_refusal(400, b'{"error": {"message": "API key not valid."}}'), Action.FATAL),
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), Action.FATAL),
+    ],
+)
+def test_mid_session_failures_map_to_the_policy_table(exc: BaseException, action: Action) -> None:
+    assert judged(exc) is action
+
+
+@pytest.mark.parametrize(
+    ("exc", "sent_handle", "action"),
+    [
+        (
+            sdk_close(1008, "models/x is not found for API version v1beta, or is not supported"),
+            False,
+            Action.FATAL,
+        ),
+        (
+            sdk_close(1008, "models/x is not found for API version v1beta, or is not supported"),
+            True,
+            Action.FATAL,
+        ),
+        (
+            sdk_close(1008, "Operation is not implemented, or supported, or enabled."),
+            False,
+            Action.FATAL,
+        ),
+        (sdk_close(1008, "Your project has been denied access."), True, Action.FATAL),
+        (sdk_close(1007, "API key not valid. Please pass a valid API key."), True, Action.FATAL),
+        (sdk_close(1007, "API key expired. Please renew the API key."), False, Action.FATAL),
+        (sdk_close(1007, "Request contains an invalid argument."), False, Action.FATAL),
+        # Right after a handle, an invalid argument most likely means the resumed state.
+        (sdk_close(1007, "Request contains an invalid argument."), True, Action.FRESH),
+        (sdk_close(1008, "BidiGenerateContent session not found"), True, Action.FRESH),
+        (sdk_close(1008, "Something else"), True, Action.FRESH),
+        (sdk_close(1008, "Something else"), False, Action.FATAL),
+        (sdk_close(1011, "The service is currently unavailable."), True, Action.RESUME),
+    ],
+)
+def test_setup_failures_separate_configuration_from_handles(
+    exc: BaseException, sent_handle: bool, action: Action
+) -> None:
+    assert judged(exc, during_setup=True, sent_handle=sent_handle) is action
+
+
+def test_the_reason_carries_the_servers_words() -> None:
+    outcome = classify(
+        sdk_close(1008, "models/nope is not found for API version v1beta"),
+        during_setup=True,
+        sent_handle=False,
+    )
+    assert "models/nope is not found for API version v1beta" in outcome.reason
+    assert "1008" in outcome.reason
+    refused = classify(
+        http_refusal(403, b"PERMISSION_DENIED"), during_setup=True, sent_handle=False
+    )
+    assert "403" in refused.reason
+    assert "PERMISSION_DENIED" in refused.reason
+
+
+def test_retry_after_seconds_and_http_dates_are_read() -> None:
+    seconds = classify(http_refusal(429, retry_after="7"), during_setup=True, sent_handle=False)
+    assert seconds.retry_after_s == 7.0
+    dated = classify(
+        http_refusal(429, retry_after="Wed, 21 Oct 2015 07:28:10 GMT"),
+        during_setup=True,
+        sent_handle=False,
+        now=1445412480.0,  # 07:28:00 that day
+    )
+    assert dated.retry_after_s == pytest.approx(10.0)
+    garbage = classify(http_refusal(429, retry_after="soon"), during_setup=True, sent_handle=False)
+    assert garbage.retry_after_s is None
+
+
+POLICY = RetryPolicy(base_s=0.5, cap_s=30.0, quota_base_s=30.0, quota_cap_s=120.0)
+DROP = Outcome(Action.RESUME, "1006")
+
+
+def test_delays_grow_then_stay_under_the_cap() -> None:
+    backoff = Backoff(POLICY, random.Random(1))
+    delays = [backoff.delay(DROP) for _ in range(12)]
+    ceilings = [min(30.0, 0.5 * 2**n) for n in range(12)]
+    for delay, ceiling in zip(delays, ceilings, strict=True):
+        assert ceiling / 2 <= delay <= ceiling
+    assert max(delays) <= 30.0
+    assert delays[5] > delays[0]
+
+
+def test_jitter_spreads_clients_that_failed_together() -> None:
+    firsts = {Backoff(POLICY, random.Random(seed)).delay(DROP) for seed in range(20)}
+    assert len(firsts) == 20
+
+
+def test_reset_starts_over_after_a_stable_connection() -> None:
+    backoff = Backoff(POLICY, random.Random(2))
+    for _ in range(6):
+        backoff.delay(DROP)
+    backoff.reset()
+    assert backoff.delay(DROP) <= 0.5
+
+
+def test_quota_waits_longer_and_honours_retry_after() -> None:
+    backoff = Backoff(POLICY, random.Random(3))
+    assert backoff.delay(Outcome(Action.QUOTA, "429")) >= 15.0
+    told = Backoff(POLICY, random.Random(3)).delay(Outcome(Action.QUOTA, "429", retry_after_s=90))
+    assert told >= 90.0
+
+
+def test_orderly_ends_and_refused_handles_retry_at_once_but_not_in_a_loop() -> None:
+    backoff = Backoff(POLICY, random.Random(4))
+    assert backoff.delay(Outcome(Action.RESUME_NOW, "1000")) == 0.0
+    assert backoff.delay(Outcome(Action.RESUME_NOW, "1000")) > 0.0
+    fresh = Backoff(POLICY, random.Random(4))
+    assert fresh.delay(Outcome(Action.FRESH, "1008")) == 0.0
+
+
+def test_fatal_failures_wait_five_minutes() -> None:
+    backoff = Backoff(RetryPolicy(), random.Random(5))
+    assert backoff.delay(Outcome(Action.FATAL, "bad key")) == 300.0
+
+
+@given(
+    seed=st.integers(0, 2**32),
+    failures=st.integers(0, 200),
+    base=st.floats(0.01, 5.0),
+    cap=st.floats(0.01, 60.0),
+)
+def test_no_delay_exceeds_the_cap_or_goes_negative(
+    seed: int, failures: int, base: float, cap: float
+) -> None:
+    backoff = Backoff(RetryPolicy(base_s=base, cap_s=cap), random.Random(seed))
+    for _ in range(failures):
+        backoff.delay(DROP)
+    delay = backoff.delay(DROP)
+    assert 0.0 <= delay <= max(cap, 0.0) + 1e-9
