@@ -1,0 +1,166 @@
+"""The link against the emulator: text and audio turns, GoAway rotation, drops, idle close."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import struct
+from pathlib import Path
+
+import pytest
+
+from talkbox.ask import ask
+from talkbox.audio.wav import read_wav
+from talkbox.emulator import Emulator, EmulatorOptions
+from talkbox.events import (
+    AnswerAudioReceived,
+    GoAwayReceived,
+    LinkConnected,
+    LinkDisconnected,
+    TurnCompleted,
+    TurnResent,
+    TurnSent,
+)
+from talkbox.live.link import LiveLink
+
+from .conftest import FAST_POLICY, Recorder, emulator_settings, running
+
+
+def speech(seconds: float, rate: int = 16_000) -> list[bytes]:
+    """20 ms frames of a loud 220 Hz tone: speech as far as the emulator can tell."""
+    frames = []
+    per_frame = rate // 50
+    for f in range(int(seconds * 50)):
+        samples = (
+            int(8000 * math.sin(2 * math.pi * 220 * (f * per_frame + i) / rate))
+            for i in range(per_frame)
+        )
+        frames.append(struct.pack(f"<{per_frame}h", *samples))
+    return frames
+
+
+@pytest.mark.slow
+async def test_six_turns_survive_goaway_rotation_and_two_drops_mid_answer(tmp_path: Path) -> None:
+    options = EmulatorOptions(connection_lifetime_s=2.0, go_away_lead_s=0.5)
+    async with Emulator(options) as emu:
+        emu.arm("abort@turn=2")
+        emu.arm("abort@turn=5")
+        settings = emulator_settings(emu, tmp_path / "state")
+        out = io.StringIO()
+        questions = [f"question {n}" for n in range(1, 7)]
+        rc = await ask(
+            settings,
+            questions,
+            out_dir=tmp_path / "out",
+            as_json=True,
+            out=out,
+            policy=FAST_POLICY,
+            turn_timeout_s=20,
+        )
+        answers = [json.loads(line) for line in out.getvalue().splitlines()]
+        goaways = emu.log.server_messages("goAway")
+        aborts = emu.log.events("abort")
+        ignored = [c for c in emu.log.closes() if c.message.get("code") == 1008]
+
+    assert rc == 0
+    assert [a["turn"] for a in answers] == [1, 2, 3, 4, 5, 6]
+    # The emulator numbers turns by the conversation it holds: context survived every resume.
+    for n, answer in enumerate(answers, start=1):
+        assert answer["transcript"].startswith(f"turn {n}:")
+        assert f"question {n}" in answer["transcript"]
+        pcm, rate = read_wav(Path(answer["wav"]))
+        assert rate == 24_000
+        assert len(pcm) / 48_000 == pytest.approx(answer["audio_s"])
+        assert answer["audio_s"] > 0
+    assert len(aborts) == 2
+    assert goaways, "the connection was never rotated"
+    assert not ignored, "the link ignored a GoAway until the server cut it"
+    assert sum(a["reconnects"] for a in answers) >= 2
+    assert all(a["resumed"] for a in answers[1:])
+
+
+async def test_an_audio_turn_is_answered_and_resent_whole_after_a_drop(tmp_path: Path) -> None:
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        emu.arm("abort@turn=1")
+        recorder = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with running(link):
+            turn = link.start_turn()
+            for frame in speech(0.6):
+                link.send_audio(frame)
+            link.end_turn()
+            done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
+        starts = emu.log.client_messages("realtime_input.activityStart")
+        audio_frames = emu.log.client_messages("realtime_input.audio")
+
+    assert recorder.of(TurnResent) == [TurnResent(turn)]
+    assert done.transcript.startswith("turn 1:")
+    assert not done.interrupted
+    assert done.audio_s > 0
+    # Sent once, cut, sent again in full: two activity starts and every frame twice.
+    assert len(starts) == 2
+    assert len(audio_frames) == 2 * 30
+    answer = [e for e in recorder.events if isinstance(e, AnswerAudioReceived)]
+    assert all(e.turn_id == turn for e in answer)
+
+
+async def test_a_malformed_frame_reconnects_and_the_turn_is_answered(tmp_path: Path) -> None:
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        emu.arm("malformed:shape=non_json@turn=1")
+        recorder = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with running(link):
+            turn = link.send_text("hello there")
+            done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
+    assert done.transcript.startswith("turn 1:")
+    assert any("malformed" in d.reason for d in recorder.of(LinkDisconnected))
+
+
+async def test_goaway_while_idle_rotates_at_once_and_closes_the_old_socket_first(
+    tmp_path: Path,
+) -> None:
+    options = EmulatorOptions(realtime=False, connection_lifetime_s=1.0, go_away_lead_s=0.6)
+    async with Emulator(options) as emu:
+        recorder = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with running(link):
+            turn = link.send_text("remember this")
+            await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
+            await recorder.wait_for(LinkConnected, lambda e: e.reconnects == 1, within=5)
+            second = link.send_text("and now?")
+            done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == second)
+        first_goaway = emu.log.server_messages("goAway", conn=1)[0]
+        closes = emu.log.closes(conn=1)
+        second_handshake = emu.log.events("handshake", conn=2)[0]
+
+    assert recorder.of(GoAwayReceived)
+    assert done.transcript.startswith("turn 2:")
+    # Idle: rotated well before the 0.6 s deadline, by the client, with a normal close ...
+    assert closes[0].message["by"] == "client"
+    assert closes[0].t - first_goaway.t < 0.3
+    # ... and the old socket was closed before the new one was opened.
+    assert closes[0].t <= second_handshake.t
+
+
+async def test_an_idle_connection_is_closed_and_the_next_turn_reconnects(tmp_path: Path) -> None:
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        recorder = Recorder()
+        settings = emulator_settings(emu, tmp_path, idle_disconnect_s=0.3)
+        link = LiveLink(settings, recorder, policy=FAST_POLICY)
+        async with running(link):
+            first = link.send_text("first")
+            await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
+            await recorder.wait_for(LinkDisconnected, lambda e: e.idle, within=3)
+            assert not link.connected
+            handshakes_while_idle = len(emu.log.events("handshake"))
+            second = link.send_text("second")
+            done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == second)
+        handshakes = len(emu.log.events("handshake"))
+
+    assert handshakes_while_idle == 1
+    assert handshakes == 2
+    assert done.transcript.startswith("turn 2:")
+    assert recorder.of(LinkConnected)[-1].resumed
+    # The turn typed while disconnected was queued and sent after setupComplete.
+    assert recorder.of(TurnSent)[-1] == TurnSent(second)
