@@ -1,0 +1,176 @@
+"""`talkbox emulator`: run the Live API emulator until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from talkbox.emulator import faults
+from talkbox.emulator.faults import Fault
+from talkbox.emulator.options import EmulatorOptions
+from talkbox.emulator.server import Emulator
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+class _UsageError(Exception):
+    """A bad command line; the message is the one line printed."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(message)
+
+
+def _fault(spec: str) -> str:
+    try:
+        Fault.parse(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"bad --fault {spec!r}: {exc}") from None
+    return spec
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The emulator's own argument parser (its help documents the fault grammar)."""
+    parser = _Parser(
+        prog="talkbox emulator",
+        description="Run a local, protocol-faithful Gemini Live API server over TLS. "
+        "Prints one line when ready, runs until SIGINT/SIGTERM.",
+        epilog=faults.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=0, help="port (0 = any free port)")
+    parser.add_argument(
+        "--ca-out",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="write the CA PEM here (default: a temporary file)",
+    )
+    parser.add_argument(
+        "--api-key",
+        default="emu-test-key",
+        metavar="KEY",
+        help="the accepted API key (default emu-test-key)",
+    )
+    parser.add_argument("--any-key", action="store_true", help="accept any non-empty key")
+    parser.add_argument(
+        "--bad-key",
+        choices=("http400", "http401", "http403", "close1007"),
+        default="http400",
+        help="how a wrong key is refused",
+    )
+    parser.add_argument(
+        "--connection-lifetime",
+        type=_seconds,
+        default=600.0,
+        metavar="S",
+        help="seconds before a connection is cut (default 600)",
+    )
+    parser.add_argument(
+        "--go-away-lead",
+        type=_seconds,
+        default=50.0,
+        metavar="S",
+        help="GoAway this many seconds before the cut (default 50)",
+    )
+    parser.add_argument(
+        "--handle-lifetime",
+        type=_seconds,
+        default=7200.0,
+        metavar="S",
+        help="handle validity after a session's last close (default 7200)",
+    )
+    parser.add_argument("--context-window", type=int, default=128_000, metavar="TOKENS")
+    parser.add_argument(
+        "--event-log",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="append every frame and event as JSON lines",
+    )
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="send answer audio as fast as possible, not at real time",
+    )
+    parser.add_argument("--seed", type=int, default=None, help="seed for handles and call ids")
+    parser.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="arm a fault (repeatable); grammar below",
+    )
+    return parser
+
+
+def options_from(args: argparse.Namespace) -> EmulatorOptions:
+    """EmulatorOptions from parsed arguments."""
+    return EmulatorOptions(
+        host=args.host,
+        port=args.port,
+        api_key=None if args.any_key else args.api_key,
+        ca_out=args.ca_out,
+        bad_key_mode=args.bad_key,
+        connection_lifetime_s=args.connection_lifetime,
+        go_away_lead_s=args.go_away_lead,
+        handle_lifetime_s=args.handle_lifetime,
+        context_window=args.context_window,
+        event_log_path=args.event_log,
+        realtime=not args.fast,
+        seed=args.seed,
+        faults=list(args.fault),
+    )
+
+
+async def serve_until_signalled(options: EmulatorOptions) -> None:
+    """Run the emulator, print the ready line, stop on SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    async with Emulator(options) as emulator:
+        sys.stdout.write(
+            f"talkbox emulator listening on {emulator.base_url} ca={emulator.ca_file}\n"
+        )
+        sys.stdout.flush()
+        await stop.wait()
+
+
+def main(argv: Sequence[str]) -> int:
+    """Entry point for `talkbox emulator ...`; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv))
+        if args.go_away_lead > args.connection_lifetime:
+            raise _UsageError("--go-away-lead must not exceed --connection-lifetime")
+        if args.port < 0 or args.port > 65535:
+            raise _UsageError(f"--port out of range: {args.port}")
+    except _UsageError as exc:
+        sys.stderr.write(f"talkbox emulator: error: {exc}\n")
+        return EXIT_USAGE
+    try:
+        asyncio.run(serve_until_signalled(options_from(args)))
+    except OSError as exc:
+        sys.stderr.write(f"talkbox emulator: error: {exc}\n")
+        return EXIT_USAGE
+    return EXIT_OK

@@ -1,0 +1,118 @@
+"""The event log: every frame both ways and every connection event, with monotonic times."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any, Literal
+
+Direction = Literal["in", "out", "event"]
+
+
+@dataclass(frozen=True)
+class Record:
+    """One logged thing: a client frame (`in`), a server frame (`out`) or an `event`."""
+
+    t: float
+    conn: int
+    direction: Direction
+    kind: str
+    message: dict[str, Any]
+    index: int | None = None
+
+
+class EventLog:
+    """In-memory records (and JSON lines on request) that tests and benchmarks query."""
+
+    def __init__(self, path: Path | None = None, *, keep_audio: bool = True) -> None:
+        """Log in memory, and to `path` as JSON lines when given."""
+        self.records: list[Record] = []
+        self.keep_audio = keep_audio
+        self._changed = threading.Condition()
+        self._file: IO[str] | None = path.open("a", encoding="utf-8") if path else None
+
+    def add(
+        self,
+        conn: int,
+        direction: Direction,
+        kind: str,
+        message: dict[str, Any],
+        index: int | None = None,
+    ) -> Record:
+        """Append one record (thread-safe; wakes anyone waiting)."""
+        record = Record(time.monotonic(), conn, direction, kind, message, index)
+        with self._changed:
+            self.records.append(record)
+            self._changed.notify_all()
+        if self._file is not None:
+            self._file.write(json.dumps(asdict(record), default=str) + "\n")
+            self._file.flush()
+        return record
+
+    def close(self) -> None:
+        """Close the JSON-lines file, if any."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def select(
+        self,
+        direction: Direction | None = None,
+        kind: str | None = None,
+        conn: int | None = None,
+    ) -> list[Record]:
+        """Records filtered by direction, kind (exact, or a prefix ending in '.') and conn."""
+        return [
+            r
+            for r in list(self.records)
+            if (direction is None or r.direction == direction)
+            and (kind is None or _kind_matches(r.kind, kind))
+            and (conn is None or r.conn == conn)
+        ]
+
+    def client_messages(self, kind: str | None = None, conn: int | None = None) -> list[Record]:
+        """What clients sent, e.g. `client_messages("realtime_input.activityEnd")`."""
+        return self.select("in", kind, conn)
+
+    def server_messages(self, kind: str | None = None, conn: int | None = None) -> list[Record]:
+        """What the emulator sent, e.g. `server_messages("serverContent.")`."""
+        return self.select("out", kind, conn)
+
+    def events(self, kind: str | None = None, conn: int | None = None) -> list[Record]:
+        """Connection events: handshake, upgrade_refused, close, abort, compression..."""
+        return self.select("event", kind, conn)
+
+    def connection_attempts(self) -> list[Record]:
+        """One record per upgrade request, accepted (`handshake`) or not (`upgrade_refused`)."""
+        return [r for r in self.events() if r.kind in ("handshake", "upgrade_refused")]
+
+    def closes(self, conn: int | None = None) -> list[Record]:
+        """How connections ended: `close` (code, reason, by) and `abort` events."""
+        return [r for r in self.events(conn=conn) if r.kind in ("close", "abort")]
+
+    def kinds(self, direction: Direction | None = None, conn: int | None = None) -> list[str]:
+        """The kinds of the selected records, in order."""
+        return [r.kind for r in self.select(direction, None, conn)]
+
+    def wait_for_sync(self, predicate: Callable[[EventLog], bool], timeout: float) -> None:
+        """Block until `predicate(log)` holds; TimeoutError after `timeout` seconds."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: predicate(self), timeout):
+                raise TimeoutError(f"event log condition not met within {timeout} s")
+
+    async def wait_for(self, predicate: Callable[[EventLog], bool]) -> None:
+        """Wait until `predicate(log)` holds; bound it with `asyncio.timeout`."""
+        # Records may be added from another thread (EmulatorThread), so poll briefly.
+        while True:
+            if predicate(self):
+                return
+            await asyncio.sleep(0.005)
+
+
+def _kind_matches(kind: str, wanted: str) -> bool:
+    return kind.startswith(wanted) if wanted.endswith(".") else kind == wanted

@@ -1,0 +1,119 @@
+"""The emulated model: deterministic answers, transcripts and tool-call choices."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from talkbox.emulator.session import Tokens
+
+OUTPUT_RATE = 24_000
+OUTPUT_MIME = "audio/pcm;rate=24000"
+_NOTE_S = 0.08
+_MAX_PHRASE_S = 8.0
+
+
+@dataclass
+class UserTurn:
+    """One user turn as the model receives it: audio (at `rate`) or text."""
+
+    kind: Literal["audio", "text"]
+    audio: bytearray = field(default_factory=bytearray)
+    rate: int = 16_000
+    text: str = ""
+    tokens: Tokens = field(default_factory=Tokens)
+
+    @property
+    def seconds(self) -> float:
+        """Length of the turn's audio."""
+        return len(self.audio) / 2 / self.rate
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the model says back: 24 kHz PCM and a one-line description of it."""
+
+    pcm: bytes
+    description: str
+
+    @property
+    def seconds(self) -> float:
+        """Length of the answer audio."""
+        return len(self.pcm) / 2 / OUTPUT_RATE
+
+
+def input_transcript(turn: UserTurn) -> str:
+    """`audio N.NN s` for an audio turn, the text itself for a text turn."""
+    return f"audio {turn.seconds:.2f} s" if turn.kind == "audio" else turn.text
+
+
+def answer(turn: UserTurn) -> Answer:
+    """The echo of an audio turn (resampled to 24 kHz) or a tone phrase for a text turn."""
+    if turn.kind == "audio":
+        pcm = resample(bytes(turn.audio), turn.rate, OUTPUT_RATE)
+        return Answer(pcm, f"echo of {turn.seconds:.2f} s of audio")
+    pcm = tone_phrase(turn.text)
+    quoted = turn.text if len(turn.text) <= 40 else turn.text[:37] + "..."
+    return Answer(pcm, f'tone phrase of {len(pcm) / 2 / OUTPUT_RATE:.2f} s for "{quoted}"')
+
+
+def output_transcript(number: int, reply: Answer) -> str:
+    """`turn N: <description>`; N proves which turn of the conversation this is."""
+    return f"turn {number}: {reply.description}"
+
+
+def resample(pcm: bytes, rate_in: int, rate_out: int) -> bytes:
+    """Resample 16-bit mono PCM by linear interpolation (bytes in, bytes out).
+
+    An echo only has to be recognisable and of the right length, so linear interpolation is
+    enough and keeps the answer identical on every platform.
+    """
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2")
+    if rate_in == rate_out or samples.size == 0:
+        return samples.tobytes()
+    count = round(samples.size * rate_out / rate_in)
+    positions = np.arange(count) * (rate_in / rate_out)
+    out = np.interp(positions, np.arange(samples.size), samples.astype(np.float64))
+    result: bytes = np.round(out).astype("<i2").tobytes()
+    return result
+
+
+def tone_phrase(text: str) -> bytes:
+    """A short phrase of 80 ms notes, one per character (at least three), pitch from each."""
+    notes = max(3, min(len(text), int(_MAX_PHRASE_S / _NOTE_S)))
+    n = int(_NOTE_S * OUTPUT_RATE)
+    t = np.arange(n) / OUTPUT_RATE
+    # Short fades keep the note edges from clicking.
+    ramp = np.minimum(1.0, np.minimum(np.arange(n), np.arange(n)[::-1]) / (0.005 * OUTPUT_RATE))
+    parts = []
+    for i in range(notes):
+        code = ord(text[i]) if i < len(text) else 0x20 + i
+        freq = 330.0 * 2 ** ((code % 24) / 12)
+        parts.append(np.sin(2 * math.pi * freq * t) * ramp * 8000.0)
+    return np.concatenate(parts).astype("<i2").tobytes()
+
+
+def chunks(pcm: bytes, chunk_ms: int) -> list[bytes]:
+    """Split 24 kHz PCM into chunks of `chunk_ms` (the last may be shorter)."""
+    size = max(2, int(OUTPUT_RATE * chunk_ms / 1000) * 2)
+    return [pcm[i : i + size] for i in range(0, len(pcm), size)]
+
+
+def rms(pcm: bytes) -> float:
+    """Root mean square of 16-bit samples (0 for no samples)."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)
+    return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
+
+
+def named_function(text: str, declared: list[str]) -> str | None:
+    """The first declared function whose name the text mentions (words or snake_case)."""
+    lowered = text.lower()
+    for name in declared:
+        spoken = name.lower().replace("_", " ")
+        if re.search(rf"\b{re.escape(name.lower())}\b", lowered) or spoken in lowered:
+            return name
+    return None

@@ -1,0 +1,63 @@
+"""EmulatorOptions: every knob of the emulator, with the real service's values as defaults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+DEFAULT_MODELS = (
+    "gemini-2.5-flash-native-audio-preview-09-2025",
+    "gemini-2.5-flash-native-audio-preview-12-2025",
+    "gemini-2.5-flash-native-audio-latest",
+    "gemini-live-2.5-flash-preview",
+    "gemini-live-2.5-flash",
+    "gemini-2.0-flash-live-001",
+    "gemini-2.0-flash-exp",
+    "gemini-3.1-flash-live-preview",
+)
+
+#: How a wrong key is refused (live-protocol.md §6.1): HTTP status at the upgrade, or 1007.
+BadKeyMode = Literal["http400", "http401", "http403", "close1007"]
+
+
+@dataclass
+class EmulatorOptions:
+    """How the emulator listens, authenticates, paces, times out and counts."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    #: None accepts any key (a key must still be present).
+    api_key: str | None = "emu-test-key"
+    #: Where the CA PEM is written; None = a temporary directory removed at stop.
+    ca_out: Path | None = None
+    bad_key_mode: BadKeyMode = "http400"
+    api_versions: tuple[str, ...] = ("v1", "v1beta", "v1alpha")
+    models: tuple[str, ...] = DEFAULT_MODELS
+    connection_lifetime_s: float = 600.0
+    go_away_lead_s: float = 50.0
+    #: Pace answer audio at real time; False sends it as fast as possible.
+    realtime: bool = True
+    #: Length of each answer audio chunk.
+    chunk_ms: int = 100
+    handle_lifetime_s: float = 7200.0
+    context_window: int = 128_000
+    audio_tokens_per_s: float = 25.0
+    #: Silence that ends a turn under automatic activity detection, unless setup says otherwise.
+    silence_ms: int = 500
+    #: RMS (of int16 samples) under which audio counts as silence for automatic detection.
+    silence_rms: float = 300.0
+    #: Close 1011 when a handle is resumed while an older socket of its session is open.
+    reject_resume_while_open: bool = True
+    #: What to do with a toolResponse whose id matches no pending call.
+    unknown_tool_response: Literal["ignore", "close"] = "ignore"
+    #: What to do with activityStart/activityEnd under automatic activity detection.
+    activity_under_auto_vad: Literal["ignore", "close"] = "ignore"
+    #: Wait this long for the setup frame before closing the connection.
+    setup_timeout_s: float = 30.0
+    event_log_path: Path | None = None
+    #: Keep answer audio in the in-memory log (benchmarks and soaks turn it off).
+    log_audio: bool = True
+    #: Seed for handles and tool-call ids (None = unpredictable, like the service).
+    seed: int | None = None
+    faults: list[str] = field(default_factory=list)

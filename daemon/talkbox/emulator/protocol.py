@@ -1,0 +1,140 @@
+"""Wire-format helpers: key casing, base64 alphabets, message kinds, close reasons, durations."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any
+
+JsonDict = dict[str, Any]
+
+#: The most a close reason may carry: a control frame holds 125 bytes, 2 of them the code.
+MAX_REASON_BYTES = 123
+
+#: Keys whose values are caller data (function arguments, schemas), never renamed.
+OPAQUE_KEYS = frozenset(
+    {"args", "response", "parameters", "parametersJsonSchema", "responseJsonSchema", "schema"}
+)
+
+#: Client message names, in the snake_case form the SDK sends, keyed by their camelCase form.
+CLIENT_MESSAGES = {
+    "setup": "setup",
+    "realtimeInput": "realtime_input",
+    "clientContent": "client_content",
+    "toolResponse": "tool_response",
+    "contextUpdate": "context_update",
+}
+
+#: Top-level server message names the SDK copies (everything else is dropped by its converter).
+SERVER_MESSAGES = (
+    "setupComplete",
+    "serverContent",
+    "toolCall",
+    "toolCallCancellation",
+    "goAway",
+    "sessionResumptionUpdate",
+    "voiceActivityDetectionSignal",
+    "voiceActivity",
+)
+
+_SNAKE_PART = re.compile(r"_([a-z0-9])")
+
+
+class ProtocolError(ValueError):
+    """A client frame the service would refuse (not JSON, not an object, wrong shape)."""
+
+
+def camel(key: str) -> str:
+    """The lowerCamelCase form of a proto field name given in either casing."""
+    return _SNAKE_PART.sub(lambda m: m.group(1).upper(), key)
+
+
+def normalise(value: Any) -> Any:
+    """Rename every structural key to camelCase at every depth, as proto3 JSON parsing allows."""
+    if isinstance(value, dict):
+        out: JsonDict = {}
+        for key, item in value.items():
+            name = camel(key) if isinstance(key, str) else key
+            out[name] = item if name in OPAQUE_KEYS else normalise(item)
+        return out
+    if isinstance(value, list):
+        return [normalise(item) for item in value]
+    return value
+
+
+def decode_frame(frame: str | bytes) -> JsonDict:
+    """Parse one client frame into a normalised (camelCase) message dict."""
+    try:
+        parsed = json.loads(frame)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"Invalid JSON payload received. {exc}") from exc
+    if not isinstance(parsed, dict):
+        raise ProtocolError("Invalid JSON payload received. Expected an object.")
+    result: JsonDict = normalise(parsed)
+    return result
+
+
+def decode_b64(text: str) -> bytes:
+    """Decode base64 in the standard or URL-safe alphabet, padded or not (proto3 JSON rules)."""
+    cleaned = text.strip().replace("-", "+").replace("_", "/")
+    cleaned += "=" * (-len(cleaned) % 4)
+    try:
+        return base64.b64decode(cleaned, validate=True)
+    except binascii.Error as exc:
+        raise ProtocolError(f"Invalid value at 'data' (TYPE_BYTES), {exc}") from exc
+
+
+def encode_b64(data: bytes, *, urlsafe: bool = False) -> str:
+    """Encode bytes as the service does (standard alphabet, padded), or URL-safe on request."""
+    if urlsafe:
+        return base64.urlsafe_b64encode(data).decode("ascii")
+    return base64.b64encode(data).decode("ascii")
+
+
+def client_kind(message: JsonDict) -> str:
+    """The log kind of a normalised client message, e.g. `realtime_input.activityStart`."""
+    for name, kind in CLIENT_MESSAGES.items():
+        if name in message:
+            body = message[name]
+            if name == "realtimeInput" and isinstance(body, dict) and body:
+                return f"{kind}.{next(iter(body))}"
+            return kind
+    return "unknown"
+
+
+def server_kind(message: JsonDict) -> str:
+    """The log kind of a server message, e.g. `serverContent.modelTurn` or `goAway`."""
+    for name in SERVER_MESSAGES:
+        if name in message:
+            body = message[name]
+            if name == "serverContent" and isinstance(body, dict) and body:
+                return f"{name}.{next(iter(body))}"
+            return name
+    if "usageMetadata" in message:
+        return "usageMetadata"
+    return "unknown"
+
+
+def truncate_reason(reason: str) -> str:
+    """Cut a close reason to 123 bytes of UTF-8 without splitting a character, like Google."""
+    raw = reason.encode("utf-8")
+    if len(raw) <= MAX_REASON_BYTES:
+        return reason
+    return raw[:MAX_REASON_BYTES].decode("utf-8", errors="ignore")
+
+
+def duration_text(seconds: float) -> str:
+    """A proto Duration in JSON form: `50s`, `0.250s`, `9.500s`."""
+    if seconds == int(seconds):
+        return f"{int(seconds)}s"
+    return f"{seconds:.3f}s"
+
+
+def audio_rate(mime_type: str | None, default: int = 16000) -> int:
+    """The sample rate stated in an `audio/pcm;rate=N` MIME type (16 kHz when unstated)."""
+    if not mime_type:
+        return default
+    match = re.search(r"rate=(\d+)", mime_type)
+    return int(match.group(1)) if match else default
