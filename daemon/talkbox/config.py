@@ -8,12 +8,12 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit
 
-from dotenv import dotenv_values
 from pydantic import (
     AliasChoices,
     Field,
@@ -24,7 +24,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from talkbox.errors import ConfigError
 
@@ -89,6 +94,167 @@ def _is_writable_dir(path: Path) -> bool:
     return parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class EnvFile:
+    """An env file read the way systemd's EnvironmentFile= reads it."""
+
+    values: dict[str, str]
+    notes: list[str]
+
+
+def parse_env_file(text: str) -> EnvFile:
+    """Parse KEY=VALUE text exactly as systemd does (src/basic/env-file.c), notes on odd lines.
+
+    Unlike python-dotenv, systemd keeps `# ...` after a value as part of the value, expands no
+    variables and knows no `export`; reading the file by hand must give what the daemon gets.
+    """
+    values: dict[str, str] = {}
+    notes: list[str] = []
+    whitespace, newline, need_escape = " \t\n\r", "\n\r", '"\\`$'
+    state = "pre_key"
+    key: list[str] = []
+    value: list[str] = []
+    key_trim: int | None = None
+    value_trim: int | None = None
+    line = 1
+    start_line = 1
+
+    def push() -> None:
+        name = "".join(key[:key_trim] if key_trim is not None else key)
+        text = "".join(value[:value_trim] if value_trim is not None else value)
+        if _ENV_NAME.fullmatch(name):
+            values[name] = text
+        else:
+            notes.append(f"line {start_line}: {name!r} is not a variable name; systemd ignores it")
+
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    for c in text:
+        if state == "pre_key":
+            if c in "#;":
+                state = "comment"
+            elif c not in whitespace:
+                state, key, value, key_trim, start_line = "key", [c], [], None, line
+        elif state == "key":
+            if c in newline:
+                notes.append(f"line {start_line}: no '=' in {''.join(key).strip()!r}; ignored")
+                state = "pre_key"
+            elif c == "=":
+                state, value_trim = "pre_value", None
+            else:
+                if c not in whitespace:
+                    key_trim = None
+                elif key_trim is None:
+                    key_trim = len(key)
+                key.append(c)
+        elif state == "pre_value":
+            if c in newline:
+                push()
+                state = "pre_key"
+            elif c == "'":
+                state = "single"
+            elif c == '"':
+                state = "double"
+            elif c == "\\":
+                state = "value_escape"
+            elif c not in whitespace:
+                state = "value"
+                value.append(c)
+        elif state == "value":
+            if c in newline:
+                push()
+                state = "pre_key"
+            elif c == "\\":
+                state, value_trim = "value_escape", None
+            else:
+                if c not in whitespace:
+                    value_trim = None
+                elif value_trim is None:
+                    value_trim = len(value)
+                value.append(c)
+        elif state == "value_escape":
+            state = "value"
+            if c not in newline:  # backslash-newline continues the line
+                value.append(c)
+        elif state == "single":
+            if c == "'":
+                state = "pre_value"
+            else:
+                value.append(c)
+        elif state == "double":
+            if c == '"':
+                state = "pre_value"
+            elif c == "\\":
+                state = "double_escape"
+            else:
+                value.append(c)
+        elif state == "double_escape":
+            state = "double"
+            if c in need_escape:
+                value.append(c)
+            elif c != "\n":
+                value.extend(("\\", c))
+        elif state == "comment":
+            if c == "\\":
+                state = "comment_escape"
+            elif c in newline:
+                state = "pre_key"
+        elif state == "comment_escape":
+            state = "pre_key" if c in newline else "comment"
+        if c == "\n":
+            line += 1
+    if state in ("pre_value", "value", "value_escape", "single", "double", "double_escape"):
+        if state != "value":
+            value_trim = None
+        push()
+    elif state == "key":
+        notes.append(f"line {start_line}: no '=' in {''.join(key).strip()!r}; ignored")
+    return EnvFile(values=values, notes=notes)
+
+
+def read_env_file(path: Path) -> EnvFile:
+    """Read and parse an env file; OSError and UnicodeDecodeError pass through."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        return parse_env_file(handle.read())
+
+
+# The env file's values while load_settings builds a Settings: the file is read once, so a
+# pipe (`--config <(...)`) works and the sources `check` shows are those Settings saw.
+_FILE_VALUES: ContextVar[Mapping[str, str] | None] = ContextVar("_FILE_VALUES", default=None)
+
+
+class _SystemdEnvFileSource(DotEnvSettingsSource):
+    """pydantic-settings' env file source, reading the file with systemd's rules."""
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        *,
+        values: Mapping[str, str] | None,
+        env_file: Any,
+    ) -> None:
+        self._given = values
+        super().__init__(settings_cls, env_file=env_file)
+
+    def _normalise(self, values: Mapping[str, str]) -> dict[str, str | None]:
+        return {
+            (name if self.case_sensitive else name.lower()): value
+            for name, value in values.items()
+            if not (self.env_ignore_empty and value == "")
+        }
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        if self._given is not None:
+            return self._normalise(self._given)
+        return super()._load_env_vars()
+
+    def _read_env_file(self, file_path: Path) -> Mapping[str, str | None]:
+        return self._normalise(read_env_file(file_path).values)
+
+
 class _Problem(ValueError):
     """A validation problem that names its own variable (e.g. a credential, not a setting)."""
 
@@ -146,6 +312,22 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         frozen=True,
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Overrides, then the environment, then the env file: systemd's precedence."""
+        env_file = getattr(dotenv_settings, "env_file", None)
+        file_source = _SystemdEnvFileSource(
+            settings_cls, values=_FILE_VALUES.get(), env_file=env_file
+        )
+        return (init_settings, env_settings, file_source)
 
     api_key_file: Path | None = _setting(
         doc="File holding the Gemini API key (one line); used when GEMINI_API_KEY is not set.",
@@ -656,37 +838,43 @@ class LoadedConfig:
     warnings: list[str]
 
 
-def _read_env_file(config_file: Path) -> tuple[dict[str, str], list[str]]:
-    """The env file's KEY=VALUE pairs (as pydantic-settings will read them), or problems."""
+def _read_config_file(config_file: Path) -> tuple[EnvFile, list[str]]:
+    """The env file's variables and notes, or the problem that stops us reading it."""
+    empty = EnvFile(values={}, notes=[])
     if not config_file.exists():
-        return {}, [f"{config_file}: the config file does not exist"]
-    if not config_file.is_file():
-        return {}, [f"{config_file}: the config file is not a regular file"]
+        return empty, [f"{config_file}: the config file does not exist"]
+    if config_file.is_dir():
+        return empty, [f"{config_file}: the config file is a directory"]
     try:
-        with config_file.open(encoding="utf-8") as handle:
-            values = dotenv_values(stream=handle)
+        return read_env_file(config_file), []
     except UnicodeDecodeError:
-        return {}, [f"{config_file}: the config file is not UTF-8 text"]
+        return empty, [f"{config_file}: the config file is not UTF-8 text"]
     except OSError as exc:
-        return {}, [f"{config_file}: the config file cannot be read ({exc.strerror})"]
-    return {key: value for key, value in values.items() if value is not None}, []
+        return empty, [f"{config_file}: the config file cannot be read ({exc.strerror})"]
 
 
 def _load(config_file: Path | None, overrides: Mapping[str, Any]) -> LoadedConfig:
-    file_values: dict[str, str] = {}
+    unknown = sorted(set(overrides) - set(Settings.model_fields))
+    if unknown:
+        # Overrides come from code, so a wrong name is a bug, not a configuration problem.
+        raise TypeError(f"unknown setting(s) {', '.join(unknown)}")
+    env_file = EnvFile(values={}, notes=[])
     problems: list[str] = []
     if config_file is not None:
-        file_values, problems = _read_env_file(config_file)
-    env_file = config_file if config_file is not None and not problems else None
+        env_file, problems = _read_config_file(config_file)
     settings: Settings | None = None
+    token = _FILE_VALUES.set(env_file.values)
     try:
-        settings = Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        settings = Settings(**overrides)
     except ValidationError as exc:
         problems.extend(_problems_of(exc))
+    finally:
+        _FILE_VALUES.reset(token)
     if problems or settings is None:
         raise ConfigError(problems)
-    sources = _sources(settings, file_values, overrides)
-    warnings = _warnings(settings, [*os.environ, *file_values])
+    sources = _sources(settings, env_file.values, overrides)
+    notes = [f"{config_file}: {note}" for note in env_file.notes]
+    warnings = notes + _warnings(settings, [*os.environ, *env_file.values])
     return LoadedConfig(settings=settings, sources=sources, warnings=warnings)
 
 
@@ -717,8 +905,10 @@ def _sources(
         names = _names_of(field)
         in_env = _present(names, os.environ)
         in_file = _present(names, file_values)
-        if field in overrides or (field == "api_key" and _present(names, overrides)):
+        if field in overrides:
             source = "override"
+        elif field == "system_instruction" and settings.system_instruction_file is not None:
+            source = "file (TALKBOX_SYSTEM_INSTRUCTION_FILE)"
         elif in_env is not None:
             source = "environment" if field != "api_key" else f"environment ({in_env})"
         elif in_file is not None:
@@ -756,7 +946,7 @@ def _warnings(settings: Settings, names_seen: Iterable[str]) -> list[str]:
             "vad_prefix_padding_ms",
             "vad_silence_ms",
         ):
-            if field in settings.model_fields_set:
+            if getattr(settings, field) != Settings.model_fields[field].default:
                 found.append(
                     f"{variable_name(field)} is ignored: it applies only with "
                     "TALKBOX_TURN_DETECTION=server"
@@ -780,6 +970,8 @@ def _warnings(settings: Settings, names_seen: Iterable[str]) -> list[str]:
 
 def _display(field: str, settings: Settings) -> str:
     value = getattr(settings, field)
+    if field == "system_instruction":
+        value = settings.effective_system_instruction
     if field == "api_key":
         if value is None:
             return "(not set)"
@@ -788,7 +980,7 @@ def _display(field: str, settings: Settings) -> str:
         return "(not set)"
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = str(value)
+    text = " ".join(str(value).split())  # one line per setting, even for long instructions
     return text if len(text) <= 70 else text[:67] + "..."
 
 

@@ -1,0 +1,527 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from talkbox.config import (
+    DEFAULT_SYSTEM_INSTRUCTION,
+    Settings,
+    default_state_dir,
+    load_config,
+    load_settings,
+    variable_name,
+)
+from talkbox.errors import ConfigError
+
+SECRET = "AIzaSyTestKey-0123456789abcdefghijklmn"
+
+
+def write_env(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_of(config_file: Path | None = None, **overrides: object) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(config_file, **overrides)
+    return exc.value.problems
+
+
+@pytest.fixture(autouse=True)
+def _state_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Keep the state dir default away from the machine's /var/lib/talkbox.
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
+
+
+# --- defaults and derived values ---
+
+
+def test_defaults_need_no_configuration_at_all() -> None:
+    settings = load_settings()
+    assert settings.backend == "gemini"
+    assert settings.api_key is None
+    assert settings.model == "gemini-2.5-flash-native-audio-preview-09-2025"
+    assert settings.api_version == "v1beta"
+    assert settings.turn_detection == "local"
+    assert settings.conversation_timeout_s == 1800
+    assert settings.idle_disconnect_s == 120
+    assert settings.effective_system_instruction == DEFAULT_SYSTEM_INSTRUCTION
+
+
+def test_affective_dialog_and_proactive_audio_switch_the_api_version_to_v1alpha() -> None:
+    assert load_settings().effective_api_version == "v1beta"
+    assert load_settings(affective_dialog=True).effective_api_version == "v1alpha"
+    assert load_settings(proactive_audio=True).effective_api_version == "v1alpha"
+    assert load_settings(api_version="v1").effective_api_version == "v1"
+
+
+def test_a_system_instruction_file_replaces_the_instruction(tmp_path: Path) -> None:
+    instruction = write_env(tmp_path / "prompt.txt", "Speak like a pirate.\n\n")
+    settings = load_settings(system_instruction_file=instruction)
+    assert settings.effective_system_instruction == "Speak like a pirate."
+
+
+def test_choices_are_not_case_sensitive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALKBOX_BACKEND", "Gemini")
+    monkeypatch.setenv("TALKBOX_TURN_DETECTION", "SERVER")
+    monkeypatch.setenv("TALKBOX_LOG_LEVEL", "debug")
+    monkeypatch.setenv("TALKBOX_VAD_END_SENSITIVITY", "Low")
+    settings = load_settings()
+    assert settings.backend == "gemini"
+    assert settings.turn_detection == "server"
+    assert settings.log_level == "DEBUG"
+    assert settings.vad_end_sensitivity == "low"
+
+
+def test_booleans_accept_the_usual_spellings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALKBOX_RESUME", "no")
+    monkeypatch.setenv("TALKBOX_GOOGLE_SEARCH", "1")
+    monkeypatch.setenv("TALKBOX_COMPRESSION", "off")
+    settings = load_settings()
+    assert (settings.resume, settings.google_search, settings.compression) == (False, True, False)
+
+
+def test_an_empty_value_means_the_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TALKBOX_IDLE_DISCONNECT_S", "")
+    monkeypatch.setenv("GEMINI_API_KEY", "")
+    env = write_env(tmp_path / "talkbox.env", "TALKBOX_VOICE=\nTALKBOX_MODEL=\n")
+    settings = load_settings(env)
+    assert settings.idle_disconnect_s == 120
+    assert settings.voice is None
+    assert settings.model == "gemini-2.5-flash-native-audio-preview-09-2025"
+    assert settings.api_key is None
+
+
+def test_settings_are_immutable() -> None:
+    settings = load_settings()
+    with pytest.raises(ValueError, match="frozen"):
+        settings.voice = "Kore"
+
+
+def test_an_unknown_override_is_a_programming_error() -> None:
+    with pytest.raises(TypeError, match="idle_disconect_s"):
+        load_settings(idle_disconect_s=3)
+
+
+# --- every validator names the variable, what is wrong and what is allowed ---
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "wrong", "allowed"),
+    [
+        ("TALKBOX_BACKEND", "vertx", "'vertx'", "gemini or vertex"),
+        ("TALKBOX_TURN_DETECTION", "auto", "'auto'", "local or server"),
+        ("TALKBOX_VAD_START_SENSITIVITY", "medium", "'medium'", "high or low"),
+        ("TALKBOX_LOG_LEVEL", "verbose", "'VERBOSE'", "DEBUG, INFO, WARNING or ERROR"),
+        ("TALKBOX_IDLE_DISCONNECT_S", "-5", "greater than or equal to 0", "0 = never"),
+        ("TALKBOX_IDLE_DISCONNECT_S", "two minutes", "valid number", "seconds"),
+        ("TALKBOX_IDLE_DISCONNECT_S", "inf", "finite", "seconds"),
+        ("TALKBOX_CONVERSATION_TIMEOUT_S", "0", "greater than 0", "more than 0"),
+        ("TALKBOX_CONVERSATION_TIMEOUT_S", "nan", "finite", "seconds"),
+        ("TALKBOX_TRANSCRIBE_INPUT", "maybe", "valid boolean", "true/false"),
+        ("TALKBOX_VAD_SILENCE_MS", "0", "greater than or equal to 1", "1 to 10000"),
+        ("TALKBOX_VAD_SILENCE_MS", "1.5", "valid integer", "milliseconds"),
+        ("TALKBOX_VAD_PREFIX_PADDING_MS", "6000", "less than or equal to 5000", "0 to 5000"),
+        ("TALKBOX_COMPRESSION_TRIGGER_TOKENS", "0", "greater than or equal to 1", "tokens"),
+        ("TALKBOX_COMPRESSION_TRIGGER_TOKENS", "200000", "context window", "131072"),
+        ("TALKBOX_COMPRESSION_TARGET_TOKENS", "120000", "below the compression trigger", "fewer"),
+        ("TALKBOX_LANGUAGE", "english", "BCP-47", "en-US"),
+        ("TALKBOX_LANGUAGE", "en_US", "BCP-47", "en-US"),
+        ("TALKBOX_VOICE", "Kore Puck", "voice name", "Kore"),
+        ("TALKBOX_API_VERSION", "beta", "API version", "v1beta"),
+        ("TALKBOX_MODEL", "Gemini Flash", "model name", "Live model"),
+        ("TALKBOX_BASE_URL", "localhost:8443", "http:// or https://", "URL"),
+        ("TALKBOX_BASE_URL", "https://localhost:99999", "invalid port", "URL"),
+        ("TALKBOX_VERTEX_LOCATION", "US Central", "region", "us-central1"),
+        ("TALKBOX_STATE_DIR", "state", "absolute", "absolute directory"),
+        ("TALKBOX_SYSTEM_INSTRUCTION", "   ", "empty", "non-empty"),
+    ],
+)
+def test_each_bad_value_is_one_problem_naming_variable_fault_and_allowed_values(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, wrong: str, allowed: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    problems = problems_of()
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{variable}: ")
+    assert wrong in problems[0]
+    assert "allowed: " in problems[0]
+    assert allowed in problems[0].split("allowed: ", 1)[1]
+
+
+@pytest.mark.parametrize("language", ["en", "en-US", "de-DE", "cmn-CN", "zh-Hant-TW", "es-419"])
+def test_common_language_tags_are_accepted(monkeypatch: pytest.MonkeyPatch, language: str) -> None:
+    monkeypatch.setenv("TALKBOX_LANGUAGE", language)
+    assert load_settings().language == language
+
+
+def test_compression_target_may_sit_below_an_explicit_trigger() -> None:
+    settings = load_settings(compression_trigger_tokens=20_000, compression_target_tokens=10_000)
+    assert (settings.compression_trigger_tokens, settings.compression_target_tokens) == (
+        20_000,
+        10_000,
+    )
+    problems = problems_of(compression_trigger_tokens=20_000, compression_target_tokens=20_000)
+    assert problems == [
+        "TALKBOX_COMPRESSION_TARGET_TOKENS: 20000 is not below the compression trigger "
+        "(20000 tokens); allowed: tokens, fewer than TALKBOX_COMPRESSION_TRIGGER_TOKENS"
+    ]
+
+
+def test_a_smaller_model_has_a_smaller_window() -> None:
+    problems = problems_of(model="gemini-live-2.5-flash-preview", compression_trigger_tokens=40_000)
+    assert len(problems) == 1
+    assert "context window of gemini-live-2.5-flash-preview (32768 tokens)" in problems[0]
+
+
+def test_the_vertex_backend_needs_a_project() -> None:
+    assert problems_of(backend="vertex") == [
+        "TALKBOX_VERTEX_PROJECT: None is required when TALKBOX_BACKEND=vertex; "
+        "allowed: a Google Cloud project id"
+    ]
+    settings = load_settings(backend="vertex", vertex_project="kitchen-123")
+    assert settings.vertex_location == "us-central1"
+
+
+def test_a_ca_file_must_hold_a_certificate(tmp_path: Path) -> None:
+    not_pem = write_env(tmp_path / "ca.pem", "hello")
+    missing = tmp_path / "missing.pem"
+    assert "holds no PEM certificate" in problems_of(ca_file=not_pem)[0]
+    assert "does not exist" in problems_of(ca_file=missing)[0]
+    assert "is a directory" in problems_of(ca_file=tmp_path)[0]
+    pem = write_env(tmp_path / "good.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n")
+    assert load_settings(ca_file=pem, base_url="https://127.0.0.1:8443").ca_file == pem
+
+
+def test_a_system_instruction_file_must_be_readable_text(tmp_path: Path) -> None:
+    empty = write_env(tmp_path / "empty.txt", " \n")
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"\xff\xfe\x00")
+    assert problems_of(system_instruction_file=empty)[0].startswith(
+        "TALKBOX_SYSTEM_INSTRUCTION_FILE: "
+    )
+    assert "is empty" in problems_of(system_instruction_file=empty)[0]
+    assert "not UTF-8" in problems_of(system_instruction_file=binary)[0]
+    assert "does not exist" in problems_of(system_instruction_file=tmp_path / "none")[0]
+
+
+def test_every_problem_is_listed_at_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TALKBOX_IDLE_DISCONNECT_S", "-1")
+    monkeypatch.setenv("TALKBOX_BACKEND", "vertex")
+    monkeypatch.setenv("TALKBOX_API_KEY_FILE", str(tmp_path / "no-key"))
+    env = write_env(tmp_path / "talkbox.env", "TALKBOX_LANGUAGE=klingon!\nTALKBOX_LOG_LEVEL=x\n")
+    problems = problems_of(env)
+    named = sorted(problem.split(":", 1)[0] for problem in problems)
+    assert named == [
+        "TALKBOX_API_KEY_FILE",
+        "TALKBOX_IDLE_DISCONNECT_S",
+        "TALKBOX_LANGUAGE",
+        "TALKBOX_LOG_LEVEL",
+        "TALKBOX_VERTEX_PROJECT",
+    ]
+
+
+def test_a_missing_config_file_is_a_problem_naming_the_file(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.env"
+    assert problems_of(missing) == [f"{missing}: the config file does not exist"]
+
+
+def test_a_missing_config_file_does_not_hide_other_problems(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TALKBOX_RESUME", "perhaps")
+    problems = problems_of(tmp_path / "nope.env")
+    assert len(problems) == 2
+    assert problems[1].startswith("TALKBOX_RESUME: ")
+
+
+def test_a_config_file_that_is_not_text_is_a_problem(tmp_path: Path) -> None:
+    env = tmp_path / "talkbox.env"
+    env.write_bytes(b"TALKBOX_VOICE=\xff\n")
+    assert problems_of(env) == [f"{env}: the config file is not UTF-8 text"]
+    assert problems_of(tmp_path) == [f"{tmp_path}: the config file is a directory"]
+
+
+def test_a_long_value_is_shortened_in_the_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALKBOX_VOICE", "x" * 500)
+    (problem,) = problems_of()
+    assert len(problem) < 200
+
+
+# --- env file and environment ---
+
+
+def test_the_env_file_is_read(tmp_path: Path) -> None:
+    env = write_env(tmp_path / "talkbox.env", "TALKBOX_VOICE=Kore\nTALKBOX_RESUME=false\n")
+    settings = load_settings(env)
+    assert settings.voice == "Kore"
+    assert settings.resume is False
+
+
+def test_the_environment_wins_over_the_env_file_as_under_systemd(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env = write_env(tmp_path / "talkbox.env", "TALKBOX_VOICE=Kore\nTALKBOX_LANGUAGE=de-DE\n")
+    monkeypatch.setenv("TALKBOX_VOICE", "Puck")
+    settings = load_settings(env)
+    assert settings.voice == "Puck"
+    assert settings.language == "de-DE"
+
+
+def test_overrides_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALKBOX_VOICE", "Puck")
+    assert load_settings(voice="Aoede").voice == "Aoede"
+
+
+def test_an_empty_environment_value_does_not_hide_the_env_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env = write_env(tmp_path / "talkbox.env", "TALKBOX_VOICE=Kore\n")
+    monkeypatch.setenv("TALKBOX_VOICE", "")
+    assert load_settings(env).voice == "Kore"
+
+
+def test_a_value_after_a_hash_is_part_of_the_value_as_under_systemd(tmp_path: Path) -> None:
+    # python-dotenv would drop "# nice"; systemd keeps it, so the daemon would see it.
+    env = write_env(tmp_path / "talkbox.env", "TALKBOX_VOICE=Kore # nice\n")
+    (problem,) = problems_of(env)
+    assert problem.startswith("TALKBOX_VOICE: 'Kore # nice' ")
+
+
+def test_quoted_values_with_spaces_are_read(tmp_path: Path) -> None:
+    env = write_env(tmp_path / "talkbox.env", 'TALKBOX_SYSTEM_INSTRUCTION="Be brief.\\nBe kind."\n')
+    assert load_settings(env).system_instruction == "Be brief.\\nBe kind."
+
+
+def test_a_config_file_read_from_a_pipe_is_read_once(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    fifo = tmp_path / "talkbox.fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with fifo.open("w", encoding="utf-8") as handle:
+            handle.write("TALKBOX_VOICE=Leda\n")
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        settings = load_settings(fifo)
+    finally:
+        writer.join(timeout=5)
+    assert settings.voice == "Leda"
+
+
+def test_settings_built_directly_read_the_env_file_with_the_same_rules(tmp_path: Path) -> None:
+    env = write_env(tmp_path / "talkbox.env", "TALKBOX_VOICE='Kore'\nTALKBOX_LANGUAGE=en-GB\n")
+    settings = Settings(_env_file=env)  # type: ignore[call-arg]
+    assert (settings.voice, settings.language) == ("Kore", "en-GB")
+
+
+def test_a_lower_case_name_is_read_too(tmp_path: Path) -> None:
+    env = write_env(tmp_path / "talkbox.env", "talkbox_voice=Kore\n")
+    assert load_settings(env).voice == "Kore"
+
+
+def test_an_unknown_talkbox_name_is_a_warning_with_a_suggestion(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env = write_env(tmp_path / "talkbox.env", "TALKBOX_IDLE_DISCONECT_S=5\nOTHER_TOOL=1\n")
+    monkeypatch.setenv("TALKBOX_VOIСE", "Kore")  # with a Cyrillic С
+    loaded = load_config(env)
+    assert loaded.settings.idle_disconnect_s == 120
+    unknown = [w for w in loaded.warnings if "is not a talkbox setting" in w]
+    assert len(unknown) == 2
+    assert any("did you mean TALKBOX_IDLE_DISCONNECT_S?" in w for w in unknown)
+    assert not any("OTHER_TOOL" in w for w in loaded.warnings)
+
+
+def test_lines_systemd_ignores_are_warnings(tmp_path: Path) -> None:
+    env = write_env(tmp_path / "talkbox.env", "export TALKBOX_VOICE=Kore\nTALKBOX_RESUME\n")
+    loaded = load_config(env)
+    assert loaded.settings.voice is None
+    assert loaded.settings.resume is True
+    assert sum(str(env) in w for w in loaded.warnings) == 2
+
+
+# --- the API key ---
+
+
+def test_the_key_comes_from_gemini_api_key_or_google_api_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GOOGLE_API_KEY", "google-key")
+    assert load_settings().require_api_key() == "google-key"
+    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
+    assert load_settings().require_api_key() == SECRET
+
+
+def test_the_key_may_sit_in_the_env_file(tmp_path: Path) -> None:
+    env = write_env(tmp_path / "talkbox.env", f"GEMINI_API_KEY={SECRET}\n")
+    loaded = load_config(env)
+    assert loaded.settings.require_api_key() == SECRET
+    assert loaded.sources["api_key"] == "env file (GEMINI_API_KEY)"
+
+
+def test_the_key_comes_from_a_key_file_without_its_newline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key_file = write_env(tmp_path / "key", SECRET + "\n")
+    monkeypatch.setenv("TALKBOX_API_KEY_FILE", str(key_file))
+    loaded = load_config()
+    assert loaded.settings.require_api_key() == SECRET
+    assert loaded.settings.api_key_source == "file"
+    assert loaded.sources["api_key"] == "file (TALKBOX_API_KEY_FILE)"
+
+
+def test_the_key_comes_from_the_systemd_credential(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    write_env(tmp_path / "gemini_api_key", SECRET + "\r\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    loaded = load_config()
+    assert loaded.settings.require_api_key() == SECRET
+    assert loaded.sources["api_key"] == "credential (gemini_api_key)"
+
+
+def test_a_credential_directory_without_our_credential_is_fine(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    assert load_settings().api_key is None
+
+
+def test_the_variable_wins_over_the_key_file_and_the_file_over_the_credential(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    write_env(credentials / "gemini_api_key", "from-credential")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    monkeypatch.setenv("TALKBOX_API_KEY_FILE", str(write_env(tmp_path / "key", "from-file")))
+    assert load_settings().require_api_key() == "from-file"
+    monkeypatch.setenv("GEMINI_API_KEY", "from-variable")
+    assert load_settings().require_api_key() == "from-variable"
+
+
+@pytest.mark.parametrize(
+    ("content", "fault"),
+    [
+        ("", "is empty"),
+        ("\n\n", "is empty"),
+        ("two keys\n", "whitespace"),
+        (None, "does not exist"),
+        ("dir", "is a directory"),
+    ],
+)
+def test_a_bad_key_file_is_a_problem_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str | None, fault: str
+) -> None:
+    key_file = tmp_path / "key"
+    if content == "dir":
+        key_file.mkdir()
+    elif content is not None:
+        key_file.write_text(content, encoding="utf-8")
+    monkeypatch.setenv("TALKBOX_API_KEY_FILE", str(key_file))
+    (problem,) = problems_of()
+    assert problem.startswith("TALKBOX_API_KEY_FILE: ")
+    assert str(key_file) in problem
+    assert fault in problem
+
+
+def test_an_empty_credential_is_a_problem_naming_the_credential(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    write_env(tmp_path / "gemini_api_key", "\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    (problem,) = problems_of()
+    assert problem.startswith("$CREDENTIALS_DIRECTORY/gemini_api_key: ")
+    assert "is empty" in problem
+
+
+def test_a_key_with_spaces_is_refused_without_showing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", "AIza secret-part")
+    (problem,) = problems_of()
+    assert problem.startswith("GEMINI_API_KEY: ")
+    assert "secret-part" not in problem
+
+
+def test_a_missing_key_is_not_an_error_until_it_is_required() -> None:
+    settings = load_settings()
+    with pytest.raises(ConfigError) as exc:
+        settings.require_api_key()
+    (problem,) = exc.value.problems
+    assert problem.startswith("GEMINI_API_KEY is not set: ")
+    assert "TALKBOX_API_KEY_FILE" in problem
+    assert "gemini_api_key" in problem
+
+
+def test_the_vertex_backend_explains_it_needs_no_key() -> None:
+    settings = load_settings(backend="vertex", vertex_project="p")
+    with pytest.raises(ConfigError, match="application default credentials"):
+        settings.require_api_key()
+
+
+def test_the_key_never_shows_in_repr_str_or_dumps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
+    settings = load_settings()
+    assert SECRET not in repr(settings)
+    assert SECRET not in str(settings)
+    assert SECRET not in settings.model_dump_json()
+    assert SECRET not in str(settings.model_dump())
+
+
+# --- the state directory ---
+
+
+def test_the_state_dir_is_systemds_state_directory(tmp_path: Path) -> None:
+    environ = {"STATE_DIRECTORY": f"{tmp_path}/a:{tmp_path}/b", "HOME": str(tmp_path)}
+    assert default_state_dir(environ, system_dir=tmp_path / "sys") == tmp_path / "a"
+
+
+def test_the_state_dir_is_the_system_dir_when_writable(tmp_path: Path) -> None:
+    system = tmp_path / "var-lib-talkbox"
+    assert default_state_dir({"HOME": "/home/pi"}, system_dir=system) == system
+    system.mkdir()
+    assert default_state_dir({"HOME": "/home/pi"}, system_dir=system) == system
+
+
+def test_the_state_dir_falls_back_to_the_users_xdg_state_home(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("", encoding="utf-8")
+    system = blocker / "talkbox"  # cannot exist, whoever runs the test
+    environ = {"XDG_STATE_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path / "home")}
+    assert default_state_dir(environ, system_dir=system) == tmp_path / "xdg" / "talkbox"
+
+
+def test_the_state_dir_falls_back_to_local_state_in_home(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("", encoding="utf-8")
+    environ = {"XDG_STATE_HOME": "relative/ignored", "HOME": str(tmp_path / "home")}
+    expected = tmp_path / "home" / ".local" / "state" / "talkbox"
+    assert default_state_dir(environ, system_dir=blocker / "talkbox") == expected
+
+
+def test_settings_take_the_state_dir_from_state_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "systemd-state"))
+    loaded = load_config()
+    assert loaded.settings.state_dir == tmp_path / "systemd-state"
+    assert loaded.sources["state_dir"] == "default ($STATE_DIRECTORY)"
+    monkeypatch.setenv("TALKBOX_STATE_DIR", str(tmp_path / "mine"))
+    assert load_settings().state_dir == tmp_path / "mine"
+
+
+def test_a_state_dir_that_is_a_file_is_a_problem(tmp_path: Path) -> None:
+    file = write_env(tmp_path / "file", "")
+    (problem,) = problems_of(state_dir=file)
+    assert problem.startswith("TALKBOX_STATE_DIR: ")
+    assert "not a directory" in problem
+
+
+def test_variable_names_follow_the_prefix_except_the_key() -> None:
+    assert variable_name("idle_disconnect_s") == "TALKBOX_IDLE_DISCONNECT_S"
+    assert variable_name("api_key") == "GEMINI_API_KEY"

@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from talkbox.live import handles
+from talkbox.live.handles import (
+    HANDLE_LIFETIME_S,
+    HandleStore,
+    StoredHandle,
+    handle_max_age,
+)
+
+NOW = 1_800_000_000.0
+STORED = StoredHandle(handle="Cgxra2o3bHc1bWVmaG8", conversation_id="c-1", saved_at=NOW, turns=3)
+
+
+def store_in(directory: Path, max_age_s: float = 600.0) -> HandleStore:
+    return HandleStore(directory, max_age_s=max_age_s)
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name != handles.HANDLE_FILE_NAME)
+
+
+def test_the_lifetime_keeps_a_margin_below_the_services_two_hours() -> None:
+    assert 100 * 60 <= HANDLE_LIFETIME_S < 2 * 3600
+
+
+def test_the_max_age_is_the_sooner_of_lifetime_and_conversation_timeout() -> None:
+    assert handle_max_age(1800) == 1800
+    assert handle_max_age(86_400) == HANDLE_LIFETIME_S
+
+
+def test_a_saved_handle_loads_back(tmp_path: Path) -> None:
+    store = store_in(tmp_path)
+    store.save(STORED)
+    assert store.load(now=NOW + 10) == STORED
+
+
+def test_nothing_stored_loads_as_none(tmp_path: Path) -> None:
+    assert store_in(tmp_path / "never-created").load(now=NOW) is None
+
+
+def test_save_creates_the_directory(tmp_path: Path) -> None:
+    store = store_in(tmp_path / "a" / "b")
+    store.save(STORED)
+    assert store.load(now=NOW) == STORED
+
+
+def test_a_newer_save_replaces_the_older(tmp_path: Path) -> None:
+    store = store_in(tmp_path)
+    store.save(STORED)
+    newer = StoredHandle(handle="h2", conversation_id="c-1", saved_at=NOW + 60, turns=4)
+    store.save(newer)
+    assert store.load(now=NOW + 61) == newer
+    assert leftovers(tmp_path) == []
+
+
+def test_the_file_is_private(tmp_path: Path) -> None:
+    old_umask = os.umask(0)  # the most permissive umask must not widen the mode
+    try:
+        store_in(tmp_path).save(STORED)
+    finally:
+        os.umask(old_umask)
+    mode = stat.S_IMODE((tmp_path / handles.HANDLE_FILE_NAME).stat().st_mode)
+    assert mode == 0o600
+
+
+def test_a_handle_older_than_the_max_age_is_not_tried(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = store_in(tmp_path, max_age_s=600)
+    store.save(STORED)
+    assert store.load(now=NOW + 600) == STORED
+    with caplog.at_level(logging.INFO, logger="talkbox.live.handles"):
+        assert store.load(now=NOW + 601) is None
+    (record,) = caplog.records
+    assert record.levelno == logging.INFO
+    assert "601 s old" in record.getMessage()
+    assert not (tmp_path / handles.HANDLE_FILE_NAME).exists()
+
+
+def test_a_handle_from_the_future_is_not_trusted(tmp_path: Path) -> None:
+    store = store_in(tmp_path)
+    store.save(STORED)
+    assert store.load(now=NOW - 1) == STORED  # small clock steps are tolerated
+    assert store.load(now=NOW - 3600) is None
+
+
+def test_load_uses_the_wall_clock_by_default(tmp_path: Path) -> None:
+    import time
+
+    store = store_in(tmp_path)
+    fresh = StoredHandle(handle="h", conversation_id="c", saved_at=time.time(), turns=0)
+    store.save(fresh)
+    assert store.load() == fresh
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"{not json",
+        b"\xff\xfe",
+        b"[]",
+        b'{"version": 1}',
+        b'{"version": 1, "handle": "", "conversation_id": "c", "saved_at": 1.0, "turns": 0}',
+        b'{"version": 1, "handle": "h", "conversation_id": "c", "saved_at": "1", "turns": 0}',
+        b'{"version": 1, "handle": "h", "conversation_id": "c", "saved_at": 1.0, "turns": -1}',
+        b'{"version": 9, "handle": "h", "conversation_id": "c", "saved_at": 1.0, "turns": 0}',
+    ],
+)
+def test_a_damaged_file_is_removed_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, content: bytes
+) -> None:
+    path = tmp_path / handles.HANDLE_FILE_NAME
+    path.write_bytes(content)
+    store = store_in(tmp_path)
+    with caplog.at_level(logging.INFO, logger="talkbox.live.handles"):
+        assert store.load(now=NOW) is None
+    assert [r.levelno for r in caplog.records] == [logging.WARNING]
+    assert not path.exists()
+    assert store.load(now=NOW) is None
+
+
+def test_the_file_is_plain_json_with_a_version(tmp_path: Path) -> None:
+    store_in(tmp_path).save(STORED)
+    data = json.loads((tmp_path / handles.HANDLE_FILE_NAME).read_text(encoding="utf-8"))
+    assert data == {
+        "version": 1,
+        "handle": STORED.handle,
+        "conversation_id": "c-1",
+        "saved_at": NOW,
+        "turns": 3,
+    }
+
+
+def test_clear_forgets_the_handle_and_tolerates_nothing_stored(tmp_path: Path) -> None:
+    store = store_in(tmp_path)
+    store.clear()
+    store.save(STORED)
+    store.clear()
+    assert store.load(now=NOW) is None
+
+
+def test_a_write_that_fails_midway_leaves_the_old_file_and_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = store_in(tmp_path)
+    store.save(STORED)
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:
+        # The new bytes are already written when the disk fails: the crash point that matters.
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    newer = StoredHandle(handle="h2", conversation_id="c-2", saved_at=NOW + 5, turns=0)
+    with caplog.at_level(logging.WARNING, logger="talkbox.live.handles"):
+        store.save(newer)
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert store.load(now=NOW + 6) == STORED
+    assert leftovers(tmp_path) == []
+    assert "No space left on device" in caplog.text
+
+
+def test_a_rename_that_fails_leaves_the_old_file_and_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = store_in(tmp_path)
+    store.save(STORED)
+
+    def failing_replace(src: str, dst: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    store.save(StoredHandle(handle="h2", conversation_id="c-2", saved_at=NOW, turns=0))
+    monkeypatch.undo()
+    assert store.load(now=NOW) == STORED
+    assert leftovers(tmp_path) == []
+
+
+def test_an_unusable_directory_is_a_warning_not_a_crash(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    store = store_in(blocker / "state")
+    with caplog.at_level(logging.WARNING, logger="talkbox.live.handles"):
+        store.save(STORED)
+        assert store.load(now=NOW) is None
+    assert "cannot save resumption handle" in caplog.text
+
+
+def test_the_rename_is_made_durable_by_syncing_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[bool] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    store_in(tmp_path).save(STORED)
+    assert synced == [False, True]  # the file first, then its directory
