@@ -1,0 +1,243 @@
+"""How the link meets failures the emulator injects: handles, quota, 1011 bursts, fatal ones."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import random
+import time
+from pathlib import Path
+
+import pytest
+import trustme
+
+from talkbox.emulator import Emulator, EmulatorOptions
+from talkbox.events import (
+    ConversationRestarted,
+    LinkConnected,
+    LinkFailed,
+    TurnCompleted,
+    TurnFailed,
+)
+from talkbox.live.backoff import Action, Backoff, Outcome, RetryPolicy
+from talkbox.live.handles import HANDLE_LIFETIME_S, HandleStore, StoredHandle
+from talkbox.live.link import LiveLink
+
+from .conftest import FAST_POLICY, Recorder, emulator_settings, running
+
+
+async def one_turn(link: LiveLink, recorder: Recorder, text: str) -> TurnCompleted:
+    turn = link.send_text(text)
+    return await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
+
+
+def link_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "talkbox.live.link" and r.levelno == logging.WARNING
+    ]
+
+
+def attempt_times(emu: Emulator) -> list[float]:
+    return [r.t for r in emu.log.connection_attempts()]
+
+
+async def test_a_rejected_handle_falls_back_to_a_fresh_conversation_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        first = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), first, policy=FAST_POLICY)
+        async with running(link):
+            await one_turn(link, first, "remember the number seven")
+            await link.settled()
+        assert HandleStore(tmp_path, max_age_s=3600).load() is not None
+
+        emu.arm("reject_handle:code=1008,reason=Requested entity was not found")
+        second = Recorder()
+        relaunched = LiveLink(emulator_settings(emu, tmp_path), second, policy=FAST_POLICY)
+        async with running(relaunched):
+            done = await one_turn(relaunched, second, "what was the number?")
+        setups = [r.message["setup"] for r in emu.log.client_messages("setup")]
+
+    assert "handle" in setups[1]["sessionResumption"]
+    assert "handle" not in setups[2]["sessionResumption"]
+    assert len(second.of(ConversationRestarted)) == 1
+    assert done.transcript.startswith("turn 1:")
+    assert done.conversation_turn == 1
+    warnings = link_warnings(caplog)
+    assert len(warnings) == 1
+    assert "Requested entity was not found" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("age_s", "timeout_s"),
+    [(HANDLE_LIFETIME_S + 60, 10 * 3600.0), (400.0, 300.0)],
+    ids=["older-than-the-handle-lifetime", "older-than-the-conversation-timeout"],
+)
+async def test_a_stale_handle_is_not_even_tried(
+    tmp_path: Path, age_s: float, timeout_s: float
+) -> None:
+    store = HandleStore(tmp_path, max_age_s=10 * 3600)
+    store.save(StoredHandle("Cgxra2o3bHc1bWVmaG8", "old-conversation", time.time() - age_s, 4))
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        recorder = Recorder()
+        settings = emulator_settings(emu, tmp_path, conversation_timeout_s=timeout_s)
+        link = LiveLink(settings, recorder, policy=FAST_POLICY)
+        async with running(link):
+            done = await one_turn(link, recorder, "hello")
+        setups = [r.message["setup"] for r in emu.log.client_messages("setup")]
+        rejected = emu.log.events("handle_rejected")
+
+    assert len(setups) == 1
+    assert "handle" not in setups[0]["sessionResumption"]
+    assert not rejected
+    assert not recorder.of(LinkConnected)[0].resumed
+    assert done.conversation_turn == 1
+
+
+async def test_a_bad_key_is_fatal_after_at_most_two_attempts(tmp_path: Path) -> None:
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        recorder = Recorder()
+        settings = emulator_settings(
+            emu, tmp_path, api_key="AIzaWrongKeyForTheEmulator0000000000000"
+        )
+        link = LiveLink(settings, recorder, policy=FAST_POLICY)
+        async with running(link):
+            turn = link.send_text("hello")
+            failed = await recorder.wait_for(LinkFailed, within=5)
+            lost = await recorder.wait_for(TurnFailed, within=1)
+        attempts = emu.log.connection_attempts()
+
+    assert "400" in failed.reason
+    assert "API key not valid" in failed.reason
+    assert failed.retry_in_s == FAST_POLICY.fatal_retry_s
+    assert lost.turn_id == turn
+    assert len(attempts) <= 2
+
+
+async def test_a_tls_failure_is_fatal(tmp_path: Path) -> None:
+    stranger = trustme.CA()
+    wrong_ca = tmp_path / "wrong-ca.pem"
+    stranger.cert_pem.write_to_path(str(wrong_ca))
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        recorder = Recorder()
+        settings = emulator_settings(emu, tmp_path / "state", ca_file=wrong_ca)
+        link = LiveLink(settings, recorder, policy=FAST_POLICY)
+        async with running(link):
+            failed = await recorder.wait_for(LinkFailed, within=5)
+    assert "TLS" in failed.reason
+    assert "certificate verify failed" in failed.reason
+
+
+async def test_quota_refusals_honour_retry_after_then_succeed(tmp_path: Path) -> None:
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        emu.arm("reject_upgrade:status=429,retry_after=0.5@conn=1-2")
+        recorder = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with running(link):
+            done = await one_turn(link, recorder, "hello")
+        times = attempt_times(emu)
+        refused = emu.log.events("upgrade_refused")
+
+    assert done.transcript.startswith("turn 1:")
+    assert len(refused) == 2
+    assert len(times) == 3
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # The policy alone would wait 0.1-0.4 s; the server asked for 0.5 s.
+    assert all(gap >= 0.5 for gap in gaps)
+
+
+@pytest.mark.parametrize(
+    ("fault", "action"),
+    [
+        ("close:preset=internal@conn=1-6", Action.RESUME),
+        ("close:preset=resource_exhausted@conn=1-6", Action.QUOTA),
+    ],
+    ids=["1011-internal", "1011-resource-exhausted"],
+)
+async def test_1011_bursts_back_off_with_growing_jittered_capped_delays(
+    tmp_path: Path, fault: str, action: Action
+) -> None:
+    policy = RetryPolicy(
+        base_s=0.04, cap_s=0.3, quota_base_s=0.08, quota_cap_s=0.3, stable_after_s=5.0
+    )
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        emu.arm(fault)
+        recorder = Recorder()
+        link = LiveLink(
+            emulator_settings(emu, tmp_path), recorder, policy=policy, rng=random.Random(7)
+        )
+        async with running(link):
+            done = await one_turn(link, recorder, "hello")
+        times = attempt_times(emu)
+
+    assert done.transcript.startswith("turn 1:")
+    assert len(times) == 7
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # The same policy and seed predict every wait: they grow, are jittered, stop at the cap.
+    twin = Backoff(policy, random.Random(7))
+    expected = [twin.delay(Outcome(action, "x")) for _ in gaps]
+    for gap, wait in zip(gaps, expected, strict=True):
+        assert wait <= gap <= wait + 0.1
+    assert expected[1] > expected[0]
+    assert max(expected) <= 0.3
+    assert len({round(w, 6) for w in expected[-3:]}) == 3  # jittered even at the cap
+
+
+async def test_compression_keeps_a_long_conversation_going_past_the_window(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(EmulatorOptions(realtime=False, context_window=600)) as emu:
+        recorder = Recorder()
+        settings = emulator_settings(
+            emu, tmp_path, compression_trigger_tokens=450, compression_target_tokens=250
+        )
+        link = LiveLink(settings, recorder, policy=FAST_POLICY)
+        async with running(link):
+            answers = [await one_turn(link, recorder, f"question {n}") for n in range(1, 25)]
+        compressions = emu.log.events("compression")
+        closes = [c for c in emu.log.closes() if c.message.get("by") == "server"]
+
+    assert [a.conversation_turn for a in answers] == list(range(1, 25))
+    assert answers[-1].transcript.startswith("turn 24:")
+    assert compressions
+    assert not closes
+    assert max(a.usage.prompt_tokens for a in answers if a.usage) <= 600
+
+
+async def test_without_compression_the_service_ends_the_conversation_and_the_next_turn_is_fresh(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with Emulator(EmulatorOptions(realtime=False, context_window=600)) as emu:
+        recorder = Recorder()
+        settings = emulator_settings(emu, tmp_path, compression=False)
+        link = LiveLink(settings, recorder, policy=FAST_POLICY)
+        async with running(link):
+            failed: TurnFailed | None = None
+            n = 0
+            while failed is None and n < 40:
+                n += 1
+                turn = link.send_text(f"question {n}")
+                async with asyncio.timeout(10):
+                    while True:
+                        done = [e for e in recorder.of(TurnCompleted) if e.turn_id == turn]
+                        lost = [e for e in recorder.of(TurnFailed) if e.turn_id == turn]
+                        if done or lost:
+                            break
+                        await asyncio.sleep(0.01)
+                failed = lost[0] if lost else None
+            assert failed is not None, "the window never filled"
+            warnings_at_end = list(link_warnings(caplog))
+            after = await one_turn(link, recorder, "a new beginning")
+
+    assert "1007" in failed.reason
+    assert len(recorder.of(ConversationRestarted)) == 1
+    assert after.conversation_turn == 1
+    assert after.transcript.startswith("turn 1:")
+    ended = [w for w in warnings_at_end if "ended conversation" in w]
+    assert len(ended) == 1
