@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import math
 import os
 import re
 import sys
@@ -256,36 +255,48 @@ class _SystemdEnvFileSource(DotEnvSettingsSource):
 
 
 class _Problem(ValueError):
-    """A validation problem that names its own variable (e.g. a credential, not a setting)."""
+    """A validation problem worded for a person; it may name its own variable."""
 
-    def __init__(self, message: str, *, variable: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, variable: str | None = None, show_input: bool = True
+    ) -> None:
         super().__init__(message)
+        # A credential is not a setting, so it names itself instead of the field's variable.
         self.variable = variable
+        # Messages about files name the file themselves; repeating the raw value adds nothing.
+        self.show_input = show_input
 
 
-def _read_secret(path: Path, *, what: str) -> str:
-    """Read a key file: strip the trailing newline, refuse empty, unreadable or odd contents."""
+def _read_text(path: Path, *, errors: str = "strict") -> str:
+    """A small text file's contents, or a _Problem saying why it cannot be had."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8", errors=errors)
     except FileNotFoundError:
-        raise _Problem(f"{what} {path} does not exist") from None
+        raise _Problem(f"{path} does not exist", show_input=False) from None
     except IsADirectoryError:
-        raise _Problem(f"{what} {path} is a directory, not a file") from None
+        raise _Problem(f"{path} is a directory, not a file", show_input=False) from None
     except UnicodeDecodeError:
-        raise _Problem(f"{what} {path} is not UTF-8 text") from None
+        raise _Problem(f"{path} is not UTF-8 text", show_input=False) from None
     except OSError as exc:
-        raise _Problem(f"{what} {path} cannot be read ({exc.strerror})") from None
-    key = text.strip()
+        raise _Problem(f"{path} cannot be read ({exc.strerror})", show_input=False) from None
+
+
+def _read_secret(path: Path) -> str:
+    """Read a key file: strip the trailing newline, refuse empty, unreadable or odd contents."""
+    key = _read_text(path).strip()
     if not key:
-        raise _Problem(f"{what} {path} is empty")
-    _check_key_shape(key, what=f"the key in {what} {path}")
+        raise _Problem(f"{path} is empty", show_input=False)
+    _check_key_shape(key, what=f"the key in {path}")
     return key
 
 
 def _check_key_shape(key: str, *, what: str) -> None:
     """Refuse keys that would break an HTTP header; never echo the key itself."""
     if any(ch.isspace() or not ch.isprintable() for ch in key):
-        raise _Problem(f"{what} contains whitespace or control characters (value not shown)")
+        raise _Problem(
+            f"{what} contains whitespace or control characters (value not shown)",
+            show_input=False,
+        )
 
 
 def _setting(default: Any = None, *, doc: str, allowed: str, **kwargs: Any) -> Any:
@@ -513,8 +524,15 @@ class Settings(BaseSettings):
     @field_validator("api_key_file")
     @classmethod
     def _check_key_file(cls, value: Path | None) -> Path | None:
-        if value is not None:
-            _read_secret(value, what="key file")
+        if value is None:
+            return None
+        if "/" not in str(value) and not value.exists():
+            # Putting the key itself here is an easy mistake; never echo it into a log.
+            raise _Problem(
+                "is not the path of a key file (value not shown: it may be the key itself)",
+                show_input=False,
+            )
+        _read_secret(value)
         return value
 
     @field_validator("api_key")
@@ -527,14 +545,14 @@ class Settings(BaseSettings):
             return SecretStr(value.get_secret_value().strip())
         key_file: Path | None = info.data.get("api_key_file")
         if key_file is not None:
-            return SecretStr(_read_secret(key_file, what="key file"))
+            return SecretStr(_read_secret(key_file))
         credential = _credential_path()
         if credential is not None:
             variable = f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}"
             try:
-                return SecretStr(_read_secret(credential, what="systemd credential"))
+                return SecretStr(_read_secret(credential))
             except _Problem as exc:
-                raise _Problem(str(exc), variable=variable) from None
+                raise _Problem(str(exc), variable=variable, show_input=False) from None
         return None
 
     @field_validator("vertex_project")
@@ -542,7 +560,9 @@ class Settings(BaseSettings):
     def _check_vertex_project(cls, value: str | None, info: ValidationInfo) -> str | None:
         value = value.strip() if value else None
         if info.data.get("backend") == "vertex" and not value:
-            raise _Problem("is required when TALKBOX_BACKEND=vertex")
+            raise _Problem(
+                "is not set; it is required when TALKBOX_BACKEND=vertex", show_input=False
+            )
         return value
 
     @field_validator("vertex_location")
@@ -588,16 +608,10 @@ class Settings(BaseSettings):
     def _check_ca_file(cls, value: Path | None) -> Path | None:
         if value is None:
             return None
-        try:
-            text = value.read_text(encoding="ascii", errors="replace")
-        except FileNotFoundError:
-            raise _Problem(f"{value} does not exist") from None
-        except IsADirectoryError:
-            raise _Problem(f"{value} is a directory, not a file") from None
-        except OSError as exc:
-            raise _Problem(f"{value} cannot be read ({exc.strerror})") from None
+        # PEM bundles may carry non-ASCII comments; only the markers matter here.
+        text = _read_text(value, errors="replace")
         if "-----BEGIN CERTIFICATE-----" not in text:
-            raise _Problem(f"{value} holds no PEM certificate")
+            raise _Problem(f"{value} holds no PEM certificate", show_input=False)
         return value
 
     @field_validator("voice")
@@ -666,14 +680,7 @@ class Settings(BaseSettings):
         if not value.is_absolute():
             raise _Problem("is not an absolute path")
         if value.exists() and not value.is_dir():
-            raise _Problem(f"{value} exists and is not a directory")
-        return value
-
-    @field_validator("conversation_timeout_s", "idle_disconnect_s")
-    @classmethod
-    def _check_finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise _Problem("is not a finite number")
+            raise _Problem(f"{value} exists and is not a directory", show_input=False)
         return value
 
     @model_validator(mode="after")
@@ -741,19 +748,10 @@ def _credential_path() -> Path | None:
 
 
 def _read_instruction(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise _Problem(f"{path} does not exist") from None
-    except IsADirectoryError:
-        raise _Problem(f"{path} is a directory, not a file") from None
-    except UnicodeDecodeError:
-        raise _Problem(f"{path} is not UTF-8 text") from None
-    except OSError as exc:
-        raise _Problem(f"{path} cannot be read ({exc.strerror})") from None
-    if not text.strip():
-        raise _Problem(f"{path} is empty")
-    return text.strip()
+    text = _read_text(path).strip()
+    if not text:
+        raise _Problem(f"{path} is empty", show_input=False)
+    return text
 
 
 # --- names, sources and problems ---
@@ -818,9 +816,7 @@ def _problems_of(exc: ValidationError) -> list[str]:
             if isinstance(extra, dict):
                 allowed = str(extra.get("allowed", ""))
         parts = [f"{variable}: "]
-        # Values from files and credentials are named inside the message; show the raw
-        # input only for plain settings, and never for the key.
-        if getattr(cause, "variable", None) is None:
+        if getattr(cause, "show_input", True):
             parts.append(f"{_shown(field, error.get('input'))} ")
         parts.append(_message(error))
         if allowed:

@@ -177,7 +177,7 @@ def test_a_smaller_model_has_a_smaller_window() -> None:
 
 def test_the_vertex_backend_needs_a_project() -> None:
     assert problems_of(backend="vertex") == [
-        "TALKBOX_VERTEX_PROJECT: None is required when TALKBOX_BACKEND=vertex; "
+        "TALKBOX_VERTEX_PROJECT: is not set; it is required when TALKBOX_BACKEND=vertex; "
         "allowed: a Google Cloud project id"
     ]
     settings = load_settings(backend="vertex", vertex_project="kitchen-123")
@@ -358,6 +358,14 @@ def test_the_key_comes_from_gemini_api_key_or_google_api_key(
     assert load_settings().require_api_key() == SECRET
 
 
+def test_the_prefixed_name_works_for_the_key_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALKBOX_API_KEY", SECRET)
+    loaded = load_config()
+    assert loaded.settings.require_api_key() == SECRET
+    assert loaded.sources["api_key"] == "environment (TALKBOX_API_KEY)"
+    assert not [w for w in loaded.warnings if "TALKBOX_API_KEY " in w]
+
+
 def test_the_key_may_sit_in_the_env_file(tmp_path: Path) -> None:
     env = write_env(tmp_path / "talkbox.env", f"GEMINI_API_KEY={SECRET}\n")
     loaded = load_config(env)
@@ -446,6 +454,15 @@ def test_a_key_with_spaces_is_refused_without_showing_it(monkeypatch: pytest.Mon
     (problem,) = problems_of()
     assert problem.startswith("GEMINI_API_KEY: ")
     assert "secret-part" not in problem
+
+
+def test_a_key_put_where_the_key_file_belongs_is_not_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TALKBOX_API_KEY_FILE", SECRET)
+    (problem,) = problems_of()
+    assert problem.startswith("TALKBOX_API_KEY_FILE: is not the path of a key file")
+    assert SECRET not in problem
 
 
 def test_a_missing_key_is_not_an_error_until_it_is_required() -> None:
