@@ -420,9 +420,10 @@ class LiveLink:
             case Action.FATAL:
                 self._outbox.clear()
                 log.error("the Live service refused the connection: %s", outcome.reason)
-                for turn in list(self._turns.values()):
-                    self._fail_turn(turn, outcome.reason)
                 self._emit(LinkFailed(outcome.reason, delay))
+                # The ERROR line above already says why; one line per problem, not per turn.
+                for turn in list(self._turns.values()):
+                    self._fail_turn(turn, outcome.reason, level=logging.INFO)
                 return delay, True
             case Action.FRESH:
                 log.warning(
@@ -440,7 +441,11 @@ class LiveLink:
                 )
                 self._outbox.clear()
                 for turn in list(self._turns.values()):
-                    self._fail_turn(turn, f"the service ended the conversation: {outcome.reason}")
+                    self._fail_turn(
+                        turn,
+                        f"the service ended the conversation: {outcome.reason}",
+                        level=logging.INFO,
+                    )
                 self._forget_conversation()
                 self._emit(ConversationRestarted(outcome.reason, self.conversation_id))
                 self._emit(LinkDisconnected(outcome.reason, 0.0, idle=True))
@@ -795,11 +800,11 @@ class LiveLink:
         self._last_activity = self._clock()
         return turn
 
-    def _fail_turn(self, turn: _Turn, reason: str) -> None:
+    def _fail_turn(self, turn: _Turn, reason: str, *, level: int = logging.WARNING) -> None:
         self._turns.pop(turn.id, None)
         if self._open_turn is turn:
             self._open_turn = None
-        log.warning("turn %d failed: %s", turn.id, reason)
+        log.log(level, "turn %d failed: %s", turn.id, reason)
         self._emit(TurnFailed(turn.id, reason))
 
     def _queue(self, op: _Op) -> None:

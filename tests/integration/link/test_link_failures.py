@@ -239,5 +239,6 @@ async def test_without_compression_the_service_ends_the_conversation_and_the_nex
     assert len(recorder.of(ConversationRestarted)) == 1
     assert after.conversation_turn == 1
     assert after.transcript.startswith("turn 1:")
-    ended = [w for w in warnings_at_end if "ended conversation" in w]
-    assert len(ended) == 1
+    (ended,) = warnings_at_end
+    assert "ended conversation" in ended
+    assert "next turn starts a fresh one" in ended

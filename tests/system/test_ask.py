@@ -1,0 +1,135 @@
+"""`talkbox ask` as a subprocess against the emulator (EmulatorThread)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from talkbox.audio.wav import read_wav
+from talkbox.emulator import EmulatorOptions, EmulatorThread
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorThread]:
+    with EmulatorThread(EmulatorOptions(realtime=False)) as emu:
+        yield emu
+
+
+def ask(
+    emu: EmulatorThread,
+    state: Path,
+    *args: str,
+    stdin: str | None = None,
+    key: str = "emu-test-key",
+    **env: str,
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "TALKBOX_BASE_URL": emu.base_url,
+        "TALKBOX_CA_FILE": str(emu.ca_file),
+        "TALKBOX_STATE_DIR": str(state),
+        "GEMINI_API_KEY": key,
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "talkbox", "ask", *args],
+        env=environment,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_two_asks_in_a_row_continue_one_conversation(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    state, out = tmp_path / "state", tmp_path / "out"
+    first = ask(emulator, state, "--json", "--out-dir", str(out), "my name is Ada")
+    second = ask(emulator, state, "--json", "--out-dir", str(out), "what is my name?")
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    one = json.loads(first.stdout)
+    two = json.loads(second.stdout)
+    assert one["turn"] == 1
+    assert not one["resumed"]
+    assert two["turn"] == 2
+    assert two["resumed"]
+    assert two["transcript"].startswith("turn 2:")
+    assert set(one) == {
+        "turn",
+        "transcript",
+        "wav",
+        "audio_s",
+        "first_audio_ms",
+        "resumed",
+        "reconnects",
+    }
+    pcm, rate = read_wav(Path(two["wav"]))
+    assert rate == 24_000
+    assert len(pcm) == round(two["audio_s"] * 48_000)
+    assert Path(two["wav"]).parent == out
+    setups = [r.message["setup"] for r in emulator.log.client_messages("setup")]
+    assert "handle" not in setups[0]["sessionResumption"]
+    assert setups[1]["sessionResumption"]["handle"]
+
+
+def test_turns_from_stdin_print_one_transcript_each(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    result = ask(
+        emulator,
+        tmp_path / "state",
+        "--out-dir",
+        str(tmp_path),
+        "-",
+        stdin="first question\n\nsecond question\n",
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("turn 1:")
+    assert "second question" in lines[1]
+    assert len(list(tmp_path.glob("talkbox-*.wav"))) == 2
+
+
+def test_a_bad_key_exits_78_quickly_with_the_servers_reason(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    started = time.monotonic()
+    result = ask(emulator, tmp_path, "hello", key="AIzaWrongKeyForTheEmulator0000000000000")
+    elapsed = time.monotonic() - started
+
+    assert result.returncode == 78
+    assert "API key not valid" in result.stderr
+    assert elapsed < 10
+    assert len(emulator.log.connection_attempts()) <= 2
+
+
+def test_an_unknown_model_exits_78_with_the_servers_reason(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    result = ask(emulator, tmp_path, "hello", TALKBOX_MODEL="gemini-0.1-nonexistent")
+
+    assert result.returncode == 78
+    assert "models/gemini-0.1-nonexistent is not found for API version" in result.stderr
+    assert len(emulator.log.connection_attempts()) <= 2
+
+
+def test_a_missing_key_is_a_config_error(emulator: EmulatorThread, tmp_path: Path) -> None:
+    result = ask(emulator, tmp_path, "hello", key="")
+
+    assert result.returncode == 78
+    assert "config error" in result.stderr
+    assert not emulator.log.connection_attempts()
