@@ -32,8 +32,12 @@ async def make_emulator() -> AsyncIterator[MakeEmulator]:
         return emulator
 
     yield make
+    failures = []
     for emulator in reversed(started):
         await emulator.stop()
+        failures += [r.message for r in emulator.log.events("emulator_error")]
+    # An exception inside the emulator is a bug there, whatever the test itself checked.
+    assert not failures, failures
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ trigger at all, fires at every match. Without ``t``/``msg``/``turn`` a fault act
 natural point: upgrade faults at the upgrade, turn-shape faults on every turn, handle faults
 at the next resume, and instant faults (close, abort, goaway...) during setup, before
 ``setupComplete``. Parameter values may not contain ``,`` or ``@`` except inside a JSON
-object or list (``args={...}``); the last ``@`` starts the trigger.
+object or list (``args={...}``); the last ``@`` outside one starts the trigger.
 
 Kinds (parameters and defaults):
 
@@ -320,11 +320,7 @@ class Fault:
     @classmethod
     def parse(cls, spec: str) -> Fault:
         """Parse `KIND[:key=value,...][@TRIGGER]`."""
-        body, at, trigger_text = spec.strip().rpartition("@")
-        if not at:
-            body, trigger_text = trigger_text, ""
-        elif "{" in trigger_text or "[" in trigger_text:
-            body, trigger_text = spec.strip(), ""
+        body, trigger_text = _split_trigger(spec.strip())
         kind, _, param_text = body.partition(":")
         if not kind:
             raise ValueError(f"bad fault spec {spec!r} (want KIND[:key=value,...][@TRIGGER])")
@@ -426,6 +422,20 @@ class Fault:
         for key in ("s", "time_left", "after_ms", "retry_after"):
             if key in p and (p[key] < 0 or not math.isfinite(p[key])):
                 raise ValueError(f"{key} must be a finite number >= 0")
+
+
+def _split_trigger(spec: str) -> tuple[str, str]:
+    # The last `@` outside a JSON value starts the trigger.
+    depth = 0
+    at = -1
+    for i, char in enumerate(spec):
+        if char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+        elif char == "@" and depth == 0:
+            at = i
+    return (spec, "") if at < 0 else (spec[:at], spec[at + 1 :])
 
 
 def _split_params(text: str) -> dict[str, str]:

@@ -305,6 +305,10 @@ class Emulator:
         self.connections[info.conn] = connection
         try:
             await connection.run()
+        except Exception as exc:
+            # An emulator bug: make it visible to tests (the fixtures check for these records).
+            self.log.add(info.conn, "event", "emulator_error", {"error": repr(exc)})
+            raise
         finally:
             self.connections.pop(info.conn, None)
 

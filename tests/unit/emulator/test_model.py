@@ -1,0 +1,69 @@
+"""The emulated model: echoes, tone phrases, transcripts, tool choice."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from talkbox.emulator import model
+
+
+def tone(seconds: float, rate: int, freq: float = 440.0) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    return (np.sin(2 * np.pi * freq * t) * 10000).astype("<i2").tobytes()
+
+
+@given(st.integers(0, 4000), st.sampled_from([8000, 16000, 22050, 24000, 48000]))
+def test_resampling_keeps_the_duration(samples: int, rate: int) -> None:
+    out = model.resample(bytes(samples * 2), rate, 24000)
+    assert len(out) // 2 == round(samples * 24000 / rate)
+
+
+def test_an_echo_keeps_the_pitch() -> None:
+    turn = model.UserTurn("audio", bytearray(tone(0.5, 16000)), 16000)
+    reply = model.answer(turn)
+    samples = np.frombuffer(reply.pcm, dtype="<i2").astype(np.float64)
+    peak_hz = np.argmax(np.abs(np.fft.rfft(samples))) * 24000 / samples.size
+    assert abs(peak_hz - 440) < 5
+    assert reply.description == "echo of 0.50 s of audio"
+
+
+def test_tone_phrases_grow_with_the_text_and_are_deterministic() -> None:
+    short = model.tone_phrase("hi")
+    longer = model.tone_phrase("hello, how are you")
+    assert len(longer) > len(short) > 0
+    assert model.tone_phrase("hello") == model.tone_phrase("hello")
+    assert model.tone_phrase("hello") != model.tone_phrase("world")
+
+
+def test_transcripts_name_the_input_and_the_turn() -> None:
+    audio = model.UserTurn("audio", bytearray(bytes(16000)), 16000)
+    assert model.input_transcript(audio) == "audio 0.50 s"
+    text = model.UserTurn("text", text="what time is it")
+    assert model.input_transcript(text) == "what time is it"
+    reply = model.answer(text)
+    assert model.output_transcript(7, reply).startswith("turn 7: tone phrase of ")
+    assert model.output_transcript(7, reply).endswith('for "what time is it"')
+
+
+def test_chunks_cover_the_audio_in_pieces_of_the_chosen_length() -> None:
+    pcm = bytes(24000 * 2)  # 1 s
+    pieces = model.chunks(pcm, 100)
+    assert len(pieces) == 10
+    assert {len(p) for p in pieces} == {4800}
+    assert b"".join(pieces) == pcm
+
+
+def test_a_declared_function_is_named_by_its_name_or_its_words() -> None:
+    declared = ["get_weather", "set_timer"]
+    assert model.named_function("please call get_weather now", declared) == "get_weather"
+    assert model.named_function("Set timer for five minutes", declared) == "set_timer"
+    assert model.named_function("what's up", declared) is None
+    assert model.named_function("get weather", []) is None
+
+
+def test_rms_tells_silence_from_sound() -> None:
+    assert model.rms(bytes(640)) == 0.0
+    assert model.rms(tone(0.02, 16000)) > 5000
+    assert model.rms(b"") == 0.0
