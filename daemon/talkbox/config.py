@@ -518,8 +518,12 @@ class Settings(BaseSettings):
 
     @field_validator("api_key_file", "system_instruction_file", "ca_file", "state_dir")
     @classmethod
-    def _expand_path(cls, value: Path | None) -> Path | None:
-        return None if value is None else value.expanduser()
+    def _refuse_tilde(cls, value: Path | None) -> Path | None:
+        # systemd passes "~" through literally; expanding it here would make `check` pass a
+        # path the daemon then cannot find.
+        if value is not None and str(value).startswith("~"):
+            raise _Problem("starts with ~, which is not expanded here or by systemd")
+        return value
 
     @field_validator("api_key_file")
     @classmethod

@@ -3,6 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from talkbox.config import (
     DEFAULT_SYSTEM_INSTRUCTION,
@@ -11,6 +14,7 @@ from talkbox.config import (
     load_config,
     load_settings,
     variable_name,
+    variable_names,
 )
 from talkbox.errors import ConfigError
 
@@ -135,6 +139,8 @@ def test_an_unknown_override_is_a_programming_error() -> None:
         ("TALKBOX_BASE_URL", "https://localhost:99999", "invalid port", "URL"),
         ("TALKBOX_VERTEX_LOCATION", "US Central", "region", "us-central1"),
         ("TALKBOX_STATE_DIR", "state", "absolute", "absolute directory"),
+        ("TALKBOX_STATE_DIR", "~/state", "~", "absolute directory"),
+        ("TALKBOX_API_KEY_FILE", "~/key", "~", "readable"),
         ("TALKBOX_SYSTEM_INSTRUCTION", "   ", "empty", "non-empty"),
     ],
 )
@@ -542,3 +548,36 @@ def test_a_state_dir_that_is_a_file_is_a_problem(tmp_path: Path) -> None:
 def test_variable_names_follow_the_prefix_except_the_key() -> None:
     assert variable_name("idle_disconnect_s") == "TALKBOX_IDLE_DISCONNECT_S"
     assert variable_name("api_key") == "GEMINI_API_KEY"
+
+
+# --- no input can crash loading: it gives Settings or problems that name their variable ---
+
+_ANY_TEXT = st.text(
+    alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=40
+)
+_KNOWN_NAMES = {*variable_names().values(), "$CREDENTIALS_DIRECTORY/gemini_api_key"}
+
+
+@hyp_settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    values=st.dictionaries(st.sampled_from(sorted(Settings.model_fields)), _ANY_TEXT, max_size=6)
+)
+def test_any_text_values_give_settings_or_problems_naming_their_variables(
+    values: dict[str, str],
+) -> None:
+    problems: list[str] = []
+    try:
+        load_settings(**values)
+    except ConfigError as exc:
+        problems = exc.problems
+        assert problems, "a ConfigError must list its problems"
+    key = values.get("api_key", "").strip()
+    for problem in problems:
+        variable, _, rest = problem.partition(": ")
+        assert variable in _KNOWN_NAMES, problem
+        assert "; allowed: " in rest, problem
+        if variable == "GEMINI_API_KEY":
+            assert "(value not shown)" in rest, problem
+            assert repr(key) not in rest, problem
