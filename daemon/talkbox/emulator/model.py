@@ -15,6 +15,7 @@ OUTPUT_RATE = 24_000
 OUTPUT_MIME = "audio/pcm;rate=24000"
 _NOTE_S = 0.08
 _MAX_PHRASE_S = 8.0
+_EMPTY_REPLY_BYTES = OUTPUT_RATE // 10 * 2
 
 
 @dataclass
@@ -54,7 +55,9 @@ def input_transcript(turn: UserTurn) -> str:
 def answer(turn: UserTurn) -> Answer:
     """The echo of an audio turn (resampled to 24 kHz) or a tone phrase for a text turn."""
     if turn.kind == "audio":
-        pcm = resample(bytes(turn.audio), turn.rate, OUTPUT_RATE)
+        # An empty turn still gets an answer (a moment of silence), as a real model would say
+        # something; a turn with no answer audio would look like a broken stream.
+        pcm = resample(bytes(turn.audio), turn.rate, OUTPUT_RATE) or bytes(_EMPTY_REPLY_BYTES)
         return Answer(pcm, f"echo of {turn.seconds:.2f} s of audio")
     pcm = tone_phrase(turn.text)
     quoted = turn.text if len(turn.text) <= 40 else turn.text[:37] + "..."

@@ -67,3 +67,9 @@ def test_rms_tells_silence_from_sound() -> None:
     assert model.rms(bytes(640)) == 0.0
     assert model.rms(tone(0.02, 16000)) > 5000
     assert model.rms(b"") == 0.0
+
+
+def test_an_empty_audio_turn_is_answered_with_a_moment_of_silence() -> None:
+    reply = model.answer(model.UserTurn("audio"))
+    assert reply.pcm == bytes(4800)
+    assert reply.description == "echo of 0.00 s of audio"
