@@ -498,7 +498,6 @@ class Settings(BaseSettings):
         allowed="true/false",
     )
 
-    _api_key_source: str | None = PrivateAttr(default=None)
     _system_instruction_text: str | None = PrivateAttr(default=None)
 
     # --- per-field validators (field order matters: info.data holds the fields above) ---
@@ -542,11 +541,10 @@ class Settings(BaseSettings):
     @field_validator("api_key")
     @classmethod
     def _resolve_api_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-        if value is not None:
-            if not value.get_secret_value().strip():
-                return None
-            _check_key_shape(value.get_secret_value().strip(), what="the key")
-            return SecretStr(value.get_secret_value().strip())
+        key = value.get_secret_value().strip() if value is not None else ""
+        if key:
+            _check_key_shape(key, what="the key")
+            return SecretStr(key)
         key_file: Path | None = info.data.get("api_key_file")
         if key_file is not None:
             return SecretStr(_read_secret(key_file))
@@ -688,14 +686,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _remember_sources(self) -> Settings:
-        if self.api_key is not None:
-            if "api_key" in self.model_fields_set:
-                self._api_key_source = "variable"
-            elif self.api_key_file is not None:
-                self._api_key_source = "file"
-            else:
-                self._api_key_source = "credential"
+    def _read_instruction_file(self) -> Settings:
         if self.system_instruction_file is not None:
             self._system_instruction_text = _read_instruction(self.system_instruction_file)
         return self
@@ -715,11 +706,6 @@ class Settings(BaseSettings):
         if self._system_instruction_text is not None:
             return self._system_instruction_text
         return self.system_instruction
-
-    @property
-    def api_key_source(self) -> str | None:
-        """Where the key came from: variable, file, credential; None when there is none."""
-        return self._api_key_source
 
     def require_api_key(self) -> str:
         """The API key; raises ConfigError when it is needed and missing."""
@@ -889,11 +875,20 @@ def load_config(config_file: Path | None = None, **overrides: Any) -> LoadedConf
 
 
 def _present(names: Iterable[str], values: Mapping[str, str]) -> str | None:
-    upper = {key.upper(): key for key, value in values.items() if value != ""}
+    # Blank counts as unset, as it does for the values themselves.
+    upper = {key.upper(): key for key, value in values.items() if value.strip()}
     for name in names:
         if name in upper:
             return upper[name]
     return None
+
+
+def _is_given(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, str):
+        return bool(value.strip())
+    return value is not None
 
 
 def _sources(
@@ -905,7 +900,8 @@ def _sources(
         names = _names_of(field)
         in_env = _present(names, os.environ)
         in_file = _present(names, file_values)
-        if field in overrides:
+        # A blank key override falls through to the key file, as in _resolve_api_key.
+        if field in overrides and (field != "api_key" or _is_given(overrides[field])):
             source = "override"
         elif field == "system_instruction" and settings.system_instruction_file is not None:
             source = "file (TALKBOX_SYSTEM_INSTRUCTION_FILE)"
@@ -913,10 +909,12 @@ def _sources(
             source = "environment" if field != "api_key" else f"environment ({in_env})"
         elif in_file is not None:
             source = "env file" if field != "api_key" else f"env file ({in_file})"
-        elif field == "api_key" and settings.api_key_source == "file":
-            source = "file (TALKBOX_API_KEY_FILE)"
-        elif field == "api_key" and settings.api_key_source == "credential":
-            source = f"credential ({CREDENTIAL_NAME})"
+        elif field == "api_key" and settings.api_key is not None:
+            # The same order _resolve_api_key takes: the variables, the key file, the credential.
+            if settings.api_key_file is not None:
+                source = "file (TALKBOX_API_KEY_FILE)"
+            else:
+                source = f"credential ({CREDENTIAL_NAME})"
         elif field == "state_dir" and os.environ.get("STATE_DIRECTORY"):
             source = "default ($STATE_DIRECTORY)"
         else:
@@ -992,7 +990,8 @@ def run_check(config_file: Path | None, out: TextIO, err: TextIO | None = None) 
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"talkbox: config error: {problem}", file=errors)
-        print(f"talkbox: {len(exc.problems)} problem(s); nothing was started", file=errors)
+        count = len(exc.problems)
+        print(f"talkbox: {count} problem{'s' if count != 1 else ''} to fix", file=errors)
         return EX_CONFIG
     settings = loaded.settings
     print(f"env file: {config_file if config_file is not None else '(none)'}", file=out)

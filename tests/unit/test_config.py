@@ -386,7 +386,6 @@ def test_the_key_comes_from_a_key_file_without_its_newline(
     monkeypatch.setenv("TALKBOX_API_KEY_FILE", str(key_file))
     loaded = load_config()
     assert loaded.settings.require_api_key() == SECRET
-    assert loaded.settings.api_key_source == "file"
     assert loaded.sources["api_key"] == "file (TALKBOX_API_KEY_FILE)"
 
 
@@ -398,6 +397,16 @@ def test_the_key_comes_from_the_systemd_credential(
     loaded = load_config()
     assert loaded.settings.require_api_key() == SECRET
     assert loaded.sources["api_key"] == "credential (gemini_api_key)"
+
+
+def test_a_blank_key_variable_does_not_hide_the_key_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", "  ")
+    monkeypatch.setenv("TALKBOX_API_KEY_FILE", str(write_env(tmp_path / "key", SECRET)))
+    loaded = load_config()
+    assert loaded.settings.require_api_key() == SECRET
+    assert loaded.sources["api_key"] == "file (TALKBOX_API_KEY_FILE)"
 
 
 def test_a_credential_directory_without_our_credential_is_fine(
