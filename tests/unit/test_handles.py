@@ -211,3 +211,18 @@ def test_the_rename_is_made_durable_by_syncing_the_directory(
     monkeypatch.setattr(os, "fsync", recording_fsync)
     store_in(tmp_path).save(STORED)
     assert synced == [False, True]  # the file first, then its directory
+
+
+def test_temp_files_left_by_a_crash_are_removed_on_load(tmp_path: Path) -> None:
+    import time
+
+    store = store_in(tmp_path)
+    store.save(STORED)
+    stale = tmp_path / f".{handles.HANDLE_FILE_NAME}.crashed.tmp"
+    fresh = tmp_path / f".{handles.HANDLE_FILE_NAME}.writing.tmp"
+    stale.write_text("{", encoding="utf-8")
+    fresh.write_text("{", encoding="utf-8")
+    now = time.time()
+    os.utime(stale, (now - 3600, now - 3600))
+    assert store.load(now=NOW) == STORED
+    assert leftovers(tmp_path) == [fresh.name]  # another process may be writing this one

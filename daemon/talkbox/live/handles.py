@@ -20,6 +20,8 @@ HANDLE_LIFETIME_S: float = 2 * 3600 - 5 * 60
 # Wall clocks step back a little under NTP; more than this means the age cannot be trusted.
 CLOCK_STEP_TOLERANCE_S = 5.0
 HANDLE_FILE_NAME = "resumption.json"
+# A temp file this old was left by a crash, not by a save in progress in another process.
+STALE_TEMP_S = 60.0
 _FORMAT_VERSION = 1
 
 
@@ -60,6 +62,7 @@ class HandleStore:
 
     def load(self, *, now: float | None = None) -> StoredHandle | None:
         """The stored handle if there is one young enough to try, else None."""
+        self._remove_stale_temps()
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -137,6 +140,19 @@ class HandleStore:
             if tmp_name is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp_name)
+
+    def _remove_stale_temps(self) -> None:
+        """Delete temp files a crash or power cut left between write and rename."""
+        try:
+            temps = list(self.directory.glob(f".{HANDLE_FILE_NAME}.*.tmp"))
+        except OSError:
+            return
+        for temp in temps:
+            with contextlib.suppress(OSError):
+                # File times are wall-clock times, whatever clock the caller passes to load().
+                if time.time() - temp.stat().st_mtime > STALE_TEMP_S:
+                    temp.unlink()
+                    log.debug("removed %s, left by an interrupted save", temp)
 
     def clear(self) -> None:
         """Forget the stored handle (the next connection starts a new conversation)."""
