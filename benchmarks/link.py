@@ -1,0 +1,237 @@
+"""Live link benchmark: GoAway rotation, answer-chunk delivery and CPU, against the emulator.
+
+Run: .venv/bin/python benchmarks/link.py [--rotations N] [--turns N]
+Prints a table and writes benchmarks/results/link.json. The emulator runs in its own thread
+(EmulatorThread), so the CPU figure is the link's thread alone; both sides share the
+monotonic clock, so the emulator's event log times can be compared with the link's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from talkbox.config import Settings, load_settings
+from talkbox.emulator import EmulatorOptions, EmulatorThread
+from talkbox.events import AnswerAudioReceived, LinkConnected, LinkEvent, TurnCompleted
+from talkbox.live.link import LiveLink
+
+RESULTS = Path(__file__).parent / "results" / "link.json"
+
+# Budgets: DESIGN.md "Performance budget". The chunk hop is part of "first answer audio
+# received -> written to ALSA, p95 <= 10 ms"; CPU is "CPU during a turn <= 3 % of one core".
+# DESIGN.md gives GoAway no number ("the person notices nothing"); 250 ms is below what a
+# listener notices between turns and is the bound used here.
+BUDGETS = {"goaway_ready_p95_ms": 250.0, "chunk_event_p95_ms": 10.0, "cpu_percent": 3.0}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q / 100
+    low = int(k)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
+
+
+class Stamps:
+    """Records each link event with the monotonic time it was emitted."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[float, LinkEvent]] = []
+        self.changed = asyncio.Event()
+
+    def __call__(self, event: LinkEvent) -> None:
+        self.events.append((time.monotonic(), event))
+        self.changed.set()
+
+    async def wait(self, predicate: Any, within: float) -> tuple[float, LinkEvent]:
+        async with asyncio.timeout(within):
+            while True:
+                for stamp in self.events:
+                    if predicate(stamp[1]):
+                        return stamp
+                self.changed.clear()
+                await self.changed.wait()
+
+
+def settings_for(emu: EmulatorThread, state: Path) -> Settings:
+    return load_settings(
+        None,
+        api_key="emu-test-key",
+        base_url=emu.base_url,
+        ca_file=emu.ca_file,
+        state_dir=state,
+        log_level="WARNING",
+    )
+
+
+async def run_link(link: LiveLink, body: Any) -> Any:
+    task = asyncio.create_task(link.run())
+    try:
+        return await body
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def goaway_rotations(rotations: int, state: Path) -> list[float]:
+    """GoAway sent by the emulator -> LinkConnected (resumed, ready to send), in ms."""
+    options = EmulatorOptions(realtime=False, connection_lifetime_s=0.5, go_away_lead_s=0.4)
+    with EmulatorThread(options) as emu:
+        stamps = Stamps()
+        link = LiveLink(settings_for(emu, state), stamps)
+
+        async def body() -> None:
+            # One turn first, so every rotation resumes a conversation with a handle.
+            turn = link.send_text("start the conversation")
+            await stamps.wait(lambda e: isinstance(e, TurnCompleted) and e.turn_id == turn, 10)
+            await stamps.wait(
+                lambda e: isinstance(e, LinkConnected) and e.reconnects >= rotations, 5 + rotations
+            )
+
+        await run_link(link, body())
+        goaways = emu.log.server_messages("goAway")
+    connected = [t for t, e in stamps.events if isinstance(e, LinkConnected) and e.resumed]
+    samples = []
+    for record in goaways:
+        after = [t for t in connected if t > record.t]
+        if after:
+            samples.append((after[0] - record.t) * 1000)
+    return samples[:rotations]
+
+
+async def answer_turns(turns: int, state: Path) -> dict[str, Any]:
+    """First answer chunk sent by the emulator -> AnswerAudioReceived; CPU of the link thread."""
+    with EmulatorThread(EmulatorOptions(realtime=True)) as emu:
+        stamps = Stamps()
+        link = LiveLink(settings_for(emu, state), stamps)
+        cpu = 0.0
+        wall = 0.0
+
+        async def body() -> None:
+            nonlocal cpu, wall
+            await stamps.wait(lambda e: isinstance(e, LinkConnected), 10)
+            cpu_start, wall_start = time.thread_time(), time.monotonic()
+            for n in range(turns):
+                turn = link.send_text(f"question {n}")
+                await stamps.wait(
+                    lambda e, t=turn: isinstance(e, TurnCompleted) and e.turn_id == t, 30
+                )
+            cpu = time.thread_time() - cpu_start
+            wall = time.monotonic() - wall_start
+
+        await run_link(link, body())
+        chunks = [r.t for r in emu.log.server_messages("serverContent.modelTurn")]
+        asked = [r.t for r in emu.log.client_messages("client_content")]
+    # Turns are sent one after another, so the first chunk after the n-th question is the
+    # first chunk of the n-th answer; the link numbers its turns 1..N in the same order.
+    first_sent: dict[int, float] = {}
+    for n, t_asked in enumerate(asked, start=1):
+        first_sent[n] = min((t for t in chunks if t > t_asked), default=float("nan"))
+    received: dict[int, float] = {}
+    for t, event in stamps.events:
+        if isinstance(event, AnswerAudioReceived) and event.turn_id is not None:
+            received.setdefault(event.turn_id, t)
+    latencies = [(received[n] - first_sent[n]) * 1000 for n in sorted(first_sent) if n in received]
+    audio_s = sum(e.audio_s for _, e in stamps.events if isinstance(e, TurnCompleted))
+    return {
+        "chunk_event_ms": latencies,
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "audio_s": audio_s,
+    }
+
+
+async def main(rotations: int, turns: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        rotation_ms = await goaway_rotations(rotations, Path(tmp) / "a")
+        answers = await answer_turns(turns, Path(tmp) / "b")
+    chunk_ms = answers["chunk_event_ms"]
+    cpu_per_audio_minute = answers["cpu_s"] / answers["audio_s"] * 60 if answers["audio_s"] else 0
+    return {
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "goaway_ready_ms": {
+            "n": len(rotation_ms),
+            "p50": percentile(rotation_ms, 50),
+            "p95": percentile(rotation_ms, 95),
+            "max": max(rotation_ms, default=float("nan")),
+        },
+        "chunk_event_ms": {
+            "n": len(chunk_ms),
+            "p50": percentile(chunk_ms, 50),
+            "p95": percentile(chunk_ms, 95),
+            "max": max(chunk_ms, default=float("nan")),
+        },
+        "cpu": {
+            "link_cpu_s": answers["cpu_s"],
+            "wall_s": answers["wall_s"],
+            "answer_audio_s": answers["audio_s"],
+            "cpu_s_per_answered_audio_minute": cpu_per_audio_minute,
+            "cpu_percent_of_one_core": 100 * answers["cpu_s"] / answers["wall_s"],
+        },
+        "budgets": BUDGETS,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    g, c, cpu = result["goaway_ready_ms"], result["chunk_event_ms"], result["cpu"]
+    rows = [
+        ("figure", "n", "p50", "p95", "budget"),
+        (
+            "GoAway -> resumed and ready (ms)",
+            str(g["n"]),
+            f"{g['p50']:.1f}",
+            f"{g['p95']:.1f}",
+            f"p95 <= {BUDGETS['goaway_ready_p95_ms']:.0f}",
+        ),
+        (
+            "first answer chunk sent -> link event (ms)",
+            str(c["n"]),
+            f"{c['p50']:.2f}",
+            f"{c['p95']:.2f}",
+            f"p95 <= {BUDGETS['chunk_event_p95_ms']:.0f}",
+        ),
+        (
+            "link CPU per answered audio minute (s)",
+            "",
+            f"{cpu['cpu_s_per_answered_audio_minute']:.3f}",
+            "",
+            "",
+        ),
+        (
+            "link CPU during turns (% of one core)",
+            "",
+            f"{cpu['cpu_percent_of_one_core']:.2f}",
+            "",
+            f"<= {BUDGETS['cpu_percent']:.0f}",
+        ),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rotations", type=int, default=40)
+    parser.add_argument("--turns", type=int, default=30)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    outcome = asyncio.run(main(args.rotations, args.turns))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(outcome, indent=2) + "\n")
+    print(table(outcome))
+    print(f"\nwritten to {RESULTS}")
