@@ -809,6 +809,9 @@ def _problems_of(exc: ValidationError) -> list[str]:
         if getattr(cause, "show_input", True):
             parts.append(f"{_shown(field, error.get('input'))} ")
         parts.append(_message(error))
+        raw = error.get("input")
+        if isinstance(raw, str) and " #" in raw and field != "api_key":
+            parts.append(" (a # after a value is part of the value, not a comment)")
         if allowed:
             parts.append(f"; allowed: {allowed}")
         problems.append("".join(parts))
@@ -978,6 +981,8 @@ def _display(field: str, settings: Settings) -> str:
         return "(not set)"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
     text = " ".join(str(value).split())  # one line per setting, even for long instructions
     return text if len(text) <= 70 else text[:67] + "..."
 

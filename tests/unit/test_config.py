@@ -293,6 +293,7 @@ def test_a_value_after_a_hash_is_part_of_the_value_as_under_systemd(tmp_path: Pa
     env = write_env(tmp_path / "talkbox.env", "TALKBOX_VOICE=Kore # nice\n")
     (problem,) = problems_of(env)
     assert problem.startswith("TALKBOX_VOICE: 'Kore # nice' ")
+    assert "not a comment" in problem
 
 
 def test_quoted_values_with_spaces_are_read(tmp_path: Path) -> None:

@@ -156,3 +156,13 @@ def test_an_unwritable_state_dir_is_warned_about(
     code, _, err = check(None)
     assert code == 0
     assert "is not writable" in err
+
+
+def test_numbers_are_shown_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALKBOX_IDLE_DISCONNECT_S", "90.5")
+    _, out, _ = check(None)
+    assert line_of(out, "TALKBOX_IDLE_DISCONNECT_S").split("=", 1)[1].split() == [
+        "90.5",
+        "[environment]",
+    ]
+    assert line_of(out, "TALKBOX_CONVERSATION_TIMEOUT_S").split("=", 1)[1].split()[0] == "1800"
