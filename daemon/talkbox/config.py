@@ -374,7 +374,8 @@ class Settings(BaseSettings):
     )
     api_version: str = _setting(
         "v1beta",
-        doc="API version, pinned (affective dialog and proactive audio switch to v1alpha).",
+        doc="Gemini API version, pinned; affective dialog and proactive audio need v1alpha and "
+        "switch to it (backend vertex keeps the SDK's own version).",
         allowed="v1, v1beta, v1alpha, ...",
     )
     base_url: str | None = _setting(
@@ -926,6 +927,14 @@ def _sources(
     return sources
 
 
+# Settings that only one backend uses, listed under the backend that ignores them.
+_BACKEND_ONLY: dict[str, tuple[str, ...]] = {
+    "gemini": ("vertex_project", "vertex_location"),
+    # Vertex authenticates with application default credentials and keeps its own API version.
+    "vertex": ("api_key", "api_version"),
+}
+
+
 def _warnings(settings: Settings, names_seen: Iterable[str]) -> list[str]:
     """Things that are allowed but probably not meant."""
     found: list[str] = []
@@ -940,6 +949,11 @@ def _warnings(settings: Settings, names_seen: Iterable[str]) -> list[str]:
             "no API key: set GEMINI_API_KEY, TALKBOX_API_KEY_FILE or the systemd credential "
             f"{CREDENTIAL_NAME}; talkbox cannot talk to Gemini without one"
         )
+    for field in _BACKEND_ONLY[settings.backend]:
+        if getattr(settings, field) != Settings.model_fields[field].default:
+            found.append(
+                f"{variable_name(field)} is ignored with TALKBOX_BACKEND={settings.backend}"
+            )
     if settings.turn_detection == "local":
         for field in (
             "vad_start_sensitivity",

@@ -166,3 +166,19 @@ def test_numbers_are_shown_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
         "[environment]",
     ]
     assert line_of(out, "TALKBOX_CONVERSATION_TIMEOUT_S").split("=", 1)[1].split()[0] == "1800"
+
+
+def test_settings_of_the_other_backend_are_warned_about(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALKBOX_VERTEX_LOCATION", "europe-west4")
+    _, _, err = check(None)
+    assert "TALKBOX_VERTEX_LOCATION is ignored with TALKBOX_BACKEND=gemini" in err
+    monkeypatch.setenv("TALKBOX_BACKEND", "vertex")
+    monkeypatch.setenv("TALKBOX_VERTEX_PROJECT", "kitchen")
+    monkeypatch.setenv("TALKBOX_API_VERSION", "v1")
+    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
+    code, _, err = check(None)
+    assert code == 0
+    assert "TALKBOX_VERTEX_LOCATION" not in err
+    assert "TALKBOX_API_VERSION is ignored with TALKBOX_BACKEND=vertex" in err
+    assert "GEMINI_API_KEY is ignored with TALKBOX_BACKEND=vertex" in err
+    assert "no API key" not in err
