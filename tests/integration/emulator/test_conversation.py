@@ -174,7 +174,8 @@ async def test_client_content_is_remembered_and_answered_at_turn_complete(
     assert text_of(messages, "input_transcription") == ["what now?"]
     assert text_of(messages, "output_transcription")[0].startswith("turn 1:")
     usage = messages[-1].usage_metadata
-    assert usage is not None and usage.prompt_token_count is not None
+    assert usage is not None
+    assert usage.prompt_token_count is not None
     assert usage.prompt_token_count >= (120 + 240) // 4  # the seeded turns are in the context
     assert text_of(bare, "output_transcription")[0].startswith("turn 2:")
 
@@ -188,7 +189,8 @@ async def test_text_modality_answers_with_text_parts(emulator: Emulator, client_
         messages = await one_turn(session)
     assert "".join(m.text for m in messages if m.text).startswith("turn 1: tone phrase")
     usage = messages[-1].usage_metadata
-    assert usage is not None and usage.response_tokens_details is not None
+    assert usage is not None
+    assert usage.response_tokens_details is not None
     assert usage.response_tokens_details[0].modality == types.MediaModality.TEXT
 
 
@@ -211,7 +213,8 @@ async def test_usage_reports_the_whole_context_at_each_turn(
     assert prompts[2] == prompts[1] + responses[1] + 2
     assert prompts[0] == 4 + 11  # question + system instruction (44 chars)
     audio = usages[1].response_tokens_details
-    assert audio is not None and audio[0].modality == types.MediaModality.AUDIO
+    assert audio is not None
+    assert audio[0].modality == types.MediaModality.AUDIO
 
 
 async def test_compression_drops_the_oldest_turns_when_the_context_passes_the_trigger(
@@ -255,15 +258,19 @@ async def test_default_compression_triggers_at_80_percent_of_the_window(
     assert all(e.message["before"] > 160 and e.message["after"] <= 80 for e in events)
 
 
+async def talk_until_it_fails(session: Any) -> None:
+    for n in range(20):
+        await session.send_realtime_input(text=f"question number {n}")
+        await one_turn(session)
+
+
 async def test_without_compression_passing_the_window_ends_the_session_with_1007(
     make_emulator: Any, client_for: Any
 ) -> None:
     emulator = await make_emulator(context_window=120)
     async with client_for(emulator).aio.live.connect(model=MODEL, config=config()) as session:
         with pytest.raises(errors.APIError) as caught:
-            for n in range(20):
-                await session.send_realtime_input(text=f"question number {n}")
-                await one_turn(session)
+            await talk_until_it_fails(session)
     assert caught.value.code == 1007
     assert caught.value.details == "Request contains an invalid argument."
 
@@ -371,7 +378,8 @@ async def test_naming_a_declared_function_gets_a_tool_call_and_the_answer_follow
     kinds = shape(messages)
     assert kinds.index("tool_call") < kinds.index("server_content.model_turn")
     assert text_of(messages, "output_transcription")[0].endswith("after calling get_weather")
-    assert messages[-1].server_content is not None and messages[-1].server_content.turn_complete
+    assert messages[-1].server_content is not None
+    assert messages[-1].server_content.turn_complete
 
 
 async def test_a_scripted_tool_call_fires_on_its_turn_with_its_arguments(
@@ -394,7 +402,8 @@ async def test_a_scripted_tool_call_fires_on_its_turn_with_its_arguments(
         rest = await one_turn(session)
     assert not any(m.tool_call for m in first)
     assert call.args == {"city": "Oslo"}
-    assert rest[-1].server_content is not None and rest[-1].server_content.turn_complete
+    assert rest[-1].server_content is not None
+    assert rest[-1].server_content.turn_complete
 
 
 async def test_barge_in_while_a_tool_call_is_pending_cancels_it(
@@ -411,8 +420,10 @@ async def test_barge_in_while_a_tool_call_is_pending_cancels_it(
                     await session.send_realtime_input(activity_start=types.ActivityStart())
     call_id = messages[[m.tool_call is not None for m in messages].index(True)].tool_call
     cancelled = [m.tool_call_cancellation for m in messages if m.tool_call_cancellation]
-    assert call_id is not None and call_id.function_calls
-    assert cancelled and cancelled[0].ids == [call_id.function_calls[0].id]
+    assert call_id is not None
+    assert call_id.function_calls
+    assert cancelled
+    assert cancelled[0].ids == [call_id.function_calls[0].id]
     assert shape(messages)[-3:] == [
         "tool_call_cancellation",
         "server_content.interrupted",

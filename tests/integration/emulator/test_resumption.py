@@ -175,7 +175,8 @@ async def test_unresumable_turns_send_only_empty_updates(
         updates = await updates_of_two_turns(session)
     # turn 1: {} at the start, {} instead of a handle; turn 2: {} at the start, then a handle.
     assert [(u.new_handle, u.resumable) for u in updates[:3]] == [(None, None)] * 3
-    assert updates[3].resumable is True and updates[3].new_handle
+    assert updates[3].resumable is True
+    assert updates[3].new_handle
 
 
 async def test_without_resumption_in_setup_no_updates_are_sent(
