@@ -438,6 +438,7 @@ def test_the_variable_wins_over_the_key_file_and_the_file_over_the_credential(
         ("two keys\n", "whitespace"),
         (None, "does not exist"),
         ("dir", "is a directory"),
+        ("under-a-file", "cannot be read (Not a directory)"),
     ],
 )
 def test_a_bad_key_file_is_a_problem_naming_it(
@@ -446,6 +447,10 @@ def test_a_bad_key_file_is_a_problem_naming_it(
     key_file = tmp_path / "key"
     if content == "dir":
         key_file.mkdir()
+    elif content == "under-a-file":
+        # Permission bits do not stop root, so an unreadable path is made another way.
+        key_file.write_text("", encoding="utf-8")
+        key_file = key_file / "key"
     elif content is not None:
         key_file.write_text(content, encoding="utf-8")
     monkeypatch.setenv("TALKBOX_API_KEY_FILE", str(key_file))
