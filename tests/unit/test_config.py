@@ -568,7 +568,7 @@ def test_variable_names_follow_the_prefix_except_the_key() -> None:
 # --- no input can crash loading: it gives Settings or problems that name their variable ---
 
 _ANY_TEXT = st.text(
-    alphabet=st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=40
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=40
 )
 _KNOWN_NAMES = {*variable_names().values(), "$CREDENTIALS_DIRECTORY/gemini_api_key"}
 
@@ -584,7 +584,7 @@ def test_any_text_values_give_settings_or_problems_naming_their_variables(
 ) -> None:
     problems: list[str] = []
     try:
-        load_settings(**values)
+        load_settings(None, **values)
     except ConfigError as exc:
         problems = exc.problems
         assert problems, "a ConfigError must list its problems"
