@@ -65,7 +65,7 @@ MAX_LOOSE_AUDIO_FRAMES = 250
 MAX_TURN_ATTEMPTS = 3
 # After turnComplete the server sends the handle that includes the turn; a new turn (or a
 # rotation) waits this long for it so the handle in hand never covers half a turn.
-HANDLE_WAIT_S = 2.0
+HANDLE_WAIT_S = 1.0
 
 
 class ToolRunner(Protocol):
@@ -342,16 +342,20 @@ class LiveLink:
         assert self._client is not None
         functions = self._tools.declarations() if self._tools else []
         config = build_connect_config(self._settings, handle=conn.handle, functions=functions)
-        async with self._client.aio.live.connect(
-            model=self._settings.model, config=config
-        ) as session:
-            conn.setup_done = True
-            self._on_connected(conn, session.setup_complete is not None)
-            async with asyncio.TaskGroup() as tg:
-                conn.tg = tg
-                tg.create_task(self._receive_loop(session, conn), name="live-receive")
-                tg.create_task(self._send_loop(session, conn), name="live-send")
-                tg.create_task(self._watch(conn), name="live-watch")
+        try:
+            async with self._client.aio.live.connect(
+                model=self._settings.model, config=config
+            ) as session:
+                conn.setup_done = True
+                self._on_connected(conn, session.setup_complete is not None)
+                async with asyncio.TaskGroup() as tg:
+                    conn.tg = tg
+                    tg.create_task(self._receive_loop(session, conn), name="live-receive")
+                    tg.create_task(self._send_loop(session, conn), name="live-send")
+                    tg.create_task(self._watch(conn), name="live-watch")
+        finally:
+            # Also when cancelled: nothing may be sent on a socket that is gone.
+            self.connected = False
 
     def _on_connected(self, conn: _Connection, setup_complete: bool) -> None:
         resumed = conn.handle is not None
@@ -381,8 +385,8 @@ class LiveLink:
         # server marked resumable, and the server marks nothing resumable between a turn's
         # start and the update that follows its turnComplete. So the handle we resumed
         # predates every unfinished turn, and the resumed conversation has not seen them.
+        loose = [op for op in self._outbox if op.kind == "loose_audio"]
         self._outbox.clear()
-        self._loose_audio = 0
         for turn in list(self._turns.values()):
             if turn.attempts >= MAX_TURN_ATTEMPTS:
                 self._fail_turn(turn, f"cut {turn.attempts} times by lost connections")
@@ -392,10 +396,21 @@ class LiveLink:
                 turn.reset_answer()
                 self._emit(TurnResent(turn.id))
             self._outbox.extend(turn.ops())
+        # Audio streamed outside a turn while disconnected (server turn detection) follows,
+        # already bounded by send_audio.
+        self._outbox.extend(loose)
+        self._loose_audio = len(loose)
         self._notify()
 
     def _after_connection(self, conn: _Connection) -> None:
         self.connected = False
+        if self._awaiting_handle_since is not None and self._settings.resume:
+            # The handle that would include the last answered turn never arrived; resuming
+            # the one before it continues a conversation that lacks that turn.
+            log.warning(
+                "connection ended before the handle covering the last turn arrived; the "
+                "resumed conversation may not remember it"
+            )
         lived = self._clock() - conn.opened_at
         if conn.setup_done and lived >= self._policy.stable_after_s:
             self._backoff.reset()
