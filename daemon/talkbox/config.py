@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import ssl
 import sys
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
@@ -615,6 +616,14 @@ class Settings(BaseSettings):
         text = _read_text(value, errors="replace")
         if "-----BEGIN CERTIFICATE-----" not in text:
             raise _Problem(f"{value} holds no PEM certificate", show_input=False)
+        try:
+            # The link trusts exactly this file; a damaged one would otherwise surface only
+            # as a TLS failure at the first connect.
+            ssl.create_default_context(cafile=str(value))
+        except ssl.SSLError as exc:
+            raise _Problem(
+                f"{value} holds no usable certificate ({exc.reason or exc})", show_input=False
+            ) from None
         return value
 
     @field_validator("voice")

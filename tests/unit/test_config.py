@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import trustme
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
@@ -196,7 +197,10 @@ def test_a_ca_file_must_hold_a_certificate(tmp_path: Path) -> None:
     assert "holds no PEM certificate" in problems_of(ca_file=not_pem)[0]
     assert "does not exist" in problems_of(ca_file=missing)[0]
     assert "is a directory" in problems_of(ca_file=tmp_path)[0]
-    pem = write_env(tmp_path / "good.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n")
+    damaged = write_env(tmp_path / "damaged.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n")
+    assert "no usable certificate" in problems_of(ca_file=damaged)[0]
+    pem = tmp_path / "good.pem"
+    trustme.CA().cert_pem.write_to_path(str(pem))
     assert load_settings(ca_file=pem, base_url="https://127.0.0.1:8443").ca_file == pem
 
 

@@ -4,6 +4,7 @@ import io
 from pathlib import Path
 
 import pytest
+import trustme
 
 from talkbox.config import run_check, variable_names
 
@@ -132,7 +133,7 @@ def test_settings_that_have_no_effect_are_warned_about(
     monkeypatch.setenv("TALKBOX_VAD_SILENCE_MS", "500")
     monkeypatch.setenv("TALKBOX_VAD_END_SENSITIVITY", "low")
     pem = tmp_path / "ca.pem"
-    pem.write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    trustme.CA().cert_pem.write_to_path(str(pem))
     monkeypatch.setenv("TALKBOX_CA_FILE", str(pem))
     monkeypatch.setenv("TALKBOX_AFFECTIVE_DIALOG", "true")
     monkeypatch.setenv("TALKBOX_MODEL", "gemini-live-2.5-flash-preview")
