@@ -622,7 +622,8 @@ class Settings(BaseSettings):
             ssl.create_default_context(cafile=str(value))
         except ssl.SSLError as exc:
             raise _Problem(
-                f"{value} holds no usable certificate ({exc.reason or exc})", show_input=False
+                f"{value} holds no usable certificate ({exc.reason or 'damaged PEM data'})",
+                show_input=False,
             ) from None
         return value
 
