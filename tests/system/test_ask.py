@@ -133,3 +133,24 @@ def test_a_missing_key_is_a_config_error(emulator: EmulatorThread, tmp_path: Pat
     assert result.returncode == 78
     assert "config error" in result.stderr
     assert not emulator.log.connection_attempts()
+
+
+def test_six_turns_with_rotation_every_two_seconds_and_two_drops(tmp_path: Path) -> None:
+    options = EmulatorOptions(realtime=True, connection_lifetime_s=2.0, go_away_lead_s=0.5)
+    with EmulatorThread(options) as emu:
+        emu.arm("abort@turn=2")
+        emu.arm("abort@turn=5")
+        questions = [f"question {n}" for n in range(1, 7)]
+        result = ask(emu, tmp_path / "state", "--json", "--out-dir", str(tmp_path), *questions)
+        aborts = emu.log.events("abort")
+        goaways = emu.log.server_messages("goAway")
+
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["turn"] for a in answers] == [1, 2, 3, 4, 5, 6]
+    for n, answer in enumerate(answers, start=1):
+        assert answer["transcript"].startswith(f"turn {n}:")
+        assert f"question {n}" in answer["transcript"]
+    assert len(aborts) == 2
+    assert goaways
+    assert sum(a["reconnects"] for a in answers) >= 3

@@ -164,3 +164,36 @@ async def test_an_idle_connection_is_closed_and_the_next_turn_reconnects(tmp_pat
     assert recorder.of(LinkConnected)[-1].resumed
     # The turn typed while disconnected was queued and sent after setupComplete.
     assert recorder.of(TurnSent)[-1] == TurnSent(second)
+
+
+async def test_goaway_mid_answer_rotates_right_after_the_turn_without_resending_it(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(EmulatorOptions(realtime=True)) as emu:
+        emu.arm("goaway:time_left=3,then=close@turn=1")
+        recorder = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with running(link):
+            turn = link.send_text("tell me more")
+            done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
+            await recorder.wait_for(LinkConnected, lambda e: e.reconnects == 1, within=3)
+            second = link.send_text("go on")
+            after = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == second)
+        goaway = emu.log.server_messages("goAway", conn=1)[0]
+        turn_complete = emu.log.server_messages("serverContent.turnComplete", conn=1)[0]
+        handles = [
+            r
+            for r in emu.log.server_messages("sessionResumptionUpdate", conn=1)
+            if r.message["sessionResumptionUpdate"].get("resumable")
+        ]
+        (close,) = emu.log.closes(conn=1)
+
+    assert goaway.t < turn_complete.t, "the GoAway should arrive mid-answer"
+    # The answer was allowed to finish, the handle covering it arrived, then the link left.
+    assert not done.interrupted
+    assert handles[-1].t <= close.t
+    assert close.message["by"] == "client"
+    assert close.t - goaway.t < 3
+    assert not recorder.of(TurnResent)
+    assert after.transcript.startswith("turn 2:")
+    assert recorder.of(LinkConnected)[-1].resumed
