@@ -226,3 +226,12 @@ def test_temp_files_left_by_a_crash_are_removed_on_load(tmp_path: Path) -> None:
     os.utime(stale, (now - 3600, now - 3600))
     assert store.load(now=NOW) == STORED
     assert leftovers(tmp_path) == [fresh.name]  # another process may be writing this one
+
+
+def test_an_invalid_handle_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    store = store_in(tmp_path)
+    store.save(STORED)
+    with pytest.raises(ValueError, match="handle"):
+        store.save(StoredHandle(handle="", conversation_id="c", saved_at=NOW, turns=0))
+    assert store.load(now=NOW) == STORED
+    assert leftovers(tmp_path) == []
