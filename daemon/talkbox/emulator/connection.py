@@ -24,9 +24,10 @@ from talkbox.emulator.protocol import (
     audio_rate,
     client_kind,
     decode_b64,
-    decode_frame,
     duration_text,
     encode_b64,
+    normalise,
+    parse_frame,
     server_kind,
     truncate_reason,
 )
@@ -276,13 +277,15 @@ class Connection:
         frame = await self.ws.recv()
         self.index += 1
         try:
-            message = decode_frame(frame)
+            sent = parse_frame(frame)
         except ProtocolError as exc:
             shown = {"raw": frame[:200] if isinstance(frame, str) else repr(frame[:200])}
             self.emu.log.add(self.id, "in", "malformed", shown, self.index)
             await self.close(1007, str(exc))
             return None
-        self.emu.log.add(self.id, "in", client_kind(message), message, self.index)
+        message: JsonDict = normalise(sent)
+        # The log keeps the frame as the client sent it; the emulator reads the normal form.
+        self.emu.log.add(self.id, "in", client_kind(message), sent, self.index)
         await self._wait_stall()
         return message
 

@@ -64,15 +64,20 @@ def normalise(value: Any) -> Any:
     return value
 
 
-def decode_frame(frame: str | bytes) -> JsonDict:
-    """Parse one client frame into a normalised (camelCase) message dict."""
+def parse_frame(frame: str | bytes) -> JsonDict:
+    """Parse one client frame as sent (the casing the client used is kept)."""
     try:
         parsed = json.loads(frame)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(f"Invalid JSON payload received. {exc}") from exc
     if not isinstance(parsed, dict):
         raise ProtocolError("Invalid JSON payload received. Expected an object.")
-    result: JsonDict = normalise(parsed)
+    return parsed
+
+
+def decode_frame(frame: str | bytes) -> JsonDict:
+    """Parse one client frame into a normalised (camelCase) message dict."""
+    result: JsonDict = normalise(parse_frame(frame))
     return result
 
 

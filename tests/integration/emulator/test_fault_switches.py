@@ -85,7 +85,8 @@ async def test_a_goaway_with_then_nothing_leaves_the_connection_open(
         await asyncio.sleep(0.3)
         second = await one_turn(session, "still here")
     assert [m.go_away.time_left for m in first if m.go_away] == ["0.100s"]
-    assert second[-1].server_content is not None and second[-1].server_content.turn_complete
+    assert second[-1].server_content is not None
+    assert second[-1].server_content.turn_complete
     assert not emulator.log.closes()
 
 
@@ -137,7 +138,8 @@ async def test_a_stall_ends_and_the_answer_then_arrives(
         started = time.monotonic()
         messages = await one_turn(session)
     assert time.monotonic() - started >= 0.35
-    assert messages[-1].server_content is not None and messages[-1].server_content.turn_complete
+    assert messages[-1].server_content is not None
+    assert messages[-1].server_content.turn_complete
 
 
 # ---- turn shapes -------------------------------------------------------------------------
@@ -236,7 +238,8 @@ async def test_the_server_can_cancel_its_own_tool_call(emulator: Emulator, clien
     cancels = [m.tool_call_cancellation for m in messages if m.tool_call_cancellation]
     assert calls[0].function_calls is not None
     assert cancels[0].ids == [calls[0].function_calls[0].id]
-    assert messages[-1].server_content is not None and messages[-1].server_content.turn_complete
+    assert messages[-1].server_content is not None
+    assert messages[-1].server_content.turn_complete
 
 
 async def test_first_audio_can_be_delayed(emulator: Emulator, client_for: Any) -> None:
@@ -313,7 +316,8 @@ async def test_text_frames_and_url_safe_base64_are_read_the_same_by_the_sdk(
     assert answers[0] == answers[1]
     data = odd.log.server_messages("serverContent.modelTurn")[0].message["serverContent"]
     encoded = data["modelTurn"]["parts"][0]["inlineData"]["data"]
-    assert "+" not in encoded and "/" not in encoded
+    assert "+" not in encoded
+    assert "/" not in encoded
 
 
 async def test_server_frames_are_binary_compact_camel_case_json_under_1_mib(

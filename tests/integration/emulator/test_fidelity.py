@@ -1,0 +1,305 @@
+"""Fidelity: the emulator's turns have the kinds, order and shapes of recorded real sessions.
+
+The cookbook fixtures are real server output (printed by the SDK; `wire_camelCase_derived` is
+the wire form). Both they and the emulator's frames are read through the SDK's own converter,
+then reduced to per-turn sequences of message kinds and to key/type shapes, and compared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.genai import _live_converters as converters
+from google.genai import types
+
+from talkbox.emulator import Emulator
+
+FIXTURES = Path("/work/shared/reference/fixtures")
+MODEL = "gemini-2.0-flash-live-001"
+WAIT_S = 10.0
+
+Turn = list[tuple[str, types.LiveServerMessage | None]]
+
+
+def parse(wire: dict[str, Any]) -> types.LiveServerMessage:
+    """A server message as the SDK's receive() builds it (Developer API path)."""
+    converted = converters._LiveServerMessage_from_mldev(wire)
+    return types.LiveServerMessage._from_response(
+        response=converted, kwargs=types.LiveServerMessage().model_dump()
+    )
+
+
+def kind(message: types.LiveServerMessage) -> str:
+    dumped = message.model_dump(exclude_none=True)
+    names = []
+    for key, value in sorted(dumped.items()):
+        if key == "server_content":
+            names += [f"server_content.{k}" for k in sorted(value)]
+        elif key == "session_resumption_update":
+            names.append("handle" if value.get("new_handle") else "resumption_update{}")
+        else:
+            names.append(key)
+    return "+".join(names)
+
+
+def shape(value: Any) -> Any:
+    """Keys and value types, recursively (lists by their first element)."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        return [shape(value[0])] if value else []
+    return type(value).__name__
+
+
+def split_turns(tokens: list[tuple[str, types.LiveServerMessage | None]]) -> list[Turn]:
+    """Cut a stream into turns: each ends at turnComplete (plus the handle right after)."""
+    turns: list[Turn] = []
+    current: Turn = []
+    for name, message in tokens:
+        if name == "client":
+            # A client message mid-answer (barge-in, tool response) belongs to that turn.
+            continue
+        if name == "handle" and not current and turns:
+            turns[-1].append((name, message))
+            continue
+        if name == "server_content.model_turn" and current and current[-1][0] == name:
+            continue
+        current.append((name, message))
+        if "server_content.turn_complete" in name:
+            turns.append(current)
+            current = []
+    if current:
+        turns.append(current)
+    return turns
+
+
+def fixture_turns(path: Path) -> list[Turn]:
+    """Turns of a recorded file; printed text parts become modelTurn messages."""
+    data = json.loads(path.read_text())
+    turns: list[Turn] = []
+    for sequence in data["sequences"]:
+        tokens: list[tuple[str, types.LiveServerMessage | None]] = []
+        inside = False
+        for event in sequence["events"]:
+            wire = event.get("wire_camelCase_derived")
+            value = str(event.get("value", ""))
+            if event.get("direction") == "client->server" or value.startswith("message > "):
+                tokens.append(("client", None))
+                inside = True
+            elif wire is not None:
+                message = parse(wire)
+                name = kind(message)
+                tokens.append((name, message))
+                inside = name != "handle" and "turn_complete" not in name
+                if name == "resumption_update{}":
+                    inside = True
+            elif event.get("printed") == "model_text_part" or (
+                event.get("printed") == "text" and inside
+            ):
+                tokens.append(("server_content.model_turn", None))
+        if any(message is not None for _, message in tokens):
+            turns += [turn for turn in split_turns(tokens) if turn]
+    return turns
+
+
+def classify(turn: Turn) -> str:
+    names = [name for name, _ in turn]
+    if "tool_call" in names:
+        return "tool"
+    if "server_content.interrupted" in names:
+        return "interrupted"
+    return "normal"
+
+
+def recorded() -> dict[str, list[Turn]]:
+    by_class: dict[str, list[Turn]] = {}
+    for path in sorted(FIXTURES.glob("cookbook_*.json")):
+        for turn in fixture_turns(path):
+            by_class.setdefault(classify(turn), []).append(turn)
+    return by_class
+
+
+def names(turn: Turn) -> list[str]:
+    return [name for name, _ in turn]
+
+
+def emulator_turns(emulator: Emulator) -> list[Turn]:
+    tokens: list[tuple[str, types.LiveServerMessage | None]] = []
+    for record in emulator.log.records:
+        if record.direction == "in" and record.kind != "setup":
+            if record.kind != "tool_response":
+                tokens.append(("client", None))
+        elif record.direction == "out" and record.kind != "setupComplete":
+            message = parse(record.message)
+            tokens.append((kind(message), message))
+    return split_turns(tokens)
+
+
+def assert_same_shapes(ours: Turn, real: Turn) -> None:
+    """Every non-modelTurn message has exactly the keys and value types of the real one."""
+    real_by_kind = {name: message for name, message in real if message is not None}
+    for name, message in ours:
+        if name == "server_content.model_turn" or name not in real_by_kind:
+            continue
+        assert message is not None
+        ours_shape = shape(message.model_dump(exclude_none=True, mode="json"))
+        real_message = real_by_kind[name]
+        assert real_message is not None
+        assert ours_shape == shape(real_message.model_dump(exclude_none=True, mode="json")), name
+
+
+RECORDED = recorded()
+
+
+def test_the_recordings_hold_every_kind_of_turn_the_emulator_is_compared_with() -> None:
+    assert {"normal", "tool", "interrupted"} <= set(RECORDED)
+    assert any("handle" in names(t) for t in RECORDED["normal"])
+
+
+@pytest.mark.parametrize("modality", ["TEXT", "AUDIO"])
+@pytest.mark.parametrize("resumption", [True, False], ids=["resumption", "no-resumption"])
+async def test_a_normal_turn_matches_the_recorded_sequence(
+    emulator: Emulator, client_for: Any, modality: str, resumption: bool
+) -> None:
+    config = types.LiveConnectConfig(
+        response_modalities=[modality],
+        session_resumption=types.SessionResumptionConfig() if resumption else None,
+    )
+    async with client_for(emulator).aio.live.connect(model=MODEL, config=config) as session:
+        for text in ("hello", "what is the capital of brazil?"):
+            await session.send_client_content(
+                turns=types.Content(role="user", parts=[types.Part(text=text)])
+            )
+            async with asyncio.timeout(WAIT_S):
+                _ = [m async for m in session.receive()]
+        if resumption:
+            async with asyncio.timeout(WAIT_S):
+                async for message in session.receive():
+                    if message.session_resumption_update:
+                        break
+    ours = emulator_turns(emulator)
+    real = [t for t in RECORDED["normal"] if ("handle" in names(t)) == resumption]
+    assert real
+    assert len(ours) == 2
+    for turn in ours:
+        assert names(turn) in [names(r) for r in real]
+        assert_same_shapes(turn, real[0])
+
+
+async def test_usage_grows_across_turns_and_resumption_like_the_real_service(
+    emulator: Emulator, client_for: Any
+) -> None:
+    config = types.LiveConnectConfig(
+        response_modalities=["TEXT"], session_resumption=types.SessionResumptionConfig()
+    )
+    usages: list[types.UsageMetadata] = []
+    handle = None
+    client = client_for(emulator)
+    for question in ("hello", "what is the capital of brazil?", "what did I ask last?"):
+        if handle:
+            config.session_resumption = types.SessionResumptionConfig(handle=handle)
+        async with client.aio.live.connect(model=MODEL, config=config) as session:
+            await session.send_client_content(
+                turns=types.Content(role="user", parts=[types.Part(text=question)])
+            )
+            async with asyncio.timeout(WAIT_S):
+                messages = [m async for m in session.receive()]
+                async for message in session.receive():
+                    update = message.session_resumption_update
+                    if update and update.new_handle:
+                        handle = update.new_handle
+                        break
+        assert messages[-1].usage_metadata is not None
+        usages.append(messages[-1].usage_metadata)
+
+    real_usages = [
+        message.usage_metadata
+        for turn in RECORDED["normal"]
+        for _, message in turn
+        if message is not None and message.usage_metadata is not None
+    ]
+    for series in (usages, real_usages[:3]):
+        prompts = [u.prompt_token_count or 0 for u in series]
+        responses = [u.response_token_count or 0 for u in series]
+        totals = [u.total_token_count for u in series]
+        assert totals == [p + r for p, r in zip(prompts, responses, strict=True)]
+        # The prompt is the whole context: earlier prompts and answers plus the new question.
+        assert all(prompts[i + 1] > prompts[i] + responses[i] for i in range(len(series) - 1))
+
+
+async def test_a_tool_call_turn_matches_the_recorded_sequence(
+    emulator: Emulator, client_for: Any
+) -> None:
+    tool = types.Tool(function_declarations=[types.FunctionDeclaration(name="get_weather_vegas")])
+    config = types.LiveConnectConfig(response_modalities=["TEXT"], tools=[tool])
+    async with client_for(emulator).aio.live.connect(model=MODEL, config=config) as session:
+        await session.send_client_content(
+            turns=types.Content(role="user", parts=[types.Part(text="get weather vegas?")])
+        )
+        async with asyncio.timeout(WAIT_S):
+            async for message in session.receive():
+                if message.tool_call and message.tool_call.function_calls:
+                    call = message.tool_call.function_calls[0]
+                    await session.send_tool_response(
+                        function_responses=types.FunctionResponse(
+                            id=call.id, name=call.name, response={"weather": "Sunny"}
+                        )
+                    )
+    ours = emulator_turns(emulator)
+    real = RECORDED["tool"]
+    assert len(ours) == 1
+    assert names(ours[0]) in [names(r) for r in real]
+    assert_same_shapes(ours[0], real[0])
+    real_ids = [
+        call.id
+        for turn in real
+        for _, message in turn
+        if message is not None and message.tool_call
+        for call in message.tool_call.function_calls or []
+    ]
+    assert real_ids
+    for call_id in [*real_ids, call.id]:
+        assert re.fullmatch(r"function-call-\d{1,20}", call_id or "")
+
+
+async def test_an_interrupted_turn_matches_the_recorded_sequence(
+    make_emulator: Any, client_for: Any
+) -> None:
+    emulator = await make_emulator(realtime=True)
+    config = types.LiveConnectConfig(response_modalities=["AUDIO"])
+    async with client_for(emulator).aio.live.connect(model=MODEL, config=config) as session:
+        await session.send_client_content(
+            turns=types.Content(role="user", parts=[types.Part(text="talk for a while " * 4)])
+        )
+        async with asyncio.timeout(WAIT_S):
+            async for message in session.receive():
+                if message.data:
+                    await session.send_client_content(
+                        turns=types.Content(role="user", parts=[types.Part(text="stop")])
+                    )
+                    break
+            _ = [m async for m in session.receive()]
+    interrupted = emulator_turns(emulator)[0]
+    real = RECORDED["interrupted"]
+    assert names(interrupted) in [names(r) for r in real]
+    assert_same_shapes(interrupted, real[0])
+
+
+@pytest.mark.parametrize("wrong", ["generation_complete_in_interrupted", "usage_apart"])
+def test_the_comparison_notices_a_different_turn(wrong: str) -> None:
+    real = RECORDED["interrupted"][0]
+    altered = list(real)
+    if wrong == "generation_complete_in_interrupted":
+        message = parse({"serverContent": {"generationComplete": True}})
+        altered.insert(-1, (kind(message), message))
+    else:
+        altered[-1] = (
+            "server_content.turn_complete",
+            parse({"serverContent": {"turnComplete": True}}),
+        )
+    assert names(altered) not in [names(r) for r in RECORDED["interrupted"]]
