@@ -155,3 +155,18 @@ def test_without_a_ca_file_the_system_trust_store_is_used() -> None:
 def test_a_missing_key_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         build_client(load_settings(None, state_dir=tmp_path / "state"))
+
+
+def test_vertex_uses_project_and_location_and_its_own_api_version(tmp_path: Path) -> None:
+    s = load_settings(
+        None,
+        backend="vertex",
+        vertex_project="my-project",
+        vertex_location="europe-west4",
+        state_dir=tmp_path / "state",
+    )
+    client = build_client(s)
+    assert client.vertexai
+    assert client._api_client.project == "my-project"
+    assert client._api_client.location == "europe-west4"
+    assert client._api_client._http_options.api_version == "v1beta1"

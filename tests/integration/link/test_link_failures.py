@@ -14,6 +14,7 @@ import trustme
 
 from talkbox.emulator import Emulator, EmulatorOptions
 from talkbox.events import (
+    ContextCompressed,
     ConversationRestarted,
     LinkConnected,
     LinkFailed,
@@ -119,6 +120,21 @@ async def test_a_bad_key_is_fatal_after_at_most_two_attempts(tmp_path: Path) -> 
     assert len(attempts) <= 2
 
 
+async def test_a_wrong_api_version_is_fatal_and_not_retried_soon(tmp_path: Path) -> None:
+    async with Emulator(EmulatorOptions(realtime=False, api_versions=("v1alpha",))) as emu:
+        recorder = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with running(link):
+            failed = await recorder.wait_for(LinkFailed, within=5)
+            # The policy's fatal wait is 30 s here: nothing may knock on the door meanwhile.
+            await asyncio.sleep(0.5)
+        attempts = emu.log.connection_attempts()
+
+    assert "HTTP 404" in failed.reason
+    assert len(attempts) == 1
+    assert len(recorder.of(LinkFailed)) == 1
+
+
 async def test_a_tls_failure_is_fatal(tmp_path: Path) -> None:
     stranger = trustme.CA()
     wrong_ca = tmp_path / "wrong-ca.pem"
@@ -205,6 +221,7 @@ async def test_compression_keeps_a_long_conversation_going_past_the_window(
     assert [a.conversation_turn for a in answers] == list(range(1, 25))
     assert answers[-1].transcript.startswith("turn 24:")
     assert compressions
+    assert recorder.of(ContextCompressed)
     assert not closes
     assert max(a.usage.prompt_tokens for a in answers if a.usage) <= 600
 
