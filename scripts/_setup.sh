@@ -5,7 +5,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
-PY="${TALKBOX_PYTHON:-python3}"
+PY="${PYTHON:-python3}"
 
 # Each entry: "apt-package|shell test that succeeds when it is already usable".
 APT_NEEDS=(

@@ -23,6 +23,9 @@ def configure_logging(level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # websockets logs every connection open/close at INFO; talkbox logs its own one line per
+    # connection event, so the library's lines would only double them.
+    logging.getLogger("websockets").setLevel(max(logging.WARNING, logging.root.level))
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from talkbox.audio.wav import read_wav
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_demo_answers_one_turn_and_saves_it_as_24khz_wav(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "talkbox", "demo", "--out-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    wav = tmp_path / "answer.wav"
+    assert f"answer written to {wav}" in done.stdout
+    pcm, rate = read_wav(wav)
+    assert rate == 24_000
+    # The emulator's text answer is a tone phrase: real audio, not silence.
+    assert len(pcm) > 24_000 * 2 * 0.2
+    assert any(pcm)
