@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from talkbox.config import Settings, load_config, load_settings, parse_env_file, variable_names
+from talkbox.config import Settings, load_config, load_settings, variable_names
+from talkbox.envfile import parse_env_file
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "config" / "talkbox.env"
 ASSIGNMENT = re.compile(r"^# ([A-Z][A-Z0-9_]*)=(.*)$")
