@@ -780,10 +780,13 @@ class LiveLink:
         return self._handle
 
     def _new_handle(self, handle: str) -> None:
-        self._handle = handle
-        self._handle_saved_at = self._wall()
         self._awaiting_handle_since = None
         self._notify()
+        if self._restart_requested:
+            # The old conversation's last words: it is being left, not continued.
+            return
+        self._handle = handle
+        self._handle_saved_at = self._wall()
         if self._store is None:
             return
         stored = StoredHandle(

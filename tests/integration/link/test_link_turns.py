@@ -22,6 +22,7 @@ from talkbox.events import (
     TurnResent,
     TurnSent,
 )
+from talkbox.live.handles import HandleStore
 from talkbox.live.link import LiveLink
 
 from .conftest import FAST_POLICY, Recorder, emulator_settings, running
@@ -197,3 +198,51 @@ async def test_goaway_mid_answer_rotates_right_after_the_turn_without_resending_
     assert not recorder.of(TurnResent)
     assert after.transcript.startswith("turn 2:")
     assert recorder.of(LinkConnected)[-1].resumed
+
+
+async def test_a_new_conversation_reconnects_fresh_and_forgets_the_handle(tmp_path: Path) -> None:
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        recorder = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with running(link):
+            first = link.send_text("one")
+            await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
+            await link.settled()
+            old_conversation = link.conversation_id
+            link.new_conversation()
+            await recorder.wait_for(LinkConnected, lambda e: e.reconnects == 1, within=3)
+            second = link.send_text("two")
+            done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == second)
+            await link.settled()
+        setups = [r.message["setup"] for r in emu.log.client_messages("setup")]
+
+    assert "handle" not in setups[1]["sessionResumption"]
+    assert done.transcript.startswith("turn 1:")
+    assert link.conversation_id != old_conversation
+    stored = HandleStore(tmp_path, max_age_s=3600).load()
+    assert stored is not None
+    assert stored.conversation_id == link.conversation_id
+    assert stored.turns == 1
+
+
+async def test_server_turn_detection_streams_audio_and_reports_unprompted_answers(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(EmulatorOptions(realtime=False, silence_ms=200)) as emu:
+        recorder = Recorder()
+        settings = emulator_settings(emu, tmp_path, turn_detection="server", vad_silence_ms=200)
+        link = LiveLink(settings, recorder, policy=FAST_POLICY)
+        async with running(link):
+            await recorder.wait_for(LinkConnected)
+            for frame in speech(0.5) + [bytes(640)] * 20:
+                link.send_audio(frame)
+            link.end_audio_stream()
+            done = await recorder.wait_for(TurnCompleted)
+        setup = emu.log.client_messages("setup")[0].message["setup"]
+        starts = emu.log.client_messages("realtime_input.activityStart")
+
+    assert setup["realtimeInputConfig"]["automaticActivityDetection"]["disabled"] is False
+    assert not starts
+    # The server decided when the person spoke, so the answer belongs to no turn of ours.
+    assert done.turn_id is None
+    assert any(isinstance(e, AnswerAudioReceived) and e.turn_id is None for e in recorder.events)
