@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import itertools
 import logging
 import random
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import trustme
 
+from talkbox.ask import ask
 from talkbox.emulator import Emulator, EmulatorOptions
 from talkbox.events import (
     ContextCompressed,
@@ -259,3 +261,26 @@ async def test_without_compression_the_service_ends_the_conversation_and_the_nex
     (ended,) = warnings_at_end
     assert "ended conversation" in ended
     assert "next turn starts a fresh one" in ended
+
+
+async def test_a_turn_cut_again_and_again_is_reported_failed_and_ask_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        emu.arm("abort@turn=1-")
+        out = io.StringIO()
+        rc = await ask(
+            emulator_settings(emu, tmp_path),
+            ["doomed question"],
+            out_dir=tmp_path,
+            as_json=False,
+            out=out,
+            policy=FAST_POLICY,
+            turn_timeout_s=10,
+        )
+        user_turns = emu.log.client_messages("client_content")
+
+    assert rc == 1
+    assert out.getvalue() == ""
+    assert "cut 3 times" in capsys.readouterr().err
+    assert len(user_turns) == 3
