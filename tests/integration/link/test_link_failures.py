@@ -56,7 +56,8 @@ async def test_a_rejected_handle_falls_back_to_a_fresh_conversation_with_one_war
         link = LiveLink(emulator_settings(emu, tmp_path), first, policy=FAST_POLICY)
         async with running(link):
             await one_turn(link, first, "remember the number seven")
-            await link.settled()
+            async with asyncio.timeout(5):
+                await link.settled()
         assert HandleStore(tmp_path, max_age_s=3600).load() is not None
 
         emu.arm("reject_handle:code=1008,reason=Requested entity was not found")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import math
@@ -207,13 +208,15 @@ async def test_a_new_conversation_reconnects_fresh_and_forgets_the_handle(tmp_pa
         async with running(link):
             first = link.send_text("one")
             await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
-            await link.settled()
+            async with asyncio.timeout(5):
+                await link.settled()
             old_conversation = link.conversation_id
             link.new_conversation()
             await recorder.wait_for(LinkConnected, lambda e: e.reconnects == 1, within=3)
             second = link.send_text("two")
             done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == second)
-            await link.settled()
+            async with asyncio.timeout(5):
+                await link.settled()
         setups = [r.message["setup"] for r in emu.log.client_messages("setup")]
 
     assert "handle" not in setups[1]["sessionResumption"]
