@@ -284,8 +284,7 @@ class Connection:
             await self.close(1007, str(exc))
             return None
         message: JsonDict = normalise(sent)
-        # The log keeps the frame as the client sent it; the emulator reads the normal form.
-        self.emu.log.add(self.id, "in", client_kind(message), sent, self.index)
+        self.emu.log.add(self.id, "in", client_kind(message), message, self.index, sent)
         await self._wait_stall()
         return message
 

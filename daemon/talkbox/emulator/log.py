@@ -16,7 +16,11 @@ Direction = Literal["in", "out", "event"]
 
 @dataclass(frozen=True)
 class Record:
-    """One logged thing: a client frame (`in`), a server frame (`out`) or an `event`."""
+    """One logged thing: a client frame (`in`), a server frame (`out`) or an `event`.
+
+    For client frames `message` is the normal (camelCase at every depth) form and `sent` the
+    frame exactly as the client sent it; `index` counts client frames per connection from 1.
+    """
 
     t: float
     conn: int
@@ -24,6 +28,7 @@ class Record:
     kind: str
     message: dict[str, Any]
     index: int | None = None
+    sent: dict[str, Any] | None = None
 
 
 class EventLog:
@@ -43,9 +48,10 @@ class EventLog:
         kind: str,
         message: dict[str, Any],
         index: int | None = None,
+        sent: dict[str, Any] | None = None,
     ) -> Record:
         """Append one record (thread-safe; wakes anyone waiting)."""
-        record = Record(time.monotonic(), conn, direction, kind, message, index)
+        record = Record(time.monotonic(), conn, direction, kind, message, index, sent)
         with self._changed:
             self.records.append(record)
             self._changed.notify_all()

@@ -80,12 +80,15 @@ async def test_the_full_setup_of_the_sdk_is_accepted_and_logged_as_sent(
                             id=call.id, name=call.name, response={"ok": True}
                         )
                     )
-    setup = emulator.log.client_messages("setup")[0].message["setup"]
-    # Logged as the client sent it: nested snake_case where the SDK leaves it so.
-    assert (
-        setup["realtimeInputConfig"]["automatic_activity_detection"]["silence_duration_ms"] == 100
-    )
-    assert setup["tools"][-1]["functionDeclarations"][0]["name"] == "set_timer"
+    record = emulator.log.client_messages("setup")[0]
+    # `sent` is the frame as the SDK wrote it (nested snake_case where it leaves it so),
+    # `message` the normal form the emulator reads.
+    assert record.sent is not None
+    sent = record.sent["setup"]["realtimeInputConfig"]["automatic_activity_detection"]
+    assert sent["silence_duration_ms"] == 100
+    normal = record.message["setup"]["realtimeInputConfig"]["automaticActivityDetection"]
+    assert normal["silenceDurationMs"] == 100
+    assert record.message["setup"]["tools"][-1]["functionDeclarations"][0]["name"] == "set_timer"
     assert call.name == "set_timer"
 
 
@@ -111,10 +114,12 @@ async def test_tool_responses_with_several_answers_and_scheduling_fields_are_acc
                             ),
                         ]
                     )
-    sent = emulator.log.client_messages("tool_response")[0].message
-    responses = sent["tool_response"]["functionResponses"]
+    record = emulator.log.client_messages("tool_response")[0]
+    responses = record.message["toolResponse"]["functionResponses"]
     assert [r["id"] for r in responses] == [call.id, "a2"]
-    assert responses[1]["will_continue"] is False
+    assert responses[1]["willContinue"] is False
+    assert record.sent is not None
+    assert record.sent["tool_response"]["functionResponses"][1]["will_continue"] is False
     assert [r.message["id"] for r in emulator.log.events("unknown_tool_response")] == ["a2"]
 
 

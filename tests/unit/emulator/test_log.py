@@ -55,6 +55,7 @@ def test_records_are_also_written_as_json_lines(tmp_path: Path) -> None:
         "kind": "setup",
         "message": {"setup": {}},
         "index": 1,
+        "sent": None,
     }
 
 
