@@ -128,10 +128,16 @@ async def ask(
                     break
                 print(answer.as_json() if as_json else answer.transcript, file=out)
                 out.flush()
-            if fatal is None:
+            if fatal is None and not failed:
                 # The next `ask` resumes from the stored handle; make sure it is the newest.
-                async with asyncio.timeout(SETTLE_TIMEOUT_S):
-                    await link.settled()
+                try:
+                    async with asyncio.timeout(SETTLE_TIMEOUT_S):
+                        await link.settled()
+                except TimeoutError:
+                    log.warning(
+                        "the service did not confirm the conversation; the next ask may "
+                        "not continue it"
+                    )
         finally:
             # The link runs until cancelled; `ask` is done with it.
             runner.cancel()

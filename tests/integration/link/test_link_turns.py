@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import math
 import struct
 from pathlib import Path
@@ -249,3 +250,24 @@ async def test_server_turn_detection_streams_audio_and_reports_unprompted_answer
     # The server decided when the person spoke, so the answer belongs to no turn of ours.
     assert done.turn_id is None
     assert any(isinstance(e, AnswerAudioReceived) and e.turn_id is None for e in recorder.events)
+
+
+@pytest.mark.parametrize("transcripts", [True, False])
+async def test_each_turn_logs_one_line_of_facts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, transcripts: bool
+) -> None:
+    caplog.set_level(logging.INFO, logger="talkbox.live.link")
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        recorder = Recorder()
+        settings = emulator_settings(emu, tmp_path, log_transcripts=transcripts)
+        link = LiveLink(settings, recorder, policy=FAST_POLICY)
+        async with running(link):
+            turn = link.send_text("secret question")
+            await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
+    (line,) = [r.getMessage() for r in caplog.records if "answered" in r.getMessage()]
+    assert "first audio after" in line
+    assert "of audio" in line
+    assert "tokens prompt=" in line
+    assert ("secret question" in line) is transcripts
+    connects = [r.getMessage() for r in caplog.records if r.getMessage().startswith("connected")]
+    assert len(connects) == 1
