@@ -17,7 +17,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from google import genai
 from google.genai import types
@@ -80,11 +80,14 @@ class ToolRunner(Protocol):
         ...
 
 
+_OpKind = Literal["start", "audio", "end", "text", "stream_end", "loose_audio", "tool"]
+
+
 @dataclass(frozen=True, slots=True)
 class _Op:
-    """One message to send: kind is start, audio, end, text, stream_end, loose_audio, tool."""
+    """One message to send, in order."""
 
-    kind: str
+    kind: _OpKind
     turn_id: int | None = None
     pcm: bytes = b""
     text: str = ""
