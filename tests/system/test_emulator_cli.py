@@ -125,3 +125,15 @@ def test_help_documents_the_fault_grammar() -> None:
     assert "KIND[:key=value,...][@TRIGGER]" in result.stdout
     assert "reject_upgrade" in result.stdout
     assert "turn=N" in result.stdout
+
+
+def test_python_dash_m_talkbox_emulator_is_the_same_command() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "talkbox.emulator", "--fault", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "bad --fault 'nope': unknown fault kind" in result.stderr

@@ -23,9 +23,22 @@ class _UsageError(Exception):
     """A bad command line; the message is the one line printed."""
 
 
+class _Exit(Exception):
+    """--help (or --version) was handled; leave with this status."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise _UsageError(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            sys.stderr.write(message)
+        raise _Exit(status)
 
 
 def _fault(spec: str) -> str:
@@ -168,6 +181,8 @@ def main(argv: Sequence[str]) -> int:
     except _UsageError as exc:
         sys.stderr.write(f"talkbox emulator: error: {exc}\n")
         return EXIT_USAGE
+    except _Exit as exc:
+        return exc.status
     try:
         asyncio.run(serve_until_signalled(options_from(args)))
     except OSError as exc:

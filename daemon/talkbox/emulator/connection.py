@@ -357,6 +357,8 @@ class Connection:
                 session, self.id
             ):
                 await self.close(1011, UNAVAILABLE)
+            if self.options.reject_model_change and session.model != model_name:
+                await self.close(1007, INVALID_ARGUMENT)
             conversation.base = setup_tokens(self.setup)
             session.conversation = conversation
             self.emu.log.add(
@@ -507,7 +509,10 @@ class Connection:
                 self._end_turn(self._activity)
                 self._activity = None
         elif "audioStreamEnd" in body:
-            if not self.manual_activity and self._activity is not None:
+            if self.manual_activity:
+                if self.options.stream_end_under_manual_vad == "close":
+                    await self.close(1007, INVALID_ARGUMENT)
+            elif self._activity is not None:
                 self._end_turn(self._activity)
                 self._activity = None
         elif "text" in body:

@@ -53,6 +53,11 @@ class EmulatorOptions:
     unknown_tool_response: Literal["ignore", "close"] = "ignore"
     #: What to do with activityStart/activityEnd under automatic activity detection.
     activity_under_auto_vad: Literal["ignore", "close"] = "ignore"
+    #: What to do with audioStreamEnd when activity detection is disabled.
+    stream_end_under_manual_vad: Literal["ignore", "close"] = "ignore"
+    #: Close 1007 when a handle is resumed with another model (the API reference allows
+    #: every other setting to change on resume, but not the model).
+    reject_model_change: bool = True
     #: Wait this long for the setup frame before closing the connection.
     setup_timeout_s: float = 30.0
     event_log_path: Path | None = None

@@ -452,3 +452,21 @@ async def test_a_tool_response_with_an_unknown_id_is_ignored_or_closed_1008(
             await one_turn(session)
     assert caught.value.code == 1008
     assert caught.value.details == "Requested entity was not found"
+
+
+async def test_audio_stream_end_under_manual_detection_is_ignored_or_refused(
+    make_emulator: Any, client_for: Any
+) -> None:
+    cfg = config(realtime_input_config=MANUAL)
+    strict = await make_emulator(stream_end_under_manual_vad="close")
+    async with client_for(strict).aio.live.connect(model=MODEL, config=cfg) as session:
+        await session.send_realtime_input(audio_stream_end=True)
+        with pytest.raises(errors.APIError) as caught:
+            await one_turn(session)
+    assert caught.value.code == 1007
+
+    lenient = await make_emulator()
+    async with client_for(lenient).aio.live.connect(model=MODEL, config=cfg) as session:
+        await session.send_realtime_input(audio_stream_end=True)
+        await session.send_realtime_input(text="still fine")
+        assert text_of(await one_turn(session), "input_transcription") == ["still fine"]

@@ -189,3 +189,17 @@ async def test_without_resumption_in_setup_no_updates_are_sent(
             messages = [m async for m in session.receive()]
     assert not any(m.session_resumption_update for m in messages)
     assert not emulator.log.server_messages("sessionResumptionUpdate")
+
+
+async def test_resuming_with_another_model_is_refused_with_1007(
+    emulator: Emulator, client_for: Any
+) -> None:
+    client = client_for(emulator)
+    async with client.aio.live.connect(model=MODEL, config=config()) as session:
+        _, handle = await turn_and_handle(session, "one")
+    with pytest.raises(errors.APIError) as caught:
+        async with client.aio.live.connect(
+            model="gemini-live-2.5-flash-preview", config=config(handle)
+        ):
+            pass
+    assert caught.value.code == 1007
