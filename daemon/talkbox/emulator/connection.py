@@ -62,6 +62,7 @@ class TurnState:
     number: int
     user: Tokens
     sent_seconds: float = 0.0
+    reply_text_tokens: int = 0
     pending_calls: dict[str, asyncio.Future[JsonDict]] = field(default_factory=dict)
     interruptible: bool = True
     interrupted: bool = False
@@ -481,6 +482,7 @@ class Connection:
         elif "toolResponse" in message:
             await self._tool_response(message["toolResponse"])
         elif "setup" in message or "contextUpdate" not in message:
+            # A second setup, or a message the service does not know: an invalid argument.
             await self.close(1007, INVALID_ARGUMENT)
 
     async def _realtime_input(self, body: Any) -> None:
@@ -689,7 +691,7 @@ class Connection:
         if state.text_reply:
             text = model.output_transcript(state.number, reply)
             await self.send({"serverContent": {"modelTurn": {"parts": [{"text": text}]}}})
-            state.sent_seconds = reply.seconds
+            state.reply_text_tokens = count_text(text)
             await self._turn_instant_faults(state)
             return
         pieces = model.chunks(reply.pcm, self.options.chunk_ms)
@@ -719,12 +721,13 @@ class Connection:
     def _model_tokens(self, state: TurnState) -> Tokens:
         count = audio_tokens(state.sent_seconds, self.options.audio_tokens_per_s)
         if state.text_reply:
-            return Tokens(text=max(1, count))
+            return Tokens(text=state.reply_text_tokens)
         return Tokens(audio=count)
 
     async def _complete(
         self, state: TurnState, *, model_tokens: Tokens, interrupted: bool = False
     ) -> None:
+        """Send turnComplete with usageMetadata in the same message, as every recording does."""
         assert self.session is not None
         prompt = self.session.conversation.context() + state.user
         usage = {
@@ -734,9 +737,11 @@ class Connection:
             "promptTokensDetails": prompt.details(),
             "responseTokensDetails": model_tokens.details(),
         }
-        content: JsonDict = {"turnComplete": True}
+        content: JsonDict = {}
         if interrupted and state.has("interrupted_with_turn_complete"):
-            content = {"interrupted": True, "turnComplete": True}
+            content["interrupted"] = True
+        if not state.has("no_turn_complete"):
+            content["turnComplete"] = True
         reason = state.has("turn_complete_reason")
         if reason is not None:
             content["turnCompleteReason"] = reason.params["reason"]
@@ -745,18 +750,11 @@ class Connection:
         status = state.has("interaction_status")
         if status is not None:
             content["interactionStatus"] = status.params["status"]
-        if state.has("no_turn_complete"):
-            del content["turnComplete"]
-            if not content:
-                content = {}
         message: JsonDict = {"serverContent": content} if content else {}
-        if state.has("omit_usage"):
-            pass
-        elif state.has("usage_separate") or not message:
-            if message:
+        if not state.has("omit_usage"):
+            if message and state.has("usage_separate"):
                 await self.send(message)
-            message = {"usageMetadata": usage}
-        else:
+                message = {}
             message["usageMetadata"] = usage
         if message:
             await self.send(message)
