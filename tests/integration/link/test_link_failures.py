@@ -201,7 +201,7 @@ async def test_1011_bursts_back_off_with_growing_jittered_capped_delays(
     twin = Backoff(policy, random.Random(7))
     expected = [twin.delay(Outcome(action, "x")) for _ in gaps]
     for gap, wait in zip(gaps, expected, strict=True):
-        assert wait <= gap <= wait + 0.1
+        assert wait <= gap <= wait + 0.2
     assert expected[1] > expected[0]
     assert max(expected) <= 0.3
     assert len({round(w, 6) for w in expected[-3:]}) == 3  # jittered even at the cap
