@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 from google import genai
 from google.genai import types
 
-from talkbox.emulator import Emulator, EmulatorOptions
+from talkbox.emulator import Emulator, EmulatorOptions, EmulatorThread
 
 MakeEmulator = Callable[..., Awaitable[Emulator]]
 ClientFor = Callable[..., genai.Client]
@@ -44,6 +44,25 @@ async def make_emulator() -> AsyncIterator[MakeEmulator]:
 async def emulator(make_emulator: MakeEmulator) -> Emulator:
     """A started emulator with default options (fast answers, key `emu-test-key`)."""
     return await make_emulator()
+
+
+@pytest.fixture
+def make_emulator_thread() -> Iterator[Callable[..., EmulatorThread]]:
+    """A factory for synchronous tests: `make_emulator_thread(**options)` -> started thread."""
+    started: list[EmulatorThread] = []
+
+    def make(**options: Any) -> EmulatorThread:
+        options.setdefault("realtime", False)
+        emulator = EmulatorThread(EmulatorOptions(**options))
+        emulator.start()
+        started.append(emulator)
+        return emulator
+
+    yield make
+    for emulator in reversed(started):
+        emulator.stop()
+    failures = [r.message for e in started for r in e.log.events("emulator_error")]
+    assert not failures, failures
 
 
 @pytest.fixture

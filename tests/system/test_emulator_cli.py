@@ -15,6 +15,8 @@ import pytest
 from google import genai
 from google.genai import types
 
+from talkbox.emulator import EmulatorOptions, EmulatorThread
+
 MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
 READY = re.compile(r"^talkbox emulator listening on (https://127\.0\.0\.1:\d+) ca=(\S+)$")
 
@@ -137,3 +139,18 @@ def test_python_dash_m_talkbox_emulator_is_the_same_command() -> None:
     )
     assert result.returncode == 2
     assert "bad --fault 'nope': unknown fault kind" in result.stderr
+
+
+def test_a_port_in_use_is_one_line_and_exit_2() -> None:
+    with EmulatorThread(EmulatorOptions()) as taken:
+        result = subprocess.run(
+            [sys.executable, "-m", "talkbox", "emulator", "--port", str(taken.port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1
+    assert "address already in use" in result.stderr

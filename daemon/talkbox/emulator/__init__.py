@@ -1,8 +1,20 @@
 """A local, protocol-faithful Gemini Live API (BidiGenerateContent) server.
 
 It stands in for the service in tests, the demo and benchmarks, so it imports nothing from
-the rest of talkbox and cannot share the client's assumptions. See `faults` for the fault
-grammar shared by Python (`Emulator.arm`) and the command line (`--fault`).
+the rest of talkbox and cannot share the client's assumptions.
+
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:   # or EmulatorThread(...)
+        client = genai.Client(api_key="emu-test-key", http_options=types.HttpOptions(
+            base_url=emu.base_url, api_version="v1beta",
+            async_client_args={"ssl": emu.client_ssl_context()}))
+        emu.arm("close:preset=internal@turn=2")
+        ...
+        emu.log.client_messages("realtime_input.activityEnd")
+
+Faults share one grammar between Python (`Emulator.arm`) and the command line (`--fault`):
+``KIND[:key=value,...][@TRIGGER]`` with TRIGGER items ``t=S``, ``msg=N``, ``turn=N``,
+``conn=N`` (ranges ``A-B``, ``A-``) and ``times=K``; `talkbox.emulator.faults` documents
+every kind.
 """
 
 from talkbox.emulator.faults import CLOSE_PRESETS, Fault, Span, Trigger

@@ -111,7 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="handle validity after a session's last close (default 7200)",
     )
-    parser.add_argument("--context-window", type=int, default=128_000, metavar="TOKENS")
+    parser.add_argument(
+        "--context-window",
+        type=int,
+        default=128_000,
+        metavar="TOKENS",
+        help="context window size (default 128000)",
+    )
     parser.add_argument(
         "--event-log",
         type=Path,

@@ -40,8 +40,10 @@ Kinds (parameters and defaults):
 * ``no_goaway`` -- cut the connection at the end of its lifetime without a GoAway first.
 * ``stall:s=5`` -- send nothing, process nothing and answer no ping for S seconds.
 * ``delay_pong:s=25`` -- answer each ping S seconds late (the client's keepalive times out).
-* ``reject_handle:code=1008,reason=TEXT`` -- refuse the next resume with a handle.
-* ``expire_handles`` -- every handle issued so far expires now.
+* ``reject_handle:code=1008,reason=TEXT`` -- refuse resumes with a handle (every one, unless
+  limited: ``reject_handle@times=1`` refuses just the next).
+* ``expire_handles`` -- every handle issued so far expires (at its trigger, or else when a
+  client next resumes).
 * ``withhold_updates`` / ``unresumable`` -- no ``sessionResumptionUpdate`` at all / only
   non-resumable ones (``{{}}``) for the matching turns.
 * ``omit_generation_complete``, ``omit_usage``, ``usage_separate`` (usage in its own message),

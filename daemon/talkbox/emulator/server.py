@@ -72,11 +72,20 @@ class Emulator:
     async def start(self) -> None:
         """Make the CA and certificate and start listening."""
         self._certs = make_certificates(self.options.ca_out)
-        self._server = await serve(
+        try:
+            self._server = await self._listen(self._certs)
+        except OSError:
+            self._certs.cleanup()
+            self._certs = None
+            self.log.close()
+            raise
+
+    async def _listen(self, certs: Certificates) -> Server:
+        return await serve(
             self._handle,
             self.options.host,
             self.options.port,
-            ssl=self._certs.server_context,
+            ssl=certs.server_context,
             process_request=self._process_request,
             # The client pings (every 20 s by default); the service itself never does.
             ping_interval=None,

@@ -61,9 +61,10 @@ class EmulatorThread:
         self._stopping = asyncio.Event()
         try:
             await self.emulator.start()
-        except BaseException as exc:
+        except OSError as exc:
+            # Handed to the thread that called start(), which raises it.
             self._ready.set_exception(exc)
-            raise
+            return
         self._ready.set_result(None)
         try:
             await self._stopping.wait()
@@ -111,3 +112,16 @@ class EmulatorThread:
 
         self._loop.call_soon_threadsafe(arm_there)
         return done.result(timeout=_START_TIMEOUT_S)
+
+    def disarm_all(self) -> None:
+        """Forget every armed fault (on the emulator's loop)."""
+        if self._loop is None:
+            raise RuntimeError("the emulator thread is not started")
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def disarm_there() -> None:
+            self.emulator.disarm_all()
+            done.set_result(None)
+
+        self._loop.call_soon_threadsafe(disarm_there)
+        done.result(timeout=_START_TIMEOUT_S)

@@ -4,36 +4,51 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
-from google import genai
-from google.genai import types
+import pytest
+from google.genai import errors
 
 from talkbox.emulator import EmulatorOptions, EmulatorThread
 
 MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
 
 
-def test_a_synchronous_caller_can_run_a_turn_against_the_thread() -> None:
+async def talk(client: Any, turns: int = 1) -> int:
+    async with client.aio.live.connect(model=MODEL) as session:
+        count = 0
+        for n in range(turns):
+            await session.send_realtime_input(text=f"hi {n}")
+            async with asyncio.timeout(10):
+                count += len([m async for m in session.receive()])
+        return count
+
+
+def test_a_synchronous_caller_can_run_a_turn_against_the_thread(client_for: Any) -> None:
     with EmulatorThread(EmulatorOptions(realtime=False)) as emulator:
         assert emulator.ca_file.is_file()
-        fault = emulator.arm("close:preset=internal@turn=2")
-        client = genai.Client(
-            api_key="emu-test-key",
-            http_options=types.HttpOptions(
-                base_url=emulator.base_url,
-                api_version="v1beta",
-                async_client_args={"ssl": emulator.client_ssl_context()},
-            ),
-        )
-
-        async def talk() -> int:
-            async with client.aio.live.connect(model=MODEL) as session:
-                await session.send_realtime_input(text="hi")
-                async with asyncio.timeout(10):
-                    return len([m async for m in session.receive()])
-
-        assert asyncio.run(talk()) > 3
+        assert asyncio.run(talk(client_for(emulator))) > 3
         emulator.log.wait_for_sync(lambda log: bool(log.closes()), timeout=10)
         assert emulator.log.closes()[0].message["by"] == "client"
-        assert fault.fired == 0
     assert not any(t.name == "talkbox-emulator" for t in threading.enumerate())
+
+
+def test_faults_armed_from_another_thread_fire_and_can_be_disarmed(
+    make_emulator_thread: Any, client_for: Any
+) -> None:
+    emulator = make_emulator_thread()
+    fault = emulator.arm("close:preset=internal@turn=2")
+    with pytest.raises(errors.APIError) as caught:
+        asyncio.run(talk(client_for(emulator), turns=2))
+    assert caught.value.code == 1011
+    assert fault.fired == 1
+    emulator.arm("abort")
+    emulator.disarm_all()
+    assert asyncio.run(talk(client_for(emulator))) > 3
+
+
+def test_a_thread_that_cannot_listen_raises_from_start() -> None:
+    with EmulatorThread(EmulatorOptions(port=0)) as first:
+        taken = EmulatorThread(EmulatorOptions(port=first.port))
+        with pytest.raises(OSError, match="address already in use"):
+            taken.start()
