@@ -234,6 +234,10 @@ class LiveLink:
         self._awaiting_handle_since: float | None = None
         self._last_activity = clock()
         self._restart_requested = False
+        # Setup failures in a row while resuming, and whether the one probe without the
+        # handle that they earn (live-protocol.md §5.1) is under way or spent.
+        self._resume_failures = 0
+        self._probe: Literal["none", "now", "spent"] = "none"
 
         self._changed = asyncio.Event()
         self._work = asyncio.Event()
@@ -320,7 +324,7 @@ class LiveLink:
                 if not self._outbox and not self._turns:
                     await self._work.wait()
             want_connection = True
-            handle = self._usable_handle()
+            handle = None if self._probe == "now" else self._usable_handle()
             self._connections += 1
             conn = _Connection(self._connections, handle, self._clock())
             try:
@@ -361,6 +365,19 @@ class LiveLink:
             self.connected = False
 
     def _on_connected(self, conn: _Connection, setup_complete: bool) -> None:
+        if self._probe == "now":
+            # Resuming failed again and again, and without the handle the service answers:
+            # the handle (or the session behind it) is what it cannot serve.
+            log.warning(
+                "the service failed %d times to resume conversation %s but accepts a fresh "
+                "one; starting a fresh conversation",
+                self._resume_failures,
+                self.conversation_id,
+            )
+            self._forget_conversation()
+            self._emit(ConversationRestarted("resuming kept failing", self.conversation_id))
+        self._resume_failures = 0
+        self._probe = "none"
         resumed = conn.handle is not None
         self.connected = True
         self.resumed = resumed
@@ -434,6 +451,7 @@ class LiveLink:
     def _judge(self, conn: _Connection, outcome: Outcome) -> tuple[float, bool]:
         """Apply the policy to a failure; returns (seconds to wait, reconnect at once?)."""
         delay = self._backoff.delay(outcome)
+        self._count_resume_failure(conn, outcome)
         match outcome.action:
             case Action.FATAL:
                 self._outbox.clear()
@@ -477,6 +495,18 @@ class LiveLink:
                 )
                 self._emit(LinkDisconnected(outcome.reason, delay))
                 return delay, True
+
+    def _count_resume_failure(self, conn: _Connection, outcome: Outcome) -> None:
+        """After two transient setup failures while resuming, try once without the handle."""
+        if self._probe == "now":
+            # The service fails without the handle too: it is the service, keep the handle.
+            self._probe = "spent"
+            return
+        if conn.setup_done or conn.handle is None or outcome.action is not Action.RESUME:
+            return
+        self._resume_failures += 1
+        if self._resume_failures >= 2 and self._probe == "none":
+            self._probe = "now"
 
     # ------------------------------------------------------------- connection tasks
 

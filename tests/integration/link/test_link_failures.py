@@ -285,3 +285,50 @@ async def test_a_turn_cut_again_and_again_is_reported_failed_and_ask_exits_1(
     assert out.getvalue() == ""
     assert "cut 3 times" in capsys.readouterr().err
     assert len(user_turns) == 3
+
+
+async def _second_turn_after_resume_failures(
+    tmp_path: Path, failing_connections: str
+) -> tuple[Recorder, TurnCompleted, list[dict[str, object]]]:
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        emu.arm("abort@turn=2")
+        emu.arm(f"close:preset=unavailable@conn={failing_connections}")
+        recorder = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with running(link):
+            await one_turn(link, recorder, "first")
+            done = await one_turn(link, recorder, "second")
+        setups = [r.message["setup"] for r in emu.log.client_messages("setup")]
+    return recorder, done, setups
+
+
+async def test_resuming_that_keeps_failing_is_probed_once_without_the_handle(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    recorder, done, setups = await _second_turn_after_resume_failures(tmp_path, "2-3")
+
+    # Two failed resumes, then one try without the handle, which the service accepted.
+    assert ["handle" in setup["sessionResumption"] for setup in setups] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    assert len(recorder.of(ConversationRestarted)) == 1
+    assert done.transcript.startswith("turn 1:")
+    assert len([w for w in link_warnings(caplog) if "fresh" in w]) == 1
+
+
+async def test_when_the_probe_fails_too_the_handle_is_kept(tmp_path: Path) -> None:
+    recorder, done, setups = await _second_turn_after_resume_failures(tmp_path, "2-4")
+
+    assert ["handle" in setup["sessionResumption"] for setup in setups] == [
+        False,
+        True,
+        True,
+        False,
+        True,
+    ]
+    assert not recorder.of(ConversationRestarted)
+    assert done.transcript.startswith("turn 2:")
