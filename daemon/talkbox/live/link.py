@@ -4,6 +4,12 @@ The link connects, runs the receive loop, turns server messages into talkbox eve
 what the rest of the daemon asks for, and survives the connection ending: GoAway rotation,
 drops, quota, refused handles, idle disconnects. The policy for failures lives in
 `talkbox.live.backoff`; this module applies it.
+
+Use: `link = LiveLink(settings, emit)`, run `link.run()` as a task of the owner's TaskGroup,
+and call the sending methods (`send_text`, `start_turn` / `send_audio` / `end_turn`,
+`end_audio_stream`, `send_tool_response`, `new_conversation`) from the event loop at any
+time, connected or not. `emit` receives every `talkbox.events.LinkEvent`; it is called from
+the receive loop, so it must neither block nor raise (put the event on a queue).
 """
 
 from __future__ import annotations
