@@ -230,10 +230,7 @@ class Connection:
         if self._silent:
             return
         data = json.dumps(message, separators=(",", ":"))
-        logged = message
-        if not self.options.log_audio and "modelTurn" in message.get("serverContent", {}):
-            logged = {"serverContent": {"modelTurn": {"bytes": len(data)}}}
-        self.emu.log.add(self.id, "out", server_kind(message), logged)
+        self.emu.log.add(self.id, "out", server_kind(message), message)
         if self._text_frames:
             await self.ws.send(data)
         else:

@@ -34,10 +34,21 @@ class Record:
 class EventLog:
     """In-memory records (and JSON lines on request) that tests and benchmarks query."""
 
-    def __init__(self, path: Path | None = None, *, keep_audio: bool = True) -> None:
-        """Log in memory, and to `path` as JSON lines when given."""
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        keep_audio: bool = True,
+        max_records: int | None = None,
+    ) -> None:
+        """Log in memory (the newest `max_records`, if set) and to `path` as JSON lines.
+
+        Without `keep_audio`, base64 media payloads are replaced by their length, so long
+        runs (soaks, benchmarks) keep a small log.
+        """
         self.records: list[Record] = []
         self.keep_audio = keep_audio
+        self.max_records = max_records
         self._changed = threading.Condition()
         self._file: IO[str] | None = path.open("a", encoding="utf-8") if path else None
 
@@ -51,9 +62,15 @@ class EventLog:
         sent: dict[str, Any] | None = None,
     ) -> Record:
         """Append one record (thread-safe; wakes anyone waiting)."""
+        if not self.keep_audio:
+            message = _without_media(message)
+            sent = None if sent is None else _without_media(sent)
         record = Record(time.monotonic(), conn, direction, kind, message, index, sent)
         with self._changed:
             self.records.append(record)
+            if self.max_records is not None and len(self.records) > 2 * self.max_records:
+                # Trimmed in batches so appending stays cheap.
+                del self.records[: len(self.records) - self.max_records]
             self._changed.notify_all()
         if self._file is not None:
             self._file.write(json.dumps(asdict(record), default=str) + "\n")
@@ -118,6 +135,22 @@ class EventLog:
             if predicate(self):
                 return
             await asyncio.sleep(0.005)
+
+
+def _without_media(value: Any) -> Any:
+    if isinstance(value, dict):
+        is_blob = "data" in value and ("mimeType" in value or "mime_type" in value)
+        return {
+            k: (
+                f"<{len(v)} base64 chars>"
+                if is_blob and k == "data" and isinstance(v, str)
+                else _without_media(v)
+            )
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_without_media(item) for item in value]
+    return value
 
 
 def _kind_matches(kind: str, wanted: str) -> bool:

@@ -61,8 +61,10 @@ class EmulatorOptions:
     #: Wait this long for the setup frame before closing the connection.
     setup_timeout_s: float = 30.0
     event_log_path: Path | None = None
-    #: Keep answer audio in the in-memory log (benchmarks and soaks turn it off).
+    #: Keep audio payloads in the log (benchmarks and soaks turn it off).
     log_audio: bool = True
+    #: Keep only about this many newest records in memory (None = all).
+    log_max_records: int | None = None
     #: Seed for handles and tool-call ids (None = unpredictable, like the service).
     seed: int | None = None
     faults: list[str] = field(default_factory=list)

@@ -56,7 +56,11 @@ class Emulator:
     def __init__(self, options: EmulatorOptions | None = None) -> None:
         """Prepare an emulator; `start()` (or `async with`) makes it listen."""
         self.options = options or EmulatorOptions()
-        self.log = EventLog(self.options.event_log_path, keep_audio=self.options.log_audio)
+        self.log = EventLog(
+            self.options.event_log_path,
+            keep_audio=self.options.log_audio,
+            max_records=self.options.log_max_records,
+        )
         self.rng = random.Random(self.options.seed)
         self.handles = HandleStore(self.rng, self.options.handle_lifetime_s)
         self.faults: list[Fault] = [Fault.parse(spec) for spec in self.options.faults]

@@ -75,3 +75,32 @@ async def test_an_async_wait_ends_when_the_condition_holds() -> None:
     async with asyncio.timeout(5):
         await log.wait_for(lambda lg: bool(lg.closes()))
     assert log.closes()[0].kind == "abort"
+
+
+def test_without_audio_media_payloads_are_replaced_by_their_length() -> None:
+    log = EventLog(keep_audio=False)
+    blob = {"data": "QUJD" * 10, "mime_type": "audio/pcm"}
+    record = log.add(
+        1,
+        "in",
+        "realtime_input.audio",
+        {"realtimeInput": {"audio": blob}},
+        2,
+        sent={"realtime_input": {"audio": blob}},
+    )
+    assert record.message == {
+        "realtimeInput": {"audio": {"data": "<40 base64 chars>", "mime_type": "audio/pcm"}}
+    }
+    assert record.sent is not None
+    assert record.sent["realtime_input"]["audio"]["data"] == "<40 base64 chars>"
+    assert log.add(1, "in", "realtime_input.text", {"text": {"data": "x"}}).message == {
+        "text": {"data": "x"}
+    }
+
+
+def test_a_bounded_log_keeps_the_newest_records() -> None:
+    log = EventLog(max_records=10)
+    for n in range(100):
+        log.add(1, "event", "tick", {"n": n})
+    assert 10 <= len(log.records) <= 20
+    assert log.records[-1].message == {"n": 99}
