@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -204,7 +204,7 @@ class Connection:
             data = {"by": "client", "code": rcvd.code, "reason": rcvd.reason}
             self.emu.log.add(self.id, "event", "close", data)
 
-    async def close(self, code: int, reason: str) -> None:
+    async def close(self, code: int, reason: str) -> NoReturn:
         """Close with a code and reason (truncated to 123 bytes), then stop this coroutine."""
         reason = truncate_reason(reason)
         if not self.ended:
@@ -214,7 +214,7 @@ class Connection:
             await self.ws.close(code, reason)
         raise SessionEnded
 
-    def abort(self) -> None:
+    def abort(self) -> NoReturn:
         """Drop the TCP connection without a close frame, then stop this coroutine."""
         if not self.ended:
             self.ended = True
@@ -271,7 +271,7 @@ class Connection:
 
     # ---- setup -------------------------------------------------------------------------
 
-    async def _recv(self) -> JsonDict | None:
+    async def _recv(self) -> JsonDict:
         frame = await self.ws.recv()
         self.index += 1
         try:
@@ -280,7 +280,6 @@ class Connection:
             shown = {"raw": frame[:200] if isinstance(frame, str) else repr(frame[:200])}
             self.emu.log.add(self.id, "in", "malformed", shown, self.index)
             await self.close(1007, str(exc))
-            return None
         message: JsonDict = normalise(sent)
         self.emu.log.add(self.id, "in", client_kind(message), message, self.index, sent)
         await self._wait_stall()
@@ -292,11 +291,9 @@ class Connection:
                 message = await self._recv()
         except TimeoutError:
             await self.close(1007, INVALID_ARGUMENT)
-        assert message is not None
         setup = message.get("setup")
         if not isinstance(setup, dict):
             await self.close(1007, INVALID_ARGUMENT)
-        assert isinstance(setup, dict)
         self.setup = setup
         model_name = str(setup.get("model", ""))
         bare = model_name.removeprefix("models/")
@@ -343,13 +340,14 @@ class Connection:
             for fault in self.emu.faults_for(self.id, point=Point.RESUME):
                 self.emu.fired(fault, self.id)
                 if fault.kind == "reject_handle":
+                    data = {"handle": handle, "fault": str(fault)}
+                    self.emu.log.add(self.id, "event", "handle_rejected", data)
                     await self.close(*fault.close_code_reason())
                 self.emu.handles.expire_all()
             found = self.emu.handles.lookup(str(handle))
             if found is None:
                 self.emu.log.add(self.id, "event", "handle_rejected", {"handle": handle})
                 await self.close(1008, NOT_FOUND)
-            assert found is not None
             session, conversation = found
             if self.options.reject_resume_while_open and self.emu.session_has_open_socket(
                 session, self.id
@@ -466,8 +464,6 @@ class Connection:
     async def _read_loop(self) -> None:
         while True:
             message = await self._recv()
-            if message is None:
-                return
             await self._dispatch(message)
             await self._message_faults()
 

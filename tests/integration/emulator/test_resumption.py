@@ -98,6 +98,7 @@ async def test_reject_handle_refuses_the_next_resume_with_the_given_close(
         "Request contains an invalid argument.",
     )
     assert fault.fired == 1
+    assert emulator.log.events("handle_rejected")[0].message["handle"] == handle
     # times=1: only the next resume; the handle itself is still good.
     assert (await resume_and_talk(client, handle)).startswith("turn 2:")
 
