@@ -8,6 +8,7 @@ import json
 import math
 import random
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,11 +138,17 @@ class Session:
 class HandleStore:
     """Issues opaque resumption handles and finds the conversation each one snapshots."""
 
-    def __init__(self, rng: random.Random, lifetime: float) -> None:
-        """Draw handles from `rng`; each is valid `lifetime` s after its session's last close."""
+    def __init__(self, rng: random.Random, lifetime: float, per_session: int = 64) -> None:
+        """Draw handles from `rng`; each is valid `lifetime` s after its session's last close.
+
+        Only the newest `per_session` handles of a session are kept: each snapshots the whole
+        conversation, and a soak issues one per turn.
+        """
         self._rng = rng
         self.lifetime = lifetime
+        self.per_session = per_session
         self._handles: dict[str, tuple[Session, Conversation]] = {}
+        self._by_session: dict[int, deque[str]] = {}
         self._expired: set[str] = set()
 
     def issue(self, session: Session) -> str:
@@ -152,6 +159,12 @@ class HandleStore:
         handle = base64.urlsafe_b64encode(bytes([0x0A, len(token)]) + token).decode()
         handle = handle.rstrip("=")
         self._handles[handle] = (session, session.conversation.snapshot())
+        issued = self._by_session.setdefault(session.id, deque())
+        issued.append(handle)
+        while len(issued) > self.per_session:
+            old = issued.popleft()
+            del self._handles[old]
+            self._expired.discard(old)
         return handle
 
     def lookup(self, handle: str, now: float | None = None) -> tuple[Session, Conversation] | None:
@@ -171,5 +184,5 @@ class HandleStore:
         return len(fresh)
 
     def __len__(self) -> int:
-        """How many handles were issued."""
+        """How many handles are kept."""
         return len(self._handles)

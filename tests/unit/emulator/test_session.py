@@ -104,3 +104,14 @@ def test_expiring_all_handles_rejects_the_old_but_not_new_ones() -> None:
     assert store.lookup(old) is None
     assert store.lookup(new) is not None
     assert old != new
+
+
+def test_only_the_newest_handles_of_a_session_are_kept() -> None:
+    store = HandleStore(random.Random(1), lifetime=10, per_session=3)
+    session = Session(1, "k", "m", Conversation())
+    other = Session(2, "k", "m", Conversation())
+    handles = [store.issue(session) for _ in range(5)]
+    kept = store.issue(other)
+    assert [store.lookup(h) is not None for h in handles] == [False, False, True, True, True]
+    assert store.lookup(kept) is not None
+    assert len(store) == 4
