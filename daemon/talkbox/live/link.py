@@ -231,6 +231,7 @@ class LiveLink:
         self.resumed = False
         self._connections = 0
         self._last_prompt_tokens: int | None = None
+        self._last_completed: int | None = None
 
         self._turns: dict[int, _Turn] = {}
         self._next_turn_id = 1
@@ -613,9 +614,6 @@ class LiveLink:
     # ------------------------------------------------------------- server messages
 
     def _on_message(self, msg: types.LiveServerMessage, conn: _Connection) -> None:
-        update = msg.session_resumption_update
-        if update is not None and update.resumable and update.new_handle:
-            self._new_handle(update.new_handle)
         if msg.go_away is not None:
             self._on_go_away(msg.go_away, conn)
         if msg.tool_call is not None:
@@ -631,6 +629,10 @@ class LiveLink:
             self._on_usage(msg.usage_metadata)
         if msg.server_content is not None:
             self._on_content(msg.server_content)
+        # Last: a handle describes the conversation after everything else in the message.
+        update = msg.session_resumption_update
+        if update is not None and update.resumable and update.new_handle:
+            self._new_handle(update.new_handle)
 
     def _answering(self) -> _Turn | None:
         """The turn the server is answering: the oldest one fully sent on this connection."""
@@ -676,7 +678,12 @@ class LiveLink:
             if turn is not None:
                 turn.interrupted = True
             self._emit(AnswerInterrupted(turn_id))
-        ended = content.turn_complete or content.interaction_status == types.InteractionStatus.IDLE
+        # The same rule as the SDK's receive(): an interaction status, when present, decides.
+        status = content.interaction_status
+        if status is not None and status != types.InteractionStatus.INTERACTION_STATUS_UNSPECIFIED:
+            ended = status == types.InteractionStatus.IDLE
+        else:
+            ended = bool(content.turn_complete)
         if ended:
             self._complete(turn)
 
@@ -691,6 +698,7 @@ class LiveLink:
             )
             return
         del self._turns[turn.id]
+        self._last_completed = turn.id
         self.conversation_turns += 1
         sent_at = turn.sent_at if turn.sent_at is not None else now
         first = turn.first_audio_at - sent_at if turn.first_audio_at is not None else None
@@ -744,7 +752,8 @@ class LiveLink:
         if previous is not None and usage.prompt_tokens < previous:
             log.info("context compressed: %d -> %d prompt tokens", previous, usage.prompt_tokens)
             self._emit(ContextCompressed(previous, usage.prompt_tokens))
-        self._emit(UsageReported(turn.id if turn else None, usage))
+        # Usage sent after turnComplete (some models do) belongs to the turn just answered.
+        self._emit(UsageReported(turn.id if turn else self._last_completed, usage))
 
     def _on_go_away(self, go_away: types.LiveServerGoAway, conn: _Connection) -> None:
         left = parse_duration(go_away.time_left)

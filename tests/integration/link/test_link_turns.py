@@ -23,6 +23,7 @@ from talkbox.events import (
     TurnCompleted,
     TurnResent,
     TurnSent,
+    UsageReported,
 )
 from talkbox.live.handles import HandleStore
 from talkbox.live.link import LiveLink
@@ -271,3 +272,27 @@ async def test_each_turn_logs_one_line_of_facts(
     assert ("secret question" in line) is transcripts
     connects = [r.getMessage() for r in caplog.records if r.getMessage().startswith("connected")]
     assert len(connects) == 1
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["usage_separate@turn=1-", "no_turn_complete@turn=1-", "omit_generation_complete@turn=1-"],
+)
+async def test_turn_shapes_seen_in_the_field_still_end_turns(tmp_path: Path, shape: str) -> None:
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        if shape.startswith("no_turn_complete"):
+            # A 3.x model that ends its turns with an interaction status instead.
+            emu.arm("interaction_status:status=IDLE@turn=1-")
+        emu.arm(shape)
+        recorder = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with running(link):
+            first = link.send_text("one")
+            await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
+            second = link.send_text("two")
+            done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == second)
+            usage = await recorder.wait_for(UsageReported, lambda e: e.turn_id == second)
+
+    assert done.transcript.startswith("turn 2:")
+    assert done.conversation_turn == 2
+    assert usage.usage.prompt_tokens > 0
