@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 INVALID_ARGUMENT = CLOSE_PRESETS["invalid_argument"][1]
 NOT_FOUND = CLOSE_PRESETS["not_found"][1]
 UNAVAILABLE = CLOSE_PRESETS["unavailable"][1]
+_MAX_IDLE_S = 60
 
 
 class SessionEnded(Exception):
@@ -95,6 +96,8 @@ class Connection:
         self._turns: asyncio.Queue[model.UserTurn] = asyncio.Queue()
         self._current: TurnState | None = None
         self._activity: model.UserTurn | None = None
+        #: Audio outside any activity, kept for TURN_INCLUDES_ALL_INPUT.
+        self._idle_audio = model.UserTurn("audio")
         self._silence_s = 0.0
         self._stall_until = 0.0
         self._pong_delay = 0.0
@@ -495,7 +498,7 @@ class Connection:
                 await self._activity_outside_manual_mode()
                 return
             self._barge_in()
-            self._activity = model.UserTurn("audio")
+            self._activity = self._new_activity()
         elif "activityEnd" in body:
             if not self.manual_activity:
                 await self._activity_outside_manual_mode()
@@ -521,22 +524,44 @@ class Connection:
 
     async def _audio(self, pcm: bytes, rate: int) -> None:
         if self.manual_activity:
-            # TURN_INCLUDES_ONLY_ACTIVITY: audio outside activityStart..activityEnd is dropped.
             if self._activity is not None:
                 self._append(self._activity, pcm, rate)
+            else:
+                self._keep_idle(pcm, rate)
             return
         loud = model.rms(pcm) >= self.options.silence_rms
         if self._activity is None:
             if not loud:
+                self._keep_idle(pcm, rate)
                 return
             self._barge_in()
-            self._activity = model.UserTurn("audio", rate=rate)
+            self._activity = self._new_activity()
             self._silence_s = 0.0
         self._append(self._activity, pcm, rate)
         self._silence_s = 0.0 if loud else self._silence_s + len(pcm) / 2 / rate
         if self._silence_s >= self._silence_limit_s():
             self._end_turn(self._activity)
             self._activity = None
+
+    @property
+    def all_input(self) -> bool:
+        """Whether setup asked for TURN_INCLUDES_ALL_INPUT (inactivity is part of the turn)."""
+        coverage = str(self._realtime_config().get("turnCoverage", ""))
+        return coverage.upper() == "TURN_INCLUDES_ALL_INPUT"
+
+    def _keep_idle(self, pcm: bytes, rate: int) -> None:
+        # TURN_INCLUDES_ONLY_ACTIVITY (the default) drops audio outside an activity.
+        if self.all_input:
+            idle = self._idle_audio
+            self._append(idle, pcm, rate)
+            # A client streaming with no activity for long must not grow memory forever.
+            excess = len(idle.audio) - _MAX_IDLE_S * idle.rate * 2
+            if excess > 0:
+                del idle.audio[:excess]
+
+    def _new_activity(self) -> model.UserTurn:
+        turn, self._idle_audio = self._idle_audio, model.UserTurn("audio")
+        return turn
 
     @staticmethod
     def _append(turn: model.UserTurn, pcm: bytes, rate: int) -> None:

@@ -470,3 +470,26 @@ async def test_audio_stream_end_under_manual_detection_is_ignored_or_refused(
         await session.send_realtime_input(audio_stream_end=True)
         await session.send_realtime_input(text="still fine")
         assert text_of(await one_turn(session), "input_transcription") == ["still fine"]
+
+
+async def test_with_all_input_coverage_audio_between_activities_joins_the_next_turn(
+    emulator: Emulator, client_for: Any
+) -> None:
+    cfg = config(
+        realtime_input_config=types.RealtimeInputConfig(
+            automatic_activity_detection=types.AutomaticActivityDetection(disabled=True),
+            turn_coverage=types.TurnCoverage.TURN_INCLUDES_ALL_INPUT,
+        )
+    )
+    async with client_for(emulator).aio.live.connect(model=MODEL, config=cfg) as session:
+        await send_audio(session, bytes(int(0.3 * 16000) * 2))
+        await session.send_realtime_input(activity_start=types.ActivityStart())
+        await send_audio(session, voice(0.2))
+        await session.send_realtime_input(activity_end=types.ActivityEnd())
+        first = await one_turn(session)
+        await session.send_realtime_input(activity_start=types.ActivityStart())
+        await send_audio(session, voice(0.1))
+        await session.send_realtime_input(activity_end=types.ActivityEnd())
+        second = await one_turn(session)
+    assert text_of(first, "input_transcription") == ["audio 0.50 s"]
+    assert text_of(second, "input_transcription") == ["audio 0.10 s"]

@@ -57,7 +57,7 @@ async def test_a_goaway_fault_then_close_ends_the_connection_after_time_left(
     assert [m.go_away.time_left for m in seen if m.go_away] == ["0.300s"]
     assert caught.value.code == 1008
     gap = emulator.log.closes()[0].t - emulator.log.server_messages("goAway")[0].t
-    assert 0.25 <= gap <= 0.6
+    assert 0.25 <= gap <= 1.0
 
 
 async def test_after_a_silent_goaway_nothing_more_arrives_before_the_cut(
@@ -403,7 +403,7 @@ async def test_a_timed_fault_fires_that_long_after_the_connection_opened(
             await receive_all(session, seen, WAIT_S)
     assert caught.value.code == 1011
     opened = emulator.log.events("handshake")[0].t
-    assert 0.28 <= emulator.log.closes()[0].t - opened <= 1.0
+    assert 0.28 <= emulator.log.closes()[0].t - opened <= 1.5
 
 
 async def test_times_limits_how_often_a_fault_fires_across_connections(

@@ -133,7 +133,7 @@ async def test_go_away_comes_before_the_lifetime_and_a_staying_client_is_closed_
     assert len(caught.value.details.encode()) == 123
     sent = emulator.log.server_messages("goAway")[0].t
     closed = emulator.log.closes()[0].t
-    assert 0.2 <= closed - sent <= 0.5
+    assert 0.2 <= closed - sent <= 1.0
 
 
 async def test_a_client_that_leaves_after_go_away_sees_no_close_from_the_server(
