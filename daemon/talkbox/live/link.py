@@ -117,6 +117,7 @@ class _Turn:
     first_audio_at: float | None = None
     answer_bytes: int = 0
     interrupted: bool = False
+    generated: bool = False
     transcript_in: list[str] = field(default_factory=list)
     transcript_out: list[str] = field(default_factory=list)
     usage: Usage | None = None
@@ -139,6 +140,7 @@ class _Turn:
         self.first_audio_at = None
         self.answer_bytes = 0
         self.interrupted = False
+        self.generated = False
         self.transcript_in.clear()
         self.transcript_out.clear()
         self.usage = None
@@ -632,6 +634,13 @@ class LiveLink:
         # Last: a handle describes the conversation after everything else in the message.
         update = msg.session_resumption_update
         if update is not None and update.resumable and update.new_handle:
+            answering = self._answering()
+            if answering is not None and answering.generated:
+                # Some models never send turnComplete. The server marks a point resumable
+                # only when no turn is in progress, so the finished generation was the end
+                # of the turn; without this the turn would be resent on top of a handle
+                # that already holds it.
+                self._complete(answering)
             self._new_handle(update.new_handle)
 
     def _answering(self) -> _Turn | None:
@@ -673,6 +682,8 @@ class LiveLink:
                 )
             )
         if content.generation_complete:
+            if turn is not None:
+                turn.generated = True
             self._emit(GenerationCompleted(turn_id))
         if content.interrupted:
             if turn is not None:

@@ -276,14 +276,24 @@ async def test_each_turn_logs_one_line_of_facts(
 
 @pytest.mark.parametrize(
     "shape",
-    ["usage_separate@turn=1-", "no_turn_complete@turn=1-", "omit_generation_complete@turn=1-"],
+    [
+        "usage_separate@turn=1-",
+        "no_turn_complete@turn=1-",
+        "omit_generation_complete@turn=1-",
+        "only_generation_complete",
+    ],
 )
 async def test_turn_shapes_seen_in_the_field_still_end_turns(tmp_path: Path, shape: str) -> None:
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        if shape.startswith("no_turn_complete"):
-            # A 3.x model that ends its turns with an interaction status instead.
-            emu.arm("interaction_status:status=IDLE@turn=1-")
-        emu.arm(shape)
+        if shape == "only_generation_complete":
+            # A model that ends its turns with generationComplete alone (live-protocol §4.5);
+            # the resumable handle that follows is what says the turn is over.
+            emu.arm("no_turn_complete@turn=1-")
+        else:
+            if shape.startswith("no_turn_complete"):
+                # A 3.x model that ends its turns with an interaction status instead.
+                emu.arm("interaction_status:status=IDLE@turn=1-")
+            emu.arm(shape)
         recorder = Recorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
         async with running(link):
