@@ -12,7 +12,7 @@ from typing import NoReturn
 
 from talkbox.emulator import faults
 from talkbox.emulator.faults import Fault
-from talkbox.emulator.options import EmulatorOptions
+from talkbox.emulator.options import DEFAULT_MODELS, EmulatorOptions
 from talkbox.emulator.server import Emulator
 
 EXIT_OK = 0
@@ -54,6 +54,16 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
     return value
@@ -130,6 +140,32 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send answer audio as fast as possible, not at real time",
     )
+    parser.add_argument(
+        "--chunk-ms",
+        type=_positive_int,
+        default=100,
+        metavar="MS",
+        help="length of each answer audio chunk (default 100)",
+    )
+    parser.add_argument(
+        "--silence-ms",
+        type=_positive_int,
+        default=500,
+        metavar="MS",
+        help="silence that ends a turn under automatic detection, unless setup says (500)",
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="accept this model (repeatable; replaces the built-in list)",
+    )
+    parser.add_argument(
+        "--no-log-audio",
+        action="store_true",
+        help="leave audio payloads out of the event log",
+    )
     parser.add_argument("--seed", type=int, default=None, help="seed for handles and call ids")
     parser.add_argument(
         "--fault",
@@ -144,7 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def options_from(args: argparse.Namespace) -> EmulatorOptions:
     """EmulatorOptions from parsed arguments."""
+    models: tuple[str, ...] = (
+        tuple(m.removeprefix("models/") for m in args.model) if args.model else DEFAULT_MODELS
+    )
     return EmulatorOptions(
+        models=models,
         host=args.host,
         port=args.port,
         api_key=None if args.any_key else args.api_key,
@@ -156,6 +196,9 @@ def options_from(args: argparse.Namespace) -> EmulatorOptions:
         context_window=args.context_window,
         event_log_path=args.event_log,
         realtime=not args.fast,
+        chunk_ms=args.chunk_ms,
+        silence_ms=args.silence_ms,
+        log_audio=not args.no_log_audio,
         seed=args.seed,
         faults=list(args.fault),
     )

@@ -1,0 +1,80 @@
+"""The emulator's command line: options map onto EmulatorOptions; bad ones are usage errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from talkbox.emulator import DEFAULT_MODELS, EmulatorOptions
+from talkbox.emulator.cli import build_parser, main, options_from
+
+
+def parse(*argv: str) -> EmulatorOptions:
+    return options_from(build_parser().parse_args(list(argv)))
+
+
+def test_defaults_are_the_real_services_values() -> None:
+    options = parse()
+    assert options == EmulatorOptions()
+    assert options.connection_lifetime_s == 600.0
+    assert options.go_away_lead_s == 50.0
+    assert options.realtime is True
+    assert options.models == DEFAULT_MODELS
+
+
+def test_every_option_reaches_the_emulator_options(tmp_path: Path) -> None:
+    options = parse(
+        "--host", "localhost", "--port", "8443", "--ca-out", str(tmp_path / "ca.pem"),
+        "--any-key", "--bad-key", "close1007", "--connection-lifetime", "2.5",
+        "--go-away-lead", "0.5", "--handle-lifetime", "30", "--context-window", "32768",
+        "--event-log", str(tmp_path / "e.jsonl"), "--fast", "--chunk-ms", "40",
+        "--silence-ms", "250", "--model", "models/my-model", "--model", "other",
+        "--no-log-audio", "--seed", "7", "--fault", "abort@turn=2", "--fault", "omit_usage",
+    )  # fmt: skip
+    assert options == EmulatorOptions(
+        host="localhost",
+        port=8443,
+        api_key=None,
+        ca_out=tmp_path / "ca.pem",
+        bad_key_mode="close1007",
+        connection_lifetime_s=2.5,
+        go_away_lead_s=0.5,
+        handle_lifetime_s=30.0,
+        context_window=32768,
+        event_log_path=tmp_path / "e.jsonl",
+        realtime=False,
+        chunk_ms=40,
+        silence_ms=250,
+        models=("my-model", "other"),
+        log_audio=False,
+        seed=7,
+        faults=["abort@turn=2", "omit_usage"],
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--fault", "abort@turn=0"],
+        ["--go-away-lead", "700"],
+        ["--port", "70000"],
+        ["--chunk-ms", "0"],
+        ["--connection-lifetime", "soon"],
+        ["--bad-key", "maybe"],
+        ["extra"],
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith("talkbox emulator: error: ")
+
+
+def test_help_exits_0_and_shows_the_grammar(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "KIND[:key=value,...][@TRIGGER]" in capsys.readouterr().out
