@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from google.genai import errors, types
+from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from talkbox.emulator import Emulator
@@ -314,10 +315,27 @@ async def test_text_frames_and_url_safe_base64_are_read_the_same_by_the_sdk(
         async with client_for(emulator).aio.live.connect(model=MODEL, config=CONFIG) as session:
             answers.append(b"".join(m.data for m in await one_turn(session, "hé?") if m.data))
     assert answers[0] == answers[1]
-    data = odd.log.server_messages("serverContent.modelTurn")[0].message["serverContent"]
-    encoded = data["modelTurn"]["parts"][0]["inlineData"]["data"]
-    assert "+" not in encoded
-    assert "/" not in encoded
+    encoded = [
+        "".join(
+            r.message["serverContent"]["modelTurn"]["parts"][0]["inlineData"]["data"]
+            for r in emulator.log.server_messages("serverContent.modelTurn")
+        )
+        for emulator in (plain, odd)
+    ]
+    assert "+" in encoded[0] or "/" in encoded[0]
+    assert "+" not in encoded[1]
+    assert "/" not in encoded[1]
+
+
+async def test_text_frames_arrive_as_text(emulator: Emulator) -> None:
+    emulator.arm("text_frames")
+    path = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+    url = emulator.base_url.replace("https", "wss") + path + "?key=emu-test-key"
+    async with connect(url, ssl=emulator.client_ssl_context()) as ws:
+        await ws.send(json.dumps({"setup": {"model": f"models/{MODEL}"}}))
+        async with asyncio.timeout(WAIT_S):
+            frame = await ws.recv()
+    assert frame == '{"setupComplete":{}}'
 
 
 async def test_server_frames_are_binary_compact_camel_case_json_under_1_mib(
