@@ -90,6 +90,7 @@ class Connection:
         self.opened = time.monotonic()
         self.index = 0
         self.session: Session | None = None
+        self.attached = self.opened
         self.setup: JsonDict = {}
         self.ended = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -160,6 +161,8 @@ class Connection:
         try:
             await self._setup_phase()
             self._spawn(self._lifetime())
+            if self.options.session_limit_s is not None and not self._compression():
+                self._spawn(self._session_limit(self.options.session_limit_s))
             self._spawn(self._answerer())
             await self._read_loop()
         except SessionEnded:
@@ -172,9 +175,11 @@ class Connection:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             if self.session is not None:
+                now = time.monotonic()
                 self.session.open_connections.discard(self.id)
+                self.session.connected_s += now - self.attached
                 if not self.session.open_connections:
-                    self.session.last_closed = time.monotonic()
+                    self.session.last_closed = now
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(self._guard(coro))
@@ -371,6 +376,7 @@ class Connection:
             session = self.emu.new_session(key, model_name, conversation)
             self.emu.log.add(self.id, "event", "session", {"session": session.id})
         session.open_connections.add(self.id)
+        self.attached = time.monotonic()
         self.session = session
 
     # ---- faults ------------------------------------------------------------------------
@@ -461,6 +467,17 @@ class Connection:
             await self.send({"goAway": {"timeLeft": duration_text(lead)}})
         await asyncio.sleep(max(0.0, lifetime - (time.monotonic() - self.opened)))
         await self.close(1008, GOAWAY_IGNORED_REASON)
+
+    async def _session_limit(self, limit: float) -> None:
+        assert self.session is not None
+        left = limit - self.session.connected_s
+        await asyncio.sleep(max(0.0, left - (time.monotonic() - self.attached)))
+        self.emu.log.add(self.id, "event", "session_limit", {"limit_s": limit})
+        await self.close(*self.options.session_limit_close)
+
+    def _compression(self) -> JsonDict | None:
+        compression = self.setup.get("contextWindowCompression")
+        return compression if isinstance(compression, dict) else None
 
     # ---- reading -----------------------------------------------------------------------
 
@@ -666,8 +683,8 @@ class Connection:
         assert self.session is not None
         conversation = self.session.conversation
         window = self.options.context_window
-        compression = self.setup.get("contextWindowCompression")
-        if isinstance(compression, dict):
+        compression = self._compression()
+        if compression is not None:
             trigger = int(compression.get("triggerTokens") or int(window * 0.8))
             sliding = compression.get("slidingWindow") or {}
             target = int(sliding.get("targetTokens") or trigger // 2)

@@ -58,6 +58,13 @@ class EmulatorOptions:
     #: Close 1007 when a handle is resumed with another model (the API reference allows
     #: every other setting to change on resume, but not the model).
     reject_model_change: bool = True
+    #: Session-time limit without context-window compression (the service's is 900 s for
+    #: audio-only sessions); None = no limit, as the closing code is not documented.
+    session_limit_s: float | None = None
+    session_limit_close: tuple[int, str] = (
+        1011,
+        "Deadline expired before operation could complete.",
+    )
     #: Wait this long for the setup frame before closing the connection.
     setup_timeout_s: float = 30.0
     event_log_path: Path | None = None

@@ -127,6 +127,8 @@ class Session:
     conversation: Conversation
     open_connections: set[int] = field(default_factory=set)
     last_closed: float | None = None
+    #: Seconds its closed connections were open (the session-time limit counts them all).
+    connected_s: float = 0.0
 
     def handle_valid(self, now: float, lifetime: float) -> bool:
         """Handles live while a connection is open and `lifetime` seconds after the last one."""

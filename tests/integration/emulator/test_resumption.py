@@ -204,3 +204,42 @@ async def test_resuming_with_another_model_is_refused_with_1007(
         ):
             pass
     assert caught.value.code == 1007
+
+
+async def resume_and_wait(client: Any, handle: str) -> None:
+    async with client.aio.live.connect(model=MODEL, config=config(handle)) as session:
+        async with asyncio.timeout(WAIT_S):
+            async for _ in session.receive():
+                pass
+
+
+async def test_without_compression_a_session_time_limit_ends_the_session_across_resumes(
+    make_emulator: Any, client_for: Any
+) -> None:
+    emulator = await make_emulator(session_limit_s=0.6)
+    client = client_for(emulator)
+    async with client.aio.live.connect(model=MODEL, config=config()) as session:
+        _, handle = await turn_and_handle(session, "one")
+        await asyncio.sleep(0.3)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(errors.APIError) as caught:
+        await resume_and_wait(client, handle)
+    # The first connection used about half of the limit; the resumed one gets the rest.
+    assert asyncio.get_running_loop().time() - started < 0.55
+    assert caught.value.code == 1011
+    assert emulator.log.events("session_limit")
+
+
+async def test_with_compression_there_is_no_session_time_limit(
+    make_emulator: Any, client_for: Any
+) -> None:
+    emulator = await make_emulator(session_limit_s=0.2)
+    compressed = config()
+    compressed.context_window_compression = types.ContextWindowCompressionConfig(
+        sliding_window=types.SlidingWindow()
+    )
+    async with client_for(emulator).aio.live.connect(model=MODEL, config=compressed) as session:
+        await asyncio.sleep(0.4)
+        transcript, _ = await turn_and_handle(session, "still here")
+    assert transcript.startswith("turn 1:")
+    assert not emulator.log.events("session_limit")
