@@ -120,24 +120,25 @@ class Point(StrEnum):
     CONNECTION = "connection"
 
 
-_TURN_SHAPES = (
-    "withhold_updates",
-    "unresumable",
-    "omit_generation_complete",
-    "omit_usage",
-    "usage_separate",
-    "no_turn_complete",
-    "waiting_for_input",
-    "turn_complete_reason",
-    "interaction_status",
-    "interrupted_with_turn_complete",
-    "interrupt",
-    "tool_call",
-    "tool_call_cancellation",
-    "first_audio_delay",
-)
+# Turn-shape kinds and their parameters' defaults (a default's type is the parameter's type).
+_TURN_SHAPES: dict[str, dict[str, Any]] = {
+    "withhold_updates": {},
+    "unresumable": {},
+    "omit_generation_complete": {},
+    "omit_usage": {},
+    "usage_separate": {},
+    "no_turn_complete": {},
+    "waiting_for_input": {},
+    "turn_complete_reason": {"reason": "NEED_MORE_INPUT"},
+    "interaction_status": {"status": "IDLE"},
+    "interrupted_with_turn_complete": {},
+    "interrupt": {"after_ms": 0.0},
+    "tool_call": {"name": "", "args": "{}"},
+    "tool_call_cancellation": {},
+    "first_audio_delay": {"s": 1.0},
+}
 
-# kind -> (natural point, {param: default}); the default's type is the parameter's type.
+# kind -> (natural point, {param: default}).
 _KINDS: dict[str, tuple[Point, dict[str, Any]]] = {
     "close": (Point.SETUP, {"code": 1011, "reason": "", "preset": ""}),
     "abort": (Point.SETUP, {}),
@@ -155,28 +156,14 @@ _KINDS: dict[str, tuple[Point, dict[str, Any]]] = {
     "delay_setup": (Point.SETUP, {"s": 1.0}),
     "no_setup_complete": (Point.SETUP, {}),
     "setup_first": (Point.SETUP, {}),
-    **{
-        kind: (Point.TURN, {})
-        for kind in _TURN_SHAPES
-        if kind
-        not in (
-            "turn_complete_reason",
-            "interaction_status",
-            "interrupt",
-            "tool_call",
-            "first_audio_delay",
-        )
-    },
-    "turn_complete_reason": (Point.TURN, {"reason": "NEED_MORE_INPUT"}),
-    "interaction_status": (Point.TURN, {"status": "IDLE"}),
-    "interrupt": (Point.TURN, {"after_ms": 0.0}),
-    "tool_call": (Point.TURN, {"name": "", "args": "{}"}),
-    "first_audio_delay": (Point.TURN, {"s": 1.0}),
+    **{kind: (Point.TURN, defaults) for kind, defaults in _TURN_SHAPES.items()},
 }
 
-#: Faults that act once, at the moment they fire (as opposed to shaping a turn or connection).
-INSTANT_KINDS = frozenset(
-    {"close", "abort", "goaway", "stall", "malformed", "expire_handles", "delay_pong"}
+#: Faults that switch a connection's behaviour from the moment they fire.
+FLAG_KINDS = frozenset({"no_goaway", "delay_pong", "text_frames", "urlsafe_b64"})
+#: Faults that act once, at the moment they fire (flags included).
+INSTANT_KINDS = (
+    frozenset({"close", "abort", "goaway", "stall", "malformed", "expire_handles"}) | FLAG_KINDS
 )
 TURN_SHAPE_KINDS = frozenset(_TURN_SHAPES)
 #: Faults that only make sense at their natural point (upgrade, setup, resume).

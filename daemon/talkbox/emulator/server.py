@@ -19,7 +19,7 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from talkbox.emulator.connection import Connection
-from talkbox.emulator.faults import Fault, Point
+from talkbox.emulator.faults import INSTANT_KINDS, Fault, Point
 from talkbox.emulator.log import EventLog
 from talkbox.emulator.options import EmulatorOptions
 from talkbox.emulator.session import Conversation, HandleStore, Session
@@ -32,10 +32,6 @@ _PATH = re.compile(
     r"(?P<method>BidiGenerateContent(?:Constrained)?)$"
 )
 _KEY_INVALID = "API key not valid. Please pass a valid API key."
-_FLAG_KINDS = frozenset({"no_goaway", "delay_pong", "text_frames", "urlsafe_b64"})
-_INSTANT_KINDS = frozenset(
-    {"close", "abort", "goaway", "stall", "malformed", "expire_handles"} | _FLAG_KINDS
-)
 
 
 @dataclass(frozen=True)
@@ -199,7 +195,7 @@ class Emulator:
                 wanted = (
                     trigger.turn is not None
                     and turn in trigger.turn
-                    and fault.kind in _INSTANT_KINDS
+                    and fault.kind in INSTANT_KINDS
                 )
             else:
                 wanted = False
