@@ -29,6 +29,7 @@ from talkbox.emulator.protocol import (
     normalise,
     parse_frame,
     server_kind,
+    shape_problem,
     truncate_reason,
 )
 from talkbox.emulator.session import (
@@ -130,7 +131,8 @@ class Connection:
     @property
     def text_modality(self) -> bool:
         """True when setup asked for TEXT answers only."""
-        modalities = self.setup.get("generationConfig", {}).get("responseModalities") or []
+        config = self.setup.get("generationConfig") or {}
+        modalities = config.get("responseModalities") or []
         upper = [str(m).upper() for m in modalities]
         return "TEXT" in upper and "AUDIO" not in upper
 
@@ -290,6 +292,9 @@ class Connection:
             await self.close(1007, str(exc))
         message: JsonDict = normalise(sent)
         self.emu.log.add(self.id, "in", client_kind(message), message, self.index, sent)
+        problem = shape_problem(message)
+        if problem is not None:
+            await self.close(1007, f"Invalid value at '{problem}'. {INVALID_ARGUMENT}")
         await self._wait_stall()
         return message
 

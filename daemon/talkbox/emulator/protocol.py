@@ -143,3 +143,74 @@ def audio_rate(mime_type: str | None, default: int = 16000) -> int:
         return default
     match = re.search(r"rate=(\d+)", mime_type)
     return int(match.group(1)) if match else default
+
+
+# The parts of each client message the emulator reads, with the JSON types proto3 allows for
+# them (int64 may come as a string). Unknown fields are let through, as the SDK adds new ones.
+_BLOB = {"data": str, "mimeType": str}
+_CONTENT = {"role": str, "parts": [{"text": str, "inlineData": _BLOB}]}
+_SCHEMA: dict[str, Any] = {
+    "setup": {
+        "model": str,
+        "generationConfig": {"responseModalities": [str]},
+        "systemInstruction": (str, _CONTENT),
+        "tools": [{"functionDeclarations": [{"name": str}]}],
+        "sessionResumption": {"handle": str},
+        "realtimeInputConfig": {
+            "automaticActivityDetection": {"disabled": bool, "silenceDurationMs": int},
+            "activityHandling": str,
+            "turnCoverage": str,
+        },
+        "contextWindowCompression": {
+            "triggerTokens": int,
+            "slidingWindow": {"targetTokens": int},
+        },
+        "inputAudioTranscription": {},
+        "outputAudioTranscription": {},
+    },
+    "realtimeInput": {
+        "audio": _BLOB,
+        "mediaChunks": [_BLOB],
+        "video": _BLOB,
+        "activityStart": {},
+        "activityEnd": {},
+        "audioStreamEnd": bool,
+        "text": str,
+    },
+    "clientContent": {"turns": [_CONTENT], "turnComplete": bool},
+    "toolResponse": {"functionResponses": [{"id": str, "name": str, "response": {}}]},
+}
+
+
+def shape_problem(message: JsonDict) -> str | None:
+    """Where a normalised client message has a value of the wrong JSON type, if anywhere."""
+    return _problem(message, _SCHEMA, "")
+
+
+def _problem(value: Any, schema: Any, path: str) -> str | None:
+    if isinstance(schema, tuple):
+        problems = [_problem(value, option, path) for option in schema]
+        return None if None in problems else problems[0]
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            return path or "message"
+        for key, inner in schema.items():
+            if key in value and value[key] is not None:
+                found = _problem(value[key], inner, f"{path}.{key}" if path else key)
+                if found:
+                    return found
+        return None
+    if isinstance(schema, list):
+        if not isinstance(value, list):
+            return path
+        for i, item in enumerate(value):
+            found = _problem(item, schema[0], f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    if schema is int:
+        ok = (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, str) and value.lstrip("-").isdigit()
+        )
+        return None if ok else path
+    return None if isinstance(value, schema) else path
