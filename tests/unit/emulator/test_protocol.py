@@ -18,6 +18,7 @@ from talkbox.emulator.protocol import (
     duration_text,
     encode_b64,
     server_kind,
+    shape_problem,
     truncate_reason,
 )
 
@@ -96,3 +97,21 @@ def test_the_audio_rate_comes_from_the_mime_type() -> None:
     assert audio_rate("audio/pcm;rate=24000") == 24000
     assert audio_rate("audio/pcm") == 16000
     assert audio_rate(None) == 16000
+
+
+def test_shape_problems_name_the_path_of_the_wrong_value() -> None:
+
+    assert shape_problem({"realtimeInput": {"audio": {"data": "AA==", "mimeType": "a"}}}) is None
+    assert shape_problem({"realtimeInput": {"audio": 5}}) == "realtimeInput.audio"
+    assert shape_problem({"clientContent": {"turns": [{"parts": [{"text": 3}]}]}}) == (
+        "clientContent.turns[0].parts[0].text"
+    )
+    assert (
+        shape_problem({"setup": {"contextWindowCompression": {"triggerTokens": "25600"}}}) is None
+    )
+    assert shape_problem({"setup": {"contextWindowCompression": {"triggerTokens": True}}}) == (
+        "setup.contextWindowCompression.triggerTokens"
+    )
+    assert shape_problem({"setup": {"systemInstruction": "plain text"}}) is None
+    assert shape_problem({"setup": {"systemInstruction": ["no"]}}) == "setup.systemInstruction"
+    assert shape_problem({"toolResponse": {"functionResponses": [{"future": 1}]}}) is None
