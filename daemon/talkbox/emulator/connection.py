@@ -1,4 +1,21 @@
-"""One Live connection: setup, the user-turn segmenter, the answer script, lifetime, faults."""
+"""One Live connection: setup, the user-turn segmenter, the answer script, lifetime, faults.
+
+A user turn ends at ``activityEnd`` (activity detection disabled), at ``audioStreamEnd`` or
+after ``silence_ms`` of quiet audio (automatic detection), at a realtime ``text``, or at
+``clientContent`` with ``turnComplete``. Each answer goes, as in the recorded sessions:
+
+1. ``sessionResumptionUpdate {}`` (resumption on), ``inputTranscription`` (if asked for);
+2. ``toolCall`` when the turn names a declared function (or a ``tool_call`` fault says so);
+   a blocking call waits for its ``toolResponse``, a NON_BLOCKING one does not, and its late
+   result starts a turn of its own (``scheduling``: INTERRUPT, WHEN_IDLE, or SILENT: none);
+3. ``modelTurn`` audio chunks (the echo, or a tone phrase for text), paced at real time,
+   with ``outputTranscription`` ``turn N: ...`` after the first;
+4. ``generationComplete``; ``turnComplete`` with ``usageMetadata``; then a resumable
+   ``sessionResumptionUpdate`` with a fresh handle.
+
+A barge-in (``activityStart``, speech, ``text`` or ``clientContent`` during 1-3) stops the
+audio and sends ``toolCallCancellation`` (pending calls), ``interrupted``, ``turnComplete``.
+"""
 
 from __future__ import annotations
 
@@ -97,6 +114,8 @@ class Connection:
         self._tasks: set[asyncio.Task[None]] = set()
         self._turns: asyncio.Queue[model.UserTurn] = asyncio.Queue()
         self._current: TurnState | None = None
+        #: Calls of NON_BLOCKING functions still waiting for their response: id -> name.
+        self._async_calls: dict[str, str] = {}
         self._activity: model.UserTurn | None = None
         #: Audio outside any activity, kept for TURN_INCLUDES_ALL_INPUT.
         self._idle_audio = model.UserTurn("audio")
@@ -140,14 +159,18 @@ class Connection:
         config = self.setup.get("realtimeInputConfig")
         return config if isinstance(config, dict) else {}
 
-    def _declared_functions(self) -> list[str]:
-        names: list[str] = []
+    def _declarations(self) -> dict[str, JsonDict]:
+        found: dict[str, JsonDict] = {}
         for tool in self.setup.get("tools") or []:
             if isinstance(tool, dict):
                 for declaration in tool.get("functionDeclarations") or []:
                     if isinstance(declaration, dict) and declaration.get("name"):
-                        names.append(str(declaration["name"]))
-        return names
+                        found[str(declaration["name"])] = declaration
+        return found
+
+    def _non_blocking(self, name: str) -> bool:
+        declaration = self._declarations().get(name, {})
+        return str(declaration.get("behavior", "")).upper() == "NON_BLOCKING"
 
     def _silence_limit_s(self) -> float:
         detection = self._realtime_config().get("automaticActivityDetection", {})
@@ -615,6 +638,9 @@ class Connection:
         state = self._current
         for response in responses or []:
             call_id = str(response.get("id", "")) if isinstance(response, dict) else ""
+            if call_id in self._async_calls:
+                self._late_tool_result(self._async_calls.pop(call_id), response)
+                continue
             future = state.pending_calls.get(call_id) if state is not None else None
             if future is None or future.done():
                 self.emu.log.add(self.id, "event", "unknown_tool_response", {"id": call_id})
@@ -622,6 +648,20 @@ class Connection:
                     await self.close(1008, NOT_FOUND)
                 continue
             future.set_result(response)
+
+    def _late_tool_result(self, name: str, response: JsonDict) -> None:
+        """A NON_BLOCKING function answered: its `scheduling` says what the model does."""
+        tokens = Tokens(text=count_text(json.dumps(response.get("response", {}), sort_keys=True)))
+        scheduling = str(response.get("scheduling") or "WHEN_IDLE").upper()
+        if scheduling == "SILENT":
+            if self.session is not None:
+                conversation = self.session.conversation
+                conversation.pending = conversation.pending + tokens
+            return
+        if scheduling == "INTERRUPT":
+            self._barge_in()
+        turn = model.UserTurn("text", text=f"result of {name}", tokens=tokens, tool_result=name)
+        self._turns.put_nowait(turn)
 
     # ---- turns -------------------------------------------------------------------------
 
@@ -664,7 +704,7 @@ class Connection:
         await self._fit_context(state)
         if self.resumption and not state.has("withhold_updates"):
             await self.send({"sessionResumptionUpdate": {}})
-        if "inputAudioTranscription" in self.setup:
+        if "inputAudioTranscription" in self.setup and turn.tool_result is None:
             transcript = model.input_transcript(turn)
             await self.send({"serverContent": {"inputTranscription": {"text": transcript}}})
         reply = model.answer(turn)
@@ -704,10 +744,12 @@ class Connection:
 
     async def _maybe_call_tool(self, turn: model.UserTurn, state: TurnState) -> str | None:
         scripted = state.has("tool_call")
+        if turn.tool_result is not None:
+            return None
         if scripted is not None:
             name, args = str(scripted.params["name"]), scripted.args
         else:
-            found = model.named_function(model.input_transcript(turn), self._declared_functions())
+            found = model.named_function(model.input_transcript(turn), list(self._declarations()))
             if found is None:
                 return None
             name, args = found, {}
@@ -716,6 +758,11 @@ class Connection:
         state.pending_calls[call_id] = future
         call = {"id": call_id, "name": name, "args": args}
         await self.send({"toolCall": {"functionCalls": [call]}})
+        if self._non_blocking(name):
+            # The model goes on talking; the response, when it comes, starts its own turn.
+            del state.pending_calls[call_id]
+            self._async_calls[call_id] = name
+            return None
         if state.has("tool_call_cancellation"):
             del state.pending_calls[call_id]
             await self.send({"toolCallCancellation": {"ids": [call_id]}})

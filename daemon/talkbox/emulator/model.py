@@ -20,13 +20,18 @@ _EMPTY_REPLY_BYTES = OUTPUT_RATE // 10 * 2
 
 @dataclass
 class UserTurn:
-    """One user turn as the model receives it: audio (at `rate`) or text."""
+    """One user turn as the model receives it: audio (at `rate`) or text.
+
+    `tool_result` names the non-blocking function whose late result starts this turn (the
+    model speaks on its own then; nobody said anything).
+    """
 
     kind: Literal["audio", "text"]
     audio: bytearray = field(default_factory=bytearray)
     rate: int = 16_000
     text: str = ""
     tokens: Tokens = field(default_factory=Tokens)
+    tool_result: str | None = None
 
     @property
     def seconds(self) -> float:

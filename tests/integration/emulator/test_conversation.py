@@ -493,3 +493,67 @@ async def test_with_all_input_coverage_audio_between_activities_joins_the_next_t
         second = await one_turn(session)
     assert text_of(first, "input_transcription") == ["audio 0.50 s"]
     assert text_of(second, "input_transcription") == ["audio 0.10 s"]
+
+
+SLOW_TOOL = types.Tool(
+    function_declarations=[
+        types.FunctionDeclaration(name="get_weather", behavior=types.Behavior.NON_BLOCKING)
+    ]
+)
+
+
+async def call_then_answer(
+    session: Any,
+) -> tuple[types.FunctionCall, list[types.LiveServerMessage]]:
+    """Ask for the weather; return the call and the whole (not waiting) first turn."""
+    await session.send_realtime_input(text="get weather please")
+    messages = await one_turn(session)
+    calls = [c for m in messages if m.tool_call for c in m.tool_call.function_calls or []]
+    return calls[0], messages
+
+
+@pytest.mark.parametrize("scheduling", ["WHEN_IDLE", None])
+async def test_a_non_blocking_call_does_not_hold_the_answer_and_its_result_gets_a_turn(
+    emulator: Emulator, client_for: Any, scheduling: str | None
+) -> None:
+    cfg = config(tools=[SLOW_TOOL])
+    async with client_for(emulator).aio.live.connect(model=MODEL, config=cfg) as session:
+        call, first = await call_then_answer(session)
+        await session.send_tool_response(
+            function_responses=types.FunctionResponse(
+                id=call.id,
+                name=call.name,
+                response={"sky": "clear"},
+                scheduling=types.FunctionResponseScheduling(scheduling) if scheduling else None,
+            )
+        )
+        second = await one_turn(session)
+    # The call comes first, then the answer without waiting for the response.
+    assert shape(first).index("tool_call") < shape(first).index("server_content.model_turn")
+    assert text_of(first, "output_transcription")[0].startswith("turn 1: tone phrase")
+    assert text_of(second, "input_transcription") == []
+    assert text_of(second, "output_transcription")[0].startswith("turn 2: tone phrase")
+    assert text_of(second, "output_transcription")[0].endswith('for "result of get_weather"')
+
+
+async def test_a_silent_result_is_absorbed_without_an_answer(
+    emulator: Emulator, client_for: Any
+) -> None:
+    cfg = config(tools=[SLOW_TOOL])
+    async with client_for(emulator).aio.live.connect(model=MODEL, config=cfg) as session:
+        call, _ = await call_then_answer(session)
+        await session.send_tool_response(
+            function_responses=types.FunctionResponse(
+                id=call.id,
+                name=call.name,
+                response={"sky": "clear"},
+                scheduling=types.FunctionResponseScheduling.SILENT,
+            )
+        )
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.3):
+                await session.receive().__anext__()
+        await session.send_realtime_input(text="and?")
+        later = await one_turn(session)
+    assert text_of(later, "output_transcription")[0].startswith("turn 2:")
+    assert later[-1].usage_metadata is not None

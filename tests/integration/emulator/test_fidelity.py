@@ -303,3 +303,48 @@ def test_the_comparison_notices_a_different_turn(wrong: str) -> None:
             parse({"serverContent": {"turnComplete": True}}),
         )
     assert names(altered) not in [names(r) for r in RECORDED["interrupted"]]
+
+
+async def test_a_non_blocking_call_answered_with_interrupt_matches_the_recorded_cell(
+    make_emulator: Any, client_for: Any
+) -> None:
+    """The recorded cell 40: call, talk on, the result interrupts the next answer, speak it."""
+    emulator = await make_emulator(realtime=True)
+    tool = types.Tool(
+        function_declarations=[
+            types.FunctionDeclaration(
+                name="get_weather_vegas", behavior=types.Behavior.NON_BLOCKING
+            )
+        ]
+    )
+    config = types.LiveConnectConfig(response_modalities=["AUDIO"], tools=[tool])
+    async with client_for(emulator).aio.live.connect(model=MODEL, config=config) as session:
+        await session.send_client_content(
+            turns=types.Content(role="user", parts=[types.Part(text="get weather vegas?")])
+        )
+        async with asyncio.timeout(WAIT_S):
+            first = [m async for m in session.receive()]
+        call = next(c for m in first if m.tool_call for c in m.tool_call.function_calls or [])
+        await session.send_client_content(
+            turns=types.Content(role="user", parts=[types.Part(text="tell me about Paris " * 4)])
+        )
+        async with asyncio.timeout(WAIT_S):
+            async for message in session.receive():
+                if message.data:
+                    await session.send_tool_response(
+                        function_responses=types.FunctionResponse(
+                            id=call.id,
+                            name=call.name,
+                            response={"weather": "Sunny, 42 degrees"},
+                            scheduling=types.FunctionResponseScheduling.INTERRUPT,
+                        )
+                    )
+                    break
+            _ = [m async for m in session.receive()]
+            _ = [m async for m in session.receive()]
+    ours = emulator_turns(emulator)
+    assert [classify(turn) for turn in ours] == ["tool", "interrupted", "normal"]
+    for turn in ours:
+        real = RECORDED[classify(turn)]
+        assert names(turn) in [names(r) for r in real]
+        assert_same_shapes(turn, real[0])
