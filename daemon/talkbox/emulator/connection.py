@@ -126,6 +126,10 @@ class Connection:
         self._text_frames = False
         self._urlsafe = False
         self._no_goaway = False
+        self._voice_activity = False
+        #: Seconds of client audio received, the clock of voiceActivity offsets.
+        self._audio_s = 0.0
+        self._speech_end_s = 0.0
         self._install_pong_hook()
 
     # ---- configuration read from setup ------------------------------------------------
@@ -438,6 +442,22 @@ class Connection:
             self._urlsafe = True
         elif fault.kind == "no_goaway":
             self._no_goaway = True
+        elif fault.kind == "periodic_handles":
+            self._spawn(self._periodic_handles(float(p["s"])))
+        elif fault.kind == "voice_activity":
+            self._voice_activity = True
+
+    async def _periodic_handles(self, every: float) -> None:
+        assert self.session is not None
+        while True:
+            await asyncio.sleep(every)
+            handle = self.emu.handles.issue(self.session)
+            await self.send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
+
+    async def _voice_activity_signal(self, kind: str, at_s: float) -> None:
+        if self._voice_activity:
+            offset = duration_text(round(at_s, 3))
+            await self.send({"voiceActivity": {"type": kind, "audioOffset": offset}})
 
     async def _after_goaway(self, left: float, *, silent: bool) -> None:
         self._silent = silent
@@ -558,6 +578,7 @@ class Connection:
             elif self._activity is not None:
                 self._end_turn(self._activity)
                 self._activity = None
+                await self._voice_activity_signal("ACTIVITY_END", self._speech_end_s)
         elif "text" in body:
             self._barge_in()
             text = str(body["text"])
@@ -575,6 +596,11 @@ class Connection:
                 self._keep_idle(pcm, rate)
             return
         loud = model.rms(pcm) >= self.options.silence_rms
+        seconds = len(pcm) / 2 / rate
+        started_at = self._audio_s
+        self._audio_s += seconds
+        if loud:
+            self._speech_end_s = self._audio_s
         if self._activity is None:
             if not loud:
                 self._keep_idle(pcm, rate)
@@ -582,11 +608,13 @@ class Connection:
             self._barge_in()
             self._activity = self._new_activity()
             self._silence_s = 0.0
+            await self._voice_activity_signal("ACTIVITY_START", started_at)
         self._append(self._activity, pcm, rate)
-        self._silence_s = 0.0 if loud else self._silence_s + len(pcm) / 2 / rate
+        self._silence_s = 0.0 if loud else self._silence_s + seconds
         if self._silence_s >= self._silence_limit_s():
             self._end_turn(self._activity)
             self._activity = None
+            await self._voice_activity_signal("ACTIVITY_END", self._speech_end_s)
 
     @property
     def all_input(self) -> bool:

@@ -59,6 +59,10 @@ Kinds (parameters and defaults):
 * ``text_frames`` / ``urlsafe_b64`` -- send text instead of binary frames / URL-safe base64.
 * ``delay_setup:s=1`` / ``no_setup_complete`` / ``setup_first`` -- answer setup late, never, or
   with another message first.
+* ``periodic_handles:s=2`` -- a resumable handle every S seconds, turns or not, resumption
+  asked for or not (as the translation model does).
+* ``voice_activity`` -- ``voiceActivity`` ACTIVITY_START/ACTIVITY_END messages when automatic
+  detection hears speech start and end (not sent by the Developer API by default).
 """
 
 from __future__ import annotations
@@ -156,11 +160,22 @@ _KINDS: dict[str, tuple[Point, dict[str, Any]]] = {
     "delay_setup": (Point.SETUP, {"s": 1.0}),
     "no_setup_complete": (Point.SETUP, {}),
     "setup_first": (Point.SETUP, {}),
+    "periodic_handles": (Point.CONNECTION, {"s": 2.0}),
+    "voice_activity": (Point.CONNECTION, {}),
     **{kind: (Point.TURN, defaults) for kind, defaults in _TURN_SHAPES.items()},
 }
 
 #: Faults that switch a connection's behaviour from the moment they fire.
-FLAG_KINDS = frozenset({"no_goaway", "delay_pong", "text_frames", "urlsafe_b64"})
+FLAG_KINDS = frozenset(
+    {
+        "no_goaway",
+        "delay_pong",
+        "text_frames",
+        "urlsafe_b64",
+        "periodic_handles",
+        "voice_activity",
+    }
+)
 #: Faults that act once, at the moment they fire (flags included).
 INSTANT_KINDS = (
     frozenset({"close", "abort", "goaway", "stall", "malformed", "expire_handles"}) | FLAG_KINDS

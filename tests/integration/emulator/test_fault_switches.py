@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 from google.genai import errors, types
 from websockets.asyncio.client import connect
@@ -436,3 +437,40 @@ async def test_times_limits_how_often_a_fault_fires_across_connections(
     async with client.aio.live.connect(model=MODEL, config=CONFIG) as session:
         assert (await one_turn(session))[-1].server_content is not None
     assert fault.fired == 2
+
+
+async def test_periodic_handles_arrive_without_turns_or_resumption_in_setup(
+    emulator: Emulator, client_for: Any
+) -> None:
+    emulator.arm("periodic_handles:s=0.1")
+    updates: list[types.LiveSessionResumptionUpdate] = []
+    plain = types.LiveConnectConfig(response_modalities=["AUDIO"])
+    async with client_for(emulator).aio.live.connect(model=MODEL, config=plain) as session:
+        async with asyncio.timeout(WAIT_S):
+            async for message in session.receive():
+                if message.session_resumption_update:
+                    updates.append(message.session_resumption_update)
+                if len(updates) == 3:
+                    break
+    assert all(u.resumable for u in updates)
+    assert len({u.new_handle for u in updates}) == 3
+
+
+async def test_voice_activity_messages_mark_speech_under_automatic_detection(
+    make_emulator: Any, client_for: Any
+) -> None:
+    emulator = await make_emulator(silence_ms=200)
+    emulator.arm("voice_activity")
+    tone = (np.sin(np.arange(4800) / 2) * 9000).astype("<i2").tobytes()  # 0.3 s at 16 kHz
+    async with client_for(emulator).aio.live.connect(model=MODEL, config=CONFIG) as session:
+        for chunk in (bytes(3200), tone, bytes(6400)):
+            await session.send_realtime_input(
+                audio=types.Blob(data=chunk, mime_type="audio/pcm;rate=16000")
+            )
+        async with asyncio.timeout(WAIT_S):
+            messages = [m async for m in session.receive()]
+    activity = [m.voice_activity for m in messages if m.voice_activity]
+    assert [(a.voice_activity_type, a.audio_offset) for a in activity] == [
+        (types.VoiceActivityType.ACTIVITY_START, "0.100s"),
+        (types.VoiceActivityType.ACTIVITY_END, "0.400s"),
+    ]
