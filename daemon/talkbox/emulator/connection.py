@@ -1,20 +1,8 @@
-"""One Live connection: setup, the user-turn segmenter, the answer script, lifetime, faults.
+"""One Live connection: setup, where user turns end, lifetime, and acting out faults.
 
 A user turn ends at ``activityEnd`` (activity detection disabled), at ``audioStreamEnd`` or
 after ``silence_ms`` of quiet audio (automatic detection), at a realtime ``text``, or at
-``clientContent`` with ``turnComplete``. Each answer goes, as in the recorded sessions:
-
-1. ``sessionResumptionUpdate {}`` (resumption on), ``inputTranscription`` (if asked for);
-2. ``toolCall`` when the turn names a declared function (or a ``tool_call`` fault says so);
-   a blocking call waits for its ``toolResponse``, a NON_BLOCKING one does not, and its late
-   result starts a turn of its own (``scheduling``: INTERRUPT, WHEN_IDLE, or SILENT: none);
-3. ``modelTurn`` audio chunks (the echo, or a tone phrase for text), paced at real time,
-   with ``outputTranscription`` ``turn N: ...`` after the first;
-4. ``generationComplete``; ``turnComplete`` with ``usageMetadata``; then a resumable
-   ``sessionResumptionUpdate`` with a fresh handle.
-
-A barge-in (``activityStart``, speech, ``text`` or ``clientContent`` during 1-3) stops the
-audio and sends ``toolCallCancellation`` (pending calls), ``interrupted``, ``turnComplete``.
+``clientContent`` with ``turnComplete``; the `Responder` answers it.
 """
 
 from __future__ import annotations
@@ -25,7 +13,6 @@ import json
 import logging
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from websockets.asyncio.server import ServerConnection
@@ -49,12 +36,11 @@ from talkbox.emulator.protocol import (
     shape_problem,
     truncate_reason,
 )
+from talkbox.emulator.responder import Responder
 from talkbox.emulator.session import (
     Conversation,
     Session,
     Tokens,
-    TurnRecord,
-    audio_tokens,
     setup_tokens,
 )
 from talkbox.emulator.session import text_tokens as count_text
@@ -74,27 +60,6 @@ class SessionEnded(Exception):
     """The emulator closed or aborted the connection; the current coroutine stops."""
 
 
-@dataclass
-class TurnState:
-    """The answer being produced: enough to finish it properly if it is interrupted."""
-
-    number: int
-    user: Tokens
-    sent_seconds: float = 0.0
-    reply_text_tokens: int = 0
-    pending_calls: dict[str, asyncio.Future[JsonDict]] = field(default_factory=dict)
-    interruptible: bool = True
-    interrupted: bool = False
-    finished: bool = False
-    text_reply: bool = False
-    faults: list[Fault] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
-
-    def has(self, kind: str) -> Fault | None:
-        """The shape fault of that kind armed for this turn, if any."""
-        return next((f for f in self.faults if f.kind == kind), None)
-
-
 class Connection:
     """Runs one accepted websocket from setup to close, as the Live service would."""
 
@@ -112,10 +77,7 @@ class Connection:
         self.setup: JsonDict = {}
         self.ended = False
         self._tasks: set[asyncio.Task[None]] = set()
-        self._turns: asyncio.Queue[model.UserTurn] = asyncio.Queue()
-        self._current: TurnState | None = None
-        #: Calls of NON_BLOCKING functions still waiting for their response: id -> name.
-        self._async_calls: dict[str, str] = {}
+        self.responder = Responder(self)
         self._activity: model.UserTurn | None = None
         #: Audio outside any activity, kept for TURN_INCLUDES_ALL_INPUT.
         self._idle_audio = model.UserTurn("audio")
@@ -124,7 +86,7 @@ class Connection:
         self._pong_delay = 0.0
         self._silent = False
         self._text_frames = False
-        self._urlsafe = False
+        self.urlsafe = False
         self._no_goaway = False
         self._voice_activity = False
         #: Seconds of client audio received, the clock of voiceActivity offsets.
@@ -163,7 +125,8 @@ class Connection:
         config = self.setup.get("realtimeInputConfig")
         return config if isinstance(config, dict) else {}
 
-    def _declarations(self) -> dict[str, JsonDict]:
+    def declarations(self) -> dict[str, JsonDict]:
+        """The function declarations of setup, by name."""
         found: dict[str, JsonDict] = {}
         for tool in self.setup.get("tools") or []:
             if isinstance(tool, dict):
@@ -172,8 +135,9 @@ class Connection:
                         found[str(declaration["name"])] = declaration
         return found
 
-    def _non_blocking(self, name: str) -> bool:
-        declaration = self._declarations().get(name, {})
+    def non_blocking(self, name: str) -> bool:
+        """Whether setup declared the function `name` NON_BLOCKING."""
+        declaration = self.declarations().get(name, {})
         return str(declaration.get("behavior", "")).upper() == "NON_BLOCKING"
 
     def _silence_limit_s(self) -> float:
@@ -186,13 +150,13 @@ class Connection:
     async def run(self) -> None:
         """Serve the connection until either side ends it."""
         for fault in self.emu.faults_for(self.id, timed=True):
-            self._spawn(self._timed_fault(fault))
+            self.spawn(self._timed_fault(fault))
         try:
             await self._setup_phase()
-            self._spawn(self._lifetime())
-            if self.options.session_limit_s is not None and not self._compression():
-                self._spawn(self._session_limit(self.options.session_limit_s))
-            self._spawn(self._answerer())
+            self.spawn(self._lifetime())
+            if self.options.session_limit_s is not None and not self.compression():
+                self.spawn(self._session_limit(self.options.session_limit_s))
+            self.spawn(self.responder.run())
             await self._read_loop()
         except SessionEnded:
             pass
@@ -210,7 +174,8 @@ class Connection:
                 if not self.session.open_connections:
                     self.session.last_closed = now
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `coro` as a task of this connection (cancelled when it ends; errors logged)."""
         task = asyncio.get_running_loop().create_task(self._guard(coro))
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -427,7 +392,7 @@ class Connection:
             left = float(p["time_left"])
             await self.send({"goAway": {"timeLeft": p["text"] or duration_text(left)}})
             if p["then"] != "nothing":
-                self._spawn(self._after_goaway(left, silent=p["then"] == "silence"))
+                self.spawn(self._after_goaway(left, silent=p["then"] == "silence"))
         elif fault.kind == "stall":
             self._stall_until = time.monotonic() + float(p["s"])
         elif fault.kind == "delay_pong":
@@ -439,11 +404,11 @@ class Connection:
         elif fault.kind == "text_frames":
             self._text_frames = True
         elif fault.kind == "urlsafe_b64":
-            self._urlsafe = True
+            self.urlsafe = True
         elif fault.kind == "no_goaway":
             self._no_goaway = True
         elif fault.kind == "periodic_handles":
-            self._spawn(self._periodic_handles(float(p["s"])))
+            self.spawn(self._periodic_handles(float(p["s"])))
         elif fault.kind == "voice_activity":
             self._voice_activity = True
 
@@ -523,7 +488,8 @@ class Connection:
         self.emu.log.add(self.id, "event", "session_limit", {"limit_s": limit})
         await self.close(*self.options.session_limit_close)
 
-    def _compression(self) -> JsonDict | None:
+    def compression(self) -> JsonDict | None:
+        """The contextWindowCompression of setup, if any."""
         compression = self.setup.get("contextWindowCompression")
         return compression if isinstance(compression, dict) else None
 
@@ -541,7 +507,7 @@ class Connection:
         elif "clientContent" in message:
             await self._client_content(message["clientContent"])
         elif "toolResponse" in message:
-            await self._tool_response(message["toolResponse"])
+            await self.responder.tool_response(message["toolResponse"])
         elif "setup" in message or "contextUpdate" not in message:
             # A second setup, or a message the service does not know: an invalid argument.
             await self.close(1007, INVALID_ARGUMENT)
@@ -562,27 +528,27 @@ class Connection:
             if not self.manual_activity:
                 await self._activity_outside_manual_mode()
                 return
-            self._barge_in()
+            self.responder.barge_in()
             self._activity = self._new_activity()
         elif "activityEnd" in body:
             if not self.manual_activity:
                 await self._activity_outside_manual_mode()
                 return
             if self._activity is not None:
-                self._end_turn(self._activity)
+                self.responder.end_turn(self._activity)
                 self._activity = None
         elif "audioStreamEnd" in body:
             if self.manual_activity:
                 if self.options.stream_end_under_manual_vad == "close":
                     await self.close(1007, INVALID_ARGUMENT)
             elif self._activity is not None:
-                self._end_turn(self._activity)
+                self.responder.end_turn(self._activity)
                 self._activity = None
                 await self._voice_activity_signal("ACTIVITY_END", self._speech_end_s)
         elif "text" in body:
-            self._barge_in()
+            self.responder.barge_in()
             text = str(body["text"])
-            self._end_turn(model.UserTurn("text", text=text))
+            self.responder.end_turn(model.UserTurn("text", text=text))
 
     async def _activity_outside_manual_mode(self) -> None:
         if self.options.activity_under_auto_vad == "close":
@@ -605,14 +571,14 @@ class Connection:
             if not loud:
                 self._keep_idle(pcm, rate)
                 return
-            self._barge_in()
+            self.responder.barge_in()
             self._activity = self._new_activity()
             self._silence_s = 0.0
             await self._voice_activity_signal("ACTIVITY_START", started_at)
         self._append(self._activity, pcm, rate)
         self._silence_s = 0.0 if loud else self._silence_s + seconds
         if self._silence_s >= self._silence_limit_s():
-            self._end_turn(self._activity)
+            self.responder.end_turn(self._activity)
             self._activity = None
             await self._voice_activity_signal("ACTIVITY_END", self._speech_end_s)
 
@@ -647,7 +613,7 @@ class Connection:
     async def _client_content(self, body: Any) -> None:
         if not isinstance(body, dict):
             await self.close(1007, INVALID_ARGUMENT)
-        self._barge_in()
+        self.responder.barge_in()
         tokens = Tokens()
         texts: list[str] = []
         for turn in body.get("turns") or []:
@@ -657,242 +623,6 @@ class Connection:
                     if turn.get("role", "user") == "user":
                         texts.append(str(part["text"]))
         if body.get("turnComplete"):
-            self._end_turn(model.UserTurn("text", text=" ".join(texts), tokens=tokens))
+            self.responder.end_turn(model.UserTurn("text", text=" ".join(texts), tokens=tokens))
         elif self.session is not None:
             self.session.conversation.pending = self.session.conversation.pending + tokens
-
-    async def _tool_response(self, body: Any) -> None:
-        responses = body.get("functionResponses") if isinstance(body, dict) else None
-        state = self._current
-        for response in responses or []:
-            call_id = str(response.get("id", "")) if isinstance(response, dict) else ""
-            if call_id in self._async_calls:
-                self._late_tool_result(self._async_calls.pop(call_id), response)
-                continue
-            future = state.pending_calls.get(call_id) if state is not None else None
-            if future is None or future.done():
-                self.emu.log.add(self.id, "event", "unknown_tool_response", {"id": call_id})
-                if self.options.unknown_tool_response == "close":
-                    await self.close(1008, NOT_FOUND)
-                continue
-            future.set_result(response)
-
-    def _late_tool_result(self, name: str, response: JsonDict) -> None:
-        """A NON_BLOCKING function answered: its `scheduling` says what the model does."""
-        tokens = Tokens(text=count_text(json.dumps(response.get("response", {}), sort_keys=True)))
-        scheduling = str(response.get("scheduling") or "WHEN_IDLE").upper()
-        if scheduling == "SILENT":
-            if self.session is not None:
-                conversation = self.session.conversation
-                conversation.pending = conversation.pending + tokens
-            return
-        if scheduling == "INTERRUPT":
-            self._barge_in()
-        turn = model.UserTurn("text", text=f"result of {name}", tokens=tokens, tool_result=name)
-        self._turns.put_nowait(turn)
-
-    # ---- turns -------------------------------------------------------------------------
-
-    def _end_turn(self, turn: model.UserTurn) -> None:
-        if turn.kind == "audio":
-            turn.tokens = Tokens(audio=audio_tokens(turn.seconds, self.options.audio_tokens_per_s))
-        elif not turn.tokens.total:
-            turn.tokens = Tokens(text=count_text(turn.text))
-        self._turns.put_nowait(turn)
-
-    def _barge_in(self) -> None:
-        state = self._current
-        if state is None or not state.interruptible or not self.interrupts:
-            return
-        state.interrupted = True
-        state.interruptible = False
-        if state.task is not None:
-            state.task.cancel()
-
-    async def _answerer(self) -> None:
-        while True:
-            turn = await self._turns.get()
-            assert self.session is not None
-            conversation = self.session.conversation
-            conversation.turns += 1
-            state = TurnState(conversation.turns, turn.tokens + conversation.pending)
-            conversation.pending = Tokens()
-            state.faults = self.emu.turn_faults(self.id, state.number)
-            state.text_reply = self.text_modality
-            self._current = state
-            state.task = self._spawn(self._answer(turn, state))
-            await asyncio.wait([state.task])
-            self._current = None
-            if state.task.cancelled() and state.interrupted:
-                await self._interrupted_tail(state)
-
-    async def _answer(self, turn: model.UserTurn, state: TurnState) -> None:
-        assert self.session is not None
-        conversation = self.session.conversation
-        await self._fit_context(state)
-        if self.resumption and not state.has("withhold_updates"):
-            await self.send({"sessionResumptionUpdate": {}})
-        if "inputAudioTranscription" in self.setup and turn.tool_result is None:
-            transcript = model.input_transcript(turn)
-            await self.send({"serverContent": {"inputTranscription": {"text": transcript}}})
-        reply = model.answer(turn)
-        called = await self._maybe_call_tool(turn, state)
-        if called:
-            reply = model.Answer(reply.pcm, f"{reply.description} after calling {called}")
-        delay = state.has("first_audio_delay")
-        if delay is not None:
-            await asyncio.sleep(float(delay.params["s"]))
-        await self._stream(reply, state)
-        if state.finished:
-            return
-        state.interruptible = False
-        if not state.has("omit_generation_complete"):
-            await self.send({"serverContent": {"generationComplete": True}})
-        await self._complete(state, model_tokens=self._model_tokens(state))
-        conversation.history.append(TurnRecord(state.number, state.user, self._model_tokens(state)))
-        await self._handle_update(state)
-
-    async def _fit_context(self, state: TurnState) -> None:
-        assert self.session is not None
-        conversation = self.session.conversation
-        window = self.options.context_window
-        compression = self._compression()
-        if compression is not None:
-            trigger = int(compression.get("triggerTokens") or int(window * 0.8))
-            sliding = compression.get("slidingWindow") or {}
-            target = int(sliding.get("targetTokens") or trigger // 2)
-            before = (conversation.context() + state.user).total
-            dropped = conversation.compress(state.user, trigger, target)
-            if dropped:
-                after = (conversation.context() + state.user).total
-                data = {"dropped_turns": dropped, "before": before, "after": after}
-                self.emu.log.add(self.id, "event", "compression", data)
-        elif (conversation.context() + state.user).total > window:
-            await self.close(1007, INVALID_ARGUMENT)
-
-    async def _maybe_call_tool(self, turn: model.UserTurn, state: TurnState) -> str | None:
-        scripted = state.has("tool_call")
-        if turn.tool_result is not None:
-            return None
-        if scripted is not None:
-            name, args = str(scripted.params["name"]), scripted.args
-        else:
-            found = model.named_function(model.input_transcript(turn), list(self._declarations()))
-            if found is None:
-                return None
-            name, args = found, {}
-        call_id = f"function-call-{self.emu.rng.getrandbits(64)}"
-        future: asyncio.Future[JsonDict] = asyncio.get_running_loop().create_future()
-        state.pending_calls[call_id] = future
-        call = {"id": call_id, "name": name, "args": args}
-        await self.send({"toolCall": {"functionCalls": [call]}})
-        if self._non_blocking(name):
-            # The model goes on talking; the response, when it comes, starts its own turn.
-            del state.pending_calls[call_id]
-            self._async_calls[call_id] = name
-            return None
-        if state.has("tool_call_cancellation"):
-            del state.pending_calls[call_id]
-            await self.send({"toolCallCancellation": {"ids": [call_id]}})
-            return None
-        response = await future
-        del state.pending_calls[call_id]
-        payload = json.dumps(response.get("response", {}), sort_keys=True)
-        state.user = state.user + Tokens(text=count_text(payload))
-        return name
-
-    async def _stream(self, reply: model.Answer, state: TurnState) -> None:
-        interrupt = state.has("interrupt")
-        if state.text_reply:
-            text = model.output_transcript(state.number, reply)
-            await self.send({"serverContent": {"modelTurn": {"parts": [{"text": text}]}}})
-            state.reply_text_tokens = count_text(text)
-            await self._turn_instant_faults(state)
-            return
-        pieces = model.chunks(reply.pcm, self.options.chunk_ms)
-        start = time.monotonic()
-        for i, piece in enumerate(pieces):
-            if self.options.realtime:
-                await asyncio.sleep(max(0.0, start + state.sent_seconds - time.monotonic()))
-            data = encode_b64(piece, urlsafe=self._urlsafe)
-            part = {"inlineData": {"mimeType": model.OUTPUT_MIME, "data": data}}
-            await self.send({"serverContent": {"modelTurn": {"parts": [part]}}})
-            state.sent_seconds += len(piece) / 2 / model.OUTPUT_RATE
-            if i == 0:
-                if "outputAudioTranscription" in self.setup:
-                    text = model.output_transcript(state.number, reply)
-                    await self.send({"serverContent": {"outputTranscription": {"text": text}}})
-                await self._turn_instant_faults(state)
-            if interrupt is not None and state.sent_seconds * 1000 >= interrupt.params["after_ms"]:
-                state.interruptible = False
-                await self._interrupted_tail(state)
-                state.finished = True
-                return
-
-    async def _turn_instant_faults(self, state: TurnState) -> None:
-        for fault in self.emu.faults_for(self.id, turn=state.number):
-            await self.fire(fault)
-
-    def _model_tokens(self, state: TurnState) -> Tokens:
-        count = audio_tokens(state.sent_seconds, self.options.audio_tokens_per_s)
-        if state.text_reply:
-            return Tokens(text=state.reply_text_tokens)
-        return Tokens(audio=count)
-
-    async def _complete(
-        self, state: TurnState, *, model_tokens: Tokens, interrupted: bool = False
-    ) -> None:
-        """Send turnComplete with usageMetadata in the same message, as every recording does."""
-        assert self.session is not None
-        prompt = self.session.conversation.context() + state.user
-        usage = {
-            "promptTokenCount": prompt.total,
-            "responseTokenCount": model_tokens.total,
-            "totalTokenCount": prompt.total + model_tokens.total,
-            "promptTokensDetails": prompt.details(),
-            "responseTokensDetails": model_tokens.details(),
-        }
-        content: JsonDict = {}
-        if interrupted and state.has("interrupted_with_turn_complete"):
-            content["interrupted"] = True
-        if not state.has("no_turn_complete"):
-            content["turnComplete"] = True
-        reason = state.has("turn_complete_reason")
-        if reason is not None:
-            content["turnCompleteReason"] = reason.params["reason"]
-        if state.has("waiting_for_input"):
-            content["waitingForInput"] = True
-        status = state.has("interaction_status")
-        if status is not None:
-            content["interactionStatus"] = status.params["status"]
-        message: JsonDict = {"serverContent": content} if content else {}
-        if not state.has("omit_usage"):
-            if message and state.has("usage_separate"):
-                await self.send(message)
-                message = {}
-            message["usageMetadata"] = usage
-        if message:
-            await self.send(message)
-
-    async def _interrupted_tail(self, state: TurnState) -> None:
-        assert self.session is not None
-        if state.pending_calls:
-            ids = list(state.pending_calls)
-            state.pending_calls.clear()
-            await self.send({"toolCallCancellation": {"ids": ids}})
-        if not state.has("interrupted_with_turn_complete"):
-            await self.send({"serverContent": {"interrupted": True}})
-        model_tokens = self._model_tokens(state)
-        await self._complete(state, model_tokens=model_tokens, interrupted=True)
-        self.session.conversation.history.append(TurnRecord(state.number, state.user, model_tokens))
-        await self._handle_update(state)
-
-    async def _handle_update(self, state: TurnState) -> None:
-        if not self.resumption or state.has("withhold_updates"):
-            return
-        if state.has("unresumable"):
-            await self.send({"sessionResumptionUpdate": {}})
-            return
-        assert self.session is not None
-        handle = self.emu.handles.issue(self.session)
-        await self.send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})

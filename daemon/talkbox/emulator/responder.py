@@ -1,0 +1,317 @@
+"""The model's side of a connection: user turns queue up and are answered in order.
+
+Each answer goes, as in the recorded sessions:
+
+1. ``sessionResumptionUpdate {}`` (resumption on), ``inputTranscription`` (if asked for);
+2. ``toolCall`` when the turn names a declared function (or a ``tool_call`` fault says so);
+   a blocking call waits for its ``toolResponse``, a NON_BLOCKING one does not, and its late
+   result starts a turn of its own (``scheduling``: INTERRUPT, WHEN_IDLE, or SILENT: none);
+3. ``modelTurn`` audio chunks (the echo, or a tone phrase for text), paced at real time,
+   with ``outputTranscription`` ``turn N: ...`` after the first;
+4. ``generationComplete``; ``turnComplete`` with ``usageMetadata``; then a resumable
+   ``sessionResumptionUpdate`` with a fresh handle.
+
+A barge-in (``activityStart``, speech, ``text`` or ``clientContent`` during 1-3) stops the
+audio and sends ``toolCallCancellation`` (pending calls), ``interrupted``, ``turnComplete``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from talkbox.emulator import model
+from talkbox.emulator.faults import CLOSE_PRESETS, Fault
+from talkbox.emulator.protocol import JsonDict, encode_b64
+from talkbox.emulator.session import Tokens, TurnRecord, audio_tokens
+from talkbox.emulator.session import text_tokens as count_text
+
+if TYPE_CHECKING:
+    from talkbox.emulator.connection import Connection
+
+INVALID_ARGUMENT = CLOSE_PRESETS["invalid_argument"][1]
+NOT_FOUND = CLOSE_PRESETS["not_found"][1]
+
+
+@dataclass
+class TurnState:
+    """The answer being produced: enough to finish it properly if it is interrupted."""
+
+    number: int
+    user: Tokens
+    sent_seconds: float = 0.0
+    reply_text_tokens: int = 0
+    pending_calls: dict[str, asyncio.Future[JsonDict]] = field(default_factory=dict)
+    interruptible: bool = True
+    interrupted: bool = False
+    finished: bool = False
+    text_reply: bool = False
+    faults: list[Fault] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+    def has(self, kind: str) -> Fault | None:
+        """The shape fault of that kind armed for this turn, if any."""
+        return next((f for f in self.faults if f.kind == kind), None)
+
+
+class Responder:
+    """Answers a connection's user turns one at a time; interrupts the answer on barge-in."""
+
+    def __init__(self, conn: Connection) -> None:
+        """Answer on behalf of `conn` (its setup, session, faults and socket)."""
+        self.conn = conn
+        self.turns: asyncio.Queue[model.UserTurn] = asyncio.Queue()
+        self.current: TurnState | None = None
+        #: Calls of NON_BLOCKING functions still waiting for their response: id -> name.
+        self.async_calls: dict[str, str] = {}
+
+    async def tool_response(self, body: Any) -> None:
+        """Match function responses to pending calls; late NON_BLOCKING results start turns."""
+        responses = body.get("functionResponses") if isinstance(body, dict) else None
+        state = self.current
+        for response in responses or []:
+            call_id = str(response.get("id", "")) if isinstance(response, dict) else ""
+            if call_id in self.async_calls:
+                self._late_tool_result(self.async_calls.pop(call_id), response)
+                continue
+            future = state.pending_calls.get(call_id) if state is not None else None
+            if future is None or future.done():
+                self.conn.emu.log.add(
+                    self.conn.id, "event", "unknown_tool_response", {"id": call_id}
+                )
+                if self.conn.options.unknown_tool_response == "close":
+                    await self.conn.close(1008, NOT_FOUND)
+                continue
+            future.set_result(response)
+
+    def _late_tool_result(self, name: str, response: JsonDict) -> None:
+        """A NON_BLOCKING function answered: its `scheduling` says what the model does."""
+        tokens = Tokens(text=count_text(json.dumps(response.get("response", {}), sort_keys=True)))
+        scheduling = str(response.get("scheduling") or "WHEN_IDLE").upper()
+        if scheduling == "SILENT":
+            if self.conn.session is not None:
+                conversation = self.conn.session.conversation
+                conversation.pending = conversation.pending + tokens
+            return
+        if scheduling == "INTERRUPT":
+            self.barge_in()
+        turn = model.UserTurn("text", text=f"result of {name}", tokens=tokens, tool_result=name)
+        self.turns.put_nowait(turn)
+
+    # ---- turns -------------------------------------------------------------------------
+
+    def end_turn(self, turn: model.UserTurn) -> None:
+        """A user turn ended: count its tokens and queue it for an answer."""
+        if turn.kind == "audio":
+            turn.tokens = Tokens(
+                audio=audio_tokens(turn.seconds, self.conn.options.audio_tokens_per_s)
+            )
+        elif not turn.tokens.total:
+            turn.tokens = Tokens(text=count_text(turn.text))
+        self.turns.put_nowait(turn)
+
+    def barge_in(self) -> None:
+        """New user activity: stop the current answer, unless setup said NO_INTERRUPTION."""
+        state = self.current
+        if state is None or not state.interruptible or not self.conn.interrupts:
+            return
+        state.interrupted = True
+        state.interruptible = False
+        if state.task is not None:
+            state.task.cancel()
+
+    async def run(self) -> None:
+        """Answer queued turns in order, for as long as the connection lives."""
+        while True:
+            turn = await self.turns.get()
+            assert self.conn.session is not None
+            conversation = self.conn.session.conversation
+            conversation.turns += 1
+            state = TurnState(conversation.turns, turn.tokens + conversation.pending)
+            conversation.pending = Tokens()
+            state.faults = self.conn.emu.turn_faults(self.conn.id, state.number)
+            state.text_reply = self.conn.text_modality
+            self.current = state
+            state.task = self.conn.spawn(self._answer(turn, state))
+            await asyncio.wait([state.task])
+            self.current = None
+            if state.task.cancelled() and state.interrupted:
+                await self._interrupted_tail(state)
+
+    async def _answer(self, turn: model.UserTurn, state: TurnState) -> None:
+        assert self.conn.session is not None
+        conversation = self.conn.session.conversation
+        await self._fit_context(state)
+        if self.conn.resumption and not state.has("withhold_updates"):
+            await self.conn.send({"sessionResumptionUpdate": {}})
+        if "inputAudioTranscription" in self.conn.setup and turn.tool_result is None:
+            transcript = model.input_transcript(turn)
+            await self.conn.send({"serverContent": {"inputTranscription": {"text": transcript}}})
+        reply = model.answer(turn)
+        called = await self._maybe_call_tool(turn, state)
+        if called:
+            reply = model.Answer(reply.pcm, f"{reply.description} after calling {called}")
+        delay = state.has("first_audio_delay")
+        if delay is not None:
+            await asyncio.sleep(float(delay.params["s"]))
+        await self._stream(reply, state)
+        if state.finished:
+            return
+        state.interruptible = False
+        if not state.has("omit_generation_complete"):
+            await self.conn.send({"serverContent": {"generationComplete": True}})
+        await self._complete(state, model_tokens=self._model_tokens(state))
+        conversation.history.append(TurnRecord(state.number, state.user, self._model_tokens(state)))
+        await self._handle_update(state)
+
+    async def _fit_context(self, state: TurnState) -> None:
+        assert self.conn.session is not None
+        conversation = self.conn.session.conversation
+        window = self.conn.options.context_window
+        compression = self.conn.compression()
+        if compression is not None:
+            trigger = int(compression.get("triggerTokens") or int(window * 0.8))
+            sliding = compression.get("slidingWindow") or {}
+            target = int(sliding.get("targetTokens") or trigger // 2)
+            before = (conversation.context() + state.user).total
+            dropped = conversation.compress(state.user, trigger, target)
+            if dropped:
+                after = (conversation.context() + state.user).total
+                data = {"dropped_turns": dropped, "before": before, "after": after}
+                self.conn.emu.log.add(self.conn.id, "event", "compression", data)
+        elif (conversation.context() + state.user).total > window:
+            await self.conn.close(1007, INVALID_ARGUMENT)
+
+    async def _maybe_call_tool(self, turn: model.UserTurn, state: TurnState) -> str | None:
+        scripted = state.has("tool_call")
+        if turn.tool_result is not None:
+            return None
+        if scripted is not None:
+            name, args = str(scripted.params["name"]), scripted.args
+        else:
+            found = model.named_function(
+                model.input_transcript(turn), list(self.conn.declarations())
+            )
+            if found is None:
+                return None
+            name, args = found, {}
+        call_id = f"function-call-{self.conn.emu.rng.getrandbits(64)}"
+        future: asyncio.Future[JsonDict] = asyncio.get_running_loop().create_future()
+        state.pending_calls[call_id] = future
+        call = {"id": call_id, "name": name, "args": args}
+        await self.conn.send({"toolCall": {"functionCalls": [call]}})
+        if self.conn.non_blocking(name):
+            # The model goes on talking; the response, when it comes, starts its own turn.
+            del state.pending_calls[call_id]
+            self.async_calls[call_id] = name
+            return None
+        if state.has("tool_call_cancellation"):
+            del state.pending_calls[call_id]
+            await self.conn.send({"toolCallCancellation": {"ids": [call_id]}})
+            return None
+        response = await future
+        del state.pending_calls[call_id]
+        payload = json.dumps(response.get("response", {}), sort_keys=True)
+        state.user = state.user + Tokens(text=count_text(payload))
+        return name
+
+    async def _stream(self, reply: model.Answer, state: TurnState) -> None:
+        interrupt = state.has("interrupt")
+        if state.text_reply:
+            text = model.output_transcript(state.number, reply)
+            await self.conn.send({"serverContent": {"modelTurn": {"parts": [{"text": text}]}}})
+            state.reply_text_tokens = count_text(text)
+            await self._turn_instant_faults(state)
+            return
+        pieces = model.chunks(reply.pcm, self.conn.options.chunk_ms)
+        start = time.monotonic()
+        for i, piece in enumerate(pieces):
+            if self.conn.options.realtime:
+                await asyncio.sleep(max(0.0, start + state.sent_seconds - time.monotonic()))
+            data = encode_b64(piece, urlsafe=self.conn.urlsafe)
+            part = {"inlineData": {"mimeType": model.OUTPUT_MIME, "data": data}}
+            await self.conn.send({"serverContent": {"modelTurn": {"parts": [part]}}})
+            state.sent_seconds += len(piece) / 2 / model.OUTPUT_RATE
+            if i == 0:
+                if "outputAudioTranscription" in self.conn.setup:
+                    text = model.output_transcript(state.number, reply)
+                    await self.conn.send({"serverContent": {"outputTranscription": {"text": text}}})
+                await self._turn_instant_faults(state)
+            if interrupt is not None and state.sent_seconds * 1000 >= interrupt.params["after_ms"]:
+                state.interruptible = False
+                await self._interrupted_tail(state)
+                state.finished = True
+                return
+
+    async def _turn_instant_faults(self, state: TurnState) -> None:
+        for fault in self.conn.emu.faults_for(self.conn.id, turn=state.number):
+            await self.conn.fire(fault)
+
+    def _model_tokens(self, state: TurnState) -> Tokens:
+        count = audio_tokens(state.sent_seconds, self.conn.options.audio_tokens_per_s)
+        if state.text_reply:
+            return Tokens(text=state.reply_text_tokens)
+        return Tokens(audio=count)
+
+    async def _complete(
+        self, state: TurnState, *, model_tokens: Tokens, interrupted: bool = False
+    ) -> None:
+        """Send turnComplete with usageMetadata in the same message, as every recording does."""
+        assert self.conn.session is not None
+        prompt = self.conn.session.conversation.context() + state.user
+        usage = {
+            "promptTokenCount": prompt.total,
+            "responseTokenCount": model_tokens.total,
+            "totalTokenCount": prompt.total + model_tokens.total,
+            "promptTokensDetails": prompt.details(),
+            "responseTokensDetails": model_tokens.details(),
+        }
+        content: JsonDict = {}
+        if interrupted and state.has("interrupted_with_turn_complete"):
+            content["interrupted"] = True
+        if not state.has("no_turn_complete"):
+            content["turnComplete"] = True
+        reason = state.has("turn_complete_reason")
+        if reason is not None:
+            content["turnCompleteReason"] = reason.params["reason"]
+        if state.has("waiting_for_input"):
+            content["waitingForInput"] = True
+        status = state.has("interaction_status")
+        if status is not None:
+            content["interactionStatus"] = status.params["status"]
+        message: JsonDict = {"serverContent": content} if content else {}
+        if not state.has("omit_usage"):
+            if message and state.has("usage_separate"):
+                await self.conn.send(message)
+                message = {}
+            message["usageMetadata"] = usage
+        if message:
+            await self.conn.send(message)
+
+    async def _interrupted_tail(self, state: TurnState) -> None:
+        assert self.conn.session is not None
+        if state.pending_calls:
+            ids = list(state.pending_calls)
+            state.pending_calls.clear()
+            await self.conn.send({"toolCallCancellation": {"ids": ids}})
+        if not state.has("interrupted_with_turn_complete"):
+            await self.conn.send({"serverContent": {"interrupted": True}})
+        model_tokens = self._model_tokens(state)
+        await self._complete(state, model_tokens=model_tokens, interrupted=True)
+        self.conn.session.conversation.history.append(
+            TurnRecord(state.number, state.user, model_tokens)
+        )
+        await self._handle_update(state)
+
+    async def _handle_update(self, state: TurnState) -> None:
+        if not self.conn.resumption or state.has("withhold_updates"):
+            return
+        if state.has("unresumable"):
+            await self.conn.send({"sessionResumptionUpdate": {}})
+            return
+        assert self.conn.session is not None
+        handle = self.conn.emu.handles.issue(self.conn.session)
+        await self.conn.send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
