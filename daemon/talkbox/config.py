@@ -31,6 +31,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from talkbox.__main__ import EXIT_CONFIG
 from talkbox.envfile import EnvFile, read_env_file
 from talkbox.errors import ConfigError
 
@@ -38,7 +39,12 @@ ENV_PREFIX = "TALKBOX_"
 API_KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 CREDENTIAL_NAME = "gemini_api_key"
 SYSTEM_STATE_DIR = Path("/var/lib/talkbox")
-EX_CONFIG = 78  # sysexits.h; the same code __main__ maps ConfigError to.
+MISSING_KEY = (
+    "GEMINI_API_KEY is not set: put it in /etc/talkbox/talkbox.env, point "
+    "TALKBOX_API_KEY_FILE at a file holding it, or pass the systemd credential "
+    f"{CREDENTIAL_NAME} (LoadCredential={CREDENTIAL_NAME}:/path/to/key)"
+)
+"""The one line that says where the Gemini API key goes (daemon start and `check`)."""
 
 DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
 DEFAULT_SYSTEM_INSTRUCTION = (
@@ -604,13 +610,7 @@ class Settings(BaseSettings):
                     "GOOGLE_APPLICATION_CREDENTIALS"
                 ]
             )
-        raise ConfigError(
-            [
-                "GEMINI_API_KEY is not set: put it in /etc/talkbox/talkbox.env, point "
-                "TALKBOX_API_KEY_FILE at a file holding it, or pass the systemd credential "
-                f"{CREDENTIAL_NAME} (LoadCredential={CREDENTIAL_NAME}:/path/to/key)"
-            ]
-        )
+        raise ConfigError([MISSING_KEY])
 
 
 def _credential_path() -> Path | None:
@@ -828,11 +828,6 @@ def _warnings(settings: Settings, names_seen: Iterable[str]) -> list[str]:
             close = difflib.get_close_matches(name, sorted(known), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
             found.append(f"{name} is not a talkbox setting and is ignored{hint}")
-    if settings.backend == "gemini" and settings.api_key is None:
-        found.append(
-            "no API key: set GEMINI_API_KEY, TALKBOX_API_KEY_FILE or the systemd credential "
-            f"{CREDENTIAL_NAME}; talkbox cannot talk to Gemini without one"
-        )
     for field in _BACKEND_ONLY[settings.backend]:
         if getattr(settings, field) != Settings.model_fields[field].default:
             found.append(
@@ -890,12 +885,19 @@ def run_check(config_file: Path | None, out: TextIO, err: TextIO | None = None) 
     errors = sys.stderr if err is None else err
     try:
         loaded = load_config(config_file)
+        problems = []
+        if loaded.settings.backend == "gemini" and loaded.settings.api_key is None:
+            # Loading succeeds without a key (the emulator and `devices` need none), but the
+            # daemon cannot reach Gemini: for `check` that is a problem, not a warning.
+            problems.append(MISSING_KEY)
     except ConfigError as exc:
-        for problem in exc.problems:
+        problems = exc.problems
+    if problems:
+        for problem in problems:
             print(f"talkbox: config error: {problem}", file=errors)
-        count = len(exc.problems)
+        count = len(problems)
         print(f"talkbox: {count} problem{'s' if count != 1 else ''} to fix", file=errors)
-        return EX_CONFIG
+        return EXIT_CONFIG
     settings = loaded.settings
     print(f"env file: {config_file if config_file is not None else '(none)'}", file=out)
     width = max(len(name) for name in variable_names().values())

@@ -16,6 +16,12 @@ def _state_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
 
 
+@pytest.fixture
+def key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Gemini API key in the environment: without one, `check` reports a problem."""
+    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
+
+
 def check(config_file: Path | None) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = run_check(config_file, out, err)
@@ -27,6 +33,7 @@ def line_of(output: str, name: str) -> str:
     return line
 
 
+@pytest.mark.usefixtures("key")
 def test_a_good_configuration_prints_every_setting_and_exits_0(tmp_path: Path) -> None:
     env = tmp_path / "talkbox.env"
     env.write_text("TALKBOX_VOICE=Kore\n", encoding="utf-8")
@@ -85,12 +92,26 @@ def test_a_credential_is_shown_as_its_source(
     assert SECRET not in out + err
 
 
-def test_a_missing_key_is_a_warning_not_an_error() -> None:
+def test_a_missing_key_is_a_problem_that_says_where_the_key_goes() -> None:
+    code, out, err = check(None)
+    assert code == 78
+    assert out == ""
+    (problem,) = [line for line in err.splitlines() if line.startswith("talkbox: config error: ")]
+    assert problem.startswith("talkbox: config error: GEMINI_API_KEY is not set")
+    for place in ("/etc/talkbox/talkbox.env", "TALKBOX_API_KEY_FILE", "gemini_api_key"):
+        assert place in problem
+    assert err.rstrip().endswith("talkbox: 1 problem to fix")
+
+
+def test_vertex_needs_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALKBOX_BACKEND", "vertex")
+    monkeypatch.setenv("TALKBOX_VERTEX_PROJECT", "kitchen")
     code, _, err = check(None)
     assert code == 0
-    assert "talkbox: warning: no API key" in err
+    assert "GEMINI_API_KEY" not in err
 
 
+@pytest.mark.usefixtures("key")
 def test_the_effective_api_version_is_shown(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TALKBOX_PROACTIVE_AUDIO", "true")
     _, out, _ = check(None)
@@ -127,6 +148,7 @@ def test_a_missing_config_file_exits_78_naming_it(tmp_path: Path) -> None:
     assert f"talkbox: config error: {missing}: the config file does not exist" in err
 
 
+@pytest.mark.usefixtures("key")
 def test_settings_that_have_no_effect_are_warned_about(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -148,6 +170,7 @@ def test_settings_that_have_no_effect_are_warned_about(
     assert "need a native-audio model" in text
 
 
+@pytest.mark.usefixtures("key")
 def test_an_unwritable_state_dir_is_warned_about(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -159,6 +182,7 @@ def test_an_unwritable_state_dir_is_warned_about(
     assert "is not writable" in err
 
 
+@pytest.mark.usefixtures("key")
 def test_numbers_are_shown_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TALKBOX_IDLE_DISCONNECT_S", "90.5")
     _, out, _ = check(None)
@@ -169,6 +193,7 @@ def test_numbers_are_shown_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
     assert line_of(out, "TALKBOX_CONVERSATION_TIMEOUT_S").split("=", 1)[1].split()[0] == "1800"
 
 
+@pytest.mark.usefixtures("key")
 def test_settings_of_the_other_backend_are_warned_about(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TALKBOX_VERTEX_LOCATION", "europe-west4")
     _, _, err = check(None)
