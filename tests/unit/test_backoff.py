@@ -184,6 +184,13 @@ def test_quota_waits_longer_and_honours_retry_after() -> None:
     assert told >= 90.0
 
 
+def test_a_retry_after_longer_than_the_fatal_wait_is_honoured_up_to_an_hour() -> None:
+    ten_minutes = Outcome(Action.QUOTA, "429", retry_after_s=600)
+    assert Backoff(RetryPolicy(), random.Random(6)).delay(ten_minutes) == 600.0
+    a_week = Outcome(Action.QUOTA, "429", retry_after_s=7 * 86_400)
+    assert Backoff(RetryPolicy(), random.Random(6)).delay(a_week) == 3600.0
+
+
 def test_orderly_ends_and_refused_handles_retry_at_once_but_not_in_a_loop() -> None:
     backoff = Backoff(POLICY, random.Random(4))
     assert backoff.delay(Outcome(Action.RESUME_NOW, "1000")) == 0.0

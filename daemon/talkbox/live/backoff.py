@@ -177,6 +177,8 @@ class RetryPolicy:
     fatal_retry_s: float = 300.0
     stable_after_s: float = 10.0
     """A connection that lived this long resets the backoff."""
+    retry_after_cap_s: float = 3600.0
+    """The longest Retry-After obeyed: a longer (or absurd) one waits this long instead."""
 
 
 class Backoff:
@@ -207,7 +209,9 @@ class Backoff:
             case Action.QUOTA:
                 delay = self._jittered(p.quota_base_s, p.quota_cap_s, n)
                 if outcome.retry_after_s is not None:
-                    delay = max(delay, min(outcome.retry_after_s, p.fatal_retry_s))
+                    # The server knows when it will take us again; asking sooner only
+                    # earns another refusal. The cap guards against a broken header.
+                    delay = max(delay, min(outcome.retry_after_s, p.retry_after_cap_s))
                 return delay
             case _:
                 return self._jittered(p.base_s, p.cap_s, n)
