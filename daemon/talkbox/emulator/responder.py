@@ -186,9 +186,9 @@ class Responder:
             await self.conn.close(1007, INVALID_ARGUMENT)
 
     async def _maybe_call_tool(self, turn: model.UserTurn, state: TurnState) -> str | None:
-        scripted = state.has("tool_call")
         if turn.tool_result is not None:
             return None
+        scripted = state.has("tool_call")
         if scripted is not None:
             name, args = str(scripted.params["name"]), scripted.args
         else:
