@@ -21,6 +21,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from talkbox.emulator import model
+from talkbox.emulator.endpoint import Endpointer, Step
 from talkbox.emulator.faults import CLOSE_PRESETS, GOAWAY_IGNORED_REASON, Fault, Point
 from talkbox.emulator.protocol import (
     JsonDict,
@@ -81,7 +82,7 @@ class Connection:
         self._activity: model.UserTurn | None = None
         #: Audio outside any activity, kept for TURN_INCLUDES_ALL_INPUT.
         self._idle_audio = model.UserTurn("audio")
-        self._silence_s = 0.0
+        self._endpointer = Endpointer(emulator.options.silence_ms / 1000)
         self._stall_until = 0.0
         self._pong_delay = 0.0
         self._silent = False
@@ -300,6 +301,7 @@ class Connection:
         if not isinstance(setup, dict):
             await self.close(1007, INVALID_ARGUMENT)
         self.setup = setup
+        self._endpointer = Endpointer(self._silence_limit_s())
         model_name = str(setup.get("model", ""))
         bare = model_name.removeprefix("models/")
         if bare not in self.options.models:
@@ -541,7 +543,7 @@ class Connection:
             if self.manual_activity:
                 if self.options.stream_end_under_manual_vad == "close":
                     await self.close(1007, INVALID_ARGUMENT)
-            elif self._activity is not None:
+            elif self._endpointer.stream_ended() and self._activity is not None:
                 self.responder.end_turn(self._activity)
                 self._activity = None
                 await self._voice_activity_signal("ACTIVITY_END", self._speech_end_s)
@@ -567,17 +569,16 @@ class Connection:
         self._audio_s += seconds
         if loud:
             self._speech_end_s = self._audio_s
-        if self._activity is None:
-            if not loud:
-                self._keep_idle(pcm, rate)
-                return
+        step = self._endpointer.feed(loud, seconds)
+        if step is Step.IDLE:
+            self._keep_idle(pcm, rate)
+            return
+        if step is Step.START or self._activity is None:
             self.responder.barge_in()
             self._activity = self._new_activity()
-            self._silence_s = 0.0
             await self._voice_activity_signal("ACTIVITY_START", started_at)
         self._append(self._activity, pcm, rate)
-        self._silence_s = 0.0 if loud else self._silence_s + seconds
-        if self._silence_s >= self._silence_limit_s():
+        if step is Step.END:
             self.responder.end_turn(self._activity)
             self._activity = None
             await self._voice_activity_signal("ACTIVITY_END", self._speech_end_s)
