@@ -1,4 +1,18 @@
-"""The event log: every frame both ways and every connection event, with monotonic times."""
+"""The event log: every frame both ways and every connection event, with monotonic times.
+
+Directions: ``in`` (a client frame; kind like ``setup``, ``realtime_input.activityEnd``,
+``client_content``, ``tool_response``, ``malformed``), ``out`` (a server frame; kind like
+``setupComplete``, ``serverContent.modelTurn``, ``serverContent.turnComplete``, ``goAway``,
+``sessionResumptionUpdate``, ``toolCall``, ``malformed.non_json``) and ``event``:
+
+* ``handshake`` / ``upgrade_refused`` -- one per upgrade request (path, headers, status);
+* ``session`` / ``resumed`` / ``handle_rejected`` -- what setup did with the conversation;
+* ``close`` (``by`` server or client, ``code``, ``reason``) / ``abort`` -- how it ended;
+* ``fault_armed`` / ``fault`` -- a fault was armed / fired;
+* ``compression`` (dropped turns, tokens before and after), ``session_limit``,
+  ``unknown_tool_response``;
+* ``emulator_error`` -- a bug in the emulator (the test fixtures fail on these).
+"""
 
 from __future__ import annotations
 
