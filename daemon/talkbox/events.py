@@ -40,11 +40,14 @@ class LinkConnected:
 
 @dataclass(frozen=True, slots=True)
 class LinkDisconnected:
-    """The connection ended; the link reconnects after `retry_in_s` unless `idle` is true."""
+    """The connection ended; see `reconnecting` and `idle` for what happens next."""
 
     reason: str
     retry_in_s: float
+    reconnecting: bool = True
+    """True: the link reconnects after `retry_in_s`; False: only when there is work to send."""
     idle: bool = False
+    """The link closed the connection because nothing happened on it (the handle is kept)."""
 
 
 @dataclass(frozen=True, slots=True)

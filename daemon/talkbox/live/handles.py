@@ -30,6 +30,11 @@ def handle_max_age(conversation_timeout_s: float) -> float:
     return min(HANDLE_LIFETIME_S, conversation_timeout_s)
 
 
+def too_old(age_s: float, max_age_s: float) -> bool:
+    """Whether a handle this old is past trying (the one age rule, stored or in memory)."""
+    return age_s > max_age_s
+
+
 @dataclass(frozen=True)
 class StoredHandle:
     """A resumption handle with the conversation it continues and when it was received."""
@@ -97,7 +102,7 @@ class HandleStore:
             )
             self.clear()
             return None
-        if age > self.max_age_s:
+        if too_old(age, self.max_age_s):
             log.info(
                 "not resuming conversation %s: its handle is %.0f s old (limit %.0f s)",
                 stored.conversation_id,

@@ -9,7 +9,17 @@ Use: `link = LiveLink(settings, emit)`, run `link.run()` as a task of the owner'
 and call the sending methods (`send_text`, `start_turn` / `send_audio` / `end_turn`,
 `end_audio_stream`, `send_tool_response`, `new_conversation`) from the event loop at any
 time, connected or not. `emit` receives every `talkbox.events.LinkEvent`; it is called from
-the receive loop, so it must neither block nor raise (put the event on a queue).
+the receive loop (and for a refused turn from the sending method), so it must neither block
+nor raise (put the event on a queue).
+
+Tools: by default the link offers `talkbox.live.tools.default_registry()`, with the model's
+`end_conversation` wired to `new_conversation(after_turn=True)`; pass `tools=` another
+runner, or `tools=None` to offer none (a call is then answered with an error).
+
+Privacy: with TURN_DETECTION=local, audio is sent only between a turn's activityStart and
+activityEnd; `send_audio` outside an open turn drops the frame (counted in
+`audio_dropped_outside_turn`). Loose audio, streamed without a turn, exists only with
+TURN_DETECTION=server.
 """
 
 from __future__ import annotations
@@ -53,8 +63,9 @@ from talkbox.events import (
     UsageReported,
 )
 from talkbox.live.backoff import Action, Backoff, Outcome, RetryPolicy, classify
-from talkbox.live.handles import HandleStore, StoredHandle, handle_max_age
+from talkbox.live.handles import HandleStore, StoredHandle, handle_max_age, too_old
 from talkbox.live.session_config import build_client, build_connect_config
+from talkbox.live.tools import default_registry
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +76,12 @@ ANSWER_BYTES_PER_S = 24_000 * 2
 # 16 kHz speech is 1.9 MB, longer than any sensible spoken question.
 MAX_TURN_AUDIO_BYTES = 60 * INPUT_RATE_HZ * 2
 # Audio streamed outside a turn (server turn detection) is only worth a few seconds of
-# backlog while the connection comes back; older speech would be answered out of context.
+# backlog while the connection is down or slow; older speech would be answered out of
+# context, so the oldest frames go first.
 MAX_LOOSE_AUDIO_FRAMES = 250
+# More turns than this waiting for answers means the link has been down for a while. A new
+# turn is refused rather than an old one dropped: the old ones may be on the wire already.
+MAX_PENDING_TURNS = 8
 # A turn that was cut this many times is reported as failed rather than sent again.
 MAX_TURN_ATTEMPTS = 3
 # After turnComplete the server sends the handle that includes the turn; a new turn (or a
@@ -106,6 +121,9 @@ class _Turn:
 
     id: int
     text: str | None
+    # The server's own turn (server turn detection, unprompted answers): tracked for the
+    # per-turn facts, reported with turn_id None.
+    implicit: bool = False
     audio: list[bytes] = field(default_factory=list)
     audio_bytes: int = 0
     closed: bool = False
@@ -122,6 +140,16 @@ class _Turn:
     transcript_out: list[str] = field(default_factory=list)
     usage: Usage | None = None
     dropped_frames: int = 0
+
+    @property
+    def report_id(self) -> int | None:
+        """The id events carry: None for a turn the server opened itself."""
+        return None if self.implicit else self.id
+
+    @property
+    def label(self) -> str:
+        """How the log names this turn."""
+        return "server turn" if self.implicit else f"turn {self.id}"
 
     def ops(self) -> list[_Op]:
         """Everything to send for this turn so far, in order."""
@@ -207,7 +235,7 @@ class LiveLink:
         *,
         client: genai.Client | None = None,
         store: HandleStore | None = None,
-        tools: ToolRunner | None = None,
+        tools: ToolRunner | Literal["default"] | None = "default",
         policy: RetryPolicy | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -216,7 +244,9 @@ class LiveLink:
         self._settings = settings
         self._emit = emit
         self._client = client
-        self._tools = tools
+        if tools == "default":
+            tools = default_registry(on_end_conversation=self._end_conversation_requested)
+        self._tools: ToolRunner | None = tools
         self._policy = policy or RetryPolicy()
         self._backoff = Backoff(self._policy, rng or random.Random())
         self._clock = clock
@@ -235,14 +265,24 @@ class LiveLink:
         self._last_prompt_tokens: int | None = None
         self._last_completed: int | None = None
 
+        self._local_turns = settings.turn_detection == "local"
         self._turns: dict[int, _Turn] = {}
         self._next_turn_id = 1
         self._open_turn: _Turn | None = None
+        self._implicit: _Turn | None = None
         self._outbox: deque[_Op] = deque()
-        self._loose_audio = 0
+        # Server turn detection only: audio and stream ends outside any turn, in order.
+        self._loose: deque[_Op] = deque(maxlen=MAX_LOOSE_AUDIO_FRAMES)
+        self.loose_audio_dropped = 0
+        self.audio_dropped_outside_turn = 0
+        self._dropping = False
         self._awaiting_handle_since: float | None = None
         self._last_activity = clock()
         self._restart_requested = False
+        # A new conversation asked for "after this turn": the turn, and why.
+        self._restart_after: _Turn | None = None
+        # While the link waits out a fatal failure, new turns fail at once with its reason.
+        self._fatal_reason: str | None = None
         # Setup failures in a row while resuming, and whether the one probe without the
         # handle that they earn (live-protocol.md §5.1) is under way or spent.
         self._resume_failures = 0
@@ -257,6 +297,8 @@ class LiveLink:
         """Open an audio turn (activityStart); returns its id."""
         self.end_turn()
         turn = self._new_turn(text=None)
+        if turn is None:
+            return self._next_turn_id - 1
         self._open_turn = turn
         self._queue(_Op("start", turn.id))
         return turn.id
@@ -265,10 +307,21 @@ class LiveLink:
         """Send 16 kHz mono S16_LE audio: into the open turn, or loose (server detection)."""
         turn = self._open_turn
         if turn is None:
-            if not self.connected and self._loose_audio >= MAX_LOOSE_AUDIO_FRAMES:
+            if self._local_turns:
+                # The privacy invariant: with local turn detection audio leaves the device
+                # only inside a turn the person opened. A caller still "listening" after the
+                # link failed or ended its turn gets its frames dropped here.
+                if not self._dropping:
+                    # One line per run of dropped frames, not one per frame.
+                    log.debug("dropping audio sent outside a turn (local turn detection)")
+                    self._dropping = True
+                self.audio_dropped_outside_turn += 1
                 return
-            self._loose_audio += 1
-            self._queue(_Op("loose_audio", pcm=pcm))
+            if len(self._loose) == self._loose.maxlen:
+                if self.loose_audio_dropped == 0:
+                    log.debug("the audio backlog is full; dropping the oldest frames")
+                self.loose_audio_dropped += 1
+            self._queue_loose(_Op("loose_audio", pcm=pcm))
             return
         if turn.audio_bytes + len(pcm) > MAX_TURN_AUDIO_BYTES:
             turn.dropped_frames += 1
@@ -291,13 +344,19 @@ class LiveLink:
 
     def end_audio_stream(self) -> None:
         """Tell the server the microphone paused (server turn detection only)."""
-        if self.connected:
-            self._queue(_Op("stream_end"))
+        if self._local_turns:
+            # activityEnd ends local turns; audioStreamEnd under manual activity is an error.
+            log.debug("end_audio_stream ignored: local turn detection")
+            return
+        # Queued behind the audio it ends, connected or not: the server's VAD waits for it.
+        self._queue_loose(_Op("stream_end"))
 
     def send_text(self, text: str) -> int:
         """Send one complete text turn; returns its id."""
         self.end_turn()
         turn = self._new_turn(text=text)
+        if turn is None:
+            return self._next_turn_id - 1
         turn.closed = True
         self._queue(_Op("text", turn.id, text=text))
         return turn.id
@@ -307,17 +366,29 @@ class LiveLink:
         if self.connected:
             self._queue(_Op("tool", responses=tuple(responses)))
 
-    def new_conversation(self) -> None:
-        """Forget the conversation: drop the handle and reconnect fresh."""
-        self._forget_conversation()
-        self._restart_requested = True
-        self._notify()
+    def new_conversation(self, *, after_turn: bool = False) -> None:
+        """Drop the handle and reconnect fresh; with `after_turn`, once the current turn ends.
+
+        Without `after_turn` (or with no turn under way) pending turns fail at once: they
+        belong to the conversation being left. With it, the newest turn being asked or
+        answered finishes first, so its answer is heard in full.
+        """
+        current = self._turns[max(self._turns)] if self._turns else self._implicit
+        if after_turn and current is not None:
+            log.info("the conversation ends after %s", current.label)
+            self._restart_after = current
+            return
+        self._restart_now("a new conversation was started")
 
     async def settled(self) -> None:
         """Return once no turn is pending and the newest handle has been stored."""
         while self._turns or self._awaiting_handle():
             self._changed.clear()
-            await _wait(self._changed, 0.05)
+            left = None
+            if not self._turns and self._awaiting_handle_since is not None:
+                # Nothing may announce that the handle is not coming: wake when its wait ends.
+                left = self._awaiting_handle_since + HANDLE_WAIT_S - self._clock()
+            await _wait(self._changed, left)
 
     # ------------------------------------------------------------------- run loop
 
@@ -330,7 +401,7 @@ class LiveLink:
         while True:
             if not want_connection:
                 self._work.clear()
-                if not self._outbox and not self._turns:
+                if not self._outbox and not self._turns and not self._loose:
                     await self._work.wait()
             want_connection = True
             handle = None if self._probe == "now" else self._usable_handle()
@@ -353,6 +424,8 @@ class LiveLink:
                 delay, want_connection = self._judge(conn, outcome)
                 if delay > 0:
                     await asyncio.sleep(delay)
+                # Turns asked from now on wait for the next attempt instead of failing.
+                self._fatal_reason = None
 
     async def _serve(self, conn: _Connection) -> None:
         assert self._client is not None
@@ -387,10 +460,14 @@ class LiveLink:
             self._emit(ConversationRestarted("resuming kept failing", self.conversation_id))
         self._resume_failures = 0
         self._probe = "none"
+        self._fatal_reason = None
         resumed = conn.handle is not None
         self.connected = True
         self.resumed = resumed
-        self._restart_requested = False
+        if conn.handle is None:
+            # A restart asked for while this connection was resuming stays pending: _watch
+            # ends this connection and the next one starts fresh.
+            self._restart_requested = False
         self._last_activity = self._clock()
         if not setup_complete:
             log.warning("the server's first message was not setupComplete; carrying on")
@@ -414,9 +491,10 @@ class LiveLink:
         # server marked resumable, and the server marks nothing resumable between a turn's
         # start and the update that follows its turnComplete. So the handle we resumed
         # predates every unfinished turn, and the resumed conversation has not seen them.
-        loose = [op for op in self._outbox if op.kind == "loose_audio"]
         self._outbox.clear()
         for turn in list(self._turns.values()):
+            if turn.id not in self._turns:
+                continue  # failed meanwhile: a deferred restart took the turns after it
             if turn.attempts >= MAX_TURN_ATTEMPTS:
                 self._fail_turn(turn, f"cut {turn.attempts} times by lost connections")
                 continue
@@ -425,10 +503,7 @@ class LiveLink:
                 turn.reset_answer()
                 self._emit(TurnResent(turn.id))
             self._outbox.extend(turn.ops())
-        # Audio streamed outside a turn while disconnected (server turn detection) follows,
-        # already bounded by send_audio.
-        self._outbox.extend(loose)
-        self._loose_audio = len(loose)
+        # Loose audio (server turn detection) stays in its own bounded queue and follows.
         self._notify()
 
     def _after_connection(self, conn: _Connection) -> None:
@@ -446,12 +521,16 @@ class LiveLink:
         for turn in self._turns.values():
             turn.sent = False
         self._awaiting_handle_since = None
+        if self._implicit is not None:
+            # The server's answer was cut; it will not be finished on another connection.
+            cut, self._implicit = self._implicit, None
+            self._turn_done(cut)
 
     def _ended_on_purpose(self, why: str) -> bool:
         """Log a deliberate end of connection; True when the link should reconnect now."""
         if why == "idle":
             log.info("closed the idle connection; the next turn reconnects")
-            self._emit(LinkDisconnected("idle", 0.0, idle=True))
+            self._emit(LinkDisconnected("idle", 0.0, reconnecting=False, idle=True))
             return False
         log.info("reconnecting: %s", why)
         self._emit(LinkDisconnected(why, 0.0))
@@ -464,8 +543,11 @@ class LiveLink:
         match outcome.action:
             case Action.FATAL:
                 self._outbox.clear()
+                self._loose.clear()
+                self._fatal_reason = outcome.reason
                 log.error("the Live service refused the connection: %s", outcome.reason)
                 self._emit(LinkFailed(outcome.reason, delay))
+                self._drop_deferred_restart()
                 # The ERROR line above already says why; one line per problem, not per turn.
                 for turn in list(self._turns.values()):
                     self._fail_turn(turn, outcome.reason, level=logging.INFO)
@@ -485,6 +567,8 @@ class LiveLink:
                     outcome.reason,
                 )
                 self._outbox.clear()
+                self._loose.clear()
+                self._drop_deferred_restart()
                 for turn in list(self._turns.values()):
                     self._fail_turn(
                         turn,
@@ -493,7 +577,7 @@ class LiveLink:
                     )
                 self._forget_conversation()
                 self._emit(ConversationRestarted(outcome.reason, self.conversation_id))
-                self._emit(LinkDisconnected(outcome.reason, 0.0, idle=True))
+                self._emit(LinkDisconnected(outcome.reason, 0.0, reconnecting=False))
                 return 0.0, False
             case _:
                 log.info(
@@ -527,11 +611,13 @@ class LiveLink:
 
     async def _send_loop(self, session: AsyncSession, conn: _Connection) -> None:
         while True:
-            if not self._outbox:
+            # Turns first; loose audio (server turn detection) when no turn has anything.
+            queue = self._outbox or self._loose
+            if not queue:
                 self._changed.clear()
                 await _wait(self._changed, None)
                 continue
-            op = self._outbox[0]
+            op = queue[0]
             if op.kind in ("start", "text") and self._awaiting_handle():
                 # The handle covering the previous turn is on its way; a new turn sent now
                 # could end up inside it or outside it. Wait (briefly) to know which.
@@ -541,10 +627,13 @@ class LiveLink:
                 await _wait(self._changed, left)
                 continue
             await self._send_op(session, op)
-            # Only a written op leaves the queue; what a failed write carried is rebuilt
-            # from its turn on the next connection.
+            # Only a written op leaves its queue; what a failed write carried is rebuilt
+            # from its turn on the next connection. The queue may have changed meanwhile
+            # (a failed turn purged, the oldest loose frame dropped).
             if self._outbox and self._outbox[0] is op:
                 self._outbox.popleft()
+            elif self._loose and self._loose[0] is op:
+                self._loose.popleft()
             self._after_send(op)
 
     async def _send_op(self, session: AsyncSession, op: _Op) -> None:
@@ -573,9 +662,6 @@ class LiveLink:
                 raise AssertionError(f"unknown op {op.kind!r}")
 
     def _after_send(self, op: _Op) -> None:
-        if op.kind == "loose_audio":
-            self._loose_audio = max(0, self._loose_audio - 1)
-            return
         if op.turn_id is None:
             return
         turn = self._turns.get(op.turn_id)
@@ -644,15 +730,20 @@ class LiveLink:
             self._new_handle(update.new_handle)
 
     def _answering(self) -> _Turn | None:
-        """The turn the server is answering: the oldest one fully sent on this connection."""
+        """The turn the server is answering: the oldest fully sent one, else its own turn."""
         for turn in self._turns.values():
             if turn.sent:
                 return turn
-        return None
+        return self._implicit
 
     def _on_content(self, content: types.LiveServerContent) -> None:
         turn = self._answering()
-        turn_id = turn.id if turn else None
+        if turn is None and _opens_turn(content):
+            # The server decided a turn began (its own VAD, or an unprompted answer). The
+            # person's end of speech is not known here, so its latency counts from now.
+            turn = self._implicit = _Turn(0, None, implicit=True, sent=True)
+            turn.sent_at = self._clock()
+        turn_id = turn.report_id if turn else None
         if content.input_transcription is not None and content.input_transcription.text:
             text = content.input_transcription.text
             if turn is not None:
@@ -704,12 +795,16 @@ class LiveLink:
         if self._settings.resume:
             self._awaiting_handle_since = now
         if turn is None:
+            # A bare end of turn with nothing said either way: nothing to count or log.
             self._emit(
                 TurnCompleted(None, False, 0.0, None, 0.0, "", None, self.conversation_turns)
             )
             return
-        del self._turns[turn.id]
-        self._last_completed = turn.id
+        if turn.implicit:
+            self._implicit = None
+        else:
+            del self._turns[turn.id]
+        self._last_completed = turn.report_id
         self.conversation_turns += 1
         sent_at = turn.sent_at if turn.sent_at is not None else now
         first = turn.first_audio_at - sent_at if turn.first_audio_at is not None else None
@@ -717,7 +812,7 @@ class LiveLink:
         transcript = "".join(turn.transcript_out).strip()
         usage = turn.usage
         args: list[object] = [
-            turn.id,
+            turn.label,
             self.conversation_turns,
             " (interrupted)" if turn.interrupted else "",
             now - sent_at,
@@ -728,7 +823,7 @@ class LiveLink:
             usage.total_tokens if usage else -1,
         ]
         line = (
-            "turn %d (conversation turn %d) answered%s in %.2fs: first audio after %.0f ms, "
+            "%s (conversation turn %d) answered%s in %.2fs: first audio after %.0f ms, "
             "%.1fs of audio, tokens prompt=%d response=%d total=%d"
         )
         if self._settings.log_transcripts:
@@ -737,7 +832,7 @@ class LiveLink:
         log.info(line, *args)
         self._emit(
             TurnCompleted(
-                turn.id,
+                turn.report_id,
                 turn.interrupted,
                 audio_s,
                 first,
@@ -748,6 +843,7 @@ class LiveLink:
             )
         )
         self._notify()
+        self._turn_done(turn)
 
     def _on_usage(self, meta: types.UsageMetadata) -> None:
         usage = Usage(
@@ -764,7 +860,7 @@ class LiveLink:
             log.info("context compressed: %d -> %d prompt tokens", previous, usage.prompt_tokens)
             self._emit(ContextCompressed(previous, usage.prompt_tokens))
         # Usage sent after turnComplete (some models do) belongs to the turn just answered.
-        self._emit(UsageReported(turn.id if turn else self._last_completed, usage))
+        self._emit(UsageReported(turn.report_id if turn else self._last_completed, usage))
 
     def _on_go_away(self, go_away: types.LiveServerGoAway, conn: _Connection) -> None:
         left = parse_duration(go_away.time_left)
@@ -786,11 +882,20 @@ class LiveLink:
         turn = self._answering()
         self._emit(
             ToolCallReceived(
-                turn.id if turn else None,
+                turn.report_id if turn else None,
                 tuple(ToolCall(c.id or "", c.name or "", dict(c.args or {})) for c in calls),
             )
         )
-        if self._tools is None or conn.tg is None:
+        if self._tools is None:
+            # The model waits for an answer to a blocking call; an error answer lets it
+            # speak on instead of hanging.
+            log.warning(
+                "the model called %s, but no functions are offered",
+                ", ".join(c.name or "?" for c in calls),
+            )
+            self._queue(_Op("tool", responses=tuple(_unknown_function(c) for c in calls)))
+            return
+        if conn.tg is None:
             return
         for call in calls:
             call_id = call.id or ""
@@ -815,11 +920,9 @@ class LiveLink:
     def _load_stored_handle(self) -> None:
         if self._store is None or self._handle is not None:
             return
+        # The store checks the age (and clock steps) of what it loads.
         stored = self._store.load(now=self._wall())
         if stored is None:
-            return
-        if self._wall() - stored.saved_at >= self._max_age_s:
-            log.info("the stored conversation is too old to resume; starting fresh")
             return
         self._handle = stored.handle
         self._handle_saved_at = stored.saved_at
@@ -830,7 +933,7 @@ class LiveLink:
         if self._handle is None or not self._settings.resume:
             return None
         age = self._wall() - self._handle_saved_at
-        if age >= self._max_age_s:
+        if too_old(age, self._max_age_s):
             log.info(
                 "conversation %s is %.0fs old; starting a fresh one", self.conversation_id, age
             )
@@ -870,9 +973,22 @@ class LiveLink:
 
     # ------------------------------------------------------------------- helpers
 
-    def _new_turn(self, *, text: str | None) -> _Turn:
-        turn = _Turn(self._next_turn_id, text)
+    def _new_turn(self, *, text: str | None) -> _Turn | None:
+        """A new pending turn, or None when it is refused (TurnFailed already emitted)."""
+        turn_id = self._next_turn_id
         self._next_turn_id += 1
+        self._dropping = False
+        if self._fatal_reason is not None:
+            # The ERROR line of the fatal failure already says why; no line per turn.
+            log.debug("turn %d refused: %s", turn_id, self._fatal_reason)
+            self._emit(TurnFailed(turn_id, self._fatal_reason))
+            return None
+        if len(self._turns) >= MAX_PENDING_TURNS:
+            reason = f"{len(self._turns)} turns are already waiting for an answer"
+            log.warning("turn %d refused: %s", turn_id, reason)
+            self._emit(TurnFailed(turn_id, reason))
+            return None
+        turn = _Turn(turn_id, text)
         self._turns[turn.id] = turn
         self._last_activity = self._clock()
         return turn
@@ -881,11 +997,49 @@ class LiveLink:
         self._turns.pop(turn.id, None)
         if self._open_turn is turn:
             self._open_turn = None
+        if any(op.turn_id == turn.id for op in self._outbox):
+            # Nothing more of a failed turn may go out, on this connection or the next.
+            self._outbox = deque(op for op in self._outbox if op.turn_id != turn.id)
         log.log(level, "turn %d failed: %s", turn.id, reason)
         self._emit(TurnFailed(turn.id, reason))
+        self._turn_done(turn)
+
+    def _turn_done(self, turn: _Turn) -> None:
+        """A turn left the link (answered, failed, cut): a restart waiting for it goes now."""
+        if self._restart_after is turn:
+            self._restart_now(f"the conversation ended after {turn.label}")
+
+    def _restart_now(self, reason: str) -> None:
+        """Leave this conversation: pending turns fail, the handle goes, reconnect fresh."""
+        self._restart_after = None
+        log.info("starting a new conversation (%s)", reason)
+        for turn in list(self._turns.values()):
+            self._fail_turn(turn, reason, level=logging.INFO)
+        self._implicit = None
+        self._loose.clear()
+        # The handle for the turn just answered belongs to the conversation being left.
+        self._awaiting_handle_since = None
+        self._forget_conversation()
+        self._restart_requested = True
+        self._notify()
+
+    def _drop_deferred_restart(self) -> None:
+        """The connection failed before the turn a restart waited for: forget it now."""
+        if self._restart_after is not None:
+            self._restart_after = None
+            self._forget_conversation()
+
+    def _end_conversation_requested(self) -> None:
+        # The model's end_conversation runs mid-answer: the goodbye is heard in full first.
+        self.new_conversation(after_turn=True)
 
     def _queue(self, op: _Op) -> None:
         self._outbox.append(op)
+        self._work.set()
+        self._notify()
+
+    def _queue_loose(self, op: _Op) -> None:
+        self._loose.append(op)
         self._work.set()
         self._notify()
 
@@ -897,5 +1051,27 @@ class LiveLink:
         return since is not None and self._clock() - since < HANDLE_WAIT_S
 
     def _quiet(self) -> bool:
-        """No turn open or unanswered, no tool running, no handle on its way."""
-        return not self._turns and not self._awaiting_handle() and not self._outbox
+        """No turn open or unanswered, no answer arriving, nothing to send, no handle due."""
+        return (
+            not self._turns
+            and self._implicit is None
+            and not self._awaiting_handle()
+            and not self._outbox
+            and not self._loose
+        )
+
+
+def _opens_turn(content: types.LiveServerContent) -> bool:
+    """Whether content with no turn of ours to answer starts one of the server's own."""
+    if content.input_transcription is not None and content.input_transcription.text:
+        return True
+    if content.output_transcription is not None and content.output_transcription.text:
+        return True
+    parts = content.model_turn.parts if content.model_turn is not None else None
+    return any(part.inline_data is not None and part.inline_data.data for part in parts or ())
+
+
+def _unknown_function(call: types.FunctionCall) -> types.FunctionResponse:
+    """The answer to a call when the link offers no functions at all."""
+    message = f"unknown function {call.name!r}: this device offers no functions"
+    return types.FunctionResponse(id=call.id, name=call.name, response={"error": message})

@@ -9,6 +9,7 @@ import logging
 import random
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -289,7 +290,7 @@ async def test_a_turn_cut_again_and_again_is_reported_failed_and_ask_exits_1(
 
 async def _second_turn_after_resume_failures(
     tmp_path: Path, failing_connections: str
-) -> tuple[Recorder, TurnCompleted, list[dict[str, object]]]:
+) -> tuple[Recorder, TurnCompleted, list[dict[str, Any]]]:
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
         emu.arm("abort@turn=2")
         emu.arm(f"close:preset=unavailable@conn={failing_connections}")
