@@ -1,4 +1,4 @@
-"""Function calls through the link: a round trip, and a call cancelled by barge-in."""
+"""Function calls through the link: round trips, barge-in, end_conversation, no tools."""
 
 from __future__ import annotations
 
@@ -6,13 +6,18 @@ import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from talkbox.emulator import Emulator, EmulatorOptions
 from talkbox.events import (
     AnswerInterrupted,
+    LinkConnected,
     ToolCallCancelled,
     ToolCallReceived,
     TurnCompleted,
+    TurnFailed,
 )
+from talkbox.live.handles import HandleStore
 from talkbox.live.link import LiveLink
 from talkbox.live.tools import NoArguments, ToolRegistry, ToolResult, default_registry
 
@@ -85,3 +90,69 @@ async def test_barge_in_cancels_a_pending_tool_call(tmp_path: Path) -> None:
     assert not responses, "a cancelled call must not be answered"
     assert not finished
     assert answered.transcript.startswith("turn 2:")
+
+
+async def test_end_conversation_lets_the_goodbye_finish_then_starts_a_fresh_conversation(
+    tmp_path: Path,
+) -> None:
+    goodbye = "thanks, please end conversation"
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        recorder = Recorder()
+        # No tools given: the link offers the default ones, end_conversation wired to itself.
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with running(link):
+            first = link.send_text("remember seven")
+            await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
+            bye = link.send_text(goodbye)
+            done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == bye)
+            await recorder.wait_for(LinkConnected, lambda e: e.reconnects == 1, within=3)
+            after = link.send_text("hello again")
+            again = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == after)
+            async with asyncio.timeout(5):
+                await link.settled()
+        setups = [r.message["setup"] for r in emu.log.client_messages("setup")]
+        asked = [
+            (r.conn, r.message["clientContent"]["turns"][0]["parts"][0]["text"])
+            for r in emu.log.client_messages("client_content")
+        ]
+        responses = emu.log.client_messages("tool_response")
+
+    (call,) = recorder.of(ToolCallReceived)
+    assert [c.name for c in call.calls] == ["end_conversation"]
+    assert len(responses) == 1
+    # The goodbye was heard in full: one tone note per character, nothing cut.
+    assert not done.interrupted
+    assert "after calling end_conversation" in done.transcript
+    assert done.audio_s == pytest.approx(0.08 * len(goodbye))
+    assert not recorder.of(TurnFailed)
+    # Then a fresh conversation, and the goodbye was not asked again in it.
+    assert len(setups) == 2
+    assert "handle" not in setups[1]["sessionResumption"]
+    assert asked == [(1, "remember seven"), (1, goodbye), (2, "hello again")]
+    assert again.transcript.startswith("turn 1:")
+    stored = HandleStore(tmp_path, max_age_s=3600).load()
+    assert stored is not None
+    assert stored.conversation_id == link.conversation_id
+    assert stored.turns == 1
+
+
+async def test_without_tools_a_call_is_answered_with_an_error_and_the_turn_goes_on(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        emu.arm("tool_call:name=get_weather@turn=1")
+        recorder = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, tools=None, policy=FAST_POLICY)
+        async with running(link):
+            turn = link.send_text("hello")
+            done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn, within=3)
+        setup = emu.log.client_messages("setup")[0].message["setup"]
+        (response,) = emu.log.client_messages("tool_response")
+
+    assert "tools" not in setup
+    (call,) = recorder.of(ToolCallReceived)
+    sent = response.message["toolResponse"]["functionResponses"][0]
+    assert sent["id"] == call.calls[0].id
+    assert sent["name"] == "get_weather"
+    assert "unknown function" in sent["response"]["error"]
+    assert "after calling get_weather" in done.transcript
