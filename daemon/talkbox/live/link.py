@@ -317,10 +317,6 @@ class LiveLink:
                     self._dropping = True
                 self.audio_dropped_outside_turn += 1
                 return
-            if len(self._loose) == self._loose.maxlen:
-                if self.loose_audio_dropped == 0:
-                    log.debug("the audio backlog is full; dropping the oldest frames")
-                self.loose_audio_dropped += 1
             self._queue_loose(_Op("loose_audio", pcm=pcm))
             return
         if turn.audio_bytes + len(pcm) > MAX_TURN_AUDIO_BYTES:
@@ -1039,6 +1035,11 @@ class LiveLink:
         self._notify()
 
     def _queue_loose(self, op: _Op) -> None:
+        if len(self._loose) == self._loose.maxlen:
+            # The deque drops its oldest item on append: old speech is worth least.
+            if self.loose_audio_dropped == 0:
+                log.debug("the audio backlog is full; dropping the oldest frames")
+            self.loose_audio_dropped += 1
         self._loose.append(op)
         self._work.set()
         self._notify()

@@ -3,30 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import logging
 import math
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from talkbox.ask import ask
 from talkbox.audio.wav import read_wav
-from talkbox.emulator import Emulator, EmulatorOptions
+from talkbox.config import Settings
+from talkbox.emulator import Emulator, EmulatorOptions, Record
 from talkbox.events import (
     AnswerAudioReceived,
     GoAwayReceived,
     LinkConnected,
     LinkDisconnected,
     TurnCompleted,
+    TurnFailed,
     TurnResent,
     TurnSent,
     UsageReported,
 )
 from talkbox.live.handles import HandleStore
-from talkbox.live.link import LiveLink
+from talkbox.live.link import MAX_LOOSE_AUDIO_FRAMES, MAX_PENDING_TURNS, LiveLink
 
 from .conftest import FAST_POLICY, Recorder, emulator_settings, running
 
@@ -155,7 +159,8 @@ async def test_an_idle_connection_is_closed_and_the_next_turn_reconnects(tmp_pat
         async with running(link):
             first = link.send_text("first")
             await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
-            await recorder.wait_for(LinkDisconnected, lambda e: e.idle, within=3)
+            idle = await recorder.wait_for(LinkDisconnected, lambda e: e.idle, within=3)
+            assert not idle.reconnecting
             assert not link.connected
             handshakes_while_idle = len(emu.log.events("handshake"))
             second = link.send_text("second")
@@ -306,3 +311,138 @@ async def test_turn_shapes_seen_in_the_field_still_end_turns(tmp_path: Path, sha
     assert done.transcript.startswith("turn 2:")
     assert done.conversation_turn == 2
     assert usage.usage.prompt_tokens > 0
+
+
+async def test_a_new_conversation_fails_the_pending_turn_instead_of_resending_it(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        recorder = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with running(link):
+            await recorder.wait_for(LinkConnected)
+            pending = link.send_text("a question from the old conversation")
+            link.new_conversation()
+            failed = await recorder.wait_for(TurnFailed, lambda e: e.turn_id == pending)
+            await recorder.wait_for(LinkConnected, lambda e: e.reconnects == 1, within=3)
+            turn = link.send_text("a new beginning")
+            done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
+        asked = [
+            r.message["clientContent"]["turns"][0]["parts"][0]["text"]
+            for r in emu.log.client_messages("client_content")
+        ]
+
+    assert "new conversation" in failed.reason
+    assert asked == ["a new beginning"]
+    assert done.transcript.startswith("turn 1:")
+
+
+def tagged_speech(count: int) -> list[bytes]:
+    """Loud 20 ms frames whose first sample is the frame's number, to tell them apart."""
+    frames = speech(count / 50)
+    return [struct.pack("<h", n) + frame[2:] for n, frame in enumerate(frames)]
+
+
+def frame_numbers(records: list[Record]) -> list[int]:
+    """The numbers of the tagged frames the emulator received, in order."""
+    pcm = [base64.urlsafe_b64decode(r.message["realtimeInput"]["audio"]["data"]) for r in records]
+    return [struct.unpack_from("<h", chunk)[0] for chunk in pcm]
+
+
+def server_vad_settings(emu: Emulator, state: Path, **overrides: Any) -> Settings:
+    """Settings for server turn detection against an emulator that ends turns on 200 ms quiet."""
+    return emulator_settings(emu, state, turn_detection="server", vad_silence_ms=200, **overrides)
+
+
+@pytest.mark.parametrize("when", ["connecting", "idle-disconnected"])
+async def test_an_utterance_and_stream_end_sent_while_disconnected_are_answered(
+    tmp_path: Path, when: str
+) -> None:
+    async with Emulator(EmulatorOptions(realtime=False, silence_ms=200)) as emu:
+        recorder = Recorder()
+        link = LiveLink(
+            server_vad_settings(emu, tmp_path, idle_disconnect_s=0.3), recorder, policy=FAST_POLICY
+        )
+        async with running(link):
+            if when == "idle-disconnected":
+                first = link.send_text("hello")
+                await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
+                await recorder.wait_for(LinkDisconnected, lambda e: e.idle, within=3)
+            # Speech only, no trailing quiet: the stream end alone ends the utterance.
+            for frame in speech(0.4):
+                link.send_audio(frame)
+            link.end_audio_stream()
+            done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id is None, within=3)
+        stream_ends = emu.log.client_messages("realtime_input.audioStreamEnd")
+
+    assert len(stream_ends) == 1
+    assert done.audio_s == pytest.approx(0.4)
+
+
+async def test_loose_audio_keeps_the_newest_frames_when_the_backlog_is_full(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(EmulatorOptions(realtime=False, silence_ms=200)) as emu:
+        recorder = Recorder()
+        link = LiveLink(server_vad_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        # Queued before the link runs: more than the backlog holds.
+        for frame in tagged_speech(MAX_LOOSE_AUDIO_FRAMES + 50):
+            link.send_audio(frame)
+        link.end_audio_stream()
+        async with running(link):
+            await recorder.wait_for(TurnCompleted, within=5)
+        received = frame_numbers(emu.log.client_messages("realtime_input.audio"))
+
+    # The stream end took a place too; the oldest frames went, the newest arrived in order.
+    kept = MAX_LOOSE_AUDIO_FRAMES - 1
+    assert received == list(range(MAX_LOOSE_AUDIO_FRAMES + 50 - kept, MAX_LOOSE_AUDIO_FRAMES + 50))
+    assert link.loose_audio_dropped == 51
+
+
+async def test_server_detected_turns_are_counted_and_logged_like_our_own(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="talkbox.live.link")
+    async with Emulator(EmulatorOptions(realtime=False, silence_ms=200)) as emu:
+        recorder = Recorder()
+        link = LiveLink(server_vad_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with running(link):
+            for n in (1, 2):
+                for frame in speech(0.3):
+                    link.send_audio(frame)
+                link.end_audio_stream()
+                await recorder.wait_for(TurnCompleted, lambda e, n=n: e.conversation_turn == n)
+            async with asyncio.timeout(5):
+                await link.settled()
+
+    done = recorder.of(TurnCompleted)
+    assert [d.turn_id for d in done] == [None, None]
+    assert [d.conversation_turn for d in done] == [1, 2]
+    assert done[1].transcript.startswith("turn 2:")
+    assert done[1].audio_s == pytest.approx(0.3)
+    assert done[1].usage is not None
+    lines = [r.getMessage() for r in caplog.records if "answered" in r.getMessage()]
+    assert len(lines) == 2
+    assert lines[1].startswith("server turn (conversation turn 2) answered in")
+    assert "tokens prompt=" in lines[1]
+    stored = HandleStore(tmp_path, max_age_s=3600).load()
+    assert stored is not None
+    assert stored.turns == 2
+
+
+async def test_a_ninth_pending_turn_is_refused_and_the_eight_are_answered(tmp_path: Path) -> None:
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        recorder = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        # Asked while the link is not running yet: all of them wait.
+        turns = [link.send_text(f"question {n}") for n in range(1, MAX_PENDING_TURNS + 2)]
+        refused = recorder.of(TurnFailed)
+        async with running(link):
+            answered = [
+                await recorder.wait_for(TurnCompleted, lambda e, t=t: e.turn_id == t)
+                for t in turns[:-1]
+            ]
+
+    reason = f"{MAX_PENDING_TURNS} turns are already waiting for an answer"
+    assert refused == [TurnFailed(turns[-1], reason)]
+    assert [a.conversation_turn for a in answered] == list(range(1, MAX_PENDING_TURNS + 1))
