@@ -20,6 +20,7 @@ from talkbox.events import (
     ContextCompressed,
     ConversationRestarted,
     LinkConnected,
+    LinkDisconnected,
     LinkFailed,
     TurnCompleted,
     TurnFailed,
@@ -122,6 +123,25 @@ async def test_a_bad_key_is_fatal_after_at_most_two_attempts(tmp_path: Path) -> 
     assert failed.retry_in_s == FAST_POLICY.fatal_retry_s
     assert lost.turn_id == turn
     assert len(attempts) <= 2
+
+
+async def test_turns_asked_during_the_fatal_wait_fail_at_once_with_its_reason(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(EmulatorOptions(realtime=False, api_versions=("v1alpha",))) as emu:
+        recorder = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with running(link):
+            failed = await recorder.wait_for(LinkFailed, within=5)
+            # The link waits 30 s before trying again; nobody should wait that long to learn.
+            text = link.send_text("hello?")
+            spoken = link.start_turn()
+            link.send_audio(bytes(640))
+            link.end_turn()
+            refused = recorder.of(TurnFailed)
+
+    assert refused == [TurnFailed(text, failed.reason), TurnFailed(spoken, failed.reason)]
+    assert link.audio_dropped_outside_turn == 1
 
 
 async def test_a_wrong_api_version_is_fatal_and_not_retried_soon(tmp_path: Path) -> None:
@@ -258,6 +278,8 @@ async def test_without_compression_the_service_ends_the_conversation_and_the_nex
 
     assert "1007" in failed.reason
     assert len(recorder.of(ConversationRestarted)) == 1
+    ended_link = [d for d in recorder.of(LinkDisconnected) if "1007" in d.reason]
+    assert [(d.reconnecting, d.idle) for d in ended_link] == [(False, False)]
     assert after.conversation_turn == 1
     assert after.transcript.startswith("turn 1:")
     (ended,) = warnings_at_end
