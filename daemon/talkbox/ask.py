@@ -65,8 +65,15 @@ class Answer:
         )
 
 
-class _TurnLost(Exception):
-    """The turn will not be answered (the link reported it failed, or it timed out)."""
+@dataclass(frozen=True, slots=True)
+class Unanswered:
+    """A turn `ask` got no answer to, and what that means for the turns after it."""
+
+    message: str
+    fatal: bool = False
+    """The service refused us for good (bad key, model...): stop, exit 78."""
+    stop: bool = False
+    """Nothing came back in time: asking more would only wait again."""
 
 
 def read_turns(texts: Sequence[str], stdin: TextIO) -> list[str]:
@@ -115,19 +122,18 @@ async def ask(
         runner = tg.create_task(link.run(), name="live-link")
         try:
             for text in turns:
-                try:
-                    answer = await _ask_one(link, events, text, out_dir, turn_timeout_s)
-                except _TurnLost as exc:
-                    failed += 1
-                    print(f"talkbox: {exc}", file=sys.stderr)  # noqa: T201
-                    if isinstance(exc.__cause__, TimeoutError):
+                match await _ask_one(link, events, text, out_dir, turn_timeout_s):
+                    case Answer() as answer:
+                        print(answer.as_json() if as_json else answer.transcript, file=out)
+                        out.flush()
+                    case Unanswered(message=message, fatal=True):
+                        fatal = message
                         break
-                    continue
-                except LiveFatalError as exc:
-                    fatal = exc.reason
-                    break
-                print(answer.as_json() if as_json else answer.transcript, file=out)
-                out.flush()
+                    case Unanswered(message=message, stop=stop):
+                        failed += 1
+                        print(f"talkbox: {message}", file=sys.stderr)  # noqa: T201
+                        if stop:
+                            break
             if fatal is None and not failed:
                 # The next `ask` resumes from the stored handle; make sure it is the newest.
                 try:
@@ -152,7 +158,7 @@ async def _ask_one(
     text: str,
     out_dir: Path,
     timeout_s: float,
-) -> Answer:
+) -> Answer | Unanswered:
     reconnects_before = link.reconnects
     turn_id = link.send_text(text)
     audio = bytearray()
@@ -167,15 +173,15 @@ async def _ask_one(
                         # to the repeated question is complete.
                         audio.clear()
                     case TurnFailed(turn_id=tid, reason=reason) if tid == turn_id:
-                        raise _TurnLost(f"turn {text!r} failed: {reason}")
+                        return Unanswered(f"turn {text!r} failed: {reason}")
                     case LinkFailed(reason=reason):
-                        raise LiveFatalError(reason)
+                        return Unanswered(reason, fatal=True)
                     case TurnCompleted(turn_id=tid) as done if tid == turn_id:
                         break
                     case _:
                         pass
-    except TimeoutError as exc:
-        raise _TurnLost(f"turn {text!r} not answered within {timeout_s:.0f}s") from exc
+    except TimeoutError:
+        return Unanswered(f"turn {text!r} not answered within {timeout_s:g}s", stop=True)
     wav = out_dir / f"talkbox-{link.conversation_id}-{done.conversation_turn:03d}.wav"
     write_wav(wav, bytes(audio), ANSWER_RATE_HZ)
     return Answer(

@@ -310,6 +310,29 @@ async def test_a_turn_cut_again_and_again_is_reported_failed_and_ask_exits_1(
     assert len(user_turns) == 3
 
 
+async def test_ask_stops_at_a_turn_that_is_not_answered_in_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        emu.arm("first_audio_delay:s=3@turn=1")
+        out = io.StringIO()
+        rc = await ask(
+            emulator_settings(emu, tmp_path),
+            ["slow question", "never asked"],
+            out_dir=tmp_path,
+            as_json=False,
+            out=out,
+            policy=FAST_POLICY,
+            turn_timeout_s=0.3,
+        )
+        user_turns = emu.log.client_messages("client_content")
+
+    assert rc == 1
+    assert out.getvalue() == ""
+    assert "turn 'slow question' not answered within 0.3s" in capsys.readouterr().err
+    assert len(user_turns) == 1
+
+
 async def _second_turn_after_resume_failures(
     tmp_path: Path, failing_connections: str
 ) -> tuple[Recorder, TurnCompleted, list[dict[str, Any]]]:
