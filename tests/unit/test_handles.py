@@ -14,6 +14,7 @@ from talkbox.live.handles import (
     HandleStore,
     StoredHandle,
     handle_max_age,
+    too_old,
 )
 
 NOW = 1_800_000_000.0
@@ -70,6 +71,17 @@ def test_the_file_is_private(tmp_path: Path) -> None:
         os.umask(old_umask)
     mode = stat.S_IMODE((tmp_path / handles.HANDLE_FILE_NAME).stat().st_mode)
     assert mode == 0o600
+
+
+def test_a_handle_is_too_old_only_past_its_max_age() -> None:
+    assert not too_old(600.0, 600.0)
+    assert too_old(600.001, 600.0)
+
+
+def test_a_handle_exactly_at_its_max_age_is_still_loaded(tmp_path: Path) -> None:
+    store = store_in(tmp_path, max_age_s=600)
+    store.save(STORED)
+    assert store.load(now=NOW + 600) == STORED
 
 
 def test_a_handle_older_than_the_max_age_is_not_tried(
