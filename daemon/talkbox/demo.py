@@ -31,7 +31,9 @@ async def _one_text_turn(out_dir: Path) -> Path:
             http_options=types.HttpOptions(
                 base_url=emulator.base_url,
                 api_version="v1beta",
-                async_client_args={"ssl": emulator.client_ssl_context()},
+                # The emulator is on loopback: a proxy from the environment (HTTPS_PROXY)
+                # must not carry the demo's traffic, so websockets gets proxy=None.
+                async_client_args={"ssl": emulator.client_ssl_context(), "proxy": None},
             ),
         )
         config = types.LiveConnectConfig(

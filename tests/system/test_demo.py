@@ -11,7 +11,15 @@ from talkbox.audio.wav import read_wav
 pytestmark = pytest.mark.slow
 
 
-def test_the_demo_answers_one_turn_and_saves_it_as_24khz_wav(tmp_path: Path) -> None:
+@pytest.mark.parametrize("proxied", [False, True], ids=["direct", "behind-an-https-proxy"])
+def test_the_demo_answers_one_turn_and_saves_it_as_24khz_wav(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proxied: bool
+) -> None:
+    if proxied:
+        # A proxy that refuses every connection: the demo must not send loopback through it.
+        monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+        monkeypatch.delenv("NO_PROXY")
+        monkeypatch.delenv("no_proxy")
     done = subprocess.run(
         [sys.executable, "-m", "talkbox", "demo", "--out-dir", str(tmp_path)],
         capture_output=True,
