@@ -131,6 +131,8 @@ class _Turn:
     sent: bool = False
     # Some of it was written on some connection (so another sending is a resend).
     attempts: int = 0
+    # Its first message went out on the current connection (a GoAway rotation waits for it).
+    on_wire: bool = False
     sent_at: float | None = None
     first_audio_at: float | None = None
     answer_bytes: int = 0
@@ -516,6 +518,7 @@ class LiveLink:
             self._backoff.reset()
         for turn in self._turns.values():
             turn.sent = False
+            turn.on_wire = False
         self._awaiting_handle_since = None
         if self._implicit is not None:
             # The server's answer was cut; it will not be finished on another connection.
@@ -614,6 +617,12 @@ class LiveLink:
                 await _wait(self._changed, None)
                 continue
             op = queue[0]
+            if op.kind in ("start", "text") and conn.go_away_deadline is not None:
+                # This connection is ending: a new turn goes on the next one, so it is
+                # neither cut at the deadline nor the reason the rotation waits.
+                self._changed.clear()
+                await _wait(self._changed, None)
+                continue
             if op.kind in ("start", "text") and self._awaiting_handle():
                 # The handle covering the previous turn is on its way; a new turn sent now
                 # could end up inside it or outside it. Wait (briefly) to know which.
@@ -665,6 +674,7 @@ class LiveLink:
             return
         if op.kind in ("start", "text"):
             turn.attempts += 1
+            turn.on_wire = True
         if op.kind in ("end", "text"):
             turn.sent = True
             turn.sent_at = self._clock()
@@ -681,8 +691,12 @@ class LiveLink:
             if self._restart_requested:
                 raise _EndConnection("new conversation requested")
             deadline = conn.go_away_deadline
-            if deadline is not None and (quiet or now >= deadline):
-                raise _EndConnection("GoAway" + ("" if quiet else " deadline reached mid-turn"))
+            if deadline is not None:
+                between = self._between_turns()
+                if between or now >= deadline:
+                    raise _EndConnection(
+                        "GoAway" + ("" if between else " deadline reached mid-turn")
+                    )
             wake: list[float] = []
             if deadline is not None:
                 wake.append(deadline - now)
@@ -868,7 +882,7 @@ class LiveLink:
         log.info(
             "GoAway: connection ends in %.2fs; rotating %s",
             left,
-            "now" if self._quiet() else "after the current turn",
+            "now" if self._between_turns() else "after the current turn",
         )
         self._emit(GoAwayReceived(left))
         self._notify()
@@ -1050,6 +1064,14 @@ class LiveLink:
     def _awaiting_handle(self) -> bool:
         since = self._awaiting_handle_since
         return since is not None and self._clock() - since < HANDLE_WAIT_S
+
+    def _between_turns(self) -> bool:
+        """Nothing on this connection awaits an answer or a handle (turns may be queued)."""
+        return (
+            not any(turn.on_wire for turn in self._turns.values())
+            and self._implicit is None
+            and not self._awaiting_handle()
+        )
 
     def _quiet(self) -> bool:
         """No turn open or unanswered, no answer arriving, nothing to send, no handle due."""

@@ -446,3 +446,29 @@ async def test_a_ninth_pending_turn_is_refused_and_the_eight_are_answered(tmp_pa
     reason = f"{MAX_PENDING_TURNS} turns are already waiting for an answer"
     assert refused == [TurnFailed(turns[-1], reason)]
     assert [a.conversation_turn for a in answered] == list(range(1, MAX_PENDING_TURNS + 1))
+
+
+async def test_a_turn_asked_as_a_goaway_answer_ends_goes_on_the_new_connection(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(EmulatorOptions(realtime=True)) as emu:
+        emu.arm("goaway:time_left=3,then=close@turn=1")
+        recorder = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with running(link):
+            first = link.send_text("tell me")
+            await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
+            # The person asks again at once, while the old connection is still open.
+            second = link.send_text("and then?")
+            done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == second)
+        asked = [
+            (r.conn, r.message["clientContent"]["turns"][0]["parts"][0]["text"])
+            for r in emu.log.client_messages("client_content")
+        ]
+        (close,) = emu.log.closes(conn=1)
+
+    assert asked == [(1, "tell me"), (2, "and then?")]
+    assert close.message["by"] == "client"
+    assert not recorder.of(TurnResent)
+    assert done.transcript.startswith("turn 2:")
+    assert recorder.of(LinkConnected)[-1].resumed
