@@ -1,6 +1,6 @@
 """Live link benchmark: GoAway rotation, answer-chunk delivery and CPU, against the emulator.
 
-Run: .venv/bin/python benchmarks/link.py [--rotations N] [--turns N]
+Run: .venv/bin/python benchmarks/link.py [--rotations N] [--turns N] [--mid-answer N]
 Prints a table and writes benchmarks/results/link.json. The emulator runs in its own thread
 (EmulatorThread), so the CPU figure is the link's thread alone; both sides share the
 monotonic clock, so the emulator's event log times can be compared with the link's.
@@ -35,6 +35,7 @@ RESULTS = Path(__file__).parent / "results" / "link.json"
 # 250 ms is below what a listener notices between turns and is the bound used here.
 BUDGETS = {
     "goaway_ready_p95_ms": 250.0,
+    "mid_answer_rotated_p95_ms": 250.0,
     "chunk_event_p95_ms": 10.0,
     "release_activity_end_p95_ms": 10.0,
     "cpu_percent": 3.0,
@@ -126,6 +127,7 @@ async def answer_turns(turns: int, state: Path) -> dict[str, Any]:
         link = LiveLink(settings_for(emu, state), stamps)
         cpu = 0.0
         wall = 0.0
+        asked: dict[int, float] = {}
 
         async def body() -> None:
             nonlocal cpu, wall
@@ -133,6 +135,7 @@ async def answer_turns(turns: int, state: Path) -> dict[str, Any]:
             cpu_start, wall_start = time.thread_time(), time.monotonic()
             for n in range(turns):
                 turn = link.send_text(f"question {n}")
+                asked[turn] = time.monotonic()
                 await stamps.wait(
                     lambda e, t=turn: isinstance(e, TurnCompleted) and e.turn_id == t, 30
                 )
@@ -141,11 +144,11 @@ async def answer_turns(turns: int, state: Path) -> dict[str, Any]:
 
         await run_link(link, body())
         chunks = [r.t for r in emu.log.server_messages("serverContent.modelTurn")]
-        asked = [r.t for r in emu.log.client_messages("client_content")]
+        received_at = [r.t for r in emu.log.client_messages("client_content")]
     # Turns are sent one after another, so the first chunk after the n-th question is the
     # first chunk of the n-th answer; the link numbers its turns 1..N in the same order.
     first_sent: dict[int, float] = {}
-    for n, t_asked in enumerate(asked, start=1):
+    for n, t_asked in enumerate(received_at, start=1):
         first_sent[n] = min((t for t in chunks if t > t_asked), default=float("nan"))
     received: dict[int, float] = {}
     for t, event in stamps.events:
@@ -155,10 +158,61 @@ async def answer_turns(turns: int, state: Path) -> dict[str, Any]:
     audio_s = sum(e.audio_s for _, e in stamps.events if isinstance(e, TurnCompleted))
     return {
         "chunk_event_ms": latencies,
+        "first_audio_ms": _first_audio_ms(stamps, asked),
         "cpu_s": cpu,
         "wall_s": wall,
         "audio_s": audio_s,
     }
+
+
+async def goaway_mid_answer(turns: int, state: Path) -> dict[str, list[float]]:
+    """A GoAway arrives mid-answer on every turn; the next turn is asked as the answer ends.
+
+    Figures, in ms: GoAway -> rotated (includes the rest of the answer), answer end
+    (TurnCompleted) -> rotated (resumed LinkConnected), and next turn asked -> its first
+    answer audio (it waits for the rotation; compare with the same figure without one).
+    """
+    with EmulatorThread(EmulatorOptions(realtime=True)) as emu:
+        emu.arm("goaway:time_left=3,then=close@turn=1-")
+        stamps = Stamps()
+        link = LiveLink(settings_for(emu, state), stamps)
+        asked: dict[int, float] = {}
+
+        async def body() -> None:
+            await stamps.wait(lambda e: isinstance(e, LinkConnected), 10)
+            turn = link.send_text("go")
+            asked[turn] = time.monotonic()
+            for _ in range(turns):
+                await stamps.wait(
+                    lambda e, t=turn: isinstance(e, TurnCompleted) and e.turn_id == t, 30
+                )
+                # The person asks again the moment the answer ends.
+                turn = link.send_text("go")
+                asked[turn] = time.monotonic()
+            await stamps.wait(lambda e, t=turn: isinstance(e, TurnCompleted) and e.turn_id == t, 30)
+
+        await run_link(link, body())
+        goaways = [r.t for r in emu.log.server_messages("goAway")]
+    rotated = [t for t, e in stamps.events if isinstance(e, LinkConnected) and e.resumed]
+    ended = [t for t, e in stamps.events if isinstance(e, TurnCompleted)]
+
+    def to_next(starts: list[float]) -> list[float]:
+        return [(min(after) - t) * 1000 for t in starts if (after := [r for r in rotated if r > t])]
+
+    return {
+        "goaway_rotated_ms": to_next(goaways)[:turns],
+        "answer_end_rotated_ms": to_next(ended)[:turns],
+        "next_first_audio_ms": _first_audio_ms(stamps, asked)[1:],
+    }
+
+
+def _first_audio_ms(stamps: Stamps, asked: dict[int, float]) -> list[float]:
+    """Turn asked -> its first AnswerAudioReceived, in ms, in turn order."""
+    first: dict[int, float] = {}
+    for t, event in stamps.events:
+        if isinstance(event, AnswerAudioReceived) and event.turn_id is not None:
+            first.setdefault(event.turn_id, t)
+    return [(first[n] - asked[n]) * 1000 for n in sorted(asked) if n in first]
 
 
 def tone_frame(n: int) -> bytes:
@@ -195,11 +249,22 @@ async def activity_end_turns(turns: int, state: Path) -> list[float]:
     return [(end - t) * 1000 for t, end in zip(released, ends, strict=True)]
 
 
-async def main(rotations: int, turns: int) -> dict[str, Any]:
+def summary(samples: list[float]) -> dict[str, float]:
+    """n, p50, p95 and max of a list of milliseconds."""
+    return {
+        "n": len(samples),
+        "p50": percentile(samples, 50),
+        "p95": percentile(samples, 95),
+        "max": max(samples, default=float("nan")),
+    }
+
+
+async def main(rotations: int, turns: int, mid_answer: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         rotation_ms = await goaway_rotations(rotations, Path(tmp) / "a")
         answers = await answer_turns(turns, Path(tmp) / "b")
         release_ms = await activity_end_turns(turns, Path(tmp) / "c")
+        mid = await goaway_mid_answer(mid_answer, Path(tmp) / "d")
     chunk_ms = answers["chunk_event_ms"]
     cpu_per_audio_minute = answers["cpu_s"] / answers["audio_s"] * 60 if answers["audio_s"] else 0
     return {
@@ -223,6 +288,10 @@ async def main(rotations: int, turns: int) -> dict[str, Any]:
             "p95": percentile(release_ms, 95),
             "max": max(release_ms, default=float("nan")),
         },
+        "first_audio_ms": summary(answers["first_audio_ms"]),
+        "mid_answer_goaway_rotated_ms": summary(mid["goaway_rotated_ms"]),
+        "mid_answer_end_rotated_ms": summary(mid["answer_end_rotated_ms"]),
+        "mid_answer_next_first_audio_ms": summary(mid["next_first_audio_ms"]),
         "cpu": {
             "link_cpu_s": answers["cpu_s"],
             "wall_s": answers["wall_s"],
@@ -237,15 +306,31 @@ async def main(rotations: int, turns: int) -> dict[str, Any]:
 def table(result: dict[str, Any]) -> str:
     g, c, cpu = result["goaway_ready_ms"], result["chunk_event_ms"], result["cpu"]
     r = result["release_activity_end_ms"]
+
+    def row(name: str, key: str, budget: str = "") -> tuple[str, str, str, str, str]:
+        f = result[key]
+        return (name, str(f["n"]), f"{f['p50']:.1f}", f"{f['p95']:.1f}", budget)
+
     rows = [
         ("figure", "n", "p50", "p95", "budget"),
         (
-            "GoAway -> resumed and ready (ms)",
+            "GoAway between turns -> resumed and ready (ms)",
             str(g["n"]),
             f"{g['p50']:.1f}",
             f"{g['p95']:.1f}",
             f"p95 <= {BUDGETS['goaway_ready_p95_ms']:.0f}",
         ),
+        row("GoAway mid-answer -> rotated (ms, with the answer)", "mid_answer_goaway_rotated_ms"),
+        row(
+            "GoAway mid-answer: answer end -> rotated (ms)",
+            "mid_answer_end_rotated_ms",
+            f"p95 <= {BUDGETS['mid_answer_rotated_p95_ms']:.0f}",
+        ),
+        row(
+            "GoAway mid-answer: next turn asked -> first audio (ms)",
+            "mid_answer_next_first_audio_ms",
+        ),
+        row("no GoAway: turn asked -> first audio (ms)", "first_audio_ms"),
         (
             "first answer chunk sent -> link event (ms)",
             str(c["n"]),
@@ -285,9 +370,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rotations", type=int, default=40)
     parser.add_argument("--turns", type=int, default=30)
+    parser.add_argument("--mid-answer", type=int, default=20)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    outcome = asyncio.run(main(args.rotations, args.turns))
+    outcome = asyncio.run(main(args.rotations, args.turns, args.mid_answer))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(outcome, indent=2) + "\n")
     print(table(outcome))
