@@ -73,6 +73,8 @@ class HandleStore:
         except FileNotFoundError:
             return None
         except OSError as exc:
+            # Only the disk's trouble: an unreadable handle costs the old conversation, and
+            # a fresh one keeps the appliance working.
             log.warning("cannot read resumption handle %s (%s); starting fresh", self.path, exc)
             return None
         try:
@@ -151,6 +153,7 @@ class HandleStore:
         try:
             temps = list(self.directory.glob(f".{HANDLE_FILE_NAME}.*.tmp"))
         except OSError:
+            # Housekeeping only; a directory that cannot be listed shows up in load/save.
             return
         for temp in temps:
             with contextlib.suppress(OSError):
@@ -164,6 +167,8 @@ class HandleStore:
         try:
             self.path.unlink(missing_ok=True)
         except OSError as exc:
+            # The link has already forgotten the handle in memory; a stale file is retried
+            # at the next start and then fails its age check or is refused (fresh start).
             log.warning("cannot remove resumption handle %s: %s", self.path, exc)
 
 
