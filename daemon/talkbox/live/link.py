@@ -631,6 +631,10 @@ class LiveLink:
                 self._changed.clear()
                 await _wait(self._changed, left)
                 continue
+            # Booked before the write: the answer can arrive before the write returns (the
+            # emulator shares the loop), and it must find its turn already sent. A failed
+            # write ends the connection, and _after_connection undoes the booking.
+            self._book_send(op)
             await self._send_op(session, op)
             # Only a written op leaves its queue; what a failed write carried is rebuilt
             # from its turn on the next connection. The queue may have changed meanwhile
@@ -639,7 +643,6 @@ class LiveLink:
                 self._outbox.popleft()
             elif self._loose and self._loose[0] is op:
                 self._loose.popleft()
-            self._after_send(op)
 
     async def _send_op(self, session: AsyncSession, op: _Op) -> None:
         match op.kind:
@@ -666,7 +669,7 @@ class LiveLink:
             case _:
                 raise AssertionError(f"unknown op {op.kind!r}")
 
-    def _after_send(self, op: _Op) -> None:
+    def _book_send(self, op: _Op) -> None:
         if op.turn_id is None:
             return
         turn = self._turns.get(op.turn_id)
