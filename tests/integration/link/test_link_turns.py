@@ -407,11 +407,14 @@ async def test_server_detected_turns_are_counted_and_logged_like_our_own(
         recorder = Recorder()
         link = LiveLink(server_vad_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
         async with running(link):
-            for n in (1, 2):
-                for frame in speech(0.3):
-                    link.send_audio(frame)
-                link.end_audio_stream()
-                await recorder.wait_for(TurnCompleted, lambda e, n=n: e.conversation_turn == n)
+            for frame in speech(0.3):
+                link.send_audio(frame)
+            link.end_audio_stream()
+            await recorder.wait_for(TurnCompleted, lambda e: e.conversation_turn == 1)
+            for frame in speech(0.3):
+                link.send_audio(frame)
+            link.end_audio_stream()
+            await recorder.wait_for(TurnCompleted, lambda e: e.conversation_turn == 2)
             async with asyncio.timeout(5):
                 await link.settled()
 
@@ -430,6 +433,11 @@ async def test_server_detected_turns_are_counted_and_logged_like_our_own(
     assert stored.turns == 2
 
 
+async def answer_to(recorder: Recorder, turn: int) -> TurnCompleted:
+    """The TurnCompleted of `turn`, waiting a bounded time."""
+    return await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
+
+
 async def test_a_ninth_pending_turn_is_refused_and_the_eight_are_answered(tmp_path: Path) -> None:
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
         recorder = Recorder()
@@ -438,10 +446,7 @@ async def test_a_ninth_pending_turn_is_refused_and_the_eight_are_answered(tmp_pa
         turns = [link.send_text(f"question {n}") for n in range(1, MAX_PENDING_TURNS + 2)]
         refused = recorder.of(TurnFailed)
         async with running(link):
-            answered = [
-                await recorder.wait_for(TurnCompleted, lambda e, t=t: e.turn_id == t)
-                for t in turns[:-1]
-            ]
+            answered = [await answer_to(recorder, t) for t in turns[:-1]]
 
     reason = f"{MAX_PENDING_TURNS} turns are already waiting for an answer"
     assert refused == [TurnFailed(turns[-1], reason)]
