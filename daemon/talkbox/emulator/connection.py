@@ -24,6 +24,9 @@ from talkbox.emulator import model
 from talkbox.emulator.endpoint import Endpointer, Step
 from talkbox.emulator.faults import CLOSE_PRESETS, GOAWAY_IGNORED_REASON, Fault, Point
 from talkbox.emulator.protocol import (
+    INVALID_ARGUMENT,
+    NOT_FOUND,
+    UNAVAILABLE,
     JsonDict,
     ProtocolError,
     audio_rate,
@@ -31,8 +34,10 @@ from talkbox.emulator.protocol import (
     decode_b64,
     duration_text,
     encode_b64,
+    message_name,
     normalise,
     parse_frame,
+    realtime_field,
     server_kind,
     shape_problem,
     truncate_reason,
@@ -51,10 +56,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-INVALID_ARGUMENT = CLOSE_PRESETS["invalid_argument"][1]
-NOT_FOUND = CLOSE_PRESETS["not_found"][1]
-UNAVAILABLE = CLOSE_PRESETS["unavailable"][1]
 _MAX_IDLE_S = 60
+#: The most audio one user turn keeps (the rest is dropped): memory stays bounded whatever a
+#: client streams, and the echo of it stays a sane length.
+MAX_TURN_AUDIO_S = 300
 
 
 class SessionEnded(Exception):
@@ -93,6 +98,8 @@ class Connection:
         #: Seconds of client audio received, the clock of voiceActivity offsets.
         self._audio_s = 0.0
         self._speech_end_s = 0.0
+        self._attached = asyncio.Event()
+        self.pong_hook = False
         self._install_pong_hook()
 
     # ---- configuration read from setup ------------------------------------------------
@@ -200,8 +207,14 @@ class Connection:
         if self.ended:
             return
         self.ended = True
-        rcvd = self.ws.protocol.close_rcvd
-        if rcvd is None:
+        protocol = self.ws.protocol
+        rcvd = protocol.close_rcvd
+        sent = protocol.close_sent
+        if sent is not None and protocol.close_rcvd_then_sent is False:
+            # websockets itself closed (a frame over max_size: 1009); the server spoke first.
+            data = {"by": "server", "code": sent.code, "reason": sent.reason}
+            self.emu.log.add(self.id, "event", "close", data)
+        elif rcvd is None:
             self.emu.log.add(self.id, "event", "close", {"by": "client", "code": 1006})
         else:
             data = {"by": "client", "code": rcvd.code, "reason": rcvd.reason}
@@ -233,16 +246,17 @@ class Connection:
         if self._silent:
             return
         data = json.dumps(message, separators=(",", ":"))
+        await self.ws.send(data if self._text_frames else data.encode())
+        # Logged once sent: a send that fails (socket gone) must not look delivered.
         self.emu.log.add(self.id, "out", server_kind(message), message)
-        if self._text_frames:
-            await self.ws.send(data)
-        else:
-            await self.ws.send(data.encode())
 
     async def send_raw(self, kind: str, payload: bytes, shown: JsonDict) -> None:
         """Send a frame that is not a well-formed server message (malformed-output faults)."""
-        self.emu.log.add(self.id, "out", kind, shown)
+        await self._wait_stall()
+        if self._silent:
+            return
         await self.ws.send(payload.decode() if self._text_frames else payload)
+        self.emu.log.add(self.id, "out", kind, shown)
 
     async def _wait_stall(self) -> None:
         left = self._stall_until - time.monotonic()
@@ -254,8 +268,15 @@ class Connection:
     def _install_pong_hook(self) -> None:
         # websockets answers pings inside its protocol object; delaying a pong means holding
         # the frame and writing it later, which is how a slow real server looks to a client.
+        # This reaches into websockets internals (Protocol.send_frame, Connection.send_data;
+        # present in 13-17, tested with 17.4), so it is feature-detected: without them the
+        # emulator still serves, and only delay_pong and stall (pong part) say they cannot.
         protocol = self.ws.protocol
-        original = protocol.send_frame
+        original = getattr(protocol, "send_frame", None)
+        if not callable(original) or not callable(getattr(self.ws, "send_data", None)):
+            self.pong_hook = False
+            return
+        self.pong_hook = True
         loop = asyncio.get_running_loop()
 
         def late(frame: Frame) -> None:
@@ -285,6 +306,10 @@ class Connection:
             await self.close(1007, str(exc))
         message: JsonDict = normalise(sent)
         self.emu.log.add(self.id, "in", client_kind(message), message, self.index, sent)
+        try:
+            message_name(message)
+        except ProtocolError as exc:
+            await self.close(1007, str(exc))
         problem = shape_problem(message)
         if problem is not None:
             await self.close(1007, f"Invalid value at '{problem}'. {INVALID_ARGUMENT}")
@@ -297,6 +322,10 @@ class Connection:
                 message = await self._recv()
         except TimeoutError:
             await self.close(1007, INVALID_ARGUMENT)
+        if not self.info.key_ok:
+            # The "accept, then refuse during setup" variant seen for an expired key
+            # (live-protocol §4.6): before anything else is looked at, and no setupComplete.
+            await self.close(*CLOSE_PRESETS["key_invalid"])
         setup = message.get("setup")
         if not isinstance(setup, dict):
             await self.close(1007, INVALID_ARGUMENT)
@@ -319,10 +348,6 @@ class Connection:
                 continue
             await self.fire(fault)
         await self._message_faults()
-        if not self.info.key_ok:
-            # The "accept, then refuse" variant seen for an expired key.
-            await self.send({"setupComplete": {}})
-            await self.close(*CLOSE_PRESETS["key_invalid"])
         shaped = {f.kind: f for f in setup_faults}
         if "setup_first" in shaped:
             self.emu.fired(shaped["setup_first"], self.id)
@@ -377,6 +402,7 @@ class Connection:
         session.open_connections.add(self.id)
         self.attached = time.monotonic()
         self.session = session
+        self._attached.set()
 
     # ---- faults ------------------------------------------------------------------------
 
@@ -398,6 +424,11 @@ class Connection:
         elif fault.kind == "stall":
             self._stall_until = time.monotonic() + float(p["s"])
         elif fault.kind == "delay_pong":
+            if not self.pong_hook:
+                raise RuntimeError(
+                    "delay_pong needs websockets' Protocol.send_frame and Connection.send_data, "
+                    "which this websockets version lacks"
+                )
             self._pong_delay = float(p["s"])
         elif fault.kind == "malformed":
             await self._send_malformed(str(p["shape"]))
@@ -415,9 +446,11 @@ class Connection:
             self._voice_activity = True
 
     async def _periodic_handles(self, every: float) -> None:
-        assert self.session is not None
+        # Armed before setup (a t= trigger), it waits for the session it issues handles of.
+        await self._attached.wait()
         while True:
             await asyncio.sleep(every)
+            assert self.session is not None
             handle = self.emu.handles.issue(self.session)
             await self.send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
 
@@ -504,42 +537,44 @@ class Connection:
             await self._message_faults()
 
     async def _dispatch(self, message: JsonDict) -> None:
-        if "realtimeInput" in message:
-            await self._realtime_input(message["realtimeInput"])
-        elif "clientContent" in message:
-            await self._client_content(message["clientContent"])
-        elif "toolResponse" in message:
-            await self.responder.tool_response(message["toolResponse"])
-        elif "setup" in message or "contextUpdate" not in message:
-            # A second setup, or a message the service does not know: an invalid argument.
+        # _recv has checked the frame holds exactly one known message.
+        name = message_name(message)
+        if name == "realtimeInput":
+            await self._realtime_input(message[name])
+        elif name == "clientContent":
+            await self._client_content(message[name])
+        elif name == "toolResponse":
+            await self.responder.tool_response(message[name])
+        elif name == "setup":
+            # Setup is only valid as the first message.
             await self.close(1007, INVALID_ARGUMENT)
+        # contextUpdate (SDK 3.x) is logged and otherwise ignored.
 
     async def _realtime_input(self, body: Any) -> None:
         if not isinstance(body, dict):
             await self.close(1007, INVALID_ARGUMENT)
-        if "audio" in body or "mediaChunks" in body:
-            blob = body.get("audio") or (body.get("mediaChunks") or [{}])[0]
-            mime = str(blob.get("mimeType", ""))
-            if mime.startswith("audio/"):
-                try:
-                    pcm = decode_b64(str(blob.get("data", "")))
-                except ProtocolError as exc:
-                    await self.close(1007, str(exc))
-                await self._audio(pcm, audio_rate(mime))
-        elif "activityStart" in body:
+        try:
+            field = realtime_field(body)
+        except ProtocolError as exc:
+            await self.close(1007, str(exc))
+        if field in ("audio", "mediaChunks", "video"):
+            await self._media(field, body[field])
+        elif field == "activityStart":
             if not self.manual_activity:
                 await self._activity_outside_manual_mode()
                 return
             self.responder.barge_in()
             self._activity = self._new_activity()
-        elif "activityEnd" in body:
+        elif field == "activityEnd":
             if not self.manual_activity:
                 await self._activity_outside_manual_mode()
                 return
             if self._activity is not None:
                 self.responder.end_turn(self._activity)
                 self._activity = None
-        elif "audioStreamEnd" in body:
+        elif field == "audioStreamEnd":
+            if not body[field]:
+                return
             if self.manual_activity:
                 if self.options.stream_end_under_manual_vad == "close":
                     await self.close(1007, INVALID_ARGUMENT)
@@ -547,10 +582,30 @@ class Connection:
                 self.responder.end_turn(self._activity)
                 self._activity = None
                 await self._voice_activity_signal("ACTIVITY_END", self._speech_end_s)
-        elif "text" in body:
+        else:
             self.responder.barge_in()
-            text = str(body["text"])
-            self.responder.end_turn(model.UserTurn("text", text=text))
+            self.responder.end_turn(model.UserTurn("text", text=str(body["text"])))
+
+    async def _media(self, field: str, value: Any) -> None:
+        """One audio or video blob: audio is heard, video ignored; both must be well formed."""
+        if field == "mediaChunks":
+            # The deprecated form: only the first chunk is read (API reference).
+            if not value:
+                await self.close(1007, INVALID_ARGUMENT)
+            blob = value[0]
+        else:
+            blob = value
+        if not isinstance(blob, dict) or not blob.get("mimeType"):
+            await self.close(1007, f"Invalid value at 'mime_type'. {INVALID_ARGUMENT}")
+        mime = str(blob["mimeType"])
+        try:
+            pcm = decode_b64(str(blob.get("data") or ""))
+            if field == "video" or (field == "mediaChunks" and not mime.startswith("audio/")):
+                return
+            rate = audio_rate(mime)
+        except ProtocolError as exc:
+            await self.close(1007, str(exc))
+        await self._audio(pcm, rate)
 
     async def _activity_outside_manual_mode(self) -> None:
         if self.options.activity_under_auto_vad == "close":
@@ -573,13 +628,16 @@ class Connection:
         if step is Step.IDLE:
             self._keep_idle(pcm, rate)
             return
-        if step is Step.START or self._activity is None:
+        if step is Step.START:
             self.responder.barge_in()
             self._activity = self._new_activity()
             await self._voice_activity_signal("ACTIVITY_START", started_at)
-        self._append(self._activity, pcm, rate)
+        activity = self._activity
+        # The endpointer is in speech exactly while an activity is open (both end together).
+        assert activity is not None
+        self._append(activity, pcm, rate)
         if step is Step.END:
-            self.responder.end_turn(self._activity)
+            self.responder.end_turn(activity)
             self._activity = None
             await self._voice_activity_signal("ACTIVITY_END", self._speech_end_s)
 
@@ -609,7 +667,8 @@ class Connection:
             turn.rate = rate
         elif rate != turn.rate:
             pcm = model.resample(pcm, rate, turn.rate)
-        turn.audio.extend(pcm)
+        room = MAX_TURN_AUDIO_S * turn.rate * 2 - len(turn.audio)
+        turn.audio.extend(pcm[: max(0, room)])
 
     async def _client_content(self, body: Any) -> None:
         if not isinstance(body, dict):

@@ -73,7 +73,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from talkbox.emulator.protocol import truncate_reason
+from talkbox.emulator.protocol import INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE, truncate_reason
 
 GOAWAY_IGNORED_REASON = (
     "Connection aborted because the client failed to close the connection after receiving "
@@ -83,17 +83,17 @@ GOAWAY_IGNORED_REASON = (
 #: The real close codes and reasons seen from the service (live-protocol.md §4.6).
 CLOSE_PRESETS: dict[str, tuple[int, str]] = {
     "normal": (1000, ""),
-    "invalid_argument": (1007, "Request contains an invalid argument."),
+    "invalid_argument": (1007, INVALID_ARGUMENT),
     "key_invalid": (1007, "API key not valid. Please pass a valid API key."),
     "key_expired": (1007, "API key expired. Please renew the API key."),
     "location": (1007, "User location is not supported for the API use."),
-    "not_found": (1008, "Requested entity was not found"),
+    "not_found": (1008, NOT_FOUND),
     "not_implemented": (1008, "Operation is not implemented, or supported, or enabled."),
     "denied": (1008, "Your project has been denied access."),
     "goaway_ignored": (1008, GOAWAY_IGNORED_REASON),
     "internal": (1011, "Internal error occurred."),
     "deadline": (1011, "Deadline expired before operation could complete."),
-    "unavailable": (1011, "The service is currently unavailable."),
+    "unavailable": (1011, UNAVAILABLE),
     "rpc_deadline": (
         1011,
         "Request trace id: 434a1f2042ea7643, [ORIGINAL ERROR] RPC::DEADLINE_EXCEEDED: ",
@@ -152,7 +152,7 @@ _KINDS: dict[str, tuple[Point, dict[str, Any]]] = {
     "no_goaway": (Point.CONNECTION, {}),
     "stall": (Point.SETUP, {"s": 5.0}),
     "delay_pong": (Point.CONNECTION, {"s": 25.0}),
-    "reject_handle": (Point.RESUME, {"code": 1008, "reason": "Requested entity was not found"}),
+    "reject_handle": (Point.RESUME, {"code": 1008, "reason": NOT_FOUND}),
     "expire_handles": (Point.RESUME, {}),
     "malformed": (Point.SETUP, {"shape": "non_json"}),
     "text_frames": (Point.CONNECTION, {}),

@@ -16,6 +16,9 @@ OUTPUT_MIME = "audio/pcm;rate=24000"
 _NOTE_S = 0.08
 _MAX_PHRASE_S = 8.0
 _EMPTY_REPLY_BYTES = OUTPUT_RATE // 10 * 2
+#: The longest text echoed back in a transcript: a client may send megabytes of text, and
+#: every server message must stay well under the SDK's 1 MiB limit.
+MAX_TRANSCRIPT_CHARS = 2_000
 
 
 @dataclass
@@ -53,8 +56,12 @@ class Answer:
 
 
 def input_transcript(turn: UserTurn) -> str:
-    """`audio N.NN s` for an audio turn, the text itself for a text turn."""
-    return f"audio {turn.seconds:.2f} s" if turn.kind == "audio" else turn.text
+    """`audio N.NN s` for an audio turn, the text itself (cut to 2000 characters) for text."""
+    if turn.kind == "audio":
+        return f"audio {turn.seconds:.2f} s"
+    if len(turn.text) <= MAX_TRANSCRIPT_CHARS:
+        return turn.text
+    return turn.text[: MAX_TRANSCRIPT_CHARS - 3] + "..."
 
 
 def answer(turn: UserTurn) -> Answer:
@@ -121,7 +128,9 @@ def named_function(text: str, declared: list[str]) -> str | None:
     """The first declared function whose name the text mentions (words or snake_case)."""
     lowered = text.lower()
     for name in declared:
-        spoken = name.lower().replace("_", " ")
-        if re.search(rf"\b{re.escape(name.lower())}\b", lowered) or spoken in lowered:
-            return name
+        # Whole words only, in both forms: `f` is not in "of France", nor `set_timer` in
+        # "reset timers".
+        for form in (name.lower(), name.lower().replace("_", " ")):
+            if re.search(rf"\b{re.escape(form)}\b", lowered):
+                return name
     return None

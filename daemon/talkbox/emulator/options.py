@@ -17,6 +17,9 @@ DEFAULT_MODELS = (
     "gemini-3.1-flash-live-preview",
 )
 
+#: The longest answer audio chunk (see `EmulatorOptions.chunk_ms`).
+MAX_CHUNK_MS = 1000
+
 #: How a wrong key is refused (live-protocol.md §6.1): HTTP status at the upgrade, or 1007.
 BadKeyMode = Literal["http400", "http401", "http403", "close1007"]
 
@@ -38,7 +41,8 @@ class EmulatorOptions:
     go_away_lead_s: float = 50.0
     #: Pace answer audio at real time; False sends it as fast as possible.
     realtime: bool = True
-    #: Length of each answer audio chunk.
+    #: Length of each answer audio chunk, 1-1000 ms (a second of 24 kHz audio is 64 KB of
+    #: base64, which keeps every message far below the SDK's 1 MiB limit).
     chunk_ms: int = 100
     handle_lifetime_s: float = 7200.0
     context_window: int = 128_000
@@ -70,8 +74,20 @@ class EmulatorOptions:
     event_log_path: Path | None = None
     #: Keep audio payloads in the log (benchmarks and soaks turn it off).
     log_audio: bool = True
-    #: Keep only about this many newest records in memory (None = all).
+    #: Keep only about this many newest records in memory (None = all; the command line
+    #: defaults to 100000 so a long-running emulator does not grow without bound).
     log_max_records: int | None = None
+    #: The largest client frame accepted; a bigger one is closed 1009 (message too big) by
+    #: websockets. The real service's limit is not documented; 16 MiB is far above any
+    #: frame the SDK sends (100 ms of 16 kHz audio is about 4.3 KB of JSON).
+    max_client_frame_bytes: int = 16 * 2**20
     #: Seed for handles and tool-call ids (None = unpredictable, like the service).
     seed: int | None = None
     faults: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Refuse values that would break the emulator's own guarantees."""
+        if not 1 <= self.chunk_ms <= MAX_CHUNK_MS:
+            raise ValueError(f"chunk_ms must be 1-{MAX_CHUNK_MS}, not {self.chunk_ms}")
+        if self.log_max_records is not None and self.log_max_records < 1:
+            raise ValueError("log_max_records must be >= 1 (or None)")

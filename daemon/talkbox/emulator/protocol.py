@@ -13,6 +13,35 @@ JsonDict = dict[str, Any]
 #: The most a close reason may carry: a control frame holds 125 bytes, 2 of them the code.
 MAX_REASON_BYTES = 123
 
+#: The reason the service gives for any client message it cannot accept (close 1007).
+INVALID_ARGUMENT = "Request contains an invalid argument."
+#: The reason of a 1008 close for something unknown (a handle, a tool call id).
+NOT_FOUND = "Requested entity was not found"
+#: The reason of a 1011 close when the backend is unavailable.
+UNAVAILABLE = "The service is currently unavailable."
+
+#: Deepest nesting of objects and lists accepted in a client frame. Protobuf's JSON parser
+#: refuses more than 100 levels; refusing it here also keeps every recursive walk (key
+#: renaming, the shape check, the log) far from Python's recursion limit.
+MAX_DEPTH = 100
+
+#: Input audio rates accepted (Hz): telephone to studio; anything else is refused 1007
+#: (a rate of 0 would divide by zero, a tiny one would make the echo enormous).
+MIN_AUDIO_RATE = 8_000
+MAX_AUDIO_RATE = 48_000
+DEFAULT_AUDIO_RATE = 16_000
+
+#: The fields of realtimeInput; a message carries exactly one of them (live-protocol §2.2).
+REALTIME_FIELDS = (
+    "audio",
+    "mediaChunks",
+    "video",
+    "activityStart",
+    "activityEnd",
+    "audioStreamEnd",
+    "text",
+)
+
 #: Keys whose values are caller data (function arguments, schemas), never renamed.
 OPAQUE_KEYS = frozenset(
     {"args", "response", "parameters", "parametersJsonSchema", "responseJsonSchema", "schema"}
@@ -70,15 +99,52 @@ def parse_frame(frame: str | bytes) -> JsonDict:
         parsed = json.loads(frame)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(f"Invalid JSON payload received. {exc}") from exc
+    except RecursionError:
+        # The C decoder gives up on very deep nesting before our own depth check can run.
+        raise ProtocolError("Invalid JSON payload received. Nested too deeply.") from None
     if not isinstance(parsed, dict):
         raise ProtocolError("Invalid JSON payload received. Expected an object.")
+    if _deeper_than(parsed, MAX_DEPTH):
+        raise ProtocolError("Invalid JSON payload received. Nested too deeply.")
     return parsed
 
 
-def decode_frame(frame: str | bytes) -> JsonDict:
-    """Parse one client frame into a normalised (camelCase) message dict."""
-    result: JsonDict = normalise(parse_frame(frame))
-    return result
+def _deeper_than(value: Any, limit: int) -> bool:
+    # Iterative, so the check itself cannot hit the recursion limit it protects against.
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((inner, depth + 1) for inner in item.values())
+        elif isinstance(item, list):
+            stack.extend((inner, depth + 1) for inner in item)
+    return False
+
+
+def message_name(message: JsonDict) -> str:
+    """The one client message a normalised frame holds (`setup`, `realtimeInput`, ...).
+
+    Raises ProtocolError when it holds none, several, or a name the service does not know,
+    as proto parsing of a BidiGenerateContentClientMessage would.
+    """
+    names = list(message)
+    if len(names) != 1 or names[0] not in CLIENT_MESSAGES:
+        raise ProtocolError(INVALID_ARGUMENT)
+    return names[0]
+
+
+def realtime_field(body: JsonDict) -> str:
+    """The one realtimeInput field a normalised body sets; ProtocolError unless exactly one.
+
+    A null value counts as unset (proto3 JSON), so `{"text": null}` sets nothing.
+    """
+    unknown = [key for key in body if key not in REALTIME_FIELDS]
+    present = [key for key in REALTIME_FIELDS if body.get(key) is not None]
+    if unknown or len(present) != 1:
+        raise ProtocolError(INVALID_ARGUMENT)
+    return present[0]
 
 
 def decode_b64(text: str) -> bytes:
@@ -137,12 +203,25 @@ def duration_text(seconds: float) -> str:
     return f"{seconds:.3f}s"
 
 
-def audio_rate(mime_type: str | None, default: int = 16000) -> int:
-    """The sample rate stated in an `audio/pcm;rate=N` MIME type (16 kHz when unstated)."""
-    if not mime_type:
-        return default
-    match = re.search(r"rate=(\d+)", mime_type)
-    return int(match.group(1)) if match else default
+def audio_rate(mime_type: str) -> int:
+    """The sample rate of an `audio/...;rate=N` MIME type (16 kHz when unstated, per the docs).
+
+    Raises ProtocolError for a type that is not audio or a rate outside 8-48 kHz.
+    """
+    kind, *parameters = (part.strip() for part in mime_type.split(";"))
+    if not kind.lower().startswith("audio/"):
+        raise ProtocolError(f"Invalid value at 'mime_type'. {INVALID_ARGUMENT}")
+    rate = DEFAULT_AUDIO_RATE
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "rate":
+            value = value.strip()
+            # Bounded length first: int() refuses strings of thousands of digits.
+            digits = value.isascii() and value.isdigit() and len(value) <= 6
+            if not digits or not MIN_AUDIO_RATE <= int(value) <= MAX_AUDIO_RATE:
+                raise ProtocolError(f"Invalid value at 'mime_type' (rate). {INVALID_ARGUMENT}")
+            rate = int(value)
+    return rate
 
 
 # The parts of each client message the emulator reads, with the JSON types proto3 allows for

@@ -24,16 +24,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from talkbox.emulator import model
-from talkbox.emulator.faults import CLOSE_PRESETS, Fault
-from talkbox.emulator.protocol import JsonDict, encode_b64
+from talkbox.emulator.faults import Fault
+from talkbox.emulator.protocol import INVALID_ARGUMENT, NOT_FOUND, JsonDict, encode_b64
 from talkbox.emulator.session import Tokens, TurnRecord, audio_tokens
 from talkbox.emulator.session import text_tokens as count_text
 
 if TYPE_CHECKING:
     from talkbox.emulator.connection import Connection
-
-INVALID_ARGUMENT = CLOSE_PRESETS["invalid_argument"][1]
-NOT_FOUND = CLOSE_PRESETS["not_found"][1]
 
 
 @dataclass

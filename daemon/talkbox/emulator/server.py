@@ -7,6 +7,7 @@ import logging
 import random
 import re
 import ssl
+import time
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -63,7 +64,14 @@ class Emulator:
         self.sessions: dict[int, Session] = {}
         self.connections: dict[int, Connection] = {}
         self._attempts = 0
+        self._session_ids = 0
+        #: Upgrades that passed process_request, until websockets says 101 or not.
+        self._pending: dict[ServerConnection, UpgradeInfo] = {}
+        #: Upgrades answered 101 whose handler has not started yet.
         self._upgrades: dict[ServerConnection, UpgradeInfo] = {}
+        #: Accepted (101) connections still open, by attempt number: the http quota counts
+        #: these, so concurrent connects are limited before any of them reaches setup.
+        self._accepted: dict[int, UpgradeInfo] = {}
         self._server: Server | None = None
         self._certs: Certificates | None = None
 
@@ -87,9 +95,11 @@ class Emulator:
             self.options.port,
             ssl=certs.server_context,
             process_request=self._process_request,
+            process_response=self._process_response,
             # The client pings (every 20 s by default); the service itself never does.
             ping_interval=None,
-            max_size=16 * 2**20,
+            # A bigger client frame is closed 1009 by websockets (see EmulatorOptions).
+            max_size=self.options.max_client_frame_bytes,
             server_header=None,
         )
 
@@ -232,14 +242,30 @@ class Emulator:
     # ---- sessions ----------------------------------------------------------------------
 
     def new_session(self, key: str, model: str, conversation: Conversation) -> Session:
-        """Start a new logical session."""
-        session = Session(len(self.sessions) + 1, key, model, conversation)
+        """Start a new logical session (and forget sessions that can no longer be resumed)."""
+        self.prune_sessions()
+        self._session_ids += 1
+        session = Session(self._session_ids, key, model, conversation)
         self.sessions[session.id] = session
         return session
+
+    def prune_sessions(self, now: float | None = None) -> int:
+        """Forget sessions with no open connection whose handles have expired; how many."""
+        now = time.monotonic() if now is None else now
+        lifetime = self.options.handle_lifetime_s
+        dead = [s for s in self.sessions.values() if not s.handle_valid(now, lifetime)]
+        for session in dead:
+            del self.sessions[session.id]
+            self.handles.forget(session)
+        return len(dead)
 
     def active_sessions(self, key: str) -> int:
         """How many sessions of this key have an open connection."""
         return sum(1 for s in self.sessions.values() if s.key == key and s.open_connections)
+
+    def open_upgrades(self, key: str) -> int:
+        """How many accepted (101) connections of this key are still open."""
+        return sum(1 for info in self._accepted.values() if info.key == key)
 
     def session_has_open_socket(self, session: Session, other_than: int) -> bool:
         """Whether another connection of the session still has an open socket."""
@@ -264,7 +290,11 @@ class Emulator:
         match = _PATH.match(path)
         if match is None or match["version"] not in self.options.api_versions:
             return self._refuse(connection, conn, 404, _not_found_body(path), shown)
-        key = _request_key(request.headers, query)
+        try:
+            key = _request_key(request.headers, query)
+        except ValueError as exc:
+            shown["problem"] = str(exc)
+            return self._refuse(connection, conn, 400, _status_body(400), shown)
         key_ok = bool(key) and (self.options.api_key is None or key == self.options.api_key)
         for fault in self.faults:
             if (
@@ -279,17 +309,34 @@ class Emulator:
                 extra = {"Retry-After": f"{retry:g}"} if retry else {}
                 return self._refuse(connection, conn, status, body, shown, extra)
         quota = self.quota_fault(conn, via="http")
-        if quota is not None and self.active_sessions(key) >= int(quota.params["max"]):
+        if quota is not None and self.open_upgrades(key) >= int(quota.params["max"]):
             self.fired(quota, conn)
             return self._refuse(connection, conn, 429, _status_body(429), shown)
         if not key_ok and self.options.bad_key_mode != "close1007":
             status = int(self.options.bad_key_mode.removeprefix("http"))
             return self._refuse(connection, conn, status, _key_body(status), shown)
         info = UpgradeInfo(conn, path, match["version"], match["method"], key, key_ok)
-        self._upgrades[connection] = info
-        shown.update(version=info.version, method=info.method, key_ok=key_ok)
-        self.log.add(conn, "event", "handshake", shown)
+        # Not accepted yet: websockets may still refuse it (426 for a plain HTTPS GET).
+        self._pending[connection] = info
         return None
+
+    def _process_response(
+        self, connection: ServerConnection, request: Request, response: Response
+    ) -> None:
+        info = self._pending.pop(connection, None)
+        if info is None:
+            return  # refused by _process_request, which logged it
+        headers = dict(request.headers.raw_items())
+        shown: dict[str, object] = {"path": request.path, "headers": _redact(headers)}
+        if response.status_code != HTTPStatus.SWITCHING_PROTOCOLS:
+            body = response.body.decode("utf-8", errors="replace")
+            data = {**shown, "status": response.status_code, "body": body}
+            self.log.add(info.conn, "event", "upgrade_refused", data)
+            return
+        self._upgrades[connection] = info
+        self._accepted[info.conn] = info
+        shown.update(version=info.version, method=info.method, key_ok=info.key_ok)
+        self.log.add(info.conn, "event", "handshake", shown)
 
     def _refuse(
         self,
@@ -320,9 +367,14 @@ class Emulator:
             raise
         finally:
             self.connections.pop(info.conn, None)
+            self._accepted.pop(info.conn, None)
 
 
 def _request_key(headers: Headers, query: dict[str, list[str]]) -> str:
+    """The API key of an upgrade request; ValueError when a credential is given twice."""
+    for name in ("x-goog-api-key", "Authorization"):
+        if len(headers.get_all(name)) > 1:
+            raise ValueError(f"the {name} header was sent more than once")
     key = headers.get("x-goog-api-key") or ""
     if not key and query.get("key"):
         key = query["key"][0]

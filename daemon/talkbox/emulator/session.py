@@ -179,6 +179,12 @@ class HandleStore:
             return None
         return session, conversation.snapshot()
 
+    def forget(self, session: Session) -> None:
+        """Drop every handle of a session that is gone."""
+        for handle in self._by_session.pop(session.id, deque()):
+            self._handles.pop(handle, None)
+            self._expired.discard(handle)
+
     def expire_all(self) -> int:
         """Expire every handle issued so far; returns how many."""
         fresh = set(self._handles) - self._expired

@@ -17,6 +17,7 @@ from websockets.exceptions import InvalidStatus
 from talkbox.emulator import Emulator
 
 MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
+PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 WAIT_S = 10.0
 CONFIG = types.LiveConnectConfig(
     response_modalities=["AUDIO"], session_resumption=types.SessionResumptionConfig()
@@ -474,3 +475,49 @@ async def test_voice_activity_messages_mark_speech_under_automatic_detection(
         (types.VoiceActivityType.ACTIVITY_START, "0.100s"),
         (types.VoiceActivityType.ACTIVITY_END, "0.400s"),
     ]
+
+
+async def test_an_http_quota_limits_connects_made_at_the_same_moment(
+    emulator: Emulator, client_for: Any
+) -> None:
+    emulator.arm("quota:max=2,via=http")
+    client = client_for(emulator)
+    release = asyncio.Event()
+
+    async def hold_open() -> None:
+        async with client.aio.live.connect(model=MODEL, config=CONFIG):
+            async with asyncio.timeout(WAIT_S):
+                await release.wait()
+
+    async def attempt() -> str:
+        try:
+            await hold_open()
+        except InvalidStatus as refused:
+            return str(refused.response.status_code)
+        return "ok"
+
+    async with asyncio.timeout(WAIT_S):
+        tasks = [asyncio.create_task(attempt()) for _ in range(5)]
+        # Every upgrade is answered (101 or 429) before any connection is let go.
+        await emulator.log.wait_for(lambda log: len(log.connection_attempts()) == 5)
+        release.set()
+        results = await asyncio.gather(*tasks)
+    assert sorted(results) == ["429", "429", "429", "ok", "ok"]
+    # Once they are closed the key may connect again.
+    async with client.aio.live.connect(model=MODEL, config=CONFIG) as session:
+        assert (await one_turn(session))[-1].server_content is not None
+
+
+async def test_a_timed_periodic_handles_fault_before_setup_waits_for_the_session(
+    emulator: Emulator,
+) -> None:
+    emulator.arm("periodic_handles:s=0.05@t=0")
+    url = emulator.base_url.replace("https", "wss") + PATH + "?key=emu-test-key"
+    async with connect(url, ssl=emulator.client_ssl_context()) as ws:
+        await asyncio.sleep(0.2)  # setup arrives late, after the fault fired
+        await ws.send(json.dumps({"setup": {"model": f"models/{MODEL}"}}))
+        async with asyncio.timeout(WAIT_S):
+            assert json.loads(await ws.recv()) == {"setupComplete": {}}
+            update = json.loads(await ws.recv())
+    assert update["sessionResumptionUpdate"]["resumable"] is True
+    assert not emulator.log.events("emulator_error")

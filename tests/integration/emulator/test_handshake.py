@@ -59,15 +59,60 @@ async def test_a_wrong_key_is_refused_at_the_upgrade(emulator: Emulator, client_
     assert emulator.log.connection_attempts()[0].kind == "upgrade_refused"
 
 
-async def test_a_wrong_key_can_instead_be_closed_with_1007_after_setup(
-    make_emulator: Any, client_for: Any
+@pytest.mark.parametrize("model", [MODEL, "gemini-foo"])
+async def test_a_wrong_key_can_instead_be_closed_with_1007_during_setup(
+    make_emulator: Any, client_for: Any, model: str
 ) -> None:
     emulator = await make_emulator(bad_key_mode="close1007")
+    emulator.arm("quota:max=0,via=close")
     client = client_for(emulator, api_key="not-the-key")
     with pytest.raises(errors.APIError) as caught:
-        await connect_and_listen(client)
+        # connect() itself fails: setup is answered with the close, not setupComplete.
+        async with client.aio.live.connect(model=model):
+            pytest.fail("connect() succeeded with a wrong key")
     assert caught.value.code == 1007
     assert caught.value.details == "API key not valid. Please pass a valid API key."
+    assert not emulator.log.server_messages("setupComplete")
+    # The key is checked before the model, the quota and any setup fault.
+    assert not emulator.log.events("fault")
+
+
+async def test_a_plain_https_get_is_refused_426_and_logged_as_refused(
+    emulator: Emulator,
+) -> None:
+    reader, writer = await asyncio.open_connection(
+        emulator.host, emulator.port, ssl=emulator.client_ssl_context()
+    )
+    request = f"GET {PATH} HTTP/1.1\r\nHost: localhost\r\nx-goog-api-key: emu-test-key\r\n\r\n"
+    writer.write(request.encode())
+    async with asyncio.timeout(WAIT_S):
+        status = await reader.readline()
+    writer.close()
+    assert status.split()[1] == b"426"
+    attempts = emulator.log.connection_attempts()
+    assert [(r.kind, r.message["status"]) for r in attempts] == [("upgrade_refused", 426)]
+    assert not emulator.log.events("handshake")
+    assert emulator.open_upgrades("emu-test-key") == 0
+    assert not emulator._pending
+    assert not emulator._upgrades
+
+
+@pytest.mark.parametrize("header", ["x-goog-api-key", "Authorization"])
+async def test_a_credential_header_sent_twice_is_refused_400_and_logged(
+    emulator: Emulator, header: str
+) -> None:
+    url = emulator.base_url.replace("https", "wss") + PATH
+    value = "emu-test-key" if header == "x-goog-api-key" else "Token emu-test-key"
+    with pytest.raises(InvalidStatus) as caught:
+        async with connect(
+            url, ssl=emulator.client_ssl_context(), additional_headers=[(header, value)] * 2
+        ):
+            pass
+    assert caught.value.response.status_code == 400
+    refused = emulator.log.events("upgrade_refused")
+    assert len(refused) == 1
+    assert refused[0].message["status"] == 400
+    assert "more than once" in str(refused[0].message["problem"])
 
 
 async def test_any_key_is_accepted_when_no_key_is_configured(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -61,6 +62,28 @@ def test_a_declared_function_is_named_by_its_name_or_its_words() -> None:
     assert model.named_function("Set timer for five minutes", declared) == "set_timer"
     assert model.named_function("what's up", declared) is None
     assert model.named_function("get weather", []) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "declared"),
+    [
+        ("what is the capital of France", ["f"]),
+        ("please reset timers", ["set_timer"]),
+        ("the offset timer", ["set_timer"]),
+        ("get weathers", ["get_weather"]),
+    ],
+)
+def test_a_function_name_inside_another_word_does_not_call_it(
+    text: str, declared: list[str]
+) -> None:
+    assert model.named_function(text, declared) is None
+
+
+def test_a_long_text_turn_is_echoed_in_its_transcript_cut_to_2000_characters() -> None:
+    turn = model.UserTurn("text", text="x" * 1_000_000)
+    transcript = model.input_transcript(turn)
+    assert len(transcript) == model.MAX_TRANSCRIPT_CHARS
+    assert transcript.endswith("...")
 
 
 def test_rms_tells_silence_from_sound() -> None:

@@ -9,14 +9,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from talkbox.emulator.protocol import (
+    MAX_DEPTH,
     ProtocolError,
     audio_rate,
     camel,
     client_kind,
     decode_b64,
-    decode_frame,
     duration_text,
     encode_b64,
+    message_name,
+    normalise,
+    parse_frame,
+    realtime_field,
     server_kind,
     shape_problem,
     truncate_reason,
@@ -24,10 +28,12 @@ from talkbox.emulator.protocol import (
 
 
 def test_snake_case_keys_become_camel_case_at_every_depth_but_caller_data_is_kept() -> None:
-    message = decode_frame(
-        '{"realtime_input": {"audio": {"mime_type": "audio/pcm", "data": "AA=="}},'
-        ' "tool_response": {"function_responses": [{"id": "x", "will_continue": false,'
-        ' "response": {"temp_c": 21}}]}}'
+    message = normalise(
+        parse_frame(
+            '{"realtime_input": {"audio": {"mime_type": "audio/pcm", "data": "AA=="}},'
+            ' "tool_response": {"function_responses": [{"id": "x", "will_continue": false,'
+            ' "response": {"temp_c": 21}}]}}'
+        )
     )
     assert message == {
         "realtimeInput": {"audio": {"mimeType": "audio/pcm", "data": "AA=="}},
@@ -45,7 +51,54 @@ def test_camel_case_is_left_alone() -> None:
 @pytest.mark.parametrize("frame", ["not json", "[1, 2]", b"\xff\xfe", '"text"'])
 def test_frames_that_are_not_json_objects_are_protocol_errors(frame: str | bytes) -> None:
     with pytest.raises(ProtocolError):
-        decode_frame(frame)
+        parse_frame(frame)
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 5_000, 200_000])
+def test_a_frame_nested_deeper_than_protobuf_allows_is_a_protocol_error(depth: int) -> None:
+    with pytest.raises(ProtocolError, match="Nested too deeply"):
+        parse_frame('{"a":' + "[" * depth + "]" * depth + "}")
+
+
+def test_a_frame_nested_just_within_the_limit_parses() -> None:
+    depth = MAX_DEPTH - 1
+    parsed = parse_frame('{"a":' + "[" * depth + "]" * depth + "}")
+    assert normalise(parsed) == parsed
+
+
+@pytest.mark.parametrize(
+    "message",
+    [{}, {"setup": {}, "realtimeInput": {}}, {"realtimeInput": {}, "clientContent": {}}, {"x": 1}],
+)
+def test_a_frame_must_hold_exactly_one_known_message(message: dict[str, object]) -> None:
+    with pytest.raises(ProtocolError, match=r"Request contains an invalid argument\."):
+        message_name(message)
+
+
+def test_the_one_message_of_a_frame_is_named() -> None:
+    assert message_name({"toolResponse": {}}) == "toolResponse"
+    assert message_name({"contextUpdate": {}}) == "contextUpdate"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"text": None},
+        {"text": "a", "audioStreamEnd": True},
+        {"activityStart": {}, "activityEnd": {}},
+        {"somethingElse": 1},
+        {"text": "a", "somethingElse": 1},
+    ],
+)
+def test_realtime_input_must_set_exactly_one_known_field(body: dict[str, object]) -> None:
+    with pytest.raises(ProtocolError):
+        realtime_field(body)
+
+
+def test_the_one_realtime_field_is_named_and_nulls_count_as_unset() -> None:
+    assert realtime_field({"text": "hi", "audio": None}) == "text"
+    assert realtime_field({"audioStreamEnd": True}) == "audioStreamEnd"
 
 
 @given(st.binary(max_size=300))
@@ -95,8 +148,30 @@ def test_kinds_name_the_message_and_its_first_field() -> None:
 
 def test_the_audio_rate_comes_from_the_mime_type() -> None:
     assert audio_rate("audio/pcm;rate=24000") == 24000
+    assert audio_rate("audio/pcm; rate=8000") == 8000
+    assert audio_rate("audio/pcm;rate=48000") == 48000
     assert audio_rate("audio/pcm") == 16000
-    assert audio_rate(None) == 16000
+
+
+@pytest.mark.parametrize(
+    "mime",
+    [
+        "audio/pcm;rate=0",
+        "audio/pcm;rate=1",
+        "audio/pcm;rate=20",
+        "audio/pcm;rate=7999",
+        "audio/pcm;rate=48001",
+        "audio/pcm;rate=" + "9" * 5000,
+        "audio/pcm;rate=",
+        "audio/pcm;rate=-16000",
+        "audio/pcm;rate=16k",
+        "image/jpeg",
+        "",
+    ],
+)
+def test_a_rate_outside_8_to_48_khz_or_a_type_that_is_not_audio_is_refused(mime: str) -> None:
+    with pytest.raises(ProtocolError, match=r"Request contains an invalid argument\."):
+        audio_rate(mime)
 
 
 def test_shape_problems_name_the_path_of_the_wrong_value() -> None:
