@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from google import genai
-from google.genai import types
+from google.genai import errors, types
 
 from talkbox.emulator import EmulatorOptions, EmulatorThread
 
@@ -76,6 +76,42 @@ def test_the_command_prints_one_ready_line_serves_a_turn_and_exits_0_on_sigterm(
     assert "serverContent.turnComplete" in kinds
 
 
+def test_a_fault_armed_on_the_command_line_reaches_a_real_sdk_turn() -> None:
+    process = start("--fast", "--fault", "close:preset=internal@turn=1")
+    try:
+        assert process.stdout is not None
+        match = READY.match(process.stdout.readline().rstrip("\n"))
+        assert match
+        client = genai.Client(
+            api_key="emu-test-key",
+            http_options=types.HttpOptions(
+                base_url=match[1],
+                api_version="v1beta",
+                async_client_args={"ssl": ssl.create_default_context(cafile=match[2])},
+            ),
+        )
+
+        async def talk() -> None:
+            async with client.aio.live.connect(model=MODEL) as session:
+                await session.send_realtime_input(text="hello")
+                async with asyncio.timeout(10):
+                    while True:
+                        async for _ in session.receive():
+                            pass
+
+        with pytest.raises(errors.APIError) as caught:
+            asyncio.run(talk())
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert caught.value.code == 1011
+    assert caught.value.details == "Internal error occurred."
+    assert process.returncode == 0, err
+
+
 def test_sigint_also_stops_it_with_exit_0() -> None:
     process = start("--fault", "close:preset=internal@turn=1")
     try:
@@ -97,6 +133,8 @@ def test_sigint_also_stops_it_with_exit_0() -> None:
         ["--fault", "close:code=abc"],
         ["--fault", "close@when=3"],
         ["--connection-lifetime", "-1"],
+        ["--connection-lifetime", "nan"],
+        ["--context-window", "-5"],
         ["--no-such-option"],
     ],
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -12,11 +13,14 @@ from typing import NoReturn
 
 from talkbox.emulator import faults
 from talkbox.emulator.faults import Fault
-from talkbox.emulator.options import DEFAULT_MODELS, EmulatorOptions
+from talkbox.emulator.options import DEFAULT_MODELS, MAX_CHUNK_MS, EmulatorOptions
 from talkbox.emulator.server import Emulator
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+#: The command line keeps this many newest log records in memory by default: a long-running
+#: emulator (audio in every record) must not grow without bound.
+DEFAULT_LOG_MAX_RECORDS = 100_000
 
 
 class _UsageError(Exception):
@@ -49,24 +53,37 @@ def _fault(spec: str) -> str:
     return spec
 
 
-def _seconds(text: str) -> float:
+def _seconds(text: str, *, zero_ok: bool = False) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    # float() accepts "nan" and "inf"; neither is a duration a timer can use.
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"not a finite number of seconds: {text!r}")
+    if value < 0 or (value == 0 and not zero_ok):
+        raise argparse.ArgumentTypeError(f"must be {'>=' if zero_ok else '>'} 0: {text!r}")
     return value
 
 
-def _positive_int(text: str) -> int:
+def _seconds_or_zero(text: str) -> float:
+    return _seconds(text, zero_ok=True)
+
+
+def _positive_int(text: str, *, most: int | None = None) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
+    if most is not None and value > most:
+        raise argparse.ArgumentTypeError(f"must be <= {most}: {text!r}")
     return value
+
+
+def _chunk_ms(text: str) -> int:
+    return _positive_int(text, most=MAX_CHUNK_MS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--go-away-lead",
-        type=_seconds,
+        type=_seconds_or_zero,
         default=50.0,
         metavar="S",
         help="GoAway this many seconds before the cut (default 50)",
@@ -123,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--context-window",
-        type=int,
+        type=_positive_int,
         default=128_000,
         metavar="TOKENS",
         help="context window size (default 128000)",
@@ -142,10 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--chunk-ms",
-        type=_positive_int,
+        type=_chunk_ms,
         default=100,
         metavar="MS",
-        help="length of each answer audio chunk (default 100)",
+        help=f"length of each answer audio chunk, at most {MAX_CHUNK_MS} (default 100)",
     )
     parser.add_argument(
         "--silence-ms",
@@ -165,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-log-audio",
         action="store_true",
         help="leave audio payloads out of the event log",
+    )
+    parser.add_argument(
+        "--log-max-records",
+        type=_positive_int,
+        default=DEFAULT_LOG_MAX_RECORDS,
+        metavar="N",
+        help=f"keep about the newest N log records in memory (default {DEFAULT_LOG_MAX_RECORDS})",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for handles and call ids")
     parser.add_argument(
@@ -199,6 +223,7 @@ def options_from(args: argparse.Namespace) -> EmulatorOptions:
         chunk_ms=args.chunk_ms,
         silence_ms=args.silence_ms,
         log_audio=not args.no_log_audio,
+        log_max_records=args.log_max_records,
         seed=args.seed,
         faults=list(args.fault),
     )

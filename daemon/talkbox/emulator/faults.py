@@ -306,12 +306,15 @@ class Fault:
     params: dict[str, Any] = field(default_factory=dict)
     trigger: Trigger = field(default_factory=Trigger)
     fired: int = 0
+    #: The parameters the spec named (a default given explicitly still counts as given).
+    given: frozenset[str] = field(default=frozenset(), init=False, compare=False)
 
     def __post_init__(self) -> None:
         """Validate the kind and fill and type-check the parameters."""
         if self.kind not in _KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r} (known: {', '.join(kinds())})")
         _, defaults = _KINDS[self.kind]
+        self.given = frozenset(self.params)
         typed: dict[str, Any] = dict(defaults)
         for key, value in self.params.items():
             if key not in defaults:
@@ -372,7 +375,7 @@ class Fault:
         preset = str(self.params.get("preset", ""))
         if preset:
             preset_code, preset_reason = CLOSE_PRESETS[preset]
-            code = code if "code" in self._explicit else preset_code
+            code = code if "code" in self.given else preset_code
             reason = reason or preset_reason
         return code, truncate_reason(reason)
 
@@ -387,14 +390,13 @@ class Fault:
     def __str__(self) -> str:
         """The spec form of this fault."""
         _, defaults = _KINDS[self.kind]
-        params = ",".join(f"{k}={_format(v)}" for k, v in self.params.items() if v != defaults[k])
+        params = ",".join(
+            f"{k}={_format(v)}"
+            for k, v in self.params.items()
+            if k in self.given or v != defaults[k]
+        )
         trigger = str(self.trigger)
         return self.kind + (f":{params}" if params else "") + (f"@{trigger}" if trigger else "")
-
-    @property
-    def _explicit(self) -> set[str]:
-        _, defaults = _KINDS[self.kind]
-        return {k for k, v in self.params.items() if v != defaults[k]}
 
     def _validate(self) -> None:
         p = self.params

@@ -198,7 +198,8 @@ class Emulator:
             if timed:
                 wanted = trigger.t is not None
             elif point is not None:
-                wanted = untimed and fault.point is point and fault.kind != "quota"
+                # quota's point is UPGRADE, which is never asked for here.
+                wanted = untimed and fault.point is point
             elif msg is not None:
                 wanted = trigger.msg is not None and msg in trigger.msg
             elif turn is not None:

@@ -16,7 +16,8 @@ def parse(*argv: str) -> EmulatorOptions:
 
 def test_defaults_are_the_real_services_values() -> None:
     options = parse()
-    assert options == EmulatorOptions()
+    # Only the in-memory log is bounded by default on the command line.
+    assert options == EmulatorOptions(log_max_records=100_000)
     assert options.connection_lifetime_s == 600.0
     assert options.go_away_lead_s == 50.0
     assert options.realtime is True
@@ -30,7 +31,8 @@ def test_every_option_reaches_the_emulator_options(tmp_path: Path) -> None:
         "--go-away-lead", "0.5", "--handle-lifetime", "30", "--context-window", "32768",
         "--event-log", str(tmp_path / "e.jsonl"), "--fast", "--chunk-ms", "40",
         "--silence-ms", "250", "--model", "models/my-model", "--model", "other",
-        "--no-log-audio", "--seed", "7", "--fault", "abort@turn=2", "--fault", "omit_usage",
+        "--no-log-audio", "--seed", "7", "--log-max-records", "500",
+        "--fault", "abort@turn=2", "--fault", "omit_usage",
     )  # fmt: skip
     assert options == EmulatorOptions(
         host="localhost",
@@ -48,6 +50,7 @@ def test_every_option_reaches_the_emulator_options(tmp_path: Path) -> None:
         silence_ms=250,
         models=("my-model", "other"),
         log_audio=False,
+        log_max_records=500,
         seed=7,
         faults=["abort@turn=2", "omit_usage"],
     )
@@ -61,6 +64,15 @@ def test_every_option_reaches_the_emulator_options(tmp_path: Path) -> None:
         ["--port", "70000"],
         ["--chunk-ms", "0"],
         ["--connection-lifetime", "soon"],
+        ["--connection-lifetime", "nan"],
+        ["--connection-lifetime", "inf"],
+        ["--handle-lifetime", "-inf"],
+        ["--go-away-lead", "nan"],
+        ["--go-away-lead", "-1"],
+        ["--context-window", "-5"],
+        ["--context-window", "0"],
+        ["--chunk-ms", "1001"],
+        ["--log-max-records", "0"],
         ["--bad-key", "maybe"],
         ["extra"],
     ],
@@ -73,6 +85,15 @@ def test_bad_arguments_are_one_line_and_exit_2(
     assert out == ""
     assert len(err.splitlines()) == 1
     assert err.startswith("talkbox emulator: error: ")
+
+
+def test_a_go_away_lead_of_zero_means_no_warning_time() -> None:
+    assert parse("--go-away-lead", "0").go_away_lead_s == 0.0
+
+
+def test_options_refuse_an_answer_chunk_longer_than_a_second() -> None:
+    with pytest.raises(ValueError, match="chunk_ms"):
+        EmulatorOptions(chunk_ms=5000)
 
 
 def test_help_exits_0_and_shows_the_grammar(capsys: pytest.CaptureFixture[str]) -> None:

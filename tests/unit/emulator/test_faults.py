@@ -157,3 +157,11 @@ def test_every_kind_can_be_armed_with_its_defaults() -> None:
     for kind in kinds():
         spec = f"{kind}:name=f" if kind == "tool_call" else kind
         assert Fault.parse(spec).kind == kind
+
+
+def test_a_code_given_with_a_preset_wins_even_when_it_equals_the_default_code() -> None:
+    fault = Fault.parse("close:preset=not_found,code=1011")
+    assert fault.close_code_reason() == (1011, "Requested entity was not found")
+    assert str(fault) == "close:code=1011,preset=not_found"
+    assert Fault.parse(str(fault)).close_code_reason() == (1011, "Requested entity was not found")
+    assert Fault.parse("close:preset=not_found").close_code_reason()[0] == 1008

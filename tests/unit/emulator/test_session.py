@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import random
+import time
 
+from talkbox.emulator import Emulator, EmulatorOptions
 from talkbox.emulator.session import (
     Conversation,
     HandleStore,
@@ -115,3 +117,22 @@ def test_only_the_newest_handles_of_a_session_are_kept() -> None:
     assert [store.lookup(h) is not None for h in handles] == [False, False, True, True, True]
     assert store.lookup(kept) is not None
     assert len(store) == 4
+
+
+def test_sessions_whose_handles_expired_are_forgotten_with_their_handles() -> None:
+    emulator = Emulator(EmulatorOptions(handle_lifetime_s=10.0))
+    old = emulator.new_session("k", "m", Conversation())
+    live = emulator.new_session("k", "m", Conversation())
+    open_one = emulator.new_session("k", "m", Conversation())
+    handle = emulator.handles.issue(old)
+    now = time.monotonic()
+    old.last_closed = now - 11
+    live.last_closed = now - 9
+    open_one.open_connections.add(3)
+    assert emulator.prune_sessions(now) == 1
+    assert set(emulator.sessions) == {live.id, open_one.id}
+    assert emulator.handles.lookup(handle) is None
+    assert len(emulator.handles) == 0
+    # Ids stay unique after pruning.
+    assert emulator.new_session("k", "m", Conversation()).id == 4
+    emulator.log.close()
