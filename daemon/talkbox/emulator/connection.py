@@ -210,7 +210,7 @@ class Connection:
         protocol = self.ws.protocol
         rcvd = protocol.close_rcvd
         sent = protocol.close_sent
-        if sent is not None and protocol.close_rcvd_then_sent is False:
+        if sent is not None and (rcvd is None or protocol.close_rcvd_then_sent is False):
             # websockets itself closed (a frame over max_size: 1009); the server spoke first.
             data = {"by": "server", "code": sent.code, "reason": sent.reason}
             self.emu.log.add(self.id, "event", "close", data)

@@ -182,3 +182,31 @@ async def test_a_setup_frame_with_a_second_message_is_closed_1007_before_setup_c
     frame = json.dumps({"setup": {"model": MODEL}, "realtime_input": {"text": "hi"}})
     assert await close_after(ws, frame) == (1007, INVALID)
     assert not emulator.log.server_messages("setupComplete")
+
+
+async def test_a_client_frame_over_the_size_limit_is_closed_1009(make_emulator: Any) -> None:
+    emulator = await make_emulator(max_client_frame_bytes=4096)
+    ws = await open_session(emulator)
+    code, _ = await close_after(ws, json.dumps({"realtime_input": {"text": "x" * 5000}}))
+    assert code == 1009
+    async with asyncio.timeout(WAIT_S):
+        await emulator.log.wait_for(lambda log: log.closes())
+    assert [(r.message["by"], r.message["code"]) for r in emulator.log.closes()] == [
+        ("server", 1009)
+    ]
+
+
+async def test_every_server_message_stays_under_1_mib_even_for_a_huge_text_turn(
+    make_emulator: Any,
+) -> None:
+    emulator = await make_emulator(max_client_frame_bytes=4 * 2**20, context_window=10**7)
+    ws = await open_session(emulator, input_audio_transcription={}, output_audio_transcription={})
+    try:
+        # The client's own limit is 1 MiB per message: a bigger one would kill this socket.
+        await ws.send(json.dumps({"realtime_input": {"text": "word " * 600_000}}))
+        messages = await turn_messages(ws)
+    finally:
+        await ws.close()
+    assert messages[-1]["serverContent"]["turnComplete"]
+    sizes = [len(json.dumps(r.message)) for r in emulator.log.server_messages()]
+    assert max(sizes) < 2**20 // 4

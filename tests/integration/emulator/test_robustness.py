@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -44,14 +45,66 @@ inner = st.recursive(
     ),
     max_leaves=8,
 )
-client_messages = st.one_of(
-    st.sampled_from(sorted(FIELDS)).flatmap(
-        lambda kind: st.dictionaries(
-            st.sampled_from(FIELDS[kind]), inner, min_size=1, max_size=2
-        ).map(lambda body: {kind: body})
+# Stated audio rates: refused (0, tiny, huge, malformed), accepted, or left out (16 kHz).
+BAD_RATES = ["rate=0", "rate=1", "rate=20", "rate=7999", "rate=48001", "rate=99999999999",
+             "rate=", "rate=-16000", "rate=1e4"]  # fmt: skip
+GOOD_RATES = ["rate=8000", "rate=16000", "rate=24000", "rate=48000"]
+pcm = st.binary(max_size=64).map(lambda b: base64.b64encode(b[: len(b) // 2 * 2]).decode())
+
+
+def audio_message(mime: str | None, data: str, field: str) -> dict[str, Any]:
+    blob = {"data": data} if mime is None else {"data": data, "mime_type": mime}
+    return {"realtime_input": {field: [blob] if field == "media_chunks" else blob}}
+
+
+audio_messages = st.builds(
+    audio_message,
+    st.one_of(
+        st.none(),
+        st.just("audio/pcm"),
+        st.sampled_from(BAD_RATES + GOOD_RATES).map(lambda rate: f"audio/pcm;{rate}"),
     ),
-    json_values,
+    pcm,
+    st.sampled_from(["audio", "media_chunks"]),
 )
+kinds = st.sampled_from(sorted(FIELDS))
+known_messages = kinds.flatmap(
+    lambda kind: st.dictionaries(st.sampled_from(FIELDS[kind]), inner, min_size=1, max_size=2).map(
+        lambda body: {kind: body}
+    )
+)
+# Two messages in one frame: the service parses one message per frame.
+multi_messages = (
+    st.tuples(known_messages, known_messages)
+    .filter(lambda pair: not set(pair[0]) & set(pair[1]))
+    .map(lambda pair: {**pair[0], **pair[1]})
+)
+client_messages = st.one_of(known_messages, audio_messages, multi_messages, json_values)
+
+
+def nested(depth: int, opener: str) -> str:
+    """A realtime text whose value is nested `depth` deep: too deep for proto JSON parsing."""
+    closer = "]" if opener == "[" else "}"
+    inner_text = (
+        ('{"a":' * depth + "1" + closer * depth)
+        if opener == "{"
+        else ("[" * depth + closer * depth)
+    )
+    return '{"realtime_input": {"text": ' + inner_text + "}}"
+
+
+deep_frames = st.builds(nested, st.integers(101, 100_000), st.sampled_from(["[", "{"]))
+# Frames every one of which the service refuses with 1007 (and the emulator too).
+bad_frames = st.one_of(
+    deep_frames,
+    multi_messages.map(json.dumps),
+    st.builds(audio_message, st.sampled_from(BAD_RATES).map(lambda r: f"audio/pcm;{r}"), pcm,
+              st.sampled_from(["audio", "media_chunks"])).map(json.dumps),
+    st.builds(audio_message, st.none(), pcm, st.just("audio")).map(json.dumps),
+    st.just(json.dumps({"realtime_input": {"text": None}})),
+    st.just(json.dumps({"realtime_input": {"text": "a", "audio_stream_end": True}})),
+)  # fmt: skip
+frames = st.one_of(client_messages.map(json.dumps), deep_frames)
 setups = st.fixed_dictionaries(
     {"model": st.just(MODEL)},
     optional={
@@ -73,7 +126,7 @@ def emulator() -> Iterator[EmulatorThread]:
         yield running
 
 
-def talk(emulator: EmulatorThread, setup: dict[str, Any], messages: list[Any]) -> int:
+def talk(emulator: EmulatorThread, setup: dict[str, Any], messages: list[str]) -> int:
     """0 when a final text turn was answered, else the close code the emulator sent."""
     url = emulator.base_url.replace("https", "wss") + PATH + "?key=emu-test-key"
     with connect(url, ssl=emulator.client_ssl_context(), open_timeout=5, close_timeout=2) as ws:
@@ -81,7 +134,7 @@ def talk(emulator: EmulatorThread, setup: dict[str, Any], messages: list[Any]) -
         try:
             ws.recv(timeout=5)
             for message in messages:
-                ws.send(json.dumps(message))
+                ws.send(message)
             # A text turn at the end: the emulator must still answer it (or have closed).
             ws.send(json.dumps({"realtime_input": {"text": "still there?"}}))
             while True:
@@ -97,10 +150,32 @@ def talk(emulator: EmulatorThread, setup: dict[str, Any], messages: list[Any]) -
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(setup=setups, messages=st.lists(client_messages, max_size=4))
+@given(setup=setups, messages=st.lists(frames, max_size=4))
 def test_any_client_frames_are_answered_or_refused_with_1007_never_crash_the_emulator(
-    emulator: EmulatorThread, setup: dict[str, Any], messages: list[Any]
+    emulator: EmulatorThread, setup: dict[str, Any], messages: list[str]
 ) -> None:
+    # 1008: a generated resumption handle is unknown.
     assert talk(emulator, setup, messages) in (0, 1007, 1008)
     errors = [r.message for r in emulator.log.events("emulator_error")]
     assert errors == []
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    manual=st.booleans(),
+    before=st.lists(st.sampled_from(GOOD_RATES).map(lambda r: f"audio/pcm;{r}"), max_size=2),
+    bad=bad_frames,
+)
+def test_input_the_service_refuses_is_always_closed_1007(
+    emulator: EmulatorThread, manual: bool, before: list[str], bad: str
+) -> None:
+    setup: dict[str, Any] = {"model": MODEL}
+    if manual:
+        setup["realtime_input_config"] = {"automatic_activity_detection": {"disabled": True}}
+    fine = [json.dumps(audio_message(mime, "AAAA", "audio")) for mime in before]
+    assert talk(emulator, setup, [*fine, bad]) == 1007
+    assert [r.message for r in emulator.log.events("emulator_error")] == []
