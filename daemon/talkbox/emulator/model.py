@@ -118,6 +118,22 @@ def chunks(pcm: bytes, chunk_ms: int) -> list[bytes]:
     return [pcm[i : i + size] for i in range(0, len(pcm), size)]
 
 
+def text_chunks(text: str, size: int = 24) -> list[str]:
+    """Split an answer text into pieces of about `size` characters, at spaces.
+
+    The real service streams a text answer as several modelTurn parts (the recorded tools
+    session shows two in a row), so a client must join them; joined, they give `text` back.
+    """
+    pieces: list[str] = []
+    # Words with the spaces after them, so the pieces join back to exactly `text`.
+    for word in re.split(r"(?<=\s)(?=\S)", text):
+        if pieces and len(pieces[-1]) + len(word) <= size:
+            pieces[-1] += word
+        else:
+            pieces.append(word)
+    return pieces
+
+
 def rms(pcm: bytes) -> float:
     """Root mean square of 16-bit samples (0 for no samples)."""
     samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)

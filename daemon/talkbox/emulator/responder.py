@@ -219,9 +219,12 @@ class Responder:
         interrupt = state.has("interrupt")
         if state.text_reply:
             text = model.output_transcript(state.number, reply)
-            await self.conn.send({"serverContent": {"modelTurn": {"parts": [{"text": text}]}}})
-            state.reply_text_tokens = count_text(text)
-            await self._turn_instant_faults(state)
+            for i, piece in enumerate(model.text_chunks(text)):
+                part = {"text": piece}
+                await self.conn.send({"serverContent": {"modelTurn": {"parts": [part]}}})
+                state.reply_text_tokens += count_text(piece)
+                if i == 0:
+                    await self._turn_instant_faults(state)
             return
         pieces = model.chunks(reply.pcm, self.conn.options.chunk_ms)
         start = time.monotonic()

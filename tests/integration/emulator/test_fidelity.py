@@ -67,8 +67,6 @@ def split_turns(tokens: list[tuple[str, types.LiveServerMessage | None]]) -> lis
         if name == "handle" and not current and turns:
             turns[-1].append((name, message))
             continue
-        if name == "server_content.model_turn" and current and current[-1][0] == name:
-            continue
         current.append((name, message))
         if "server_content.turn_complete" in name:
             turns.append(current)
@@ -124,8 +122,27 @@ def recorded() -> dict[str, list[Turn]]:
     return by_class
 
 
+MODEL_TURN = "server_content.model_turn"
+
+
 def names(turn: Turn) -> list[str]:
-    return [name for name, _ in turn]
+    """The kinds of a turn's messages, a run of modelTurn chunks counted as one."""
+    kinds = [name for name, _ in turn]
+    return [k for i, k in enumerate(kinds) if not (k == MODEL_TURN and kinds[i - 1 : i] == [k])]
+
+
+def chunk_runs(turn: Turn) -> list[int]:
+    """How many modelTurn messages each run of them in a turn holds."""
+    runs: list[int] = []
+    previous = None
+    for name, _ in turn:
+        if name == MODEL_TURN:
+            if previous == MODEL_TURN:
+                runs[-1] += 1
+            else:
+                runs.append(1)
+        previous = name
+    return runs
 
 
 def emulator_turns(emulator: Emulator) -> list[Turn]:
@@ -140,20 +157,29 @@ def emulator_turns(emulator: Emulator) -> list[Turn]:
     return split_turns(tokens)
 
 
-def assert_same_shapes(ours: Turn, real: Turn) -> None:
-    """Every non-modelTurn message has exactly the keys and value types of the real one."""
-    real_by_kind = {name: message for name, message in real if message is not None}
+def assert_same_shapes(ours: Turn, real: list[Turn]) -> None:
+    """Every non-modelTurn message has the keys and value types of every real one of its kind."""
+    real_shapes: dict[str, list[Any]] = {}
+    for turn in real:
+        for name, message in turn:
+            if message is not None:
+                dumped = message.model_dump(exclude_none=True, mode="json")
+                real_shapes.setdefault(name, []).append(shape(dumped))
     for name, message in ours:
-        if name == "server_content.model_turn" or name not in real_by_kind:
+        if name == MODEL_TURN or name not in real_shapes:
             continue
         assert message is not None
         ours_shape = shape(message.model_dump(exclude_none=True, mode="json"))
-        real_message = real_by_kind[name]
-        assert real_message is not None
-        assert ours_shape == shape(real_message.model_dump(exclude_none=True, mode="json")), name
+        for real_shape in real_shapes[name]:
+            assert ours_shape == real_shape, name
 
 
 RECORDED = recorded()
+
+
+def test_the_recordings_stream_text_answers_in_several_model_turn_messages() -> None:
+    runs = [run for turns in RECORDED.values() for turn in turns for run in chunk_runs(turn)]
+    assert max(runs) >= 2
 
 
 def test_the_recordings_hold_every_kind_of_turn_the_emulator_is_compared_with() -> None:
@@ -188,7 +214,9 @@ async def test_a_normal_turn_matches_the_recorded_sequence(
     assert len(ours) == 2
     for turn in ours:
         assert names(turn) in [names(r) for r in real]
-        assert_same_shapes(turn, real[0])
+        # Text streams in several parts as the real service does; audio in many chunks.
+        assert all(run >= 2 for run in chunk_runs(turn)), chunk_runs(turn)
+        assert_same_shapes(turn, real)
 
 
 async def test_usage_grows_across_turns_and_resumption_like_the_real_service(
@@ -254,7 +282,7 @@ async def test_a_tool_call_turn_matches_the_recorded_sequence(
     real = RECORDED["tool"]
     assert len(ours) == 1
     assert names(ours[0]) in [names(r) for r in real]
-    assert_same_shapes(ours[0], real[0])
+    assert_same_shapes(ours[0], real)
     real_ids = [
         call.id
         for turn in real
@@ -287,7 +315,7 @@ async def test_an_interrupted_turn_matches_the_recorded_sequence(
     interrupted = emulator_turns(emulator)[0]
     real = RECORDED["interrupted"]
     assert names(interrupted) in [names(r) for r in real]
-    assert_same_shapes(interrupted, real[0])
+    assert_same_shapes(interrupted, real)
 
 
 @pytest.mark.parametrize("wrong", ["generation_complete_in_interrupted", "usage_apart"])
@@ -347,4 +375,4 @@ async def test_a_non_blocking_call_answered_with_interrupt_matches_the_recorded_
     for turn in ours:
         real = RECORDED[classify(turn)]
         assert names(turn) in [names(r) for r in real]
-        assert_same_shapes(turn, real[0])
+        assert_same_shapes(turn, real)

@@ -96,3 +96,17 @@ def test_an_empty_audio_turn_is_answered_with_a_moment_of_silence() -> None:
     reply = model.answer(model.UserTurn("audio"))
     assert reply.pcm == bytes(4800)
     assert reply.description == "echo of 0.00 s of audio"
+
+
+@given(st.text(max_size=200))
+def test_text_chunks_join_back_to_the_text(text: str) -> None:
+    pieces = model.text_chunks(text)
+    assert "".join(pieces) == text
+    assert all(pieces) or text == ""
+
+
+def test_an_answer_text_is_streamed_in_several_pieces() -> None:
+    assert model.text_chunks('turn 1: tone phrase of 0.40 s for "hello"') == [
+        "turn 1: tone phrase of ",
+        '0.40 s for "hello"',
+    ]
