@@ -218,13 +218,7 @@ class Responder:
     async def _stream(self, reply: model.Answer, state: TurnState) -> None:
         interrupt = state.has("interrupt")
         if state.text_reply:
-            text = model.output_transcript(state.number, reply)
-            for i, piece in enumerate(model.text_chunks(text)):
-                part = {"text": piece}
-                await self.conn.send({"serverContent": {"modelTurn": {"parts": [part]}}})
-                state.reply_text_tokens += count_text(piece)
-                if i == 0:
-                    await self._turn_instant_faults(state)
+            await self._stream_text(model.output_transcript(state.number, reply), state)
             return
         pieces = model.chunks(reply.pcm, self.conn.options.chunk_ms)
         start = time.monotonic()
@@ -245,6 +239,15 @@ class Responder:
                 await self._interrupted_tail(state)
                 state.finished = True
                 return
+
+    async def _stream_text(self, text: str, state: TurnState) -> None:
+        sent = ""
+        for i, piece in enumerate(model.text_chunks(text)):
+            await self.conn.send({"serverContent": {"modelTurn": {"parts": [{"text": piece}]}}})
+            sent += piece
+            state.reply_text_tokens = count_text(sent)
+            if i == 0:
+                await self._turn_instant_faults(state)
 
     async def _turn_instant_faults(self, state: TurnState) -> None:
         for fault in self.conn.emu.faults_for(self.conn.id, turn=state.number):
