@@ -419,8 +419,10 @@ class Connection:
         elif fault.kind == "goaway":
             left = float(p["time_left"])
             await self.send({"goAway": {"timeLeft": p["text"] or duration_text(left)}})
+            # Silent from the GoAway on (not from when the timer task first runs).
+            self._silent = p["then"] == "silence"
             if p["then"] != "nothing":
-                self.spawn(self._after_goaway(left, silent=p["then"] == "silence"))
+                self.spawn(self._after_goaway(left))
         elif fault.kind == "stall":
             self._stall_until = time.monotonic() + float(p["s"])
         elif fault.kind == "delay_pong":
@@ -459,8 +461,7 @@ class Connection:
             offset = duration_text(round(at_s, 3))
             await self.send({"voiceActivity": {"type": kind, "audioOffset": offset}})
 
-    async def _after_goaway(self, left: float, *, silent: bool) -> None:
-        self._silent = silent
+    async def _after_goaway(self, left: float) -> None:
         await asyncio.sleep(left)
         await self.close(1008, GOAWAY_IGNORED_REASON)
 

@@ -4,6 +4,7 @@ setup variants and quotas, each seen through the real SDK."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 from google.genai import errors, types
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from talkbox.emulator import Emulator
 
@@ -521,3 +522,23 @@ async def test_a_timed_periodic_handles_fault_before_setup_waits_for_the_session
             update = json.loads(await ws.recv())
     assert update["sessionResumptionUpdate"]["resumable"] is True
     assert not emulator.log.events("emulator_error")
+
+
+async def test_a_malformed_frame_is_not_sent_once_a_goaway_went_silent(
+    emulator: Emulator,
+) -> None:
+    emulator.arm("goaway:time_left=0.3,then=silence@turn=1")
+    emulator.arm("malformed:shape=empty@turn=1")
+    url = emulator.base_url.replace("https", "wss") + PATH + "?key=emu-test-key"
+    frames = []
+    async with connect(url, ssl=emulator.client_ssl_context()) as ws:
+        await ws.send(json.dumps({"setup": {"model": f"models/{MODEL}"}}))
+        await ws.send(json.dumps({"realtime_input": {"text": "hello"}}))
+        async with asyncio.timeout(WAIT_S):
+            with contextlib.suppress(ConnectionClosed):
+                while True:
+                    frames.append(json.loads(await ws.recv()))
+    assert {} not in frames
+    assert "goAway" in frames[-1]
+    assert not emulator.log.server_messages("malformed.empty")
+    assert [f.kind for f in emulator.faults if f.fired] == ["goaway", "malformed"]
