@@ -407,7 +407,13 @@ class LiveLink:
             conn = _Connection(self._connections, handle, self._clock())
             try:
                 await self._serve(conn)
-            except Exception as exc:  # noqa: BLE001 -- the retry loop: every failure is judged here
+            except Exception as exc:  # the retry loop: every failure is judged here
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # The owner cancelled us while the connection's TaskGroup was failing:
+                    # the TaskGroup raises the children's errors and the cancel is lost
+                    # unless it is raised again here. Stopping beats reconnecting.
+                    raise asyncio.CancelledError from exc
                 cause = _leaf(exc)
                 self._after_connection(conn)
                 if isinstance(cause, _EndConnection):

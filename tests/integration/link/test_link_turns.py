@@ -9,6 +9,7 @@ import json
 import logging
 import math
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -477,3 +478,32 @@ async def test_a_turn_asked_as_a_goaway_answer_ends_goes_on_the_new_connection(
     assert not recorder.of(TurnResent)
     assert done.transcript.startswith("turn 2:")
     assert recorder.of(LinkConnected)[-1].resumed
+
+
+async def test_cancelling_the_link_as_it_leaves_a_connection_on_purpose_stops_it(
+    tmp_path: Path,
+) -> None:
+    cancel_on_next_tick = False
+    task: asyncio.Task[None] | None = None
+
+    def clock() -> float:
+        # The watch reads the clock just before it ends the connection: a cancel from the
+        # owner lands exactly while the connection's TaskGroup is failing on purpose.
+        nonlocal cancel_on_next_tick
+        if cancel_on_next_tick and task is not None:
+            cancel_on_next_tick = False
+            task.cancel()
+        return time.monotonic()
+
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        recorder = Recorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY, clock=clock)
+        task = asyncio.create_task(link.run())
+        await recorder.wait_for(LinkConnected)
+        cancel_on_next_tick = True
+        link.new_conversation()
+        async with asyncio.timeout(3):
+            await asyncio.wait([task])
+
+    assert task.cancelled()
+    assert len(emu.log.events("handshake")) == 1
