@@ -406,13 +406,16 @@ class LiveLink:
             self._connections += 1
             conn = _Connection(self._connections, handle, self._clock())
             try:
-                await self._serve(conn)
+                # A task of its own: on Python 3.11 a TaskGroup whose child failed leaves its
+                # parent's cancel count raised, so only this way does cancelling() below
+                # count the owner's cancels alone.
+                await asyncio.create_task(self._serve(conn), name=f"live-connection-{conn.number}")
             except Exception as exc:  # the retry loop: every failure is judged here
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
                     # The owner cancelled us while the connection's TaskGroup was failing:
-                    # the TaskGroup raises the children's errors and the cancel is lost
-                    # unless it is raised again here. Stopping beats reconnecting.
+                    # the TaskGroup raised the children's errors instead, and the cancel is
+                    # lost unless raised again here. Stopping beats reconnecting.
                     raise asyncio.CancelledError from exc
                 cause = _leaf(exc)
                 self._after_connection(conn)
