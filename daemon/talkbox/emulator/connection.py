@@ -21,8 +21,9 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from talkbox.emulator import model
-from talkbox.emulator.endpoint import Endpointer, Step
+from talkbox.emulator.faultactor import FaultActor
 from talkbox.emulator.faults import CLOSE_PRESETS, GOAWAY_IGNORED_REASON, Fault, Point
+from talkbox.emulator.listening import Listener
 from talkbox.emulator.protocol import (
     INVALID_ARGUMENT,
     NOT_FOUND,
@@ -33,7 +34,6 @@ from talkbox.emulator.protocol import (
     client_kind,
     decode_b64,
     duration_text,
-    encode_b64,
     message_name,
     normalise,
     parse_frame,
@@ -55,11 +55,6 @@ if TYPE_CHECKING:
     from talkbox.emulator.server import Emulator, UpgradeInfo
 
 logger = logging.getLogger(__name__)
-
-_MAX_IDLE_S = 60
-#: The most audio one user turn keeps (the rest is dropped): memory stays bounded whatever a
-#: client streams, and the echo of it stays a sane length.
-MAX_TURN_AUDIO_S = 300
 
 
 class SessionEnded(Exception):
@@ -84,21 +79,18 @@ class Connection:
         self.ended = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.responder = Responder(self)
-        self._activity: model.UserTurn | None = None
-        #: Audio outside any activity, kept for TURN_INCLUDES_ALL_INPUT.
-        self._idle_audio = model.UserTurn("audio")
-        self._endpointer = Endpointer(emulator.options.silence_ms / 1000)
-        self._stall_until = 0.0
-        self._pong_delay = 0.0
-        self._silent = False
-        self._text_frames = False
+        self.listener = Listener(self, emulator.options.silence_ms / 1000)
+        self.actor = FaultActor(self)
+        # Switched by faults (see FaultActor); read by the send path.
+        self.stall_until = 0.0
+        self.pong_delay = 0.0
+        self.silent = False
+        self.text_frames = False
         self.urlsafe = False
-        self._no_goaway = False
-        self._voice_activity = False
-        #: Seconds of client audio received, the clock of voiceActivity offsets.
-        self._audio_s = 0.0
-        self._speech_end_s = 0.0
-        self._attached = asyncio.Event()
+        self.no_goaway = False
+        self.voice_activity = False
+        #: Set once setup attached the connection to a session.
+        self.attached_event = asyncio.Event()
         self.pong_hook = False
         self._install_pong_hook()
 
@@ -158,7 +150,7 @@ class Connection:
     async def run(self) -> None:
         """Serve the connection until either side ends it."""
         for fault in self.emu.faults_for(self.id, timed=True):
-            self.spawn(self._timed_fault(fault))
+            self.spawn(self.actor.timed(fault))
         try:
             await self._setup_phase()
             self.spawn(self._lifetime())
@@ -243,23 +235,23 @@ class Connection:
     async def send(self, message: JsonDict) -> None:
         """Send one server message as the service does: compact JSON in a binary frame."""
         await self._wait_stall()
-        if self._silent:
+        if self.silent:
             return
         data = json.dumps(message, separators=(",", ":"))
-        await self.ws.send(data if self._text_frames else data.encode())
+        await self.ws.send(data if self.text_frames else data.encode())
         # Logged once sent: a send that fails (socket gone) must not look delivered.
         self.emu.log.add(self.id, "out", server_kind(message), message)
 
     async def send_raw(self, kind: str, payload: bytes, shown: JsonDict) -> None:
         """Send a frame that is not a well-formed server message (malformed-output faults)."""
         await self._wait_stall()
-        if self._silent:
+        if self.silent:
             return
-        await self.ws.send(payload.decode() if self._text_frames else payload)
+        await self.ws.send(payload.decode() if self.text_frames else payload)
         self.emu.log.add(self.id, "out", kind, shown)
 
     async def _wait_stall(self) -> None:
-        left = self._stall_until - time.monotonic()
+        left = self.stall_until - time.monotonic()
         if left > 0:
             await asyncio.sleep(left)
             # A stall armed while this one ran extends it.
@@ -285,7 +277,7 @@ class Connection:
                 self.ws.send_data()
 
         def send_frame(frame: Frame) -> None:
-            delay = max(self._pong_delay, self._stall_until - time.monotonic())
+            delay = max(self.pong_delay, self.stall_until - time.monotonic())
             if frame.opcode is Opcode.PONG and delay > 0:
                 loop.call_later(delay, late, frame)
             else:
@@ -330,7 +322,7 @@ class Connection:
         if not isinstance(setup, dict):
             await self.close(1007, INVALID_ARGUMENT)
         self.setup = setup
-        self._endpointer = Endpointer(self._silence_limit_s())
+        self.listener = Listener(self, self._silence_limit_s())
         model_name = str(setup.get("model", ""))
         bare = model_name.removeprefix("models/")
         if bare not in self.options.models:
@@ -347,7 +339,7 @@ class Connection:
             if fault.kind in ("delay_setup", "no_setup_complete", "setup_first"):
                 continue
             await self.fire(fault)
-        await self._message_faults()
+        await self.actor.after_message()
         shaped = {f.kind: f for f in setup_faults}
         if "setup_first" in shaped:
             self.emu.fired(shaped["setup_first"], self.id)
@@ -402,109 +394,13 @@ class Connection:
         session.open_connections.add(self.id)
         self.attached = time.monotonic()
         self.session = session
-        self._attached.set()
+        self.attached_event.set()
 
     # ---- faults ------------------------------------------------------------------------
 
     async def fire(self, fault: Fault) -> None:
         """Act out an instant or connection fault now."""
-        if self.ended:
-            return
-        self.emu.fired(fault, self.id)
-        p = fault.params
-        if fault.kind == "close":
-            await self.close(*fault.close_code_reason())
-        elif fault.kind == "abort":
-            self.abort()
-        elif fault.kind == "goaway":
-            left = float(p["time_left"])
-            await self.send({"goAway": {"timeLeft": p["text"] or duration_text(left)}})
-            # Silent from the GoAway on (not from when the timer task first runs).
-            self._silent = p["then"] == "silence"
-            if p["then"] != "nothing":
-                self.spawn(self._after_goaway(left))
-        elif fault.kind == "stall":
-            self._stall_until = time.monotonic() + float(p["s"])
-        elif fault.kind == "delay_pong":
-            if not self.pong_hook:
-                raise RuntimeError(
-                    "delay_pong needs websockets' Protocol.send_frame and Connection.send_data, "
-                    "which this websockets version lacks"
-                )
-            self._pong_delay = float(p["s"])
-        elif fault.kind == "malformed":
-            await self._send_malformed(str(p["shape"]))
-        elif fault.kind == "expire_handles":
-            self.emu.handles.expire_all()
-        elif fault.kind == "text_frames":
-            self._text_frames = True
-        elif fault.kind == "urlsafe_b64":
-            self.urlsafe = True
-        elif fault.kind == "no_goaway":
-            self._no_goaway = True
-        elif fault.kind == "periodic_handles":
-            self.spawn(self._periodic_handles(float(p["s"])))
-        elif fault.kind == "voice_activity":
-            self._voice_activity = True
-
-    async def _periodic_handles(self, every: float) -> None:
-        # Armed before setup (a t= trigger), it waits for the session it issues handles of.
-        await self._attached.wait()
-        while True:
-            await asyncio.sleep(every)
-            assert self.session is not None
-            handle = self.emu.handles.issue(self.session)
-            await self.send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
-
-    async def _voice_activity_signal(self, kind: str, at_s: float) -> None:
-        if self._voice_activity:
-            offset = duration_text(round(at_s, 3))
-            await self.send({"voiceActivity": {"type": kind, "audioOffset": offset}})
-
-    async def _after_goaway(self, left: float) -> None:
-        await asyncio.sleep(left)
-        await self.close(1008, GOAWAY_IGNORED_REASON)
-
-    async def _timed_fault(self, fault: Fault) -> None:
-        assert fault.trigger.t is not None
-        await asyncio.sleep(max(0.0, fault.trigger.t - (time.monotonic() - self.opened)))
-        if not fault.exhausted:
-            await self.fire(fault)
-
-    async def _message_faults(self) -> None:
-        for fault in self.emu.faults_for(self.id, msg=self.index):
-            await self.fire(fault)
-
-    async def _send_malformed(self, shape: str) -> None:
-        payloads: dict[str, JsonDict] = {
-            "empty": {},
-            "snake_case": {"server_content": {"turn_complete": True}},
-            "unknown_only": {"somethingNew": {"value": 1}},
-            "error_body": {
-                "error": {
-                    "code": 500,
-                    "message": "Internal error encountered.",
-                    "status": "INTERNAL",
-                }
-            },
-            "code_only": {"code": 503, "message": UNAVAILABLE},
-        }
-        if shape == "non_json":
-            await self.send_raw("malformed.non_json", b"<html>not json", {"raw": "<html>not json"})
-        elif shape == "oversize":
-            data = encode_b64(bytes(1_100_000))
-            message = {
-                "serverContent": {
-                    "modelTurn": {
-                        "parts": [{"inlineData": {"mimeType": model.OUTPUT_MIME, "data": data}}]
-                    }
-                }
-            }
-            shown = {"oversize": len(data)}
-            await self.send_raw("malformed.oversize", json.dumps(message).encode(), shown)
-        else:
-            payload = payloads[shape]
-            await self.send_raw(f"malformed.{shape}", json.dumps(payload).encode(), payload)
+        await self.actor.fire(fault)
 
     # ---- lifetime ----------------------------------------------------------------------
 
@@ -512,7 +408,7 @@ class Connection:
         lifetime = self.options.connection_lifetime_s
         lead = min(self.options.go_away_lead_s, lifetime)
         await asyncio.sleep(max(0.0, lifetime - lead - (time.monotonic() - self.opened)))
-        if not self._no_goaway:
+        if not self.no_goaway:
             await self.send({"goAway": {"timeLeft": duration_text(lead)}})
         await asyncio.sleep(max(0.0, lifetime - (time.monotonic() - self.opened)))
         await self.close(1008, GOAWAY_IGNORED_REASON)
@@ -535,7 +431,7 @@ class Connection:
         while True:
             message = await self._recv()
             await self._dispatch(message)
-            await self._message_faults()
+            await self.actor.after_message()
 
     async def _dispatch(self, message: JsonDict) -> None:
         # _recv has checked the frame holds exactly one known message.
@@ -561,28 +457,13 @@ class Connection:
         if field in ("audio", "mediaChunks", "video"):
             await self._media(field, body[field])
         elif field == "activityStart":
-            if not self.manual_activity:
-                await self._activity_outside_manual_mode()
-                return
-            self.responder.barge_in()
-            self._activity = self._new_activity()
+            await self.listener.activity_start()
         elif field == "activityEnd":
-            if not self.manual_activity:
-                await self._activity_outside_manual_mode()
-                return
-            if self._activity is not None:
-                self.responder.end_turn(self._activity)
-                self._activity = None
+            await self.listener.activity_end()
         elif field == "audioStreamEnd":
-            if not body[field]:
-                return
-            if self.manual_activity:
-                if self.options.stream_end_under_manual_vad == "close":
-                    await self.close(1007, INVALID_ARGUMENT)
-            elif self._endpointer.stream_ended() and self._activity is not None:
-                self.responder.end_turn(self._activity)
-                self._activity = None
-                await self._voice_activity_signal("ACTIVITY_END", self._speech_end_s)
+            # false is the proto default: nothing is said.
+            if body[field]:
+                await self.listener.stream_end()
         else:
             self.responder.barge_in()
             self.responder.end_turn(model.UserTurn("text", text=str(body["text"])))
@@ -606,70 +487,13 @@ class Connection:
             rate = audio_rate(mime)
         except ProtocolError as exc:
             await self.close(1007, str(exc))
-        await self._audio(pcm, rate)
-
-    async def _activity_outside_manual_mode(self) -> None:
-        if self.options.activity_under_auto_vad == "close":
-            await self.close(1007, INVALID_ARGUMENT)
-
-    async def _audio(self, pcm: bytes, rate: int) -> None:
-        if self.manual_activity:
-            if self._activity is not None:
-                self._append(self._activity, pcm, rate)
-            else:
-                self._keep_idle(pcm, rate)
-            return
-        loud = model.rms(pcm) >= self.options.silence_rms
-        seconds = len(pcm) / 2 / rate
-        started_at = self._audio_s
-        self._audio_s += seconds
-        if loud:
-            self._speech_end_s = self._audio_s
-        step = self._endpointer.feed(loud, seconds)
-        if step is Step.IDLE:
-            self._keep_idle(pcm, rate)
-            return
-        if step is Step.START:
-            self.responder.barge_in()
-            self._activity = self._new_activity()
-            await self._voice_activity_signal("ACTIVITY_START", started_at)
-        activity = self._activity
-        # The endpointer is in speech exactly while an activity is open (both end together).
-        assert activity is not None
-        self._append(activity, pcm, rate)
-        if step is Step.END:
-            self.responder.end_turn(activity)
-            self._activity = None
-            await self._voice_activity_signal("ACTIVITY_END", self._speech_end_s)
+        await self.listener.audio(pcm, rate)
 
     @property
     def all_input(self) -> bool:
         """Whether setup asked for TURN_INCLUDES_ALL_INPUT (inactivity is part of the turn)."""
         coverage = str(self._realtime_config().get("turnCoverage", ""))
         return coverage.upper() == "TURN_INCLUDES_ALL_INPUT"
-
-    def _keep_idle(self, pcm: bytes, rate: int) -> None:
-        # TURN_INCLUDES_ONLY_ACTIVITY (the default) drops audio outside an activity.
-        if self.all_input:
-            idle = self._idle_audio
-            self._append(idle, pcm, rate)
-            # A client streaming with no activity for long must not grow memory forever.
-            excess = len(idle.audio) - _MAX_IDLE_S * idle.rate * 2
-            if excess > 0:
-                del idle.audio[:excess]
-
-    def _new_activity(self) -> model.UserTurn:
-        turn, self._idle_audio = self._idle_audio, model.UserTurn("audio")
-        return turn
-
-    @staticmethod
-    def _append(turn: model.UserTurn, pcm: bytes, rate: int) -> None:
-        if not turn.audio:
-            turn.rate = rate
-        elif rate != turn.rate:
-            pcm = model.resample(pcm, rate, turn.rate)
-        room = MAX_TURN_AUDIO_S * turn.rate * 2 - len(turn.audio)
-        turn.audio.extend(pcm[: max(0, room)])
 
     async def _client_content(self, body: Any) -> None:
         if not isinstance(body, dict):

@@ -12,7 +12,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from talkbox.emulator import Emulator
-from talkbox.emulator.connection import MAX_TURN_AUDIO_S
+from talkbox.emulator.listening import MAX_TURN_AUDIO_S
 
 MODEL = "models/gemini-2.5-flash-native-audio-preview-09-2025"
 PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
@@ -111,7 +111,7 @@ async def test_audio_without_a_stated_rate_is_16_khz(emulator: Emulator) -> None
 async def test_the_audio_kept_for_one_turn_is_bounded(
     emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("talkbox.emulator.connection.MAX_TURN_AUDIO_S", 1)
+    monkeypatch.setattr("talkbox.emulator.listening.MAX_TURN_AUDIO_S", 1)
     assert MAX_TURN_AUDIO_S == 300
     ws = await open_session(emulator, realtime_input_config=MANUAL, input_audio_transcription={})
     try:
