@@ -1,8 +1,9 @@
-"""One Live connection: setup, where user turns end, lifetime, and acting out faults.
+"""One Live connection: reading and checking client frames, setup, lifetime, sending.
 
 A user turn ends at ``activityEnd`` (activity detection disabled), at ``audioStreamEnd`` or
-after ``silence_ms`` of quiet audio (automatic detection), at a realtime ``text``, or at
-``clientContent`` with ``turnComplete``; the `Responder` answers it.
+after ``silence_ms`` of quiet audio (automatic detection; both in `Listener`), at a realtime
+``text``, or at ``clientContent`` with ``turnComplete``; the `Responder` answers it, and the
+`FaultActor` acts out faults. A frame the service would refuse is closed 1007.
 """
 
 from __future__ import annotations

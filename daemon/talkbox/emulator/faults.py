@@ -33,8 +33,9 @@ Kinds (parameters and defaults):
   123 bytes); presets: {presets}.
 * ``abort`` -- drop the TCP connection without a close frame (the SDK reports 1006).
 * ``reject_upgrade:status=503,retry_after=S,body=TEXT`` -- refuse the HTTP upgrade.
-* ``quota:max=1,via=close|http`` -- at most ``max`` concurrent sessions per key; the next is
-  closed 1011 RESOURCE_EXHAUSTED after setup, or refused with HTTP 429.
+* ``quota:max=1,via=close|http`` -- at most ``max`` at once per key: with ``via=close``
+  sessions (the next is closed 1011 RESOURCE_EXHAUSTED during setup); with ``via=http``
+  open connections, counted from the 101 answer (the next upgrade is refused with HTTP 429).
 * ``goaway:time_left=1,text=DURATION,then=close|silence|nothing`` -- send ``goAway`` now; then
   close 1008 when the time is up, go silent and close then, or do nothing more.
 * ``no_goaway`` -- cut the connection at the end of its lifetime without a GoAway first.

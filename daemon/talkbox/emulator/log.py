@@ -5,7 +5,10 @@ Directions: ``in`` (a client frame; kind like ``setup``, ``realtime_input.activi
 ``setupComplete``, ``serverContent.modelTurn``, ``serverContent.turnComplete``, ``goAway``,
 ``sessionResumptionUpdate``, ``toolCall``, ``malformed.non_json``) and ``event``:
 
-* ``handshake`` / ``upgrade_refused`` -- one per upgrade request (path, headers, status);
+* ``handshake`` / ``upgrade_refused`` -- one per upgrade request (path, headers, status):
+  ``handshake`` only once websockets answered 101; ``upgrade_refused`` for every other answer
+  (the emulator's own, or websockets' 426 for a request that is not an upgrade), with a
+  ``problem`` when the request itself was wrong (a credential header sent twice);
 * ``session`` / ``resumed`` / ``handle_rejected`` -- what setup did with the conversation;
 * ``close`` (``by`` server or client, ``code``, ``reason``) / ``abort`` -- how it ended;
 * ``fault_armed`` / ``fault`` -- a fault was armed / fired;
