@@ -728,6 +728,16 @@ def _read_config_file(config_file: Path) -> tuple[EnvFile, list[str]]:
 
 
 def _load(config_file: Path | None, overrides: Mapping[str, Any]) -> LoadedConfig:
+    loaded = _load_or_problems(config_file, overrides)
+    if isinstance(loaded, list):
+        raise ConfigError(loaded)
+    return loaded
+
+
+def _load_or_problems(
+    config_file: Path | None, overrides: Mapping[str, Any]
+) -> LoadedConfig | list[str]:
+    """The loaded configuration, or every problem that stops it loading."""
     unknown = sorted(set(overrides) - set(Settings.model_fields))
     if unknown:
         # Overrides come from code, so a wrong name is a bug, not a configuration problem.
@@ -745,7 +755,7 @@ def _load(config_file: Path | None, overrides: Mapping[str, Any]) -> LoadedConfi
     finally:
         _FILE_VALUES.reset(token)
     if problems or settings is None:
-        raise ConfigError(problems)
+        return problems
     sources = _sources(settings, env_file.values, overrides)
     notes = [f"{config_file}: {note}" for note in env_file.notes]
     warnings = notes + _warnings(settings, [*os.environ, *env_file.values])
@@ -883,16 +893,16 @@ def _display(field: str, settings: Settings) -> str:
 def run_check(config_file: Path | None, out: TextIO, err: TextIO | None = None) -> int:
     """`talkbox check`: print every problem and return 78, or the effective settings and 0."""
     errors = sys.stderr if err is None else err
-    try:
-        loaded = load_config(config_file)
+    loaded = _load_or_problems(config_file, {})
+    if isinstance(loaded, list):
+        problems = loaded
+    elif loaded.settings.backend == "gemini" and loaded.settings.api_key is None:
+        # Loading succeeds without a key (the emulator and `devices` need none), but the
+        # daemon cannot reach Gemini: for `check` that is a problem, not a warning.
+        problems = [MISSING_KEY]
+    else:
         problems = []
-        if loaded.settings.backend == "gemini" and loaded.settings.api_key is None:
-            # Loading succeeds without a key (the emulator and `devices` need none), but the
-            # daemon cannot reach Gemini: for `check` that is a problem, not a warning.
-            problems.append(MISSING_KEY)
-    except ConfigError as exc:
-        problems = exc.problems
-    if problems:
+    if problems or isinstance(loaded, list):
         for problem in problems:
             print(f"talkbox: config error: {problem}", file=errors)
         count = len(problems)
