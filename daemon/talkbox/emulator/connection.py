@@ -293,11 +293,11 @@ class Connection:
         self.index += 1
         try:
             sent = parse_frame(frame)
+            message: JsonDict = normalise(sent)
         except ProtocolError as exc:
             shown = {"raw": frame[:200] if isinstance(frame, str) else repr(frame[:200])}
             self.emu.log.add(self.id, "in", "malformed", shown, self.index)
             await self.close(1007, str(exc))
-        message: JsonDict = normalise(sent)
         self.emu.log.add(self.id, "in", client_kind(message), message, self.index, sent)
         try:
             message_name(message)

@@ -81,11 +81,17 @@ def camel(key: str) -> str:
 
 
 def normalise(value: Any) -> Any:
-    """Rename every structural key to camelCase at every depth, as proto3 JSON parsing allows."""
+    """Rename every structural key to camelCase at every depth, as proto3 JSON parsing allows.
+
+    Raises ProtocolError when two keys name the same field (`realtime_input` beside
+    `realtimeInput`): proto parsing refuses a field given twice.
+    """
     if isinstance(value, dict):
         out: JsonDict = {}
         for key, item in value.items():
             name = camel(key) if isinstance(key, str) else key
+            if name in out:
+                raise ProtocolError(f"Invalid JSON payload received. {INVALID_ARGUMENT}")
             out[name] = item if name in OPAQUE_KEYS else normalise(item)
         return out
     if isinstance(value, list):

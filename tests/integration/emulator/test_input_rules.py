@@ -149,6 +149,7 @@ async def test_deeply_nested_json_is_closed_1007_not_an_internal_error(
         {"realtime_input": {"text": "a", "surprise": 1}},
         {"realtime_input": {"media_chunks": []}},
         {"realtime_input": {"video": {"data": "AAAA"}}},
+        {"realtime_input": {"audio": {}}, "realtimeInput": {"activityStart": {}}},
     ],
     ids=[
         "two-messages",
@@ -161,6 +162,7 @@ async def test_deeply_nested_json_is_closed_1007_not_an_internal_error(
         "unknown-field",
         "no-media-chunks",
         "video-without-type",
+        "one-message-in-two-casings",
     ],
 )
 async def test_a_frame_without_exactly_one_known_message_and_field_is_closed_1007(

@@ -129,20 +129,28 @@ def emulator() -> Iterator[EmulatorThread]:
 def talk(emulator: EmulatorThread, setup: dict[str, Any], messages: list[str]) -> int:
     """0 when a final text turn was answered, else the close code the emulator sent."""
     url = emulator.base_url.replace("https", "wss") + PATH + "?key=emu-test-key"
-    with connect(url, ssl=emulator.client_ssl_context(), open_timeout=5, close_timeout=2) as ws:
-        ws.send(json.dumps({"setup": setup}))
+    with connect(url, ssl=emulator.client_ssl_context(), open_timeout=10, close_timeout=2) as ws:
+        conn = emulator.log.events("handshake")[-1].conn
         try:
-            ws.recv(timeout=5)
+            ws.send(json.dumps({"setup": setup}))
+            ws.recv(timeout=10)
             for message in messages:
                 ws.send(message)
             # A text turn at the end: the emulator must still answer it (or have closed).
             ws.send(json.dumps({"realtime_input": {"text": "still there?"}}))
             while True:
-                frame = json.loads(ws.recv(timeout=5))
+                frame = json.loads(ws.recv(timeout=10))
                 if frame.get("serverContent", {}).get("turnComplete"):
                     return 0
         except ConnectionClosed as closed:
-            return 1006 if closed.rcvd is None else closed.rcvd.code
+            if closed.rcvd is not None:
+                return closed.rcvd.code
+    # The socket died before the client read the close frame (the server closed while this
+    # client was still sending): what the emulator did is in its log.
+    emulator.log.wait_for_sync(lambda log: bool(log.closes(conn)), timeout=10)
+    ending = emulator.log.closes(conn)[-1]
+    by_server = ending.kind == "close" and ending.message["by"] == "server"
+    return int(ending.message["code"]) if by_server else 1006
 
 
 @settings(

@@ -190,3 +190,15 @@ def test_shape_problems_name_the_path_of_the_wrong_value() -> None:
     assert shape_problem({"setup": {"systemInstruction": "plain text"}}) is None
     assert shape_problem({"setup": {"systemInstruction": ["no"]}}) == "setup.systemInstruction"
     assert shape_problem({"toolResponse": {"functionResponses": [{"future": 1}]}}) is None
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"realtime_input": {"text": "a"}, "realtimeInput": {"text": "b"}}',
+        '{"setup": {"model": "m", "generation_config": {}, "generationConfig": {}}}',
+    ],
+)
+def test_a_field_given_twice_in_both_casings_is_a_protocol_error(frame: str) -> None:
+    with pytest.raises(ProtocolError):
+        normalise(parse_frame(frame))
