@@ -329,9 +329,15 @@ class Emulator:
             return  # refused by _process_request, which logged it
         headers = dict(request.headers.raw_items())
         shown: dict[str, object] = {"path": request.path, "headers": _redact(headers)}
-        if response.status_code != HTTPStatus.SWITCHING_PROTOCOLS:
+        status = response.status_code
+        if status == HTTPStatus.SWITCHING_PROTOCOLS and not (
+            self._server is not None and self._server.is_serving()
+        ):
+            # Stopping: websockets turns this 101 into a 503 after this hook returns.
+            status = HTTPStatus.SERVICE_UNAVAILABLE
+        if status != HTTPStatus.SWITCHING_PROTOCOLS:
             body = response.body.decode("utf-8", errors="replace")
-            data = {**shown, "status": response.status_code, "body": body}
+            data = {**shown, "status": int(status), "body": body}
             self.log.add(info.conn, "event", "upgrade_refused", data)
             return
         self._upgrades[connection] = info
