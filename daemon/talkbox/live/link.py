@@ -766,15 +766,7 @@ class LiveLink:
             turn = self._implicit = _Turn(0, None, implicit=True, sent=True)
             turn.sent_at = self._clock()
         turn_id = turn.report_id if turn else None
-        if content.input_transcription is not None and content.input_transcription.text:
-            text = content.input_transcription.text
-            if turn is not None:
-                turn.transcript_in.append(text)
-            self._emit(
-                TranscriptReceived(
-                    turn_id, "input", text, bool(content.input_transcription.finished)
-                )
-            )
+        self._on_transcript(turn, "input", content.input_transcription)
         if content.model_turn is not None:
             for part in content.model_turn.parts or ():
                 blob = part.inline_data
@@ -785,15 +777,7 @@ class LiveLink:
                         turn.first_audio_at = self._clock()
                     turn.answer_bytes += len(blob.data)
                 self._emit(AnswerAudioReceived(turn_id, blob.data))
-        if content.output_transcription is not None and content.output_transcription.text:
-            text = content.output_transcription.text
-            if turn is not None:
-                turn.transcript_out.append(text)
-            self._emit(
-                TranscriptReceived(
-                    turn_id, "output", text, bool(content.output_transcription.finished)
-                )
-            )
+        self._on_transcript(turn, "output", content.output_transcription)
         if content.generation_complete:
             if turn is not None:
                 turn.generated = True
@@ -810,6 +794,27 @@ class LiveLink:
             ended = bool(content.turn_complete)
         if ended:
             self._complete(turn)
+
+    def _on_transcript(
+        self,
+        turn: _Turn | None,
+        direction: Literal["input", "output"],
+        transcription: types.Transcription | None,
+    ) -> None:
+        if transcription is None or not transcription.text:
+            return
+        if turn is not None:
+            (turn.transcript_in if direction == "input" else turn.transcript_out).append(
+                transcription.text
+            )
+        self._emit(
+            TranscriptReceived(
+                turn.report_id if turn else None,
+                direction,
+                transcription.text,
+                bool(transcription.finished),
+            )
+        )
 
     def _complete(self, turn: _Turn | None) -> None:
         now = self._clock()
