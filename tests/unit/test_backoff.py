@@ -218,3 +218,29 @@ def test_no_delay_exceeds_the_cap_or_goes_negative(
         backoff.delay(DROP)
     delay = backoff.delay(DROP)
     assert 0.0 <= delay <= max(cap, 0.0) + 1e-9
+
+
+def test_a_google_json_refusal_becomes_one_plain_line_with_its_message() -> None:
+    body = b"""{
+  "error": {
+    "code": 400,
+    "message": "API key not valid. Please pass a valid API key.",
+    "status": "INVALID_ARGUMENT"
+  }
+}"""
+    outcome = classify(http_refusal(400, body), during_setup=True, sent_handle=False)
+    assert outcome.action is Action.FATAL
+    assert outcome.reason == (
+        "HTTP 400: API key not valid. Please pass a valid API key. (INVALID_ARGUMENT)"
+    )
+
+
+def test_any_other_refusal_body_is_folded_onto_one_line() -> None:
+    outcome = classify(
+        http_refusal(503, b"<html>\n  <body>busy</body>\n</html>\n" + b"x" * 500),
+        during_setup=True,
+        sent_handle=False,
+    )
+    assert "\n" not in outcome.reason
+    assert outcome.reason.startswith("HTTP 503: <html> <body>busy</body> </html>")
+    assert len(outcome.reason) <= len("HTTP 503: ") + 300

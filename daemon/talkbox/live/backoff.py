@@ -7,6 +7,7 @@ table they implement is shared/reference/live-protocol.md §5.1.
 
 from __future__ import annotations
 
+import json
 import random
 import ssl
 from dataclasses import dataclass
@@ -138,14 +139,29 @@ def _classify_close(
 
 def _classify_http(exc: InvalidStatus, now: float | None) -> Outcome:
     status = exc.response.status_code
-    body = bytes(exc.response.body or b"").decode("utf-8", "replace").strip()
-    text = f"HTTP {status}" + (f": {body[:300]}" if body else "")
+    body = _body_summary(bytes(exc.response.body or b""))
+    text = f"HTTP {status}" + (f": {body}" if body else "")
     if status == 429:
         retry_after = _retry_after(exc.response.headers.get("Retry-After"), now)
         return Outcome(Action.QUOTA, text, retry_after)
     if status in (400, 401, 403, 404):
         return Outcome(Action.FATAL, text)
     return Outcome(Action.RESUME, text)
+
+
+def _body_summary(body: bytes) -> str:
+    """One short line from a refusal body: Google's JSON error message, else the text itself.
+
+    The reason ends up in one journal line; a pretty-printed JSON body would become many.
+    """
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        error = json.loads(text).get("error")
+        message = str(error["message"]).strip()
+    except (ValueError, AttributeError, TypeError, KeyError):
+        return " ".join(text.split())[:300]
+    status = error.get("status")
+    return f"{message} ({status})" if status else message
 
 
 def _retry_after(value: str | None, now: float | None) -> float | None:
