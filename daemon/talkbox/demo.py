@@ -3,76 +3,48 @@
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
-import time
+import io
+import json
+import tempfile
 from pathlib import Path
 
-from google import genai
-from google.genai import types
-
-from talkbox.audio.wav import write_wav
+from talkbox.ask import ask
+from talkbox.config import load_settings
 from talkbox.emulator import Emulator, EmulatorOptions
 
-log = logging.getLogger(__name__)
-
 DEMO_KEY = "talkbox-demo-key"
-DEMO_MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
 DEMO_TEXT = "Hello talkbox, what can you do?"
-ANSWER_RATE = 24_000
 
 
-async def _one_text_turn(out_dir: Path) -> Path:
+async def _one_text_turn(out_dir: Path) -> int:
     options = EmulatorOptions(api_key=DEMO_KEY, ca_out=out_dir / "emulator-ca.pem")
     async with Emulator(options) as emulator:
         print(f"emulator listening on {emulator.base_url}")
-        client = genai.Client(
-            api_key=DEMO_KEY,
-            http_options=types.HttpOptions(
+        # Each demo's emulator is new, so a handle stored by an earlier demo would only be
+        # refused: the conversation state lives in a directory of its own run.
+        with tempfile.TemporaryDirectory(prefix="talkbox-demo-") as state_dir:
+            settings = load_settings(
+                api_key=DEMO_KEY,
                 base_url=emulator.base_url,
-                api_version="v1beta",
-                # The emulator is on loopback: a proxy from the environment (HTTPS_PROXY)
-                # must not carry the demo's traffic, so websockets gets proxy=None.
-                async_client_args={"ssl": emulator.client_ssl_context(), "proxy": None},
-            ),
-        )
-        config = types.LiveConnectConfig(
-            response_modalities=[types.Modality.AUDIO],
-            output_audio_transcription=types.AudioTranscriptionConfig(),
-            session_resumption=types.SessionResumptionConfig(),
-        )
-        audio = bytearray()
-        transcript: list[str] = []
-        started = time.monotonic()
-        first_audio: float | None = None
-        async with client.aio.live.connect(model=DEMO_MODEL, config=config) as session:
-            print(f"you: {DEMO_TEXT}")
-            await session.send_client_content(
-                turns=types.Content(role="user", parts=[types.Part(text=DEMO_TEXT)]),
-                turn_complete=True,
+                ca_file=emulator.ca_file,
+                state_dir=Path(state_dir),
             )
-            async for message in session.receive():
-                if message.data:
-                    first_audio = first_audio or time.monotonic()
-                    audio.extend(message.data)
-                content = message.server_content
-                if content and content.output_transcription and content.output_transcription.text:
-                    transcript.append(content.output_transcription.text)
-        wav = write_wav(out_dir / "answer.wav", bytes(audio), ANSWER_RATE)
-        latency_ms = ((first_audio or started) - started) * 1000
-        print(f"gemini (emulated): {''.join(transcript).strip()}")
+            print(f"you: {DEMO_TEXT}")
+            answers = io.StringIO()
+            code = await ask(settings, [DEMO_TEXT], out_dir=out_dir, as_json=True, out=answers)
+    for line in answers.getvalue().splitlines():
+        answer = json.loads(line)
+        print(f"gemini (emulated): {answer['transcript']}")
         print(
-            f"answer: {len(audio) / 2 / ANSWER_RATE:.2f} s of 24 kHz audio, "
-            f"first audio after {latency_ms:.0f} ms"
+            f"answer: {answer['audio_s']:.2f} s of 24 kHz audio, "
+            f"first audio after {answer['first_audio_ms']:.0f} ms"
         )
-        return wav
+        print(f"answer written to {answer['wav']}")
+    return code
 
 
 def run_demo(*, out_dir: Path) -> int:
-    """Start the emulator, send one text turn through the real SDK, save the answer as WAV."""
+    """Start the emulator and `ask` it one text turn through the link; save the answer as WAV."""
     out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    wav = asyncio.run(_one_text_turn(out_dir))
-    print(f"answer written to {wav}")
-    sys.stdout.flush()
-    return 0
+    return asyncio.run(_one_text_turn(out_dir))

@@ -28,8 +28,10 @@ def test_the_demo_answers_one_turn_and_saves_it_as_24khz_wav(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    wav = tmp_path / "answer.wav"
-    assert f"answer written to {wav}" in done.stdout
+    written = [line for line in done.stdout.splitlines() if line.startswith("answer written to ")]
+    assert len(written) == 1, done.stdout
+    wav = Path(written[0].removeprefix("answer written to "))
+    assert wav.parent == tmp_path
     pcm, rate = read_wav(wav)
     assert rate == 24_000
     # The emulator's text answer is a tone phrase: real audio, not silence.

@@ -170,3 +170,23 @@ def test_vertex_uses_project_and_location_and_its_own_api_version(tmp_path: Path
     assert client._api_client.project == "my-project"
     assert client._api_client.location == "europe-west4"
     assert client._api_client._http_options.api_version == "v1beta1"
+
+
+@pytest.mark.parametrize(
+    ("base_url", "bypass"),
+    [
+        ("https://127.0.0.1:8443", True),
+        ("https://localhost:8443/", True),
+        ("https://[::1]:8443", True),
+        ("https://127.9.9.9", True),
+        ("https://generativelanguage.googleapis.com/", False),
+        ("https://10.0.0.5:443", False),
+        (None, False),
+    ],
+)
+def test_only_a_loopback_base_url_bypasses_the_environments_proxy(
+    tmp_path: Path, base_url: str | None, bypass: bool
+) -> None:
+    args = websocket_args(settings(tmp_path, base_url=base_url))
+    # websockets treats a missing "proxy" as "use HTTPS_PROXY" and None as "no proxy".
+    assert ("proxy" in args and args["proxy"] is None) is bypass

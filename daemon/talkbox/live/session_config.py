@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from google import genai
 from google.genai import types
@@ -40,9 +42,22 @@ def ssl_context(ca_file: Path | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(ca_file))
 
 
+def is_loopback(base_url: str | None) -> bool:
+    """True when `base_url` names this machine (the emulator, a local proxy)."""
+    host = urlsplit(base_url).hostname if base_url else None
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def websocket_args(settings: Settings) -> dict[str, Any]:
     """The `async_client_args` the SDK passes on to `websockets.connect`."""
-    return {
+    args: dict[str, Any] = {
         # Passing our own context means SSL_CERT_FILE (which replaces certifi inside the
         # SDK) cannot silently change whom we trust.
         "ssl": ssl_context(settings.ca_file),
@@ -51,6 +66,10 @@ def websocket_args(settings: Settings) -> dict[str, Any]:
         "close_timeout": CLOSE_TIMEOUT_S,
         "open_timeout": OPEN_TIMEOUT_S,
     }
+    if is_loopback(settings.base_url):
+        # websockets honours HTTPS_PROXY; no proxy can reach this machine's own loopback.
+        args["proxy"] = None
+    return args
 
 
 def build_client(settings: Settings) -> genai.Client:
