@@ -14,7 +14,7 @@ from typing import TextIO
 from google import genai
 
 from talkbox.audio.wav import write_wav
-from talkbox.config import Settings, load_settings
+from talkbox.config import Settings, load_config
 from talkbox.errors import LiveFatalError
 from talkbox.events import (
     ANSWER_RATE_HZ,
@@ -91,8 +91,12 @@ def run_ask(config: Path | None, texts: list[str], *, out_dir: Path, as_json: bo
     """Run `talkbox ask`; returns the exit code (ConfigError/LiveFatalError propagate: 78)."""
     from talkbox.cli import configure_logging
 
-    settings = load_settings(config)
+    loaded = load_config(config)
+    settings = loaded.settings
     configure_logging(settings.log_level)
+    # A misspelled TALKBOX_ variable or an odd env-file line must not pass unnoticed.
+    for warning in loaded.warnings:
+        log.warning("config: %s", warning)
     turns = read_turns(texts, sys.stdin)
     if not turns:
         print("talkbox: nothing to ask", file=sys.stderr)  # noqa: T201 -- a command's output

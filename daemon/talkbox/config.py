@@ -196,7 +196,8 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         # Empty means "unset", as in the template's `# TALKBOX_VOICE=` lines.
         env_ignore_empty=True,
-        # Unknown names are reported as warnings by load_settings, with a suggestion.
+        # Unknown names become warnings (with a suggestion) in load_config: `check` prints
+        # them and the commands log them once logging is set up.
         extra="ignore",
         validate_default=True,
         validate_by_name=True,

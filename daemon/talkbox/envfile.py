@@ -119,8 +119,6 @@ def parse_env_file(text: str) -> EnvFile:
         if c == "\n":
             line += 1
     if state in ("pre_value", "value", "value_escape", "single", "double", "double_escape"):
-        if state != "value":
-            value_trim = None
         push()
     elif state == "key":
         notes.append(f"line {start_line}: no '=' in {''.join(key).strip()!r}; ignored")

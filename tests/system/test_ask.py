@@ -104,6 +104,17 @@ def test_turns_from_stdin_print_one_transcript_each(
     assert len(list(tmp_path.glob("talkbox-*.wav"))) == 2
 
 
+def test_a_misspelled_setting_is_logged_as_a_warning_and_the_turn_still_answered(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    result = ask(
+        emulator, tmp_path / "state", "--out-dir", str(tmp_path), "hello", TALKBOX_VOCIE="Kore"
+    )
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "WARNING" in line]
+    assert any("TALKBOX_VOCIE" in line and "TALKBOX_VOICE" in line for line in warnings)
+
+
 def test_a_bad_key_exits_78_quickly_with_the_servers_reason(
     emulator: EmulatorThread, tmp_path: Path
 ) -> None:

@@ -41,6 +41,7 @@ from google.genai.live import AsyncSession
 
 from talkbox.config import Settings
 from talkbox.events import (
+    ANSWER_RATE_HZ,
     AnswerAudioReceived,
     AnswerInterrupted,
     ContextCompressed,
@@ -71,7 +72,6 @@ log = logging.getLogger(__name__)
 
 INPUT_RATE_HZ = 16_000
 INPUT_MIME = f"audio/pcm;rate={INPUT_RATE_HZ}"
-ANSWER_BYTES_PER_S = 24_000 * 2
 # A turn keeps its audio so it can be sent again after a lost connection; a minute of
 # 16 kHz speech is 1.9 MB, longer than any sensible spoken question.
 MAX_TURN_AUDIO_BYTES = 60 * INPUT_RATE_HZ * 2
@@ -550,15 +550,12 @@ class LiveLink:
         self._count_resume_failure(conn, outcome)
         match outcome.action:
             case Action.FATAL:
-                self._outbox.clear()
-                self._loose.clear()
                 self._fatal_reason = outcome.reason
                 log.error("the Live service refused the connection: %s", outcome.reason)
                 self._emit(LinkFailed(outcome.reason, delay))
                 self._drop_deferred_restart()
                 # The ERROR line above already says why; one line per problem, not per turn.
-                for turn in list(self._turns.values()):
-                    self._fail_turn(turn, outcome.reason, level=logging.INFO)
+                self._fail_pending(outcome.reason)
                 return delay, True
             case Action.FRESH:
                 log.warning(
@@ -574,15 +571,9 @@ class LiveLink:
                     self.conversation_id,
                     outcome.reason,
                 )
-                self._outbox.clear()
-                self._loose.clear()
-                self._drop_deferred_restart()
-                for turn in list(self._turns.values()):
-                    self._fail_turn(
-                        turn,
-                        f"the service ended the conversation: {outcome.reason}",
-                        level=logging.INFO,
-                    )
+                # Forgotten just below anyway: no restart waits for a turn of this one.
+                self._restart_after = None
+                self._fail_pending(f"the service ended the conversation: {outcome.reason}")
                 self._forget_conversation()
                 self._emit(ConversationRestarted(outcome.reason, self.conversation_id))
                 self._emit(LinkDisconnected(outcome.reason, 0.0, reconnecting=False))
@@ -699,7 +690,6 @@ class LiveLink:
         while True:
             self._changed.clear()
             now = self._clock()
-            quiet = self._quiet()
             if self._restart_requested:
                 raise _EndConnection("new conversation requested")
             deadline = conn.go_away_deadline
@@ -712,7 +702,8 @@ class LiveLink:
             wake: list[float] = []
             if deadline is not None:
                 wake.append(deadline - now)
-            if idle_s > 0 and quiet:
+            # Checked per wake-up (every queued frame wakes this task): only when it matters.
+            if idle_s > 0 and self._quiet():
                 idle_left = self._last_activity + idle_s - now
                 if idle_left <= 0:
                     raise _EndConnection("idle")
@@ -786,7 +777,8 @@ class LiveLink:
             if turn is not None:
                 turn.interrupted = True
             self._emit(AnswerInterrupted(turn_id))
-        # The same rule as the SDK's receive(): an interaction status, when present, decides.
+        # The same rule as the SDK's receive() (google.genai.live._is_interaction_complete,
+        # private, so copied): an interaction status, when present, decides.
         status = content.interaction_status
         if status is not None and status != types.InteractionStatus.INTERACTION_STATUS_UNSPECIFIED:
             ended = status == types.InteractionStatus.IDLE
@@ -835,7 +827,7 @@ class LiveLink:
         self.conversation_turns += 1
         sent_at = turn.sent_at if turn.sent_at is not None else now
         first = turn.first_audio_at - sent_at if turn.first_audio_at is not None else None
-        audio_s = turn.answer_bytes / ANSWER_BYTES_PER_S
+        audio_s = turn.answer_bytes / (2 * ANSWER_RATE_HZ)
         transcript = "".join(turn.transcript_out).strip()
         usage = turn.usage
         args: list[object] = [
@@ -1031,19 +1023,26 @@ class LiveLink:
         self._emit(TurnFailed(turn.id, reason))
         self._turn_done(turn)
 
+    def _fail_pending(self, reason: str) -> None:
+        """Every pending turn fails with `reason`; nothing queued or loose goes out any more."""
+        self._outbox.clear()
+        self._loose.clear()
+        for turn in list(self._turns.values()):
+            self._fail_turn(turn, reason, level=logging.INFO)
+
     def _turn_done(self, turn: _Turn) -> None:
         """A turn left the link (answered, failed, cut): a restart waiting for it goes now."""
         if self._restart_after is turn:
             self._restart_now(f"the conversation ended after {turn.label}")
+        # Whoever waits in settled() re-checks, however the turn left (fatal, ended, cut).
+        self._notify()
 
     def _restart_now(self, reason: str) -> None:
         """Leave this conversation: pending turns fail, the handle goes, reconnect fresh."""
         self._restart_after = None
         log.info("starting a new conversation (%s)", reason)
-        for turn in list(self._turns.values()):
-            self._fail_turn(turn, reason, level=logging.INFO)
+        self._fail_pending(reason)
         self._implicit = None
-        self._loose.clear()
         # The handle for the turn just answered belongs to the conversation being left.
         self._awaiting_handle_since = None
         self._forget_conversation()

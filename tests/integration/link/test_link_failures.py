@@ -125,6 +125,23 @@ async def test_a_bad_key_is_fatal_after_at_most_two_attempts(tmp_path: Path) -> 
     assert len(attempts) <= 2
 
 
+async def test_settled_returns_as_soon_as_a_fatal_refusal_fails_the_pending_turn(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        recorder = Recorder()
+        settings = emulator_settings(
+            emu, tmp_path, api_key="AIzaWrongKeyForTheEmulator0000000000000"
+        )
+        link = LiveLink(settings, recorder, policy=FAST_POLICY)
+        async with running(link):
+            link.send_text("hello")
+            # Nothing is pending once the turn failed; waiting must not last the fatal wait.
+            async with asyncio.timeout(2):
+                await link.settled()
+            assert recorder.of(TurnFailed)
+
+
 async def test_turns_asked_during_the_fatal_wait_fail_at_once_with_its_reason(
     tmp_path: Path,
 ) -> None:
