@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, get_args
 
 from talkbox.emulator import faults
 from talkbox.emulator.faults import Fault
-from talkbox.emulator.options import DEFAULT_MODELS, MAX_CHUNK_MS, EmulatorOptions
+from talkbox.emulator.options import MAX_CHUNK_MS, BadKeyMode, EmulatorOptions
 from talkbox.emulator.server import Emulator
 
 EXIT_OK = 0
@@ -21,6 +20,8 @@ EXIT_USAGE = 2
 #: The command line keeps this many newest log records in memory by default: a long-running
 #: emulator (audio in every record) must not grow without bound.
 DEFAULT_LOG_MAX_RECORDS = 100_000
+#: The command line's defaults are EmulatorOptions' own.
+_DEFAULTS = EmulatorOptions()
 
 
 class _UsageError(Exception):
@@ -53,37 +54,20 @@ def _fault(spec: str) -> str:
     return spec
 
 
-def _seconds(text: str, *, zero_ok: bool = False) -> float:
+def _seconds(text: str) -> float:
+    """A number of seconds; its range is EmulatorOptions' to check."""
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    # float() accepts "nan" and "inf"; neither is a duration a timer can use.
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"not a finite number of seconds: {text!r}")
-    if value < 0 or (value == 0 and not zero_ok):
-        raise argparse.ArgumentTypeError(f"must be {'>=' if zero_ok else '>'} 0: {text!r}")
-    return value
 
 
-def _seconds_or_zero(text: str) -> float:
-    return _seconds(text, zero_ok=True)
-
-
-def _positive_int(text: str, *, most: int | None = None) -> int:
+def _whole(text: str) -> int:
+    """A whole number; its range is EmulatorOptions' to check."""
     try:
-        value = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    if most is not None and value > most:
-        raise argparse.ArgumentTypeError(f"must be <= {most}: {text!r}")
-    return value
-
-
-def _chunk_ms(text: str) -> int:
-    return _positive_int(text, most=MAX_CHUNK_MS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,8 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=faults.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=int, default=0, help="port (0 = any free port)")
+    parser.add_argument("--host", default=_DEFAULTS.host, help="address to listen on (%(default)s)")
+    parser.add_argument(
+        "--port", type=_whole, default=_DEFAULTS.port, help="port (0 = any free port)"
+    )
     parser.add_argument(
         "--ca-out",
         type=Path,
@@ -106,44 +92,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--api-key",
-        default="emu-test-key",
+        default=_DEFAULTS.api_key,
         metavar="KEY",
-        help="the accepted API key (default emu-test-key)",
+        help="the accepted API key (default %(default)s)",
     )
     parser.add_argument("--any-key", action="store_true", help="accept any non-empty key")
     parser.add_argument(
         "--bad-key",
-        choices=("http400", "http401", "http403", "close1007"),
-        default="http400",
-        help="how a wrong key is refused",
+        choices=get_args(BadKeyMode),
+        default=_DEFAULTS.bad_key_mode,
+        help="how a wrong key is refused (default %(default)s)",
     )
     parser.add_argument(
         "--connection-lifetime",
         type=_seconds,
-        default=600.0,
+        default=_DEFAULTS.connection_lifetime_s,
         metavar="S",
-        help="seconds before a connection is cut (default 600)",
+        help="seconds before a connection is cut (default %(default)s)",
     )
     parser.add_argument(
         "--go-away-lead",
-        type=_seconds_or_zero,
-        default=50.0,
+        type=_seconds,
+        default=_DEFAULTS.go_away_lead_s,
         metavar="S",
-        help="GoAway this many seconds before the cut (default 50)",
+        help="GoAway this many seconds before the cut (default %(default)s)",
     )
     parser.add_argument(
         "--handle-lifetime",
         type=_seconds,
-        default=7200.0,
+        default=_DEFAULTS.handle_lifetime_s,
         metavar="S",
-        help="handle validity after a session's last close (default 7200)",
+        help="handle validity after a session's last close (default %(default)s)",
     )
     parser.add_argument(
         "--context-window",
-        type=_positive_int,
-        default=128_000,
+        type=_whole,
+        default=_DEFAULTS.context_window,
         metavar="TOKENS",
-        help="context window size (default 128000)",
+        help="context window size (default %(default)s)",
     )
     parser.add_argument(
         "--event-log",
@@ -159,17 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--chunk-ms",
-        type=_chunk_ms,
-        default=100,
+        type=_whole,
+        default=_DEFAULTS.chunk_ms,
         metavar="MS",
-        help=f"length of each answer audio chunk, at most {MAX_CHUNK_MS} (default 100)",
+        help=f"length of each answer audio chunk, at most {MAX_CHUNK_MS} (default %(default)s)",
     )
     parser.add_argument(
         "--silence-ms",
-        type=_positive_int,
-        default=500,
+        type=_whole,
+        default=_DEFAULTS.silence_ms,
         metavar="MS",
-        help="silence that ends a turn under automatic detection, unless setup says (500)",
+        help="silence that ends a turn under automatic detection, unless setup says (%(default)s)",
     )
     parser.add_argument(
         "--model",
@@ -185,12 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--log-max-records",
-        type=_positive_int,
+        type=_whole,
         default=DEFAULT_LOG_MAX_RECORDS,
         metavar="N",
-        help=f"keep about the newest N log records in memory (default {DEFAULT_LOG_MAX_RECORDS})",
+        help="keep about the newest N log records in memory (default %(default)s)",
     )
-    parser.add_argument("--seed", type=int, default=None, help="seed for handles and call ids")
+    parser.add_argument(
+        "--seed", type=_whole, default=_DEFAULTS.seed, help="seed for handles and call ids"
+    )
     parser.add_argument(
         "--fault",
         type=_fault,
@@ -205,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
 def options_from(args: argparse.Namespace) -> EmulatorOptions:
     """EmulatorOptions from parsed arguments."""
     models: tuple[str, ...] = (
-        tuple(m.removeprefix("models/") for m in args.model) if args.model else DEFAULT_MODELS
+        tuple(m.removeprefix("models/") for m in args.model) if args.model else _DEFAULTS.models
     )
     return EmulatorOptions(
         models=models,
@@ -247,18 +235,14 @@ def main(argv: Sequence[str]) -> int:
     """Entry point for `talkbox emulator ...`; returns the exit code."""
     parser = build_parser()
     try:
-        args = parser.parse_args(list(argv))
-        if args.go_away_lead > args.connection_lifetime:
-            raise _UsageError("--go-away-lead must not exceed --connection-lifetime")
-        if args.port < 0 or args.port > 65535:
-            raise _UsageError(f"--port out of range: {args.port}")
-    except _UsageError as exc:
+        options = options_from(parser.parse_args(list(argv)))
+    except (_UsageError, ValueError) as exc:
         sys.stderr.write(f"talkbox emulator: error: {exc}\n")
         return EXIT_USAGE
     except _Exit as exc:
         return exc.status
     try:
-        asyncio.run(serve_until_signalled(options_from(args)))
+        asyncio.run(serve_until_signalled(options))
     except OSError as exc:
         sys.stderr.write(f"talkbox emulator: error: {exc}\n")
         return EXIT_USAGE

@@ -23,7 +23,7 @@ from websockets.protocol import State
 
 from talkbox.emulator import model
 from talkbox.emulator.faultactor import FaultActor
-from talkbox.emulator.faults import CLOSE_PRESETS, GOAWAY_IGNORED_REASON, Fault, Point
+from talkbox.emulator.faults import CLOSE_PRESETS, Fault, Point
 from talkbox.emulator.listening import Listener
 from talkbox.emulator.protocol import (
     INVALID_ARGUMENT,
@@ -407,12 +407,12 @@ class Connection:
 
     async def _lifetime(self) -> None:
         lifetime = self.options.connection_lifetime_s
-        lead = min(self.options.go_away_lead_s, lifetime)
+        lead = self.options.go_away_lead_s
         await asyncio.sleep(max(0.0, lifetime - lead - (time.monotonic() - self.opened)))
         if not self.no_goaway:
             await self.send({"goAway": {"timeLeft": duration_text(lead)}})
         await asyncio.sleep(max(0.0, lifetime - (time.monotonic() - self.opened)))
-        await self.close(1008, GOAWAY_IGNORED_REASON)
+        await self.close(*CLOSE_PRESETS["goaway_ignored"])
 
     async def _session_limit(self, limit: float) -> None:
         assert self.session is not None

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from talkbox.emulator import model
-from talkbox.emulator.faults import GOAWAY_IGNORED_REASON, Fault
+from talkbox.emulator.faults import CLOSE_PRESETS, Fault
 from talkbox.emulator.protocol import UNAVAILABLE, JsonDict, duration_text, encode_b64
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ class FaultActor:
 
     async def _close_after(self, left: float) -> None:
         await asyncio.sleep(left)
-        await self.conn.close(1008, GOAWAY_IGNORED_REASON)
+        await self.conn.close(*CLOSE_PRESETS["goaway_ignored"])
 
     async def _stall(self, fault: Fault) -> None:
         p = fault.params

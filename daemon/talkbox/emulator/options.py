@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from talkbox.emulator.faults import CLOSE_PRESETS
 
 DEFAULT_MODELS = (
     "gemini-2.5-flash-native-audio-preview-09-2025",
@@ -65,10 +68,7 @@ class EmulatorOptions:
     #: Session-time limit without context-window compression (the service's is 900 s for
     #: audio-only sessions); None = no limit, as the closing code is not documented.
     session_limit_s: float | None = None
-    session_limit_close: tuple[int, str] = (
-        1011,
-        "Deadline expired before operation could complete.",
-    )
+    session_limit_close: tuple[int, str] = CLOSE_PRESETS["deadline"]
     #: Wait this long for the setup frame before closing the connection.
     setup_timeout_s: float = 30.0
     event_log_path: Path | None = None
@@ -86,8 +86,32 @@ class EmulatorOptions:
     faults: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        """Refuse values that would break the emulator's own guarantees."""
+        """Refuse values that would break the emulator's own guarantees (one-line messages)."""
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0-65535, not {self.port}")
+        _seconds("connection_lifetime_s", self.connection_lifetime_s)
+        _seconds("go_away_lead_s", self.go_away_lead_s, zero_ok=True)
+        if self.go_away_lead_s > self.connection_lifetime_s:
+            raise ValueError(
+                f"go_away_lead_s ({self.go_away_lead_s}) must not exceed "
+                f"connection_lifetime_s ({self.connection_lifetime_s})"
+            )
+        _seconds("handle_lifetime_s", self.handle_lifetime_s)
+        _seconds("setup_timeout_s", self.setup_timeout_s)
+        if self.session_limit_s is not None:
+            _seconds("session_limit_s", self.session_limit_s)
         if not 1 <= self.chunk_ms <= MAX_CHUNK_MS:
             raise ValueError(f"chunk_ms must be 1-{MAX_CHUNK_MS}, not {self.chunk_ms}")
+        for name in ("context_window", "silence_ms", "max_client_frame_bytes"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, not {getattr(self, name)}")
         if self.log_max_records is not None and self.log_max_records < 1:
-            raise ValueError("log_max_records must be >= 1 (or None)")
+            raise ValueError(f"log_max_records must be >= 1 (or None), not {self.log_max_records}")
+
+
+def _seconds(name: str, value: float, *, zero_ok: bool = False) -> None:
+    """Refuse a duration a timer cannot use: not finite, negative, or zero unless allowed."""
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+        raise ValueError(
+            f"{name} must be a finite number {'>=' if zero_ok else '>'} 0, not {value}"
+        )

@@ -99,3 +99,20 @@ def test_options_refuse_an_answer_chunk_longer_than_a_second() -> None:
 def test_help_exits_0_and_shows_the_grammar(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     assert "KIND[:key=value,...][@TRIGGER]" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("connection_lifetime_s", 1.0),  # shorter than the default 50 s GoAway lead
+        ("go_away_lead_s", -1.0),
+        ("handle_lifetime_s", float("nan")),
+        ("setup_timeout_s", 0.0),
+        ("session_limit_s", float("inf")),
+        ("port", 65536),
+        ("silence_ms", 0),
+    ],
+)
+def test_options_refuse_values_the_emulator_cannot_keep(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        EmulatorOptions(**{field: value})
