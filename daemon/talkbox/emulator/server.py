@@ -8,6 +8,7 @@ import random
 import re
 import ssl
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -20,9 +21,10 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from talkbox.emulator.connection import Connection
-from talkbox.emulator.faults import INSTANT_KINDS, Fault, Point
+from talkbox.emulator.faults import CLOSE_PRESETS, INSTANT_KINDS, Fault, Point
 from talkbox.emulator.log import EventLog
 from talkbox.emulator.options import EmulatorOptions
+from talkbox.emulator.protocol import INVALID_ARGUMENT, UNAVAILABLE
 from talkbox.emulator.session import Conversation, HandleStore, Session
 from talkbox.emulator.tls import Certificates, make_certificates
 
@@ -32,7 +34,7 @@ _PATH = re.compile(
     r"^/ws/google\.ai\.generativelanguage\.(?P<version>v1(?:alpha|beta)?)\.GenerativeService\."
     r"(?P<method>BidiGenerateContent(?:Constrained)?)$"
 )
-_KEY_INVALID = "API key not valid. Please pass a valid API key."
+_KEY_INVALID = CLOSE_PRESETS["key_invalid"][1]
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,8 @@ class Emulator:
         self._attempts = 0
         self._session_ids = 0
         #: Upgrades that passed process_request, until websockets says 101 or not.
-        self._pending: dict[ServerConnection, UpgradeInfo] = {}
+        #: With each, the handshake's log data (path, redacted headers).
+        self._pending: dict[ServerConnection, tuple[UpgradeInfo, dict[str, object]]] = {}
         #: Upgrades answered 101 whose handler has not started yet.
         self._upgrades: dict[ServerConnection, UpgradeInfo] = {}
         #: Accepted (101) connections still open, by attempt number: the http quota counts
@@ -190,10 +193,8 @@ class Emulator:
     ) -> list[Fault]:
         """The live faults that act on connection `conn` at the given moment."""
         selected = []
-        for fault in self.faults:
+        for fault in self._live(conn):
             trigger = fault.trigger
-            if fault.exhausted or not fault.matches_connection(conn):
-                continue
             untimed = trigger.t is None and trigger.msg is None and trigger.turn is None
             if timed:
                 wanted = trigger.t is not None
@@ -217,10 +218,8 @@ class Emulator:
     def turn_faults(self, conn: int, number: int) -> list[Fault]:
         """The turn-shape faults for turn `number` (counted as fired)."""
         selected = []
-        for fault in self.faults:
+        for fault in self._live(conn):
             trigger = fault.trigger
-            if fault.exhausted or not fault.matches_connection(conn):
-                continue
             if fault.point is not Point.TURN:
                 continue
             if trigger.turn is None or number in trigger.turn:
@@ -230,15 +229,16 @@ class Emulator:
 
     def quota_fault(self, conn: int, via: str) -> Fault | None:
         """The armed per-key session quota for this connection, if any."""
-        for fault in self.faults:
-            if (
-                fault.kind == "quota"
-                and fault.params["via"] == via
-                and not fault.exhausted
-                and fault.matches_connection(conn)
-            ):
+        for fault in self._live(conn):
+            if fault.kind == "quota" and fault.params["via"] == via:
                 return fault
         return None
+
+    def _live(self, conn: int) -> Iterator[Fault]:
+        """The armed faults not yet exhausted that act on connection `conn`."""
+        for fault in self.faults:
+            if not fault.exhausted and fault.matches_connection(conn):
+                yield fault
 
     # ---- sessions ----------------------------------------------------------------------
 
@@ -297,12 +297,8 @@ class Emulator:
             shown["problem"] = str(exc)
             return self._refuse(connection, conn, 400, _status_body(400), shown)
         key_ok = bool(key) and (self.options.api_key is None or key == self.options.api_key)
-        for fault in self.faults:
-            if (
-                fault.kind == "reject_upgrade"
-                and not fault.exhausted
-                and fault.matches_connection(conn)
-            ):
+        for fault in self._live(conn):
+            if fault.kind == "reject_upgrade":
                 self.fired(fault, conn)
                 status = int(fault.params["status"])
                 body = str(fault.params["body"]) or _status_body(status)
@@ -318,17 +314,16 @@ class Emulator:
             return self._refuse(connection, conn, status, _key_body(status), shown)
         info = UpgradeInfo(conn, path, match["version"], match["method"], key, key_ok)
         # Not accepted yet: websockets may still refuse it (426 for a plain HTTPS GET).
-        self._pending[connection] = info
+        self._pending[connection] = (info, shown)
         return None
 
     def _process_response(
         self, connection: ServerConnection, request: Request, response: Response
     ) -> None:
-        info = self._pending.pop(connection, None)
-        if info is None:
+        pending = self._pending.pop(connection, None)
+        if pending is None:
             return  # refused by _process_request, which logged it
-        headers = dict(request.headers.raw_items())
-        shown: dict[str, object] = {"path": request.path, "headers": _redact(headers)}
+        info, shown = pending
         status = response.status_code
         if status == HTTPStatus.SWITCHING_PROTOCOLS and not (
             self._server is not None and self._server.is_serving()
@@ -410,13 +405,13 @@ def _google_error(status: int, message: str, reason: str) -> str:
 
 def _status_body(status: int) -> str:
     reasons = {
-        400: ("Request contains an invalid argument.", "INVALID_ARGUMENT"),
+        400: (INVALID_ARGUMENT, "INVALID_ARGUMENT"),
         401: ("Request is missing required authentication credential.", "UNAUTHENTICATED"),
         403: ("The caller does not have permission", "PERMISSION_DENIED"),
         404: ("Requested entity was not found.", "NOT_FOUND"),
         429: ("Resource has been exhausted (e.g. check quota).", "RESOURCE_EXHAUSTED"),
         500: ("Internal error encountered.", "INTERNAL"),
-        503: ("The service is currently unavailable.", "UNAVAILABLE"),
+        503: (UNAVAILABLE, "UNAVAILABLE"),
     }
     message, reason = reasons.get(status, (HTTPStatus(status).phrase, "UNKNOWN"))
     return _google_error(status, message, reason)
