@@ -24,7 +24,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -90,7 +90,8 @@ class EventLog:
                 del self.records[: len(self.records) - self.max_records]
             self._changed.notify_all()
         if self._file is not None:
-            self._file.write(json.dumps(asdict(record), default=str) + "\n")
+            # The record's own fields, not asdict(): that deep-copies message and sent (audio).
+            self._file.write(json.dumps(vars(record), default=str) + "\n")
             self._file.flush()
         return record
 
