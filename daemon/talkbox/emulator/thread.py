@@ -6,8 +6,10 @@ import asyncio
 import concurrent.futures
 import ssl
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 from talkbox.emulator.faults import Fault
 from talkbox.emulator.log import EventLog
@@ -15,6 +17,8 @@ from talkbox.emulator.options import EmulatorOptions
 from talkbox.emulator.server import Emulator
 
 _START_TIMEOUT_S = 10.0
+
+T = TypeVar("T")
 
 
 class EmulatorThread:
@@ -101,27 +105,20 @@ class EmulatorThread:
         return self.emulator.client_ssl_context()
 
     def arm(self, fault: Fault | str) -> Fault:
-        """Arm a fault on the emulator's own loop; returns it."""
-        armed = Fault.parse(fault) if isinstance(fault, str) else fault
-        if self._loop is None:
-            raise RuntimeError("the emulator thread is not started")
-        done: concurrent.futures.Future[Fault] = concurrent.futures.Future()
-
-        def arm_there() -> None:
-            done.set_result(self.emulator.arm(armed))
-
-        self._loop.call_soon_threadsafe(arm_there)
-        return done.result(timeout=_START_TIMEOUT_S)
+        """Arm a fault on the emulator's own loop; returns it (a bad spec raises here)."""
+        return self._on_loop(lambda: self.emulator.arm(fault))
 
     def disarm_all(self) -> None:
         """Forget every armed fault (on the emulator's loop)."""
+        self._on_loop(self.emulator.disarm_all)
+
+    def _on_loop(self, call: Callable[[], T]) -> T:
+        """Run `call` on the emulator's loop and return its result or raise its error here."""
         if self._loop is None:
             raise RuntimeError("the emulator thread is not started")
-        done: concurrent.futures.Future[None] = concurrent.futures.Future()
 
-        def disarm_there() -> None:
-            self.emulator.disarm_all()
-            done.set_result(None)
+        async def there() -> T:
+            return call()
 
-        self._loop.call_soon_threadsafe(disarm_there)
-        done.result(timeout=_START_TIMEOUT_S)
+        future = asyncio.run_coroutine_threadsafe(there(), self._loop)
+        return future.result(timeout=_START_TIMEOUT_S)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -45,6 +46,18 @@ def test_faults_armed_from_another_thread_fire_and_can_be_disarmed(
     emulator.arm("abort")
     emulator.disarm_all()
     assert asyncio.run(talk(client_for(emulator))) > 3
+
+
+def test_a_bad_spec_armed_on_the_thread_raises_its_parse_error_at_once(
+    make_emulator_thread: Any,
+) -> None:
+    emulator = make_emulator_thread()
+    began = time.monotonic()
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        emulator.arm("no_such_kind")
+    # The error comes back from the emulator's loop, not after the 10 s wait.
+    assert time.monotonic() - began < 2.0
+    assert emulator.emulator.faults == []
 
 
 def test_a_thread_that_cannot_listen_raises_from_start() -> None:
