@@ -14,6 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from websockets.asyncio.server import ServerConnection
@@ -62,6 +63,66 @@ class SessionEnded(Exception):
     """The emulator closed or aborted the connection; the current coroutine stops."""
 
 
+@dataclass(frozen=True)
+class SetupFacts:
+    """What a connection's setup message says, read once when setup arrives."""
+
+    #: Automatic activity detection is disabled (the client sends activityStart/End).
+    manual_activity: bool = False
+    #: A new activity interrupts the answer (anything but NO_INTERRUPTION).
+    interrupts: bool = True
+    #: Session resumption updates were asked for.
+    resumption: bool = False
+    #: TEXT answers only.
+    text_modality: bool = False
+    #: TURN_INCLUDES_ALL_INPUT: inactivity is part of the turn.
+    all_input: bool = False
+    input_transcription: bool = False
+    output_transcription: bool = False
+    #: Silence that ends a turn under automatic activity detection.
+    silence_limit_s: float = 0.5
+    #: The contextWindowCompression of setup, if any.
+    compression: JsonDict | None = None
+    #: The function declarations of setup, by name.
+    declarations: dict[str, JsonDict] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, setup: JsonDict, default_silence_ms: int) -> SetupFacts:
+        """The facts of `setup`; `default_silence_ms` unless it sets silenceDurationMs."""
+        realtime = setup.get("realtimeInputConfig")
+        realtime = realtime if isinstance(realtime, dict) else {}
+        detection = realtime.get("automaticActivityDetection", {})
+        detection = detection if isinstance(detection, dict) else {}
+        silence_ms = detection.get("silenceDurationMs")
+        modalities = (setup.get("generationConfig") or {}).get("responseModalities") or []
+        upper = [str(m).upper() for m in modalities]
+        compression = setup.get("contextWindowCompression")
+        declarations: dict[str, JsonDict] = {}
+        for tool in setup.get("tools") or []:
+            if isinstance(tool, dict):
+                for declaration in tool.get("functionDeclarations") or []:
+                    if isinstance(declaration, dict) and declaration.get("name"):
+                        declarations[str(declaration["name"])] = declaration
+        return cls(
+            manual_activity=bool(detection.get("disabled")),
+            interrupts=str(realtime.get("activityHandling", "")).upper() != "NO_INTERRUPTION",
+            resumption="sessionResumption" in setup,
+            text_modality="TEXT" in upper and "AUDIO" not in upper,
+            all_input=str(realtime.get("turnCoverage", "")).upper() == "TURN_INCLUDES_ALL_INPUT",
+            input_transcription="inputAudioTranscription" in setup,
+            output_transcription="outputAudioTranscription" in setup,
+            silence_limit_s=float(silence_ms if silence_ms is not None else default_silence_ms)
+            / 1000,
+            compression=compression if isinstance(compression, dict) else None,
+            declarations=declarations,
+        )
+
+    def non_blocking(self, name: str) -> bool:
+        """Whether setup declared the function `name` NON_BLOCKING."""
+        declaration = self.declarations.get(name, {})
+        return str(declaration.get("behavior", "")).upper() == "NON_BLOCKING"
+
+
 class Connection:
     """Runs one accepted websocket from setup to close, as the Live service would."""
 
@@ -77,10 +138,12 @@ class Connection:
         self.session: Session | None = None
         self.attached = self.opened
         self.setup: JsonDict = {}
+        self.facts = SetupFacts()
         self.ended = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.responder = Responder(self)
-        self.listener = Listener(self, emulator.options.silence_ms / 1000)
+        #: Made by _setup_phase, once the silence limit is known (nothing listens before).
+        self.listener: Listener
         self.actor = FaultActor(self)
         # Switched by faults (see FaultActor); read by the send path.
         self.stall_until = 0.0
@@ -95,57 +158,6 @@ class Connection:
         self.pong_hook = False
         self._install_pong_hook()
 
-    # ---- configuration read from setup ------------------------------------------------
-
-    @property
-    def manual_activity(self) -> bool:
-        """True when automatic activity detection is disabled in setup."""
-        detection = self._realtime_config().get("automaticActivityDetection", {})
-        return bool(isinstance(detection, dict) and detection.get("disabled"))
-
-    @property
-    def interrupts(self) -> bool:
-        """Whether a new activity interrupts the answer (START_OF_ACTIVITY_INTERRUPTS)."""
-        handling = str(self._realtime_config().get("activityHandling", ""))
-        return handling.upper() != "NO_INTERRUPTION"
-
-    @property
-    def resumption(self) -> bool:
-        """Whether setup asked for session resumption updates."""
-        return "sessionResumption" in self.setup
-
-    @property
-    def text_modality(self) -> bool:
-        """True when setup asked for TEXT answers only."""
-        config = self.setup.get("generationConfig") or {}
-        modalities = config.get("responseModalities") or []
-        upper = [str(m).upper() for m in modalities]
-        return "TEXT" in upper and "AUDIO" not in upper
-
-    def _realtime_config(self) -> JsonDict:
-        config = self.setup.get("realtimeInputConfig")
-        return config if isinstance(config, dict) else {}
-
-    def declarations(self) -> dict[str, JsonDict]:
-        """The function declarations of setup, by name."""
-        found: dict[str, JsonDict] = {}
-        for tool in self.setup.get("tools") or []:
-            if isinstance(tool, dict):
-                for declaration in tool.get("functionDeclarations") or []:
-                    if isinstance(declaration, dict) and declaration.get("name"):
-                        found[str(declaration["name"])] = declaration
-        return found
-
-    def non_blocking(self, name: str) -> bool:
-        """Whether setup declared the function `name` NON_BLOCKING."""
-        declaration = self.declarations().get(name, {})
-        return str(declaration.get("behavior", "")).upper() == "NON_BLOCKING"
-
-    def _silence_limit_s(self) -> float:
-        detection = self._realtime_config().get("automaticActivityDetection", {})
-        ms = detection.get("silenceDurationMs") if isinstance(detection, dict) else None
-        return float(ms if ms is not None else self.options.silence_ms) / 1000
-
     # ---- lifecycle ---------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -155,7 +167,7 @@ class Connection:
         try:
             await self._setup_phase()
             self.spawn(self._lifetime())
-            if self.options.session_limit_s is not None and not self.compression():
+            if self.options.session_limit_s is not None and not self.facts.compression:
                 self.spawn(self._session_limit(self.options.session_limit_s))
             self.spawn(self.responder.run())
             await self._read_loop()
@@ -288,7 +300,11 @@ class Connection:
 
     # ---- setup -------------------------------------------------------------------------
 
-    async def _recv(self) -> JsonDict:
+    async def _recv(self) -> tuple[str, str | None, JsonDict]:
+        """The next client frame: message name, realtime field and normalised message.
+
+        The field is None unless a realtimeInput sets exactly one; 1007 on a refused frame.
+        """
         frame = await self.ws.recv()
         self.index += 1
         try:
@@ -298,21 +314,33 @@ class Connection:
             shown = {"raw": frame[:200] if isinstance(frame, str) else repr(frame[:200])}
             self.emu.log.add(self.id, "in", "malformed", shown, self.index)
             await self.close(1007, str(exc))
-        self.emu.log.add(self.id, "in", client_kind(message), message, self.index, sent)
+        name: str | None = None
+        field: str | None = None
+        error: ProtocolError | None = None
         try:
-            message_name(message)
+            name = message_name(message)
         except ProtocolError as exc:
-            await self.close(1007, str(exc))
+            error = exc
+        else:
+            body = message[name]
+            if name == "realtimeInput" and isinstance(body, dict):
+                # Checked (1007) in _realtime_input, after the shape, as before.
+                with contextlib.suppress(ProtocolError):
+                    field = realtime_field(body)
+        kind = client_kind(message, name, field)
+        self.emu.log.add(self.id, "in", kind, message, self.index, sent)
+        if name is None:
+            await self.close(1007, str(error))
         problem = shape_problem(message)
         if problem is not None:
             await self.close(1007, f"Invalid value at '{problem}'. {INVALID_ARGUMENT}")
         await self._wait_stall()
-        return message
+        return name, field, message
 
     async def _setup_phase(self) -> None:
         try:
             async with asyncio.timeout(self.options.setup_timeout_s):
-                message = await self._recv()
+                _, _, message = await self._recv()
         except TimeoutError:
             await self.close(1007, INVALID_ARGUMENT)
         if not self.info.key_ok:
@@ -323,7 +351,8 @@ class Connection:
         if not isinstance(setup, dict):
             await self.close(1007, INVALID_ARGUMENT)
         self.setup = setup
-        self.listener = Listener(self, self._silence_limit_s())
+        self.facts = SetupFacts.read(setup, self.options.silence_ms)
+        self.listener = Listener(self, self.facts.silence_limit_s)
         model_name = str(setup.get("model", ""))
         bare = model_name.removeprefix("models/")
         if bare not in self.options.models:
@@ -421,24 +450,18 @@ class Connection:
         self.emu.log.add(self.id, "event", "session_limit", {"limit_s": limit})
         await self.close(*self.options.session_limit_close)
 
-    def compression(self) -> JsonDict | None:
-        """The contextWindowCompression of setup, if any."""
-        compression = self.setup.get("contextWindowCompression")
-        return compression if isinstance(compression, dict) else None
-
     # ---- reading -----------------------------------------------------------------------
 
     async def _read_loop(self) -> None:
         while True:
-            message = await self._recv()
-            await self._dispatch(message)
+            name, field, message = await self._recv()
+            await self._dispatch(name, field, message)
             await self.actor.after_message()
 
-    async def _dispatch(self, message: JsonDict) -> None:
-        # _recv has checked the frame holds exactly one known message.
-        name = message_name(message)
+    async def _dispatch(self, name: str, field: str | None, message: JsonDict) -> None:
+        # _recv has checked the frame holds exactly one known message, `name`.
         if name == "realtimeInput":
-            await self._realtime_input(message[name])
+            await self._realtime_input(message[name], field)
         elif name == "clientContent":
             await self._client_content(message[name])
         elif name == "toolResponse":
@@ -448,13 +471,10 @@ class Connection:
             await self.close(1007, INVALID_ARGUMENT)
         # contextUpdate (SDK 3.x) is logged and otherwise ignored.
 
-    async def _realtime_input(self, body: Any) -> None:
-        if not isinstance(body, dict):
+    async def _realtime_input(self, body: Any, field: str | None) -> None:
+        if field is None:
+            # Not an object, or not exactly one known field set (see realtime_field).
             await self.close(1007, INVALID_ARGUMENT)
-        try:
-            field = realtime_field(body)
-        except ProtocolError as exc:
-            await self.close(1007, str(exc))
         if field in ("audio", "mediaChunks", "video"):
             await self._media(field, body[field])
         elif field == "activityStart":
@@ -489,12 +509,6 @@ class Connection:
         except ProtocolError as exc:
             await self.close(1007, str(exc))
         await self.listener.audio(pcm, rate)
-
-    @property
-    def all_input(self) -> bool:
-        """Whether setup asked for TURN_INCLUDES_ALL_INPUT (inactivity is part of the turn)."""
-        coverage = str(self._realtime_config().get("turnCoverage", ""))
-        return coverage.upper() == "TURN_INCLUDES_ALL_INPUT"
 
     async def _client_content(self, body: Any) -> None:
         if not isinstance(body, dict):

@@ -39,7 +39,7 @@ class Listener:
 
     async def activity_start(self) -> None:
         """`activityStart`: a turn begins (and interrupts the answer)."""
-        if not self.conn.manual_activity:
+        if not self.conn.facts.manual_activity:
             await self._outside_manual_mode()
             return
         self.conn.responder.barge_in()
@@ -47,7 +47,7 @@ class Listener:
 
     async def activity_end(self) -> None:
         """`activityEnd`: the turn in progress ends and is answered."""
-        if not self.conn.manual_activity:
+        if not self.conn.facts.manual_activity:
             await self._outside_manual_mode()
             return
         if self.activity is not None:
@@ -57,7 +57,7 @@ class Listener:
     async def stream_end(self) -> None:
         """`audioStreamEnd`: under automatic detection it ends a turn in progress."""
         conn = self.conn
-        if conn.manual_activity:
+        if conn.facts.manual_activity:
             if conn.options.stream_end_under_manual_vad == "close":
                 await conn.close(1007, INVALID_ARGUMENT)
         elif self._endpointer.stream_ended() and self.activity is not None:
@@ -68,7 +68,7 @@ class Listener:
     async def audio(self, pcm: bytes, rate: int) -> None:
         """A chunk of client audio at `rate` Hz."""
         conn = self.conn
-        if conn.manual_activity:
+        if conn.facts.manual_activity:
             if self.activity is not None:
                 append(self.activity, pcm, rate)
             else:
@@ -108,7 +108,7 @@ class Listener:
 
     def _keep_idle(self, pcm: bytes, rate: int) -> None:
         # TURN_INCLUDES_ONLY_ACTIVITY (the default) drops audio outside an activity.
-        if self.conn.all_input:
+        if self.conn.facts.all_input:
             idle = self._idle_audio
             append(idle, pcm, rate)
             # A client streaming with no activity for long must not grow memory forever.

@@ -170,15 +170,26 @@ def encode_b64(data: bytes, *, urlsafe: bool = False) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def client_kind(message: JsonDict) -> str:
-    """The log kind of a normalised client message, e.g. `realtime_input.activityStart`."""
-    for name, kind in CLIENT_MESSAGES.items():
-        if name in message:
-            body = message[name]
-            if name == "realtimeInput" and isinstance(body, dict) and body:
-                return f"{kind}.{next(iter(body))}"
-            return kind
-    return "unknown"
+def client_kind(message: JsonDict, name: str | None = None, field: str | None = None) -> str:
+    """The log kind of a normalised client message, e.g. `realtime_input.activityStart`.
+
+    `name` and `field` are its message_name and realtime_field when the caller has them. A
+    realtimeInput's kind names the field realtime_field picks (its first key if none).
+    """
+    if name is None:
+        name = next((n for n in CLIENT_MESSAGES if n in message), None)
+        if name is None:
+            return "unknown"
+    kind = CLIENT_MESSAGES[name]
+    body = message[name]
+    if name == "realtimeInput" and isinstance(body, dict) and body:
+        if field is None:
+            try:
+                field = realtime_field(body)
+            except ProtocolError:
+                field = next(iter(body))
+        return f"{kind}.{field}"
+    return kind
 
 
 def server_kind(message: JsonDict) -> str:

@@ -113,7 +113,7 @@ class Responder:
     def barge_in(self) -> None:
         """New user activity: stop the current answer, unless setup said NO_INTERRUPTION."""
         state = self.current
-        if state is None or not state.interruptible or not self.conn.interrupts:
+        if state is None or not state.interruptible or not self.conn.facts.interrupts:
             return
         state.interrupted = True
         state.interruptible = False
@@ -130,7 +130,7 @@ class Responder:
             state = TurnState(conversation.turns, turn.tokens + conversation.pending)
             conversation.pending = Tokens()
             state.faults = self.conn.emu.turn_faults(self.conn.id, state.number)
-            state.text_reply = self.conn.text_modality
+            state.text_reply = self.conn.facts.text_modality
             self.current = state
             state.task = self.conn.spawn(self._answer(turn, state))
             await asyncio.wait([state.task])
@@ -142,9 +142,9 @@ class Responder:
         assert self.conn.session is not None
         conversation = self.conn.session.conversation
         await self._fit_context(state)
-        if self.conn.resumption and not state.has("withhold_updates"):
+        if self.conn.facts.resumption and not state.has("withhold_updates"):
             await self.conn.send({"sessionResumptionUpdate": {}})
-        if "inputAudioTranscription" in self.conn.setup and turn.tool_result is None:
+        if self.conn.facts.input_transcription and turn.tool_result is None:
             transcript = model.input_transcript(turn)
             await self.conn.send({"serverContent": {"inputTranscription": {"text": transcript}}})
         reply = model.answer(turn)
@@ -168,7 +168,7 @@ class Responder:
         assert self.conn.session is not None
         conversation = self.conn.session.conversation
         window = self.conn.options.context_window
-        compression = self.conn.compression()
+        compression = self.conn.facts.compression
         if compression is not None:
             trigger = int(compression.get("triggerTokens") or int(window * 0.8))
             sliding = compression.get("slidingWindow") or {}
@@ -190,7 +190,7 @@ class Responder:
             name, args = str(scripted.params["name"]), scripted.args
         else:
             found = model.named_function(
-                model.input_transcript(turn), list(self.conn.declarations())
+                model.input_transcript(turn), list(self.conn.facts.declarations)
             )
             if found is None:
                 return None
@@ -200,7 +200,7 @@ class Responder:
         state.pending_calls[call_id] = future
         call = {"id": call_id, "name": name, "args": args}
         await self.conn.send({"toolCall": {"functionCalls": [call]}})
-        if self.conn.non_blocking(name):
+        if self.conn.facts.non_blocking(name):
             # The model goes on talking; the response, when it comes, starts its own turn.
             del state.pending_calls[call_id]
             self.async_calls[call_id] = name
@@ -230,7 +230,7 @@ class Responder:
             await self.conn.send({"serverContent": {"modelTurn": {"parts": [part]}}})
             state.sent_seconds += len(piece) / 2 / model.OUTPUT_RATE
             if i == 0:
-                if "outputAudioTranscription" in self.conn.setup:
+                if self.conn.facts.output_transcription:
                     text = model.output_transcript(state.number, reply)
                     await self.conn.send({"serverContent": {"outputTranscription": {"text": text}}})
                 await self._turn_instant_faults(state)
@@ -310,7 +310,7 @@ class Responder:
         await self._handle_update(state)
 
     async def _handle_update(self, state: TurnState) -> None:
-        if not self.conn.resumption or state.has("withhold_updates"):
+        if not self.conn.facts.resumption or state.has("withhold_updates"):
             return
         if state.has("unresumable"):
             await self.conn.send({"sessionResumptionUpdate": {}})

@@ -139,6 +139,10 @@ def test_kinds_name_the_message_and_its_first_field() -> None:
     assert client_kind({"realtimeInput": {"activityStart": {}}}) == "realtime_input.activityStart"
     assert client_kind({"clientContent": {"turnComplete": True}}) == "client_content"
     assert client_kind({"weird": 1}) == "unknown"
+    # The field realtime_field picks (a null counts as unset), not merely the first key.
+    both = {"realtimeInput": {"text": None, "audio": {"mimeType": "audio/pcm", "data": ""}}}
+    assert client_kind(both) == "realtime_input.audio"
+    assert client_kind({"realtimeInput": {"text": "a", "audio": {}}}) == "realtime_input.text"
     assert server_kind({"serverContent": {"turnComplete": True}, "usageMetadata": {}}) == (
         "serverContent.turnComplete"
     )
