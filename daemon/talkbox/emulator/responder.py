@@ -44,7 +44,6 @@ class TurnState:
     pending_calls: dict[str, asyncio.Future[JsonDict]] = field(default_factory=dict)
     interruptible: bool = True
     interrupted: bool = False
-    finished: bool = False
     text_reply: bool = False
     faults: list[Fault] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
@@ -86,7 +85,7 @@ class Responder:
 
     def _late_tool_result(self, name: str, response: JsonDict) -> None:
         """A NON_BLOCKING function answered: its `scheduling` says what the model does."""
-        tokens = Tokens(text=count_text(json.dumps(response.get("response", {}), sort_keys=True)))
+        tokens = _response_tokens(response)
         scheduling = str(response.get("scheduling") or "WHEN_IDLE").upper()
         if scheduling == "SILENT":
             if self.conn.session is not None:
@@ -139,8 +138,6 @@ class Responder:
                 await self._interrupted_tail(state)
 
     async def _answer(self, turn: model.UserTurn, state: TurnState) -> None:
-        assert self.conn.session is not None
-        conversation = self.conn.session.conversation
         await self._fit_context(state)
         if self.conn.facts.resumption and not state.has("withhold_updates"):
             await self.conn.send({"sessionResumptionUpdate": {}})
@@ -154,15 +151,12 @@ class Responder:
         delay = state.has("first_audio_delay")
         if delay is not None:
             await asyncio.sleep(float(delay.params["s"]))
-        await self._stream(reply, state)
-        if state.finished:
+        if await self._stream(reply, state):
             return
         state.interruptible = False
         if not state.has("omit_generation_complete"):
             await self.conn.send({"serverContent": {"generationComplete": True}})
-        await self._complete(state, model_tokens=self._model_tokens(state))
-        conversation.history.append(TurnRecord(state.number, state.user, self._model_tokens(state)))
-        await self._handle_update(state)
+        await self._finish(state, interrupted=False)
 
     async def _fit_context(self, state: TurnState) -> None:
         assert self.conn.session is not None
@@ -211,15 +205,15 @@ class Responder:
             return None
         response = await future
         del state.pending_calls[call_id]
-        payload = json.dumps(response.get("response", {}), sort_keys=True)
-        state.user = state.user + Tokens(text=count_text(payload))
+        state.user = state.user + _response_tokens(response)
         return name
 
-    async def _stream(self, reply: model.Answer, state: TurnState) -> None:
+    async def _stream(self, reply: model.Answer, state: TurnState) -> bool:
+        """Send the answer; True when an `interrupt` fault cut it and finished the turn."""
         interrupt = state.has("interrupt")
         if state.text_reply:
             await self._stream_text(model.output_transcript(state.number, reply), state)
-            return
+            return False
         pieces = model.chunks(reply.pcm, self.conn.options.chunk_ms)
         start = time.monotonic()
         for i, piece in enumerate(pieces):
@@ -237,8 +231,8 @@ class Responder:
             if interrupt is not None and state.sent_seconds * 1000 >= interrupt.params["after_ms"]:
                 state.interruptible = False
                 await self._interrupted_tail(state)
-                state.finished = True
-                return
+                return True
+        return False
 
     async def _stream_text(self, text: str, state: TurnState) -> None:
         sent = ""
@@ -295,15 +289,19 @@ class Responder:
             await self.conn.send(message)
 
     async def _interrupted_tail(self, state: TurnState) -> None:
-        assert self.conn.session is not None
         if state.pending_calls:
             ids = list(state.pending_calls)
             state.pending_calls.clear()
             await self.conn.send({"toolCallCancellation": {"ids": ids}})
         if not state.has("interrupted_with_turn_complete"):
             await self.conn.send({"serverContent": {"interrupted": True}})
+        await self._finish(state, interrupted=True)
+
+    async def _finish(self, state: TurnState, *, interrupted: bool) -> None:
+        """Send turnComplete with usage, keep the turn in the history, issue a fresh handle."""
+        assert self.conn.session is not None
         model_tokens = self._model_tokens(state)
-        await self._complete(state, model_tokens=model_tokens, interrupted=True)
+        await self._complete(state, model_tokens=model_tokens, interrupted=interrupted)
         self.conn.session.conversation.history.append(
             TurnRecord(state.number, state.user, model_tokens)
         )
@@ -318,3 +316,8 @@ class Responder:
         assert self.conn.session is not None
         handle = self.conn.emu.handles.issue(self.conn.session)
         await self.conn.send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
+
+
+def _response_tokens(response: JsonDict) -> Tokens:
+    """What a function response adds to the prompt: its `response` object as text."""
+    return Tokens(text=count_text(json.dumps(response.get("response", {}), sort_keys=True)))
