@@ -72,6 +72,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import pairwise
 from typing import Any
 
 from talkbox.emulator.protocol import INVALID_ARGUMENT, NOT_FOUND, UNAVAILABLE, truncate_reason
@@ -431,36 +432,30 @@ class Fault:
                 raise ValueError(f"{key} must be a finite number >= 0")
 
 
+def _top_level(text: str, char: str) -> list[int]:
+    """Where `char` occurs in `text` outside any JSON value ({...} or [...])."""
+    depth = 0
+    found = []
+    for i, c in enumerate(text):
+        if c in "{[":
+            depth += 1
+        elif c in "}]":
+            depth -= 1
+        elif c == char and depth == 0:
+            found.append(i)
+    return found
+
+
 def _split_trigger(spec: str) -> tuple[str, str]:
     # The last `@` outside a JSON value starts the trigger.
-    depth = 0
-    at = -1
-    for i, char in enumerate(spec):
-        if char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-        elif char == "@" and depth == 0:
-            at = i
-    return (spec, "") if at < 0 else (spec[:at], spec[at + 1 :])
+    ats = _top_level(spec, "@")
+    return (spec, "") if not ats else (spec[: ats[-1]], spec[ats[-1] + 1 :])
 
 
 def _split_params(text: str) -> dict[str, str]:
     params: dict[str, str] = {}
-    depth = 0
-    current = ""
-    pieces: list[str] = []
-    for char in text:
-        if char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-        if char == "," and depth == 0:
-            pieces.append(current)
-            current = ""
-        else:
-            current += char
-    pieces.append(current)
+    bounds = [-1, *_top_level(text, ","), len(text)]
+    pieces = [text[start + 1 : end] for start, end in pairwise(bounds)]
     for piece in pieces:
         if not piece.strip():
             continue

@@ -74,11 +74,6 @@ class TurnRecord:
     user: Tokens
     model: Tokens
 
-    @property
-    def total(self) -> int:
-        """Tokens the exchange occupies in the context."""
-        return self.user.total + self.model.total
-
 
 @dataclass
 class Conversation:

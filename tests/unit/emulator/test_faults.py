@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from talkbox.emulator import CLOSE_PRESETS, Fault, Span, Trigger
-from talkbox.emulator.faults import kinds
+from talkbox.emulator.faultactor import FaultActor
+from talkbox.emulator.faults import FLAG_KINDS, INSTANT_KINDS, kinds
 
 
 def test_a_full_spec_parses_into_kind_typed_params_and_trigger() -> None:
@@ -165,3 +168,9 @@ def test_a_code_given_with_a_preset_wins_even_when_it_equals_the_default_code() 
     assert str(fault) == "close:code=1011,preset=not_found"
     assert Fault.parse(str(fault)).close_code_reason() == (1011, "Requested entity was not found")
     assert Fault.parse("close:preset=not_found").close_code_reason()[0] == 1008
+
+
+def test_every_instant_kind_has_an_action_and_every_action_a_kind() -> None:
+    actions = FaultActor(cast(Any, None))._actions
+    assert set(actions) == INSTANT_KINDS
+    assert FLAG_KINDS <= INSTANT_KINDS
