@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -115,4 +116,4 @@ def test_help_exits_0_and_shows_the_grammar(capsys: pytest.CaptureFixture[str]) 
 )
 def test_options_refuse_values_the_emulator_cannot_keep(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
-        EmulatorOptions(**{field: value})
+        EmulatorOptions(**cast(dict[str, Any], {field: value}))
