@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from websockets.asyncio.server import ServerConnection
@@ -84,7 +85,7 @@ class SetupFacts:
     #: The contextWindowCompression of setup, if any.
     compression: JsonDict | None = None
     #: The function declarations of setup, by name.
-    declarations: dict[str, JsonDict] = field(default_factory=dict)
+    declarations: dict[str, JsonDict] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def read(cls, setup: JsonDict, default_silence_ms: int) -> SetupFacts:
