@@ -6,12 +6,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from talkbox.errors import ConfigError, LiveFatalError
-
-EXIT_OK = 0
-EXIT_CRASH = 1
-EXIT_USAGE = 2
-EXIT_CONFIG = 78  # EX_CONFIG from sysexits.h; systemd's RestartPreventExitStatus can name it.
+from talkbox.errors import ConfigError, ExitCode, LiveFatalError
 
 log = logging.getLogger("talkbox")
 
@@ -26,15 +21,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"talkbox: config error: {problem}", file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     except LiveFatalError as exc:
         print(f"talkbox: {exc.reason}", file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception:  # the one place where an unexpected crash becomes an exit code
         log.exception("talkbox crashed")
-        return EXIT_CRASH
+        return ExitCode.CRASH
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from typing import TextIO
 from google import genai
 
 from talkbox.audio.wav import write_wav
-from talkbox.config import Settings, load_config
+from talkbox.config import Settings
 from talkbox.errors import LiveFatalError
 from talkbox.events import (
     ANSWER_RATE_HZ,
@@ -85,23 +85,6 @@ def read_turns(texts: Sequence[str], stdin: TextIO) -> list[str]:
         else:
             turns.append(text)
     return turns
-
-
-def run_ask(config: Path | None, texts: list[str], *, out_dir: Path, as_json: bool) -> int:
-    """Run `talkbox ask`; returns the exit code (ConfigError/LiveFatalError propagate: 78)."""
-    from talkbox.cli import configure_logging
-
-    loaded = load_config(config)
-    settings = loaded.settings
-    configure_logging(settings.log_level)
-    # A misspelled TALKBOX_ variable or an odd env-file line must not pass unnoticed.
-    for warning in loaded.warnings:
-        log.warning("config: %s", warning)
-    turns = read_turns(texts, sys.stdin)
-    if not turns:
-        print("talkbox: nothing to ask", file=sys.stderr)  # noqa: T201 -- a command's output
-        return 1
-    return asyncio.run(ask(settings, turns, out_dir=out_dir, as_json=as_json, out=sys.stdout))
 
 
 async def ask(

