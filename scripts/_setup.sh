@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by scripts/demo and scripts/test: makes this checkout runnable on a fresh
 # Debian 12 / Raspberry Pi OS machine (apt packages, .venv, the project with its dev extra).
 # Running it again is fast: nothing is reinstalled while pyproject.toml is unchanged.
@@ -12,6 +13,9 @@ APT_NEEDS=(
     "python3|command -v $PY >/dev/null"
     "python3-venv|$PY -c 'import venv, ensurepip' 2>/dev/null"
     "ca-certificates|test -s /etc/ssl/certs/ca-certificates.crt"
+    # The tests check the unit with systemd-analyze (nothing is booted) and lint every script.
+    "systemd|command -v systemd-analyze >/dev/null"
+    "shellcheck|command -v shellcheck >/dev/null"
 )
 
 missing=()
@@ -41,14 +45,14 @@ fi
 [[ -x "$VENV/bin/python" ]] || "$PY" -m venv "$VENV"
 
 stamp="$VENV/.talkbox-installed"
-want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1) $("$VENV/bin/python" -V 2>&1)"
+want="$(sha256sum <"$ROOT/pyproject.toml" | cut -d' ' -f1) $("$VENV/bin/python" -V 2>&1)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
     echo "talkbox setup: installing the project into $VENV" >&2
     rm -f "$stamp"
     # Explicit checks: errexit is off when this file is sourced inside an `if` or `&&` list,
     # and a half-installed venv must never be stamped as up to date.
     if ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip ||
-        ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev]"; then
+        ! "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "${ROOT}[dev]"; then
         echo "talkbox setup: installing the Python packages failed (see above)" >&2
         exit 1
     fi
