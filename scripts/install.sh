@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# Installs talkbox as a systemd service on Raspberry Pi OS (Bookworm, Trixie) or Debian 12/13:
+# apt packages, the `talkbox` system user, a venv under /opt/talkbox, the unit, and
+# /etc/talkbox/talkbox.env from the template (only if absent). Run as root from a checkout.
+#
+#   scripts/install.sh [--dry-run] [--no-start] [--wheel FILE]
+#
+# --dry-run prints every step instead of doing it. DESTDIR=DIR installs the files into a
+# directory tree instead of / (for packaging and tests): no apt, no user, no systemctl.
+# Running it again changes nothing that is already in place; the env file is never overwritten.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DESTDIR="${DESTDIR:-}"
+PREFIX="/opt/talkbox"
+VENV="$PREFIX/venv"
+ETC="/etc/talkbox"
+UNIT_DIR="/etc/systemd/system"
+DRY_RUN=0
+START=1
+WHEEL=""
+
+usage() {
+    sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    exit "$1"
+}
+
+while (($#)); do
+    case "$1" in
+    --dry-run) DRY_RUN=1 ;;
+    --no-start) START=0 ;;
+    --wheel)
+        [[ $# -ge 2 ]] || usage 2
+        WHEEL="$2"
+        shift
+        ;;
+    -h | --help) usage 0 ;;
+    *)
+        echo "install.sh: unknown option $1" >&2
+        usage 2
+        ;;
+    esac
+    shift
+done
+
+say() { echo "talkbox install: $*"; }
+
+# Runs a step, or prints it under --dry-run.
+step() {
+    if ((DRY_RUN)); then
+        printf '  would run:'
+        printf ' %q' "$@"
+        printf '\n'
+    else
+        "$@"
+    fi
+}
+
+on_host() { [[ -z "$DESTDIR" ]]; }
+
+if on_host && ((!DRY_RUN)) && [[ $(id -u) -ne 0 ]]; then
+    echo "install.sh: run as root (sudo scripts/install.sh), or with DESTDIR=DIR or --dry-run" >&2
+    exit 1
+fi
+
+PY="${PYTHON:-python3}"
+
+install_packages() {
+    # Each entry: "apt-package|shell test that succeeds when it is already usable".
+    local needs=(
+        "python3|command -v $PY >/dev/null"
+        "python3-venv|$PY -c 'import venv, ensurepip' 2>/dev/null"
+        "python3-dev|$PY -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()[\"include\"], \"Python.h\")))' 2>/dev/null"
+        "gcc|command -v gcc >/dev/null"
+        "libasound2-dev|test -e /usr/include/alsa/asoundlib.h"
+        "alsa-utils|command -v aplay >/dev/null"
+        "ca-certificates|test -s /etc/ssl/certs/ca-certificates.crt"
+    )
+    local missing=() entry
+    for entry in "${needs[@]}"; do
+        eval "${entry#*|}" || missing+=("${entry%%|*}")
+    done
+    # lgpio ships wheels for Python 3.11 only; on 3.13 (Trixie) it comes from Debian.
+    if ! "$PY" -c 'import sys; sys.exit(sys.version_info >= (3, 13))' &&
+        ! "$PY" -c 'import lgpio' 2>/dev/null; then
+        missing+=("python3-lgpio")
+    fi
+    if ((${#missing[@]})); then
+        say "installing ${missing[*]}"
+        step env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        step env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+}
+
+create_user() {
+    # A plain Debian has no gpio group; the unit's SupplementaryGroups needs it to exist.
+    local group
+    for group in audio gpio; do
+        getent group "$group" >/dev/null || step groupadd --system "$group"
+    done
+    if ! getent passwd talkbox >/dev/null; then
+        say "creating the system user talkbox"
+        step useradd --system --home-dir /var/lib/talkbox --no-create-home \
+            --shell /usr/sbin/nologin --groups audio,gpio talkbox
+    else
+        step usermod --append --groups audio,gpio talkbox
+    fi
+}
+
+install_venv() {
+    local venv="$DESTDIR$VENV" source="$ROOT"
+    [[ -n "$WHEEL" ]] && source="$WHEEL"
+    say "installing talkbox into $venv"
+    # --system-site-packages lets Debian's python3-lgpio serve where no wheel exists.
+    [[ -x "$venv/bin/python" ]] || step "$PY" -m venv --system-site-packages "$venv"
+    step "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+    step "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$source"
+    step install -D -m 0644 "$ROOT/README.md" "$DESTDIR$PREFIX/README.md"
+}
+
+install_files() {
+    say "installing the unit and the configuration template"
+    step install -D -m 0644 "$ROOT/systemd/talkbox.service" "$DESTDIR$UNIT_DIR/talkbox.service"
+    step install -D -m 0644 "$ROOT/config/talkbox.env" "$DESTDIR$PREFIX/talkbox.env.template"
+    step install -d -m 0755 "$DESTDIR$ETC"
+    local env_file="$DESTDIR$ETC/talkbox.env"
+    if [[ -e "$env_file" ]]; then
+        say "$ETC/talkbox.env exists: kept as it is"
+    else
+        step install -m 0640 "$ROOT/config/talkbox.env" "$env_file"
+    fi
+    # The service user reads the env file only through systemd (as root); group talkbox may
+    # read it for `talkbox check`, unless it holds the key, which root alone may read.
+    if [[ -e "$env_file" ]] || ((DRY_RUN)); then
+        local group=root mode=0640
+        on_host && getent group talkbox >/dev/null && group=talkbox
+        if [[ -e "$env_file" ]] && grep -qE '^[[:space:]]*(export[[:space:]]+)?(GEMINI_API_KEY|GOOGLE_API_KEY)=.+' "$env_file"; then
+            mode=0600
+            group=root
+        fi
+        if on_host; then
+            step chown "root:$group" "$env_file"
+        fi
+        step chmod "$mode" "$env_file"
+    fi
+}
+
+start_service() {
+    local check_ok=1
+    say "checking the configuration"
+    # As root: the env file may be root's alone once it holds the key.
+    step install -d -m 0750 -o talkbox -g talkbox /var/lib/talkbox
+    if ((DRY_RUN)); then
+        step env STATE_DIRECTORY=/var/lib/talkbox "$VENV/bin/talkbox" check --config "$ETC/talkbox.env"
+    elif ! env STATE_DIRECTORY=/var/lib/talkbox "$VENV/bin/talkbox" check --config "$ETC/talkbox.env"; then
+        check_ok=0
+    fi
+    step systemctl daemon-reload
+    step systemctl enable talkbox.service
+    if ((START)) && ((check_ok)); then
+        step systemctl restart talkbox.service
+    elif ((!check_ok)); then
+        say "not started: fix the configuration above first"
+    fi
+}
+
+next_steps() {
+    cat <<EOF
+
+Next steps:
+  1. Put your Gemini API key in $ETC/talkbox.env (GEMINI_API_KEY=...), or in
+     /etc/credstore/gemini_api_key (mode 0600), then: chmod 0600 $ETC/talkbox.env
+  2. Check it against the service:  sudo $VENV/bin/talkbox check --online --config $ETC/talkbox.env
+  3. Start it and watch the log:    systemctl restart talkbox && journalctl -u talkbox -f
+EOF
+}
+
+if on_host; then
+    install_packages
+    create_user
+fi
+install_venv
+install_files
+if on_host; then
+    start_service
+fi
+next_steps

@@ -1,0 +1,105 @@
+"""scripts/install.sh and uninstall.sh, run into a DESTDIR tree as packaging would."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+pytestmark = pytest.mark.slow
+
+
+def run(script: str, dest: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DESTDIR": str(dest), "PYTHON": sys.executable}
+    return subprocess.run(
+        [str(ROOT / "scripts" / script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dest = tmp_path_factory.mktemp("dest")
+    done = run("install.sh", dest)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return dest
+
+
+def test_the_unit_and_the_template_are_installed_with_their_modes(installed: Path) -> None:
+    unit = installed / "etc/systemd/system/talkbox.service"
+    assert unit.read_text() == (ROOT / "systemd/talkbox.service").read_text()
+    assert mode(unit) == 0o644
+    env_file = installed / "etc/talkbox/talkbox.env"
+    assert env_file.read_text() == (ROOT / "config/talkbox.env").read_text()
+    assert mode(env_file) == 0o640
+    assert (installed / "opt/talkbox/talkbox.env.template").is_file()
+
+
+def test_the_venv_runs_the_talkbox_command(installed: Path) -> None:
+    talkbox = installed / "opt/talkbox/venv/bin/talkbox"
+    done = subprocess.run(
+        [str(talkbox), "--help"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0
+    assert "check" in done.stdout
+
+
+def test_a_second_run_keeps_the_env_file_and_locks_it_once_it_holds_the_key(
+    installed: Path,
+) -> None:
+    env_file = installed / "etc/talkbox/talkbox.env"
+    env_file.write_text("GEMINI_API_KEY=AIzaSyINSTALLTESTKEYxxxxxxxxxxxxxxxxxxx\n")
+    done = run("install.sh", installed)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "kept as it is" in done.stdout
+    assert env_file.read_text() == "GEMINI_API_KEY=AIzaSyINSTALLTESTKEYxxxxxxxxxxxxxxxxxxx\n"
+    assert mode(env_file) == 0o600
+    assert "AIzaSyINSTALLTESTKEY" not in done.stdout + done.stderr
+
+
+def test_a_dry_run_prints_the_steps_and_changes_nothing(tmp_path: Path) -> None:
+    done = run("install.sh", tmp_path, "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "would run:" in done.stdout
+    assert "talkbox.service" in done.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unknown_option_is_a_usage_error(tmp_path: Path) -> None:
+    done = run("install.sh", tmp_path, "--frobnicate")
+    assert done.returncode == 2
+    assert "unknown option --frobnicate" in done.stderr
+
+
+def test_uninstall_keeps_the_settings_unless_purged(tmp_path: Path) -> None:
+    for path in ("etc/systemd/system/talkbox.service", "opt/talkbox/venv/bin/python"):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("x")
+    (tmp_path / "etc/talkbox").mkdir()
+    (tmp_path / "etc/talkbox/talkbox.env").write_text("TALKBOX_VOICE=Kore\n")
+    (tmp_path / "var/lib/talkbox").mkdir(parents=True)
+
+    done = run("uninstall.sh", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "etc/systemd/system/talkbox.service").exists()
+    assert not (tmp_path / "opt/talkbox").exists()
+    assert (tmp_path / "etc/talkbox/talkbox.env").is_file()
+    assert (tmp_path / "var/lib/talkbox").is_dir()
+
+    done = run("uninstall.sh", tmp_path, "--purge")
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "etc/talkbox").exists()
+    assert not (tmp_path / "var/lib/talkbox").exists()
