@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from talkbox.errors import ConfigError, ExitCode, LiveFatalError
+from talkbox.errors import ConfigError, ExitCode, LiveFatalError, UsageError
 
 log = logging.getLogger("talkbox")
 
@@ -22,6 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"talkbox: config error: {problem}", file=sys.stderr)
         return ExitCode.CONFIG
+    except UsageError as exc:
+        print(f"talkbox: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
     except LiveFatalError as exc:
         print(f"talkbox: {exc.reason}", file=sys.stderr)
         return ExitCode.CONFIG

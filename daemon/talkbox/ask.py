@@ -9,13 +9,13 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from google import genai
 
 from talkbox.audio.wav import write_wav
 from talkbox.config import Settings
-from talkbox.errors import LiveFatalError
+from talkbox.errors import LiveFatalError, UsageError
 from talkbox.events import (
     ANSWER_RATE_HZ,
     AnswerAudioReceived,
@@ -76,15 +76,35 @@ class Unanswered:
     """Nothing came back in time: asking more would only wait again."""
 
 
-def read_turns(texts: Sequence[str], stdin: TextIO) -> list[str]:
-    """The turns to send: each TEXT, with `-` replaced by the non-empty lines of stdin."""
+def read_turns(texts: Sequence[str], stdin: BinaryIO) -> list[str]:
+    """The turns to send: each TEXT, `-` replaced by the non-blank lines of stdin (UTF-8)."""
     turns: list[str] = []
-    for text in texts:
-        if text == "-":
-            turns.extend(line.strip() for line in stdin if line.strip())
-        else:
-            turns.append(text)
+    for number, text in enumerate(texts, 1):
+        if text != "-":
+            turns.append(_turn_text(text, f"TEXT {number}"))
+            continue
+        for line_number, raw in enumerate(stdin, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise UsageError(f"stdin line {line_number} is not UTF-8 text") from None
+            if line.strip():
+                turns.append(_turn_text(line.strip(), f"stdin line {line_number}"))
+    if not turns:
+        raise UsageError("nothing to ask: every TEXT and stdin line was empty")
     return turns
+
+
+def _turn_text(text: str, where: str) -> str:
+    """`text` checked to be something the service can be sent."""
+    if not text.strip():
+        raise UsageError(f"{where} is empty: give the question as text")
+    try:
+        # Undecodable command-line bytes arrive as lone surrogates, which JSON cannot carry.
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(f"{where} is not UTF-8 text") from None
+    return text.strip()
 
 
 async def ask(

@@ -1,4 +1,4 @@
-"""The talkbox commands: argument parsing and dispatch to the module that does the work."""
+"""The talkbox commands: each command's shell (arguments, output) around the code doing the work."""
 
 from __future__ import annotations
 
@@ -6,13 +6,19 @@ import argparse
 import asyncio
 import logging
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from talkbox.errors import ExitCode
+from talkbox.errors import ConfigError
 from talkbox.logs import configure_logging
 
 DEFAULT_CONFIG = Path("/etc/talkbox/talkbox.env")
+DEFAULT_OUT_DIR = Path("out")
+DESCRIPTION = (
+    "talkbox: a voice appliance for the Raspberry Pi. Press the button, speak, and hear Gemini "
+    "answer through the Gemini Live API."
+)
 
 
 def default_config() -> Path | None:
@@ -32,7 +38,7 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command except `emulator`, which parses its own."""
-    parser = argparse.ArgumentParser(prog="talkbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="talkbox", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     check = sub.add_parser("check", help="validate the configuration and show it")
@@ -40,12 +46,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", help="send text turns to the current conversation")
     _add_config(ask)
-    ask.add_argument("--out-dir", type=Path, default=Path.cwd(), metavar="DIR")
+    ask.add_argument(
+        "--out-dir",
+        type=Path,
+        default=DEFAULT_OUT_DIR,
+        metavar="DIR",
+        help=f"where the answers are saved as WAV files (default: ./{DEFAULT_OUT_DIR})",
+    )
     ask.add_argument("--json", action="store_true", help="print one JSON object per answer")
     ask.add_argument("text", nargs="+", metavar="TEXT", help="turns to send; - reads stdin")
 
     demo = sub.add_parser("demo", help="run talkbox on its built-in stand-ins")
-    demo.add_argument("--out-dir", type=Path, default=Path("out"), metavar="DIR")
+    demo.add_argument(
+        "--out-dir",
+        type=Path,
+        default=DEFAULT_OUT_DIR,
+        metavar="DIR",
+        help=f"where the answer is saved (default: ./{DEFAULT_OUT_DIR})",
+    )
 
     sub.add_parser("emulator", help="run the local Live API emulator (see: emulator --help)")
     return parser
@@ -70,8 +88,9 @@ def dispatch(argv: Sequence[str]) -> int:
     if args.command == "demo":
         from talkbox.demo import run_demo
 
+        out_dir = output_dir(args.out_dir)
         configure_logging("INFO")
-        return run_demo(out_dir=args.out_dir)
+        return run_demo(out_dir=out_dir)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 
@@ -80,14 +99,30 @@ def _ask(config: Path | None, texts: list[str], *, out_dir: Path, as_json: bool)
     from talkbox.ask import ask, read_turns
     from talkbox.config import load_config
 
+    # Everything a turn needs is checked before connecting: nothing is asked only to be lost.
+    turns = read_turns(texts, sys.stdin.buffer)
+    out_dir = output_dir(out_dir)
     loaded = load_config(config)
     settings = loaded.settings
     configure_logging(settings.log_level)
     # A misspelled TALKBOX_ variable or an odd env-file line must not pass unnoticed.
     for warning in loaded.warnings:
         logging.getLogger("talkbox.ask").warning("config: %s", warning)
-    turns = read_turns(texts, sys.stdin)
-    if not turns:
-        print("talkbox: nothing to ask", file=sys.stderr)
-        return ExitCode.CRASH
     return asyncio.run(ask(settings, turns, out_dir=out_dir, as_json=as_json, out=sys.stdout))
+
+
+def output_dir(path: Path) -> Path:
+    """`path` made and checked to be a writable directory (ConfigError naming --out-dir if not)."""
+    shown = ascii(str(path))[1:-1]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError([f"--out-dir {shown} is a file, not a directory"]) from None
+    except OSError as exc:
+        raise ConfigError([f"--out-dir {shown} cannot be created: {exc.strerror}"]) from None
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise ConfigError([f"--out-dir {shown} is not writable: {exc.strerror}"]) from None
+    return path.resolve()

@@ -29,6 +29,10 @@ class ConfigError(TalkboxError):
         super().__init__("; ".join(self.problems))
 
 
+class UsageError(TalkboxError):
+    """The command line asks for something talkbox cannot do (exit 2, one line)."""
+
+
 class LiveFatalError(TalkboxError):
     """The Live service refused us in a way retrying cannot fix (bad key, unknown model, TLS)."""
 

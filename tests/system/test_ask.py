@@ -24,6 +24,16 @@ def emulator() -> Iterator[EmulatorThread]:
         yield emu
 
 
+def offline_env(tmp_path: Path) -> dict[str, str]:
+    """An environment whose service is a closed loopback port: any connection would fail."""
+    return {
+        **os.environ,
+        "GEMINI_API_KEY": "emu-test-key",
+        "TALKBOX_BASE_URL": "https://127.0.0.1:9",
+        "TALKBOX_STATE_DIR": str(tmp_path / "state"),
+    }
+
+
 def ask(
     emu: EmulatorThread,
     state: Path,
@@ -165,3 +175,94 @@ def test_six_turns_with_rotation_every_two_seconds_and_two_drops(tmp_path: Path)
     assert len(aborts) == 2
     assert goaways
     assert sum(a["reconnects"] for a in answers) >= 3
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [("",), ("   ",), ("hello", "")],
+)
+def test_an_empty_turn_is_a_usage_error_before_anything_connects(
+    tmp_path: Path, texts: tuple[str, ...]
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "talkbox", "ask", "--out-dir", str(tmp_path), *texts],
+        env=offline_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "is empty" in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        (b"hello\n\xff\xfe broken\n", "stdin line 2 is not UTF-8 text"),
+        (b"\n   \n\n", "nothing to ask"),
+    ],
+)
+def test_stdin_that_is_not_text_is_a_usage_error(
+    tmp_path: Path, stdin: bytes, message: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "talkbox", "ask", "--out-dir", str(tmp_path), "-"],
+        env={**offline_env(tmp_path), "LC_ALL": "C.UTF-8"},
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr.decode()
+    assert b"Traceback" not in done.stderr
+
+
+def test_an_undecodable_argument_is_a_usage_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable.encode(),
+            b"-m",
+            b"talkbox",
+            b"ask",
+            b"--out-dir",
+            bytes(tmp_path),
+            b"\xe9t\xe9",
+        ],
+        env={**offline_env(tmp_path), "LC_ALL": "C.UTF-8"},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert b"TEXT 1 is not UTF-8 text" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        ("file", "is a file, not a directory"),
+        ("under_a_file", "cannot be created: Not a directory"),
+    ],
+)
+def test_an_unusable_out_dir_is_refused_before_connecting(
+    tmp_path: Path, make: str, problem: str
+) -> None:
+    blocker = tmp_path / "answers"
+    blocker.write_text("not a directory")
+    target = blocker if make == "file" else blocker / "sub"
+    done = subprocess.run(
+        [sys.executable, "-m", "talkbox", "ask", "--out-dir", str(target), "hello"],
+        env=offline_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 78
+    assert f"--out-dir {target} {problem}" in done.stderr
+    assert "Traceback" not in done.stderr
+    # Refused before connecting: the unreachable service was never tried.
+    assert "connect" not in done.stderr.lower()
