@@ -49,7 +49,7 @@ def context_window_tokens(model: str) -> int:
     return NATIVE_AUDIO_WINDOW_TOKENS if "native-audio" in model else OTHER_WINDOW_TOKENS
 
 
-def read_text(path: Path, *, errors: str = "strict") -> str:
+def _read_text(path: Path, *, errors: str = "strict") -> str:
     """A small text file's contents, or a Problem saying why it cannot be had."""
     try:
         return path.read_text(encoding="utf-8", errors=errors)
@@ -65,7 +65,7 @@ def read_text(path: Path, *, errors: str = "strict") -> str:
 
 def _read_secret(path: Path) -> str:
     """Read a key file: strip the trailing newline, refuse empty, unreadable or odd contents."""
-    key = read_text(path).strip()
+    key = _read_text(path).strip()
     if not key:
         raise Problem(f"{path} is empty", show_input=False)
     _check_key_shape(key, what=f"the key in {path}")
@@ -91,7 +91,7 @@ def _credential_path() -> Path | None:
 
 
 def _read_instruction(path: Path) -> str:
-    text = read_text(path).strip()
+    text = _read_text(path).strip()
     if not text:
         raise Problem(f"{path} is empty", show_input=False)
     return text
@@ -313,7 +313,7 @@ class LiveFields(Area):
         if value is None:
             return None
         # PEM bundles may carry non-ASCII comments; only the markers matter here.
-        text = read_text(value, errors="replace")
+        text = _read_text(value, errors="replace")
         if "-----BEGIN CERTIFICATE-----" not in text:
             raise Problem(f"{value} holds no PEM certificate", show_input=False)
         try:

@@ -253,3 +253,13 @@ def test_the_key_never_shows_in_repr_str_or_dumps(monkeypatch: pytest.MonkeyPatc
     assert SECRET not in str(settings)
     assert SECRET not in settings.model_dump_json()
     assert SECRET not in str(settings.model_dump())
+
+
+def test_a_blank_key_override_falls_through_to_the_key_file_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TALKBOX_API_KEY_FILE", str(write_env(tmp_path / "key", SECRET)))
+    loaded = load_config(api_key="  ")
+    assert loaded.settings.require_api_key() == SECRET
+    assert loaded.sources["api_key"] == "file (TALKBOX_API_KEY_FILE)"
+    assert load_config(api_key="given-in-code").sources["api_key"] == "override"
