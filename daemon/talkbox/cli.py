@@ -80,9 +80,19 @@ def dispatch(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(argv)
     config = args.config if getattr(args, "config", None) else default_config()
     if args.command == "check":
-        from talkbox.config import run_check
+        from talkbox.config import check_report
 
-        return run_check(config, out=sys.stdout)
+        report = check_report(config)
+        for line in report.lines:
+            print(line)
+        for problem in report.problems:
+            print(f"talkbox: config error: {problem}", file=sys.stderr)
+        if report.problems:
+            count = len(report.problems)
+            print(f"talkbox: {count} problem{'s' if count != 1 else ''} to fix", file=sys.stderr)
+        for warning in report.warnings:
+            print(f"talkbox: warning: {warning}", file=sys.stderr)
+        return report.exit_code
     if args.command == "ask":
         return _ask(config, args.text, out_dir=args.out_dir, as_json=args.json)
     if args.command == "demo":

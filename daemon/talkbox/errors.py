@@ -6,17 +6,6 @@ from collections.abc import Sequence
 from enum import IntEnum
 
 
-class ExitCode(IntEnum):
-    """The exit codes of every talkbox command."""
-
-    OK = 0
-    CRASH = 1
-    USAGE = 2
-    CONFIG = 78
-    """EX_CONFIG from sysexits.h: systemd's RestartPreventExitStatus names it."""
-    INTERRUPTED = 130
-
-
 class TalkboxError(Exception):
     """Base class of the errors talkbox raises on purpose."""
 
@@ -43,3 +32,18 @@ class LiveFatalError(TalkboxError):
 
 class AudioDeviceError(TalkboxError):
     """An audio device is missing, busy or vanished."""
+
+
+class ExitCode(IntEnum):
+    """The exit codes of the talkbox commands."""
+
+    OK = 0
+    """The command did what it was asked."""
+    CRASH = 1
+    """An unexpected error: a bug, logged with its traceback."""
+    USAGE = 2
+    """The command line was wrong (argparse's own code)."""
+    CONFIG = 78
+    """The configuration needs fixing: EX_CONFIG from sysexits.h, so systemd can name it."""
+    INTERRUPTED = 130
+    """Stopped by Ctrl-C (128 + SIGINT), as shells report it."""

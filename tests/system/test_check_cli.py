@@ -57,6 +57,8 @@ def test_check_lists_every_bad_value_on_its_own_line_and_exits_78(tmp_path: Path
         line for line in result.stderr.splitlines() if line.startswith("talkbox: config error: ")
     ]
     assert len(errors) == 4
+    assert result.stderr.splitlines()[-1] == "talkbox: 4 problems to fix"
+    assert result.stdout == ""
     for name in ("IDLE_DISCONNECT_S", "BACKEND", "LANGUAGE", "LOG_LEVEL"):
         assert sum(f"config error: TALKBOX_{name}: " in line for line in errors) == 1
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -164,3 +166,15 @@ def test_the_import_scan_resolves_relative_imports() -> None:
 def test_function_level_imports_are_seen() -> None:
     source = "def f():\n    from talkbox import cli\n    import gpiozero\n"
     assert imported_modules(source, "talkbox") == {"talkbox", "talkbox.cli", "gpiozero"}
+
+
+def test_importing_config_loads_neither_the_entry_point_nor_the_commands() -> None:
+    code = (
+        "import sys, talkbox.config; "
+        "loaded = {'talkbox.__main__', 'talkbox.cli'} & set(sys.modules); "
+        "assert not loaded, loaded"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr

@@ -3,20 +3,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
-from talkbox.config import Settings, load_config, load_settings, variable_names
+from talkbox.config import (
+    AREAS,
+    Settings,
+    load_config,
+    load_settings,
+    variable_name,
+    variable_names,
+)
+from talkbox.config.fields import info_of
 from talkbox.envfile import parse_env_file
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "config" / "talkbox.env"
+TEMPLATE = Path(__file__).resolve().parents[3] / "config" / "talkbox.env"
 ASSIGNMENT = re.compile(r"^# ([A-Z][A-Z0-9_]*)=(.*)$")
-# Defaults that depend on the machine: the template leaves them empty and explains them.
-MACHINE_DEFAULTS = {"state_dir"}
-
-
-@pytest.fixture(autouse=True)
-def _state_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("STATE_DIRECTORY", str(tmp_path / "state"))
+RULE = re.compile(r"^# =+$")
 
 
 def template_lines() -> list[str]:
@@ -31,6 +31,34 @@ def template_assignments() -> dict[str, str]:
             assert match.group(1) not in found, f"{match.group(1)} is listed twice"
             found[match.group(1)] = line[2:]
     return found
+
+
+def template_sections() -> list[tuple[str, list[str]]]:
+    """Each section's header (its lines joined) and the variables listed under it, in order."""
+    lines = template_lines()
+    sections: list[tuple[str, list[str]]] = []
+    index = 0
+    while index < len(lines):
+        if RULE.match(lines[index]):
+            end = next(j for j in range(index + 1, len(lines)) if RULE.match(lines[j]))
+            header = " ".join(line.removeprefix("# ") for line in lines[index + 1 : end])
+            sections.append((header, []))
+            index = end + 1
+            continue
+        match = ASSIGNMENT.match(lines[index])
+        if match:
+            assert sections, f"{match.group(1)} comes before the first section"
+            sections[-1][1].append(match.group(1))
+        index += 1
+    return sections
+
+
+def comment_above(lines: list[str], index: int) -> str:
+    """The comment paragraph right above line `index`, joined into one line."""
+    start = index
+    while start > 0 and lines[start - 1].startswith("# ") and not RULE.match(lines[start - 1]):
+        start -= 1
+    return " ".join(line.removeprefix("# ") for line in lines[start:index])
 
 
 def uncommented_template(tmp_path: Path) -> Path:
@@ -59,6 +87,24 @@ def test_every_template_variable_has_a_comment_line_above_it() -> None:
             assert not ASSIGNMENT.match(above), line
 
 
+def test_the_template_has_one_section_per_area_headed_by_its_docstring() -> None:
+    assert [header for header, _ in template_sections()] == [area.__doc__ for area in AREAS]
+
+
+def test_each_variable_sits_in_the_section_of_its_area_in_the_areas_order() -> None:
+    expected = [[variable_name(field) for field in area.model_fields] for area in AREAS]
+    assert [names for _, names in template_sections()] == expected
+
+
+def test_each_variable_is_explained_by_its_fields_doc() -> None:
+    lines = template_lines()
+    docs = {variable_name(name): info_of(info).doc for name, info in Settings.model_fields.items()}
+    for index, line in enumerate(lines):
+        match = ASSIGNMENT.match(line)
+        if match:
+            assert comment_above(lines, index) == docs[match.group(1)], match.group(1)
+
+
 def test_the_template_defaults_are_the_settings_defaults(tmp_path: Path) -> None:
     from_template = load_settings(uncommented_template(tmp_path))
     assert from_template.model_dump() == load_settings().model_dump()
@@ -68,7 +114,9 @@ def test_the_template_writes_out_every_default_that_is_not_empty() -> None:
     values = parse_env_file("\n".join(template_assignments().values())).values
     for field, name in variable_names().items():
         default = Settings.model_fields[field].default
-        has_value = default is not None and field not in MACHINE_DEFAULTS
+        # A default made by a factory depends on the machine: the template explains it instead.
+        made = Settings.model_fields[field].default_factory is not None
+        has_value = default is not None and not made
         assert (values[name] != "") == has_value, name
 
 
@@ -81,58 +129,3 @@ def test_the_uncommented_template_is_clean_for_systemd(tmp_path: Path) -> None:
 def test_the_commented_template_changes_nothing() -> None:
     assert parse_env_file(TEMPLATE.read_text(encoding="utf-8")).values == {}
     assert load_settings(TEMPLATE).model_dump() == load_settings().model_dump()
-
-
-# --- the env file is read as systemd reads it ---
-
-
-def test_comments_and_blank_lines_are_skipped() -> None:
-    parsed = parse_env_file("# one\n; two\n\n   \nA=1\n")
-    assert parsed.values == {"A": "1"}
-    assert parsed.notes == []
-
-
-def test_spaces_around_names_and_values_are_trimmed_but_inner_ones_kept() -> None:
-    assert parse_env_file("  A =  two  words  \n").values == {"A": "two  words"}
-
-
-def test_a_hash_after_a_value_is_part_of_the_value() -> None:
-    assert parse_env_file("A=x # y\n").values == {"A": "x # y"}
-
-
-def test_single_quotes_keep_everything_verbatim() -> None:
-    assert parse_env_file("A='a \\n $B \"c\"'\n").values == {"A": 'a \\n $B "c"'}
-
-
-def test_double_quotes_unescape_only_shell_specials() -> None:
-    assert parse_env_file('A="q\\"\\$\\\\\\`x\\n"\n').values == {"A": 'q"$\\`x\\n'}
-
-
-def test_quoted_values_may_span_lines() -> None:
-    assert parse_env_file('A="one\ntwo"\nB=3\n').values == {"A": "one\ntwo", "B": "3"}
-
-
-def test_a_backslash_at_the_end_continues_the_line() -> None:
-    assert parse_env_file("A=one \\\ntwo\n").values == {"A": "one two"}
-
-
-def test_no_variables_are_expanded() -> None:
-    assert parse_env_file("A=1\nB=${A}x\n").values == {"A": "1", "B": "${A}x"}
-
-
-def test_the_last_assignment_wins() -> None:
-    assert parse_env_file("A=1\nA=2\n").values == {"A": "2"}
-
-
-def test_crlf_line_ends_and_a_byte_order_mark_are_accepted() -> None:
-    assert parse_env_file("\ufeffA=1\r\nB=2\r\n").values == {"A": "1", "B": "2"}
-
-
-def test_a_last_line_without_newline_counts() -> None:
-    assert parse_env_file("A=1\nB=2").values == {"A": "1", "B": "2"}
-
-
-def test_lines_without_equals_and_bad_names_are_noted_by_line() -> None:
-    parsed = parse_env_file("A=1\nexport B=2\nC\n1D=4\n")
-    assert parsed.values == {"A": "1"}
-    assert [note.split(":")[0] for note in parsed.notes] == ["line 2", "line 3", "line 4"]

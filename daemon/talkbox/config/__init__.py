@@ -1,0 +1,60 @@
+"""Settings: the only reader of the env file and the environment, one module per area.
+
+    settings = load_settings(Path("/etc/talkbox/talkbox.env"))  # or raises ConfigError
+    settings.model, settings.turn_detection, settings.state_dir  # flat, as TALKBOX_* names them
+
+Areas: `live` (LiveFields), `turns` (TurnFields), `system` (SystemFields), composed into one
+`Settings` in `settings`; a consumer that needs one area may type just that area. A new
+setting goes into its area with `fields.setting()`, into `config/talkbox.env` in that area's
+section, and nowhere else: its metadata drives problems, masking, provenance and warnings
+(`loading`) and what `talkbox check` shows (`check`).
+"""
+
+from talkbox.config.check import CheckReport, check_report
+from talkbox.config.fields import ENV_PREFIX, Area, SettingInfo, setting
+from talkbox.config.live import (
+    API_KEY_VARIABLES,
+    CREDENTIAL_NAME,
+    DEFAULT_MODEL,
+    DEFAULT_SYSTEM_INSTRUCTION,
+    MISSING_KEY,
+    LiveFields,
+    context_window_tokens,
+)
+from talkbox.config.loading import (
+    LoadedConfig,
+    load_config,
+    load_settings,
+    variable_name,
+    variable_names,
+)
+from talkbox.config.settings import AREAS, Settings
+from talkbox.config.system import SYSTEM_STATE_DIR, SystemFields, default_state_dir
+from talkbox.config.turns import TurnFields
+
+__all__ = [
+    "API_KEY_VARIABLES",
+    "AREAS",
+    "CREDENTIAL_NAME",
+    "DEFAULT_MODEL",
+    "DEFAULT_SYSTEM_INSTRUCTION",
+    "ENV_PREFIX",
+    "MISSING_KEY",
+    "SYSTEM_STATE_DIR",
+    "Area",
+    "CheckReport",
+    "LiveFields",
+    "LoadedConfig",
+    "SettingInfo",
+    "Settings",
+    "SystemFields",
+    "TurnFields",
+    "check_report",
+    "context_window_tokens",
+    "default_state_dir",
+    "load_config",
+    "load_settings",
+    "setting",
+    "variable_name",
+    "variable_names",
+]

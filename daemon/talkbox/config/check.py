@@ -1,0 +1,70 @@
+"""What `talkbox check` reports: every problem of every area, or each setting and its source.
+
+The command's shell (arguments, printing) is in `talkbox.cli`; this module decides what it says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from talkbox.config.fields import info_of
+from talkbox.config.loading import load_or_problems, variable_names
+from talkbox.config.settings import AREAS, Settings
+from talkbox.errors import ExitCode
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The effective settings (one line each), or the problems; and the warnings."""
+
+    lines: list[str]
+    """For stdout: the env file, `NAME = value  [source]` per setting, the API version."""
+    problems: list[str]
+    """Every problem that stops the daemon; when there are any, `lines` is empty."""
+    warnings: list[str]
+    """Allowed but probably not meant; only when there are no problems."""
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """CONFIG when there is a problem to fix, else OK."""
+        return ExitCode.CONFIG if self.problems else ExitCode.OK
+
+
+def _display(field: str, settings: Settings, shown: dict[str, object]) -> str:
+    value = shown.get(field, getattr(settings, field))
+    if info_of(Settings.model_fields[field]).secret:
+        if value is None:
+            return "(not set)"
+        secret = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+        return f"********** ({len(secret)} characters)"
+    if value is None:
+        return "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    text = " ".join(str(value).split())  # one line per setting, even for long instructions
+    return text if len(text) <= 70 else text[:67] + "..."
+
+
+def check_report(config_file: Path | None) -> CheckReport:
+    """`talkbox check`: load the configuration from `config_file` and the environment."""
+    loaded = load_or_problems(config_file, {})
+    if isinstance(loaded, list):
+        return CheckReport(lines=[], problems=loaded, warnings=[])
+    settings = loaded.settings
+    problems = [need for area in AREAS for need in area.unmet_needs(settings)]
+    if problems:
+        return CheckReport(lines=[], problems=problems, warnings=[])
+    shown = {field: value for area in AREAS for field, value in area.shown_values(settings).items()}
+    names = variable_names()
+    width = max(len(name) for name in names.values())
+    lines = [f"env file: {config_file if config_file is not None else '(none)'}"]
+    for field, name in names.items():
+        value = _display(field, settings, shown)
+        lines.append(f"{name:<{width}} = {value}  [{loaded.sources[field]}]")
+    lines.append(f"{'effective API version':<{width}} = {settings.effective_api_version}")
+    return CheckReport(lines=lines, problems=[], warnings=loaded.warnings)

@@ -1,0 +1,458 @@
+"""The Live area: how talkbox reaches Gemini and what the session asks of the model."""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+from collections.abc import Set
+from pathlib import Path
+from typing import Annotated, Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
+
+from talkbox.config.fields import GIVEN, Area, LocalPath, LowerCase, Problem, setting
+from talkbox.errors import ConfigError
+
+API_KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+CREDENTIAL_NAME = "gemini_api_key"
+MISSING_KEY = (
+    "GEMINI_API_KEY is not set: put it in /etc/talkbox/talkbox.env, point "
+    "TALKBOX_API_KEY_FILE at a file holding it, or pass the systemd credential "
+    f"{CREDENTIAL_NAME} (LoadCredential={CREDENTIAL_NAME}:/path/to/key)"
+)
+"""The one line that says where the Gemini API key goes (daemon start and `check`)."""
+
+DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
+DEFAULT_SYSTEM_INSTRUCTION = (
+    "You are talkbox, a voice assistant on a kitchen table. Everything you say is spoken "
+    "aloud, so answer in one to three short sentences of plain speech: no lists, markdown, "
+    "emoji or web addresses. If a question is unclear, ask one short question back. When "
+    "the person says goodbye or is done, say a brief goodbye and call end_conversation."
+)
+
+# Context windows from the Live guide: 128k tokens for native-audio models, 32k for the rest.
+NATIVE_AUDIO_WINDOW_TOKENS = 131_072
+OTHER_WINDOW_TOKENS = 32_768
+# The service triggers compression at 80 % of the window when no trigger is given.
+DEFAULT_TRIGGER_FRACTION = 0.8
+
+_BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?(-[A-Za-z0-9]{5,8})*$")
+_API_VERSION = re.compile(r"^v[0-9]+((alpha|beta)[0-9]*)?$")
+_VOICE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
+_MODEL = re.compile(r"^(models/)?[a-z0-9][a-z0-9._-]{0,127}$")
+
+
+def context_window_tokens(model: str) -> int:
+    """The context window of a Live model, in tokens."""
+    return NATIVE_AUDIO_WINDOW_TOKENS if "native-audio" in model else OTHER_WINDOW_TOKENS
+
+
+def _read_text(path: Path, *, errors: str = "strict") -> str:
+    """A small text file's contents, or a Problem saying why it cannot be had."""
+    try:
+        return path.read_text(encoding="utf-8", errors=errors)
+    except FileNotFoundError:
+        raise Problem(f"{path} does not exist", show_input=False) from None
+    except IsADirectoryError:
+        raise Problem(f"{path} is a directory, not a file", show_input=False) from None
+    except UnicodeDecodeError:
+        raise Problem(f"{path} is not UTF-8 text", show_input=False) from None
+    except OSError as exc:
+        raise Problem(f"{path} cannot be read ({exc.strerror})", show_input=False) from None
+
+
+def _read_secret(path: Path) -> str:
+    """Read a key file: strip the trailing newline, refuse empty, unreadable or odd contents."""
+    key = _read_text(path).strip()
+    if not key:
+        raise Problem(f"{path} is empty", show_input=False)
+    _check_key_shape(key, what=f"the key in {path}")
+    return key
+
+
+def _check_key_shape(key: str, *, what: str) -> None:
+    """Refuse keys that would break an HTTP header; never echo the key itself."""
+    if any(ch.isspace() or not ch.isprintable() for ch in key):
+        raise Problem(
+            f"{what} contains whitespace or control characters (value not shown)",
+            show_input=False,
+        )
+
+
+def _credential_path() -> Path | None:
+    directory = os.environ.get("CREDENTIALS_DIRECTORY", "")
+    if not directory:
+        return None
+    path = Path(directory) / CREDENTIAL_NAME
+    # A credential directory without our credential is normal: the unit may pass others.
+    return path if path.exists() or path.is_symlink() else None
+
+
+def _read_instruction(path: Path) -> str:
+    text = _read_text(path).strip()
+    if not text:
+        raise Problem(f"{path} is empty", show_input=False)
+    return text
+
+
+class LiveFields(Area):
+    """Live: how talkbox reaches Gemini, what the session asks of the model, how long it lasts."""
+
+    api_key_file: LocalPath | None = setting(
+        doc="File holding the Gemini API key (one line); used when GEMINI_API_KEY is not set.",
+        allowed="a readable, non-empty file",
+    )
+    api_key: SecretStr | None = setting(
+        doc=(
+            "Gemini API key (GOOGLE_API_KEY works too). Better: TALKBOX_API_KEY_FILE or the "
+            "systemd credential gemini_api_key (LoadCredential=gemini_api_key:/path)."
+        ),
+        allowed="the key, without spaces",
+        secret=True,
+        env=API_KEY_VARIABLES,
+        # Vertex authenticates with application default credentials.
+        applies_when={"backend": "gemini"},
+    )
+    backend: Annotated[Literal["gemini", "vertex"], LowerCase] = setting(
+        "gemini",
+        doc="gemini: Gemini Developer API with an API key; vertex: Vertex AI with application "
+        "default credentials.",
+        allowed="gemini or vertex",
+    )
+    vertex_project: str | None = setting(
+        doc="Google Cloud project (backend vertex only; required there).",
+        allowed="a Google Cloud project id",
+        applies_when={"backend": "vertex"},
+    )
+    vertex_location: str = setting(
+        "us-central1",
+        doc="Google Cloud region (backend vertex only).",
+        allowed="a Google Cloud region such as us-central1",
+        applies_when={"backend": "vertex"},
+    )
+    model: str = setting(
+        DEFAULT_MODEL,
+        doc="Live model name.",
+        allowed="a Live model name such as " + DEFAULT_MODEL,
+    )
+    api_version: str = setting(
+        "v1beta",
+        doc="Gemini API version, pinned; affective dialog and proactive audio need v1alpha and "
+        "switch to it (backend vertex keeps the SDK's own version).",
+        allowed="v1, v1beta, v1alpha, ...",
+        applies_when={"backend": "gemini"},
+    )
+    base_url: str | None = setting(
+        doc="Service URL override: the emulator or a proxy. Empty: the real service.",
+        allowed="an http:// or https:// URL",
+    )
+    ca_file: LocalPath | None = setting(
+        doc="CA bundle (PEM) to trust for TALKBOX_BASE_URL, e.g. the emulator's test CA.",
+        allowed="a readable PEM file holding at least one certificate",
+        applies_when={"base_url": GIVEN},
+    )
+    voice: str | None = setting(
+        doc="Prebuilt voice name (e.g. Kore, Puck, Aoede). Empty: the model's default voice.",
+        allowed="a voice name such as Kore",
+    )
+    language: str | None = setting(
+        doc="Spoken language as a BCP-47 tag (e.g. en-US, de-DE). Empty: the model decides.",
+        allowed="a BCP-47 tag such as en-US",
+    )
+    system_instruction: str = setting(
+        DEFAULT_SYSTEM_INSTRUCTION,
+        doc="What the model is told about its job.",
+        allowed="non-empty text",
+    )
+    system_instruction_file: LocalPath | None = setting(
+        doc="File whose text replaces TALKBOX_SYSTEM_INSTRUCTION (for long instructions).",
+        allowed="a readable, non-empty UTF-8 text file",
+    )
+    transcribe_input: bool = setting(
+        True, doc="Ask the service for transcripts of what the person said.", allowed="true/false"
+    )
+    transcribe_output: bool = setting(
+        True, doc="Ask the service for transcripts of the spoken answers.", allowed="true/false"
+    )
+    affective_dialog: bool = setting(
+        False,
+        doc="Let the model adapt its tone to the speaker's (native-audio models, v1alpha).",
+        allowed="true/false",
+    )
+    proactive_audio: bool = setting(
+        False,
+        doc="Let the model stay silent when speech was not meant for it (native audio, v1alpha).",
+        allowed="true/false",
+    )
+    google_search: bool = setting(
+        False, doc="Let the model ground answers with Google Search.", allowed="true/false"
+    )
+    compression: bool = setting(
+        True,
+        doc="Context-window compression (sliding window): conversations may run on forever.",
+        allowed="true/false",
+    )
+    compression_trigger_tokens: int | None = setting(
+        doc="Compress when the context reaches this many tokens. Empty: 80 % of the window.",
+        allowed="tokens, 1 up to the model's context window (131072 native audio, else 32768)",
+        ge=1,
+    )
+    compression_target_tokens: int | None = setting(
+        doc="Tokens kept after compressing. Empty: half the trigger.",
+        allowed="tokens, fewer than TALKBOX_COMPRESSION_TRIGGER_TOKENS",
+        ge=1,
+    )
+    resume: bool = setting(
+        True,
+        doc="Resume the conversation after reconnects and restarts (session resumption).",
+        allowed="true/false",
+    )
+    conversation_timeout_s: float = setting(
+        1800.0,
+        doc="After this long without a turn, the next press starts a fresh conversation.",
+        allowed="seconds, more than 0",
+        gt=0,
+    )
+    idle_disconnect_s: float = setting(
+        120.0,
+        doc="Close an idle connection after this long (the conversation is kept); 0 = never.",
+        allowed="seconds, 0 or more (0 = never)",
+        ge=0,
+    )
+
+    _system_instruction_text: str | None = PrivateAttr(default=None)
+
+    # --- validators (field order matters: info.data holds the fields above) ---
+
+    @field_validator("api_key_file")
+    @classmethod
+    def _check_key_file(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        if "/" not in str(value) and not value.exists():
+            # Putting the key itself here is an easy mistake; never echo it into a log.
+            raise Problem(
+                "is not the path of a key file (value not shown: it may be the key itself)",
+                show_input=False,
+            )
+        _read_secret(value)
+        return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _resolve_api_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        key = value.get_secret_value().strip() if value is not None else ""
+        if key:
+            _check_key_shape(key, what="the key")
+            return SecretStr(key)
+        key_file: Path | None = info.data.get("api_key_file")
+        if key_file is not None:
+            return SecretStr(_read_secret(key_file))
+        credential = _credential_path()
+        if credential is not None:
+            variable = f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}"
+            try:
+                return SecretStr(_read_secret(credential))
+            except Problem as exc:
+                raise Problem(str(exc), variable=variable, show_input=False) from None
+        return None
+
+    @field_validator("vertex_project")
+    @classmethod
+    def _check_vertex_project(cls, value: str | None, info: ValidationInfo) -> str | None:
+        value = value.strip() if value else None
+        if info.data.get("backend") == "vertex" and not value:
+            raise Problem(
+                "is not set; it is required when TALKBOX_BACKEND=vertex", show_input=False
+            )
+        return value
+
+    @field_validator("vertex_location")
+    @classmethod
+    def _check_vertex_location(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9-]*[a-z0-9]", value.strip()):
+            raise Problem("is not a region name")
+        return value.strip()
+
+    @field_validator("model")
+    @classmethod
+    def _check_model(cls, value: str) -> str:
+        value = value.strip()
+        if not _MODEL.fullmatch(value):
+            raise Problem("is not a model name (lower-case letters, digits, '.', '-', '_')")
+        return value
+
+    @field_validator("api_version")
+    @classmethod
+    def _check_api_version(cls, value: str) -> str:
+        value = value.strip()
+        if not _API_VERSION.fullmatch(value):
+            raise Problem("is not an API version")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise Problem("is not an http:// or https:// URL with a host")
+        try:
+            _ = parts.port  # raises on a port that is not a number or out of range
+        except ValueError:
+            raise Problem("has an invalid port") from None
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _check_ca_file(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        # PEM bundles may carry non-ASCII comments; only the markers matter here.
+        text = _read_text(value, errors="replace")
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise Problem(f"{value} holds no PEM certificate", show_input=False)
+        try:
+            # The link trusts exactly this file; a damaged one would otherwise surface only
+            # as a TLS failure at the first connect.
+            ssl.create_default_context(cafile=str(value))
+        except ssl.SSLError as exc:
+            raise Problem(
+                f"{value} holds no usable certificate ({exc.reason or 'damaged PEM data'})",
+                show_input=False,
+            ) from None
+        return value
+
+    @field_validator("voice")
+    @classmethod
+    def _check_voice(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not _VOICE.fullmatch(value):
+            raise Problem("is not a voice name (letters, digits, '-', '_')")
+        return value
+
+    @field_validator("language")
+    @classmethod
+    def _check_language(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not _BCP47.fullmatch(value):
+            raise Problem("is not a BCP-47 language tag")
+        return value
+
+    @field_validator("system_instruction")
+    @classmethod
+    def _check_instruction(cls, value: str) -> str:
+        if not value.strip():
+            raise Problem("is empty")
+        return value.strip()
+
+    @field_validator("system_instruction_file")
+    @classmethod
+    def _check_instruction_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            _read_instruction(value)
+        return value
+
+    @field_validator("compression_trigger_tokens")
+    @classmethod
+    def _check_trigger(cls, value: int | None, info: ValidationInfo) -> int | None:
+        model = info.data.get("model")
+        if value is not None and model is not None and value > context_window_tokens(model):
+            raise Problem(
+                f"is larger than the context window of {model} "
+                f"({context_window_tokens(model)} tokens)"
+            )
+        return value
+
+    @field_validator("compression_target_tokens")
+    @classmethod
+    def _check_target(cls, value: int | None, info: ValidationInfo) -> int | None:
+        model = info.data.get("model")
+        if value is None or model is None:
+            return value
+        if "compression_trigger_tokens" not in info.data:
+            return value  # the trigger is wrong itself and reported; comparing would mislead
+        trigger = info.data["compression_trigger_tokens"]
+        if trigger is None:
+            trigger = int(context_window_tokens(model) * DEFAULT_TRIGGER_FRACTION)
+        if value >= trigger:
+            raise Problem(f"is not below the compression trigger ({trigger} tokens)")
+        return value
+
+    @model_validator(mode="after")
+    def _read_instruction_file(self) -> Self:
+        if self.system_instruction_file is not None:
+            self._system_instruction_text = _read_instruction(self.system_instruction_file)
+        return self
+
+    # --- derived values ---
+
+    @property
+    def effective_api_version(self) -> str:
+        """The API version to connect with: v1alpha when a v1alpha-only feature is on."""
+        if self.backend == "gemini" and (self.affective_dialog or self.proactive_audio):
+            return "v1alpha"
+        return self.api_version
+
+    @property
+    def effective_system_instruction(self) -> str:
+        """The system instruction: the file's text when TALKBOX_SYSTEM_INSTRUCTION_FILE is set."""
+        if self._system_instruction_text is not None:
+            return self._system_instruction_text
+        return self.system_instruction
+
+    def require_api_key(self) -> str:
+        """The API key; raises ConfigError when it is needed and missing."""
+        if self.api_key is not None:
+            return self.api_key.get_secret_value()
+        if self.backend == "vertex":
+            raise ConfigError(
+                [
+                    "TALKBOX_BACKEND=vertex uses application default credentials, not an API "
+                    "key: run `gcloud auth application-default login` or set "
+                    "GOOGLE_APPLICATION_CREDENTIALS"
+                ]
+            )
+        raise ConfigError([MISSING_KEY])
+
+    # --- what the metadata cannot say ---
+
+    def derived_sources(self, given: Set[str]) -> dict[str, str]:
+        """The instruction file replaces the instruction; a key file or credential stands in."""
+        found: dict[str, str] = {}
+        if self.system_instruction_file is not None:
+            found["system_instruction"] = "file (TALKBOX_SYSTEM_INSTRUCTION_FILE)"
+        if "api_key" not in given and self.api_key is not None:
+            # The same order _resolve_api_key takes: the variables, the key file, the credential.
+            if self.api_key_file is not None:
+                found["api_key"] = "file (TALKBOX_API_KEY_FILE)"
+            else:
+                found["api_key"] = f"credential ({CREDENTIAL_NAME})"
+        return found
+
+    def shown_values(self) -> dict[str, object]:
+        """`check` shows the instruction in effect, which may be the file's."""
+        return {"system_instruction": self.effective_system_instruction}
+
+    def notes(self) -> list[str]:
+        """The v1alpha-only features need a native-audio model."""
+        if (self.affective_dialog or self.proactive_audio) and "native-audio" not in self.model:
+            return [
+                "TALKBOX_AFFECTIVE_DIALOG and TALKBOX_PROACTIVE_AUDIO need a native-audio "
+                f"model; {self.model} is not one"
+            ]
+        return []
+
+    def unmet_needs(self) -> list[str]:
+        """Loading succeeds without a key (the emulator needs none), but Gemini does not."""
+        if self.backend == "gemini" and self.api_key is None:
+            return [MISSING_KEY]
+        return []

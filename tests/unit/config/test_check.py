@@ -1,0 +1,248 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trustme
+
+from talkbox.cli import dispatch
+from talkbox.config import CheckReport, check_report, variable_names
+from talkbox.errors import ExitCode
+
+SECRET = "AIzaSyCheckKey-abcdefghijklmnopqrstuvwx"
+
+
+@pytest.fixture
+def key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Gemini API key in the environment: without one, `check` reports a problem."""
+    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
+
+
+def everything(report: CheckReport) -> str:
+    """All the report says, as `talkbox check` prints it to stdout and stderr."""
+    return "\n".join([*report.lines, *report.problems, *report.warnings])
+
+
+def line_of(report: CheckReport, name: str) -> str:
+    (line,) = [line for line in report.lines if line.split(" ", 1)[0] == name]
+    return line
+
+
+@pytest.mark.usefixtures("key")
+def test_a_good_configuration_prints_every_setting_and_exits_0(tmp_path: Path) -> None:
+    env = tmp_path / "talkbox.env"
+    env.write_text("TALKBOX_VOICE=Kore\n", encoding="utf-8")
+    report = check_report(env)
+    assert report.exit_code == ExitCode.OK
+    assert report.lines[0] == f"env file: {env}"
+    for name in variable_names().values():
+        assert line_of(report, name)
+    assert "Kore" in line_of(report, "TALKBOX_VOICE")
+
+
+def test_each_value_shows_where_it_came_from(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env = tmp_path / "talkbox.env"
+    env.write_text("TALKBOX_VOICE=Kore\nTALKBOX_LANGUAGE=de-DE\n", encoding="utf-8")
+    monkeypatch.setenv("TALKBOX_LANGUAGE", "fr-FR")
+    instruction = tmp_path / "prompt.txt"
+    instruction.write_text("Be brief.", encoding="utf-8")
+    monkeypatch.setenv("TALKBOX_SYSTEM_INSTRUCTION_FILE", str(instruction))
+    key_file = tmp_path / "key"
+    key_file.write_text(SECRET, encoding="utf-8")
+    monkeypatch.setenv("TALKBOX_API_KEY_FILE", str(key_file))
+    report = check_report(env)
+    assert report.exit_code == ExitCode.OK
+    assert line_of(report, "TALKBOX_VOICE").endswith("[env file]")
+    assert line_of(report, "TALKBOX_LANGUAGE").endswith("[environment]")
+    assert "fr-FR" in line_of(report, "TALKBOX_LANGUAGE")
+    assert line_of(report, "TALKBOX_MODEL").endswith("[default]")
+    assert line_of(report, "GEMINI_API_KEY").endswith("[file (TALKBOX_API_KEY_FILE)]")
+    assert line_of(report, "TALKBOX_SYSTEM_INSTRUCTION").endswith(
+        "[file (TALKBOX_SYSTEM_INSTRUCTION_FILE)]"
+    )
+    assert "Be brief." in line_of(report, "TALKBOX_SYSTEM_INSTRUCTION")
+
+
+@pytest.mark.usefixtures("key")
+def test_the_instruction_file_wins_over_the_instruction_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    instruction = tmp_path / "prompt.txt"
+    instruction.write_text("From the file.", encoding="utf-8")
+    monkeypatch.setenv("TALKBOX_SYSTEM_INSTRUCTION", "From the variable.")
+    monkeypatch.setenv("TALKBOX_SYSTEM_INSTRUCTION_FILE", str(instruction))
+    line = line_of(check_report(None), "TALKBOX_SYSTEM_INSTRUCTION")
+    assert "From the file." in line
+    assert line.endswith("[file (TALKBOX_SYSTEM_INSTRUCTION_FILE)]")
+
+
+def test_the_key_is_masked_wherever_it_came_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
+    report = check_report(None)
+    assert report.exit_code == ExitCode.OK
+    assert SECRET not in everything(report)
+    assert SECRET[-6:] not in everything(report)
+    assert "**********" in line_of(report, "GEMINI_API_KEY")
+    assert line_of(report, "GEMINI_API_KEY").endswith("[environment (GEMINI_API_KEY)]")
+
+
+def test_a_credential_is_shown_as_its_source(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "gemini_api_key").write_text(SECRET + "\n", encoding="utf-8")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    report = check_report(None)
+    assert report.exit_code == ExitCode.OK
+    assert line_of(report, "GEMINI_API_KEY").endswith("[credential (gemini_api_key)]")
+    assert SECRET not in everything(report)
+
+
+def test_a_missing_key_is_a_problem_that_says_where_the_key_goes() -> None:
+    report = check_report(None)
+    assert report.exit_code == ExitCode.CONFIG == 78
+    assert report.lines == []
+    (problem,) = report.problems
+    assert problem.startswith("GEMINI_API_KEY is not set")
+    for place in ("/etc/talkbox/talkbox.env", "TALKBOX_API_KEY_FILE", "gemini_api_key"):
+        assert place in problem
+
+
+def test_vertex_needs_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALKBOX_BACKEND", "vertex")
+    monkeypatch.setenv("TALKBOX_VERTEX_PROJECT", "kitchen")
+    report = check_report(None)
+    assert report.exit_code == ExitCode.OK
+    assert "GEMINI_API_KEY" not in "\n".join(report.problems + report.warnings)
+
+
+@pytest.mark.usefixtures("key")
+def test_the_effective_api_version_is_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALKBOX_PROACTIVE_AUDIO", "true")
+    report = check_report(None)
+    assert line_of(report, "TALKBOX_API_VERSION").split("=", 1)[1].strip().startswith("v1beta")
+    assert report.lines[-1].startswith("effective API version")
+    assert report.lines[-1].endswith("v1alpha")
+
+
+def test_bad_values_of_every_area_are_one_problem_each_and_exit_78(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env = tmp_path / "talkbox.env"
+    env.write_text("TALKBOX_IDLE_DISCONNECT_S=soon\nTALKBOX_BACKEND=openai\n", encoding="utf-8")
+    monkeypatch.setenv("TALKBOX_VAD_SILENCE_MS", "-3")
+    monkeypatch.setenv("TALKBOX_LOG_LEVEL", "loud")
+    monkeypatch.setenv("GEMINI_API_KEY", "a b" + SECRET)
+    report = check_report(env)
+    assert report.exit_code == ExitCode.CONFIG
+    assert report.lines == []
+    assert report.warnings == []
+    named = sorted(problem.split(":")[0] for problem in report.problems)
+    assert named == [
+        "GEMINI_API_KEY",
+        "TALKBOX_BACKEND",
+        "TALKBOX_IDLE_DISCONNECT_S",
+        "TALKBOX_LOG_LEVEL",
+        "TALKBOX_VAD_SILENCE_MS",
+    ]
+    assert SECRET not in everything(report)
+
+
+def test_a_missing_config_file_exits_78_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "talkbox.env"
+    report = check_report(missing)
+    assert report.exit_code == ExitCode.CONFIG
+    assert f"{missing}: the config file does not exist" in report.problems
+
+
+@pytest.mark.usefixtures("key")
+def test_settings_that_have_no_effect_are_warned_about(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TALKBOX_VAD_SILENCE_MS", "500")
+    monkeypatch.setenv("TALKBOX_VAD_END_SENSITIVITY", "low")
+    pem = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(pem))
+    monkeypatch.setenv("TALKBOX_CA_FILE", str(pem))
+    monkeypatch.setenv("TALKBOX_AFFECTIVE_DIALOG", "true")
+    monkeypatch.setenv("TALKBOX_MODEL", "gemini-live-2.5-flash-preview")
+    report = check_report(None)
+    assert report.exit_code == ExitCode.OK
+    text = "\n".join(report.warnings)
+    assert "TALKBOX_VAD_SILENCE_MS is ignored" in text
+    assert "TALKBOX_VAD_END_SENSITIVITY is ignored" in text
+    assert "TALKBOX_VAD_START_SENSITIVITY" not in text
+    assert "TALKBOX_CA_FILE is ignored" in text
+    assert "need a native-audio model" in text
+
+
+@pytest.mark.usefixtures("key")
+def test_an_unwritable_state_dir_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setenv("TALKBOX_STATE_DIR", str(blocker / "state"))
+    report = check_report(None)
+    assert report.exit_code == ExitCode.OK
+    assert any("is not writable" in warning for warning in report.warnings)
+
+
+@pytest.mark.usefixtures("key")
+def test_numbers_are_shown_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALKBOX_IDLE_DISCONNECT_S", "90.5")
+    report = check_report(None)
+    assert line_of(report, "TALKBOX_IDLE_DISCONNECT_S").split("=", 1)[1].split() == [
+        "90.5",
+        "[environment]",
+    ]
+    assert line_of(report, "TALKBOX_CONVERSATION_TIMEOUT_S").split("=", 1)[1].split()[0] == "1800"
+
+
+@pytest.mark.usefixtures("key")
+def test_settings_of_the_other_backend_are_warned_about(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALKBOX_VERTEX_LOCATION", "europe-west4")
+    text = "\n".join(check_report(None).warnings)
+    assert "TALKBOX_VERTEX_LOCATION is ignored with TALKBOX_BACKEND=gemini" in text
+    monkeypatch.setenv("TALKBOX_BACKEND", "vertex")
+    monkeypatch.setenv("TALKBOX_VERTEX_PROJECT", "kitchen")
+    monkeypatch.setenv("TALKBOX_API_VERSION", "v1")
+    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
+    report = check_report(None)
+    assert report.exit_code == ExitCode.OK
+    text = "\n".join(report.warnings)
+    assert "TALKBOX_VERTEX_LOCATION" not in text
+    assert "TALKBOX_API_VERSION is ignored with TALKBOX_BACKEND=vertex" in text
+    assert "GEMINI_API_KEY is ignored with TALKBOX_BACKEND=vertex" in text
+    assert "no API key" not in everything(report)
+
+
+# --- the shell in talkbox.cli prints the report ---
+
+
+def test_the_command_prints_each_problem_and_how_many_to_stderr(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    env = tmp_path / "talkbox.env"
+    env.write_text("TALKBOX_BACKEND=openai\nTALKBOX_LOG_LEVEL=loud\n", encoding="utf-8")
+    assert dispatch(["check", "--config", str(env)]) == 78
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"talkbox: config error: {problem}" for problem in check_report(env).problems
+    ] + ["talkbox: 2 problems to fix"]
+
+
+@pytest.mark.usefixtures("key")
+def test_the_command_prints_the_settings_to_stdout_and_warnings_to_stderr(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    env = tmp_path / "talkbox.env"
+    env.write_text("TALKBOX_VAD_SILENCE_MS=500\n", encoding="utf-8")
+    assert dispatch(["check", "--config", str(env)]) == 0
+    out, err = capsys.readouterr()
+    report = check_report(env)
+    assert out.splitlines() == report.lines
+    assert err.splitlines() == [f"talkbox: warning: {warning}" for warning in report.warnings]
+    assert "TALKBOX_VAD_SILENCE_MS is ignored" in err

@@ -1,0 +1,265 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trustme
+
+from talkbox.config import load_config, load_settings
+from talkbox.errors import ConfigError
+
+SECRET = "AIzaSyTestKey-0123456789abcdefghijklmn"
+
+
+def write_env(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_of(config_file: Path | None = None, **overrides: object) -> list[str]:
+    with pytest.raises(ConfigError) as exc:
+        load_settings(config_file, **overrides)
+    return exc.value.problems
+
+
+# --- the model, the session and its derived values ---
+
+
+def test_affective_dialog_and_proactive_audio_switch_the_api_version_to_v1alpha() -> None:
+    assert load_settings().effective_api_version == "v1beta"
+    assert load_settings(affective_dialog=True).effective_api_version == "v1alpha"
+    assert load_settings(proactive_audio=True).effective_api_version == "v1alpha"
+    assert load_settings(api_version="v1").effective_api_version == "v1"
+
+
+def test_a_system_instruction_file_replaces_the_instruction(tmp_path: Path) -> None:
+    instruction = write_env(tmp_path / "prompt.txt", "Speak like a pirate.\n\n")
+    settings = load_settings(system_instruction_file=instruction)
+    assert settings.effective_system_instruction == "Speak like a pirate."
+
+
+@pytest.mark.parametrize("language", ["en", "en-US", "de-DE", "cmn-CN", "zh-Hant-TW", "es-419"])
+def test_common_language_tags_are_accepted(monkeypatch: pytest.MonkeyPatch, language: str) -> None:
+    monkeypatch.setenv("TALKBOX_LANGUAGE", language)
+    assert load_settings().language == language
+
+
+def test_compression_target_may_sit_below_an_explicit_trigger() -> None:
+    settings = load_settings(compression_trigger_tokens=20_000, compression_target_tokens=10_000)
+    assert (settings.compression_trigger_tokens, settings.compression_target_tokens) == (
+        20_000,
+        10_000,
+    )
+    problems = problems_of(compression_trigger_tokens=20_000, compression_target_tokens=20_000)
+    assert problems == [
+        "TALKBOX_COMPRESSION_TARGET_TOKENS: 20000 is not below the compression trigger "
+        "(20000 tokens); allowed: tokens, fewer than TALKBOX_COMPRESSION_TRIGGER_TOKENS"
+    ]
+
+
+def test_a_smaller_model_has_a_smaller_window() -> None:
+    problems = problems_of(model="gemini-live-2.5-flash-preview", compression_trigger_tokens=40_000)
+    assert len(problems) == 1
+    assert "context window of gemini-live-2.5-flash-preview (32768 tokens)" in problems[0]
+
+
+def test_the_vertex_backend_needs_a_project() -> None:
+    assert problems_of(backend="vertex") == [
+        "TALKBOX_VERTEX_PROJECT: is not set; it is required when TALKBOX_BACKEND=vertex; "
+        "allowed: a Google Cloud project id"
+    ]
+    settings = load_settings(backend="vertex", vertex_project="kitchen-123")
+    assert settings.vertex_location == "us-central1"
+
+
+def test_a_ca_file_must_hold_a_certificate(tmp_path: Path) -> None:
+    not_pem = write_env(tmp_path / "ca.pem", "hello")
+    missing = tmp_path / "missing.pem"
+    assert "holds no PEM certificate" in problems_of(ca_file=not_pem)[0]
+    assert "does not exist" in problems_of(ca_file=missing)[0]
+    assert "is a directory" in problems_of(ca_file=tmp_path)[0]
+    damaged = write_env(tmp_path / "damaged.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n")
+    assert "no usable certificate" in problems_of(ca_file=damaged)[0]
+    pem = tmp_path / "good.pem"
+    trustme.CA().cert_pem.write_to_path(str(pem))
+    assert load_settings(ca_file=pem, base_url="https://127.0.0.1:8443").ca_file == pem
+
+
+def test_a_system_instruction_file_must_be_readable_text(tmp_path: Path) -> None:
+    empty = write_env(tmp_path / "empty.txt", " \n")
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"\xff\xfe\x00")
+    assert problems_of(system_instruction_file=empty)[0].startswith(
+        "TALKBOX_SYSTEM_INSTRUCTION_FILE: "
+    )
+    assert "is empty" in problems_of(system_instruction_file=empty)[0]
+    assert "not UTF-8" in problems_of(system_instruction_file=binary)[0]
+    assert "does not exist" in problems_of(system_instruction_file=tmp_path / "none")[0]
+
+
+# --- the API key ---
+
+
+def test_the_key_comes_from_gemini_api_key_or_google_api_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GOOGLE_API_KEY", "google-key")
+    assert load_settings().require_api_key() == "google-key"
+    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
+    assert load_settings().require_api_key() == SECRET
+
+
+def test_the_prefixed_name_works_for_the_key_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TALKBOX_API_KEY", SECRET)
+    loaded = load_config()
+    assert loaded.settings.require_api_key() == SECRET
+    assert loaded.sources["api_key"] == "environment (TALKBOX_API_KEY)"
+    assert not [w for w in loaded.warnings if "TALKBOX_API_KEY " in w]
+
+
+def test_the_key_may_sit_in_the_env_file(tmp_path: Path) -> None:
+    env = write_env(tmp_path / "talkbox.env", f"GEMINI_API_KEY={SECRET}\n")
+    loaded = load_config(env)
+    assert loaded.settings.require_api_key() == SECRET
+    assert loaded.sources["api_key"] == "env file (GEMINI_API_KEY)"
+
+
+def test_the_key_comes_from_a_key_file_without_its_newline(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key_file = write_env(tmp_path / "key", SECRET + "\n")
+    monkeypatch.setenv("TALKBOX_API_KEY_FILE", str(key_file))
+    loaded = load_config()
+    assert loaded.settings.require_api_key() == SECRET
+    assert loaded.sources["api_key"] == "file (TALKBOX_API_KEY_FILE)"
+
+
+def test_the_key_comes_from_the_systemd_credential(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    write_env(tmp_path / "gemini_api_key", SECRET + "\r\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    loaded = load_config()
+    assert loaded.settings.require_api_key() == SECRET
+    assert loaded.sources["api_key"] == "credential (gemini_api_key)"
+
+
+def test_a_blank_key_variable_does_not_hide_the_key_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", "  ")
+    monkeypatch.setenv("TALKBOX_API_KEY_FILE", str(write_env(tmp_path / "key", SECRET)))
+    loaded = load_config()
+    assert loaded.settings.require_api_key() == SECRET
+    assert loaded.sources["api_key"] == "file (TALKBOX_API_KEY_FILE)"
+
+
+def test_a_credential_directory_without_our_credential_is_fine(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    assert load_settings().api_key is None
+
+
+def test_the_variable_wins_over_the_key_file_and_the_file_over_the_credential(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    write_env(credentials / "gemini_api_key", "from-credential")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    monkeypatch.setenv("TALKBOX_API_KEY_FILE", str(write_env(tmp_path / "key", "from-file")))
+    assert load_settings().require_api_key() == "from-file"
+    monkeypatch.setenv("GEMINI_API_KEY", "from-variable")
+    assert load_settings().require_api_key() == "from-variable"
+
+
+@pytest.mark.parametrize(
+    ("content", "fault"),
+    [
+        ("", "is empty"),
+        ("\n\n", "is empty"),
+        ("two keys\n", "whitespace"),
+        (None, "does not exist"),
+        ("dir", "is a directory"),
+        ("under-a-file", "cannot be read (Not a directory)"),
+    ],
+)
+def test_a_bad_key_file_is_a_problem_naming_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, content: str | None, fault: str
+) -> None:
+    key_file = tmp_path / "key"
+    if content == "dir":
+        key_file.mkdir()
+    elif content == "under-a-file":
+        # Permission bits do not stop root, so an unreadable path is made another way.
+        key_file.write_text("", encoding="utf-8")
+        key_file = key_file / "key"
+    elif content is not None:
+        key_file.write_text(content, encoding="utf-8")
+    monkeypatch.setenv("TALKBOX_API_KEY_FILE", str(key_file))
+    (problem,) = problems_of()
+    assert problem.startswith("TALKBOX_API_KEY_FILE: ")
+    assert str(key_file) in problem
+    assert fault in problem
+
+
+def test_an_empty_credential_is_a_problem_naming_the_credential(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    write_env(tmp_path / "gemini_api_key", "\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    (problem,) = problems_of()
+    assert problem.startswith("$CREDENTIALS_DIRECTORY/gemini_api_key: ")
+    assert "is empty" in problem
+
+
+def test_a_key_with_spaces_is_refused_without_showing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", "AIza secret-part")
+    (problem,) = problems_of()
+    assert problem.startswith("GEMINI_API_KEY: ")
+    assert "secret-part" not in problem
+
+
+def test_a_key_put_where_the_key_file_belongs_is_not_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TALKBOX_API_KEY_FILE", SECRET)
+    (problem,) = problems_of()
+    assert problem.startswith("TALKBOX_API_KEY_FILE: is not the path of a key file")
+    assert SECRET not in problem
+
+
+def test_a_missing_key_is_not_an_error_until_it_is_required() -> None:
+    settings = load_settings()
+    with pytest.raises(ConfigError) as exc:
+        settings.require_api_key()
+    (problem,) = exc.value.problems
+    assert problem.startswith("GEMINI_API_KEY is not set: ")
+    assert "TALKBOX_API_KEY_FILE" in problem
+    assert "gemini_api_key" in problem
+
+
+def test_the_vertex_backend_explains_it_needs_no_key() -> None:
+    settings = load_settings(backend="vertex", vertex_project="p")
+    with pytest.raises(ConfigError, match="application default credentials"):
+        settings.require_api_key()
+
+
+def test_the_key_never_shows_in_repr_str_or_dumps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
+    settings = load_settings()
+    assert SECRET not in repr(settings)
+    assert SECRET not in str(settings)
+    assert SECRET not in settings.model_dump_json()
+    assert SECRET not in str(settings.model_dump())
+
+
+def test_a_blank_key_override_falls_through_to_the_key_file_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TALKBOX_API_KEY_FILE", str(write_env(tmp_path / "key", SECRET)))
+    loaded = load_config(api_key="  ")
+    assert loaded.settings.require_api_key() == SECRET
+    assert loaded.sources["api_key"] == "file (TALKBOX_API_KEY_FILE)"
+    assert load_config(api_key="given-in-code").sources["api_key"] == "override"
