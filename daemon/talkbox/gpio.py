@@ -48,7 +48,7 @@ class ButtonOptions:
     """With an external resistor: whether a pressed button reads high (BUTTON_ACTIVE_HIGH)."""
     bounce_s: float = 0.03
     """Edges this soon after the previous one are contact bounce (BUTTON_BOUNCE_MS)."""
-    long_press_s: float = 1.5
+    long_press_s: float = 2.0
     """Held this long: a long press (LONG_PRESS_S)."""
     double_press_s: float = 0.4
     """A second press this soon after the first: a double press."""
