@@ -1,0 +1,147 @@
+"""The appliance's own events: button, voice activity, playback, devices, timers, requests.
+
+Like `talkbox.events` (the link's events) they are frozen, keyword-only and named in the past
+tense. Adapters post them to the event loop; the control task applies them, together with the
+link's events, to `talkbox.conversation`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Timer(StrEnum):
+    """The timers the conversation asks the appliance to run."""
+
+    ANSWER = "answer"
+    """The turn closed; its answer audio must start within ANSWER_TIMEOUT_S."""
+    FAILURE_SHOWN = "failure_shown"
+    """The error pattern is shown for a moment after a failed turn, then the box rests."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ButtonPressed:
+    """The button went down (also `talkbox ctl press`)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ButtonReleased:
+    """The button came up (also `talkbox ctl release`)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LongPressed:
+    """The button has been held for LONG_PRESS_S (posted while it is still down)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoublePressed:
+    """The button went down a second time soon after the first (posted after that press)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MicFrameCaptured:
+    """One 20 ms frame of 16 kHz mono S16_LE microphone audio was read."""
+
+    pcm: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechStarted:
+    """The endpointer heard the start of speech (VAD_START_MS of it)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpeechEnded:
+    """The endpointer heard VAD_END_MS of silence after speech."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UtteranceLimitReached:
+    """The utterance reached MAX_UTTERANCE_S."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NoSpeechTimedOut:
+    """No speech started within the time the endpointer was given to wait."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnOpened:
+    """The link opened turn `turn_id` for the activityStart just asked for."""
+
+    turn_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaybackFinished:
+    """Everything queued for the answer to `turn_id` has played on the local speaker."""
+
+    turn_id: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AudioDeviceFailed:
+    """An audio device vanished or is busy; `device` names it."""
+
+    device: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AudioDeviceRecovered:
+    """An audio device that had failed works again."""
+
+    device: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TimerFired:
+    """A timer the conversation started ran out; `serial` tells which start it was."""
+
+    timer: Timer
+    serial: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MuteRequested:
+    """Privacy mute was asked for by `source` (a person via `ctl`, or the model's tool)."""
+
+    source: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnmuteRequested:
+    """A person asked to unmute (`ctl unmute`); the model cannot."""
+
+    source: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewConversationRequested:
+    """A person asked for a fresh conversation (`ctl new`)."""
+
+    source: str
+
+
+ApplianceEvent = (
+    ButtonPressed
+    | ButtonReleased
+    | LongPressed
+    | DoublePressed
+    | MicFrameCaptured
+    | SpeechStarted
+    | SpeechEnded
+    | UtteranceLimitReached
+    | NoSpeechTimedOut
+    | TurnOpened
+    | PlaybackFinished
+    | AudioDeviceFailed
+    | AudioDeviceRecovered
+    | TimerFired
+    | MuteRequested
+    | UnmuteRequested
+    | NewConversationRequested
+)
+"""Everything the appliance's own parts report to the conversation."""

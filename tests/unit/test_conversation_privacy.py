@@ -1,0 +1,191 @@
+"""The privacy invariant, over random event sequences (hypothesis).
+
+Mic audio is handed upstream only in `listening`, with the LED showing the listening pattern;
+the LED shows it exactly in `listening`; nothing goes up before the first press; no frame
+heard while muted or while an answer played ever goes up, not even later as pre-roll.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from talkbox import appliance_events as ev
+from talkbox import conversation as cv
+from talkbox import events as link
+from talkbox.conversation import Mode, State, TurnOptions
+
+PREROLL_FRAMES = 5
+
+COMPLETED = {
+    "turn_id": None,
+    "interrupted": False,
+    "audio_s": 1.0,
+    "first_audio_s": 0.1,
+    "duration_s": 1.0,
+    "transcript": "",
+    "usage": None,
+    "conversation_turn": 1,
+}
+
+
+@dataclass
+class Appliance:
+    """Carries out the actions like talkbox.app would, and checks every one of them."""
+
+    c: cv.Conversation
+    led: State = State.STARTING
+    frames: int = 0
+    captured_in: dict[int, tuple[State, int]] = field(default_factory=dict)
+    ring: deque[int] = field(default_factory=lambda: deque(maxlen=PREROLL_FRAMES))
+    mute_epoch: int = 0
+    pressed: bool = False
+    activity_open: bool = False
+    next_turn: int = 1
+    sent: list[int] = field(default_factory=list)
+
+    def apply(self, event: cv.Event) -> None:
+        if isinstance(event, ev.ButtonPressed):
+            self.pressed = True
+        was = self.c.state
+        self.c, actions = cv.apply(self.c, event)
+        if self.c.state is State.MUTED and was is not State.MUTED:
+            self.mute_epoch += 1
+        for action in actions:
+            self.carry_out(action, event)
+        # The LED tells the truth after every event, and `listening` exactly then.
+        assert self.led is self.c.state
+        assert self.activity_open <= (self.c.state is State.LISTENING)
+
+    def carry_out(self, action: cv.Action, event: cv.Event) -> None:
+        match action:
+            case cv.ShowState(state=state):
+                self.led = state
+            case cv.SendActivityStart():
+                self.check_sending()
+                assert not self.activity_open
+                self.activity_open = True
+                turn, self.next_turn = self.next_turn, self.next_turn + 1
+                self.apply(ev.TurnOpened(turn_id=turn))
+            case cv.SendPreroll():
+                self.check_sending()
+                assert self.activity_open
+                for n in self.ring:
+                    self.check_frame(n)
+                    self.sent.append(n)
+                self.ring.clear()
+            case cv.SendAudio(pcm=pcm):
+                self.check_sending()
+                assert self.activity_open
+                n = int.from_bytes(pcm[:4], "little")
+                assert isinstance(event, ev.MicFrameCaptured)
+                assert self.captured_in[n][0] is State.LISTENING
+                self.sent.append(n)
+            case cv.SendActivityEnd() | cv.StartNewConversation():
+                self.activity_open = False
+            case cv.RememberForPreroll(pcm=pcm):
+                self.ring.append(int.from_bytes(pcm[:4], "little"))
+            case cv.ClearPreroll():
+                self.ring.clear()
+            case _:
+                pass
+
+    def check_sending(self) -> None:
+        assert self.pressed, "something went up before the first press"
+        assert self.c.state is State.LISTENING
+        assert self.led is State.LISTENING
+
+    def check_frame(self, n: int) -> None:
+        state, epoch = self.captured_in[n]
+        assert state in (State.IDLE, State.THINKING, State.LISTENING), state
+        assert epoch == self.mute_epoch, "a frame from before a mute went up"
+
+    def mic_frame(self) -> ev.MicFrameCaptured:
+        self.frames += 1
+        self.captured_in[self.frames] = (self.c.state, self.mute_epoch)
+        return ev.MicFrameCaptured(pcm=self.frames.to_bytes(4, "little") * 160)
+
+
+def resolve(move: str, app: Appliance) -> cv.Event:
+    """A move made concrete against the appliance's current turn and timers."""
+    turn = app.c.turn_id
+    fixed: dict[str, cv.Event] = {
+        "press": ev.ButtonPressed(),
+        "release": ev.ButtonReleased(),
+        "long": ev.LongPressed(),
+        "double": ev.DoublePressed(),
+        "speech": ev.SpeechStarted(),
+        "silence": ev.SpeechEnded(),
+        "limit": ev.UtteranceLimitReached(),
+        "no_speech": ev.NoSpeechTimedOut(),
+        "connected": link.LinkConnected(
+            resumed=True, conversation_id="c", reconnects=1, reason="reconnect"
+        ),
+        "dropped": link.LinkDisconnected(reason="1006", retry_in_s=1.0),
+        "rotated": link.LinkDisconnected(reason="goaway", retry_in_s=0.0),
+        "idle_closed": link.LinkDisconnected(
+            reason="idle", retry_in_s=0.0, reconnecting=False, idle=True
+        ),
+        "fatal": link.LinkFailed(reason="bad key", retry_in_s=60.0),
+        "mic_failed": ev.AudioDeviceFailed(device="capture", reason="gone"),
+        "mic_back": ev.AudioDeviceRecovered(device="capture"),
+        "mute_by_model": ev.MuteRequested(source="model"),
+        "unmute": ev.UnmuteRequested(source="ctl"),
+        "new": ev.NewConversationRequested(source="ctl"),
+        "answer_timer": ev.TimerFired(timer=ev.Timer.ANSWER, serial=app.c.answer_timer),
+        "failure_timer": ev.TimerFired(timer=ev.Timer.FAILURE_SHOWN, serial=app.c.failure_timer),
+        "stale_timer": ev.TimerFired(timer=ev.Timer.ANSWER, serial=1),
+        "audio": link.AnswerAudioReceived(turn_id=turn, pcm=b"\0\0"),
+        "old_audio": link.AnswerAudioReceived(turn_id=1, pcm=b"\0\0"),
+        "unprompted": link.AnswerAudioReceived(turn_id=None, pcm=b"\0\0"),
+        "generated": link.GenerationCompleted(turn_id=turn),
+        "completed": link.TurnCompleted(**{**COMPLETED, "turn_id": turn}),  # type: ignore[arg-type]
+        "played": ev.PlaybackFinished(turn_id=turn),
+        "interrupted": link.AnswerInterrupted(turn_id=turn),
+        "resent": link.TurnResent(turn_id=turn or 1),
+        "failed": link.TurnFailed(turn_id=turn or 1, reason="x"),
+    }
+    if move == "frame":
+        return app.mic_frame()
+    return fixed[move]
+
+
+# What a person and the world do often, weighted by repetition; failures are rarer.
+COMMON = ["frame"] * 8 + ["press"] * 3 + ["release"] * 2 + ["double"] * 2 + ["speech"] * 2
+COMMON += ["silence", "no_speech", "audio", "audio", "generated", "played", "played"]
+COMMON += ["answer_timer", "failure_timer", "unmute", "connected"]
+RARE = ["long", "limit", "dropped", "rotated", "idle_closed", "fatal", "mic_failed", "mic_back"]
+RARE += ["mute_by_model", "new", "stale_timer", "old_audio", "unprompted", "completed"]
+RARE += ["interrupted", "resent", "failed"]
+MOVES = st.sampled_from(COMMON * 3 + RARE)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    mode=st.sampled_from(list(Mode)),
+    muted=st.booleans(),
+    connected_first=st.booleans(),
+    moves=st.lists(MOVES, max_size=80),
+)
+def test_mic_audio_goes_up_only_in_listening_with_the_led_saying_so(
+    mode: Mode, muted: bool, connected_first: bool, moves: list[str]
+) -> None:
+    c, actions = cv.start(TurnOptions(mode=mode), muted=muted)
+    app = Appliance(c=c, mute_epoch=1 if muted else 0)
+    for action in actions:
+        app.carry_out(action, ev.ButtonReleased())
+    for move in ["connected"] * connected_first + moves:
+        app.apply(resolve(move, app))
+    assert len(set(app.sent)) == len(app.sent), "a frame went up twice"
+
+
+def test_the_property_sees_audio_go_up_in_an_ordinary_turn() -> None:
+    # Guards the property against passing vacuously: the moves do reach the upstream.
+    c, _ = cv.start(TurnOptions(mode=Mode.TAP))
+    app = Appliance(c=c)
+    for move in ["connected", "frame", "press", "frame", "speech", "frame", "silence"]:
+        app.apply(resolve(move, app))
+    assert app.sent == [1, 2, 3]
