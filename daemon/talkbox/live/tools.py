@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -45,6 +45,18 @@ class Tool:
         return types.FunctionDeclaration(
             name=self.name, description=self.description, parameters=parameters
         )
+
+
+class ToolRunner(Protocol):
+    """What the link needs from the local tools (ToolRegistry is one)."""
+
+    def declarations(self) -> list[types.FunctionDeclaration]:
+        """The function declarations offered to the model."""
+        ...
+
+    async def call(self, call: types.FunctionCall) -> types.FunctionResponse:
+        """Run one call; never raises."""
+        ...
 
 
 class ToolRegistry:
@@ -103,6 +115,11 @@ class ToolRegistry:
 
 def _error(call: types.FunctionCall, message: str) -> types.FunctionResponse:
     return types.FunctionResponse(id=call.id, name=call.name, response={"error": message})
+
+
+def no_functions_response(call: types.FunctionCall) -> types.FunctionResponse:
+    """The answer to a call when the link offers no functions at all."""
+    return _error(call, f"unknown function {call.name!r}: this device offers no functions")
 
 
 def _summary(exc: ValidationError) -> str:

@@ -1,4 +1,4 @@
-"""The link's pure helpers: GoAway durations."""
+"""Reading server messages: GoAway durations, answer parts, turn ends, handles."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from talkbox.live.link import parse_duration
+from talkbox.live.messages import parse_duration
 
 
 @pytest.mark.parametrize(
