@@ -32,35 +32,16 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from google import genai
 from google.genai import types
 from google.genai.live import AsyncSession
 
+from talkbox import events
 from talkbox.audio.format import ANSWER_RATE_HZ, INPUT_MIME
 from talkbox.config import Settings
-from talkbox.events import (
-    AnswerAudioReceived,
-    AnswerInterrupted,
-    ContextCompressed,
-    ConversationRestarted,
-    GenerationCompleted,
-    GoAwayReceived,
-    LinkConnected,
-    LinkDisconnected,
-    LinkEvent,
-    LinkFailed,
-    ToolCallCancelled,
-    ToolCallReceived,
-    TranscriptReceived,
-    TurnCompleted,
-    TurnFailed,
-    TurnResent,
-    TurnSent,
-    UsageReported,
-)
 from talkbox.live import messages
 from talkbox.live.backoff import (
     Action,
@@ -76,7 +57,8 @@ from talkbox.live.backoff import (
 )
 from talkbox.live.handles import Conversation, HandleStore, handle_max_age
 from talkbox.live.session_config import build_client, build_connect_config
-from talkbox.live.tools import ToolRunner, no_functions_response
+from talkbox.live.status import LinkStatus
+from talkbox.live.tools import ToolCalls, ToolRunner
 from talkbox.live.turns import (
     AudioFate,
     Op,
@@ -90,24 +72,6 @@ from talkbox.live.turns import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LinkStatus:
-    """Where the link stands, as one snapshot (for `ask`, the control socket, STATUS=)."""
-
-    connected: bool
-    resumed: bool
-    """The current (or last) connection continued the conversation."""
-    reconnects: int
-    conversation_id: str
-    conversation_turns: int
-    """How many turns the conversation has answered."""
-    pending_turns: int
-    audio_dropped_outside_turn: int
-    """Frames dropped because no turn was open (local turn detection)."""
-    loose_audio_dropped: int
-    """Loose frames pushed out of the full backlog (server turn detection)."""
 
 
 class _EndConnection(Exception):
@@ -127,8 +91,7 @@ class _Connection:
     opened_at: float
     setup_done: bool = False
     go_away_deadline: float | None = None
-    tool_tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
-    tg: asyncio.TaskGroup | None = None
+    tools: ToolCalls | None = None
 
 
 async def _wait(event: asyncio.Event, timeout_s: float | None) -> bool:
@@ -159,7 +122,7 @@ class LiveLink:
     def __init__(
         self,
         settings: Settings,
-        emit: Callable[[LinkEvent], None],
+        emit: Callable[[events.LinkEvent], None],
         *,
         client: genai.Client | None = None,
         store: HandleStore | None = None,
@@ -268,9 +231,7 @@ class LiveLink:
 
     def send_tool_response(self, responses: Sequence[types.FunctionResponse]) -> None:
         """Answer function calls (only meaningful on the connection that asked)."""
-        if self._connected:
-            self._ledger.add_tool_response(tuple(responses))
-            self._queued()
+        self._tools_answered(tuple(responses))
 
     def new_conversation(self, *, after_turn: bool = False) -> None:
         """Drop the handle and reconnect fresh; with `after_turn`, once the current turn ends.
@@ -357,7 +318,7 @@ class LiveLink:
                 conn.setup_done = True
                 self._on_connected(conn, session.setup_complete is not None)
                 async with asyncio.TaskGroup() as tg:
-                    conn.tg = tg
+                    conn.tools = ToolCalls(self._tools, tg, self._tools_answered)
                     tg.create_task(self._receive_loop(session, conn), name="live-receive")
                     tg.create_task(self._send_loop(session, conn), name="live-send")
                     tg.create_task(self._watch(conn), name="live-watch")
@@ -379,7 +340,7 @@ class LiveLink:
             )
             conversation.forget()
             self._emit(
-                ConversationRestarted(
+                events.ConversationRestarted(
                     reason="resuming kept failing", conversation_id=conversation.id
                 )
             )
@@ -407,7 +368,7 @@ class LiveLink:
             conversation.turns,
         )
         self._emit(
-            LinkConnected(
+            events.LinkConnected(
                 resumed=resumed,
                 conversation_id=conversation.id,
                 reconnects=self._reconnects,
@@ -423,7 +384,7 @@ class LiveLink:
                     self._fail_turn(turn, f"cut {turn.attempts} times by lost connections")
                 case Requeued.RESENT:
                     log.info("sending turn %d again (attempt %d)", turn.id, turn.attempts + 1)
-                    self._emit(TurnResent(turn.id))
+                    self._emit(events.TurnResent(turn.id))
                 case Requeued.FIRST:
                     pass
         self._notify()
@@ -450,11 +411,13 @@ class LiveLink:
         if why is EndReason.IDLE:
             log.info("closed the idle connection; the next turn reconnects")
             self._emit(
-                LinkDisconnected(reason="idle", retry_in_s=0.0, reconnecting=False, idle=True)
+                events.LinkDisconnected(
+                    reason="idle", retry_in_s=0.0, reconnecting=False, idle=True
+                )
             )
             return False
         log.info("reconnecting: %s", why)
-        self._emit(LinkDisconnected(reason=str(why), retry_in_s=0.0))
+        self._emit(events.LinkDisconnected(reason=str(why), retry_in_s=0.0))
         return True
 
     def _judge(self, conn: _Connection, outcome: Outcome) -> tuple[float, bool]:
@@ -467,7 +430,7 @@ class LiveLink:
             case Action.FATAL:
                 self._ledger.refusing = reason
                 log.error("the Live service refused the connection: %s", reason)
-                self._emit(LinkFailed(reason=reason, retry_in_s=delay))
+                self._emit(events.LinkFailed(reason=reason, retry_in_s=delay))
                 self._drop_deferred_restart()
                 # The ERROR line above already says why; one line per problem, not per turn.
                 self._fail_pending(reason)
@@ -478,7 +441,9 @@ class LiveLink:
                     reason,
                 )
                 conversation.forget()
-                self._emit(ConversationRestarted(reason=reason, conversation_id=conversation.id))
+                self._emit(
+                    events.ConversationRestarted(reason=reason, conversation_id=conversation.id)
+                )
                 return delay, True
             case Action.ENDED:
                 log.warning(
@@ -490,8 +455,12 @@ class LiveLink:
                 self._restart_after = None
                 self._fail_pending(f"the service ended the conversation: {reason}")
                 conversation.forget()
-                self._emit(ConversationRestarted(reason=reason, conversation_id=conversation.id))
-                self._emit(LinkDisconnected(reason=reason, retry_in_s=0.0, reconnecting=False))
+                self._emit(
+                    events.ConversationRestarted(reason=reason, conversation_id=conversation.id)
+                )
+                self._emit(
+                    events.LinkDisconnected(reason=reason, retry_in_s=0.0, reconnecting=False)
+                )
                 return 0.0, False
             case _:
                 log.info(
@@ -500,7 +469,7 @@ class LiveLink:
                     reason,
                     delay,
                 )
-                self._emit(LinkDisconnected(reason=reason, retry_in_s=delay))
+                self._emit(events.LinkDisconnected(reason=reason, retry_in_s=delay))
                 return delay, True
 
     # ------------------------------------------------------------- connection tasks
@@ -534,7 +503,7 @@ class LiveLink:
                 continue
             sent = ledger.book_sent(op, self._clock())
             if sent is not None:
-                self._emit(TurnSent(sent.id))
+                self._emit(events.TurnSent(sent.id))
             await self._send_op(session, op)
             ledger.written(op)
 
@@ -590,11 +559,9 @@ class LiveLink:
             self._on_tool_call(msg.tool_call, conn)
         if msg.tool_call_cancellation is not None:
             ids = tuple(msg.tool_call_cancellation.ids or ())
-            for call_id in ids:
-                task = conn.tool_tasks.pop(call_id, None)
-                if task is not None:
-                    task.cancel()
-            self._emit(ToolCallCancelled(ids))
+            if conn.tools is not None:
+                conn.tools.cancel(ids)
+            self._emit(events.ToolCallCancelled(ids))
         if msg.usage_metadata is not None:
             self._on_usage(msg.usage_metadata)
         if msg.server_content is not None:
@@ -620,16 +587,16 @@ class LiveLink:
         for pcm in messages.answer_chunks(content):
             if turn is not None:
                 turn.answer_audio(pcm, self._clock())
-            self._emit(AnswerAudioReceived(turn_id=turn_id, pcm=pcm, rate=ANSWER_RATE_HZ))
+            self._emit(events.AnswerAudioReceived(turn_id=turn_id, pcm=pcm, rate=ANSWER_RATE_HZ))
         self._on_transcript(turn, "output", content.output_transcription)
         if content.generation_complete:
             if turn is not None:
                 turn.generated = True
-            self._emit(GenerationCompleted(turn_id))
+            self._emit(events.GenerationCompleted(turn_id))
         if content.interrupted:
             if turn is not None:
                 turn.interrupted = True
-            self._emit(AnswerInterrupted(turn_id))
+            self._emit(events.AnswerInterrupted(turn_id))
         if messages.ends_turn(content):
             self._complete(turn)
 
@@ -645,7 +612,7 @@ class LiveLink:
         if turn is not None:
             (turn.transcript_in if direction == "input" else turn.transcript_out).append(text)
         self._emit(
-            TranscriptReceived(
+            events.TranscriptReceived(
                 turn_id=turn.report_id if turn else None,
                 direction=direction,
                 text=text,
@@ -669,7 +636,7 @@ class LiveLink:
             ),
         )
         self._emit(
-            TurnCompleted(
+            events.TurnCompleted(
                 turn_id=facts.turn_id,
                 interrupted=facts.interrupted,
                 audio_s=facts.audio_s,
@@ -689,8 +656,10 @@ class LiveLink:
         previous = self._conversation.context_shrank(usage.prompt_tokens)
         if previous is not None:
             log.info("context compressed: %d -> %d prompt tokens", previous, usage.prompt_tokens)
-            self._emit(ContextCompressed(before_tokens=previous, after_tokens=usage.prompt_tokens))
-        self._emit(UsageReported(turn_id=turn_id, usage=usage))
+            self._emit(
+                events.ContextCompressed(before_tokens=previous, after_tokens=usage.prompt_tokens)
+            )
+        self._emit(events.UsageReported(turn_id=turn_id, usage=usage))
 
     def _on_go_away(self, go_away: types.LiveServerGoAway, conn: _Connection) -> None:
         left, conn.go_away_deadline = go_away_deadline(messages.time_left_s(go_away), self._clock())
@@ -699,40 +668,24 @@ class LiveLink:
             left,
             "now" if self._ledger.between_turns(self._clock()) else "after the current turn",
         )
-        self._emit(GoAwayReceived(left))
+        self._emit(events.GoAwayReceived(left))
         self._notify()
 
     def _on_tool_call(self, tool_call: types.LiveServerToolCall, conn: _Connection) -> None:
         calls = messages.tool_calls(tool_call)
         turn = self._ledger.answering()
         self._emit(
-            ToolCallReceived(
+            events.ToolCallReceived(
                 turn_id=turn.report_id if turn else None, calls=messages.reported_calls(calls)
             )
         )
-        if self._tools is None:
-            # The model waits for an answer to a blocking call; an error answer lets it
-            # speak on instead of hanging.
-            log.warning(
-                "the model called %s, but no functions are offered",
-                ", ".join(c.name or "?" for c in calls),
-            )
-            self._ledger.add_tool_response(tuple(no_functions_response(c) for c in calls))
-            self._queued()
-            return
-        if conn.tg is None:
-            return
-        for call in calls:
-            conn.tool_tasks[call.id or ""] = conn.tg.create_task(
-                self._run_tool(call, conn), name=f"tool-{call.name}"
-            )
+        if conn.tools is not None:
+            conn.tools.start(calls)
 
-    async def _run_tool(self, call: types.FunctionCall, conn: _Connection) -> None:
-        assert self._tools is not None
-        response = await self._tools.call(call)
-        conn.tool_tasks.pop(call.id or "", None)
+    def _tools_answered(self, responses: tuple[types.FunctionResponse, ...]) -> None:
+        # Only on the connection that asked: a later one has no such calls.
         if self._connected:
-            self._ledger.add_tool_response((response,))
+            self._ledger.add_tool_response(responses)
             self._queued()
 
     def _new_handle(self, handle: str) -> None:
@@ -755,7 +708,7 @@ class LiveLink:
             log.debug("turn %d refused: %s", turn.turn_id, turn.reason)
         else:
             log.warning("turn %d refused: %s", turn.turn_id, turn.reason)
-        self._emit(TurnFailed(turn_id=turn.turn_id, reason=turn.reason))
+        self._emit(events.TurnFailed(turn_id=turn.turn_id, reason=turn.reason))
         return turn.turn_id
 
     def _fail_turn(self, turn: Turn, reason: str, *, level: int = logging.WARNING) -> None:
@@ -764,7 +717,7 @@ class LiveLink:
 
     def _turn_failed(self, turn: Turn, reason: str, level: int) -> None:
         log.log(level, "turn %d failed: %s", turn.id, reason)
-        self._emit(TurnFailed(turn_id=turn.id, reason=reason))
+        self._emit(events.TurnFailed(turn_id=turn.id, reason=reason))
         self._turn_done(turn)
 
     def _fail_pending(self, reason: str) -> None:
@@ -812,9 +765,9 @@ class LiveLink:
         self._changed.set()
 
 
-def _bare_completion(conversation_turns: int) -> TurnCompleted:
-    """The TurnCompleted of a turnComplete that ends no turn of ours."""
-    return TurnCompleted(
+def _bare_completion(conversation_turns: int) -> events.TurnCompleted:
+    """The events.TurnCompleted of a turnComplete that ends no turn of ours."""
+    return events.TurnCompleted(
         turn_id=None,
         interrupted=False,
         audio_s=0.0,
