@@ -33,14 +33,13 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from google import genai
 from google.genai import types
 from google.genai.live import AsyncSession
 
 from talkbox import events
-from talkbox.audio.format import ANSWER_RATE_HZ, INPUT_MIME
+from talkbox.audio.format import INPUT_MIME
 from talkbox.config import Settings
 from talkbox.live import messages
 from talkbox.live.backoff import (
@@ -56,6 +55,7 @@ from talkbox.live.backoff import (
     go_away_deadline,
 )
 from talkbox.live.handles import Conversation, HandleStore, handle_max_age
+from talkbox.live.report import LinkReport
 from talkbox.live.session_config import build_client, build_connect_config
 from talkbox.live.status import LinkStatus
 from talkbox.live.tools import ToolCalls, ToolRunner
@@ -64,11 +64,9 @@ from talkbox.live.turns import (
     Op,
     OpKind,
     Refusal,
-    RefusedBy,
     Requeued,
     Turn,
     TurnLedger,
-    format_turn_facts,
 )
 
 log = logging.getLogger(__name__)
@@ -134,6 +132,7 @@ class LiveLink:
     ) -> None:
         self._settings = settings
         self._emit = emit
+        self._report = LinkReport(emit, transcripts=settings.log_transcripts)
         self._client = client
         self._tools = tools
         self._policy = policy or RetryPolicy()
@@ -293,7 +292,8 @@ class LiveLink:
                 cause = _leaf(exc)
                 self._after_connection(conn)
                 if isinstance(cause, _EndConnection):
-                    want_connection = self._ended_on_purpose(cause.why)
+                    self._report.ended_on_purpose(cause.why)
+                    want_connection = cause.why is not EndReason.IDLE
                     continue
                 outcome = classify(
                     cause,
@@ -330,20 +330,10 @@ class LiveLink:
         conversation = self._conversation
         probed = self._probe.connected()
         if probed is not None:
-            # Resuming failed again and again, and without the handle the service answers:
-            # the handle (or the session behind it) is what it cannot serve.
-            log.warning(
-                "the service failed %d times to resume conversation %s but accepts a fresh "
-                "one; starting a fresh conversation",
-                probed,
-                conversation.id,
-            )
+            # Resuming failed again and again, and without the handle the service answers.
+            old_id = conversation.id
             conversation.forget()
-            self._emit(
-                events.ConversationRestarted(
-                    reason="resuming kept failing", conversation_id=conversation.id
-                )
-            )
+            self._report.resume_abandoned(probed, old_id, conversation.id)
         self._ledger.refusing = None
         resumed = conn.handle is not None
         self._connected = True
@@ -360,20 +350,12 @@ class LiveLink:
         else:
             why = "reconnect"
             self._reconnects += 1
-        log.info(
-            "connected (%s, %s conversation %s, %d turns so far)",
-            why,
-            "resumed" if resumed else "fresh",
-            conversation.id,
-            conversation.turns,
-        )
-        self._emit(
-            events.LinkConnected(
-                resumed=resumed,
-                conversation_id=conversation.id,
-                reconnects=self._reconnects,
-                reason=why,
-            )
+        self._report.connected(
+            reason=why,
+            resumed=resumed,
+            conversation_id=conversation.id,
+            turns=conversation.turns,
+            reconnects=self._reconnects,
         )
         ledger = self._ledger
         for turn in ledger.rebuild_outbox():
@@ -383,8 +365,7 @@ class LiveLink:
                 case Requeued.GIVE_UP:
                     self._fail_turn(turn, f"cut {turn.attempts} times by lost connections")
                 case Requeued.RESENT:
-                    log.info("sending turn %d again (attempt %d)", turn.id, turn.attempts + 1)
-                    self._emit(events.TurnResent(turn.id))
+                    self._report.resent(turn)
                 case Requeued.FIRST:
                     pass
         self._notify()
@@ -406,20 +387,6 @@ class LiveLink:
             # The server's answer was cut; it will not be finished on another connection.
             self._turn_done(cut)
 
-    def _ended_on_purpose(self, why: EndReason) -> bool:
-        """Log a deliberate end of connection; True when the link should reconnect now."""
-        if why is EndReason.IDLE:
-            log.info("closed the idle connection; the next turn reconnects")
-            self._emit(
-                events.LinkDisconnected(
-                    reason="idle", retry_in_s=0.0, reconnecting=False, idle=True
-                )
-            )
-            return False
-        log.info("reconnecting: %s", why)
-        self._emit(events.LinkDisconnected(reason=str(why), retry_in_s=0.0))
-        return True
-
     def _judge(self, conn: _Connection, outcome: Outcome) -> tuple[float, bool]:
         """Apply the policy to a failure; returns (seconds to wait, reconnect at once?)."""
         delay = self._backoff.delay(outcome)
@@ -429,47 +396,25 @@ class LiveLink:
         match outcome.action:
             case Action.FATAL:
                 self._ledger.refusing = reason
-                log.error("the Live service refused the connection: %s", reason)
-                self._emit(events.LinkFailed(reason=reason, retry_in_s=delay))
+                self._report.fatal(reason, delay)
                 self._drop_deferred_restart()
                 # The ERROR line above already says why; one line per problem, not per turn.
                 self._fail_pending(reason)
                 return delay, True
             case Action.FRESH:
-                log.warning(
-                    "the service refused the resumption handle (%s); starting a fresh conversation",
-                    reason,
-                )
                 conversation.forget()
-                self._emit(
-                    events.ConversationRestarted(reason=reason, conversation_id=conversation.id)
-                )
+                self._report.handle_refused(reason, conversation.id)
                 return delay, True
             case Action.ENDED:
-                log.warning(
-                    "the service ended conversation %s (%s); the next turn starts a fresh one",
-                    conversation.id,
-                    reason,
-                )
+                self._report.conversation_ending(reason, conversation.id)
                 # Forgotten just below anyway: no restart waits for a turn of this one.
                 self._restart_after = None
                 self._fail_pending(f"the service ended the conversation: {reason}")
                 conversation.forget()
-                self._emit(
-                    events.ConversationRestarted(reason=reason, conversation_id=conversation.id)
-                )
-                self._emit(
-                    events.LinkDisconnected(reason=reason, retry_in_s=0.0, reconnecting=False)
-                )
+                self._report.conversation_ended(reason, conversation.id)
                 return 0.0, False
             case _:
-                log.info(
-                    "connection %s (%s); reconnecting in %.2fs",
-                    "refused" if not conn.setup_done else "lost",
-                    reason,
-                    delay,
-                )
-                self._emit(events.LinkDisconnected(reason=reason, retry_in_s=delay))
+                self._report.lost(reason, delay, during_setup=not conn.setup_done)
                 return delay, True
 
     # ------------------------------------------------------------- connection tasks
@@ -579,74 +524,21 @@ class LiveLink:
             self._new_handle(handle)
 
     def _on_content(self, content: types.LiveServerContent) -> None:
-        turn = self._ledger.answering()
-        if turn is None and messages.opens_turn(content):
-            turn = self._ledger.open_implicit(self._clock())
-        turn_id = turn.report_id if turn else None
-        self._on_transcript(turn, "input", content.input_transcription)
-        for pcm in messages.answer_chunks(content):
-            if turn is not None:
-                turn.answer_audio(pcm, self._clock())
-            self._emit(events.AnswerAudioReceived(turn_id=turn_id, pcm=pcm, rate=ANSWER_RATE_HZ))
-        self._on_transcript(turn, "output", content.output_transcription)
-        if content.generation_complete:
-            if turn is not None:
-                turn.generated = True
-            self._emit(events.GenerationCompleted(turn_id))
-        if content.interrupted:
-            if turn is not None:
-                turn.interrupted = True
-            self._emit(events.AnswerInterrupted(turn_id))
-        if messages.ends_turn(content):
+        read = messages.read_content(content)
+        turn = self._ledger.take_content(read, self._clock())
+        self._report.answer(turn.report_id if turn else None, read)
+        if read.ended:
             self._complete(turn)
-
-    def _on_transcript(
-        self,
-        turn: Turn | None,
-        direction: Literal["input", "output"],
-        transcription: types.Transcription | None,
-    ) -> None:
-        text = messages.transcript_text(transcription)
-        if text is None or transcription is None:
-            return
-        if turn is not None:
-            (turn.transcript_in if direction == "input" else turn.transcript_out).append(text)
-        self._emit(
-            events.TranscriptReceived(
-                turn_id=turn.report_id if turn else None,
-                direction=direction,
-                text=text,
-                finished=bool(transcription.finished),
-            )
-        )
 
     def _complete(self, turn: Turn | None) -> None:
         facts = self._ledger.complete(turn, self._clock(), handle_due=self._settings.resume)
-        conversation = self._conversation
         if facts is None:
             # A bare end of turn with nothing said either way: nothing to count or log.
-            self._emit(_bare_completion(conversation.turns))
+            self._report.completed(None, self._conversation.turns)
             return
         assert turn is not None
-        conversation.turns += 1
-        log.info(
-            "%s",
-            format_turn_facts(
-                facts, conversation.turns, transcripts=self._settings.log_transcripts
-            ),
-        )
-        self._emit(
-            events.TurnCompleted(
-                turn_id=facts.turn_id,
-                interrupted=facts.interrupted,
-                audio_s=facts.audio_s,
-                first_audio_s=facts.first_audio_s,
-                duration_s=facts.duration_s,
-                transcript=facts.said,
-                usage=facts.usage,
-                conversation_turn=conversation.turns,
-            )
-        )
+        self._conversation.turns += 1
+        self._report.completed(facts, self._conversation.turns)
         self._notify()
         self._turn_done(turn)
 
@@ -654,31 +546,17 @@ class LiveLink:
         usage = messages.usage_of(meta)
         turn_id = self._ledger.add_usage(usage)
         previous = self._conversation.context_shrank(usage.prompt_tokens)
-        if previous is not None:
-            log.info("context compressed: %d -> %d prompt tokens", previous, usage.prompt_tokens)
-            self._emit(
-                events.ContextCompressed(before_tokens=previous, after_tokens=usage.prompt_tokens)
-            )
-        self._emit(events.UsageReported(turn_id=turn_id, usage=usage))
+        self._report.usage(turn_id, usage, compressed_from=previous)
 
     def _on_go_away(self, go_away: types.LiveServerGoAway, conn: _Connection) -> None:
         left, conn.go_away_deadline = go_away_deadline(messages.time_left_s(go_away), self._clock())
-        log.info(
-            "GoAway: connection ends in %.2fs; rotating %s",
-            left,
-            "now" if self._ledger.between_turns(self._clock()) else "after the current turn",
-        )
-        self._emit(events.GoAwayReceived(left))
+        self._report.go_away(left, between_turns=self._ledger.between_turns(self._clock()))
         self._notify()
 
     def _on_tool_call(self, tool_call: types.LiveServerToolCall, conn: _Connection) -> None:
         calls = messages.tool_calls(tool_call)
         turn = self._ledger.answering()
-        self._emit(
-            events.ToolCallReceived(
-                turn_id=turn.report_id if turn else None, calls=messages.reported_calls(calls)
-            )
-        )
+        self._report.tool_calls(turn.report_id if turn else None, calls)
         if conn.tools is not None:
             conn.tools.start(calls)
 
@@ -699,31 +577,23 @@ class LiveLink:
     # ------------------------------------------------------------------- helpers
 
     def _asked(self, turn: Turn | Refusal) -> int:
-        """Report a refused turn; returns the id either way."""
-        if isinstance(turn, Turn):
-            self._queued()
-            return turn.id
-        if turn.by is RefusedBy.FAILURE:
-            # The ERROR line of the fatal failure already says why; no line per turn.
-            log.debug("turn %d refused: %s", turn.turn_id, turn.reason)
-        else:
-            log.warning("turn %d refused: %s", turn.turn_id, turn.reason)
-        self._emit(events.TurnFailed(turn_id=turn.turn_id, reason=turn.reason))
-        return turn.turn_id
+        """Queue an accepted turn or report a refused one; returns the id either way."""
+        if isinstance(turn, Refusal):
+            self._report.refused(turn)
+            return turn.turn_id
+        self._queued()
+        return turn.id
 
-    def _fail_turn(self, turn: Turn, reason: str, *, level: int = logging.WARNING) -> None:
+    def _fail_turn(self, turn: Turn, reason: str) -> None:
         self._ledger.fail(turn)
-        self._turn_failed(turn, reason, level)
-
-    def _turn_failed(self, turn: Turn, reason: str, level: int) -> None:
-        log.log(level, "turn %d failed: %s", turn.id, reason)
-        self._emit(events.TurnFailed(turn_id=turn.id, reason=reason))
+        self._report.failed(turn, reason)
         self._turn_done(turn)
 
     def _fail_pending(self, reason: str) -> None:
         """Every pending turn fails with `reason`; nothing queued or loose goes out any more."""
         for turn in self._ledger.fail_all():
-            self._turn_failed(turn, reason, logging.INFO)
+            self._report.failed(turn, reason, level=logging.INFO)
+            self._turn_done(turn)
 
     def _turn_done(self, turn: Turn) -> None:
         """A turn left the link (answered, failed, cut): a restart waiting for it goes now."""
@@ -763,17 +633,3 @@ class LiveLink:
 
     def _notify(self) -> None:
         self._changed.set()
-
-
-def _bare_completion(conversation_turns: int) -> events.TurnCompleted:
-    """The events.TurnCompleted of a turnComplete that ends no turn of ours."""
-    return events.TurnCompleted(
-        turn_id=None,
-        interrupted=False,
-        audio_s=0.0,
-        first_audio_s=None,
-        duration_s=0.0,
-        transcript="",
-        usage=None,
-        conversation_turn=conversation_turns,
-    )

@@ -7,6 +7,7 @@ Pure functions over the SDK's types; what the link does with what they read live
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from google.genai import types
 
@@ -43,13 +44,43 @@ def transcript_text(transcription: types.Transcription | None) -> str | None:
     return transcription.text
 
 
-def opens_turn(content: types.LiveServerContent) -> bool:
-    """Whether content with no turn of ours to answer starts one of the server's own."""
-    if transcript_text(content.input_transcription) is not None:
-        return True
-    if transcript_text(content.output_transcription) is not None:
-        return True
-    return bool(answer_chunks(content))
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContentRead:
+    """What one serverContent says, in the order it says it."""
+
+    heard: str | None
+    """A piece of the input transcript (what the person said)."""
+    heard_finished: bool
+    chunks: tuple[bytes, ...]
+    """Answer audio, every part in order."""
+    said: str | None
+    """A piece of the output transcript (the answer)."""
+    said_finished: bool
+    generated: bool
+    """generationComplete: all of the answer's audio is in."""
+    interrupted: bool
+    ended: bool
+    """The answer is complete (ends_turn)."""
+
+    @property
+    def opens_turn(self) -> bool:
+        """Whether, with no turn of ours to answer, this starts one of the server's own."""
+        return self.heard is not None or self.said is not None or bool(self.chunks)
+
+
+def read_content(content: types.LiveServerContent) -> ContentRead:
+    """Read a serverContent once: transcripts, audio, generation, interruption, turn end."""
+    heard, said = content.input_transcription, content.output_transcription
+    return ContentRead(
+        heard=transcript_text(heard),
+        heard_finished=bool(heard and heard.finished),
+        chunks=tuple(answer_chunks(content)),
+        said=transcript_text(said),
+        said_finished=bool(said and said.finished),
+        generated=bool(content.generation_complete),
+        interrupted=bool(content.interrupted),
+        ended=ends_turn(content),
+    )
 
 
 def ends_turn(content: types.LiveServerContent) -> bool:

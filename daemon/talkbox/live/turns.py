@@ -5,7 +5,7 @@ given it. The ledger keeps the pending turns (each with everything it sent, so a
 a lost connection is sent again whole), the outbox of messages to write in order, the loose
 audio of server turn detection, the limits (pending turns, attempts, audio kept), and the
 facts of each answered turn. It emits nothing and logs nothing: `talkbox.live.link` turns
-what its methods return into events and log lines.
+what its methods return into events and log lines (worded by `talkbox.live.report`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from google.genai import types
 
 from talkbox.audio.format import ANSWER_RATE_HZ, INPUT_RATE_HZ, pcm_bytes, seconds
 from talkbox.events import Usage
+from talkbox.live.messages import ContentRead
 
 # A turn keeps its audio so it can be sent again after a lost connection; a minute of
 # 16 kHz speech is 1.9 MB, longer than any sensible spoken question.
@@ -202,22 +203,6 @@ class TurnFacts:
     heard: str
     said: str
     usage: Usage | None
-
-
-def format_turn_facts(facts: TurnFacts, conversation_turn: int, *, transcripts: bool) -> str:
-    """The one log line of facts about an answered turn (`transcripts`: add what was said)."""
-    usage = facts.usage
-    line = (
-        f"{facts.label} (conversation turn {conversation_turn}) answered"
-        f"{' (interrupted)' if facts.interrupted else ''} in {facts.duration_s:.2f}s: "
-        f"first audio after {(facts.first_audio_s or 0.0) * 1000:.0f} ms, "
-        f"{facts.audio_s:.1f}s of audio, tokens prompt={usage.prompt_tokens if usage else -1} "
-        f"response={usage.response_tokens if usage else -1} "
-        f"total={usage.total_tokens if usage else -1}"
-    )
-    if transcripts:
-        line += f", heard {facts.heard!r}, said {facts.said!r}"
-    return line
 
 
 class TurnLedger:
@@ -411,13 +396,27 @@ class TurnLedger:
                 return turn
         return self.implicit
 
-    def open_implicit(self, now: float) -> Turn:
-        """The server decided a turn began (its own VAD, or an unprompted answer).
+    def take_content(self, content: ContentRead, now: float) -> Turn | None:
+        """Record a serverContent in the turn it answers; returns that turn, if any.
 
-        The person's end of speech is not known here, so its latency counts from `now`.
+        Content with no turn of ours to answer may open the server's own (its VAD, or an
+        unprompted answer); the person's end of speech is not known then, so its latency
+        counts from `now`.
         """
-        turn = self.implicit = Turn(0, None, implicit=True, sent=True)
-        turn.sent_at = now
+        turn = self.answering()
+        if turn is None and content.opens_turn:
+            turn = self.implicit = Turn(0, None, implicit=True, sent=True)
+            turn.sent_at = now
+        if turn is None:
+            return None
+        if content.heard is not None:
+            turn.transcript_in.append(content.heard)
+        for chunk in content.chunks:
+            turn.answer_audio(chunk, now)
+        if content.said is not None:
+            turn.transcript_out.append(content.said)
+        turn.generated = turn.generated or content.generated
+        turn.interrupted = turn.interrupted or content.interrupted
         return turn
 
     def add_usage(self, usage: Usage) -> int | None:
