@@ -2,11 +2,12 @@
 
 The link connects, runs the receive loop, turns server messages into talkbox events, sends
 what the rest of the daemon asks for, and survives the connection ending: GoAway rotation,
-drops, quota, refused handles, idle disconnects. The bookkeeping of turns lives in the pure
-`talkbox.live.turns`, the policies (failures, backoff, resume probe, when to leave a
-connection) in `talkbox.live.backoff`, the conversation's identity in `talkbox.live.handles`
-and the reading of server messages in `talkbox.live.messages`; this module applies them and
-turns what they return into events and log lines.
+drops, quota, refused handles, idle disconnects. This module is the I/O and the timing; the
+rest is pure or nearly so: the turn ledger in `talkbox.live.turns`, the policies (failures,
+backoff, resume probe, when to leave a connection) in `talkbox.live.backoff`, the
+conversation's identity in `talkbox.live.handles`, the reading of server messages in
+`talkbox.live.messages`, and the wording of events and log lines in `talkbox.live.report`.
+The link feeds them what happened and when, and hands their facts to the report.
 
 Use: `link = LiveLink(settings, emit, tools=...)`, run `link.run()` as a task of the owner's
 TaskGroup, and call the sending methods (`send_text`, `start_turn` / `send_audio` /
