@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -434,18 +435,10 @@ class LiveLink:
                 self._changed.clear()
                 await _wait(self._changed, None)
                 continue
-            if op.kind.opens_turn and conn.go_away_deadline is not None:
-                # This connection is ending: a new turn goes on the next one, so it is
-                # neither cut at the deadline nor the reason the rotation waits.
+            hold = ledger.hold(op, self._clock(), leaving=conn.go_away_deadline is not None)
+            if hold is not None:
                 self._changed.clear()
-                await _wait(self._changed, None)
-                continue
-            due = ledger.handle_due_at(self._clock()) if op.kind.opens_turn else None
-            if due is not None:
-                # The handle covering the previous turn is on its way; a new turn sent now
-                # could end up inside it or outside it. Wait (briefly) to know which.
-                self._changed.clear()
-                await _wait(self._changed, due - self._clock())
+                await _wait(self._changed, None if math.isinf(hold) else hold)
                 continue
             sent = ledger.book_sent(op, self._clock())
             if sent is not None:

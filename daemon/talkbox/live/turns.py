@@ -10,6 +10,7 @@ what its methods return into events and log lines (worded by `talkbox.live.repor
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -316,6 +317,22 @@ class TurnLedger:
         """The next message to write: turns first, loose audio when no turn has any."""
         queue = self.outbox or self.loose
         return queue[0] if queue else None
+
+    def hold(self, op: Op, now: float, *, leaving: bool) -> float | None:
+        """How long `op` must wait before it is written (None: write it now).
+
+        `leaving`: this connection got a GoAway. A new turn then goes on the next
+        connection (returns infinity: wait for a change), so it is neither cut at the
+        deadline nor the reason the rotation waits. While the handle covering the previous
+        turn is due, a new turn waits for it (briefly): sent now, it could end up inside
+        that handle or outside it.
+        """
+        if not op.kind.opens_turn:
+            return None
+        if leaving:
+            return math.inf
+        due = self.handle_due_at(now)
+        return None if due is None else due - now
 
     def book_sent(self, op: Op, now: float) -> Turn | None:
         """Book `op` as written (before the write); returns its turn once fully sent.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from google.genai import types
 
@@ -412,3 +414,32 @@ def test_each_kind_of_message_says_whether_it_opens_or_completes_a_turn(
     kind: OpKind, opens: bool, completes: bool
 ) -> None:
     assert (kind.opens_turn, kind.completes_turn) == (opens, completes)
+
+
+def test_after_a_goaway_a_new_turn_waits_for_the_next_connection_but_its_rest_goes_on() -> None:
+    book = ledger()
+    turn = accepted(book.open_audio(now=0.0))
+    start = book.next_op()
+    assert start is not None
+    assert book.hold(start, 0.0, leaving=True) == math.inf
+    book.book_sent(start, 0.0)
+    book.written(start)
+    book.add_audio(FRAME)
+    audio = book.next_op()
+    assert audio is not None
+    assert audio.turn_id == turn.id
+    assert book.hold(audio, 0.0, leaving=True) is None
+
+
+def test_a_new_turn_waits_while_the_handle_covering_the_previous_one_is_due() -> None:
+    book = ledger()
+    first = accepted(book.add_text("first", now=0.0))
+    send_all(book, now=0.0)
+    book.complete(first, 1.0, handle_due=True)
+    accepted(book.add_text("second", now=1.0))
+    op = book.next_op()
+    assert op is not None
+    assert book.hold(op, 1.25, leaving=False) == pytest.approx(HANDLE_WAIT_S - 0.25)
+    assert book.hold(op, 1.0 + HANDLE_WAIT_S, leaving=False) is None
+    book.awaiting_handle_since = None  # the handle came
+    assert book.hold(op, 1.25, leaving=False) is None
