@@ -312,9 +312,13 @@ class EndReason(StrEnum):
     """Why the link leaves a connection on purpose (the words go into the log)."""
 
     NEW_CONVERSATION = "new conversation requested"
+    """The conversation is being left: the next connection starts a fresh one."""
     GOAWAY = "GoAway"
+    """The server announced the end of the connection and no turn is under way."""
     GOAWAY_DEADLINE = "GoAway deadline reached mid-turn"
+    """The turn under way did not finish before the GoAway margin ran out."""
     IDLE = "idle"
+    """Nothing happened for TALKBOX_IDLE_DISCONNECT_S; the next turn reconnects."""
 
 
 @dataclass(frozen=True, slots=True)
