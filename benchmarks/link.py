@@ -25,6 +25,7 @@ from talkbox.config import Settings, load_settings
 from talkbox.emulator import EmulatorOptions, EmulatorThread
 from talkbox.events import AnswerAudioReceived, LinkConnected, LinkEvent, TurnCompleted
 from talkbox.live.link import LiveLink
+from talkbox.live.tools import default_registry
 
 RESULTS = Path(__file__).parent / "results" / "link.json"
 
@@ -85,6 +86,13 @@ def settings_for(emu: EmulatorThread, state: Path) -> Settings:
     )
 
 
+def make_link(settings: Settings, stamps: Stamps) -> LiveLink:
+    """A link composed as `talkbox ask` composes it: the default tools offered."""
+    tools = default_registry(on_end_conversation=lambda: link.new_conversation(after_turn=True))
+    link = LiveLink(settings, stamps, tools=tools)
+    return link
+
+
 async def run_link(link: LiveLink, body: Any) -> Any:
     task = asyncio.create_task(link.run())
     try:
@@ -99,7 +107,7 @@ async def goaway_rotations(rotations: int, state: Path) -> list[float]:
     options = EmulatorOptions(realtime=False, connection_lifetime_s=0.5, go_away_lead_s=0.4)
     with EmulatorThread(options) as emu:
         stamps = Stamps()
-        link = LiveLink(settings_for(emu, state), stamps)
+        link = make_link(settings_for(emu, state), stamps)
 
         async def body() -> None:
             # One turn first, so every rotation resumes a conversation with a handle.
@@ -124,7 +132,7 @@ async def answer_turns(turns: int, state: Path) -> dict[str, Any]:
     """First answer chunk sent by the emulator -> AnswerAudioReceived; CPU of the link thread."""
     with EmulatorThread(EmulatorOptions(realtime=True)) as emu:
         stamps = Stamps()
-        link = LiveLink(settings_for(emu, state), stamps)
+        link = make_link(settings_for(emu, state), stamps)
         cpu = 0.0
         wall = 0.0
         asked: dict[int, float] = {}
@@ -175,7 +183,7 @@ async def goaway_mid_answer(turns: int, state: Path) -> dict[str, list[float]]:
     with EmulatorThread(EmulatorOptions(realtime=True)) as emu:
         emu.arm("goaway:time_left=3,then=close@turn=1-")
         stamps = Stamps()
-        link = LiveLink(settings_for(emu, state), stamps)
+        link = make_link(settings_for(emu, state), stamps)
         asked: dict[int, float] = {}
 
         async def body() -> None:
@@ -227,7 +235,7 @@ async def activity_end_turns(turns: int, state: Path) -> list[float]:
     """end_turn() (button release) -> activityEnd received by the emulator, in ms."""
     with EmulatorThread(EmulatorOptions(realtime=False)) as emu:
         stamps = Stamps()
-        link = LiveLink(settings_for(emu, state), stamps)
+        link = make_link(settings_for(emu, state), stamps)
         released: list[float] = []
 
         async def body() -> None:

@@ -13,11 +13,11 @@ from typing import BinaryIO, TextIO
 
 from google import genai
 
+from talkbox.audio.format import ANSWER_RATE_HZ, seconds
 from talkbox.audio.wav import write_wav
 from talkbox.config import Settings
 from talkbox.errors import LiveFatalError, UsageError
 from talkbox.events import (
-    ANSWER_RATE_HZ,
     AnswerAudioReceived,
     LinkEvent,
     LinkFailed,
@@ -28,6 +28,7 @@ from talkbox.events import (
 from talkbox.live.backoff import RetryPolicy
 from talkbox.live.link import LiveLink
 from talkbox.live.session_config import build_client
+from talkbox.live.tools import default_registry
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,10 @@ async def ask(
     # Credentials are checked before anything connects, so a missing key is a config error.
     client = client or build_client(settings)
     events: asyncio.Queue[LinkEvent] = asyncio.Queue()
-    link = LiveLink(settings, events.put_nowait, client=client, policy=policy)
+    # The model's end_conversation ends the link's conversation once its goodbye is heard;
+    # the registry is made before the link it is handed to, so the call finds it by name.
+    tools = default_registry(on_end_conversation=lambda: link.new_conversation(after_turn=True))
+    link = LiveLink(settings, events.put_nowait, client=client, policy=policy, tools=tools)
     failed = 0
     fatal: str | None = None
     async with asyncio.TaskGroup() as tg:
@@ -166,7 +170,7 @@ async def _ask_one(
     out_dir: Path,
     timeout_s: float,
 ) -> Answer | Unanswered:
-    reconnects_before = link.reconnects
+    reconnects_before = link.status().reconnects
     turn_id = link.send_text(text)
     audio = bytearray()
     try:
@@ -189,14 +193,15 @@ async def _ask_one(
                         pass
     except TimeoutError:
         return Unanswered(f"turn {text!r} not answered within {timeout_s:g}s", stop=True)
-    wav = out_dir / f"talkbox-{link.conversation_id}-{done.conversation_turn:03d}.wav"
+    status = link.status()
+    wav = out_dir / f"talkbox-{status.conversation_id}-{done.conversation_turn:03d}.wav"
     write_wav(wav, bytes(audio), ANSWER_RATE_HZ)
     return Answer(
         turn=done.conversation_turn,
         transcript=done.transcript,
         wav=wav,
-        audio_s=len(audio) / (2 * ANSWER_RATE_HZ),
+        audio_s=seconds(audio, ANSWER_RATE_HZ),
         first_audio_ms=(done.first_audio_s or 0.0) * 1000,
-        resumed=link.resumed,
-        reconnects=link.reconnects - reconnects_before,
+        resumed=status.resumed,
+        reconnects=status.reconnects - reconnects_before,
     )

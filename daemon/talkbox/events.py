@@ -1,4 +1,8 @@
-"""The events that flow between talkbox's parts: frozen dataclasses with past-tense names."""
+"""The events that flow between talkbox's parts: frozen dataclasses with past-tense names.
+
+Events with more than one field are keyword-only, so a field can be added without breaking a
+call site and no call site can swap two fields of one type.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ANSWER_RATE_HZ = 24_000
-"""Sample rate of the answer audio the Live API sends (mono S16_LE)."""
 
-
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Usage:
     """Token counts of one model turn, from the server's `usageMetadata`."""
 
@@ -19,7 +20,7 @@ class Usage:
     total_tokens: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ToolCall:
     """One function call the model asked for."""
 
@@ -28,7 +29,7 @@ class ToolCall:
     args: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LinkConnected:
     """A Live connection finished setup; `resumed` says whether it continued the conversation."""
 
@@ -38,7 +39,7 @@ class LinkConnected:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LinkDisconnected:
     """The connection ended; see `reconnecting` and `idle` for what happens next."""
 
@@ -50,7 +51,7 @@ class LinkDisconnected:
     """The link closed the connection because nothing happened on it (the handle is kept)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LinkFailed:
     """The service refused us in a way retrying cannot fix soon (bad key, model, TLS)."""
 
@@ -58,7 +59,7 @@ class LinkFailed:
     retry_in_s: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConversationRestarted:
     """The stored conversation could not be continued; a fresh one was started."""
 
@@ -90,16 +91,17 @@ class TurnResent:
     turn_id: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AnswerAudioReceived:
     """A chunk of answer audio (24 kHz mono S16_LE) for `turn_id` (None: unprompted)."""
 
     turn_id: int | None
     pcm: bytes
-    rate: int = ANSWER_RATE_HZ
+    rate: int
+    """Samples per second (talkbox.audio.format.ANSWER_RATE_HZ from the Live API)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TranscriptReceived:
     """A piece of the input (what the person said) or output (the answer) transcript."""
 
@@ -123,7 +125,7 @@ class AnswerInterrupted:
     turn_id: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UsageReported:
     """Token counts the server reported for a turn."""
 
@@ -131,7 +133,7 @@ class UsageReported:
     usage: Usage
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ContextCompressed:
     """The conversation's context shrank between turns: the server's sliding window ran."""
 
@@ -139,7 +141,7 @@ class ContextCompressed:
     after_tokens: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TurnCompleted:
     """The server finished answering `turn_id` (None: an unprompted answer)."""
 
@@ -154,7 +156,7 @@ class TurnCompleted:
     """How many turns the conversation has answered, this one included."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TurnFailed:
     """A user turn will not be answered; `reason` says why."""
 
@@ -162,7 +164,7 @@ class TurnFailed:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ToolCallReceived:
     """The model asked the device to run functions."""
 

@@ -10,6 +10,7 @@ import typing
 import pytest
 
 from talkbox import events
+from talkbox.audio.format import ANSWER_RATE_HZ
 
 EVENT_CLASSES = [
     cls
@@ -51,5 +52,24 @@ def test_every_event_has_a_one_line_summary_written_in_its_source(cls: type) -> 
     assert len(summary) <= 96
 
 
-def test_answer_audio_defaults_to_the_live_output_rate() -> None:
-    assert events.AnswerAudioReceived(1, b"\0\0").rate == 24_000
+SEVERAL_FIELDS = [
+    cls
+    for cls in [*EVENT_CLASSES, events.Usage, events.ToolCall]
+    if len(dataclasses.fields(cls)) > 1
+]
+
+
+@pytest.mark.parametrize("cls", SEVERAL_FIELDS, ids=lambda c: c.__name__)
+def test_events_with_more_than_one_field_are_keyword_only(cls: type) -> None:
+    fields = dataclasses.fields(cls)
+    assert all(f.kw_only for f in fields), [f.name for f in fields if not f.kw_only]
+    with pytest.raises(TypeError):
+        cls(*(None for _ in fields))
+
+
+def test_answer_audio_has_no_default_rate_so_its_sender_names_it() -> None:
+    rate = next(f for f in dataclasses.fields(events.AnswerAudioReceived) if f.name == "rate")
+    # No default: events import nothing of talkbox, so the rate comes from the sender.
+    assert rate.default is dataclasses.MISSING
+    chunk = events.AnswerAudioReceived(turn_id=1, pcm=b"\0\0", rate=ANSWER_RATE_HZ)
+    assert chunk.rate == 24_000

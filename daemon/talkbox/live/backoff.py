@@ -1,8 +1,10 @@
-"""The reconnect policy: what each Live failure means (classify) and how long to wait (Backoff).
+"""The reconnect policy: what failures mean, how long to wait, when to leave a connection.
 
-Both are pure: classify() reads an exception the SDK or websockets raised and returns an
-Outcome; Backoff turns a sequence of outcomes into delays with injected randomness. The
-table they implement is shared/reference/live-protocol.md §5.1.
+classify() reads an exception the SDK or websockets raised and returns an Outcome; Backoff
+turns a sequence of outcomes into delays with injected randomness; ResumeProbe says when to
+try once without the handle; end_connection() and go_away_deadline() say when to leave a
+connection on purpose. All pure, the time given as an argument. The table they implement is
+docs/live-protocol.md §5.1.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def classify(
     if isinstance(exc, (OSError, TimeoutError, EOFError)):
         return Outcome(Action.RESUME, f"network: {exc!r}")
     if isinstance(exc, (ValueError, TypeError)):
-        # The SDK raises these for frames it cannot parse (live-protocol.md §1.5).
+        # The SDK raises these for frames it cannot parse (docs/live-protocol.md §1.5).
         return Outcome(Action.RESUME, f"malformed server message: {exc}")
     return Outcome(Action.RESUME, f"unexpected: {exc!r}")
 
@@ -237,3 +239,138 @@ class Backoff:
         # upper half, so successive waits grow yet clients that failed together spread out.
         ceiling = min(cap, base * self.policy.factor ** min(n, 32))
         return ceiling / 2 + self._rng.uniform(0.0, ceiling / 2)
+
+
+class ProbeState(StrEnum):
+    """Where the one probe without the resumption handle stands."""
+
+    NONE = "none"
+    """Not earned: resuming has not failed often enough."""
+    NOW = "now"
+    """The next connection leaves the handle out."""
+    SPENT = "spent"
+    """Tried, and the service failed without the handle too: keep the handle."""
+
+
+# Transient setup failures in a row while resuming that earn one try without the handle.
+PROBE_AFTER_FAILURES = 2
+
+
+class ResumeProbe:
+    """After repeated transient setup failures while resuming, try once without the handle.
+
+    The rule is docs/live-protocol.md §5.1: a service that fails every resumption but
+    accepts a fresh session cannot serve the handle (or the session behind it).
+    """
+
+    def __init__(self) -> None:
+        self.state = ProbeState.NONE
+        self.failures = 0
+        """Setup failures in a row while resuming."""
+
+    @property
+    def skip_handle(self) -> bool:
+        """Whether the next connection goes without the handle."""
+        return self.state is ProbeState.NOW
+
+    def failed(self, outcome: Outcome, *, setup_done: bool, sent_handle: bool) -> None:
+        """Count one ended connection."""
+        if self.state is ProbeState.NOW:
+            # The service fails without the handle too: it is the service, keep the handle.
+            self.state = ProbeState.SPENT
+            return
+        if setup_done or not sent_handle or outcome.action is not Action.RESUME:
+            return
+        self.failures += 1
+        if self.failures >= PROBE_AFTER_FAILURES and self.state is ProbeState.NONE:
+            self.state = ProbeState.NOW
+
+    def connected(self) -> int | None:
+        """A connection finished setup; the failures the probe answered, if it was one."""
+        answered = self.failures if self.state is ProbeState.NOW else None
+        self.failures = 0
+        self.state = ProbeState.NONE
+        return answered
+
+
+# A GoAway whose time left cannot be read is believed to leave this long.
+GOAWAY_ASSUMED_S = 10.0
+# The most of a GoAway's time left kept for closing and reconnecting before the server cuts.
+GOAWAY_MARGIN_S = 5.0
+GOAWAY_MARGIN_SHARE = 0.25
+
+
+def go_away_deadline(time_left_s: float | None, now: float) -> tuple[float, float]:
+    """(the time left to believe, when to have left) for a GoAway received at `now`."""
+    left = GOAWAY_ASSUMED_S if time_left_s is None else time_left_s
+    # Leave a margin for closing and reconnecting before the server cuts us.
+    margin = min(GOAWAY_MARGIN_S, left * GOAWAY_MARGIN_SHARE)
+    return left, now + max(0.0, left - margin)
+
+
+class EndReason(StrEnum):
+    """Why the link leaves a connection on purpose (the words go into the log)."""
+
+    NEW_CONVERSATION = "new conversation requested"
+    """The conversation is being left: the next connection starts a fresh one."""
+    GOAWAY = "GoAway"
+    """The server announced the end of the connection and no turn is under way."""
+    GOAWAY_DEADLINE = "GoAway deadline reached mid-turn"
+    """The turn under way did not finish before the GoAway margin ran out."""
+    IDLE = "idle"
+    """Nothing happened for TALKBOX_IDLE_DISCONNECT_S; the next turn reconnects."""
+
+
+@dataclass(frozen=True, slots=True)
+class Leave:
+    """End the connection now, for `why`."""
+
+    why: EndReason
+
+
+@dataclass(frozen=True, slots=True)
+class WakeIn:
+    """Keep the connection; look again after `seconds` (None: when something changes)."""
+
+    seconds: float | None
+
+
+# Woken this much after a deadline, so the deadline has passed when it is checked.
+WAKE_SLACK_S = 0.001
+
+
+def end_connection(
+    *,
+    now: float,
+    restart_requested: bool,
+    go_away_deadline: float | None,
+    between_turns: bool,
+    idle_disconnect_s: float,
+    quiet: bool,
+    last_activity: float,
+    handle_due_at: float | None,
+) -> Leave | WakeIn:
+    """Whether to leave the connection (new conversation, GoAway, idle), else when to look.
+
+    After a GoAway the link leaves between turns, or at the deadline mid-turn. An idle
+    connection is closed `idle_disconnect_s` after the last activity (0: never) while
+    `quiet`. A handle that is due (`handle_due_at`) makes the caller look again when its
+    wait ends, since nothing announces that it is not coming.
+    """
+    if restart_requested:
+        return Leave(EndReason.NEW_CONVERSATION)
+    wake: list[float] = []
+    if go_away_deadline is not None:
+        if between_turns:
+            return Leave(EndReason.GOAWAY)
+        if now >= go_away_deadline:
+            return Leave(EndReason.GOAWAY_DEADLINE)
+        wake.append(go_away_deadline - now)
+    if idle_disconnect_s > 0 and quiet:
+        idle_left = last_activity + idle_disconnect_s - now
+        if idle_left <= 0:
+            return Leave(EndReason.IDLE)
+        wake.append(idle_left)
+    if handle_due_at is not None:
+        wake.append(handle_due_at - now)
+    return WakeIn(max(0.0, min(wake)) + WAKE_SLACK_S if wake else None)

@@ -1,4 +1,9 @@
-"""Session resumption handle store: one small JSON file, written atomically, checked for age."""
+"""Conversation identity and the resumption handle store (one small JSON file, atomic, aged).
+
+A `Conversation` is what the link continues across connections: an id, how many turns it
+answered, the newest resumption handle and when it came, and the context size last
+reported. The `HandleStore` keeps its handle across restarts.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import logging
 import os
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,6 +176,86 @@ class HandleStore:
             # The link has already forgotten the handle in memory; a stale file is retried
             # at the next start and then fails its age check or is refused (fresh start).
             log.warning("cannot remove resumption handle %s: %s", self.path, exc)
+
+
+def new_conversation_id() -> str:
+    """A short random id naming a conversation in logs, events and answer files."""
+    return uuid.uuid4().hex[:12]
+
+
+class Conversation:
+    """The conversation the link continues: its id, turns, newest handle and context size.
+
+    Times are wall-clock seconds, given by the caller (handles outlive the process).
+    """
+
+    def __init__(self, store: HandleStore | None, *, max_age_s: float, resume: bool) -> None:
+        self.store = store
+        self.max_age_s = max_age_s
+        self.resume = resume
+        self.id = new_conversation_id()
+        self.turns = 0
+        """How many turns the conversation has answered."""
+        self.handle: str | None = None
+        self.saved_at = 0.0
+        self.prompt_tokens: int | None = None
+        """The prompt size last reported: a smaller one means the context was compressed."""
+
+    def load(self, *, now: float) -> None:
+        """Continue the stored conversation, if the store has one young enough."""
+        if self.store is None or self.handle is not None:
+            return
+        # The store checks the age (and clock steps) of what it loads.
+        stored = self.store.load(now=now)
+        if stored is None:
+            return
+        self.handle = stored.handle
+        self.saved_at = stored.saved_at
+        self.id = stored.conversation_id
+        self.turns = stored.turns
+
+    def usable_handle(self, *, now: float) -> str | None:
+        """The handle to resume with, or None (a handle too old is forgotten here)."""
+        if self.handle is None or not self.resume:
+            return None
+        age = now - self.saved_at
+        if too_old(age, self.max_age_s):
+            log.info("conversation %s is %.0fs old; starting a fresh one", self.id, age)
+            self.forget()
+            return None
+        return self.handle
+
+    def adopt(self, handle: str, *, now: float) -> None:
+        """Keep `handle` as the newest, in memory and in the store."""
+        self.handle = handle
+        self.saved_at = now
+        if self.store is None:
+            return
+        stored = StoredHandle(
+            handle=handle, conversation_id=self.id, saved_at=now, turns=self.turns
+        )
+        # Saved here, synchronously: a handle arrives right after turnComplete, when no
+        # answer audio is left to receive, and a save in a task could be cancelled by the
+        # very rotation this handle makes possible.
+        self.store.save(stored)
+
+    def forget(self) -> None:
+        """Leave this conversation: a new id, no turns, no handle (stored or in memory)."""
+        self.handle = None
+        self.saved_at = 0.0
+        self.id = new_conversation_id()
+        self.turns = 0
+        self.prompt_tokens = None
+        if self.store is not None:
+            self.store.clear()
+
+    def context_shrank(self, prompt_tokens: int) -> int | None:
+        """Record a reported prompt size; the previous one when the context was compressed."""
+        previous = self.prompt_tokens
+        self.prompt_tokens = prompt_tokens
+        if previous is not None and prompt_tokens < previous:
+            return previous
+        return None
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -15,7 +15,7 @@ from google.genai import types
 from talkbox.config import Settings
 
 # websockets' defaults ping every 20 s and give up after 20 s without a pong; the real
-# service has been measured answering pings in 8-30 s (live-protocol.md §1.3), which would
+# service has been measured answering pings in 8-30 s (docs/live-protocol.md §1.3), which would
 # cut healthy connections with a client-side 1011. A longer timeout still notices a dead
 # network within a minute and a half.
 PING_INTERVAL_S = 30.0

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from google.genai import types
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -45,6 +46,18 @@ class Tool:
         return types.FunctionDeclaration(
             name=self.name, description=self.description, parameters=parameters
         )
+
+
+class ToolRunner(Protocol):
+    """What the link needs from the local tools (ToolRegistry is one)."""
+
+    def declarations(self) -> list[types.FunctionDeclaration]:
+        """The function declarations offered to the model."""
+        ...
+
+    async def call(self, call: types.FunctionCall) -> types.FunctionResponse:
+        """Run one call; never raises."""
+        ...
 
 
 class ToolRegistry:
@@ -101,8 +114,60 @@ class ToolRegistry:
         return types.FunctionResponse(id=call.id, name=call.name, response=result)
 
 
+class ToolCalls:
+    """The function calls running on one connection, each a task of the connection's group.
+
+    Every call is answered through `answer`: with the runner's response, or at once with an
+    error when there is no runner (the model waits for an answer to a blocking call; an
+    error lets it speak on instead of hanging). A cancelled call is not answered.
+    """
+
+    def __init__(
+        self,
+        runner: ToolRunner | None,
+        tg: asyncio.TaskGroup,
+        answer: Callable[[tuple[types.FunctionResponse, ...]], None],
+    ) -> None:
+        self._runner = runner
+        self._tg = tg
+        self._answer = answer
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, calls: Sequence[types.FunctionCall]) -> None:
+        """Run each call of a toolCall message."""
+        runner = self._runner
+        if runner is None:
+            log.warning(
+                "the model called %s, but no functions are offered",
+                ", ".join(c.name or "?" for c in calls),
+            )
+            self._answer(tuple(no_functions_response(c) for c in calls))
+            return
+        for call in calls:
+            self._tasks[call.id or ""] = self._tg.create_task(
+                self._run(runner, call), name=f"tool-{call.name}"
+            )
+
+    def cancel(self, ids: Sequence[str]) -> None:
+        """Stop the calls the server cancelled (the person interrupted)."""
+        for call_id in ids:
+            task = self._tasks.pop(call_id, None)
+            if task is not None:
+                task.cancel()
+
+    async def _run(self, runner: ToolRunner, call: types.FunctionCall) -> None:
+        response = await runner.call(call)
+        self._tasks.pop(call.id or "", None)
+        self._answer((response,))
+
+
 def _error(call: types.FunctionCall, message: str) -> types.FunctionResponse:
     return types.FunctionResponse(id=call.id, name=call.name, response={"error": message})
+
+
+def no_functions_response(call: types.FunctionCall) -> types.FunctionResponse:
+    """The answer to a call when the link offers no functions at all."""
+    return _error(call, f"unknown function {call.name!r}: this device offers no functions")
 
 
 def _summary(exc: ValidationError) -> str:

@@ -25,14 +25,15 @@ from talkbox.events import (
     TurnCompleted,
     TurnFailed,
 )
+from talkbox.fakes import EventRecorder, run_in_background
 from talkbox.live.backoff import Action, Backoff, Outcome, RetryPolicy
 from talkbox.live.handles import HANDLE_LIFETIME_S, HandleStore, StoredHandle
 from talkbox.live.link import LiveLink
 
-from .conftest import FAST_POLICY, Recorder, emulator_settings, running
+from .conftest import FAST_POLICY, emulator_settings
 
 
-async def one_turn(link: LiveLink, recorder: Recorder, text: str) -> TurnCompleted:
+async def one_turn(link: LiveLink, recorder: EventRecorder, text: str) -> TurnCompleted:
     turn = link.send_text(text)
     return await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
 
@@ -54,18 +55,18 @@ async def test_a_rejected_handle_falls_back_to_a_fresh_conversation_with_one_war
 ) -> None:
     caplog.set_level(logging.INFO)
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        first = Recorder()
+        first = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), first, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             await one_turn(link, first, "remember the number seven")
             async with asyncio.timeout(5):
                 await link.settled()
         assert HandleStore(tmp_path, max_age_s=3600).load() is not None
 
         emu.arm("reject_handle:code=1008,reason=Requested entity was not found")
-        second = Recorder()
+        second = EventRecorder()
         relaunched = LiveLink(emulator_settings(emu, tmp_path), second, policy=FAST_POLICY)
-        async with running(relaunched):
+        async with run_in_background(relaunched):
             done = await one_turn(relaunched, second, "what was the number?")
         setups = [r.message["setup"] for r in emu.log.client_messages("setup")]
 
@@ -90,10 +91,10 @@ async def test_a_stale_handle_is_not_even_tried(
     store = HandleStore(tmp_path, max_age_s=10 * 3600)
     store.save(StoredHandle("Cgxra2o3bHc1bWVmaG8", "old-conversation", time.time() - age_s, 4))
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         settings = emulator_settings(emu, tmp_path, conversation_timeout_s=timeout_s)
         link = LiveLink(settings, recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             done = await one_turn(link, recorder, "hello")
         setups = [r.message["setup"] for r in emu.log.client_messages("setup")]
         rejected = emu.log.events("handle_rejected")
@@ -107,12 +108,12 @@ async def test_a_stale_handle_is_not_even_tried(
 
 async def test_a_bad_key_is_fatal_after_at_most_two_attempts(tmp_path: Path) -> None:
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         settings = emulator_settings(
             emu, tmp_path, api_key="AIzaWrongKeyForTheEmulator0000000000000"
         )
         link = LiveLink(settings, recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             turn = link.send_text("hello")
             failed = await recorder.wait_for(LinkFailed, within=5)
             lost = await recorder.wait_for(TurnFailed, within=1)
@@ -129,12 +130,12 @@ async def test_settled_returns_as_soon_as_a_fatal_refusal_fails_the_pending_turn
     tmp_path: Path,
 ) -> None:
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         settings = emulator_settings(
             emu, tmp_path, api_key="AIzaWrongKeyForTheEmulator0000000000000"
         )
         link = LiveLink(settings, recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             link.send_text("hello")
             # Nothing is pending once the turn failed; waiting must not last the fatal wait.
             async with asyncio.timeout(2):
@@ -146,9 +147,9 @@ async def test_turns_asked_during_the_fatal_wait_fail_at_once_with_its_reason(
     tmp_path: Path,
 ) -> None:
     async with Emulator(EmulatorOptions(realtime=False, api_versions=("v1alpha",))) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             failed = await recorder.wait_for(LinkFailed, within=5)
             # The link waits 30 s before trying again; nobody should wait that long to learn.
             text = link.send_text("hello?")
@@ -157,15 +158,18 @@ async def test_turns_asked_during_the_fatal_wait_fail_at_once_with_its_reason(
             link.end_turn()
             refused = recorder.of(TurnFailed)
 
-    assert refused == [TurnFailed(text, failed.reason), TurnFailed(spoken, failed.reason)]
-    assert link.audio_dropped_outside_turn == 1
+    assert refused == [
+        TurnFailed(turn_id=text, reason=failed.reason),
+        TurnFailed(turn_id=spoken, reason=failed.reason),
+    ]
+    assert link.status().audio_dropped_outside_turn == 1
 
 
 async def test_a_wrong_api_version_is_fatal_and_not_retried_soon(tmp_path: Path) -> None:
     async with Emulator(EmulatorOptions(realtime=False, api_versions=("v1alpha",))) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             failed = await recorder.wait_for(LinkFailed, within=5)
             # The policy's fatal wait is 30 s here: nothing may knock on the door meanwhile.
             await asyncio.sleep(0.5)
@@ -181,10 +185,10 @@ async def test_a_tls_failure_is_fatal(tmp_path: Path) -> None:
     wrong_ca = tmp_path / "wrong-ca.pem"
     stranger.cert_pem.write_to_path(str(wrong_ca))
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         settings = emulator_settings(emu, tmp_path / "state", ca_file=wrong_ca)
         link = LiveLink(settings, recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             failed = await recorder.wait_for(LinkFailed, within=5)
     assert "TLS" in failed.reason
     assert "certificate verify failed" in failed.reason
@@ -193,9 +197,9 @@ async def test_a_tls_failure_is_fatal(tmp_path: Path) -> None:
 async def test_quota_refusals_honour_retry_after_then_succeed(tmp_path: Path) -> None:
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
         emu.arm("reject_upgrade:status=429,retry_after=0.5@conn=1-2")
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             done = await one_turn(link, recorder, "hello")
         times = attempt_times(emu)
         refused = emu.log.events("upgrade_refused")
@@ -224,11 +228,11 @@ async def test_1011_bursts_back_off_with_growing_jittered_capped_delays(
     )
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
         emu.arm(fault)
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(
             emulator_settings(emu, tmp_path), recorder, policy=policy, rng=random.Random(7)
         )
-        async with running(link):
+        async with run_in_background(link):
             done = await one_turn(link, recorder, "hello")
         times = attempt_times(emu)
 
@@ -249,12 +253,12 @@ async def test_compression_keeps_a_long_conversation_going_past_the_window(
     tmp_path: Path,
 ) -> None:
     async with Emulator(EmulatorOptions(realtime=False, context_window=600)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         settings = emulator_settings(
             emu, tmp_path, compression_trigger_tokens=450, compression_target_tokens=250
         )
         link = LiveLink(settings, recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             answers = [await one_turn(link, recorder, f"question {n}") for n in range(1, 25)]
         compressions = emu.log.events("compression")
         closes = [c for c in emu.log.closes() if c.message.get("by") == "server"]
@@ -272,10 +276,10 @@ async def test_without_compression_the_service_ends_the_conversation_and_the_nex
 ) -> None:
     caplog.set_level(logging.INFO)
     async with Emulator(EmulatorOptions(realtime=False, context_window=600)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         settings = emulator_settings(emu, tmp_path, compression=False)
         link = LiveLink(settings, recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             failed: TurnFailed | None = None
             n = 0
             while failed is None and n < 40:
@@ -352,13 +356,13 @@ async def test_ask_stops_at_a_turn_that_is_not_answered_in_time(
 
 async def _second_turn_after_resume_failures(
     tmp_path: Path, failing_connections: str
-) -> tuple[Recorder, TurnCompleted, list[dict[str, Any]]]:
+) -> tuple[EventRecorder, TurnCompleted, list[dict[str, Any]]]:
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
         emu.arm("abort@turn=2")
         emu.arm(f"close:preset=unavailable@conn={failing_connections}")
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             await one_turn(link, recorder, "first")
             done = await one_turn(link, recorder, "second")
         setups = [r.message["setup"] for r in emu.log.client_messages("setup")]

@@ -14,10 +14,11 @@ import pytest
 
 from talkbox.emulator import Emulator, EmulatorOptions, Record
 from talkbox.events import LinkConnected, TurnCompleted, TurnFailed
+from talkbox.fakes import EventRecorder, run_in_background
 from talkbox.live.backoff import RetryPolicy
 from talkbox.live.link import LiveLink
 
-from .conftest import FAST_POLICY, Recorder, emulator_settings, running
+from .conftest import FAST_POLICY, emulator_settings
 from .test_link_turns import speech
 
 # A fatal failure waits a third of a second here, so the retry after it happens in the test.
@@ -65,9 +66,9 @@ async def test_no_audio_reaches_the_server_outside_a_turn_when_the_link_loses_th
     fault, policy = SCENARIOS[scenario]
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
         emu.arm(fault)
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=policy)
-        async with running(link), asyncio.TaskGroup() as tg:
+        async with run_in_background(link), asyncio.TaskGroup() as tg:
             lost = link.start_turn()
             # The person keeps talking throughout; the caller never stops streaming.
             listening = tg.create_task(keep_listening(link, 5.0))
@@ -88,7 +89,7 @@ async def test_no_audio_reaches_the_server_outside_a_turn_when_the_link_loses_th
     assert recorder.of(LinkConnected)
     assert any(r.kind == "realtime_input.audio" for r in records)
     assert audio_outside_turns(records) == []
-    assert link.audio_dropped_outside_turn > 0
+    assert link.status().audio_dropped_outside_turn > 0
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -101,9 +102,9 @@ async def test_random_calls_and_cuts_never_send_audio_outside_a_turn(
         for conn in range(1, 6):
             kind = rng.choice(["abort", "close:preset=invalid_argument", "close:preset=internal"])
             emu.arm(f"{kind}@t={rng.uniform(0.1, 0.5):.2f},conn={conn}")
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             for _ in range(40):
                 match rng.choice(["start", "end", "audio", "audio", "audio", "text", "new"]):
                     case "start":

@@ -17,11 +17,12 @@ from talkbox.events import (
     TurnCompleted,
     TurnFailed,
 )
+from talkbox.fakes import EventRecorder, run_in_background
 from talkbox.live.handles import HandleStore
 from talkbox.live.link import LiveLink
 from talkbox.live.tools import NoArguments, ToolRegistry, ToolResult, default_registry
 
-from .conftest import FAST_POLICY, Recorder, emulator_settings, running
+from .conftest import FAST_POLICY, emulator_settings
 
 
 async def test_a_tool_call_is_answered_and_the_turn_continues(tmp_path: Path) -> None:
@@ -31,11 +32,11 @@ async def test_a_tool_call_is_answered_and_the_turn_continues(tmp_path: Path) ->
         clock=lambda: datetime(2026, 11, 23, 17, 5, tzinfo=UTC),
     )
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(
             emulator_settings(emu, tmp_path), recorder, tools=registry, policy=FAST_POLICY
         )
-        async with running(link):
+        async with run_in_background(link):
             turn = link.send_text("please get time for me")
             done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
         setup = emu.log.client_messages("setup")[0].message["setup"]
@@ -67,11 +68,11 @@ async def test_barge_in_cancels_a_pending_tool_call(tmp_path: Path) -> None:
     registry = ToolRegistry()
     registry.register("slow_lookup", "Look something up, slowly.", slow_lookup)
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(
             emulator_settings(emu, tmp_path), recorder, tools=registry, policy=FAST_POLICY
         )
-        async with running(link):
+        async with run_in_background(link):
             first = link.send_text("do a slow lookup please")
             await recorder.wait_for(ToolCallReceived)
             async with asyncio.timeout(5):
@@ -97,10 +98,11 @@ async def test_end_conversation_lets_the_goodbye_finish_then_starts_a_fresh_conv
 ) -> None:
     goodbye = "thanks, please end conversation"
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        recorder = Recorder()
-        # No tools given: the link offers the default ones, end_conversation wired to itself.
-        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
-        async with running(link):
+        recorder = EventRecorder()
+        # The default tools, end_conversation wired to the link as `ask` wires it.
+        tools = default_registry(on_end_conversation=lambda: link.new_conversation(after_turn=True))
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, tools=tools, policy=FAST_POLICY)
+        async with run_in_background(link):
             first = link.send_text("remember seven")
             await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
             bye = link.send_text(goodbye)
@@ -132,7 +134,7 @@ async def test_end_conversation_lets_the_goodbye_finish_then_starts_a_fresh_conv
     assert again.transcript.startswith("turn 1:")
     stored = HandleStore(tmp_path, max_age_s=3600).load()
     assert stored is not None
-    assert stored.conversation_id == link.conversation_id
+    assert stored.conversation_id == link.status().conversation_id
     assert stored.turns == 1
 
 
@@ -141,9 +143,9 @@ async def test_without_tools_a_call_is_answered_with_an_error_and_the_turn_goes_
 ) -> None:
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
         emu.arm("tool_call:name=get_weather@turn=1")
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, tools=None, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             turn = link.send_text("hello")
             done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn, within=3)
         setup = emu.log.client_messages("setup")[0].message["setup"]

@@ -30,10 +30,12 @@ from talkbox.events import (
     TurnSent,
     UsageReported,
 )
+from talkbox.fakes import EventRecorder, run_in_background
 from talkbox.live.handles import HandleStore
-from talkbox.live.link import MAX_LOOSE_AUDIO_FRAMES, MAX_PENDING_TURNS, LiveLink
+from talkbox.live.link import LiveLink
+from talkbox.live.turns import MAX_LOOSE_AUDIO_FRAMES, MAX_PENDING_TURNS
 
-from .conftest import FAST_POLICY, Recorder, emulator_settings, running
+from .conftest import FAST_POLICY, emulator_settings
 
 
 def speech(seconds: float, rate: int = 16_000) -> list[bytes]:
@@ -92,9 +94,9 @@ async def test_six_turns_survive_goaway_rotation_and_two_drops_mid_answer(tmp_pa
 async def test_an_audio_turn_is_answered_and_resent_whole_after_a_drop(tmp_path: Path) -> None:
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
         emu.arm("abort@turn=1")
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             turn = link.start_turn()
             for frame in speech(0.6):
                 link.send_audio(frame)
@@ -117,9 +119,9 @@ async def test_an_audio_turn_is_answered_and_resent_whole_after_a_drop(tmp_path:
 async def test_a_malformed_frame_reconnects_and_the_turn_is_answered(tmp_path: Path) -> None:
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
         emu.arm("malformed:shape=non_json@turn=1")
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             turn = link.send_text("hello there")
             done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
     assert done.transcript.startswith("turn 1:")
@@ -131,9 +133,9 @@ async def test_goaway_while_idle_rotates_at_once_and_closes_the_old_socket_first
 ) -> None:
     options = EmulatorOptions(realtime=False, connection_lifetime_s=1.0, go_away_lead_s=0.6)
     async with Emulator(options) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             turn = link.send_text("remember this")
             await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
             await recorder.wait_for(LinkConnected, lambda e: e.reconnects == 1, within=5)
@@ -154,15 +156,15 @@ async def test_goaway_while_idle_rotates_at_once_and_closes_the_old_socket_first
 
 async def test_an_idle_connection_is_closed_and_the_next_turn_reconnects(tmp_path: Path) -> None:
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         settings = emulator_settings(emu, tmp_path, idle_disconnect_s=0.3)
         link = LiveLink(settings, recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             first = link.send_text("first")
             await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
             idle = await recorder.wait_for(LinkDisconnected, lambda e: e.idle, within=3)
             assert not idle.reconnecting
-            assert not link.connected
+            assert not link.status().connected
             handshakes_while_idle = len(emu.log.events("handshake"))
             second = link.send_text("second")
             done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == second)
@@ -181,9 +183,9 @@ async def test_goaway_mid_answer_rotates_right_after_the_turn_without_resending_
 ) -> None:
     async with Emulator(EmulatorOptions(realtime=True)) as emu:
         emu.arm("goaway:time_left=3,then=close@turn=1")
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             turn = link.send_text("tell me more")
             done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
             await recorder.wait_for(LinkConnected, lambda e: e.reconnects == 1, within=3)
@@ -211,14 +213,14 @@ async def test_goaway_mid_answer_rotates_right_after_the_turn_without_resending_
 
 async def test_a_new_conversation_reconnects_fresh_and_forgets_the_handle(tmp_path: Path) -> None:
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             first = link.send_text("one")
             await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
             async with asyncio.timeout(5):
                 await link.settled()
-            old_conversation = link.conversation_id
+            old_conversation = link.status().conversation_id
             link.new_conversation()
             await recorder.wait_for(LinkConnected, lambda e: e.reconnects == 1, within=3)
             second = link.send_text("two")
@@ -229,10 +231,10 @@ async def test_a_new_conversation_reconnects_fresh_and_forgets_the_handle(tmp_pa
 
     assert "handle" not in setups[1]["sessionResumption"]
     assert done.transcript.startswith("turn 1:")
-    assert link.conversation_id != old_conversation
+    assert link.status().conversation_id != old_conversation
     stored = HandleStore(tmp_path, max_age_s=3600).load()
     assert stored is not None
-    assert stored.conversation_id == link.conversation_id
+    assert stored.conversation_id == link.status().conversation_id
     assert stored.turns == 1
 
 
@@ -240,10 +242,10 @@ async def test_server_turn_detection_streams_audio_and_reports_unprompted_answer
     tmp_path: Path,
 ) -> None:
     async with Emulator(EmulatorOptions(realtime=False, silence_ms=200)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         settings = emulator_settings(emu, tmp_path, turn_detection="server", vad_silence_ms=200)
         link = LiveLink(settings, recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             await recorder.wait_for(LinkConnected)
             for frame in speech(0.5) + [bytes(640)] * 20:
                 link.send_audio(frame)
@@ -265,10 +267,10 @@ async def test_each_turn_logs_one_line_of_facts(
 ) -> None:
     caplog.set_level(logging.INFO, logger="talkbox.live.link")
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         settings = emulator_settings(emu, tmp_path, log_transcripts=transcripts)
         link = LiveLink(settings, recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             turn = link.send_text("secret question")
             await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
     (line,) = [r.getMessage() for r in caplog.records if "answered" in r.getMessage()]
@@ -292,17 +294,18 @@ async def test_each_turn_logs_one_line_of_facts(
 async def test_turn_shapes_seen_in_the_field_still_end_turns(tmp_path: Path, shape: str) -> None:
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
         if shape == "only_generation_complete":
-            # A model that ends its turns with generationComplete alone (live-protocol §4.5);
-            # the resumable handle that follows is what says the turn is over.
+            # A model that ends its turns with generationComplete alone
+            # (docs/live-protocol.md §4.5); the resumable handle that follows is what says
+            # the turn is over.
             emu.arm("no_turn_complete@turn=1-")
         else:
             if shape.startswith("no_turn_complete"):
                 # A 3.x model that ends its turns with an interaction status instead.
                 emu.arm("interaction_status:status=IDLE@turn=1-")
             emu.arm(shape)
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             first = link.send_text("one")
             await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
             second = link.send_text("two")
@@ -318,9 +321,9 @@ async def test_a_new_conversation_fails_the_pending_turn_instead_of_resending_it
     tmp_path: Path,
 ) -> None:
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             await recorder.wait_for(LinkConnected)
             pending = link.send_text("a question from the old conversation")
             link.new_conversation()
@@ -360,11 +363,11 @@ async def test_an_utterance_and_stream_end_sent_while_disconnected_are_answered(
     tmp_path: Path, when: str
 ) -> None:
     async with Emulator(EmulatorOptions(realtime=False, silence_ms=200)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(
             server_vad_settings(emu, tmp_path, idle_disconnect_s=0.3), recorder, policy=FAST_POLICY
         )
-        async with running(link):
+        async with run_in_background(link):
             if when == "idle-disconnected":
                 first = link.send_text("hello")
                 await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
@@ -384,20 +387,20 @@ async def test_loose_audio_keeps_the_newest_frames_when_the_backlog_is_full(
     tmp_path: Path,
 ) -> None:
     async with Emulator(EmulatorOptions(realtime=False, silence_ms=200)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(server_vad_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
         # Queued before the link runs: more than the backlog holds.
         for frame in tagged_speech(MAX_LOOSE_AUDIO_FRAMES + 50):
             link.send_audio(frame)
         link.end_audio_stream()
-        async with running(link):
+        async with run_in_background(link):
             await recorder.wait_for(TurnCompleted, within=5)
         received = frame_numbers(emu.log.client_messages("realtime_input.audio"))
 
     # The stream end took a place too; the oldest frames went, the newest arrived in order.
     kept = MAX_LOOSE_AUDIO_FRAMES - 1
     assert received == list(range(MAX_LOOSE_AUDIO_FRAMES + 50 - kept, MAX_LOOSE_AUDIO_FRAMES + 50))
-    assert link.loose_audio_dropped == 51
+    assert link.status().loose_audio_dropped == 51
 
 
 async def test_server_detected_turns_are_counted_and_logged_like_our_own(
@@ -405,9 +408,9 @@ async def test_server_detected_turns_are_counted_and_logged_like_our_own(
 ) -> None:
     caplog.set_level(logging.INFO, logger="talkbox.live.link")
     async with Emulator(EmulatorOptions(realtime=False, silence_ms=200)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(server_vad_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             for frame in speech(0.3):
                 link.send_audio(frame)
             link.end_audio_stream()
@@ -434,23 +437,23 @@ async def test_server_detected_turns_are_counted_and_logged_like_our_own(
     assert stored.turns == 2
 
 
-async def answer_to(recorder: Recorder, turn: int) -> TurnCompleted:
+async def answer_to(recorder: EventRecorder, turn: int) -> TurnCompleted:
     """The TurnCompleted of `turn`, waiting a bounded time."""
     return await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
 
 
 async def test_a_ninth_pending_turn_is_refused_and_the_eight_are_answered(tmp_path: Path) -> None:
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
         # Asked while the link is not running yet: all of them wait.
         turns = [link.send_text(f"question {n}") for n in range(1, MAX_PENDING_TURNS + 2)]
         refused = recorder.of(TurnFailed)
-        async with running(link):
+        async with run_in_background(link):
             answered = [await answer_to(recorder, t) for t in turns[:-1]]
 
     reason = f"{MAX_PENDING_TURNS} turns are already waiting for an answer"
-    assert refused == [TurnFailed(turns[-1], reason)]
+    assert refused == [TurnFailed(turn_id=turns[-1], reason=reason)]
     assert [a.conversation_turn for a in answered] == list(range(1, MAX_PENDING_TURNS + 1))
 
 
@@ -459,9 +462,9 @@ async def test_a_turn_asked_as_a_goaway_answer_ends_goes_on_the_new_connection(
 ) -> None:
     async with Emulator(EmulatorOptions(realtime=True)) as emu:
         emu.arm("goaway:time_left=3,then=close@turn=1")
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
-        async with running(link):
+        async with run_in_background(link):
             first = link.send_text("tell me")
             await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
             # The person asks again at once, while the old connection is still open.
@@ -496,7 +499,7 @@ async def test_cancelling_the_link_as_it_leaves_a_connection_on_purpose_stops_it
         return time.monotonic()
 
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        recorder = Recorder()
+        recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY, clock=clock)
         task = asyncio.create_task(link.run())
         await recorder.wait_for(LinkConnected)

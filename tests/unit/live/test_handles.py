@@ -1,3 +1,5 @@
+"""The conversation and its handle store: atomic saves, the age rule, damaged files."""
+
 from __future__ import annotations
 
 import json
@@ -11,6 +13,7 @@ import pytest
 from talkbox.live import handles
 from talkbox.live.handles import (
     HANDLE_LIFETIME_S,
+    Conversation,
     HandleStore,
     StoredHandle,
     handle_max_age,
@@ -247,3 +250,67 @@ def test_an_invalid_handle_is_refused_before_anything_is_written(tmp_path: Path)
         store.save(StoredHandle(handle="", conversation_id="c", saved_at=NOW, turns=0))
     assert store.load(now=NOW) == STORED
     assert leftovers(tmp_path) == []
+
+
+# ---------------------------------------------------------------- the conversation
+
+
+def conversation_in(directory: Path, *, resume: bool = True) -> Conversation:
+    return Conversation(store_in(directory), max_age_s=600.0, resume=resume)
+
+
+def test_a_conversation_continues_the_stored_one_with_its_id_and_turns(tmp_path: Path) -> None:
+    store_in(tmp_path).save(STORED)
+    conversation = conversation_in(tmp_path)
+    conversation.load(now=NOW + 10)
+    assert (conversation.id, conversation.turns) == ("c-1", 3)
+    assert conversation.usable_handle(now=NOW + 10) == STORED.handle
+
+
+def test_a_handle_that_grew_too_old_in_memory_is_forgotten_with_its_conversation(
+    tmp_path: Path,
+) -> None:
+    store_in(tmp_path).save(STORED)
+    conversation = conversation_in(tmp_path)
+    conversation.load(now=NOW)
+    assert conversation.usable_handle(now=NOW + 601) is None
+    assert conversation.id != "c-1"
+    assert conversation.turns == 0
+    assert conversation.handle is None
+    assert not (tmp_path / handles.HANDLE_FILE_NAME).exists()
+
+
+def test_an_adopted_handle_is_stored_with_the_conversation_and_its_turns(tmp_path: Path) -> None:
+    conversation = conversation_in(tmp_path)
+    conversation.turns = 2
+    conversation.adopt("h-2", now=NOW)
+    stored = store_in(tmp_path).load(now=NOW)
+    assert stored == StoredHandle(
+        handle="h-2", conversation_id=conversation.id, saved_at=NOW, turns=2
+    )
+
+
+def test_without_resumption_no_handle_is_offered(tmp_path: Path) -> None:
+    conversation = conversation_in(tmp_path, resume=False)
+    conversation.adopt("h-1", now=NOW)
+    assert conversation.usable_handle(now=NOW) is None
+
+
+def test_forgetting_starts_a_new_conversation_and_clears_the_store(tmp_path: Path) -> None:
+    conversation = conversation_in(tmp_path)
+    conversation.adopt("h-1", now=NOW)
+    conversation.turns = 4
+    conversation.context_shrank(900)
+    old_id = conversation.id
+    conversation.forget()
+    assert conversation.id != old_id
+    assert (conversation.turns, conversation.handle, conversation.prompt_tokens) == (0, None, None)
+    assert store_in(tmp_path).load(now=NOW) is None
+
+
+def test_a_smaller_prompt_than_the_last_one_says_the_context_was_compressed() -> None:
+    conversation = Conversation(None, max_age_s=600.0, resume=True)
+    assert conversation.context_shrank(1000) is None
+    assert conversation.context_shrank(1200) is None
+    assert conversation.context_shrank(300) == 1200
+    assert conversation.context_shrank(300) is None

@@ -1,9 +1,10 @@
-"""classify() on the exceptions the real SDK and websockets raise, and Backoff's delays."""
+"""The reconnect policy: classify() on the real SDK's exceptions, Backoff, ResumeProbe, leaving."""
 
 from __future__ import annotations
 
 import random
 import ssl
+from typing import Any
 
 import pytest
 from google.genai import errors as genai_errors
@@ -14,7 +15,21 @@ from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, Inv
 from websockets.frames import Close
 from websockets.http11 import Response
 
-from talkbox.live.backoff import Action, Backoff, Outcome, RetryPolicy, classify
+from talkbox.live.backoff import (
+    WAKE_SLACK_S,
+    Action,
+    Backoff,
+    EndReason,
+    Leave,
+    Outcome,
+    ProbeState,
+    ResumeProbe,
+    RetryPolicy,
+    WakeIn,
+    classify,
+    end_connection,
+    go_away_deadline,
+)
 
 
 def sdk_close(code: int, reason: str) -> genai_errors.APIError:
@@ -244,3 +259,122 @@ def test_any_other_refusal_body_is_folded_onto_one_line() -> None:
     assert "\n" not in outcome.reason
     assert outcome.reason.startswith("HTTP 503: <html> <body>busy</body> </html>")
     assert len(outcome.reason) <= len("HTTP 503: ") + 300
+
+
+# ---------------------------------------------------------------- the resume probe
+
+RESUME = Outcome(Action.RESUME, "1011 internal error")
+
+
+def test_two_transient_setup_failures_while_resuming_earn_one_try_without_the_handle() -> None:
+    probe = ResumeProbe()
+    probe.failed(RESUME, setup_done=False, sent_handle=True)
+    assert not probe.skip_handle
+    probe.failed(RESUME, setup_done=False, sent_handle=True)
+    assert probe.skip_handle
+    # That try answered: the service serves fresh sessions, not this handle.
+    assert probe.connected() == 2
+    assert not probe.skip_handle
+    assert probe.state is ProbeState.NONE
+
+
+def test_when_the_try_without_the_handle_fails_too_the_handle_is_kept() -> None:
+    probe = ResumeProbe()
+    for _ in range(2):
+        probe.failed(RESUME, setup_done=False, sent_handle=True)
+    probe.failed(RESUME, setup_done=False, sent_handle=False)
+    assert probe.state is ProbeState.SPENT
+    for _ in range(3):
+        probe.failed(RESUME, setup_done=False, sent_handle=True)
+    assert not probe.skip_handle
+    # A connection that resumed is no probe's answer.
+    assert probe.connected() is None
+
+
+@pytest.mark.parametrize(
+    ("outcome", "setup_done", "sent_handle"),
+    [
+        (RESUME, True, True),
+        (RESUME, False, False),
+        (Outcome(Action.QUOTA, "429"), False, True),
+        (Outcome(Action.FRESH, "1008 handle"), False, True),
+    ],
+    ids=["after-setup", "without-handle", "quota", "refused-handle"],
+)
+def test_only_transient_setup_failures_while_resuming_count_towards_the_probe(
+    outcome: Outcome, setup_done: bool, sent_handle: bool
+) -> None:
+    probe = ResumeProbe()
+    for _ in range(5):
+        probe.failed(outcome, setup_done=setup_done, sent_handle=sent_handle)
+    assert not probe.skip_handle
+    assert probe.failures == 0
+
+
+# ---------------------------------------------------------------- leaving a connection
+
+
+def ending(**overrides: Any) -> Leave | WakeIn:
+    facts: dict[str, Any] = {
+        "now": 100.0,
+        "restart_requested": False,
+        "go_away_deadline": None,
+        "between_turns": True,
+        "idle_disconnect_s": 0.0,
+        "quiet": True,
+        "last_activity": 100.0,
+        "handle_due_at": None,
+    }
+    facts.update(overrides)
+    return end_connection(**facts)
+
+
+def test_with_nothing_to_watch_the_connection_stays_until_something_changes() -> None:
+    assert ending() == WakeIn(None)
+
+
+def test_a_requested_new_conversation_leaves_at_once() -> None:
+    assert ending(restart_requested=True, between_turns=False) == Leave(EndReason.NEW_CONVERSATION)
+
+
+def test_after_a_goaway_the_link_leaves_between_turns_at_once() -> None:
+    assert ending(go_away_deadline=105.0) == Leave(EndReason.GOAWAY)
+
+
+def test_after_a_goaway_mid_turn_the_link_waits_for_the_turn_until_the_deadline() -> None:
+    assert ending(go_away_deadline=105.0, between_turns=False) == WakeIn(5.0 + WAKE_SLACK_S)
+    assert ending(go_away_deadline=105.0, between_turns=False, now=105.0) == Leave(
+        EndReason.GOAWAY_DEADLINE
+    )
+
+
+def test_a_quiet_connection_is_closed_after_the_idle_time() -> None:
+    assert ending(idle_disconnect_s=30.0, last_activity=80.0) == WakeIn(10.0 + WAKE_SLACK_S)
+    assert ending(idle_disconnect_s=30.0, last_activity=70.0) == Leave(EndReason.IDLE)
+
+
+def test_a_busy_connection_or_an_idle_time_of_zero_is_never_closed_as_idle() -> None:
+    assert ending(idle_disconnect_s=30.0, last_activity=0.0, quiet=False) == WakeIn(None)
+    assert ending(idle_disconnect_s=0.0, last_activity=0.0) == WakeIn(None)
+
+
+def test_a_due_handle_wakes_the_watch_when_its_wait_ends_whichever_comes_first() -> None:
+    assert ending(handle_due_at=100.5, quiet=False) == WakeIn(0.5 + WAKE_SLACK_S)
+    soonest = ending(
+        go_away_deadline=109.0,
+        between_turns=False,
+        idle_disconnect_s=30.0,
+        last_activity=75.0,
+        handle_due_at=107.0,
+    )
+    assert soonest == WakeIn(5.0 + WAKE_SLACK_S)
+
+
+@pytest.mark.parametrize(
+    ("time_left", "believed", "leave_after"),
+    [(60.0, 60.0, 55.0), (8.0, 8.0, 6.0), (0.0, 0.0, 0.0), (None, 10.0, 7.5)],
+)
+def test_a_goaway_leaves_a_margin_of_a_quarter_of_its_time_at_most_five_seconds(
+    time_left: float | None, believed: float, leave_after: float
+) -> None:
+    assert go_away_deadline(time_left, 1000.0) == (believed, 1000.0 + leave_after)

@@ -1,0 +1,250 @@
+"""The link's words: what happened becomes one event for the owner and at most one log line.
+
+`LinkReport` is handed facts (from the ledger, the conversation and the policies) and says
+them: it emits the `talkbox.events` event and writes the journal line, so the wording of
+both lives in one place and is tested without a connection. It decides nothing; the link
+decides when each thing happened. The lines go to the link's logger, `talkbox.live.link`,
+where they have always been.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Literal
+
+from google.genai import types
+
+from talkbox.audio.format import ANSWER_RATE_HZ
+from talkbox.events import (
+    AnswerAudioReceived,
+    AnswerInterrupted,
+    ContextCompressed,
+    ConversationRestarted,
+    GenerationCompleted,
+    GoAwayReceived,
+    LinkConnected,
+    LinkDisconnected,
+    LinkEvent,
+    LinkFailed,
+    ToolCallReceived,
+    TranscriptReceived,
+    TurnCompleted,
+    TurnFailed,
+    TurnResent,
+    Usage,
+    UsageReported,
+)
+from talkbox.live.backoff import EndReason
+from talkbox.live.messages import ContentRead, reported_calls
+from talkbox.live.turns import Refusal, RefusedBy, Turn, TurnFacts
+
+# The link's journal lines keep the link's name, whichever module words them.
+log = logging.getLogger("talkbox.live.link")
+
+
+def format_turn_facts(facts: TurnFacts, conversation_turn: int, *, transcripts: bool) -> str:
+    """The one log line of facts about an answered turn (`transcripts`: add what was said)."""
+    usage = facts.usage
+    line = (
+        f"{facts.label} (conversation turn {conversation_turn}) answered"
+        f"{' (interrupted)' if facts.interrupted else ''} in {facts.duration_s:.2f}s: "
+        f"first audio after {(facts.first_audio_s or 0.0) * 1000:.0f} ms, "
+        f"{facts.audio_s:.1f}s of audio, tokens prompt={usage.prompt_tokens if usage else -1} "
+        f"response={usage.response_tokens if usage else -1} "
+        f"total={usage.total_tokens if usage else -1}"
+    )
+    if transcripts:
+        line += f", heard {facts.heard!r}, said {facts.said!r}"
+    return line
+
+
+class LinkReport:
+    """Emits the link's events and logs its lines; `emit` must neither block nor raise."""
+
+    def __init__(self, emit: Callable[[LinkEvent], None], *, transcripts: bool) -> None:
+        self.emit = emit
+        """The owner's event sink."""
+        self.transcripts = transcripts
+        """Whether fact lines include what was heard and said (TALKBOX_LOG_TRANSCRIPTS)."""
+
+    # ------------------------------------------------------------------ connections
+
+    def connected(
+        self, *, reason: str, resumed: bool, conversation_id: str, turns: int, reconnects: int
+    ) -> None:
+        """A connection finished setup."""
+        log.info(
+            "connected (%s, %s conversation %s, %d turns so far)",
+            reason,
+            "resumed" if resumed else "fresh",
+            conversation_id,
+            turns,
+        )
+        self.emit(
+            LinkConnected(
+                resumed=resumed,
+                conversation_id=conversation_id,
+                reconnects=reconnects,
+                reason=reason,
+            )
+        )
+
+    def ended_on_purpose(self, why: EndReason) -> None:
+        """The link left a connection itself (GoAway, idle, new conversation)."""
+        if why is EndReason.IDLE:
+            log.info("closed the idle connection; the next turn reconnects")
+            self.emit(
+                LinkDisconnected(reason="idle", retry_in_s=0.0, reconnecting=False, idle=True)
+            )
+            return
+        log.info("reconnecting: %s", why)
+        self.emit(LinkDisconnected(reason=str(why), retry_in_s=0.0))
+
+    def lost(self, reason: str, retry_in_s: float, *, during_setup: bool) -> None:
+        """A connection was refused or lost; the link reconnects after `retry_in_s`."""
+        log.info(
+            "connection %s (%s); reconnecting in %.2fs",
+            "refused" if during_setup else "lost",
+            reason,
+            retry_in_s,
+        )
+        self.emit(LinkDisconnected(reason=reason, retry_in_s=retry_in_s))
+
+    def fatal(self, reason: str, retry_in_s: float) -> None:
+        """The service refused us in a way retrying cannot fix soon."""
+        log.error("the Live service refused the connection: %s", reason)
+        self.emit(LinkFailed(reason=reason, retry_in_s=retry_in_s))
+
+    def handle_refused(self, reason: str, conversation_id: str) -> None:
+        """The service refused the handle; `conversation_id` is the fresh conversation."""
+        log.warning(
+            "the service refused the resumption handle (%s); starting a fresh conversation",
+            reason,
+        )
+        self.emit(ConversationRestarted(reason=reason, conversation_id=conversation_id))
+
+    def resume_abandoned(self, failures: int, old_id: str, new_id: str) -> None:
+        """Resuming kept failing where a fresh session works: the conversation was left."""
+        # The handle (or the session behind it) is what the service cannot serve.
+        log.warning(
+            "the service failed %d times to resume conversation %s but accepts a fresh "
+            "one; starting a fresh conversation",
+            failures,
+            old_id,
+        )
+        self.emit(ConversationRestarted(reason="resuming kept failing", conversation_id=new_id))
+
+    def conversation_ending(self, reason: str, conversation_id: str) -> None:
+        """The service ended the conversation (its pending turns fail next)."""
+        log.warning(
+            "the service ended conversation %s (%s); the next turn starts a fresh one",
+            conversation_id,
+            reason,
+        )
+
+    def conversation_ended(self, reason: str, conversation_id: str) -> None:
+        """The conversation the service ended was left; the next turn starts `conversation_id`."""
+        self.emit(ConversationRestarted(reason=reason, conversation_id=conversation_id))
+        self.emit(LinkDisconnected(reason=reason, retry_in_s=0.0, reconnecting=False))
+
+    def go_away(self, time_left_s: float, *, between_turns: bool) -> None:
+        """The server announced the end of the connection."""
+        log.info(
+            "GoAway: connection ends in %.2fs; rotating %s",
+            time_left_s,
+            "now" if between_turns else "after the current turn",
+        )
+        self.emit(GoAwayReceived(time_left_s))
+
+    # ------------------------------------------------------------------ turns
+
+    def refused(self, refusal: Refusal) -> None:
+        """A new turn was refused."""
+        if refusal.by is RefusedBy.FAILURE:
+            # The ERROR line of the fatal failure already says why; no line per turn.
+            log.debug("turn %d refused: %s", refusal.turn_id, refusal.reason)
+        else:
+            log.warning("turn %d refused: %s", refusal.turn_id, refusal.reason)
+        self.emit(TurnFailed(turn_id=refusal.turn_id, reason=refusal.reason))
+
+    def failed(self, turn: Turn, reason: str, *, level: int = logging.WARNING) -> None:
+        """A pending turn will not be answered."""
+        log.log(level, "turn %d failed: %s", turn.id, reason)
+        self.emit(TurnFailed(turn_id=turn.id, reason=reason))
+
+    def resent(self, turn: Turn) -> None:
+        """A turn cut by a lost connection is being sent again."""
+        log.info("sending turn %d again (attempt %d)", turn.id, turn.attempts + 1)
+        self.emit(TurnResent(turn.id))
+
+    def completed(self, facts: TurnFacts | None, conversation_turn: int) -> None:
+        """The server finished an answer (None: a bare end of turn, nothing to log)."""
+        if facts is None:
+            self.emit(
+                TurnCompleted(
+                    turn_id=None,
+                    interrupted=False,
+                    audio_s=0.0,
+                    first_audio_s=None,
+                    duration_s=0.0,
+                    transcript="",
+                    usage=None,
+                    conversation_turn=conversation_turn,
+                )
+            )
+            return
+        log.info("%s", format_turn_facts(facts, conversation_turn, transcripts=self.transcripts))
+        self.emit(
+            TurnCompleted(
+                turn_id=facts.turn_id,
+                interrupted=facts.interrupted,
+                audio_s=facts.audio_s,
+                first_audio_s=facts.first_audio_s,
+                duration_s=facts.duration_s,
+                transcript=facts.said,
+                usage=facts.usage,
+                conversation_turn=conversation_turn,
+            )
+        )
+
+    # ------------------------------------------------------------------ answers
+
+    def answer(self, turn_id: int | None, content: ContentRead) -> None:
+        """What a serverContent brought, in its order: transcripts, audio, generation, cut."""
+        if content.heard is not None:
+            self._transcript(turn_id, "input", content.heard, content.heard_finished)
+        for pcm in content.chunks:
+            self.emit(AnswerAudioReceived(turn_id=turn_id, pcm=pcm, rate=ANSWER_RATE_HZ))
+        if content.said is not None:
+            self._transcript(turn_id, "output", content.said, content.said_finished)
+        if content.generated:
+            self.emit(GenerationCompleted(turn_id))
+        if content.interrupted:
+            self.emit(AnswerInterrupted(turn_id))
+
+    def _transcript(
+        self,
+        turn_id: int | None,
+        direction: Literal["input", "output"],
+        text: str,
+        finished: bool,
+    ) -> None:
+        self.emit(
+            TranscriptReceived(turn_id=turn_id, direction=direction, text=text, finished=finished)
+        )
+
+    def usage(self, turn_id: int | None, usage: Usage, *, compressed_from: int | None) -> None:
+        """Token counts; `compressed_from`: the larger prompt size before a compression."""
+        if compressed_from is not None:
+            log.info(
+                "context compressed: %d -> %d prompt tokens", compressed_from, usage.prompt_tokens
+            )
+            self.emit(
+                ContextCompressed(before_tokens=compressed_from, after_tokens=usage.prompt_tokens)
+            )
+        self.emit(UsageReported(turn_id=turn_id, usage=usage))
+
+    def tool_calls(self, turn_id: int | None, calls: tuple[types.FunctionCall, ...]) -> None:
+        """The model asked for function calls."""
+        self.emit(ToolCallReceived(turn_id=turn_id, calls=reported_calls(calls)))

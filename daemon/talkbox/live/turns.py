@@ -1,0 +1,532 @@
+"""The turn ledger: what the link owes the server and what the server owes the link.
+
+Pure bookkeeping, no sockets, no sleeps, no clock: every method that needs the time is
+given it. The ledger keeps the pending turns (each with everything it sent, so a turn cut by
+a lost connection is sent again whole), the outbox of messages to write in order, the loose
+audio of server turn detection, the limits (pending turns, attempts, audio kept), and the
+facts of each answered turn. It emits nothing and logs nothing: `talkbox.live.link` turns
+what its methods return into events and log lines (worded by `talkbox.live.report`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from google.genai import types
+
+from talkbox.audio.format import ANSWER_RATE_HZ, INPUT_RATE_HZ, pcm_bytes, seconds
+from talkbox.events import Usage
+from talkbox.live.messages import ContentRead
+
+# A turn keeps its audio so it can be sent again after a lost connection; a minute of
+# 16 kHz speech is 1.9 MB, longer than any sensible spoken question.
+MAX_TURN_AUDIO_BYTES = pcm_bytes(60, INPUT_RATE_HZ)
+# Audio streamed outside a turn (server turn detection) is only worth a few seconds of
+# backlog while the connection is down or slow; older speech would be answered out of
+# context, so the oldest frames go first.
+MAX_LOOSE_AUDIO_FRAMES = 250
+# More turns than this waiting for answers means the link has been down for a while. A new
+# turn is refused rather than an old one dropped: the old ones may be on the wire already.
+MAX_PENDING_TURNS = 8
+# A turn that was cut this many times is reported as failed rather than sent again.
+MAX_TURN_ATTEMPTS = 3
+# After turnComplete the server sends the handle that includes the turn; a new turn (or a
+# rotation) waits this long for it so the handle in hand never covers half a turn.
+HANDLE_WAIT_S = 1.0
+
+
+class OpKind(StrEnum):
+    """What one queued message is."""
+
+    START = "start"
+    """activityStart: an audio turn begins."""
+    AUDIO = "audio"
+    """A chunk of a turn's audio."""
+    END = "end"
+    """activityEnd: the audio turn is complete."""
+    TEXT = "text"
+    """A whole text turn (clientContent with turnComplete)."""
+    STREAM_END = "stream_end"
+    """audioStreamEnd: the microphone paused (server turn detection)."""
+    LOOSE_AUDIO = "loose_audio"
+    """Audio outside any turn (server turn detection)."""
+    TOOL = "tool"
+    """Function responses."""
+
+    @property
+    def opens_turn(self) -> bool:
+        """Whether this message is the first of a user turn."""
+        return self in (OpKind.START, OpKind.TEXT)
+
+    @property
+    def completes_turn(self) -> bool:
+        """Whether the turn is fully sent once this message is written."""
+        return self in (OpKind.END, OpKind.TEXT)
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One message to send, in order."""
+
+    kind: OpKind
+    turn_id: int | None = None
+    pcm: bytes = b""
+    text: str = ""
+    responses: tuple[types.FunctionResponse, ...] = ()
+
+
+@dataclass(eq=False)
+class Turn:
+    """A user turn from the first byte sent until the server completed its answer."""
+
+    id: int
+    text: str | None
+    implicit: bool = False
+    """The server's own turn (server turn detection, unprompted answers): tracked for the
+    per-turn facts, reported with turn_id None."""
+    audio: list[bytes] = field(default_factory=list)
+    audio_bytes: int = 0
+    closed: bool = False
+    sent: bool = False
+    """Fully written on the current connection (its answer may be arriving)."""
+    attempts: int = 0
+    """How many connections some of it was written on (another sending is a resend)."""
+    on_wire: bool = False
+    """Its first message went out on the current connection (a GoAway rotation waits)."""
+    sent_at: float | None = None
+    first_audio_at: float | None = None
+    answer_bytes: int = 0
+    interrupted: bool = False
+    generated: bool = False
+    transcript_in: list[str] = field(default_factory=list)
+    transcript_out: list[str] = field(default_factory=list)
+    usage: Usage | None = None
+    dropped_frames: int = 0
+
+    @property
+    def report_id(self) -> int | None:
+        """The id events carry: None for a turn the server opened itself."""
+        return None if self.implicit else self.id
+
+    @property
+    def label(self) -> str:
+        """How the log names this turn."""
+        return "server turn" if self.implicit else f"turn {self.id}"
+
+    def ops(self) -> list[Op]:
+        """Everything to send for this turn so far, in order."""
+        if self.text is not None:
+            return [Op(OpKind.TEXT, self.id, text=self.text)]
+        out = [Op(OpKind.START, self.id)]
+        out.extend(Op(OpKind.AUDIO, self.id, pcm=chunk) for chunk in self.audio)
+        if self.closed:
+            out.append(Op(OpKind.END, self.id))
+        return out
+
+    def answer_audio(self, pcm: bytes, now: float) -> None:
+        """Count a chunk of the answer's audio."""
+        if self.first_audio_at is None:
+            self.first_audio_at = now
+        self.answer_bytes += len(pcm)
+
+    def reset_answer(self) -> None:
+        """Forget a partial answer: the turn is being asked again."""
+        self.sent = False
+        self.sent_at = None
+        self.first_audio_at = None
+        self.answer_bytes = 0
+        self.interrupted = False
+        self.generated = False
+        self.transcript_in.clear()
+        self.transcript_out.clear()
+        self.usage = None
+
+
+class RefusedBy(StrEnum):
+    """Why the ledger refused a new turn."""
+
+    FAILURE = "failure"
+    """The link is waiting out a failure retrying cannot fix soon (its ERROR line says why)."""
+    PENDING_LIMIT = "pending_limit"
+    """MAX_PENDING_TURNS turns already wait for an answer."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refusal:
+    """A turn the ledger would not take: its id (spent) and the reason to report."""
+
+    turn_id: int
+    reason: str
+    by: RefusedBy
+
+
+class AudioFate(StrEnum):
+    """What became of one frame given to `TurnLedger.add_audio`."""
+
+    IN_TURN = "in_turn"
+    """Kept in the open turn and queued."""
+    LOOSE = "loose"
+    """Queued as loose audio (server turn detection)."""
+    LOOSE_DISPLACED = "loose_displaced"
+    """Queued as loose audio; the backlog was full, so its oldest frame was dropped."""
+    OUTSIDE_TURN = "outside_turn"
+    """Dropped: local turn detection and no turn open (the privacy invariant)."""
+    TOO_LONG = "too_long"
+    """Dropped: the open turn holds MAX_TURN_AUDIO_BYTES already."""
+
+
+class Requeued(StrEnum):
+    """What `TurnLedger.requeue` did with a pending turn on a new connection."""
+
+    FIRST = "first"
+    """Queued for its first sending."""
+    RESENT = "resent"
+    """Queued again whole, its partial answer forgotten."""
+    GIVE_UP = "give_up"
+    """Not queued: cut MAX_TURN_ATTEMPTS times already; the caller fails it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnFacts:
+    """What one answered turn amounted to: the content of its fact line and TurnCompleted."""
+
+    turn_id: int | None
+    label: str
+    interrupted: bool
+    duration_s: float
+    """From the turn fully sent to its answer complete."""
+    first_audio_s: float | None
+    """From the turn fully sent to the first answer audio (None: no audio came)."""
+    audio_s: float
+    heard: str
+    said: str
+    usage: Usage | None
+
+
+class TurnLedger:
+    """The pending turns, the outbox and loose audio of one conversation, and their limits."""
+
+    def __init__(self, *, local_turns: bool, now: float) -> None:
+        self.local_turns = local_turns
+        """Local turn detection: audio goes up only inside a turn the person opened."""
+        self.turns: dict[int, Turn] = {}
+        """Pending turns by id, oldest first: asked and not yet answered or failed."""
+        self.open_turn: Turn | None = None
+        self.implicit: Turn | None = None
+        """The server's own turn being answered, if any."""
+        self.outbox: deque[Op] = deque()
+        # Server turn detection only: audio and stream ends outside any turn, in order.
+        self.loose: deque[Op] = deque(maxlen=MAX_LOOSE_AUDIO_FRAMES)
+        self.loose_dropped = 0
+        """Loose frames pushed out of the full backlog, oldest first."""
+        self.dropped_outside_turn = 0
+        """Frames dropped because no turn was open (local turn detection)."""
+        self.outside_run = 0
+        """Frames dropped outside a turn since the last turn opened."""
+        self.refusing: str | None = None
+        """While set, new turns are refused with this reason."""
+        self.last_activity = now
+        self.last_completed: int | None = None
+        """The report id of the turn answered last (usage sent after turnComplete)."""
+        self.awaiting_handle_since: float | None = None
+        self._next_turn_id = 1
+
+    # ------------------------------------------------------------------ asking
+
+    def open_audio(self, now: float) -> Turn | Refusal:
+        """Open an audio turn and queue its activityStart (close any open one first)."""
+        turn = self._new_turn(text=None, now=now)
+        if isinstance(turn, Turn):
+            self.open_turn = turn
+            self.outbox.append(Op(OpKind.START, turn.id))
+        return turn
+
+    def add_audio(self, pcm: bytes) -> AudioFate:
+        """Keep and queue a frame: in the open turn, loose, or dropped (the fate says)."""
+        turn = self.open_turn
+        if turn is None:
+            if self.local_turns:
+                self.dropped_outside_turn += 1
+                self.outside_run += 1
+                return AudioFate.OUTSIDE_TURN
+            displaced = self.add_loose(Op(OpKind.LOOSE_AUDIO, pcm=pcm))
+            return AudioFate.LOOSE_DISPLACED if displaced else AudioFate.LOOSE
+        if turn.audio_bytes + len(pcm) > MAX_TURN_AUDIO_BYTES:
+            turn.dropped_frames += 1
+            return AudioFate.TOO_LONG
+        turn.audio.append(pcm)
+        turn.audio_bytes += len(pcm)
+        self.outbox.append(Op(OpKind.AUDIO, turn.id, pcm=pcm))
+        return AudioFate.IN_TURN
+
+    def close(self) -> Turn | None:
+        """Close the open audio turn and queue its activityEnd; None if none was open."""
+        turn = self.open_turn
+        if turn is None:
+            return None
+        self.open_turn = None
+        turn.closed = True
+        self.outbox.append(Op(OpKind.END, turn.id))
+        return turn
+
+    def add_text(self, text: str, now: float) -> Turn | Refusal:
+        """Queue one complete text turn."""
+        turn = self._new_turn(text=text, now=now)
+        if isinstance(turn, Turn):
+            turn.closed = True
+            self.outbox.append(Op(OpKind.TEXT, turn.id, text=text))
+        return turn
+
+    def add_loose(self, op: Op) -> bool:
+        """Queue loose audio or a stream end; True when the oldest loose frame was dropped."""
+        full = len(self.loose) == self.loose.maxlen
+        if full:
+            # The deque drops its oldest item on append: old speech is worth least.
+            self.loose_dropped += 1
+        self.loose.append(op)
+        return full
+
+    def add_tool_response(self, responses: tuple[types.FunctionResponse, ...]) -> None:
+        """Queue function responses, behind everything queued before them."""
+        self.outbox.append(Op(OpKind.TOOL, responses=responses))
+
+    def current(self) -> Turn | None:
+        """The newest turn being asked or answered (the server's own when none of ours)."""
+        return self.turns[max(self.turns)] if self.turns else self.implicit
+
+    def _new_turn(self, *, text: str | None, now: float) -> Turn | Refusal:
+        turn_id = self._next_turn_id
+        self._next_turn_id += 1
+        self.outside_run = 0
+        if self.refusing is not None:
+            return Refusal(turn_id=turn_id, reason=self.refusing, by=RefusedBy.FAILURE)
+        if len(self.turns) >= MAX_PENDING_TURNS:
+            reason = f"{len(self.turns)} turns are already waiting for an answer"
+            return Refusal(turn_id=turn_id, reason=reason, by=RefusedBy.PENDING_LIMIT)
+        turn = Turn(turn_id, text)
+        self.turns[turn.id] = turn
+        self.last_activity = now
+        return turn
+
+    # ------------------------------------------------------------------ sending
+
+    def next_op(self) -> Op | None:
+        """The next message to write: turns first, loose audio when no turn has any."""
+        queue = self.outbox or self.loose
+        return queue[0] if queue else None
+
+    def hold(self, op: Op, now: float, *, leaving: bool) -> float | None:
+        """How long `op` must wait before it is written (None: write it now).
+
+        `leaving`: this connection got a GoAway. A new turn then goes on the next
+        connection (returns infinity: wait for a change), so it is neither cut at the
+        deadline nor the reason the rotation waits. While the handle covering the previous
+        turn is due, a new turn waits for it (briefly): sent now, it could end up inside
+        that handle or outside it.
+        """
+        if not op.kind.opens_turn:
+            return None
+        if leaving:
+            return math.inf
+        due = self.handle_due_at(now)
+        return None if due is None else due - now
+
+    def book_sent(self, op: Op, now: float) -> Turn | None:
+        """Book `op` as written (before the write); returns its turn once fully sent.
+
+        Booked before the write: the answer can arrive before the write returns, and it must
+        find its turn already sent. A failed write ends the connection, and
+        `connection_lost` undoes the booking.
+        """
+        if op.turn_id is None:
+            return None
+        turn = self.turns.get(op.turn_id)
+        if turn is None:
+            return None
+        if op.kind.opens_turn:
+            turn.attempts += 1
+            turn.on_wire = True
+        if op.kind.completes_turn:
+            turn.sent = True
+            turn.sent_at = now
+            self.last_activity = now
+            return turn
+        return None
+
+    def written(self, op: Op) -> None:
+        """`op` reached the socket: it leaves its queue.
+
+        Only a written op leaves; what a failed write carried is rebuilt from its turn on
+        the next connection. The queue may have changed during the write (a failed turn
+        purged, the oldest loose frame dropped), so only the op itself is removed.
+        """
+        if self.outbox and self.outbox[0] is op:
+            self.outbox.popleft()
+        elif self.loose and self.loose[0] is op:
+            self.loose.popleft()
+
+    # ------------------------------------------------------------------ connections
+
+    def rebuild_outbox(self) -> list[Turn]:
+        """Empty the outbox for a new connection; returns the pending turns to `requeue`.
+
+        Everything a lost connection cut is sent again from the turns themselves: pending
+        turns first, in order, then nothing stale. Loose audio keeps its own queue.
+        """
+        self.outbox.clear()
+        return list(self.turns.values())
+
+    def requeue(self, turn: Turn) -> Requeued:
+        """Queue a pending turn whole on a new connection (call for each, oldest first).
+
+        Why resending cannot duplicate a turn: the handle in hand is the newest one the
+        server marked resumable, and the server marks nothing resumable between a turn's
+        start and the update that follows its turnComplete. So the handle resumed predates
+        every unfinished turn, and the resumed conversation has not seen them.
+        """
+        if turn.attempts >= MAX_TURN_ATTEMPTS:
+            return Requeued.GIVE_UP
+        resent = turn.attempts > 0
+        if resent:
+            turn.reset_answer()
+        self.outbox.extend(turn.ops())
+        return Requeued.RESENT if resent else Requeued.FIRST
+
+    def connection_lost(self) -> Turn | None:
+        """Nothing is on the wire any more; returns the server's own turn, which was cut."""
+        for turn in self.turns.values():
+            turn.sent = False
+            turn.on_wire = False
+        self.awaiting_handle_since = None
+        cut, self.implicit = self.implicit, None
+        return cut
+
+    # ------------------------------------------------------------------ answers
+
+    def answering(self) -> Turn | None:
+        """The turn the server is answering: the oldest fully sent one, else its own turn."""
+        for turn in self.turns.values():
+            if turn.sent:
+                return turn
+        return self.implicit
+
+    def take_content(self, content: ContentRead, now: float) -> Turn | None:
+        """Record a serverContent in the turn it answers; returns that turn, if any.
+
+        Content with no turn of ours to answer may open the server's own (its VAD, or an
+        unprompted answer); the person's end of speech is not known then, so its latency
+        counts from `now`.
+        """
+        turn = self.answering()
+        if turn is None and content.opens_turn:
+            turn = self.implicit = Turn(0, None, implicit=True, sent=True)
+            turn.sent_at = now
+        if turn is None:
+            return None
+        if content.heard is not None:
+            turn.transcript_in.append(content.heard)
+        for chunk in content.chunks:
+            turn.answer_audio(chunk, now)
+        if content.said is not None:
+            turn.transcript_out.append(content.said)
+        turn.generated = turn.generated or content.generated
+        turn.interrupted = turn.interrupted or content.interrupted
+        return turn
+
+    def add_usage(self, usage: Usage) -> int | None:
+        """Give usage to the turn being answered; returns the turn id to report it with.
+
+        Usage sent after turnComplete (some models do) belongs to the turn just answered.
+        """
+        turn = self.answering()
+        if turn is not None:
+            turn.usage = usage
+            return turn.report_id
+        return self.last_completed
+
+    def complete(self, turn: Turn | None, now: float, *, handle_due: bool) -> TurnFacts | None:
+        """The server finished answering `turn` (None: a bare end of turn); its facts.
+
+        `handle_due`: a resumption handle covering the turn is expected next.
+        """
+        self.last_activity = now
+        if handle_due:
+            self.awaiting_handle_since = now
+        if turn is None:
+            return None
+        if turn.implicit:
+            self.implicit = None
+        else:
+            del self.turns[turn.id]
+        self.last_completed = turn.report_id
+        sent_at = turn.sent_at if turn.sent_at is not None else now
+        first = turn.first_audio_at - sent_at if turn.first_audio_at is not None else None
+        return TurnFacts(
+            turn_id=turn.report_id,
+            label=turn.label,
+            interrupted=turn.interrupted,
+            duration_s=now - sent_at,
+            first_audio_s=first,
+            audio_s=seconds(turn.answer_bytes, ANSWER_RATE_HZ),
+            heard="".join(turn.transcript_in).strip(),
+            said="".join(turn.transcript_out).strip(),
+            usage=turn.usage,
+        )
+
+    # ------------------------------------------------------------------ failures
+
+    def fail(self, turn: Turn) -> None:
+        """`turn` will not be answered: nothing more of it goes out, now or later."""
+        self.turns.pop(turn.id, None)
+        if self.open_turn is turn:
+            self.open_turn = None
+        if any(op.turn_id == turn.id for op in self.outbox):
+            self.outbox = deque(op for op in self.outbox if op.turn_id != turn.id)
+
+    def fail_all(self) -> list[Turn]:
+        """Every pending turn fails; nothing queued or loose goes out. Returns the turns."""
+        self.outbox.clear()
+        self.loose.clear()
+        failed = list(self.turns.values())
+        self.turns.clear()
+        self.open_turn = None
+        return failed
+
+    # ------------------------------------------------------------------ state
+
+    def has_work(self) -> bool:
+        """Something is pending or queued: worth a connection."""
+        return bool(self.outbox or self.turns or self.loose)
+
+    def awaiting_handle(self, now: float) -> bool:
+        """A handle covering the last answered turn is due and its wait is not over."""
+        since = self.awaiting_handle_since
+        return since is not None and now - since < HANDLE_WAIT_S
+
+    def handle_due_at(self, now: float) -> float | None:
+        """When the wait for the due handle ends (None: no handle is awaited)."""
+        since = self.awaiting_handle_since
+        if since is None or not self.awaiting_handle(now):
+            return None
+        return since + HANDLE_WAIT_S
+
+    def between_turns(self, now: float) -> bool:
+        """Nothing on this connection awaits an answer or a handle (turns may be queued)."""
+        return (
+            not any(turn.on_wire for turn in self.turns.values())
+            and self.implicit is None
+            and not self.awaiting_handle(now)
+        )
+
+    def quiet(self, now: float) -> bool:
+        """No turn open or unanswered, no answer arriving, nothing to send, no handle due."""
+        return (
+            not self.turns
+            and self.implicit is None
+            and not self.awaiting_handle(now)
+            and not self.outbox
+            and not self.loose
+        )
