@@ -64,8 +64,8 @@ from talkbox.appliance_events import (
     UnmuteRequested,
     UtteranceLimitReached,
 )
+from talkbox.audio.format import ANSWER_RATE_HZ
 from talkbox.events import (
-    ANSWER_RATE_HZ,
     AnswerAudioReceived,
     AnswerInterrupted,
     GenerationCompleted,

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from talkbox.audio.format import ANSWER_RATE_HZ
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Usage:
@@ -97,8 +99,8 @@ class AnswerAudioReceived:
 
     turn_id: int | None
     pcm: bytes
-    rate: int
-    """Samples per second (talkbox.audio.format.ANSWER_RATE_HZ from the Live API)."""
+    rate: int = ANSWER_RATE_HZ
+    """Samples per second: the Live API always answers at 24 kHz."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,7 +14,7 @@ PACKAGE = Path(talkbox.__file__).parent
 #: pure module → the only modules it may import (besides typing helpers listed below).
 PURE = {
     "appliance_events": set(),
-    "conversation": {"talkbox.appliance_events", "talkbox.events"},
+    "conversation": {"talkbox.appliance_events", "talkbox.audio.format", "talkbox.events"},
     "endpoint": set(),
     "leds": {"talkbox.conversation"},
     "ports": {"talkbox.conversation"},

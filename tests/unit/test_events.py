@@ -67,9 +67,6 @@ def test_events_with_more_than_one_field_are_keyword_only(cls: type) -> None:
         cls(*(None for _ in fields))
 
 
-def test_answer_audio_has_no_default_rate_so_its_sender_names_it() -> None:
-    rate = next(f for f in dataclasses.fields(events.AnswerAudioReceived) if f.name == "rate")
-    # No default: events import nothing of talkbox, so the rate comes from the sender.
-    assert rate.default is dataclasses.MISSING
-    chunk = events.AnswerAudioReceived(turn_id=1, pcm=b"\0\0", rate=ANSWER_RATE_HZ)
-    assert chunk.rate == 24_000
+def test_answer_audio_defaults_to_the_live_api_rate() -> None:
+    chunk = events.AnswerAudioReceived(turn_id=1, pcm=b"\0\0")
+    assert chunk.rate == ANSWER_RATE_HZ == 24000
