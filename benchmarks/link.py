@@ -121,7 +121,7 @@ async def goaway_rotations(rotations: int, state: Path) -> list[float]:
 
 
 async def answer_turns(turns: int, state: Path) -> dict[str, Any]:
-    """First answer chunk sent by the emulator -> AnswerAudioReceived; CPU of the link thread."""
+    """First answer chunk (its send began) -> AnswerAudioReceived; CPU of the link thread."""
     with EmulatorThread(EmulatorOptions(realtime=True)) as emu:
         stamps = Stamps()
         link = LiveLink(settings_for(emu, state), stamps)
