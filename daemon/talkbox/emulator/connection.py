@@ -252,17 +252,19 @@ class Connection:
         if self.silent:
             return
         data = json.dumps(message, separators=(",", ":"))
+        started = time.monotonic()
         await self.ws.send(data if self.text_frames else data.encode())
         # Logged once sent: a send that fails (socket gone) must not look delivered.
-        self.emu.log.add(self.id, "out", server_kind(message), message)
+        self.emu.log.add(self.id, "out", server_kind(message), message, t_send=started)
 
     async def send_raw(self, kind: str, payload: bytes, shown: JsonDict) -> None:
         """Send a frame that is not a well-formed server message (malformed-output faults)."""
         await self._wait_stall()
         if self.silent:
             return
+        started = time.monotonic()
         await self.ws.send(payload.decode() if self.text_frames else payload)
-        self.emu.log.add(self.id, "out", kind, shown)
+        self.emu.log.add(self.id, "out", kind, shown, t_send=started)
 
     async def _wait_stall(self) -> None:
         left = self.stall_until - time.monotonic()
