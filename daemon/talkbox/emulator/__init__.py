@@ -17,9 +17,10 @@ Faults share one grammar between Python (`Emulator.arm`) and the command line (`
 every kind.
 """
 
+from talkbox.emulator.catalog import DEFAULT_MODELS, ModelRow, row_for
 from talkbox.emulator.faults import CLOSE_PRESETS, Fault, Span, Trigger
 from talkbox.emulator.log import EventLog, Record
-from talkbox.emulator.options import DEFAULT_MODELS, EmulatorOptions
+from talkbox.emulator.options import EmulatorOptions
 from talkbox.emulator.server import Emulator
 from talkbox.emulator.thread import EmulatorThread
 
@@ -31,7 +32,9 @@ __all__ = [
     "EmulatorThread",
     "EventLog",
     "Fault",
+    "ModelRow",
     "Record",
     "Span",
     "Trigger",
+    "row_for",
 ]

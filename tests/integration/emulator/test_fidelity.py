@@ -19,8 +19,8 @@ from google.genai import types
 
 from talkbox.emulator import Emulator
 
-FIXTURES = Path("/work/shared/reference/fixtures")
-MODEL = "gemini-2.0-flash-live-001"
+FIXTURES = Path(__file__).parents[2] / "data" / "live"
+MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 WAIT_S = 10.0
 
 Turn = list[tuple[str, types.LiveServerMessage | None]]
