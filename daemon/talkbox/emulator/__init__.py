@@ -11,6 +11,11 @@ the rest of talkbox and cannot share the client's assumptions.
         ...
         emu.log.client_messages("realtime_input.activityEnd")
 
+The setup's model picks the rules (`talkbox.emulator.catalog`: what each model accepts and
+how it answers; `EmulatorOptions.models` or ``--model`` says which are served, every model
+that is not retired by default). Every client message is checked against the public schema
+(`talkbox.emulator.schema`) and refused 1007 in the service's words.
+
 Faults share one grammar between Python (`Emulator.arm`) and the command line (`--fault`):
 ``KIND[:key=value,...][@TRIGGER]`` with TRIGGER items ``t=S``, ``msg=N``, ``turn=N``,
 ``conn=N`` (ranges ``A-B``, ``A-``) and ``times=K``; `talkbox.emulator.faults` documents

@@ -7,8 +7,23 @@ is built like its nearest family (``gemini-3.8-live-extended...``, ``gemini-3.8.
 as the service does since the model was shut down, unless it is named in ``models``: then it
 is served with the rules it had (the 2.5 ones).
 
-The refusals are the service's own words where a report quotes them (1007 during setup, or
-when the refused message arrives); ``decided`` marks the rules the reference leaves open.
+The refusals are the service's own words where a field report quotes them (1007 during
+setup, or when the refused message arrives): the thinking, BLOCKING and scheduling strings
+from pydantic-ai#8393, the unknown ``proactivity`` from pydantic-ai#8394, affective dialog
+from js-genai#1953, v1alpha from mastra#23720, the retired-model 1008 from adk-python#3964,
+the TEXT modality from the SDK's own live tests. ``decided`` marks the rules no source
+settles; each can be changed here in one place.
+
+Rows (versions served with an API key; thinking; tools by default; audio; turn end):
+
+* gemini-3.8-live: v1beta; thinking refused; NON_BLOCKING; fast (x4); IDLE.
+* gemini-3.8-live-extended-thinking: v1beta; LOW/MEDIUM/HIGH required; NON_BLOCKING only,
+  no ``scheduling``; 1x; a filler ended IN_PROGRESS, then the answer ended IDLE.
+* gemini-3.1-flash-live-preview: v1beta; optional; BLOCKING; 1x; IDLE.
+* gemini-2.5-flash-native-audio-latest and -preview-12-2025: v1beta and v1alpha (affective
+  dialog, proactivity); optional; BLOCKING; 1x; turnComplete without a status.
+* retired, closed 1008: gemini-2.5-flash-native-audio-preview-09-2025,
+  gemini-live-2.5-flash-preview, gemini-2.0-flash-live-001.
 """
 
 from __future__ import annotations
@@ -120,7 +135,7 @@ _FAMILIES: dict[Family, ModelRow] = {
         thinking="required",
         blocking=False,
         scheduling=False,
-        # Measured at 1.0x (reference §2.9): the filler and answer play as they arrive.
+        # Measured at 1.0x (a 2026-09 field probe): the filler and answer play as they come.
         audio_speed=1.0,
         filler=True,
     ),
@@ -129,7 +144,7 @@ _FAMILIES: dict[Family, ModelRow] = {
         family="3.1",
         thinking="optional",
         thinking_levels=frozenset({"MINIMAL", "LOW", "MEDIUM", "HIGH"}),
-        # decided: the reference names NON_BLOCKING as the default from 3.8 on only.
+        # decided: the documentation names NON_BLOCKING as the default from 3.8 on only.
         default_behavior="BLOCKING",
         audio_speed=1.0,
         # decided: voiceActivity was measured on 3.8 only.
@@ -224,7 +239,7 @@ def _thinking_refusal(row: ModelRow, thinking: object) -> str | None:
     config = _dict(thinking)
     level = str(config.get("thinkingLevel") or "")
     if not level or level == "THINKING_LEVEL_UNSPECIFIED":
-        # A thinkingBudget alone does not count (reference §2.1, pydantic-ai's report).
+        # A thinkingBudget alone does not count (pydantic-ai#8393).
         return THINKING_REQUIRED
     if level not in row.thinking_levels:
         return THINKING_LEVEL_REFUSED.format(level=level)

@@ -1,18 +1,28 @@
 """The model's side of a connection: user turns queue up and are answered in order.
 
-Each answer goes, as in the recorded sessions:
+Each answer goes, as in the recorded sessions (the connection's model row shapes it):
 
-1. ``sessionResumptionUpdate {}`` (resumption on), ``inputTranscription`` (if asked for);
-2. ``toolCall`` when the turn names a declared function (or a ``tool_call`` fault says so);
-   a blocking call waits for its ``toolResponse``, a NON_BLOCKING one does not, and its late
-   result starts a turn of its own (``scheduling``: INTERRUPT, WHEN_IDLE, or SILENT: none);
-3. ``modelTurn`` audio chunks (the echo, or a tone phrase for text), paced at real time,
-   with ``outputTranscription`` ``turn N: ...`` after the first;
-4. ``generationComplete``; ``turnComplete`` with ``usageMetadata``; then a resumable
+1. ``sessionResumptionUpdate {}`` (resumption on), ``inputTranscription`` (if asked for; in
+   chunks with ``finished`` on the last on the 3.x rows, which also sent
+   ``interimInputTranscription`` while the user spoke);
+2. extended thinking only: a spoken filler, ``generationComplete``, then ``turnComplete``
+   with ``interactionStatus: IN_PROGRESS`` (the interaction goes on);
+3. ``toolCall`` when the turn names a declared function (or a ``tool_call`` fault says so);
+   a BLOCKING call waits for its ``toolResponse``, a NON_BLOCKING one (declared so, or by the
+   model's default: NON_BLOCKING on 3.8) does not, and its late result starts a turn of its
+   own: WHEN_IDLE after the current answer, INTERRUPT at once (on 3.8 only once the user
+   stops speaking), SILENT never (it only joins the context). ``willContinue`` responses
+   keep a call open until the last one;
+4. ``modelTurn`` audio chunks (the echo, or a tone phrase for text), paced at real time, or
+   ``fast_audio_factor`` times faster on gemini-3.8-live; ``outputTranscription`` after the
+   first chunk, or (3.x rows) in pieces inside the first chunks' messages;
+5. ``generationComplete``; ``turnComplete`` with ``usageMetadata`` (and ``interactionStatus:
+   IDLE`` on the 3.x rows) once the client has played the audio; then a resumable
    ``sessionResumptionUpdate`` with a fresh handle.
 
-A barge-in (``activityStart``, speech, ``text`` or ``clientContent`` during 1-3) stops the
-audio and sends ``toolCallCancellation`` (pending calls), ``interrupted``, ``turnComplete``.
+A barge-in (``activityStart``, speech, ``text`` or ``clientContent`` during 2-5) stops the
+audio and sends ``toolCallCancellation`` (pending BLOCKING calls), ``interrupted``,
+``turnComplete``.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The public schema of the client messages, checked the way the service's proto parsing does.
 
-Written from the API reference of BidiGenerateContent (``BidiGenerateContentSetup``,
-``...RealtimeInput``, ``...ClientContent``, ``...ToolResponse``), not from any SDK: a field the
-reference does not name is an unknown field, wherever it is. Both casings of every name are
+Written from the public API reference of BidiGenerateContent (ai.google.dev/api/live:
+``BidiGenerateContentSetup``, ``...RealtimeInput``, ``...ClientContent``,
+``...ToolResponse``), not from any SDK: a field the reference does not name is an unknown
+field, wherever it is. Both casings of every name are
 accepted (proto3 JSON); ``null`` is the default value, as proto3 JSON says.
 
 `problem` returns the service's 1007 wording for the first thing wrong:
@@ -17,7 +18,11 @@ accepted (proto3 JSON); ``null`` is the default value, as proto3 JSON says.
   value the reference does not list, or an object where a scalar belongs).
 
 Fields that differ by API version: ``setup.proactivity`` exists only on v1alpha (on v1beta it
-is an unknown name, as the service answers).
+is an unknown name, as the service answers). Only the unknown-name wording is quoted from
+the service (for ``proactivity``, ``inputAudioTranscription`` in ``generation_config`` and
+``scheduling`` in ``tool_response.function_responses[0]``); the wrong-type and enum wordings
+follow the same parser's REST errors. Vertex-only fields (``sessionResumption.transparent``,
+``explicitVadSignal``) are unknown here, as this emulator serves the Developer API only.
 """
 
 from __future__ import annotations
