@@ -68,7 +68,8 @@ Kinds (parameters and defaults):
 * ``periodic_handles:s=2`` -- a resumable handle every S seconds, turns or not, resumption
   asked for or not (as the translation model does).
 * ``voice_activity`` -- ``voiceActivity`` ACTIVITY_START/ACTIVITY_END messages when automatic
-  detection hears speech start and end (not sent by the Developer API by default).
+  detection hears speech start and end (gemini-3.8-live and extended thinking send them by
+  themselves; the other rows only with this fault).
 """
 
 from __future__ import annotations

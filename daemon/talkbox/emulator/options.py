@@ -40,7 +40,9 @@ class EmulatorOptions:
     v1_live: Literal["refuse", "serve"] = "refuse"
     connection_lifetime_s: float = 600.0
     go_away_lead_s: float = 50.0
-    #: Pace answer audio at real time; False sends it as fast as possible.
+    #: Pace answer audio as the model does (real time, or `fast_audio_factor` times faster on
+    #: the fast rows, with turnComplete once it has played); False sends it as fast as
+    #: possible and ends the turn at once.
     realtime: bool = True
     #: Length of each answer audio chunk, 1-1000 ms (a second of 24 kHz audio is 64 KB of
     #: base64, which keeps every message far below the SDK's 1 MiB limit).
