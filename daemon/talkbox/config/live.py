@@ -24,7 +24,7 @@ MISSING_KEY = (
 )
 """The one line that says where the Gemini API key goes (daemon start and `check`)."""
 
-DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
+DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 DEFAULT_SYSTEM_INSTRUCTION = (
     "You are talkbox, a voice assistant on a kitchen table. Everything you say is spoken "
     "aloud, so answer in one to three short sentences of plain speech: no lists, markdown, "

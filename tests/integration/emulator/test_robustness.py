@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 
 from talkbox.emulator import EmulatorOptions, EmulatorThread
 
-MODEL = "models/gemini-2.5-flash-native-audio-preview-09-2025"
+MODEL = "models/gemini-2.5-flash-native-audio-preview-12-2025"
 PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
 WAIT_S = 10.0
 
