@@ -11,7 +11,7 @@ section, and nowhere else: its metadata drives problems, masking, provenance and
 """
 
 from talkbox.config.check import CheckReport, check_report
-from talkbox.config.fields import ENV_PREFIX, Area, SettingInfo, setting
+from talkbox.config.fields import ENV_PREFIX, Area, SettingInfo, setting, shown
 from talkbox.config.live import (
     API_KEY_VARIABLES,
     CREDENTIAL_NAME,
@@ -22,8 +22,10 @@ from talkbox.config.live import (
     context_window_tokens,
 )
 from talkbox.config.loading import (
+    ConfigProblems,
     LoadedConfig,
     load_config,
+    load_or_problems,
     load_settings,
     variable_name,
     variable_names,
@@ -43,6 +45,7 @@ __all__ = [
     "SYSTEM_STATE_DIR",
     "Area",
     "CheckReport",
+    "ConfigProblems",
     "LiveFields",
     "LoadedConfig",
     "SettingInfo",
@@ -53,8 +56,10 @@ __all__ = [
     "context_window_tokens",
     "default_state_dir",
     "load_config",
+    "load_or_problems",
     "load_settings",
     "setting",
+    "shown",
     "variable_name",
     "variable_names",
 ]

@@ -12,7 +12,17 @@ from urllib.parse import urlsplit
 
 from pydantic import PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
 
-from talkbox.config.fields import GIVEN, Area, LocalPath, LowerCase, Problem, setting
+from talkbox.config.fields import (
+    GIVEN,
+    Area,
+    LocalPath,
+    LowerCase,
+    Problem,
+    check_local_path,
+    setting,
+    shown_path,
+)
+from talkbox.config.files import exists, problem_of, read_text
 from talkbox.errors import ConfigError
 
 API_KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -49,36 +59,47 @@ def context_window_tokens(model: str) -> int:
     return NATIVE_AUDIO_WINDOW_TOKENS if "native-audio" in model else OTHER_WINDOW_TOKENS
 
 
-def _read_text(path: Path, *, errors: str = "strict") -> str:
-    """A small text file's contents, or a Problem saying why it cannot be had."""
-    try:
-        return path.read_text(encoding="utf-8", errors=errors)
-    except FileNotFoundError:
-        raise Problem(f"{path} does not exist", show_input=False) from None
-    except IsADirectoryError:
-        raise Problem(f"{path} is a directory, not a file", show_input=False) from None
-    except UnicodeDecodeError:
-        raise Problem(f"{path} is not UTF-8 text", show_input=False) from None
-    except OSError as exc:
-        raise Problem(f"{path} cannot be read ({exc.strerror})", show_input=False) from None
+MAX_KEY_LENGTH = 1024
+"""The longest key accepted: far above a Gemini key (39) or an ephemeral token, far below the
+8 KiB header limits servers apply (a 60,000-character key only ever earns HTTP 431)."""
 
 
 def _read_secret(path: Path) -> str:
     """Read a key file: strip the trailing newline, refuse empty, unreadable or odd contents."""
-    key = _read_text(path).strip()
+    key = read_text(path).strip()
     if not key:
-        raise Problem(f"{path} is empty", show_input=False)
-    _check_key_shape(key, what=f"the key in {path}")
+        raise Problem(f"{shown_path(path)} is empty", show_input=False)
+    _check_key_shape(key, what=f"the key in {shown_path(path)}")
     return key
 
 
 def _check_key_shape(key: str, *, what: str) -> None:
-    """Refuse keys that would break an HTTP header; never echo the key itself."""
-    if any(ch.isspace() or not ch.isprintable() for ch in key):
+    """Refuse a key that cannot be sent as an HTTP header; never echo the key itself."""
+    if len(key) > MAX_KEY_LENGTH:
         raise Problem(
-            f"{what} contains whitespace or control characters (value not shown)",
+            f"{what} is {len(key)} characters long, more than any key "
+            f"(at most {MAX_KEY_LENGTH}; value not shown)",
             show_input=False,
         )
+    # A header value is visible ASCII: a typographic quote pasted from a document or a
+    # control character would make every connection fail, retried forever.
+    for position, ch in enumerate(key, start=1):
+        if not ("!" <= ch <= "~"):
+            kind = (
+                "whitespace"
+                if ch.isspace()
+                else "a control character"
+                if not ch.isprintable()
+                else "a non-ASCII character such as a typographic quote"
+            )
+            raise Problem(
+                f"{what} holds {kind} at character {position} of {len(key)}, which cannot be "
+                "sent in an HTTP header (value not shown)",
+                show_input=False,
+            )
+
+
+CREDENTIAL_VARIABLE = f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}"
 
 
 def _credential_path() -> Path | None:
@@ -86,21 +107,26 @@ def _credential_path() -> Path | None:
     if not directory:
         return None
     path = Path(directory) / CREDENTIAL_NAME
-    # A credential directory without our credential is normal: the unit may pass others.
-    return path if path.exists() or path.is_symlink() else None
+    try:
+        # A credential directory without our credential is normal: the unit may pass others.
+        return path if exists(path) else None
+    except Problem as exc:
+        raise Problem(str(exc), variable=CREDENTIAL_VARIABLE, show_input=False) from None
 
 
 def _read_instruction(path: Path) -> str:
-    text = _read_text(path).strip()
+    text = read_text(path).strip()
     if not text:
-        raise Problem(f"{path} is empty", show_input=False)
+        raise Problem(f"{shown_path(path)} is empty", show_input=False)
     return text
 
 
 class LiveFields(Area):
     """Live: how talkbox reaches Gemini, what the session asks of the model, how long it lasts."""
 
-    api_key_file: LocalPath | None = setting(
+    # A plain Path: its own validator words every problem without showing the value, which
+    # may be the key itself pasted into the wrong variable.
+    api_key_file: Path | None = setting(
         doc="File holding the Gemini API key (one line); used when GEMINI_API_KEY is not set.",
         allowed="a readable, non-empty file",
     )
@@ -231,10 +257,21 @@ class LiveFields(Area):
     def _check_key_file(cls, value: Path | None) -> Path | None:
         if value is None:
             return None
-        if "/" not in str(value) and not value.exists():
+        if "/" not in str(value):
             # Putting the key itself here is an easy mistake; never echo it into a log.
             raise Problem(
                 "is not the path of a key file (value not shown: it may be the key itself)",
+                show_input=False,
+            )
+        try:
+            check_local_path(value, absolute=False)
+        except Problem as exc:
+            raise Problem(f"{shown_path(value)} {exc}", show_input=False) from None
+        if not value.is_absolute():
+            # An ephemeral token (auth_tokens/...) holds a slash: still not shown.
+            raise Problem(
+                "is not an absolute path, and the daemon runs from / under systemd (value not "
+                "shown: it may be the key itself)",
                 show_input=False,
             )
         _read_secret(value)
@@ -252,11 +289,10 @@ class LiveFields(Area):
             return SecretStr(_read_secret(key_file))
         credential = _credential_path()
         if credential is not None:
-            variable = f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}"
             try:
                 return SecretStr(_read_secret(credential))
             except Problem as exc:
-                raise Problem(str(exc), variable=variable, show_input=False) from None
+                raise Problem(str(exc), variable=CREDENTIAL_VARIABLE, show_input=False) from None
         return None
 
     @field_validator("vertex_project")
@@ -313,18 +349,21 @@ class LiveFields(Area):
         if value is None:
             return None
         # PEM bundles may carry non-ASCII comments; only the markers matter here.
-        text = _read_text(value, errors="replace")
+        text = read_text(value, errors="replace")
         if "-----BEGIN CERTIFICATE-----" not in text:
-            raise Problem(f"{value} holds no PEM certificate", show_input=False)
+            raise Problem(f"{shown_path(value)} holds no PEM certificate", show_input=False)
         try:
             # The link trusts exactly this file; a damaged one would otherwise surface only
             # as a TLS failure at the first connect.
             ssl.create_default_context(cafile=str(value))
         except ssl.SSLError as exc:
             raise Problem(
-                f"{value} holds no usable certificate ({exc.reason or 'damaged PEM data'})",
+                f"{shown_path(value)} holds no usable certificate "
+                f"({exc.reason or 'damaged PEM data'})",
                 show_input=False,
             ) from None
+        except OSError as exc:  # the file changed or vanished between the two reads
+            raise problem_of(value, exc) from None
         return value
 
     @field_validator("voice")

@@ -182,7 +182,7 @@ def test_the_variable_wins_over_the_key_file_and_the_file_over_the_credential(
         ("two keys\n", "whitespace"),
         (None, "does not exist"),
         ("dir", "is a directory"),
-        ("under-a-file", "cannot be read (Not a directory)"),
+        ("under-a-file", "cannot be reached: a part of it is not a directory"),
     ],
 )
 def test_a_bad_key_file_is_a_problem_naming_it(
