@@ -147,11 +147,6 @@ def shown_path(path: object) -> str:
     return shown(path, limit=PATH_LIMIT)
 
 
-def quoted(value: object) -> str:
-    """`value` shown safely between single quotes, as problems quote what was given."""
-    return f"'{shown(value)}'"
-
-
 def check_local_path(value: Path, *, absolute: bool) -> Path:
     """Refuse what no path may hold, `~`, and (when asked) a path relative to the cwd."""
     text = str(value)

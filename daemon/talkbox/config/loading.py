@@ -13,15 +13,16 @@ import re
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import SecretStr, ValidationError
 
 from talkbox.config.fields import (
     ENV_PREFIX,
     GIVEN,
+    PATH_LIMIT,
+    SHOWN_LIMIT,
     info_of,
-    quoted,
     shown,
     shown_path,
     variable_of,
@@ -74,7 +75,15 @@ def _shown(field: str | None, value: object, hidden: Set[str]) -> str:
     if field in hidden:
         # A quoted value spanning lines may hold a key line it swallowed.
         return "(a value spanning lines of the env file, not shown)"
-    return quoted(value) if isinstance(value, str) else shown(value)
+    limit = PATH_LIMIT if field is not None and _is_path(field) else SHOWN_LIMIT
+    return f"'{shown(value, limit)}'" if isinstance(value, str) else shown(value, limit)
+
+
+def _is_path(field: str) -> bool:
+    def holds_path(kind: object) -> bool:
+        return kind is Path or any(holds_path(arg) for arg in get_args(kind))
+
+    return holds_path(Settings.model_fields[field].annotation)
 
 
 def _message(error: Mapping[str, Any]) -> str:
