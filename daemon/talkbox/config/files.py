@@ -81,6 +81,8 @@ def is_writable_dir(path: Path) -> bool:
 
     Never raises: a path the OS will not even look at is not writable.
     """
+    if "\x00" in str(path):
+        return False
     try:
         if path.exists():
             return path.is_dir() and os.access(path, os.W_OK | os.X_OK)

@@ -127,15 +127,17 @@ class LiveFields(Area):
     # A plain Path: its own validator words every problem without showing the value, which
     # may be the key itself pasted into the wrong variable.
     api_key_file: Path | None = setting(
-        doc="File holding the Gemini API key (one line); used when GEMINI_API_KEY is not set.",
-        allowed="a readable, non-empty file",
+        doc="Absolute path of a file holding the Gemini API key (one line); used when "
+        "GEMINI_API_KEY is not set.",
+        allowed="an absolute path to a readable, non-empty file",
     )
     api_key: SecretStr | None = setting(
         doc=(
-            "Gemini API key (GOOGLE_API_KEY works too). Better: TALKBOX_API_KEY_FILE or the "
-            "systemd credential gemini_api_key (LoadCredential=gemini_api_key:/path)."
+            "Gemini API key (GOOGLE_API_KEY works too): plain ASCII, no spaces or typographic "
+            "quotes. Better: TALKBOX_API_KEY_FILE or the systemd credential gemini_api_key "
+            "(LoadCredential=gemini_api_key:/path)."
         ),
-        allowed="the key, without spaces",
+        allowed="the key: visible ASCII characters, at most 1024",
         secret=True,
         env=API_KEY_VARIABLES,
         # Vertex authenticates with application default credentials.
@@ -144,7 +146,7 @@ class LiveFields(Area):
     backend: Annotated[Literal["gemini", "vertex"], LowerCase] = setting(
         "gemini",
         doc="gemini: Gemini Developer API with an API key; vertex: Vertex AI with application "
-        "default credentials.",
+        "default credentials (`talkbox check` looks them up).",
         allowed="gemini or vertex",
     )
     vertex_project: str | None = setting(
@@ -175,8 +177,9 @@ class LiveFields(Area):
         allowed="an http:// or https:// URL",
     )
     ca_file: LocalPath | None = setting(
-        doc="CA bundle (PEM) to trust for TALKBOX_BASE_URL, e.g. the emulator's test CA.",
-        allowed="a readable PEM file holding at least one certificate",
+        doc="CA bundle (PEM, absolute path) to trust for TALKBOX_BASE_URL, e.g. the emulator's "
+        "test CA.",
+        allowed="an absolute path to a readable PEM file holding a certificate",
         applies_when={"base_url": GIVEN},
     )
     voice: str | None = setting(
@@ -193,8 +196,9 @@ class LiveFields(Area):
         allowed="non-empty text",
     )
     system_instruction_file: LocalPath | None = setting(
-        doc="File whose text replaces TALKBOX_SYSTEM_INSTRUCTION (for long instructions).",
-        allowed="a readable, non-empty UTF-8 text file",
+        doc="Absolute path of a file whose text replaces TALKBOX_SYSTEM_INSTRUCTION (for long "
+        "instructions).",
+        allowed="an absolute path to a readable, non-empty UTF-8 text file",
     )
     transcribe_input: bool = setting(
         True, doc="Ask the service for transcripts of what the person said.", allowed="true/false"
