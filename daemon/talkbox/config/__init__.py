@@ -8,6 +8,11 @@ Areas: `live` (LiveFields), `turns` (TurnFields), `system` (SystemFields), compo
 setting goes into its area with `fields.setting()`, into `config/talkbox.env` in that area's
 section, and nowhere else: its metadata drives problems, masking, provenance and warnings
 (`loading`) and what `talkbox check` shows (`check`).
+
+Every value a message quotes goes through `fields.shown` (control characters escaped, long
+values cut), every look at the filesystem through `files` (any OS refusal becomes a Problem of
+the setting, exit 78), and the values of secret fields are handed to the commands
+(`LoadedConfig.secrets`), which mask them with the one redactor of `talkbox.logs`.
 """
 
 from talkbox.config.check import CheckReport, check_report

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from talkbox.config.fields import info_of
+from talkbox.config.fields import info_of, shown_path
 from talkbox.config.fields import shown as safely
 from talkbox.config.loading import ConfigProblems, load_or_problems, variable_names
 from talkbox.config.settings import AREAS, Settings
@@ -80,7 +80,7 @@ def check_report(config_file: Path | None, *, needs: Sequence[NeedsCheck] = ()) 
     shown = {field: value for area in AREAS for field, value in area.shown_values(settings).items()}
     names = variable_names()
     width = max(len(name) for name in names.values())
-    lines = [f"env file: {config_file if config_file is not None else '(none)'}"]
+    lines = [f"env file: {shown_path(config_file) if config_file is not None else '(none)'}"]
     for field, name in names.items():
         value = _display(field, settings, shown)
         lines.append(f"{name:<{width}} = {value}  [{loaded.sources[field]}]")
