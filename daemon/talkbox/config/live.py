@@ -85,18 +85,20 @@ def _check_key_shape(key: str, *, what: str) -> None:
     # control character would make every connection fail, retried forever.
     for position, ch in enumerate(key, start=1):
         if not ("!" <= ch <= "~"):
-            kind = (
-                "whitespace"
-                if ch.isspace()
-                else "a control character"
-                if not ch.isprintable()
-                else "a non-ASCII character such as a typographic quote"
-            )
             raise Problem(
-                f"{what} holds {kind} at character {position} of {len(key)}, which cannot be "
-                "sent in an HTTP header (value not shown)",
+                f"{what} holds {_kind_of(ch)} at character {position} of {len(key)}, which "
+                "cannot be sent in an HTTP header (value not shown)",
                 show_input=False,
             )
+
+
+def _kind_of(ch: str) -> str:
+    """What a person calls a character a key may not hold (the position says where)."""
+    if ch.isspace():
+        return "whitespace"
+    if not ch.isprintable():
+        return "a control character"
+    return "a non-ASCII character such as a typographic quote"
 
 
 CREDENTIAL_VARIABLE = f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}"
