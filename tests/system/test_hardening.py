@@ -275,10 +275,21 @@ def test_a_closed_multi_line_instruction_is_kept_with_a_note(tmp_path: Path) -> 
     result = check(config, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "TALKBOX_SYSTEM_INSTRUCTION" in result.stdout
-    assert "Be brief. Be kind." in result.stdout
+    assert "Be brief. ... (2 lines, the rest not shown)" in result.stdout
     assert f"{config}: line 2: the quoted value of TALKBOX_SYSTEM_INSTRUCTION spans" in (
         result.stderr
     )
+    assert_no_key(result)
+
+
+def test_check_never_shows_a_key_line_inside_a_closed_multi_line_value(tmp_path: Path) -> None:
+    # No line looks like a setting, so it loads; only the first line is the person's own.
+    config = write(
+        tmp_path / "talkbox.env",
+        f'GEMINI_API_KEY=k-1234\nTALKBOX_SYSTEM_INSTRUCTION="Be brief.\n{KEY}\n"\n',
+    )
+    result = check(config, tmp_path)
+    assert result.returncode == 0, result.stderr
     assert_no_key(result)
 
 

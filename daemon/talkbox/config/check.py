@@ -37,8 +37,14 @@ class CheckReport:
         return ExitCode.CONFIG if self.problems else ExitCode.OK
 
 
-def _display(field: str, settings: Settings, shown: dict[str, object]) -> str:
+def _display(
+    field: str, settings: Settings, shown: dict[str, object], spanning: frozenset[str]
+) -> str:
     value = shown.get(field, getattr(settings, field))
+    if field in spanning and isinstance(value, str) and "\n" in value:
+        # Lines after the first may be a key line the quote swallowed: never shown.
+        first = safely(" ".join(value.splitlines()[0].split()), limit=50)
+        return f"{first} ... ({len(value.splitlines())} lines, the rest not shown)"
     if info_of(Settings.model_fields[field]).secret:
         if value is None:
             return "(not set)"
@@ -82,7 +88,7 @@ def check_report(config_file: Path | None, *, needs: Sequence[NeedsCheck] = ()) 
     width = max(len(name) for name in names.values())
     lines = [f"env file: {shown_path(config_file) if config_file is not None else '(none)'}"]
     for field, name in names.items():
-        value = _display(field, settings, shown)
+        value = _display(field, settings, shown, loaded.spanning)
         lines.append(f"{name:<{width}} = {value}  [{loaded.sources[field]}]")
     lines.append(f"{'effective API version':<{width}} = {settings.effective_api_version}")
     return CheckReport(lines=lines, problems=[], warnings=loaded.warnings, secrets=loaded.secrets)

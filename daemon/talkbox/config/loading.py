@@ -129,6 +129,8 @@ class LoadedConfig:
     warnings: list[str]
     secrets: tuple[str, ...] = ()
     """Every value a secret setting was given: the commands mask these in all they print."""
+    spanning: frozenset[str] = frozenset()
+    """Fields whose value is an env-file value spanning lines: `check` shows its first line."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,13 @@ def load_or_problems(
         return ConfigProblems(problems=problems, notes=notes, secrets=secrets)
     sources = _sources(settings, values, overrides)
     warnings = notes + _warnings(settings, [*os.environ, *values])
-    return LoadedConfig(settings=settings, sources=sources, warnings=warnings, secrets=secrets)
+    return LoadedConfig(
+        settings=settings,
+        sources=sources,
+        warnings=warnings,
+        secrets=secrets,
+        spanning=frozenset(hidden),
+    )
 
 
 def load_config(config_file: Path | None = None, **overrides: Any) -> LoadedConfig:
