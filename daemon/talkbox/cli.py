@@ -9,9 +9,10 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
-from talkbox.errors import ConfigError
-from talkbox.logs import configure_logging
+from talkbox.errors import ConfigError, ExitCode
+from talkbox.logs import REDACTOR, configure_logging
 
 DEFAULT_CONFIG = Path("/etc/talkbox/talkbox.env")
 DEFAULT_OUT_DIR = Path("out")
@@ -81,17 +82,13 @@ def dispatch(argv: Sequence[str]) -> int:
     config = args.config if getattr(args, "config", None) else default_config()
     if args.command == "check":
         from talkbox.config import check_report
+        from talkbox.live.session_config import credential_problems
 
-        report = check_report(config)
+        report = check_report(config, needs=(credential_problems,))
+        _mask(report.secrets)
         for line in report.lines:
-            print(line)
-        for problem in report.problems:
-            print(f"talkbox: config error: {problem}", file=sys.stderr)
-        if report.problems:
-            count = len(report.problems)
-            print(f"talkbox: {count} problem{'s' if count != 1 else ''} to fix", file=sys.stderr)
-        for warning in report.warnings:
-            print(f"talkbox: warning: {warning}", file=sys.stderr)
+            _say(line, sys.stdout)
+        _report(report.problems, report.warnings)
         return report.exit_code
     if args.command == "ask":
         return _ask(config, args.text, out_dir=args.out_dir, as_json=args.json)
@@ -107,18 +104,44 @@ def dispatch(argv: Sequence[str]) -> int:
 def _ask(config: Path | None, texts: list[str], *, out_dir: Path, as_json: bool) -> int:
     """`talkbox ask`: load the settings, read the turns, run them (ConfigError etc. propagate)."""
     from talkbox.ask import ask, read_turns
-    from talkbox.config import load_config
+    from talkbox.config import ConfigProblems, load_or_problems
 
     # Everything a turn needs is checked before connecting: nothing is asked only to be lost.
     turns = read_turns(texts, sys.stdin.buffer)
     out_dir = output_dir(out_dir)
-    loaded = load_config(config)
+    loaded = load_or_problems(config, {})
+    # From here on every line printed or logged masks the key, SDK errors quoting it included.
+    _mask(loaded.secrets)
+    if isinstance(loaded, ConfigProblems):
+        _report(loaded.problems, loaded.notes)
+        return ExitCode.CONFIG
     settings = loaded.settings
     configure_logging(settings.log_level)
     # A misspelled TALKBOX_ variable or an odd env-file line must not pass unnoticed.
     for warning in loaded.warnings:
         logging.getLogger("talkbox.ask").warning("config: %s", warning)
     return asyncio.run(ask(settings, turns, out_dir=out_dir, as_json=as_json, out=sys.stdout))
+
+
+def _mask(secrets: Sequence[str]) -> None:
+    for secret in secrets:
+        REDACTOR.add(secret)
+
+
+def _say(line: str, stream: TextIO) -> None:
+    # The project's one redaction rule (logs.REDACTOR) covers what the commands print too.
+    print(REDACTOR(line), file=stream)
+
+
+def _report(problems: Sequence[str], warnings: Sequence[str]) -> None:
+    """Every config problem, their count and the warnings, one line each on stderr."""
+    for problem in problems:
+        _say(f"talkbox: config error: {problem}", sys.stderr)
+    if problems:
+        count = len(problems)
+        _say(f"talkbox: {count} problem{'s' if count != 1 else ''} to fix", sys.stderr)
+    for warning in warnings:
+        _say(f"talkbox: warning: {warning}", sys.stderr)
 
 
 def output_dir(path: Path) -> Path:

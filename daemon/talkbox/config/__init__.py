@@ -8,10 +8,15 @@ Areas: `live` (LiveFields), `turns` (TurnFields), `system` (SystemFields), compo
 setting goes into its area with `fields.setting()`, into `config/talkbox.env` in that area's
 section, and nowhere else: its metadata drives problems, masking, provenance and warnings
 (`loading`) and what `talkbox check` shows (`check`).
+
+Every value a message quotes goes through `fields.shown` (control characters escaped, long
+values cut), every look at the filesystem through `files` (any OS refusal becomes a Problem of
+the setting, exit 78), and the values of secret fields are handed to the commands
+(`LoadedConfig.secrets`), which mask them with the one redactor of `talkbox.logs`.
 """
 
 from talkbox.config.check import CheckReport, check_report
-from talkbox.config.fields import ENV_PREFIX, Area, SettingInfo, setting
+from talkbox.config.fields import ENV_PREFIX, Area, SettingInfo, setting, shown
 from talkbox.config.live import (
     API_KEY_VARIABLES,
     CREDENTIAL_NAME,
@@ -22,8 +27,10 @@ from talkbox.config.live import (
     context_window_tokens,
 )
 from talkbox.config.loading import (
+    ConfigProblems,
     LoadedConfig,
     load_config,
+    load_or_problems,
     load_settings,
     variable_name,
     variable_names,
@@ -43,6 +50,7 @@ __all__ = [
     "SYSTEM_STATE_DIR",
     "Area",
     "CheckReport",
+    "ConfigProblems",
     "LiveFields",
     "LoadedConfig",
     "SettingInfo",
@@ -53,8 +61,10 @@ __all__ = [
     "context_window_tokens",
     "default_state_dir",
     "load_config",
+    "load_or_problems",
     "load_settings",
     "setting",
+    "shown",
     "variable_name",
     "variable_names",
 ]

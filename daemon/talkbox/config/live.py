@@ -12,7 +12,17 @@ from urllib.parse import urlsplit
 
 from pydantic import PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
 
-from talkbox.config.fields import GIVEN, Area, LocalPath, LowerCase, Problem, setting
+from talkbox.config.fields import (
+    GIVEN,
+    Area,
+    LocalPath,
+    LowerCase,
+    Problem,
+    check_local_path,
+    setting,
+    shown_path,
+)
+from talkbox.config.files import exists, problem_of, read_text
 from talkbox.errors import ConfigError
 
 API_KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
@@ -49,36 +59,49 @@ def context_window_tokens(model: str) -> int:
     return NATIVE_AUDIO_WINDOW_TOKENS if "native-audio" in model else OTHER_WINDOW_TOKENS
 
 
-def _read_text(path: Path, *, errors: str = "strict") -> str:
-    """A small text file's contents, or a Problem saying why it cannot be had."""
-    try:
-        return path.read_text(encoding="utf-8", errors=errors)
-    except FileNotFoundError:
-        raise Problem(f"{path} does not exist", show_input=False) from None
-    except IsADirectoryError:
-        raise Problem(f"{path} is a directory, not a file", show_input=False) from None
-    except UnicodeDecodeError:
-        raise Problem(f"{path} is not UTF-8 text", show_input=False) from None
-    except OSError as exc:
-        raise Problem(f"{path} cannot be read ({exc.strerror})", show_input=False) from None
+MAX_KEY_LENGTH = 1024
+"""The longest key accepted: far above a Gemini key (39) or an ephemeral token, far below the
+8 KiB header limits servers apply (a 60,000-character key only ever earns HTTP 431)."""
 
 
 def _read_secret(path: Path) -> str:
     """Read a key file: strip the trailing newline, refuse empty, unreadable or odd contents."""
-    key = _read_text(path).strip()
+    key = read_text(path).strip()
     if not key:
-        raise Problem(f"{path} is empty", show_input=False)
-    _check_key_shape(key, what=f"the key in {path}")
+        raise Problem(f"{shown_path(path)} is empty", show_input=False)
+    _check_key_shape(key, what=f"the key in {shown_path(path)}")
     return key
 
 
 def _check_key_shape(key: str, *, what: str) -> None:
-    """Refuse keys that would break an HTTP header; never echo the key itself."""
-    if any(ch.isspace() or not ch.isprintable() for ch in key):
+    """Refuse a key that cannot be sent as an HTTP header; never echo the key itself."""
+    if len(key) > MAX_KEY_LENGTH:
         raise Problem(
-            f"{what} contains whitespace or control characters (value not shown)",
+            f"{what} is {len(key)} characters long, more than any key "
+            f"(at most {MAX_KEY_LENGTH}; value not shown)",
             show_input=False,
         )
+    # A header value is visible ASCII: a typographic quote pasted from a document or a
+    # control character would make every connection fail, retried forever.
+    for position, ch in enumerate(key, start=1):
+        if not ("!" <= ch <= "~"):
+            raise Problem(
+                f"{what} holds {_kind_of(ch)} at character {position} of {len(key)}, which "
+                "cannot be sent in an HTTP header (value not shown)",
+                show_input=False,
+            )
+
+
+def _kind_of(ch: str) -> str:
+    """What a person calls a character a key may not hold (the position says where)."""
+    if ch.isspace():
+        return "whitespace"
+    if not ch.isprintable():
+        return "a control character"
+    return "a non-ASCII character such as a typographic quote"
+
+
+CREDENTIAL_VARIABLE = f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}"
 
 
 def _credential_path() -> Path | None:
@@ -86,30 +109,37 @@ def _credential_path() -> Path | None:
     if not directory:
         return None
     path = Path(directory) / CREDENTIAL_NAME
-    # A credential directory without our credential is normal: the unit may pass others.
-    return path if path.exists() or path.is_symlink() else None
+    try:
+        # A credential directory without our credential is normal: the unit may pass others.
+        return path if exists(path) else None
+    except Problem as exc:
+        raise Problem(str(exc), variable=CREDENTIAL_VARIABLE, show_input=False) from None
 
 
 def _read_instruction(path: Path) -> str:
-    text = _read_text(path).strip()
+    text = read_text(path).strip()
     if not text:
-        raise Problem(f"{path} is empty", show_input=False)
+        raise Problem(f"{shown_path(path)} is empty", show_input=False)
     return text
 
 
 class LiveFields(Area):
     """Live: how talkbox reaches Gemini, what the session asks of the model, how long it lasts."""
 
-    api_key_file: LocalPath | None = setting(
-        doc="File holding the Gemini API key (one line); used when GEMINI_API_KEY is not set.",
-        allowed="a readable, non-empty file",
+    # A plain Path: its own validator words every problem without showing the value, which
+    # may be the key itself pasted into the wrong variable.
+    api_key_file: Path | None = setting(
+        doc="Absolute path of a file holding the Gemini API key (one line); used when "
+        "GEMINI_API_KEY is not set.",
+        allowed="an absolute path to a readable, non-empty file",
     )
     api_key: SecretStr | None = setting(
         doc=(
-            "Gemini API key (GOOGLE_API_KEY works too). Better: TALKBOX_API_KEY_FILE or the "
-            "systemd credential gemini_api_key (LoadCredential=gemini_api_key:/path)."
+            "Gemini API key (GOOGLE_API_KEY works too): plain ASCII, no spaces or typographic "
+            "quotes. Better: TALKBOX_API_KEY_FILE or the systemd credential gemini_api_key "
+            "(LoadCredential=gemini_api_key:/path)."
         ),
-        allowed="the key, without spaces",
+        allowed="the key: visible ASCII characters, at most 1024",
         secret=True,
         env=API_KEY_VARIABLES,
         # Vertex authenticates with application default credentials.
@@ -118,7 +148,7 @@ class LiveFields(Area):
     backend: Annotated[Literal["gemini", "vertex"], LowerCase] = setting(
         "gemini",
         doc="gemini: Gemini Developer API with an API key; vertex: Vertex AI with application "
-        "default credentials.",
+        "default credentials (`talkbox check` looks them up).",
         allowed="gemini or vertex",
     )
     vertex_project: str | None = setting(
@@ -149,8 +179,9 @@ class LiveFields(Area):
         allowed="an http:// or https:// URL",
     )
     ca_file: LocalPath | None = setting(
-        doc="CA bundle (PEM) to trust for TALKBOX_BASE_URL, e.g. the emulator's test CA.",
-        allowed="a readable PEM file holding at least one certificate",
+        doc="CA bundle (PEM, absolute path) to trust for TALKBOX_BASE_URL, e.g. the emulator's "
+        "test CA.",
+        allowed="an absolute path to a readable PEM file holding a certificate",
         applies_when={"base_url": GIVEN},
     )
     voice: str | None = setting(
@@ -167,8 +198,9 @@ class LiveFields(Area):
         allowed="non-empty text",
     )
     system_instruction_file: LocalPath | None = setting(
-        doc="File whose text replaces TALKBOX_SYSTEM_INSTRUCTION (for long instructions).",
-        allowed="a readable, non-empty UTF-8 text file",
+        doc="Absolute path of a file whose text replaces TALKBOX_SYSTEM_INSTRUCTION (for long "
+        "instructions).",
+        allowed="an absolute path to a readable, non-empty UTF-8 text file",
     )
     transcribe_input: bool = setting(
         True, doc="Ask the service for transcripts of what the person said.", allowed="true/false"
@@ -231,10 +263,21 @@ class LiveFields(Area):
     def _check_key_file(cls, value: Path | None) -> Path | None:
         if value is None:
             return None
-        if "/" not in str(value) and not value.exists():
+        if "/" not in str(value):
             # Putting the key itself here is an easy mistake; never echo it into a log.
             raise Problem(
                 "is not the path of a key file (value not shown: it may be the key itself)",
+                show_input=False,
+            )
+        try:
+            check_local_path(value, absolute=False)
+        except Problem as exc:
+            raise Problem(f"{shown_path(value)} {exc}", show_input=False) from None
+        if not value.is_absolute():
+            # An ephemeral token (auth_tokens/...) holds a slash: still not shown.
+            raise Problem(
+                "is not an absolute path, and the daemon runs from / under systemd (value not "
+                "shown: it may be the key itself)",
                 show_input=False,
             )
         _read_secret(value)
@@ -252,11 +295,10 @@ class LiveFields(Area):
             return SecretStr(_read_secret(key_file))
         credential = _credential_path()
         if credential is not None:
-            variable = f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}"
             try:
                 return SecretStr(_read_secret(credential))
             except Problem as exc:
-                raise Problem(str(exc), variable=variable, show_input=False) from None
+                raise Problem(str(exc), variable=CREDENTIAL_VARIABLE, show_input=False) from None
         return None
 
     @field_validator("vertex_project")
@@ -313,18 +355,21 @@ class LiveFields(Area):
         if value is None:
             return None
         # PEM bundles may carry non-ASCII comments; only the markers matter here.
-        text = _read_text(value, errors="replace")
+        text = read_text(value, errors="replace")
         if "-----BEGIN CERTIFICATE-----" not in text:
-            raise Problem(f"{value} holds no PEM certificate", show_input=False)
+            raise Problem(f"{shown_path(value)} holds no PEM certificate", show_input=False)
         try:
             # The link trusts exactly this file; a damaged one would otherwise surface only
             # as a TLS failure at the first connect.
             ssl.create_default_context(cafile=str(value))
         except ssl.SSLError as exc:
             raise Problem(
-                f"{value} holds no usable certificate ({exc.reason or 'damaged PEM data'})",
+                f"{shown_path(value)} holds no usable certificate "
+                f"({exc.reason or 'damaged PEM data'})",
                 show_input=False,
             ) from None
+        except OSError as exc:  # the file changed or vanished between the two reads
+            raise problem_of(value, exc) from None
         return value
 
     @field_validator("voice")

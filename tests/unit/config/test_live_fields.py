@@ -182,7 +182,7 @@ def test_the_variable_wins_over_the_key_file_and_the_file_over_the_credential(
         ("two keys\n", "whitespace"),
         (None, "does not exist"),
         ("dir", "is a directory"),
-        ("under-a-file", "cannot be read (Not a directory)"),
+        ("under-a-file", "cannot be reached: a part of it is not a directory"),
     ],
 )
 def test_a_bad_key_file_is_a_problem_naming_it(
@@ -263,3 +263,26 @@ def test_a_blank_key_override_falls_through_to_the_key_file_and_says_so(
     assert loaded.settings.require_api_key() == SECRET
     assert loaded.sources["api_key"] == "file (TALKBOX_API_KEY_FILE)"
     assert load_config(api_key="given-in-code").sources["api_key"] == "override"
+
+
+@pytest.mark.parametrize(
+    ("key", "accepted"),
+    [
+        ("k" * 1024, True),
+        ("k" * 1025, False),
+        ("auth_tokens/abc~!#$%", True),
+        ("\u201cAIzaSyTestKey\u201d", False),
+        ("AIza\u00a0Sy", False),
+        ("AIza\x7fSy", False),
+    ],
+)
+def test_a_key_is_accepted_only_when_it_can_be_sent_as_a_header(
+    monkeypatch: pytest.MonkeyPatch, key: str, accepted: bool
+) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", key)
+    if accepted:
+        assert load_settings().require_api_key() == key
+        return
+    (problem,) = problems_of()
+    assert problem.startswith("GEMINI_API_KEY: the key ")
+    assert key not in problem

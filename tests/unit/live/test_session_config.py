@@ -157,7 +157,18 @@ def test_a_missing_key_is_a_config_error(tmp_path: Path) -> None:
         build_client(load_settings(None, state_dir=tmp_path / "state"))
 
 
-def test_vertex_uses_project_and_location_and_its_own_api_version(tmp_path: Path) -> None:
+def test_vertex_uses_project_and_location_and_its_own_api_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Application default credentials as `gcloud auth application-default login` writes them;
+    # nothing is fetched until a connection needs a token.
+    adc = tmp_path / "adc.json"
+    adc.write_text(
+        '{"type": "authorized_user", "client_id": "id", "client_secret": "s", '
+        '"refresh_token": "r"}',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
     s = load_settings(
         None,
         backend="vertex",
