@@ -15,7 +15,6 @@ from talkbox.config.fields import ENV_PREFIX, Area, SettingInfo, setting
 from talkbox.config.live import (
     API_KEY_VARIABLES,
     CREDENTIAL_NAME,
-    DEFAULT_MODEL,
     DEFAULT_SYSTEM_INSTRUCTION,
     MISSING_KEY,
     LiveFields,
@@ -29,6 +28,7 @@ from talkbox.config.loading import (
     variable_names,
 )
 from talkbox.config.settings import AREAS, Settings
+from talkbox.live.models import DEFAULT_MODEL
 from talkbox.config.system import SYSTEM_STATE_DIR, SystemFields, default_state_dir
 from talkbox.config.turns import TurnFields
 

@@ -50,6 +50,13 @@ def _display(field: str, settings: Settings, shown: dict[str, object]) -> str:
     return text if len(text) <= 70 else text[:67] + "..."
 
 
+def _thinking(settings: Settings) -> str:
+    level = settings.effective_thinking_level
+    if level is None:
+        return "(none sent)"
+    return level if settings.thinking_level else f"{level} (this model needs one)"
+
+
 def check_report(config_file: Path | None) -> CheckReport:
     """`talkbox check`: load the configuration from `config_file` and the environment."""
     loaded = load_or_problems(config_file, {})
@@ -67,4 +74,5 @@ def check_report(config_file: Path | None) -> CheckReport:
         value = _display(field, settings, shown)
         lines.append(f"{name:<{width}} = {value}  [{loaded.sources[field]}]")
     lines.append(f"{'effective API version':<{width}} = {settings.effective_api_version}")
+    lines.append(f"{'effective thinking level':<{width}} = {_thinking(settings)}")
     return CheckReport(lines=lines, problems=[], warnings=loaded.warnings)
