@@ -129,7 +129,7 @@ async def goaway_rotations(rotations: int, state: Path) -> list[float]:
 
 
 async def answer_turns(turns: int, state: Path) -> dict[str, Any]:
-    """First answer chunk sent by the emulator -> AnswerAudioReceived; CPU of the link thread."""
+    """First answer chunk (its send began) -> AnswerAudioReceived; CPU of the link thread."""
     with EmulatorThread(EmulatorOptions(realtime=True)) as emu:
         stamps = Stamps()
         link = make_link(settings_for(emu, state), stamps)
@@ -151,7 +151,10 @@ async def answer_turns(turns: int, state: Path) -> dict[str, Any]:
             wall = time.monotonic() - wall_start
 
         await run_link(link, body())
-        chunks = [r.t for r in emu.log.server_messages("serverContent.modelTurn")]
+        # From the stamp taken as the emulator began the send: `t` is taken once the send is
+        # done, by when the link (on another thread) may already have the chunk.
+        modelturns = emu.log.server_messages("serverContent.modelTurn")
+        chunks = [r.t_send for r in modelturns if r.t_send is not None]
         received_at = [r.t for r in emu.log.client_messages("client_content")]
     # Turns are sent one after another, so the first chunk after the n-th question is the
     # first chunk of the n-th answer; the link numbers its turns 1..N in the same order.

@@ -17,7 +17,7 @@ from google.genai import errors, types
 
 from talkbox.emulator import EmulatorOptions, EmulatorThread
 
-MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
+MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 READY = re.compile(r"^talkbox emulator listening on (https://127\.0\.0\.1:\d+) ca=(\S+)$")
 
 pytestmark = pytest.mark.slow

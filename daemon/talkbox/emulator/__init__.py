@@ -11,15 +11,21 @@ the rest of talkbox and cannot share the client's assumptions.
         ...
         emu.log.client_messages("realtime_input.activityEnd")
 
+The setup's model picks the rules (`talkbox.emulator.catalog`: what each model accepts and
+how it answers; `EmulatorOptions.models` or ``--model`` says which are served, every model
+that is not retired by default). Every client message is checked against the public schema
+(`talkbox.emulator.schema`) and refused 1007 in the service's words.
+
 Faults share one grammar between Python (`Emulator.arm`) and the command line (`--fault`):
 ``KIND[:key=value,...][@TRIGGER]`` with TRIGGER items ``t=S``, ``msg=N``, ``turn=N``,
 ``conn=N`` (ranges ``A-B``, ``A-``) and ``times=K``; `talkbox.emulator.faults` documents
 every kind.
 """
 
+from talkbox.emulator.catalog import DEFAULT_MODELS, ModelRow, row_for
 from talkbox.emulator.faults import CLOSE_PRESETS, Fault, Span, Trigger
 from talkbox.emulator.log import EventLog, Record
-from talkbox.emulator.options import DEFAULT_MODELS, EmulatorOptions
+from talkbox.emulator.options import EmulatorOptions
 from talkbox.emulator.server import Emulator
 from talkbox.emulator.thread import EmulatorThread
 
@@ -31,7 +37,9 @@ __all__ = [
     "EmulatorThread",
     "EventLog",
     "Fault",
+    "ModelRow",
     "Record",
     "Span",
     "Trigger",
+    "row_for",
 ]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn, get_args
 
-from talkbox.emulator import faults
+from talkbox.emulator import catalog, faults
 from talkbox.emulator.faults import Fault
 from talkbox.emulator.options import MAX_CHUNK_MS, BadKeyMode, EmulatorOptions
 from talkbox.emulator.server import Emulator
@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="talkbox emulator",
         description="Run a local, protocol-faithful Gemini Live API server over TLS. "
         "Prints one line when ready, runs until SIGINT/SIGTERM.",
-        epilog=faults.__doc__,
+        epilog=catalog.describe() + "\n\n" + (faults.__doc__ or ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default=_DEFAULTS.host, help="address to listen on (%(default)s)")
@@ -162,7 +162,23 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=None,
         metavar="NAME",
-        help="accept this model (repeatable; replaces the built-in list)",
+        help="serve this model (repeatable; replaces the default: every model of the table "
+        "below that is not retired; a retired one named here is served with its old rules)",
+    )
+    parser.add_argument(
+        "--fast-audio-factor",
+        type=_seconds,
+        default=_DEFAULTS.fast_audio_factor,
+        metavar="F",
+        help="how much faster than real time gemini-3.8-live sends answer audio "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--v1",
+        choices=("refuse", "serve"),
+        default=_DEFAULTS.v1_live,
+        help="API version v1 (the SDK 3.x default): refuse it during setup with 1008 "
+        "'not found for API version v1', or serve it like v1beta (default %(default)s)",
     )
     parser.add_argument(
         "--no-log-audio",
@@ -197,6 +213,8 @@ def options_from(args: argparse.Namespace) -> EmulatorOptions:
     )
     return EmulatorOptions(
         models=models,
+        fast_audio_factor=args.fast_audio_factor,
+        v1_live=args.v1,
         host=args.host,
         port=args.port,
         api_key=None if args.any_key else args.api_key,

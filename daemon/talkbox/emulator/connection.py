@@ -23,11 +23,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
-from talkbox.emulator import model
+from talkbox.emulator import catalog, model, schema
 from talkbox.emulator.faultactor import FaultActor
 from talkbox.emulator.faults import CLOSE_PRESETS, Fault, Point
 from talkbox.emulator.listening import Listener
 from talkbox.emulator.protocol import (
+    CLIENT_MESSAGES,
     INVALID_ARGUMENT,
     NOT_FOUND,
     UNAVAILABLE,
@@ -42,7 +43,6 @@ from talkbox.emulator.protocol import (
     parse_frame,
     realtime_field,
     server_kind,
-    shape_problem,
     truncate_reason,
 )
 from talkbox.emulator.responder import Responder
@@ -86,9 +86,13 @@ class SetupFacts:
     compression: JsonDict | None = None
     #: The function declarations of setup, by name.
     declarations: dict[str, JsonDict] = dataclasses.field(default_factory=dict)
+    #: The behavior of a function declared without one (the model's).
+    default_behavior: str = "BLOCKING"
 
     @classmethod
-    def read(cls, setup: JsonDict, default_silence_ms: int) -> SetupFacts:
+    def read(
+        cls, setup: JsonDict, default_silence_ms: int, default_behavior: str = "BLOCKING"
+    ) -> SetupFacts:
         """The facts of `setup`; `default_silence_ms` unless it sets silenceDurationMs."""
         realtime = setup.get("realtimeInputConfig")
         realtime = realtime if isinstance(realtime, dict) else {}
@@ -116,12 +120,16 @@ class SetupFacts:
             / 1000,
             compression=compression if isinstance(compression, dict) else None,
             declarations=declarations,
+            default_behavior=default_behavior,
         )
 
     def non_blocking(self, name: str) -> bool:
-        """Whether setup declared the function `name` NON_BLOCKING."""
+        """Whether the function `name` is NON_BLOCKING (declared so, or by the model's default)."""
         declaration = self.declarations.get(name, {})
-        return str(declaration.get("behavior", "")).upper() == "NON_BLOCKING"
+        behavior = str(declaration.get("behavior") or "").upper()
+        if behavior in ("", "UNSPECIFIED"):
+            behavior = self.default_behavior
+        return behavior == "NON_BLOCKING"
 
 
 class Connection:
@@ -140,6 +148,8 @@ class Connection:
         self.attached = self.opened
         self.setup: JsonDict = {}
         self.facts = SetupFacts()
+        #: The served model's row, known once setup named it.
+        self.row = catalog.row_for("")
         self.ended = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.responder = Responder(self)
@@ -252,17 +262,19 @@ class Connection:
         if self.silent:
             return
         data = json.dumps(message, separators=(",", ":"))
+        started = time.monotonic()
         await self.ws.send(data if self.text_frames else data.encode())
         # Logged once sent: a send that fails (socket gone) must not look delivered.
-        self.emu.log.add(self.id, "out", server_kind(message), message)
+        self.emu.log.add(self.id, "out", server_kind(message), message, t_send=started)
 
     async def send_raw(self, kind: str, payload: bytes, shown: JsonDict) -> None:
         """Send a frame that is not a well-formed server message (malformed-output faults)."""
         await self._wait_stall()
         if self.silent:
             return
+        started = time.monotonic()
         await self.ws.send(payload.decode() if self.text_frames else payload)
-        self.emu.log.add(self.id, "out", kind, shown)
+        self.emu.log.add(self.id, "out", kind, shown, t_send=started)
 
     async def _wait_stall(self) -> None:
         left = self.stall_until - time.monotonic()
@@ -332,9 +344,10 @@ class Connection:
         self.emu.log.add(self.id, "in", kind, message, self.index, sent)
         if name is None:
             await self.close(1007, str(error))
-        problem = shape_problem(message)
+        body_sent = next(v for k, v in sent.items() if k in (name, CLIENT_MESSAGES[name]))
+        problem = schema.problem(name, body_sent, self.info.version)
         if problem is not None:
-            await self.close(1007, f"Invalid value at '{problem}'. {INVALID_ARGUMENT}")
+            await self.close(1007, problem)
         await self._wait_stall()
         return name, field, message
 
@@ -352,16 +365,13 @@ class Connection:
         if not isinstance(setup, dict):
             await self.close(1007, INVALID_ARGUMENT)
         self.setup = setup
-        self.facts = SetupFacts.read(setup, self.options.silence_ms)
-        self.listener = Listener(self, self.facts.silence_limit_s)
         model_name = str(setup.get("model", ""))
         bare = model_name.removeprefix("models/")
-        if bare not in self.options.models:
-            await self.close(
-                1008,
-                f"models/{bare} is not found for API version {self.info.version}, "
-                "or is not supported for bidiGenerateContent.",
-            )
+        await self._check_model(bare)
+        self.facts = SetupFacts.read(setup, self.options.silence_ms, self.row.default_behavior)
+        # The model's own voiceActivity messages, under automatic detection (or a fault's).
+        self.voice_activity |= self.row.voice_activity and not self.facts.manual_activity
+        self.listener = Listener(self, self.facts.silence_limit_s)
         await self._attach_session(bare)
         for fault in self.emu.faults_for(self.id, point=Point.CONNECTION):
             await self.fire(fault)
@@ -382,6 +392,27 @@ class Connection:
             self.emu.fired(shaped["no_setup_complete"], self.id)
         else:
             await self.send({"setupComplete": {}})
+
+    async def _check_model(self, bare: str) -> None:
+        """Close setup as the service does for a model not served, or a setup it refuses."""
+        version = self.info.version
+        if bare not in self.options.models:
+            await self.close(1008, catalog.not_found(bare, version))
+        self.row = row = catalog.row_for(bare)
+        if row.retired:
+            # Served by name: with the rules it had before it was shut down.
+            row = self.row = dataclasses.replace(row, retired=False)
+        served = set(row.api_versions)
+        if self.options.v1_live == "serve" and "v1beta" in served:
+            served.add("v1")
+        if self.info.method.endswith("Constrained"):
+            # Ephemeral tokens are a v1alpha feature, for every model.
+            served.add("v1alpha")
+        if version not in served:
+            await self.close(1008, catalog.not_found(bare, version))
+        refusal = catalog.setup_refusal(row, self.setup)
+        if refusal is not None:
+            await self.close(*refusal)
 
     async def _attach_session(self, model_name: str) -> None:
         resumption = self.setup.get("sessionResumption")

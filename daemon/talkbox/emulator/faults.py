@@ -48,8 +48,13 @@ Kinds (parameters and defaults):
 * ``withhold_updates`` / ``unresumable`` -- no ``sessionResumptionUpdate`` at all / only
   non-resumable ones (``{{}}``) for the matching turns.
 * ``omit_generation_complete``, ``omit_usage``, ``usage_separate`` (usage in its own message),
-  ``no_turn_complete``, ``waiting_for_input``, ``turn_complete_reason:reason=NEED_MORE_INPUT``,
-  ``interaction_status:status=IDLE``, ``interrupted_with_turn_complete`` -- turn shapes.
+  ``no_turn_complete``, ``waiting_for_input``, ``interrupted_with_turn_complete`` -- turn shapes.
+* ``turn_complete_reason:reason=NEED_MORE_INPUT`` -- turnComplete says why the turn ended
+  (any value: ``GENERATED_AUDIO_SAFETY`` or ``PROHIBITED_INPUT_CONTENT`` for a safety block,
+  ``MALFORMED_FUNCTION_CALL``, ...).
+* ``interaction_status:status=IDLE`` -- turnComplete carries this interactionStatus instead
+  of the model's own (any value, also one the SDK does not know: ``WAITING_FOR_INPUT``).
+* ``no_interaction_status`` -- turnComplete without the interactionStatus the 3.x models send.
 * ``interrupt:after_ms=0`` -- the server interrupts its own answer (``interrupted`` then
   ``turnComplete``) after that much answer audio.
 * ``tool_call:name=NAME,args=JSON`` -- the turn starts with a call of that function.
@@ -63,7 +68,8 @@ Kinds (parameters and defaults):
 * ``periodic_handles:s=2`` -- a resumable handle every S seconds, turns or not, resumption
   asked for or not (as the translation model does).
 * ``voice_activity`` -- ``voiceActivity`` ACTIVITY_START/ACTIVITY_END messages when automatic
-  detection hears speech start and end (not sent by the Developer API by default).
+  detection hears speech start and end (gemini-3.8-live and extended thinking send them by
+  themselves; the other rows only with this fault).
 """
 
 from __future__ import annotations
@@ -82,7 +88,7 @@ GOAWAY_IGNORED_REASON = (
     "a GoAway signal once the session durat"
 )
 
-#: The real close codes and reasons seen from the service (live-protocol.md §4.6).
+#: The real close codes and reasons seen from the service (docs/live-protocol.md §4.6).
 CLOSE_PRESETS: dict[str, tuple[int, str]] = {
     "normal": (1000, ""),
     "invalid_argument": (1007, INVALID_ARGUMENT),
@@ -137,6 +143,7 @@ _TURN_SHAPES: dict[str, dict[str, Any]] = {
     "waiting_for_input": {},
     "turn_complete_reason": {"reason": "NEED_MORE_INPUT"},
     "interaction_status": {"status": "IDLE"},
+    "no_interaction_status": {},
     "interrupted_with_turn_complete": {},
     "interrupt": {"after_ms": 0.0},
     "tool_call": {"name": "", "args": "{}"},

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 #: Audio outside any activity kept for TURN_INCLUDES_ALL_INPUT (the newest seconds).
 MAX_IDLE_S = 60
+#: How often (seconds of the user's audio) interimInputTranscription is updated.
+INTERIM_EVERY_S = 0.5
 #: The most audio one user turn keeps (the rest is dropped): memory stays bounded whatever a
 #: client streams, and the echo of it stays a sane length.
 MAX_TURN_AUDIO_S = 300
@@ -36,6 +38,8 @@ class Listener:
         #: Seconds of client audio received, the clock of voiceActivity offsets.
         self._audio_s = 0.0
         self._speech_end_s = 0.0
+        #: Seconds of the open activity the last interim transcript said.
+        self._interim_s = 0.0
 
     async def activity_start(self) -> None:
         """`activityStart`: a turn begins (and interrupts the answer)."""
@@ -71,6 +75,7 @@ class Listener:
         if conn.facts.manual_activity:
             if self.activity is not None:
                 append(self.activity, pcm, rate)
+                await self._interim(self.activity)
             else:
                 self._keep_idle(pcm, rate)
             return
@@ -92,10 +97,22 @@ class Listener:
         # The endpointer is in speech exactly while an activity is open (both end together).
         assert activity is not None
         append(activity, pcm, rate)
+        if step is not Step.END:
+            await self._interim(activity)
         if step is Step.END:
             conn.responder.end_turn(activity)
             self.activity = None
             await self._signal("ACTIVITY_END", self._speech_end_s)
+
+    async def _interim(self, activity: model.UserTurn) -> None:
+        """While the user speaks, the models that have it send what they heard so far."""
+        conn = self.conn
+        if not (conn.row.combined_parts and conn.facts.input_transcription):
+            return
+        if activity.seconds - self._interim_s >= INTERIM_EVERY_S:
+            self._interim_s = activity.seconds
+            text = model.input_transcript(activity)
+            await conn.send({"serverContent": {"interimInputTranscription": {"text": text}}})
 
     async def _outside_manual_mode(self) -> None:
         if self.conn.options.activity_under_auto_vad == "close":
@@ -117,6 +134,7 @@ class Listener:
                 del idle.audio[:excess]
 
     def _new_activity(self) -> model.UserTurn:
+        self._interim_s = 0.0
         turn, self._idle_audio = self._idle_audio, model.UserTurn("audio")
         return turn
 

@@ -37,6 +37,8 @@ class Record:
 
     For client frames `message` is the normal (camelCase at every depth) form and `sent` the
     frame exactly as the client sent it; `index` counts client frames per connection from 1.
+    For server frames `t` is taken once the frame was handed to the socket and `t_send` just
+    before the send began, the moment to measure delivery from.
     """
 
     t: float
@@ -46,6 +48,7 @@ class Record:
     message: dict[str, Any]
     index: int | None = None
     sent: dict[str, Any] | None = None
+    t_send: float | None = None
 
 
 class EventLog:
@@ -77,12 +80,13 @@ class EventLog:
         message: dict[str, Any],
         index: int | None = None,
         sent: dict[str, Any] | None = None,
+        t_send: float | None = None,
     ) -> Record:
         """Append one record (thread-safe; wakes anyone waiting)."""
         if not self.keep_audio:
             message = _without_media(message)
             sent = None if sent is None else _without_media(sent)
-        record = Record(time.monotonic(), conn, direction, kind, message, index, sent)
+        record = Record(time.monotonic(), conn, direction, kind, message, index, sent, t_send)
         with self._changed:
             self.records.append(record)
             if self.max_records is not None and len(self.records) > 2 * self.max_records:

@@ -150,3 +150,26 @@ def named_function(text: str, declared: list[str]) -> str | None:
             if re.search(rf"\b{re.escape(form)}\b", lowered):
                 return name
     return None
+
+
+#: What extended thinking says while it thinks (its transcript; the audio is a tone phrase).
+FILLER_TEXT = "Let me think."
+
+
+def filler() -> Answer:
+    """The short spoken filler extended thinking says before its answer."""
+    return Answer(tone_phrase(FILLER_TEXT), FILLER_TEXT)
+
+
+def spread(text: str, count: int) -> list[str]:
+    """`text` in at most `count` pieces (at spaces) that join back to it; none if empty.
+
+    Transcripts are cut so, one piece beside each of the first audio chunks: the transcript
+    leads its audio, as measured on 3.8 Live.
+    """
+    if not text or count < 1:
+        return []
+    pieces = text_chunks(text, max(1, len(text) // count))
+    while len(pieces) > count:
+        pieces[-2:] = [pieces[-2] + pieces[-1]]
+    return pieces

@@ -7,23 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from talkbox.emulator.catalog import DEFAULT_MODELS
 from talkbox.emulator.faults import CLOSE_PRESETS
-
-DEFAULT_MODELS = (
-    "gemini-2.5-flash-native-audio-preview-09-2025",
-    "gemini-2.5-flash-native-audio-preview-12-2025",
-    "gemini-2.5-flash-native-audio-latest",
-    "gemini-live-2.5-flash-preview",
-    "gemini-live-2.5-flash",
-    "gemini-2.0-flash-live-001",
-    "gemini-2.0-flash-exp",
-    "gemini-3.1-flash-live-preview",
-)
 
 #: The longest answer audio chunk (see `EmulatorOptions.chunk_ms`).
 MAX_CHUNK_MS = 1000
 
-#: How a wrong key is refused (live-protocol.md §6.1): HTTP status at the upgrade, or 1007.
+#: How a wrong key is refused (docs/live-protocol.md §6.1): HTTP status at the upgrade, or 1007.
 BadKeyMode = Literal["http400", "http401", "http403", "close1007"]
 
 
@@ -39,10 +29,20 @@ class EmulatorOptions:
     ca_out: Path | None = None
     bad_key_mode: BadKeyMode = "http400"
     api_versions: tuple[str, ...] = ("v1", "v1beta", "v1alpha")
+    #: The models served (bare names); the rules of each come from `catalog.row_for`.
     models: tuple[str, ...] = DEFAULT_MODELS
+    #: How much faster than real time the fast rows (gemini-3.8-live) send answer audio.
+    fast_audio_factor: float = 4.0
+    #: The SDK 3.x default API version, v1, for Live: "refuse" closes setup 1008 "not
+    #: found for API version v1" (as the service answers a wrong version), "serve" treats
+    #: it like v1beta. Whether the service refuses it so is not documented; to refuse it
+    #: at the upgrade with HTTP 404 instead, leave it out of `api_versions`.
+    v1_live: Literal["refuse", "serve"] = "refuse"
     connection_lifetime_s: float = 600.0
     go_away_lead_s: float = 50.0
-    #: Pace answer audio at real time; False sends it as fast as possible.
+    #: Pace answer audio as the model does (real time, or `fast_audio_factor` times faster on
+    #: the fast rows, with turnComplete once it has played); False sends it as fast as
+    #: possible and ends the turn at once.
     realtime: bool = True
     #: Length of each answer audio chunk, 1-1000 ms (a second of 24 kHz audio is 64 KB of
     #: base64, which keeps every message far below the SDK's 1 MiB limit).
@@ -100,6 +100,10 @@ class EmulatorOptions:
         _seconds("setup_timeout_s", self.setup_timeout_s)
         if self.session_limit_s is not None:
             _seconds("session_limit_s", self.session_limit_s)
+        if not math.isfinite(self.fast_audio_factor) or not 1 <= self.fast_audio_factor <= 100:
+            raise ValueError(f"fast_audio_factor must be 1-100, not {self.fast_audio_factor}")
+        if not self.models:
+            raise ValueError("models must name at least one model")
         if not 1 <= self.chunk_ms <= MAX_CHUNK_MS:
             raise ValueError(f"chunk_ms must be 1-{MAX_CHUNK_MS}, not {self.chunk_ms}")
         for name in ("context_window", "silence_ms", "max_client_frame_bytes"):

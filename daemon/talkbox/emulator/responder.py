@@ -1,18 +1,28 @@
 """The model's side of a connection: user turns queue up and are answered in order.
 
-Each answer goes, as in the recorded sessions:
+Each answer goes, as in the recorded sessions (the connection's model row shapes it):
 
-1. ``sessionResumptionUpdate {}`` (resumption on), ``inputTranscription`` (if asked for);
-2. ``toolCall`` when the turn names a declared function (or a ``tool_call`` fault says so);
-   a blocking call waits for its ``toolResponse``, a NON_BLOCKING one does not, and its late
-   result starts a turn of its own (``scheduling``: INTERRUPT, WHEN_IDLE, or SILENT: none);
-3. ``modelTurn`` audio chunks (the echo, or a tone phrase for text), paced at real time,
-   with ``outputTranscription`` ``turn N: ...`` after the first;
-4. ``generationComplete``; ``turnComplete`` with ``usageMetadata``; then a resumable
+1. ``sessionResumptionUpdate {}`` (resumption on), ``inputTranscription`` (if asked for; in
+   chunks with ``finished`` on the last on the 3.x rows, which also sent
+   ``interimInputTranscription`` while the user spoke);
+2. extended thinking only: a spoken filler, ``generationComplete``, then ``turnComplete``
+   with ``interactionStatus: IN_PROGRESS`` (the interaction goes on);
+3. ``toolCall`` when the turn names a declared function (or a ``tool_call`` fault says so);
+   a BLOCKING call waits for its ``toolResponse``, a NON_BLOCKING one (declared so, or by the
+   model's default: NON_BLOCKING on 3.8) does not, and its late result starts a turn of its
+   own: WHEN_IDLE after the current answer, INTERRUPT at once (on 3.8 only once the user
+   stops speaking), SILENT never (it only joins the context). ``willContinue`` responses
+   keep a call open until the last one;
+4. ``modelTurn`` audio chunks (the echo, or a tone phrase for text), paced at real time, or
+   ``fast_audio_factor`` times faster on gemini-3.8-live; ``outputTranscription`` after the
+   first chunk, or (3.x rows) in pieces inside the first chunks' messages;
+5. ``generationComplete``; ``turnComplete`` with ``usageMetadata`` (and ``interactionStatus:
+   IDLE`` on the 3.x rows) once the client has played the audio; then a resumable
    ``sessionResumptionUpdate`` with a fresh handle.
 
-A barge-in (``activityStart``, speech, ``text`` or ``clientContent`` during 1-3) stops the
-audio and sends ``toolCallCancellation`` (pending calls), ``interrupted``, ``turnComplete``.
+A barge-in (``activityStart``, speech, ``text`` or ``clientContent`` during 2-5) stops the
+audio and sends ``toolCallCancellation`` (pending BLOCKING calls), ``interrupted``,
+``turnComplete``.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from talkbox.emulator import model
+from talkbox.emulator import catalog, model
 from talkbox.emulator.faults import Fault
 from talkbox.emulator.protocol import INVALID_ARGUMENT, NOT_FOUND, JsonDict, encode_b64
 from talkbox.emulator.session import Tokens, TurnRecord, audio_tokens
@@ -47,6 +57,8 @@ class TurnState:
     text_reply: bool = False
     faults: list[Fault] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
+    #: When the client will have played all answer audio sent so far (monotonic), if paced.
+    play_until: float = 0.0
 
     def has(self, kind: str) -> Fault | None:
         """The shape fault of that kind armed for this turn, if any."""
@@ -63,15 +75,28 @@ class Responder:
         self.current: TurnState | None = None
         #: Calls of NON_BLOCKING functions still waiting for their response: id -> name.
         self.async_calls: dict[str, str] = {}
+        #: INTERRUPT results held while the user speaks (polite interruption).
+        self.deferred: list[model.UserTurn] = []
 
     async def tool_response(self, body: Any) -> None:
-        """Match function responses to pending calls; late NON_BLOCKING results start turns."""
+        """Match function responses to pending calls; late NON_BLOCKING results start turns.
+
+        A response with ``willContinue`` leaves its call open for more; the last one (without
+        it) closes the call.
+        """
         responses = body.get("functionResponses") if isinstance(body, dict) else None
         state = self.current
+        row = self.conn.row
         for response in responses or []:
-            call_id = str(response.get("id", "")) if isinstance(response, dict) else ""
+            if not isinstance(response, dict):
+                continue
+            if not row.scheduling and response.get("scheduling") is not None:
+                await self.conn.close(1007, catalog.SCHEDULING_REFUSED)
+            call_id = str(response.get("id", ""))
+            more = bool(response.get("willContinue"))
             if call_id in self.async_calls:
-                self._late_tool_result(self.async_calls.pop(call_id), response)
+                name = self.async_calls[call_id] if more else self.async_calls.pop(call_id)
+                self._late_tool_result(name, response)
                 continue
             future = state.pending_calls.get(call_id) if state is not None else None
             if future is None or future.done():
@@ -81,10 +106,20 @@ class Responder:
                 if self.conn.options.unknown_tool_response == "close":
                     await self.conn.close(1008, NOT_FOUND)
                 continue
+            if more:
+                # An interim result: the model keeps waiting for the last one.
+                assert state is not None
+                state.user = state.user + _response_tokens(response)
+                continue
             future.set_result(response)
 
     def _late_tool_result(self, name: str, response: JsonDict) -> None:
-        """A NON_BLOCKING function answered: its `scheduling` says what the model does."""
+        """A NON_BLOCKING function answered: its `scheduling` says what the model does.
+
+        WHEN_IDLE (the default) speaks it after the current answer; INTERRUPT stops the
+        answer and speaks it at once, or, on models with polite interruption, once the user
+        stops speaking; SILENT only adds it to the context.
+        """
         tokens = _response_tokens(response)
         scheduling = str(response.get("scheduling") or "WHEN_IDLE").upper()
         if scheduling == "SILENT":
@@ -92,9 +127,12 @@ class Responder:
                 conversation = self.conn.session.conversation
                 conversation.pending = conversation.pending + tokens
             return
-        if scheduling == "INTERRUPT":
-            self.barge_in()
         turn = model.UserTurn("text", text=f"result of {name}", tokens=tokens, tool_result=name)
+        if scheduling == "INTERRUPT":
+            if self.conn.row.polite_interrupt and self.conn.listener.activity is not None:
+                self.deferred.append(turn)
+                return
+            self.barge_in()
         self.turns.put_nowait(turn)
 
     # ---- turns -------------------------------------------------------------------------
@@ -107,6 +145,10 @@ class Responder:
             )
         elif not turn.tokens.total:
             turn.tokens = Tokens(text=count_text(turn.text))
+        # The user stopped speaking: results that politely waited are spoken first.
+        for waiting in self.deferred:
+            self.turns.put_nowait(waiting)
+        self.deferred.clear()
         self.turns.put_nowait(turn)
 
     def barge_in(self) -> None:
@@ -142,8 +184,16 @@ class Responder:
         if self.conn.facts.resumption and not state.has("withhold_updates"):
             await self.conn.send({"sessionResumptionUpdate": {}})
         if self.conn.facts.input_transcription and turn.tool_result is None:
-            transcript = model.input_transcript(turn)
-            await self.conn.send({"serverContent": {"inputTranscription": {"text": transcript}}})
+            await self._input_transcript(model.input_transcript(turn))
+        if self.conn.row.filler and turn.tool_result is None and not state.text_reply:
+            # Extended thinking: a filler, ended as an utterance, while it goes on thinking.
+            if await self._stream(model.filler(), state):
+                return
+            await self.conn.send({"serverContent": {"generationComplete": True}})
+            await self._wait_playback(state)
+            await self.conn.send(
+                {"serverContent": {"turnComplete": True, "interactionStatus": "IN_PROGRESS"}}
+            )
         reply = model.answer(turn)
         called = await self._maybe_call_tool(turn, state)
         if called:
@@ -153,10 +203,31 @@ class Responder:
             await asyncio.sleep(float(delay.params["s"]))
         if await self._stream(reply, state):
             return
-        state.interruptible = False
         if not state.has("omit_generation_complete"):
             await self.conn.send({"serverContent": {"generationComplete": True}})
+        # turnComplete comes when the client has played the answer (a barge-in meanwhile
+        # still interrupts it).
+        await self._wait_playback(state)
+        state.interruptible = False
         await self._finish(state, interrupted=False)
+
+    async def _wait_playback(self, state: TurnState) -> None:
+        # Only the fast rows wait: a real-time stream has played out when it is sent.
+        fast = (self.conn.row.audio_speed or self.conn.options.fast_audio_factor) > 1
+        if fast and self.conn.options.realtime:
+            await asyncio.sleep(max(0.0, state.play_until - time.monotonic()))
+
+    async def _input_transcript(self, text: str) -> None:
+        """The user's words: one message, or (combined-parts models) chunks, the last finished."""
+        if not self.conn.row.combined_parts:
+            await self.conn.send({"serverContent": {"inputTranscription": {"text": text}}})
+            return
+        pieces = model.text_chunks(text, 8)
+        for i, piece in enumerate(pieces):
+            transcription: JsonDict = {"text": piece}
+            if i == len(pieces) - 1:
+                transcription["finished"] = True
+            await self.conn.send({"serverContent": {"inputTranscription": transcription}})
 
     async def _fit_context(self, state: TurnState) -> None:
         assert self.conn.session is not None
@@ -209,24 +280,47 @@ class Responder:
         return name
 
     async def _stream(self, reply: model.Answer, state: TurnState) -> bool:
-        """Send the answer; True when an `interrupt` fault cut it and finished the turn."""
+        """Send the answer; True when an `interrupt` fault cut it and finished the turn.
+
+        Paced (``realtime``) at the model's speed: real time, or several times faster on the
+        fast rows, whose client plays the audio later (``play_until``).
+        """
         interrupt = state.has("interrupt")
         if state.text_reply:
             await self._stream_text(model.output_transcript(state.number, reply), state)
             return False
-        pieces = model.chunks(reply.pcm, self.conn.options.chunk_ms)
+        conn = self.conn
+        pieces = model.chunks(reply.pcm, conn.options.chunk_ms)
+        speed = conn.row.audio_speed or conn.options.fast_audio_factor
+        transcript = model.output_transcript(state.number, reply)
+        if reply.description == model.FILLER_TEXT:
+            transcript = model.FILLER_TEXT
+        combined = conn.row.combined_parts and conn.facts.output_transcription
+        words = model.spread(transcript, len(pieces)) if combined else []
         start = time.monotonic()
+        state.play_until = max(state.play_until, start)
+        sent_here = 0.0
         for i, piece in enumerate(pieces):
-            if self.conn.options.realtime:
-                await asyncio.sleep(max(0.0, start + state.sent_seconds - time.monotonic()))
-            data = encode_b64(piece, urlsafe=self.conn.urlsafe)
+            if conn.options.realtime:
+                await asyncio.sleep(max(0.0, start + sent_here / speed - time.monotonic()))
+            data = encode_b64(piece, urlsafe=conn.urlsafe)
             part = {"inlineData": {"mimeType": model.OUTPUT_MIME, "data": data}}
-            await self.conn.send({"serverContent": {"modelTurn": {"parts": [part]}}})
-            state.sent_seconds += len(piece) / 2 / model.OUTPUT_RATE
+            content: JsonDict = {"modelTurn": {"parts": [part]}}
+            if i < len(words):
+                # The transcript leads its audio: a piece rides with each first chunk.
+                content["outputTranscription"] = {"text": words[i]}
+                if i == len(words) - 1:
+                    content["outputTranscription"]["finished"] = True
+            await conn.send({"serverContent": content})
+            seconds = len(piece) / 2 / model.OUTPUT_RATE
+            state.sent_seconds += seconds
+            sent_here += seconds
+            state.play_until += seconds
             if i == 0:
-                if self.conn.facts.output_transcription:
-                    text = model.output_transcript(state.number, reply)
-                    await self.conn.send({"serverContent": {"outputTranscription": {"text": text}}})
+                if conn.facts.output_transcription and not combined:
+                    await conn.send(
+                        {"serverContent": {"outputTranscription": {"text": transcript}}}
+                    )
                 await self._turn_instant_faults(state)
             if interrupt is not None and state.sent_seconds * 1000 >= interrupt.params["after_ms"]:
                 state.interruptible = False
@@ -279,6 +373,13 @@ class Responder:
         status = state.has("interaction_status")
         if status is not None:
             content["interactionStatus"] = status.params["status"]
+        elif (
+            self.conn.row.interaction_status
+            and "turnComplete" in content
+            and not state.has("no_interaction_status")
+        ):
+            # Sent with every turnComplete by the models that have it: the interaction is over.
+            content["interactionStatus"] = "IDLE"
         message: JsonDict = {"serverContent": content} if content else {}
         if not state.has("omit_usage"):
             if message and state.has("usage_separate"):

@@ -1,4 +1,4 @@
-"""Every client message of live-protocol.md §2 reaches the emulator and is understood."""
+"""Every client message of docs/live-protocol.md §2 reaches the emulator and is understood."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from google.genai import types
 
 from talkbox.emulator import Emulator
 
-MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
+MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 WAIT_S = 10.0
 
 

@@ -12,7 +12,7 @@ from google.genai import errors, types
 
 from talkbox.emulator import Emulator
 
-MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
+MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 WAIT_S = 10.0
 PCM16K = "audio/pcm;rate=16000"
 MANUAL = types.RealtimeInputConfig(

@@ -1,4 +1,4 @@
-"""Every fault switch, seen through the real SDK the way live-protocol.md §3.2 says."""
+"""Every fault switch, seen through the real SDK the way docs/live-protocol.md §3.2 says."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from talkbox.emulator import CLOSE_PRESETS, Emulator, Fault
 
-MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
+MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 WAIT_S = 10.0
 RESUMABLE = types.LiveConnectConfig(
     response_modalities=["AUDIO"], session_resumption=types.SessionResumptionConfig()

@@ -13,14 +13,15 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from google.genai import _live_converters as converters
 from google.genai import types
 
 from talkbox.emulator import Emulator
 
-FIXTURES = Path("/work/shared/reference/fixtures")
-MODEL = "gemini-2.0-flash-live-001"
+FIXTURES = Path(__file__).parents[2] / "data" / "live"
+MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 WAIT_S = 10.0
 
 Turn = list[tuple[str, types.LiveServerMessage | None]]
@@ -376,3 +377,73 @@ async def test_a_non_blocking_call_answered_with_interrupt_matches_the_recorded_
         real = RECORDED[classify(turn)]
         assert names(turn) in [names(r) for r in real]
         assert_same_shapes(turn, real)
+
+
+# ---- the 3.8 shape ----------------------------------------------------------------------
+
+LIVE_38 = json.loads((FIXTURES / "gemini-3.8-live_turn_shape.json").read_text())
+
+
+def test_the_3_8_shape_reads_through_the_sdk_as_its_sequence_says() -> None:
+    kinds = [kind(parse(wire)) for wire in LIVE_38["wire_examples"]]
+    assert [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k] == LIVE_38["sequence"]
+    timing = LIVE_38["timing"]
+    # The recorded reply arrived several times faster than it plays, turnComplete much later.
+    assert timing["reply_s"] / timing["all_audio_after_first_chunk_s"] > 4
+    assert (
+        timing["turn_complete_after_generation_complete_s"]
+        > 10 * (timing["generation_complete_after_last_audio_s"])
+    )
+
+
+async def test_a_3_8_spoken_turn_matches_the_shape_written_from_the_reports(
+    make_emulator: Any, client_for: Any
+) -> None:
+    emulator = await make_emulator(realtime=True)
+    config = types.LiveConnectConfig(
+        response_modalities=["AUDIO"],
+        session_resumption=types.SessionResumptionConfig(),
+        input_audio_transcription={},
+        output_audio_transcription={},
+        realtime_input_config=types.RealtimeInputConfig(
+            automatic_activity_detection=types.AutomaticActivityDetection(disabled=True)
+        ),
+    )
+    speech = (np.sin(np.arange(48_000) / 3) * 9000).astype("<i2").tobytes()  # 3 s at 16 kHz
+    arrivals: list[tuple[float, types.LiveServerMessage]] = []
+    client = client_for(emulator)
+    async with client.aio.live.connect(model="gemini-3.8-live", config=config) as session:
+        await session.send_realtime_input(activity_start=types.ActivityStart())
+        for i in range(0, len(speech), 3200):
+            await session.send_realtime_input(
+                audio=types.Blob(data=speech[i : i + 3200], mime_type="audio/pcm;rate=16000")
+            )
+        await session.send_realtime_input(activity_end=types.ActivityEnd())
+        async with asyncio.timeout(WAIT_S):
+            async for message in session.receive():
+                arrivals.append((asyncio.get_running_loop().time(), message))
+            async for message in session.receive():
+                if message.session_resumption_update:
+                    break
+    (ours,) = emulator_turns(emulator)
+    collapsed = [k for i, k in enumerate(names(ours)) if i == 0 or names(ours)[i - 1] != k]
+    assert collapsed == LIVE_38["sequence"]
+    real: dict[str, list[Any]] = {}
+    for wire in LIVE_38["wire_examples"]:
+        message = parse(wire)
+        real.setdefault(kind(message), []).append(shape(message.model_dump(exclude_none=True)))
+    for name, message in ours:
+        if name != MODEL_TURN and message is not None and name in real:
+            # Each message has the keys and types of one written down for its kind.
+            assert shape(message.model_dump(exclude_none=True)) in real[name], name
+    audio = [t for t, m in arrivals if m.data]
+    generated = next(
+        t for t, m in arrivals if m.server_content and m.server_content.generation_complete
+    )
+    completed = arrivals[-1][0]
+    reply_s = 3.0
+    # Fast audio (4x here; a loaded machine may halve it), generationComplete right after the
+    # last chunk, turnComplete once the reply would have played.
+    assert audio[-1] - audio[0] < reply_s / 2
+    assert generated - audio[-1] < reply_s / 4
+    assert completed - audio[0] >= reply_s - 0.25

@@ -10,7 +10,7 @@ from google.genai import errors, types
 
 from talkbox.emulator import Emulator
 
-MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
+MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 WAIT_S = 10.0
 
 
@@ -200,7 +200,7 @@ async def test_resuming_with_another_model_is_refused_with_1007(
         _, handle = await turn_and_handle(session, "one")
     with pytest.raises(errors.APIError) as caught:
         async with client.aio.live.connect(
-            model="gemini-live-2.5-flash-preview", config=config(handle)
+            model="gemini-2.5-flash-native-audio-latest", config=config(handle)
         ):
             pass
     assert caught.value.code == 1007

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import Iterator
@@ -10,13 +11,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import connect
 
 from talkbox.emulator import EmulatorOptions, EmulatorThread
 
-MODEL = "models/gemini-2.5-flash-native-audio-preview-09-2025"
+MODEL = "models/gemini-2.5-flash-native-audio-preview-12-2025"
 PATH = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
+WAIT_S = 10.0
 
 leaves = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 5), st.text(max_size=8), st.just("AAAA")
@@ -128,26 +130,38 @@ def emulator() -> Iterator[EmulatorThread]:
 
 def talk(emulator: EmulatorThread, setup: dict[str, Any], messages: list[str]) -> int:
     """0 when a final text turn was answered, else the close code the emulator sent."""
+    return asyncio.run(_talk(emulator, setup, messages))
+
+
+async def _talk(emulator: EmulatorThread, setup: dict[str, Any], messages: list[str]) -> int:
     url = emulator.base_url.replace("https", "wss") + PATH + "?key=emu-test-key"
-    with connect(url, ssl=emulator.client_ssl_context(), open_timeout=10, close_timeout=2) as ws:
+    # The asyncio client, as the SDK uses, not websockets' sync one: the sync client's reader
+    # thread can be processing the server's TLS 1.3 session tickets while this thread writes
+    # the upgrade request, and OpenSSL then discards the request (the handshake hangs until
+    # its timeout). The asyncio client does all TLS work on one thread.
+    context = emulator.client_ssl_context()
+    async with connect(url, ssl=context, open_timeout=WAIT_S, close_timeout=2) as ws:
         conn = emulator.log.events("handshake")[-1].conn
         try:
-            ws.send(json.dumps({"setup": setup}))
-            ws.recv(timeout=10)
+            await ws.send(json.dumps({"setup": setup}))
+            async with asyncio.timeout(WAIT_S):
+                await ws.recv()
             for message in messages:
-                ws.send(message)
+                await ws.send(message)
             # A text turn at the end: the emulator must still answer it (or have closed).
-            ws.send(json.dumps({"realtime_input": {"text": "still there?"}}))
-            while True:
-                frame = json.loads(ws.recv(timeout=10))
-                if frame.get("serverContent", {}).get("turnComplete"):
-                    return 0
+            await ws.send(json.dumps({"realtime_input": {"text": "still there?"}}))
+            async with asyncio.timeout(WAIT_S):
+                while True:
+                    frame = json.loads(await ws.recv())
+                    if frame.get("serverContent", {}).get("turnComplete"):
+                        return 0
         except ConnectionClosed as closed:
             if closed.rcvd is not None:
                 return closed.rcvd.code
     # The socket died before the client read the close frame (the server closed while this
     # client was still sending): what the emulator did is in its log.
-    emulator.log.wait_for_sync(lambda log: bool(log.closes(conn)), timeout=10)
+    async with asyncio.timeout(WAIT_S):
+        await emulator.log.wait_for(lambda log: bool(log.closes(conn)))
     ending = emulator.log.closes(conn)[-1]
     by_server = ending.kind == "close" and ending.message["by"] == "server"
     return int(ending.message["code"]) if by_server else 1006

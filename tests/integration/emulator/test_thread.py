@@ -12,7 +12,7 @@ from google.genai import errors
 
 from talkbox.emulator import EmulatorOptions, EmulatorThread
 
-MODEL = "gemini-2.5-flash-native-audio-preview-09-2025"
+MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 
 
 async def talk(client: Any, turns: int = 1) -> int:

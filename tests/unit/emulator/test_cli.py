@@ -33,7 +33,8 @@ def test_every_option_reaches_the_emulator_options(tmp_path: Path) -> None:
         "--event-log", str(tmp_path / "e.jsonl"), "--fast", "--chunk-ms", "40",
         "--silence-ms", "250", "--model", "models/my-model", "--model", "other",
         "--no-log-audio", "--seed", "7", "--log-max-records", "500",
-        "--fault", "abort@turn=2", "--fault", "omit_usage",
+        "--fault", "abort@turn=2", "--fault", "omit_usage", "--fast-audio-factor", "2.5",
+        "--v1", "serve",
     )  # fmt: skip
     assert options == EmulatorOptions(
         host="localhost",
@@ -50,6 +51,8 @@ def test_every_option_reaches_the_emulator_options(tmp_path: Path) -> None:
         chunk_ms=40,
         silence_ms=250,
         models=("my-model", "other"),
+        fast_audio_factor=2.5,
+        v1_live="serve",
         log_audio=False,
         log_max_records=500,
         seed=7,
@@ -64,6 +67,8 @@ def test_every_option_reaches_the_emulator_options(tmp_path: Path) -> None:
         ["--go-away-lead", "700"],
         ["--port", "70000"],
         ["--chunk-ms", "0"],
+        ["--fast-audio-factor", "0.5"],
+        ["--v1", "maybe"],
         ["--connection-lifetime", "soon"],
         ["--connection-lifetime", "nan"],
         ["--connection-lifetime", "inf"],
@@ -117,3 +122,15 @@ def test_help_exits_0_and_shows_the_grammar(capsys: pytest.CaptureFixture[str]) 
 def test_options_refuse_values_the_emulator_cannot_keep(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         EmulatorOptions(**cast(dict[str, Any], {field: value}))
+
+
+def test_the_help_lists_the_model_table_and_the_new_faults(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--help"]) == 0
+    text = capsys.readouterr().out
+    for name in DEFAULT_MODELS:
+        assert f"  {name}: " in text
+    assert "gemini-2.0-flash-live-001: retired, closed 1008" in text
+    assert "no_interaction_status" in text
+    assert "--fast-audio-factor" in text

@@ -1,7 +1,8 @@
-"""A connection on a stand-in socket: what it logs when sends fail, and the pong hook guard."""
+"""A connection on a stand-in socket: what it logs for sends, and the pong hook guard."""
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,10 +23,22 @@ class GoneSocket:
         raise ConnectionClosed(None, None)
 
 
-def connection() -> Connection:
+class TimingSocket:
+    """A socket that notes when each send was handed to it."""
+
+    protocol = SimpleNamespace()
+
+    def __init__(self) -> None:
+        self.sent_at: list[float] = []
+
+    async def send(self, data: Any) -> None:
+        self.sent_at.append(time.monotonic())
+
+
+def connection(socket: object | None = None) -> Connection:
     emulator = Emulator(EmulatorOptions())
     info = UpgradeInfo(1, "/ws", "v1beta", "BidiGenerateContent", "emu-test-key", True)
-    return Connection(emulator, GoneSocket(), info)  # type: ignore[arg-type]
+    return Connection(emulator, socket or GoneSocket(), info)  # type: ignore[arg-type]
 
 
 async def test_a_send_that_fails_is_not_logged_as_sent() -> None:
@@ -35,6 +48,19 @@ async def test_a_send_that_fails_is_not_logged_as_sent() -> None:
     with pytest.raises(ConnectionClosed):
         await conn.send_raw("malformed.empty", b"{}", {})
     assert conn.emu.log.server_messages() == []
+    conn.emu.log.close()
+
+
+async def test_a_sent_frame_is_stamped_before_its_send_began_and_logged_after_it() -> None:
+    socket = TimingSocket()
+    conn = connection(socket)
+    await conn.send({"setupComplete": {}})
+    await conn.send_raw("malformed.empty", b"{}", {})
+    records = conn.emu.log.server_messages()
+    assert [r.kind for r in records] == ["setupComplete", "malformed.empty"]
+    for record, handed in zip(records, socket.sent_at, strict=True):
+        assert record.t_send is not None
+        assert record.t_send <= handed <= record.t
     conn.emu.log.close()
 
 

@@ -56,6 +56,7 @@ def test_records_are_also_written_as_json_lines(tmp_path: Path) -> None:
         "message": {"setup": {}},
         "index": 1,
         "sent": None,
+        "t_send": None,
     }
 
 

@@ -22,7 +22,6 @@ from talkbox.emulator.protocol import (
     parse_frame,
     realtime_field,
     server_kind,
-    shape_problem,
     truncate_reason,
 )
 
@@ -176,24 +175,6 @@ def test_the_audio_rate_comes_from_the_mime_type() -> None:
 def test_a_rate_outside_8_to_48_khz_or_a_type_that_is_not_audio_is_refused(mime: str) -> None:
     with pytest.raises(ProtocolError, match=r"Request contains an invalid argument\."):
         audio_rate(mime)
-
-
-def test_shape_problems_name_the_path_of_the_wrong_value() -> None:
-
-    assert shape_problem({"realtimeInput": {"audio": {"data": "AA==", "mimeType": "a"}}}) is None
-    assert shape_problem({"realtimeInput": {"audio": 5}}) == "realtimeInput.audio"
-    assert shape_problem({"clientContent": {"turns": [{"parts": [{"text": 3}]}]}}) == (
-        "clientContent.turns[0].parts[0].text"
-    )
-    assert (
-        shape_problem({"setup": {"contextWindowCompression": {"triggerTokens": "25600"}}}) is None
-    )
-    assert shape_problem({"setup": {"contextWindowCompression": {"triggerTokens": True}}}) == (
-        "setup.contextWindowCompression.triggerTokens"
-    )
-    assert shape_problem({"setup": {"systemInstruction": "plain text"}}) is None
-    assert shape_problem({"setup": {"systemInstruction": ["no"]}}) == "setup.systemInstruction"
-    assert shape_problem({"toolResponse": {"functionResponses": [{"future": 1}]}}) is None
 
 
 @pytest.mark.parametrize(
