@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate the configuration and show it")
     _add_config(check)
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="then open one Live setup with these settings (no audio, no turn) and print "
+        "what the service answered",
+    )
 
     ask = sub.add_parser("ask", help="send text turns to the current conversation")
     _add_config(ask)
@@ -92,7 +98,9 @@ def dispatch(argv: Sequence[str]) -> int:
             print(f"talkbox: {count} problem{'s' if count != 1 else ''} to fix", file=sys.stderr)
         for warning in report.warnings:
             print(f"talkbox: warning: {warning}", file=sys.stderr)
-        return report.exit_code
+        if report.problems or not args.online:
+            return report.exit_code
+        return _check_online(config)
     if args.command == "ask":
         return _ask(config, args.text, out_dir=args.out_dir, as_json=args.json)
     if args.command == "demo":
@@ -119,6 +127,19 @@ def _ask(config: Path | None, texts: list[str], *, out_dir: Path, as_json: bool)
     for warning in loaded.warnings:
         logging.getLogger("talkbox.ask").warning("config: %s", warning)
     return asyncio.run(ask(settings, turns, out_dir=out_dir, as_json=as_json, out=sys.stdout))
+
+
+def _check_online(config: Path | None) -> int:
+    """`talkbox check --online`: the service's answer to one setup, as one line."""
+    from talkbox.config import load_settings
+    from talkbox.live.probe import probe_setup
+
+    result = asyncio.run(probe_setup(load_settings(config)))
+    if result.accepted:
+        print(result.line)
+    else:
+        print(f"talkbox: {result.line}", file=sys.stderr)
+    return result.exit_code
 
 
 def output_dir(path: Path) -> Path:

@@ -85,7 +85,9 @@ def test_two_asks_in_a_row_continue_one_conversation(
         "first_audio_ms",
         "resumed",
         "reconnects",
+        "end_reason",
     }
+    assert one["end_reason"] is None
     pcm, rate = read_wav(Path(two["wav"]))
     assert rate == 24_000
     assert len(pcm) == round(two["audio_s"] * 48_000)
