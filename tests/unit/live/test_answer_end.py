@@ -54,7 +54,9 @@ def test_a_3_8_answer_ends_at_idle_and_says_why_when_it_was_blocked() -> None:
         waiting_for_input=True,
     )
     read = read_content(content)
-    assert read.ended and read.turn_complete and not read.goes_on
+    assert read.ended
+    assert read.turn_complete
+    assert not read.goes_on
     assert (read.status, read.end_reason, read.waiting_for_input) == (
         "IDLE",
         "GENERATED_CONTENT_SAFETY",
@@ -79,7 +81,9 @@ def test_a_normal_end_has_no_reason() -> None:
             turn_complete_reason=types.TurnCompleteReason.TURN_COMPLETE_REASON_UNSPECIFIED,
         )
     )
-    assert read.ended and read.end_reason is None and read.status is None
+    assert read.ended
+    assert read.end_reason is None
+    assert read.status is None
 
 
 def test_a_filler_ended_in_progress_is_not_the_end_and_waits_boundedly_for_the_answer() -> None:
@@ -95,7 +99,8 @@ def test_a_filler_ended_in_progress_is_not_the_end_and_waits_boundedly_for_the_a
         ),
         2.5,
     )
-    assert filler_end.goes_on and not filler_end.ended
+    assert filler_end.goes_on
+    assert not filler_end.ended
     # The filler's generationComplete is not the answer's: the real answer is still to come.
     assert not turn.generated
     assert book.end_due_at() == pytest.approx(2.5 + IN_PROGRESS_WAIT_S)
@@ -186,4 +191,6 @@ def test_a_long_answer_keeps_pushing_its_end_back_while_audio_arrives() -> None:
     first = book.end_due_at()
     take(book, audio(SECOND), 20.0)
     later = book.end_due_at()
-    assert first is not None and later is not None and later > first
+    assert first is not None
+    assert later is not None
+    assert later > first

@@ -24,7 +24,10 @@ def test_the_default_is_gemini_3_8_live_a_stable_row_that_takes_no_options() -> 
     assert not row.affective_dialog
     assert row.proactive_audio is ProactiveAudio.ALWAYS_ON
     assert row.api_versions == {"v1beta"}
-    assert row.blocking_tools and row.scheduling and row.fast_audio and row.ends_at_idle
+    assert row.blocking_tools
+    assert row.scheduling
+    assert row.fast_audio
+    assert row.ends_at_idle
 
 
 def test_extended_thinking_needs_a_level_and_takes_only_non_blocking_tools() -> None:
@@ -43,8 +46,10 @@ def test_the_2_5_previews_are_deprecated_and_offer_their_options_on_v1alpha() ->
         row = model_row(name, backend="gemini")
         assert row.stage is Stage.DEPRECATED
         assert row.replacement == DEFAULT_MODEL
-        assert row.affective_dialog and row.proactive_audio is ProactiveAudio.OFFERED
-        assert row.v1alpha_options and row.api_versions == {"v1beta", "v1alpha"}
+        assert row.affective_dialog
+        assert row.proactive_audio is ProactiveAudio.OFFERED
+        assert row.v1alpha_options
+        assert row.api_versions == {"v1beta", "v1alpha"}
         assert not row.ends_at_idle
 
 
@@ -71,10 +76,15 @@ def test_retired_models_are_rows_naming_their_replacement(name: str) -> None:
 
 def test_vertex_has_its_own_rows_and_the_native_audio_one_is_regional() -> None:
     live = model_row("gemini-3.8-live", backend="vertex")
-    assert live.known and live.backend == "vertex" and live.family is Family.LIVE_38
+    assert live.known
+    assert live.backend == "vertex"
+    assert live.family is Family.LIVE_38
     native = model_row("gemini-live-2.5-flash-native-audio", backend="vertex")
-    assert native.known and native.regional and native.stage is Stage.STABLE
-    assert native.affective_dialog and not native.v1alpha_options
+    assert native.known
+    assert native.regional
+    assert native.stage is Stage.STABLE
+    assert native.affective_dialog
+    assert not native.v1alpha_options
     # A Developer API name is not a Vertex row: it is built like its family.
     assert not model_row("gemini-3.8-live-extended-thinking", backend="vertex").known
 
