@@ -268,3 +268,65 @@ def test_an_unusable_out_dir_is_refused_before_connecting(
     assert "Traceback" not in done.stderr
     # Refused before connecting: the unreachable service was never tried.
     assert "connect" not in done.stderr.lower()
+
+
+def test_on_gemini_3_8_live_ask_saves_complete_answers_that_arrived_faster_than_real_time(
+    tmp_path: Path,
+) -> None:
+    question = "tell me about the tides of the northern sea, please"
+    with EmulatorThread(EmulatorOptions(realtime=True, fast_audio_factor=4.0)) as emu:
+        result = ask(emu, tmp_path / "state", "--json", "--out-dir", str(tmp_path), question)
+        chunks = [
+            r
+            for r in emu.log.server_messages("serverContent.")
+            if "modelTurn" in r.message["serverContent"]
+        ]
+        sent = sum(
+            len(part["inlineData"]["data"]) * 3 // 4
+            for r in chunks
+            for part in r.message["serverContent"]["modelTurn"]["parts"]
+        )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    pcm, _ = read_wav(Path(answer["wav"]))
+    # Complete: every byte the service sent is in the file, and it is the whole answer.
+    assert abs(len(pcm) - sent) <= 4 * len(chunks)
+    assert answer["audio_s"] > 3.0
+    arrival = chunks[-1].t - chunks[0].t
+    assert arrival < answer["audio_s"] / 2
+    assert answer["end_reason"] is None
+
+
+def test_on_extended_thinking_ask_gets_the_filler_and_the_answer_as_one_turn(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    result = ask(
+        emulator,
+        tmp_path / "state",
+        "--json",
+        "--out-dir",
+        str(tmp_path),
+        "why is the sky blue",
+        "and at night?",
+        TALKBOX_MODEL="gemini-3.8-live-extended-thinking",
+    )
+    assert result.returncode == 0, result.stderr
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert (first["turn"], second["turn"]) == (1, 2)
+    assert first["transcript"].startswith("Let me think.")
+    assert "turn 1:" in first["transcript"]
+    assert "turn 2:" in second["transcript"]
+    assert len(list(tmp_path.glob("talkbox-*.wav"))) == 2
+
+
+def test_a_turn_the_service_blocked_is_saved_said_and_exits_1(
+    tmp_path: Path,
+) -> None:
+    with EmulatorThread(EmulatorOptions(realtime=False)) as emu:
+        emu.arm("turn_complete_reason:reason=GENERATED_CONTENT_SAFETY@turn=1")
+        result = ask(emu, tmp_path / "state", "--json", "--out-dir", str(tmp_path), "hello")
+    assert result.returncode == 1
+    answer = json.loads(result.stdout)
+    assert answer["end_reason"] == "GENERATED_CONTENT_SAFETY"
+    assert "talkbox: turn 'hello' ended abnormally: GENERATED_CONTENT_SAFETY" in result.stderr
+    assert "ended abnormally: GENERATED_CONTENT_SAFETY" in result.stderr.split("WARNING", 1)[1]
