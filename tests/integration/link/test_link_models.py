@@ -321,8 +321,12 @@ async def test_a_silent_result_only_joins_the_context(tmp_path: Path) -> None:
             after = link.send_text("thanks")
             await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == after, within=10)
         (response,) = emu.log.client_messages("tool_response")
+        thanks = emu.log.client_messages("client_content")[-1]
 
     assert response.message["toolResponse"]["functionResponses"][0]["scheduling"] == "SILENT"
+    assert response.index is not None
+    assert thanks.index is not None
+    assert response.index < thanks.index
     assert not done.interrupted
     # Nothing was spoken between the two answers: no turn of the model's own.
     assert [e.turn_id for e in recorder.of(TurnCompleted)] == [turn, after]
