@@ -6,6 +6,7 @@ setup the client builds wrongly for a model is refused here as the service would
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -247,8 +248,12 @@ async def test_an_unknown_interaction_status_becomes_a_clear_turn_failure_not_a_
     assert answered.transcript.startswith("turn 2:")
 
 
-def volume_tool(scheduling: Scheduling) -> ToolRegistry:
+def volume_tool(scheduling: Scheduling, called: asyncio.Event | None = None) -> ToolRegistry:
     def set_volume(_: NoArguments) -> ToolResult:
+        # Set in the same task step that queues the response: once a waiter wakes, the
+        # response is in the link's outbox.
+        if called is not None:
+            called.set()
         return {"status": "ok", "volume": 5}
 
     tools = ToolRegistry()
@@ -306,17 +311,20 @@ async def test_an_interrupt_result_stops_the_answer_and_is_spoken_at_once(tmp_pa
 
 
 async def test_a_silent_result_only_joins_the_context(tmp_path: Path) -> None:
+    called = asyncio.Event()
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
         recorder = EventRecorder()
         link = LiveLink(
             emulator_settings(emu, tmp_path),
             recorder,
-            tools=volume_tool(Scheduling.SILENT),
+            tools=volume_tool(Scheduling.SILENT, called),
             policy=FAST_POLICY,
         )
         async with run_in_background(link):
             turn = link.send_text("please set volume")
             done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn, within=10)
+            async with asyncio.timeout(10):
+                await called.wait()
             # Queued behind the tool's response, so the model has the result by then.
             after = link.send_text("thanks")
             await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == after, within=10)
