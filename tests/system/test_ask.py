@@ -330,3 +330,26 @@ def test_a_turn_the_service_blocked_is_saved_said_and_exits_1(
     assert answer["end_reason"] == "GENERATED_CONTENT_SAFETY"
     assert "talkbox: turn 'hello' ended abnormally: GENERATED_CONTENT_SAFETY" in result.stderr
     assert "ended abnormally: GENERATED_CONTENT_SAFETY" in result.stderr.split("WARNING", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"TALKBOX_MODEL": "gemini-live-2.5-flash-preview"}, "use gemini-3.8-live"),
+        ({"TALKBOX_AFFECTIVE_DIALOG": "true"}, "TALKBOX_AFFECTIVE_DIALOG"),
+    ],
+)
+def test_ask_refuses_a_retired_model_or_refused_option_before_anything_connects(
+    tmp_path: Path, env: dict[str, str], named: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "talkbox", "ask", "--out-dir", str(tmp_path), "hello"],
+        env={**offline_env(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 78, done.stderr
+    assert named in done.stderr
+    assert done.stdout == ""
