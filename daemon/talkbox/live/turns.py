@@ -456,6 +456,9 @@ class TurnLedger:
             turn.answer_audio(chunk, now)
         if content.said is not None:
             turn.transcript_out.append(content.said)
+        if content.goes_on and turn.transcript_out and not turn.transcript_out[-1][-1:].isspace():
+            # A filler ended; the answer's words are another utterance.
+            turn.transcript_out.append(" ")
         # A filler's end (turnComplete + IN_PROGRESS) leaves the real answer to come.
         turn.generated = (turn.generated or content.generated) and not content.goes_on
         turn.interrupted = turn.interrupted or content.interrupted

@@ -89,7 +89,9 @@ def test_a_normal_end_has_no_reason() -> None:
 def test_a_filler_ended_in_progress_is_not_the_end_and_waits_boundedly_for_the_answer() -> None:
     book = TurnLedger(local_turns=True, now=0.0)
     turn = asked(book, 1.0)
-    take(book, audio(SECOND), 1.5)
+    filler = audio(SECOND)
+    filler.output_transcription = types.Transcription(text="Let me think.", finished=True)
+    take(book, filler, 1.5)
     take(book, types.LiveServerContent(generation_complete=True), 1.6)
     assert turn.generated
     filler_end = take(
@@ -106,7 +108,9 @@ def test_a_filler_ended_in_progress_is_not_the_end_and_waits_boundedly_for_the_a
     assert book.end_due_at() == pytest.approx(2.5 + IN_PROGRESS_WAIT_S)
     assert book.overdue(2.5 + IN_PROGRESS_WAIT_S - 0.1) is None
     # The answer comes and ends IDLE: one turn, filler and answer together.
-    take(book, audio(SECOND), 10.0)
+    answer = audio(SECOND)
+    answer.output_transcription = types.Transcription(text="Because of air.", finished=True)
+    take(book, answer, 10.0)
     take(book, types.LiveServerContent(generation_complete=True), 10.1)
     done = take(
         book,
@@ -119,6 +123,7 @@ def test_a_filler_ended_in_progress_is_not_the_end_and_waits_boundedly_for_the_a
     facts = book.complete(turn, 11.0, handle_due=False)
     assert facts is not None
     assert facts.audio_s == pytest.approx(2.0)
+    assert facts.said == "Let me think. Because of air."
     assert facts.end_reason is None
 
 
