@@ -50,6 +50,8 @@ class Answer:
     first_audio_ms: float
     resumed: bool
     reconnects: int
+    end_reason: str | None = None
+    """Why the turn ended other than with a normal answer (a safety block, ...), if it did."""
 
     def as_json(self) -> str:
         """The --json line of this answer."""
@@ -62,6 +64,7 @@ class Answer:
                 "first_audio_ms": round(self.first_audio_ms, 1),
                 "resumed": self.resumed,
                 "reconnects": self.reconnects,
+                "end_reason": self.end_reason,
             }
         )
 
@@ -137,6 +140,13 @@ async def ask(
                     case Answer() as answer:
                         print(answer.as_json() if as_json else answer.transcript, file=out)
                         out.flush()
+                        if answer.end_reason is not None:
+                            # Saved and shown, but not an answer: the exit code says so.
+                            failed += 1
+                            print(  # noqa: T201
+                                f"talkbox: turn {text!r} ended abnormally: {answer.end_reason}",
+                                file=sys.stderr,
+                            )
                     case Unanswered(message=message, fatal=True):
                         fatal = message
                         break
@@ -204,4 +214,5 @@ async def _ask_one(
         first_audio_ms=(done.first_audio_s or 0.0) * 1000,
         resumed=status.resumed,
         reconnects=status.reconnects - reconnects_before,
+        end_reason=done.end_reason,
     )

@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate the configuration and show it")
     _add_config(check)
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="then open one Live setup with these settings (no audio, no turn) and print "
+        "what the service answered",
+    )
 
     ask = sub.add_parser("ask", help="send text turns to the current conversation")
     _add_config(ask)
@@ -89,7 +95,9 @@ def dispatch(argv: Sequence[str]) -> int:
         for line in report.lines:
             _say(line, sys.stdout)
         _report(report.problems, report.warnings)
-        return report.exit_code
+        if report.problems or not args.online:
+            return report.exit_code
+        return _check_online(config)
     if args.command == "ask":
         return _ask(config, args.text, out_dir=args.out_dir, as_json=args.json)
     if args.command == "demo":
@@ -142,6 +150,19 @@ def _report(problems: Sequence[str], warnings: Sequence[str]) -> None:
         _say(f"talkbox: {count} problem{'s' if count != 1 else ''} to fix", sys.stderr)
     for warning in warnings:
         _say(f"talkbox: warning: {warning}", sys.stderr)
+
+
+def _check_online(config: Path | None) -> int:
+    """`talkbox check --online`: the service's answer to one setup, as one line."""
+    from talkbox.config import load_settings
+    from talkbox.live.probe import probe_setup
+
+    result = asyncio.run(probe_setup(load_settings(config)))
+    if result.accepted:
+        _say(result.line, sys.stdout)
+    else:
+        _say(f"talkbox: {result.line}", sys.stderr)
+    return result.exit_code
 
 
 def output_dir(path: Path) -> Path:

@@ -20,7 +20,6 @@ from talkbox.config.fields import ENV_PREFIX, Area, SettingInfo, setting, shown
 from talkbox.config.live import (
     API_KEY_VARIABLES,
     CREDENTIAL_NAME,
-    DEFAULT_MODEL,
     DEFAULT_SYSTEM_INSTRUCTION,
     MISSING_KEY,
     LiveFields,
@@ -38,6 +37,7 @@ from talkbox.config.loading import (
 from talkbox.config.settings import AREAS, Settings
 from talkbox.config.system import SYSTEM_STATE_DIR, SystemFields, default_state_dir
 from talkbox.config.turns import TurnFields
+from talkbox.live.models import DEFAULT_MODEL
 
 __all__ = [
     "API_KEY_VARIABLES",

@@ -60,6 +60,13 @@ def _display(
     return safely(" ".join(str(value).split()), limit=70)
 
 
+def _thinking(settings: Settings) -> str:
+    level = settings.effective_thinking_level
+    if level is None:
+        return "(none sent)"
+    return level if settings.thinking_level else f"{level} (this model needs one)"
+
+
 NeedsCheck = Callable[[Settings], Sequence[str]]
 """A check of what the settings need beyond themselves (credentials on this machine)."""
 
@@ -91,4 +98,5 @@ def check_report(config_file: Path | None, *, needs: Sequence[NeedsCheck] = ()) 
         value = _display(field, settings, shown, loaded.spanning)
         lines.append(f"{name:<{width}} = {value}  [{loaded.sources[field]}]")
     lines.append(f"{'effective API version':<{width}} = {settings.effective_api_version}")
+    lines.append(f"{'effective thinking level':<{width}} = {_thinking(settings)}")
     return CheckReport(lines=lines, problems=[], warnings=loaded.warnings, secrets=loaded.secrets)

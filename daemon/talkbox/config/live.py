@@ -24,6 +24,15 @@ from talkbox.config.fields import (
 )
 from talkbox.config.files import exists, problem_of, read_text
 from talkbox.errors import ConfigError
+from talkbox.live.models import (
+    DEFAULT_MODEL,
+    ModelRow,
+    ProactiveAudio,
+    Stage,
+    Thinking,
+    ThinkingLevel,
+    model_row,
+)
 
 API_KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 CREDENTIAL_NAME = "gemini_api_key"
@@ -34,7 +43,6 @@ MISSING_KEY = (
 )
 """The one line that says where the Gemini API key goes (daemon start and `check`)."""
 
-DEFAULT_MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
 DEFAULT_SYSTEM_INSTRUCTION = (
     "You are talkbox, a voice assistant on a kitchen table. Everything you say is spoken "
     "aloud, so answer in one to three short sentences of plain speech: no lists, markdown, "
@@ -42,9 +50,6 @@ DEFAULT_SYSTEM_INSTRUCTION = (
     "the person says goodbye or is done, say a brief goodbye and call end_conversation."
 )
 
-# Context windows from the Live guide: 128k tokens for native-audio models, 32k for the rest.
-NATIVE_AUDIO_WINDOW_TOKENS = 131_072
-OTHER_WINDOW_TOKENS = 32_768
 # The service triggers compression at 80 % of the window when no trigger is given.
 DEFAULT_TRIGGER_FRACTION = 0.8
 
@@ -54,9 +59,18 @@ _VOICE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 _MODEL = re.compile(r"^(models/)?[a-z0-9][a-z0-9._-]{0,127}$")
 
 
-def context_window_tokens(model: str) -> int:
-    """The context window of a Live model, in tokens."""
-    return NATIVE_AUDIO_WINDOW_TOKENS if "native-audio" in model else OTHER_WINDOW_TOKENS
+def context_window_tokens(model: str, backend: Literal["gemini", "vertex"] = "gemini") -> int:
+    """The context window of a Live model, in tokens (its row in `talkbox.live.models`)."""
+    return model_row(model, backend=backend).context_window_tokens
+
+
+def _row_of(info: ValidationInfo) -> ModelRow | None:
+    """The model row of the settings validated so far (None: the model itself is wrong)."""
+    model = info.data.get("model")
+    backend = info.data.get("backend")
+    if model is None or backend is None:
+        return None
+    return model_row(model, backend=backend)
 
 
 MAX_KEY_LENGTH = 1024
@@ -116,6 +130,16 @@ def _credential_path() -> Path | None:
         raise Problem(str(exc), variable=CREDENTIAL_VARIABLE, show_input=False) from None
 
 
+def _check_v1alpha(row: ModelRow, info: ValidationInfo) -> None:
+    """The 2.5 previews take their opt-in options on v1alpha only, which is never implied."""
+    if row.v1alpha_options and info.data.get("api_version") != "v1alpha":
+        raise Problem(
+            f"true needs TALKBOX_API_VERSION=v1alpha with {row.name} (it is never switched "
+            "for you)",
+            show_input=False,
+        )
+
+
 def _read_instruction(path: Path) -> str:
     text = read_text(path).strip()
     if not text:
@@ -164,14 +188,16 @@ class LiveFields(Area):
     )
     model: str = setting(
         DEFAULT_MODEL,
-        doc="Live model name.",
+        doc="Live model name (gemini-3.8-live-extended-thinking reasons before it answers; "
+        "`talkbox check` says what the model accepts).",
         allowed="a Live model name such as " + DEFAULT_MODEL,
     )
     api_version: str = setting(
         "v1beta",
-        doc="Gemini API version, pinned; affective dialog and proactive audio need v1alpha and "
-        "switch to it (backend vertex keeps the SDK's own version).",
-        allowed="v1, v1beta, v1alpha, ...",
+        doc="Gemini API version, pinned to v1beta, the one that serves Live; v1alpha only for "
+        "the 2.5 previews' affective dialog and proactive audio, never chosen for you "
+        "(backend vertex keeps the SDK's own version).",
+        allowed="v1beta, or v1alpha for the 2.5 previews",
         applies_when={"backend": "gemini"},
     )
     base_url: str | None = setting(
@@ -210,13 +236,21 @@ class LiveFields(Area):
     )
     affective_dialog: bool = setting(
         False,
-        doc="Let the model adapt its tone to the speaker's (native-audio models, v1alpha).",
-        allowed="true/false",
+        doc="Let the model adapt its tone to the speaker's (only the 2.5 native-audio models "
+        "offer it, on API version v1alpha).",
+        allowed="true/false (true only where the model offers it)",
     )
     proactive_audio: bool = setting(
         False,
-        doc="Let the model stay silent when speech was not meant for it (native audio, v1alpha).",
-        allowed="true/false",
+        doc="Let the model stay silent when speech was not meant for it (only the 2.5 "
+        "native-audio models offer it, on API version v1alpha; 3.x models always do).",
+        allowed="true/false (true only where the model offers it)",
+    )
+    thinking_level: Annotated[Literal["low", "medium", "high"], LowerCase] | None = setting(
+        doc="How hard the model thinks before answering, for models that take a level "
+        "(gemini-3.8-live-extended-thinking needs one: empty means low there, the quickest "
+        "answer). Empty: none is sent.",
+        allowed="low, medium or high, for a model that takes a thinking level",
     )
     google_search: bool = setting(
         False, doc="Let the model ground answers with Google Search.", allowed="true/false"
@@ -228,7 +262,7 @@ class LiveFields(Area):
     )
     compression_trigger_tokens: int | None = setting(
         doc="Compress when the context reaches this many tokens. Empty: 80 % of the window.",
-        allowed="tokens, 1 up to the model's context window (131072 native audio, else 32768)",
+        allowed="tokens, 1 up to the model's context window (131072 for the Live models)",
         ge=1,
     )
     compression_target_tokens: int | None = setting(
@@ -320,18 +354,82 @@ class LiveFields(Area):
 
     @field_validator("model")
     @classmethod
-    def _check_model(cls, value: str) -> str:
+    def _check_model(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip()
         if not _MODEL.fullmatch(value):
             raise Problem("is not a model name (lower-case letters, digits, '.', '-', '_')")
+        backend = info.data.get("backend")
+        if backend is None:
+            return value
+        row = model_row(value, backend=backend)
+        if row.stage is Stage.RETIRED:
+            # The service closes its setup 1008 "not found" (docs/live-models.md §1.3).
+            raise Problem(f"is retired and no longer served; use {row.replacement}")
+        if row.regional and info.data.get("vertex_location") == "global":
+            raise Problem(
+                f"{row.name} is not served on the global location "
+                "(docs/live-models.md §1.2); use a region such as us-central1",
+                variable="TALKBOX_VERTEX_LOCATION",
+                show_input=False,
+            )
         return value
 
     @field_validator("api_version")
     @classmethod
-    def _check_api_version(cls, value: str) -> str:
+    def _check_api_version(cls, value: str, info: ValidationInfo) -> str:
         value = value.strip()
         if not _API_VERSION.fullmatch(value):
             raise Problem("is not an API version")
+        row = _row_of(info)
+        if row is not None and row.backend == "gemini" and value not in row.api_versions:
+            # The service answers a wrong version with the same 1008 as a retired model.
+            served = " or ".join(sorted(row.api_versions, reverse=True))
+            raise Problem(f"does not serve {row.name} over Live; it is served on {served}")
+        return value
+
+    @field_validator("affective_dialog")
+    @classmethod
+    def _check_affective_dialog(cls, value: bool, info: ValidationInfo) -> bool:
+        row = _row_of(info)
+        if value and row is not None:
+            if not row.affective_dialog:
+                raise Problem(
+                    f"true is not offered by this model ({row.name}); set it to false",
+                    show_input=False,
+                )
+            _check_v1alpha(row, info)
+        return value
+
+    @field_validator("proactive_audio")
+    @classmethod
+    def _check_proactive_audio(cls, value: bool, info: ValidationInfo) -> bool:
+        row = _row_of(info)
+        if value and row is not None:
+            if row.proactive_audio is ProactiveAudio.ALWAYS_ON:
+                raise Problem(
+                    f"true: proactive audio is always on for this model ({row.name}); "
+                    "remove the setting",
+                    show_input=False,
+                )
+            if row.proactive_audio is None:
+                raise Problem(
+                    f"true is not offered by this model ({row.name}); set it to false",
+                    show_input=False,
+                )
+            _check_v1alpha(row, info)
+        return value
+
+    @field_validator("thinking_level")
+    @classmethod
+    def _check_thinking_level(
+        cls, value: ThinkingLevel | None, info: ValidationInfo
+    ) -> ThinkingLevel | None:
+        row = _row_of(info)
+        if value is not None and row is not None and row.thinking is Thinking.REFUSED:
+            raise Problem(
+                f"is not offered by this model ({row.name}: it takes no thinking level); "
+                "leave it empty"
+            )
         return value
 
     @field_validator("base_url")
@@ -409,25 +507,25 @@ class LiveFields(Area):
     @field_validator("compression_trigger_tokens")
     @classmethod
     def _check_trigger(cls, value: int | None, info: ValidationInfo) -> int | None:
-        model = info.data.get("model")
-        if value is not None and model is not None and value > context_window_tokens(model):
+        row = _row_of(info)
+        if value is not None and row is not None and value > row.context_window_tokens:
             raise Problem(
-                f"is larger than the context window of {model} "
-                f"({context_window_tokens(model)} tokens)"
+                f"is larger than the context window of {row.name} "
+                f"({row.context_window_tokens} tokens)"
             )
         return value
 
     @field_validator("compression_target_tokens")
     @classmethod
     def _check_target(cls, value: int | None, info: ValidationInfo) -> int | None:
-        model = info.data.get("model")
-        if value is None or model is None:
+        row = _row_of(info)
+        if value is None or row is None:
             return value
         if "compression_trigger_tokens" not in info.data:
             return value  # the trigger is wrong itself and reported; comparing would mislead
         trigger = info.data["compression_trigger_tokens"]
         if trigger is None:
-            trigger = int(context_window_tokens(model) * DEFAULT_TRIGGER_FRACTION)
+            trigger = int(row.context_window_tokens * DEFAULT_TRIGGER_FRACTION)
         if value >= trigger:
             raise Problem(f"is not below the compression trigger ({trigger} tokens)")
         return value
@@ -441,11 +539,19 @@ class LiveFields(Area):
     # --- derived values ---
 
     @property
+    def model_row(self) -> ModelRow:
+        """What the configured model accepts and how it behaves (`talkbox.live.models`)."""
+        return model_row(self.model, backend=self.backend)
+
+    @property
     def effective_api_version(self) -> str:
-        """The API version to connect with: v1alpha when a v1alpha-only feature is on."""
-        if self.backend == "gemini" and (self.affective_dialog or self.proactive_audio):
-            return "v1alpha"
-        return self.api_version
+        """The API version to connect with: TALKBOX_API_VERSION, never switched implicitly."""
+        return self.api_version if self.backend == "gemini" else "the SDK's own (Vertex)"
+
+    @property
+    def effective_thinking_level(self) -> ThinkingLevel | None:
+        """The thinking level sent: the setting, or the model's default where one is required."""
+        return self.model_row.thinking_level(self.thinking_level)
 
     @property
     def effective_system_instruction(self) -> str:
@@ -488,11 +594,17 @@ class LiveFields(Area):
         return {"system_instruction": self.effective_system_instruction}
 
     def notes(self) -> list[str]:
-        """The v1alpha-only features need a native-audio model."""
-        if (self.affective_dialog or self.proactive_audio) and "native-audio" not in self.model:
+        """A model the table does not know, or one that is on its way out."""
+        row = self.model_row
+        if not row.known:
             return [
-                "TALKBOX_AFFECTIVE_DIALOG and TALKBOX_PROACTIVE_AUDIO need a native-audio "
-                f"model; {self.model} is not one"
+                f"TALKBOX_MODEL={row.name} is not in talkbox's model table; it is set up "
+                f"like {row.family} (check --online says whether the service takes it)"
+            ]
+        if row.stage in (Stage.DEPRECATED, Stage.LEGACY):
+            return [
+                f"TALKBOX_MODEL={row.name} is a {row.stage} model and may stop being "
+                f"served; {row.replacement} is the current one"
             ]
         return []
 

@@ -19,6 +19,8 @@ from enum import StrEnum
 from google.genai import errors as genai_errors
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from talkbox.live.models import DEFAULT_MODEL
+
 
 class Action(StrEnum):
     """What the link does after a connection ended."""
@@ -56,6 +58,21 @@ _CONFIG_WORDS = (
 )
 _KEY_WORDS = ("api key", "api_key", "location is not supported", "unauthenticated")
 _HANDLE_GONE_WORDS = ("requested entity was not found", "session not found", "handle")
+RETIRED_HINT = (
+    f"the model is retired or the API version is wrong: set TALKBOX_MODEL (default {DEFAULT_MODEL})"
+)
+"""Added to a 1008 "not found for API version" (docs/live-models.md §1.3)."""
+# The setting behind a 1007 during setup, told by the service's words (docs/live-models.md
+# §2); the first match names it.
+_SETUP_CULPRITS = (
+    ("thinking level", "TALKBOX_THINKING_LEVEL or TALKBOX_MODEL"),
+    ('"proactivity"', "TALKBOX_PROACTIVE_AUDIO"),
+    ("affective", "TALKBOX_AFFECTIVE_DIALOG"),
+    ("blocking function calls", "TALKBOX_MODEL"),
+    ("function response scheduling", "TALKBOX_MODEL"),
+    ("response modalit", "TALKBOX_MODEL"),
+    ("unknown name", "TALKBOX_MODEL or TALKBOX_API_VERSION"),
+)
 
 
 def classify(
@@ -116,6 +133,11 @@ def _classify_close(
     if code == 1008:
         if "goaway" in low.replace(" ", ""):
             return Outcome(Action.RESUME_NOW, text)
+        if "not found for api version" in low:
+            return Outcome(Action.FATAL, f"{text}: {RETIRED_HINT}")
+        if "publisher model" in low and during_setup:
+            # Vertex: a regional model asked for where it is not served.
+            return Outcome(Action.FATAL, f"{text}: set TALKBOX_VERTEX_LOCATION or TALKBOX_MODEL")
         if any(word in low for word in _CONFIG_WORDS):
             return Outcome(Action.FATAL, text)
         if any(word in low for word in _HANDLE_GONE_WORDS) or (during_setup and sent_handle):
@@ -126,10 +148,16 @@ def _classify_close(
     if code == 1007:
         if any(word in low for word in _KEY_WORDS):
             return Outcome(Action.FATAL, text)
+        culprit = next((name for words, name in _SETUP_CULPRITS if words in low), None)
+        if during_setup and culprit is not None:
+            # The words name our setup, not a resumed state: fatal, with or without a handle.
+            return Outcome(Action.FATAL, f"{text} (the setup was refused: check {culprit})")
+        if during_setup and sent_handle:
+            # Right after a handle the likeliest culprit is the resumed state.
+            return Outcome(Action.FRESH, text)
         if during_setup:
-            # Right after a handle the likeliest culprit is the resumed state; without one
-            # it is our setup message, which retrying cannot fix.
-            return Outcome(Action.FRESH if sent_handle else Action.FATAL, text)
+            # Our setup message, which retrying cannot fix; `check` names what it refuses.
+            return Outcome(Action.FATAL, f"{text} (the setup was refused: run talkbox check)")
         return Outcome(Action.ENDED, text)
     if code is not None and 400 <= code < 500:
         if code == 429:
@@ -349,13 +377,15 @@ def end_connection(
     quiet: bool,
     last_activity: float,
     handle_due_at: float | None,
+    answer_due_at: float | None = None,
 ) -> Leave | WakeIn:
     """Whether to leave the connection (new conversation, GoAway, idle), else when to look.
 
     After a GoAway the link leaves between turns, or at the deadline mid-turn. An idle
     connection is closed `idle_disconnect_s` after the last activity (0: never) while
     `quiet`. A handle that is due (`handle_due_at`) makes the caller look again when its
-    wait ends, since nothing announces that it is not coming.
+    wait ends, since nothing announces that it is not coming; so does an answer whose end
+    is due (`answer_due_at`, the ledger's bounded wait), since it may never come either.
     """
     if restart_requested:
         return Leave(EndReason.NEW_CONVERSATION)
@@ -371,6 +401,7 @@ def end_connection(
         if idle_left <= 0:
             return Leave(EndReason.IDLE)
         wake.append(idle_left)
-    if handle_due_at is not None:
-        wake.append(handle_due_at - now)
+    for due in (handle_due_at, answer_due_at):
+        if due is not None:
+            wake.append(due - now)
     return WakeIn(max(0.0, min(wake)) + WAKE_SLACK_S if wake else None)

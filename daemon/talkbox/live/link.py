@@ -311,7 +311,8 @@ class LiveLink:
 
     async def _serve(self, conn: _Connection) -> None:
         assert self._client is not None
-        functions = self._tools.declarations() if self._tools else []
+        row = self._settings.model_row
+        functions = self._tools.declarations(blocking=row.blocking_tools) if self._tools else []
         config = build_connect_config(self._settings, handle=conn.handle, functions=functions)
         try:
             async with self._client.aio.live.connect(
@@ -320,7 +321,9 @@ class LiveLink:
                 conn.setup_done = True
                 self._on_connected(conn, session.setup_complete is not None)
                 async with asyncio.TaskGroup() as tg:
-                    conn.tools = ToolCalls(self._tools, tg, self._tools_answered)
+                    conn.tools = ToolCalls(
+                        self._tools, tg, self._tools_answered, scheduling=row.scheduling
+                    )
                     tg.create_task(self._receive_loop(session, conn), name="live-receive")
                     tg.create_task(self._send_loop(session, conn), name="live-send")
                     tg.create_task(self._watch(conn), name="live-watch")
@@ -484,9 +487,14 @@ class LiveLink:
                 quiet=ledger.quiet(now),
                 last_activity=ledger.last_activity,
                 handle_due_at=ledger.handle_due_at(now),
+                answer_due_at=ledger.end_due_at(),
             )
             if isinstance(decision, Leave):
                 raise _EndConnection(decision.why)
+            overdue = ledger.overdue(now)
+            if overdue is not None:
+                self._fail_turn(*overdue)
+                continue
             await _wait(self._changed, decision.seconds)
 
     # ------------------------------------------------------------- server messages
@@ -500,6 +508,7 @@ class LiveLink:
             ids = tuple(msg.tool_call_cancellation.ids or ())
             if conn.tools is not None:
                 conn.tools.cancel(ids)
+            self._ledger.drop_tool_responses(set(ids))
             self._emit(events.ToolCallCancelled(ids))
         if msg.usage_metadata is not None:
             self._on_usage(msg.usage_metadata)

@@ -54,6 +54,10 @@ def format_turn_facts(facts: TurnFacts, conversation_turn: int, *, transcripts: 
         f"response={usage.response_tokens if usage else -1} "
         f"total={usage.total_tokens if usage else -1}"
     )
+    if facts.end_reason is not None:
+        line += f"; ended abnormally: {facts.end_reason}"
+    if facts.waiting_for_input:
+        line += "; the model was waiting for more input"
     if transcripts:
         line += f", heard {facts.heard!r}, said {facts.said!r}"
     return line
@@ -194,7 +198,11 @@ class LinkReport:
                 )
             )
             return
-        log.info("%s", format_turn_facts(facts, conversation_turn, transcripts=self.transcripts))
+        # A blocked or malformed answer is a problem to see in `journalctl -p warning`.
+        level = logging.WARNING if facts.end_reason is not None else logging.INFO
+        log.log(
+            level, "%s", format_turn_facts(facts, conversation_turn, transcripts=self.transcripts)
+        )
         self.emit(
             TurnCompleted(
                 turn_id=facts.turn_id,
@@ -205,6 +213,8 @@ class LinkReport:
                 transcript=facts.said,
                 usage=facts.usage,
                 conversation_turn=conversation_turn,
+                end_reason=facts.end_reason,
+                waiting_for_input=facts.waiting_for_input,
             )
         )
 
@@ -219,6 +229,7 @@ class LinkReport:
         if content.said is not None:
             self._transcript(turn_id, "output", content.said, content.said_finished)
         if content.generated:
+            log.debug("all answer audio is in (generationComplete)")
             self.emit(GenerationCompleted(turn_id))
         if content.interrupted:
             self.emit(AnswerInterrupted(turn_id))

@@ -1,4 +1,10 @@
-"""Settings → the google-genai client and the one LiveConnectConfig the link connects with."""
+"""Settings → the google-genai client and the one LiveConnectConfig the link connects with.
+
+Only what the model's row (`talkbox.live.models`) accepts goes into the setup: a thinking
+level where the model takes one, affective dialog and the proactivity block only where they
+are offered (config refuses them elsewhere), and a Developer API version that is always the
+configured one, v1beta by default (docs/live-models.md §2, §3).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from google.genai import types
 
 from talkbox.config import Settings, shown
 from talkbox.errors import ConfigError
+from talkbox.live.models import ProactiveAudio
 
 # websockets' defaults ping every 20 s and give up after 20 s without a pong; the real
 # service has been measured answering pings in 8-30 s (docs/live-protocol.md §1.3), which would
@@ -34,6 +41,11 @@ VERTEX_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 _START_SENSITIVITY = {
     "high": types.StartSensitivity.START_SENSITIVITY_HIGH,
     "low": types.StartSensitivity.START_SENSITIVITY_LOW,
+}
+_THINKING_LEVEL = {
+    "low": types.ThinkingLevel.LOW,
+    "medium": types.ThinkingLevel.MEDIUM,
+    "high": types.ThinkingLevel.HIGH,
 }
 _END_SENSITIVITY = {
     "high": types.EndSensitivity.END_SENSITIVITY_HIGH,
@@ -123,7 +135,8 @@ def build_client(settings: Settings) -> genai.Client:
             location=settings.vertex_location,
             http_options=options,
         )
-    options.api_version = settings.effective_api_version
+    # Pinned: SDK 3.x defaults to v1, which does not serve Live (docs/live-models.md §3).
+    options.api_version = settings.api_version
     return genai.Client(api_key=settings.require_api_key(), http_options=options)
 
 
@@ -154,6 +167,7 @@ def build_connect_config(
         tools.append(types.Tool(function_declarations=list(functions)))
 
     instruction = settings.effective_system_instruction
+    row = settings.model_row
     return types.LiveConnectConfig(
         response_modalities=[types.Modality.AUDIO],
         speech_config=speech,
@@ -171,7 +185,8 @@ def build_connect_config(
         tools=tools or None,
         realtime_input_config=_realtime_input(settings),
         # Resumption is asked for even without a handle: that is what makes the server
-        # send the handles a later connection resumes with.
+        # send the handles a later connection resumes with. Without a handle the SDK sends
+        # `sessionResumption: {}`, never `handle: null`, which 3.x models refuse.
         session_resumption=(
             types.SessionResumptionConfig(handle=handle) if settings.resume else None
         ),
@@ -185,11 +200,24 @@ def build_connect_config(
             if settings.compression
             else None
         ),
-        enable_affective_dialog=True if settings.affective_dialog else None,
+        thinking_config=_thinking(settings),
+        enable_affective_dialog=True
+        if settings.affective_dialog and row.affective_dialog
+        else None,
         proactivity=(
-            types.ProactivityConfig(proactive_audio=True) if settings.proactive_audio else None
+            types.ProactivityConfig(proactive_audio=True)
+            if settings.proactive_audio and row.proactive_audio is ProactiveAudio.OFFERED
+            else None
         ),
     )
+
+
+def _thinking(settings: Settings) -> types.ThinkingConfig | None:
+    # Never a thinkingBudget: a level only, and only where the row takes one.
+    level = settings.effective_thinking_level
+    if level is None:
+        return None
+    return types.ThinkingConfig(thinking_level=_THINKING_LEVEL[level])
 
 
 def _realtime_input(settings: Settings) -> types.RealtimeInputConfig:

@@ -378,3 +378,87 @@ def test_a_goaway_leaves_a_margin_of_a_quarter_of_its_time_at_most_five_seconds(
     time_left: float | None, believed: float, leave_after: float
 ) -> None:
     assert go_away_deadline(time_left, 1000.0) == (believed, 1000.0 + leave_after)
+
+
+def test_a_retired_model_is_fatal_and_says_which_setting_to_change() -> None:
+    reason = (
+        "models/gemini-2.5-flash-native-audio-preview-09-2025 is not found for API version "
+        "v1beta, or is not supported for bidiGenerateContent."
+    )
+    for during_setup, sent_handle in ((True, False), (True, True), (False, False)):
+        outcome = classify(
+            sdk_close(1008, reason), during_setup=during_setup, sent_handle=sent_handle
+        )
+        assert outcome.action is Action.FATAL
+        assert outcome.reason == (
+            f"1008 {reason}: the model is retired or the API version is wrong: set "
+            "TALKBOX_MODEL (default gemini-3.8-live)"
+        )
+
+
+@pytest.mark.parametrize(
+    ("reason", "setting"),
+    [
+        ("Thinking level is not supported for this model", "TALKBOX_THINKING_LEVEL"),
+        ("Thinking level must be specified for this model", "TALKBOX_THINKING_LEVEL"),
+        (
+            "Invalid JSON payload received. Unknown name \"proactivity\" at 'setup': Cannot "
+            "find field.",
+            "TALKBOX_PROACTIVE_AUDIO",
+        ),
+        ("BLOCKING function calls are not supported for this model", "TALKBOX_MODEL"),
+        (
+            "The requested combination of response modalities (TEXT) is not supported by the model",
+            "TALKBOX_MODEL",
+        ),
+    ],
+)
+def test_a_setup_refusal_is_fatal_even_when_resuming_and_names_its_setting(
+    reason: str, setting: str
+) -> None:
+    for sent_handle in (False, True):
+        outcome = classify(sdk_close(1007, reason), during_setup=True, sent_handle=sent_handle)
+        assert outcome.action is Action.FATAL
+        assert outcome.reason.startswith(f"1007 {reason} (the setup was refused: check ")
+        assert setting in outcome.reason
+
+
+def test_an_unexplained_setup_refusal_is_fatal_and_points_at_check() -> None:
+    outcome = classify(
+        sdk_close(1007, "Request contains an invalid argument."),
+        during_setup=True,
+        sent_handle=False,
+    )
+    assert outcome.action is Action.FATAL
+    assert outcome.reason.endswith("(the setup was refused: run talkbox check)")
+
+
+def test_setup_refusals_wait_the_fatal_delay_never_less() -> None:
+    backoff = Backoff(RetryPolicy(), random.Random(7))
+    retired = classify(
+        sdk_close(1008, "models/m is not found for API version v1beta"),
+        during_setup=True,
+        sent_handle=False,
+    )
+    refused = classify(
+        sdk_close(1007, "Thinking level is not supported for this model"),
+        during_setup=True,
+        sent_handle=True,
+    )
+    delays = [backoff.delay(o) for o in (retired, refused, retired, refused)]
+    assert delays == [RetryPolicy().fatal_retry_s] * 4
+
+
+def test_the_watcher_wakes_when_an_answers_end_falls_due() -> None:
+    decision = end_connection(
+        now=100.0,
+        restart_requested=False,
+        go_away_deadline=None,
+        between_turns=False,
+        idle_disconnect_s=0,
+        quiet=False,
+        last_activity=90.0,
+        handle_due_at=None,
+        answer_due_at=112.5,
+    )
+    assert decision == WakeIn(12.5 + WAKE_SLACK_S)
