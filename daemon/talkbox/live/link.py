@@ -29,6 +29,7 @@ with TURN_DETECTION=server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
@@ -49,9 +50,11 @@ from talkbox.live.backoff import (
     Backoff,
     EndReason,
     Leave,
+    Outage,
     Outcome,
     ResumeProbe,
     RetryPolicy,
+    SetupTimedOut,
     classify,
     end_connection,
     go_away_deadline,
@@ -139,6 +142,7 @@ class LiveLink:
         self._tools = tools
         self._policy = policy or RetryPolicy()
         self._backoff = Backoff(self._policy, rng or random.Random())
+        self._outage = Outage(self._policy)
         self._clock = clock
         self._wall = wall_clock
         if store is None and settings.resume:
@@ -156,6 +160,7 @@ class LiveLink:
         self._resumed = False
         self._reconnects = 0
         self._connections = 0
+        self._ever_connected = False
         self._restart_requested = False
         # A new conversation asked for "after this turn": the turn it waits for.
         self._restart_after: Turn | None = None
@@ -171,6 +176,7 @@ class LiveLink:
             reconnects=self._reconnects,
             conversation_id=self._conversation.id,
             conversation_turns=self._conversation.turns,
+            offline=self._outage.offline and not self._connected,
             pending_turns=len(ledger.turns),
             audio_dropped_outside_turn=ledger.dropped_outside_turn,
             loose_audio_dropped=ledger.loose_dropped,
@@ -313,17 +319,28 @@ class LiveLink:
         assert self._client is not None
         functions = self._tools.declarations() if self._tools else []
         config = build_connect_config(self._settings, handle=conn.handle, functions=functions)
+        connecting = self._client.aio.live.connect(model=self._settings.model, config=config)
         try:
-            async with self._client.aio.live.connect(
-                model=self._settings.model, config=config
-            ) as session:
+            async with contextlib.AsyncExitStack() as stack:
+                try:
+                    async with asyncio.timeout(self._policy.setup_timeout_s):
+                        session = await stack.enter_async_context(connecting)
+                except TimeoutError as exc:
+                    raise SetupTimedOut(self._policy.setup_timeout_s) from exc
                 conn.setup_done = True
                 self._on_connected(conn, session.setup_complete is not None)
-                async with asyncio.TaskGroup() as tg:
-                    conn.tools = ToolCalls(self._tools, tg, self._tools_answered)
-                    tg.create_task(self._receive_loop(session, conn), name="live-receive")
-                    tg.create_task(self._send_loop(session, conn), name="live-send")
-                    tg.create_task(self._watch(conn), name="live-watch")
+                try:
+                    async with asyncio.TaskGroup() as tg:
+                        conn.tools = ToolCalls(self._tools, tg, self._tools_answered)
+                        tg.create_task(self._receive_loop(session, conn), name="live-receive")
+                        tg.create_task(self._send_loop(session, conn), name="live-send")
+                        tg.create_task(self._watch(conn), name="live-watch")
+                except BaseException as exc:
+                    if isinstance(_leaf(exc), (_EndConnection, asyncio.CancelledError)):
+                        # Leaving on purpose or stopped: an orderly close (1000), where the
+                        # SDK's context manager would close any exit with 1011.
+                        await session.close()
+                    raise
         finally:
             # Also when cancelled: nothing may be sent on a socket that is gone.
             self._connected = False
@@ -338,6 +355,13 @@ class LiveLink:
             self._report.resume_abandoned(probed, old_id, conversation.id)
         self._ledger.refusing = None
         resumed = conn.handle is not None
+        if not resumed:
+            left = conversation.connected_fresh()
+            if left is not None:
+                self._report.fresh_after_loss(*left, conversation.id)
+        outage = self._outage.connected(self._clock())
+        if outage is not None:
+            self._report.back_online(*outage)
         self._connected = True
         self._resumed = resumed
         if conn.handle is None:
@@ -347,8 +371,10 @@ class LiveLink:
         self._ledger.last_activity = self._clock()
         if not setup_complete:
             log.warning("the server's first message was not setupComplete; carrying on")
-        if conn.number == 1:
+        if not self._ever_connected:
+            # The first connection that works, however many were refused before it.
             why = "start"
+            self._ever_connected = True
         else:
             why = "reconnect"
             self._reconnects += 1
@@ -374,7 +400,8 @@ class LiveLink:
 
     def _after_connection(self, conn: _Connection) -> None:
         self._connected = False
-        if self._ledger.awaiting_handle_since is not None and self._settings.resume:
+        resumable = self._conversation.handle is not None
+        if self._ledger.awaiting_handle_since is not None and self._settings.resume and resumable:
             # The handle that would include the last answered turn never arrived; resuming
             # the one before it continues a conversation that lacks that turn.
             log.warning(
@@ -384,6 +411,7 @@ class LiveLink:
         lived = self._clock() - conn.opened_at
         if conn.setup_done and lived >= self._policy.stable_after_s:
             self._backoff.reset()
+            self._outage.stable()
         cut = self._ledger.connection_lost()
         if cut is not None:
             # The server's answer was cut; it will not be finished on another connection.
@@ -405,7 +433,9 @@ class LiveLink:
                 return delay, True
             case Action.FRESH:
                 conversation.forget()
-                self._report.handle_refused(reason, conversation.id)
+                self._report.handle_refused(
+                    reason, conversation.id, sent_handle=conn.handle is not None
+                )
                 return delay, True
             case Action.ENDED:
                 self._report.conversation_ending(reason, conversation.id)
@@ -416,7 +446,16 @@ class LiveLink:
                 self._report.conversation_ended(reason, conversation.id)
                 return 0.0, False
             case _:
-                self._report.lost(reason, delay, during_setup=not conn.setup_done)
+                step = self._outage.failed(
+                    began_at=conn.opened_at, now=self._clock(), retry_in_s=delay
+                )
+                if step.give_up:
+                    # Someone waits for an answer (ask): one ERROR line, the turns fail, and
+                    # the next turn tries again.
+                    why = self._report.gave_up(reason, step)
+                    self._fail_pending(why)
+                    return 0.0, False
+                self._report.lost(reason, delay, during_setup=not conn.setup_done, outage=step)
                 return delay, True
 
     # ------------------------------------------------------------- connection tasks
