@@ -80,7 +80,7 @@ async def test_a_held_dir_is_waited_for_only_so_long_then_refused_naming_the_hol
 async def test_a_state_dir_that_cannot_hold_a_lock_is_a_config_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(ConfigError, match="TALKBOX_STATE_DIR .* cannot be locked"):
+    with pytest.raises(ConfigError, match=r"TALKBOX_STATE_DIR .* cannot be locked"):
         async with holding(blocker / "state", command="ask", wait_s=0.0):
             pytest.fail("locked a dir under a file")
 
@@ -91,6 +91,6 @@ def test_a_symlink_planted_as_the_lock_file_is_not_followed(tmp_path: Path) -> N
     state = tmp_path / "state"
     state.mkdir()
     (state / LOCK_FILE_NAME).symlink_to(victim)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="symbolic links"):
         StateLock(state, command="ask").try_acquire()
     assert victim.read_text() == "keep me"
