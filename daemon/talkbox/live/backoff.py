@@ -67,6 +67,14 @@ class SetupTimedOut(TimeoutError):
         super().__init__(f"no setupComplete within {timeout_s:g}s")
 
 
+class ServiceSilent(TimeoutError):
+    """A turn waited for its answer and the service sent nothing at all for too long."""
+
+    def __init__(self, silent_s: float) -> None:
+        self.silent_s = silent_s
+        super().__init__(f"no message from the service for {silent_s:g}s while a turn waited")
+
+
 def classify(
     exc: BaseException,
     *,
@@ -79,7 +87,7 @@ def classify(
     `during_setup` is true when the connection never reached setupComplete, `sent_handle`
     when that connection's setup carried a resumption handle.
     """
-    if isinstance(exc, SetupTimedOut):
+    if isinstance(exc, (SetupTimedOut, ServiceSilent)):
         # A setup that never completes is a failed connection like any other.
         return Outcome(Action.RESUME, str(exc))
     # SSLCertVerificationError is also an OSError and a ValueError: test it first.
@@ -222,6 +230,15 @@ class RetryPolicy:
     A minute outlasts a GoAway rotation, a quota wait and a few quick reconnects, so
     `journalctl -p warning` shows only a box that stays unreachable.
     """
+    answer_silence_s: float = 30.0
+    """The longest the service may send nothing while a sent turn awaits its answer.
+
+    A stalled connection answers no ping either, but websockets' keepalive (30 s interval,
+    60 s timeout: session_config.py) would notice only after up to 90 s. The service's first
+    answer audio comes within a few seconds, and it sends something (audio, transcripts,
+    usage) every fraction of a second while it answers, so 30 s of nothing is a dead
+    connection: reconnect and ask again.
+    """
     give_up_after_s: float | None = None
     """Give up (fail pending turns, one ERROR line) once failing would outlast this; None: never.
 
@@ -333,6 +350,17 @@ class Outage:
         self.since = None
         self.failures = 0
         self.offline = False
+
+
+def silence_left(*, now: float, awaiting: bool, quiet_since: float, limit_s: float) -> float | None:
+    """Seconds until the service's silence counts as a failure (<= 0: it does); None: no wait.
+
+    `awaiting`: a turn is fully sent and unanswered; `quiet_since`: the later of the last
+    message received and the last one sent (a tool response restarts the wait).
+    """
+    if not awaiting:
+        return None
+    return quiet_since + limit_s - now
 
 
 class ProbeState(StrEnum):

@@ -54,10 +54,12 @@ from talkbox.live.backoff import (
     Outcome,
     ResumeProbe,
     RetryPolicy,
+    ServiceSilent,
     SetupTimedOut,
     classify,
     end_connection,
     go_away_deadline,
+    silence_left,
 )
 from talkbox.live.handles import Conversation, HandleStore, handle_max_age
 from talkbox.live.report import LinkReport
@@ -95,6 +97,8 @@ class _Connection:
     setup_done: bool = False
     go_away_deadline: float | None = None
     tools: ToolCalls | None = None
+    last_traffic: float = 0.0
+    """When a message last went either way (the service's silence is counted from it)."""
 
 
 async def _wait(event: asyncio.Event, timeout_s: float | None) -> bool:
@@ -446,9 +450,10 @@ class LiveLink:
                 self._report.conversation_ended(reason, conversation.id)
                 return 0.0, False
             case _:
-                step = self._outage.failed(
-                    began_at=conn.opened_at, now=self._clock(), retry_in_s=delay
-                )
+                now = self._clock()
+                # A connection that was set up failed now; one that never was, from its start.
+                began = now if conn.setup_done else conn.opened_at
+                step = self._outage.failed(began_at=began, now=now, retry_in_s=delay)
                 if step.give_up:
                     # Someone waits for an answer (ask): one ERROR line, the turns fail, and
                     # the next turn tries again.
@@ -483,6 +488,7 @@ class LiveLink:
             if sent is not None:
                 self._emit(events.TurnSent(sent.id))
             await self._send_op(session, op)
+            conn.last_traffic = self._clock()
             ledger.written(op)
 
     async def _send_op(self, session: AsyncSession, op: Op) -> None:
@@ -526,11 +532,23 @@ class LiveLink:
             )
             if isinstance(decision, Leave):
                 raise _EndConnection(decision.why)
-            await _wait(self._changed, decision.seconds)
+            silence = silence_left(
+                now=now,
+                awaiting=any(turn.sent for turn in ledger.turns.values()),
+                quiet_since=max(conn.last_traffic, conn.opened_at),
+                limit_s=self._policy.answer_silence_s,
+            )
+            if silence is not None and silence <= 0:
+                raise ServiceSilent(self._policy.answer_silence_s)
+            wake = decision.seconds
+            if silence is not None:
+                wake = silence if wake is None else min(wake, silence)
+            await _wait(self._changed, wake)
 
     # ------------------------------------------------------------- server messages
 
     def _on_message(self, msg: types.LiveServerMessage, conn: _Connection) -> None:
+        conn.last_traffic = self._clock()
         if msg.go_away is not None:
             self._on_go_away(msg.go_away, conn)
         if msg.tool_call is not None:

@@ -217,3 +217,45 @@ async def test_a_session_gone_without_a_handle_sent_does_not_blame_a_handle(
     assert "handle" not in warning
     assert "no longer has the conversation" in warning
     assert recorder.of(LinkConnected)[0].reason == "start"
+
+
+@pytest.mark.parametrize("trigger", ["turn=1", "msg=2"], ids=["mid-answer", "before-answer"])
+async def test_a_service_silent_while_a_turn_waits_is_left_and_the_turn_asked_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, trigger: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    policy = dataclasses.replace(FAST_POLICY, answer_silence_s=0.5)
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        emu.arm(f"stall:s=3@{trigger}")
+        recorder = EventRecorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=policy)
+        async with run_in_background(link):
+            started = time.monotonic()
+            done = await one_turn(link, recorder, "hello?")
+            elapsed = time.monotonic() - started
+
+    assert done.transcript.startswith("turn 1:")
+    assert elapsed < 2.5  # well before the stall ended on its own
+    assert any(
+        "no message from the service for 0.5s while a turn waited" in line
+        for line in records(caplog, logging.INFO)
+    )
+    assert len(recorder.of(LinkConnected)) == 2
+
+
+async def test_a_connection_that_worked_for_a_while_and_then_dropped_is_no_outage(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    # Anything failing for 0.3 s would be an outage: the connection lives longer than that.
+    policy = dataclasses.replace(FAST_POLICY, offline_after_s=0.3)
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        emu.arm("abort@t=0.8,conn=1")
+        recorder = EventRecorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=policy)
+        async with run_in_background(link):
+            await one_turn(link, recorder, "hello")
+            await recorder.wait_for(LinkConnected, lambda e: e.reason == "reconnect")
+
+    assert not records(caplog, logging.WARNING)
+    assert not [d for d in recorder.of(LinkDisconnected) if d.offline]
