@@ -27,11 +27,13 @@ from talkbox.live.backoff import (
     ProbeState,
     ResumeProbe,
     RetryPolicy,
+    ServiceSilent,
     SetupTimedOut,
     WakeIn,
     classify,
     end_connection,
     go_away_deadline,
+    silence_left,
 )
 
 
@@ -454,3 +456,12 @@ def test_the_default_policy_bounds_setup_and_never_gives_up() -> None:
     assert 0 < policy.setup_timeout_s <= 30
     assert policy.give_up_after_s is None
     assert policy.offline_after_s >= policy.cap_s
+
+
+def test_silence_counts_only_while_a_sent_turn_waits_and_from_the_last_traffic() -> None:
+    assert silence_left(now=100.0, awaiting=False, quiet_since=0.0, limit_s=30.0) is None
+    assert silence_left(now=100.0, awaiting=True, quiet_since=90.0, limit_s=30.0) == 20.0
+    assert silence_left(now=130.0, awaiting=True, quiet_since=100.0, limit_s=30.0) == 0.0
+    outcome = classify(ServiceSilent(30.0), during_setup=False, sent_handle=True)
+    assert outcome.action is Action.RESUME
+    assert outcome.reason == "no message from the service for 30s while a turn waited"
