@@ -73,24 +73,8 @@ def websocket_args(settings: Settings) -> dict[str, Any]:
     return args
 
 
-class _NotTheKeyWeUse(logging.Filter):
-    """Drops the SDK's note that it prefers GOOGLE_API_KEY: talkbox passes the key itself.
-
-    The SDK reads both variables whatever key it is given, and warns when both are set;
-    talkbox takes GEMINI_API_KEY first (config), so the note would name the wrong key.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Both GOOGLE_API_KEY and GEMINI_API_KEY")
-
-
-_SDK_KEY_NOTE = _NotTheKeyWeUse()
-
-
 def build_client(settings: Settings) -> genai.Client:
     """The SDK client for the configured backend (raises ConfigError without credentials)."""
-    # Added once: a logger keeps a filter only once however often it is added.
-    logging.getLogger("google_genai._api_client").addFilter(_SDK_KEY_NOTE)
     options = types.HttpOptions(
         base_url=settings.base_url,
         async_client_args=websocket_args(settings),
@@ -188,3 +172,18 @@ def _realtime_input(settings: Settings) -> types.RealtimeInputConfig:
             silence_duration_ms=settings.vad_silence_ms,
         )
     )
+
+
+class _NotTheKeyWeUse(logging.Filter):
+    """Drops the SDK's note that it prefers GOOGLE_API_KEY: talkbox passes the key itself.
+
+    The SDK reads both variables whatever key it is given, and warns when both are set;
+    talkbox takes GEMINI_API_KEY first (config), so the note would name the wrong key.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Both GOOGLE_API_KEY and GEMINI_API_KEY")
+
+
+# Wherever the client is built (ask, demo, check --online, the daemon), the note would mislead.
+logging.getLogger("google_genai._api_client").addFilter(_NotTheKeyWeUse())
