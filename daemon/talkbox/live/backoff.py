@@ -231,13 +231,12 @@ class RetryPolicy:
     `journalctl -p warning` shows only a box that stays unreachable.
     """
     answer_silence_s: float = 30.0
-    """The longest the service may send nothing while a sent turn awaits its answer.
+    """The longest the service may send nothing while a sent turn waits for its answer to start.
 
     A stalled connection answers no ping either, but websockets' keepalive (30 s interval,
-    60 s timeout: session_config.py) would notice only after up to 90 s. The service's first
-    answer audio comes within a few seconds, and it sends something (audio, transcripts,
-    usage) every fraction of a second while it answers, so 30 s of nothing is a dead
-    connection: reconnect and ask again.
+    60 s timeout: session_config.py) would notice only after up to 90 s. The first answer
+    audio comes within a few seconds, so 30 s of nothing is a dead connection: reconnect and
+    ask again. (Once the answer is under way, the ledger bounds the wait for its end.)
     """
     give_up_after_s: float | None = None
     """Give up (fail pending turns, one ERROR line) once failing would outlast this; None: never.
@@ -355,8 +354,8 @@ class Outage:
 def silence_left(*, now: float, awaiting: bool, quiet_since: float, limit_s: float) -> float | None:
     """Seconds until the service's silence counts as a failure (<= 0: it does); None: no wait.
 
-    `awaiting`: a turn is fully sent and unanswered; `quiet_since`: the later of the last
-    message received and the last one sent (a tool response restarts the wait).
+    `awaiting`: a turn is fully sent and no answer to it has begun; `quiet_since`: the later
+    of the last message received and the last one sent (a tool response restarts the wait).
     """
     if not awaiting:
         return None

@@ -534,7 +534,7 @@ class LiveLink:
                 raise _EndConnection(decision.why)
             silence = silence_left(
                 now=now,
-                awaiting=any(turn.sent for turn in ledger.turns.values()),
+                awaiting=ledger.awaiting_first_answer(),
                 quiet_since=max(conn.last_traffic, conn.opened_at),
                 limit_s=self._policy.answer_silence_s,
             )

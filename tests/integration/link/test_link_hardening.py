@@ -219,22 +219,25 @@ async def test_a_session_gone_without_a_handle_sent_does_not_blame_a_handle(
     assert recorder.of(LinkConnected)[0].reason == "start"
 
 
-@pytest.mark.parametrize("trigger", ["turn=1", "msg=2"], ids=["mid-answer", "before-answer"])
-async def test_a_service_silent_while_a_turn_waits_is_left_and_the_turn_asked_again(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, trigger: str
+@pytest.mark.parametrize("message", [2, 3], ids=["first-turn", "second-turn"])
+async def test_a_service_silent_before_the_answer_starts_is_left_and_the_turn_asked_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, message: int
 ) -> None:
     caplog.set_level(logging.INFO)
     policy = dataclasses.replace(FAST_POLICY, answer_silence_s=0.5)
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
-        emu.arm(f"stall:s=3@{trigger}")
+        # Right after the client's message N (setup is 1): the question of turn N - 1.
+        emu.arm(f"stall:s=3@msg={message}")
         recorder = EventRecorder()
         link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=policy)
         async with run_in_background(link):
             started = time.monotonic()
-            done = await one_turn(link, recorder, "hello?")
+            first = await one_turn(link, recorder, "hello?")
+            second = await one_turn(link, recorder, "still there?")
             elapsed = time.monotonic() - started
 
-    assert done.transcript.startswith("turn 1:")
+    assert first.transcript.startswith("turn 1:")
+    assert second.transcript.startswith("turn 2:")
     assert elapsed < 2.5  # well before the stall ended on its own
     assert any(
         "no message from the service for 0.5s while a turn waited" in line
