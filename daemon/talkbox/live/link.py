@@ -34,8 +34,9 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 
 from google import genai
 from google.genai import types
@@ -114,6 +115,25 @@ async def _wait(event: asyncio.Event, timeout_s: float | None) -> bool:
     except TimeoutError:
         return event.is_set()
     return True
+
+
+def _closing_in_order(
+    session: AsyncSession,
+) -> Callable[
+    [type[BaseException] | None, BaseException | None, TracebackType | None],
+    Awaitable[None],
+]:
+    """An exit callback closing `session` with 1000 when the link leaves it or is stopped."""
+
+    async def close(
+        _type: type[BaseException] | None,
+        exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        if exc is None or isinstance(_leaf(exc), (_EndConnection, asyncio.CancelledError)):
+            await session.close()
+
+    return close
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -331,20 +351,15 @@ class LiveLink:
                         session = await stack.enter_async_context(connecting)
                 except TimeoutError as exc:
                     raise SetupTimedOut(self._policy.setup_timeout_s) from exc
+                # Runs before the SDK's own exit, which closes every exit by exception 1011.
+                stack.push_async_exit(_closing_in_order(session))
                 conn.setup_done = True
                 self._on_connected(conn, session.setup_complete is not None)
-                try:
-                    async with asyncio.TaskGroup() as tg:
-                        conn.tools = ToolCalls(self._tools, tg, self._tools_answered)
-                        tg.create_task(self._receive_loop(session, conn), name="live-receive")
-                        tg.create_task(self._send_loop(session, conn), name="live-send")
-                        tg.create_task(self._watch(conn), name="live-watch")
-                except BaseException as exc:
-                    if isinstance(_leaf(exc), (_EndConnection, asyncio.CancelledError)):
-                        # Leaving on purpose or stopped: an orderly close (1000), where the
-                        # SDK's context manager would close any exit with 1011.
-                        await session.close()
-                    raise
+                async with asyncio.TaskGroup() as tg:
+                    conn.tools = ToolCalls(self._tools, tg, self._tools_answered)
+                    tg.create_task(self._receive_loop(session, conn), name="live-receive")
+                    tg.create_task(self._send_loop(session, conn), name="live-send")
+                    tg.create_task(self._watch(conn), name="live-watch")
         finally:
             # Also when cancelled: nothing may be sent on a socket that is gone.
             self._connected = False
@@ -532,18 +547,25 @@ class LiveLink:
             )
             if isinstance(decision, Leave):
                 raise _EndConnection(decision.why)
-            silence = silence_left(
-                now=now,
-                awaiting=ledger.awaiting_first_answer(),
-                quiet_since=max(conn.last_traffic, conn.opened_at),
-                limit_s=self._policy.answer_silence_s,
-            )
-            if silence is not None and silence <= 0:
-                raise ServiceSilent(self._policy.answer_silence_s)
-            wake = decision.seconds
-            if silence is not None:
-                wake = silence if wake is None else min(wake, silence)
-            await _wait(self._changed, wake)
+            await _wait(self._changed, self._silence_bound(conn, now, decision.seconds))
+
+    def _silence_bound(self, conn: _Connection, now: float, wake: float | None) -> float | None:
+        """`wake`, shortened to when the service's silence would fail the connection.
+
+        Raises ServiceSilent when it already has: a turn waited for its answer to start and
+        nothing came either way for `RetryPolicy.answer_silence_s`.
+        """
+        silence = silence_left(
+            now=now,
+            awaiting=self._ledger.awaiting_first_answer(),
+            quiet_since=max(conn.last_traffic, conn.opened_at),
+            limit_s=self._policy.answer_silence_s,
+        )
+        if silence is None:
+            return wake
+        if silence <= 0:
+            raise ServiceSilent(self._policy.answer_silence_s)
+        return silence if wake is None else min(wake, silence)
 
     # ------------------------------------------------------------- server messages
 
