@@ -51,6 +51,10 @@ class LinkDisconnected:
     """True: the link reconnects after `retry_in_s`; False: only when there is work to send."""
     idle: bool = False
     """The link closed the connection because nothing happened on it (the handle is kept)."""
+    offline: bool = False
+    """Connecting has kept failing for a while (`RetryPolicy.offline_after_s`)."""
+    gave_up: bool = False
+    """The link stopped waiting: pending turns failed; it tries again for the next turn."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -77,8 +77,10 @@ def test_two_asks_in_a_row_continue_one_conversation(
     assert two["turn"] == 2
     assert two["resumed"]
     assert two["transcript"].startswith("turn 2:")
+    assert one["conversation"] == two["conversation"]
     assert set(one) == {
         "turn",
+        "conversation",
         "transcript",
         "wav",
         "audio_s",

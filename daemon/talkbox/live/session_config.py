@@ -235,3 +235,18 @@ def _realtime_input(settings: Settings) -> types.RealtimeInputConfig:
             silence_duration_ms=settings.vad_silence_ms,
         )
     )
+
+
+class _NotTheKeyWeUse(logging.Filter):
+    """Drops the SDK's note that it prefers GOOGLE_API_KEY: talkbox passes the key itself.
+
+    The SDK reads both variables whatever key it is given, and warns when both are set;
+    talkbox takes GEMINI_API_KEY first (config), so the note would name the wrong key.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Both GOOGLE_API_KEY and GEMINI_API_KEY")
+
+
+# Wherever the client is built (ask, demo, check --online, the daemon), the note would mislead.
+logging.getLogger("google_genai._api_client").addFilter(_NotTheKeyWeUse())

@@ -585,6 +585,16 @@ class TurnLedger:
             and not self.awaiting_handle(now)
         )
 
+    def awaiting_first_answer(self) -> bool:
+        """A turn is fully sent on this connection and nothing of its answer has come yet."""
+        return any(
+            turn.sent
+            and turn.first_audio_at is None
+            and not turn.transcript_out
+            and not turn.generated
+            for turn in self.turns.values()
+        )
+
     def quiet(self, now: float) -> bool:
         """No turn open or unanswered, no answer arriving, nothing to send, no handle due."""
         return (
