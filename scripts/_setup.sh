@@ -12,6 +12,10 @@ APT_NEEDS=(
     "python3|command -v $PY >/dev/null"
     "python3-venv|$PY -c 'import venv, ensurepip' 2>/dev/null"
     "ca-certificates|test -s /etc/ssl/certs/ca-certificates.crt"
+    # pyalsaaudio ships as an sdist only: it compiles against the ALSA headers with gcc.
+    "libasound2-dev|test -f /usr/include/alsa/asoundlib.h"
+    "gcc|command -v gcc >/dev/null"
+    "python3-dev|$PY -c 'import os, sys, sysconfig; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_path(\"include\"), \"Python.h\")))'"
 )
 
 missing=()
