@@ -315,20 +315,17 @@ class _DeviceThread:
 
     def _report(self, status: DeviceStatus) -> None:
         previous, self._status = self._status, status
+        changed = previous is None or previous.ok != status.ok
         if status.error is not None:
-            if (
-                previous is None
-                or previous.error is None
-                or (str(previous.error) != str(status.error))
-            ):
+            # One ERROR line per outage; the reopen attempts after it log at debug only.
+            if changed:
                 log.error("%s", status.error)
             else:
                 log.debug("%s still failing: %s", self.direction, status.error)
-        elif previous is not None and previous.error is not None:
+        elif previous is not None:
             log.info("%s device %r is back (%d Hz)", self.direction, self.device, status.rate_hz)
         else:
             log.info("%s device %r opened at %d Hz", self.direction, self.device, status.rate_hz)
-        changed = previous is None or str(previous.error) != str(status.error)
         if self._on_status is not None and changed:
             self._post(self._on_status, status)
 
