@@ -766,8 +766,13 @@ class AlsaPlayback(_DeviceThread):
         try:
             writer.run()
         finally:
-            # Whatever was waiting for this device's buffer will not hear from it again.
-            for mark in writer.segment.marks:
+            # The device failed (or we stop): what was queued for it is stale by the time it
+            # is back, and whoever waits for it to be played must hear that it was not.
+            with self._cond:
+                marks = [m for m in self._items if isinstance(m, _Mark)] + writer.segment.marks
+                self._items.clear()
+                self._queued_s = 0.0
+            for mark in marks:
                 self._settle_later(mark.future, False)
 
     def _settle_later(self, future: asyncio.Future[bool], played: bool) -> None:

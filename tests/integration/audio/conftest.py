@@ -140,6 +140,9 @@ class Speaker:
         self.process = subprocess.Popen(
             [sys.executable, str(SPEAKER_SCRIPT), str(fifo), str(out), str(rate)]
         )
+        # A PCM must not open the FIFO before the reader is there: pyalsaaudio holds the GIL
+        # while that open blocks, which would stop this whole process.
+        wait_until(out.exists, 10, "the speaker subprocess is ready")
 
     def bytes(self) -> int:
         return self.out.stat().st_size if self.out.exists() else 0

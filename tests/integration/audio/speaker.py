@@ -16,13 +16,17 @@ F_SETPIPE_SZ = 1031
 
 def main() -> None:
     fifo, out_path, rate = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    fd = os.open(fifo, os.O_RDONLY)
-    # A small pipe keeps the writer within ~85 ms of what has been "played".
-    fcntl.fcntl(fd, F_SETPIPE_SZ, 4096)
+    # A small pipe keeps the writer within ~85 ms of what has been "played". It must be set
+    # before the writer fills it: open without waiting for one, resize, then wait for it.
+    early = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    fcntl.fcntl(early, F_SETPIPE_SZ, 4096)
     period = rate // 50 * 2  # 20 ms
-    start = time.monotonic()
-    played = 0
+    # Creating the output file tells the test the speaker is ready.
     with open(out_path, "ab", buffering=0) as out:
+        fd = os.open(fifo, os.O_RDONLY)
+        os.close(early)
+        start = time.monotonic()
+        played = 0
         while True:
             data = os.read(fd, period)
             if not data:
