@@ -204,8 +204,14 @@ def open_alsa_pcm(
     direction: Direction, device: str, rate_hz: int, period_frames: int, periods: int
 ) -> Pcm:
     """Open `device` as a blocking mono S16_LE PCM; ALSA may adjust rate and period."""
+    pcm_type = alsaaudio.PCM_CAPTURE if direction == "capture" else alsaaudio.PCM_PLAYBACK
+    if re.match(r"(plug)?hw:", device):
+        # A blocking open of a busy hw device waits until it is free, and pyalsaaudio holds
+        # the GIL meanwhile: the whole daemon would stop. A non-blocking open fails at once
+        # with "Device or resource busy" instead (this probe is closed straight away).
+        alsaaudio.PCM(pcm_type, alsaaudio.PCM_NONBLOCK, device=device).close()
     pcm: Pcm = alsaaudio.PCM(
-        alsaaudio.PCM_CAPTURE if direction == "capture" else alsaaudio.PCM_PLAYBACK,
+        pcm_type,
         alsaaudio.PCM_NORMAL,
         device=device,
         rate=rate_hz,

@@ -13,6 +13,8 @@ the next open when it changes (each version is renamed into place).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -23,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from talkbox.audio.alsa import DeviceStatus
 
 SPEAKER_SCRIPT = Path(__file__).with_name("speaker.py")
 
@@ -36,6 +40,36 @@ def frequency_of(pcm: bytes, rate: int) -> float:
     x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
     spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
     return float(np.fft.rfftfreq(len(x), 1 / rate)[int(np.argmax(spectrum))])
+
+
+class Statuses(list[DeviceStatus]):
+    """An `on_status` callback that records what it is told and can be awaited."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._changed = asyncio.Event()
+
+    def __call__(self, status: DeviceStatus) -> None:
+        self.append(status)
+        self._changed.set()
+
+    async def wait_for(
+        self, condition: Callable[[list[DeviceStatus]], bool], within: float
+    ) -> None:
+        async with asyncio.timeout(within):
+            while not condition(self):
+                self._changed.clear()
+                await self._changed.wait()
+
+
+def drain_with_cat(fifo: Path) -> subprocess.Popen[bytes]:
+    """A reader that keeps `fifo` open and throws away what comes (kill it to break the pipe)."""
+    return subprocess.Popen(["sh", "-c", f"exec cat '{fifo}' > /dev/null"])
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.kill()
+    process.wait(5)
 
 
 def wait_until(condition: Callable[[], bool], within: float, what: str) -> None:
@@ -96,37 +130,31 @@ class Mic:
         self.period_s = period_ms / 1000
         self.written = 0
         self._stop = threading.Event()
+        # Read-write and non-blocking, opened before any PCM: the open never waits, and the
+        # PCM's open of the FIFO finds a writer at once (pyalsaaudio holds the GIL while that
+        # open blocks, so a writer thread still on its way would never get there). A full
+        # pipe (nobody reading any more) drops periods instead of blocking.
+        self._fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
         self._thread = threading.Thread(target=self._run, name="test-mic", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        # Opening blocks until the PCM opens the FIFO for reading.
-        fd = os.open(self.fifo, os.O_WRONLY)
+        fd = self._fd
         start = time.monotonic()
         try:
             for k, i in enumerate(range(0, len(self.pcm), self.chunk)):
                 if self._stop.is_set():
                     return
-                os.write(fd, self.pcm[i : i + self.chunk])
-                self.written += 1
+                with contextlib.suppress(BlockingIOError):
+                    os.write(fd, self.pcm[i : i + self.chunk])
+                    self.written += 1
                 self._stop.wait(max(0.0, start + (k + 1) * self.period_s - time.monotonic()))
-        except BrokenPipeError:
-            return  # the PCM closed its end
         finally:
             os.close(fd)
 
     def stop(self) -> None:
         self._stop.set()
-        if not self._thread.is_alive():
-            return
-        # Unblock an open() still waiting for a reader.
-        try:
-            reader = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK)
-        except OSError:
-            reader = None
         self._thread.join(5)
-        if reader is not None:
-            os.close(reader)
         assert not self._thread.is_alive()
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import subprocess
+import os
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,17 @@ import pytest
 from talkbox.audio.alsa import AlsaCapture, CaptureOptions, DeviceStatus
 from talkbox.audio.frames import EarconWindows, Frame, level_dbfs
 
-from .conftest import AlsaConfig, Mic, file_pcm, frequency_of, tone
+from .conftest import (
+    AlsaConfig,
+    Mic,
+    Statuses,
+    drain_with_cat,
+    file_pcm,
+    frequency_of,
+    stop,
+    tone,
+    wait_until,
+)
 
 MakeMic = Callable[..., Mic]
 
@@ -41,7 +52,7 @@ async def test_capture_at_16_khz_hands_over_exact_20_ms_frames_as_the_mic_speaks
     assert b"".join(f.pcm for f in frames) == speech[: 100 * 640]
     # Paced by the mic: 2 s of audio cannot arrive much sooner than 2 s.
     assert elapsed > 1.5
-    assert all(b.captured_at > a.captured_at for a, b in zip(frames, frames[1:], strict=False))
+    assert all(b.captured_at > a.captured_at for a, b in pairwise(frames))
     assert [(s.ok, s.rate_hz) for s in statuses] == [(True, 16_000)]
 
 
@@ -112,10 +123,7 @@ async def test_a_slow_reader_loses_the_oldest_frames_and_they_are_counted(
     alsa.pcm("mic", file_pcm(output="/dev/null", infile=fifo))
     async with AlsaCapture(CaptureOptions(device="mic", queue_s=0.2)) as mic:
         await read_frames(mic, 1)
-        deadline = time.monotonic() + 10
-        while mic.stats.dropped < 10:
-            assert time.monotonic() < deadline, "no frame was dropped"
-            await asyncio.sleep(0.05)
+        await asyncio.to_thread(wait_until, lambda: mic.stats.dropped >= 10, 10, "drops")
         frames = await read_frames(mic, 10)
     # What is left is the newest audio, still in order.
     joined = b"".join(f.pcm for f in frames)
@@ -129,9 +137,8 @@ async def test_a_missing_capture_device_is_one_clear_error_and_is_retried(
     options = CaptureOptions(device="nomic", reopen_min_s=0.02, reopen_max_s=0.05)
     with caplog.at_level(logging.DEBUG, logger="talkbox.audio.alsa"):
         async with AlsaCapture(options, on_status=statuses.append) as mic:
-            async with asyncio.timeout(10):
-                while sum("still failing" in r.message for r in caplog.records) < 3:
-                    await asyncio.sleep(0.02)
+            retried = lambda: sum("still failing" in r.message for r in caplog.records) >= 3  # noqa: E731
+            await asyncio.to_thread(wait_until, retried, 10, "three retries")
             assert mic.status is not None
             assert not mic.status.ok
     errors = [r for r in caplog.records if r.levelno == logging.ERROR]
@@ -149,35 +156,29 @@ async def test_a_capture_device_that_vanishes_and_returns_recovers_by_itself(
     fifo = tmp_path / "mic.fifo"
     sink = tmp_path / "capout.fifo"
     mics(fifo, tone(300, 30.0, 16_000), 16_000)
-    subprocess.run(["mkfifo", str(sink)], check=True)
+    os.mkfifo(sink)
     # The plugin copies what it captures into `file`; when its reader dies, the next read
     # fails with EIO, as a device that is unplugged fails with ENODEV.
-    reader = subprocess.Popen(["sh", "-c", f"exec cat '{sink}' > /dev/null"])
+    reader = drain_with_cat(sink)
     alsa.pcm("usbmic", file_pcm(output=sink, infile=fifo))
-    statuses: list[DeviceStatus] = []
+    statuses = Statuses()
     options = CaptureOptions(device="usbmic", reopen_min_s=0.05, reopen_max_s=0.2)
     try:
         with caplog.at_level(logging.INFO, logger="talkbox.audio.alsa"):
-            async with AlsaCapture(options, on_status=statuses.append) as mic:
+            async with AlsaCapture(options, on_status=statuses) as mic:
                 await read_frames(mic, 10)
                 alsa.remove("usbmic")  # gone: reopening fails until it is back
-                reader.kill()
-                reader.wait(5)
-                async with asyncio.timeout(10):
-                    while not statuses or statuses[-1].ok:
-                        await asyncio.sleep(0.02)
+                stop(reader)
+                await statuses.wait_for(lambda s: not s[-1].ok, 10)
                 await asyncio.sleep(0.5)  # a few failed reopens
-                reader = subprocess.Popen(["sh", "-c", f"exec cat '{sink}' > /dev/null"])
+                reader = drain_with_cat(sink)
                 mics(tmp_path / "mic2.fifo", tone(500, 30.0, 16_000), 16_000)
                 alsa.pcm("usbmic", file_pcm(output=sink, infile=tmp_path / "mic2.fifo"))
-                async with asyncio.timeout(10):
-                    while not statuses[-1].ok:
-                        await asyncio.sleep(0.02)
+                await statuses.wait_for(lambda s: s[-1].ok, 10)
                 frames = await read_frames(mic, 25)
                 stats = mic.stats
     finally:
-        reader.kill()
-        reader.wait(5)
+        stop(reader)
     assert [s.ok for s in statuses] == [True, False, True]
     failure = statuses[1].error
     assert failure is not None

@@ -101,7 +101,7 @@ def test_volume_runs_from_silence_to_unchanged() -> None:
     assert volume_to_gain(0) == 0
     assert volume_to_gain(100) == 1
     assert 20 * math.log10(volume_to_gain(50)) == pytest.approx(-12.04, abs=0.01)
-    with pytest.raises(ValueError, match="0..100"):
+    with pytest.raises(ValueError, match=r"0\.\.100"):
         volume_to_gain(101)
 
 
