@@ -473,8 +473,16 @@ class AlsaCapture(_DeviceThread):
         self._frames = 0
         self._overruns = 0
 
-    async def __aenter__(self) -> Self:
+    def start(self) -> None:
+        """Start the capture thread; call from the event loop that will read the frames."""
         self._start(asyncio.get_running_loop())
+
+    def close(self) -> None:
+        """Stop the thread (within about one period) and release the device."""
+        self._stop(2.0)
+
+    async def __aenter__(self) -> Self:
+        self.start()
         return self
 
     async def __aexit__(
@@ -483,11 +491,15 @@ class AlsaCapture(_DeviceThread):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await asyncio.to_thread(self._stop, 2.0)
+        await asyncio.to_thread(self.close)
 
     async def read(self) -> Frame:
         """The next frame; waits while the device is away (see `status`)."""
         return await self._queue.get()
+
+    async def read_frame(self) -> bytes:
+        """The next frame's audio alone (`talkbox.ports.AudioSource`)."""
+        return (await self.read()).pcm
 
     def __aiter__(self) -> Self:
         return self
@@ -641,15 +653,31 @@ class AlsaPlayback(_DeviceThread):
         }
         self._written_s = 0.0
         self._refused_s = 0.0
+        self._refusing = False
         self._underruns = 0
         self._flushes = 0
         self._last_flush_s: float | None = None
 
-    async def __aenter__(self) -> Self:
+    def start(self) -> None:
+        """Open the mixer (AudioDeviceError if it does not exist) and start the thread.
+
+        Call from the event loop that will await `finished()`.
+        """
         if self.options.mixer:
             self._mixer = open_mixer(self.options.mixer, self.device)
             self._mixer.setvolume(self._volume)
         self._start(asyncio.get_running_loop())
+
+    def close(self) -> None:
+        """Drop what is queued, stop the thread (within about one period), release the device."""
+        self.flush()
+        self._stop(2.0)
+        if self._mixer is not None:
+            self._mixer.close()
+            self._mixer = None
+
+    async def __aenter__(self) -> Self:
+        self.start()
         return self
 
     async def __aexit__(
@@ -659,14 +687,15 @@ class AlsaPlayback(_DeviceThread):
         tb: TracebackType | None,
     ) -> None:
         self.flush()
-        await asyncio.to_thread(self._stop, 2.0)
-        if self._mixer is not None:
-            self._mixer.close()
-            self._mixer = None
+        await asyncio.to_thread(self.close)
 
-    def play(self, pcm: bytes, rate_hz: int = ANSWER_RATE_HZ) -> bool:
-        """Queue mono S16_LE audio; False (and counted) when the queue is full. Never blocks."""
-        return self._enqueue(pcm, rate_hz, earcon=False)
+    def play(self, pcm: bytes, rate: int = ANSWER_RATE_HZ) -> None:
+        """Queue mono S16_LE audio; never blocks.
+
+        Audio beyond `max_queue_s` ahead of the speaker is refused: counted in
+        `stats.refused_s`, and logged once as a warning until the queue has room again.
+        """
+        self._enqueue(pcm, rate, earcon=False)
 
     def play_earcon(self, kind: Earcon) -> bool:
         """Queue an earcon (nothing when earcons are off); capture marks frames it overlaps."""
@@ -681,6 +710,15 @@ class AlsaPlayback(_DeviceThread):
             self._items.append(_Mark(future, self._generation))
             self._cond.notify()
         return future
+
+    def finish(self, done: Callable[[], None]) -> None:
+        """Call `done` on the loop once all audio queued so far has played (not if flushed)."""
+
+        def played(future: asyncio.Future[bool]) -> None:
+            if not future.cancelled() and future.result():
+                done()
+
+        self.finished().add_done_callback(played)
 
     def flush(self) -> None:
         """Drop all queued and buffered audio at once (barge-in); later audio plays normally."""
@@ -738,17 +776,17 @@ class AlsaPlayback(_DeviceThread):
         with self._cond:
             if self._queued_s + duration > self.options.max_queue_s:
                 self._refused_s += duration
-                refused = True
+                refused, warn = True, not self._refusing
+                self._refusing = True
             else:
                 self._items.append(_Chunk(pcm, rate_hz, earcon, self._generation))
                 self._queued_s += duration
                 self._cond.notify()
-                refused = False
-        if refused:
+                refused = warn = self._refusing = False
+        if warn:
             log.warning(
-                "playback queue full (%.0f s): %.2f s of audio dropped",
+                "playback queue full (%.0f s ahead of the speaker): audio dropped until it drains",
                 self.options.max_queue_s,
-                duration,
             )
         return not refused
 

@@ -32,7 +32,7 @@ async def send_faster_than_real_time(
     chunk_s = CHUNK / 2 / 24_000
     for i in range(0, len(answer), CHUNK):
         started = time.monotonic()
-        assert speaker.play(answer[i : i + CHUNK])
+        speaker.play(answer[i : i + CHUNK])
         longest = max(longest, time.monotonic() - started)
         await asyncio.sleep(chunk_s / speedup)
     return longest
@@ -59,7 +59,7 @@ async def test_an_answer_arriving_4x_faster_than_real_time_plays_whole_at_the_ri
             played_whole = await speaker.finished()
         elapsed = time.monotonic() - started
         stats = speaker.stats
-    wait_until(lambda: device.bytes() >= len(answer), 5, "the speaker got all the audio")
+    wait_until(lambda: device.bytes() >= LEAD_IN + len(answer), 5, "the speaker got it all")
     assert played_whole
     assert longest_call < 0.05  # never blocks the receive loop
     assert queued_s < 1.5  # the 3 s answer was all queued well ahead of the speaker
@@ -101,7 +101,7 @@ async def test_flush_drops_buffered_audio_at_once_and_later_audio_plays(
     alsa.pcm("spk", file_pcm(output=fifo))
     async with AlsaPlayback(PlaybackOptions(device="spk", volume=100)) as speaker:
         for _ in range(100):  # 10 s of answer, all at once
-            assert speaker.play(tone(440, 0.1, 24_000))
+            speaker.play(tone(440, 0.1, 24_000))
         first_answer = speaker.finished()
         await asyncio.to_thread(wait_until, lambda: device.bytes() > 48_000, 10, "1 s played")
         speaker.flush()
@@ -131,13 +131,17 @@ async def test_the_queue_is_bounded_by_duration_and_refuses_without_blocking(
     speakers(fifo, out, 24_000)
     alsa.pcm("spk", file_pcm(output=fifo))
     async with AlsaPlayback(PlaybackOptions(device="spk", max_queue_s=2.0)) as speaker:
-        accepted = [speaker.play(tone(440, 0.1, 24_000)) for _ in range(40)]
+        longest = 0.0
+        for _ in range(40):  # 4 s offered at once
+            started = time.monotonic()
+            speaker.play(tone(440, 0.1, 24_000))
+            longest = max(longest, time.monotonic() - started)
         stats = speaker.stats
         speaker.flush()
-    assert accepted[:19] == [True] * 19
-    assert not accepted[-1]
-    assert stats.refused_s == pytest.approx(0.1 * accepted.count(False))
+    assert longest < 0.05
+    # Up to 2 s ahead of the speaker (less what it already took); the rest is refused.
     assert stats.queued_s <= 2.0
+    assert 1.85 <= stats.refused_s <= 2.15
 
 
 async def test_software_volume_scales_what_is_played(alsa: AlsaConfig, tmp_path: Path) -> None:
@@ -212,9 +216,9 @@ async def test_a_playback_device_that_fails_while_playing_is_reported_and_recove
     fifo, out = tmp_path / "spk.fifo", tmp_path / "played.raw"
     device = speakers(fifo, out, 24_000)
     alsa.pcm("spk", file_pcm(output=fifo))
-    statuses: list[DeviceStatus] = []
+    statuses = Statuses()
     options = PlaybackOptions(device="spk", reopen_min_s=0.05, reopen_max_s=0.2)
-    async with AlsaPlayback(options, on_status=statuses.append) as speaker:
+    async with AlsaPlayback(options, on_status=statuses) as speaker:
         for _ in range(50):
             speaker.play(tone(440, 0.1, 24_000))
         doomed = speaker.finished()
@@ -225,7 +229,7 @@ async def test_a_playback_device_that_fails_while_playing_is_reported_and_recove
         device.kill()
         async with asyncio.timeout(5):
             assert not await doomed
-        assert statuses[-1].error is not None
+        await statuses.wait_for(lambda s: not s[-1].ok, 5)
         assert "playback device 'spk'" in str(statuses[-1].error)
         back = speakers(fifo, tmp_path / "played2.raw", 24_000)
         alsa.pcm("spk", file_pcm(output=fifo))
