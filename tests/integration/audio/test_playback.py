@@ -249,3 +249,21 @@ async def test_a_mixer_that_does_not_exist_is_a_clear_error(alsa: AlsaConfig) ->
     with pytest.raises(AudioDeviceError, match="talkbox devices"):
         async with AlsaPlayback(options):
             pass
+
+
+async def test_finish_calls_back_once_played_and_not_after_a_flush(
+    alsa: AlsaConfig, tmp_path: Path
+) -> None:
+    alsa.pcm("spk", file_pcm(output=tmp_path / "out.raw"))
+    calls: list[str] = []
+    async with AlsaPlayback(PlaybackOptions(device="spk")) as speaker:
+        speaker.play(tone(440, 0.3, 24_000))
+        speaker.finish(lambda: calls.append("played"))
+        async with asyncio.timeout(10):
+            await speaker.finished()
+        speaker.play(tone(440, 5.0, 24_000))
+        speaker.finish(lambda: calls.append("flushed answer"))
+        speaker.flush()
+        async with asyncio.timeout(10):
+            assert await speaker.finished()
+    assert calls == ["played"]
