@@ -16,10 +16,11 @@ when the average exceeds the model's probability cutoff. A frame costs about 0.0
 per model on x86 (`benchmarks/wake.py`), so the detector runs inline in the capture pump
 without delaying it.
 
-One utterance fires once: after a detection nothing fires for `refractory_s` of audio (the
-average stays above the cutoff for a few invocations after the word). Time here is audio
-time, counted in samples since `reset()`, never a clock, so the same audio always gives the
-same detections.
+One utterance fires once: a model fires when its average rises over the cutoff, not while
+it stays there (it does for a second or more after the word), and after a detection nothing
+fires for `refractory_s` of audio (an utterance's average can dip and rise again). Time
+here is audio time, counted in samples since `reset()`, never a clock, so the same audio
+always gives the same detections.
 
 A model is named by a built-in name or by the path to its JSON config (microWakeWord's
 format: `type` "micro", `wake_word`, `model` (the .tflite, relative to the JSON), and
@@ -187,6 +188,8 @@ class WakeWordDetector:
         self._refractory_samples = round(options.refractory_s * INPUT_RATE_HZ)
         self._samples = 0
         self._quiet_until = 0
+        self._armed = [True] * len(self.models)
+        self._windows = [0] * len(self.models)
         log.info(
             "wake words: %s (refractory %.1f s)",
             ", ".join(
@@ -199,30 +202,39 @@ class WakeWordDetector:
     def process(self, frame: bytes) -> Detection | None:
         """Take the next audio (20 ms frames; any whole number of samples); a detection or None.
 
-        At most one detection per call; while refractory, the models still run (their
-        windows must follow the audio) but nothing fires.
+        At most one detection per call. A model fires when its probability rises over its
+        cutoff, outside the refractory time; while refractory the models still run (their
+        windows must follow the audio), and a model that rises over its cutoff then must
+        fall below it again before it can fire.
         """
         if len(frame) % SAMPLE_BYTES:
             raise ValueError(f"16-bit audio has an even number of bytes, not {len(frame)}")
         self._samples += len(frame) // SAMPLE_BYTES
         found: Detection | None = None
         for features in self._features.process_streaming(frame):
-            for model, runner in zip(self.models, self._runners, strict=True):
+            for index, (model, runner) in enumerate(zip(self.models, self._runners, strict=True)):
                 probability = runner.process_streaming_prob(features)
-                if (
-                    found is None
-                    and probability is not None
-                    and probability > model.probability_cutoff
-                    and self._samples >= self._quiet_until
-                ):
+                # The model runs on every stride-th window and answers 0.0 in between:
+                # only its real answers count (a 0.0 would re-arm it).
+                self._windows[index] += 1
+                if probability is None or self._windows[index] % runner.stride:
+                    continue
+                if probability <= model.probability_cutoff:
+                    self._armed[index] = True
+                    continue
+                if not self._armed[index]:
+                    continue
+                # Over the cutoff: this rise is spent, whether it fires or falls in the
+                # refractory time (else it would fire the moment that time ends).
+                self._armed[index] = False
+                if found is None and self._samples >= self._quiet_until:
                     found = Detection(
                         model_id=model.id,
                         wake_word=model.wake_word,
                         probability=probability,
                         audio_s=self._samples / INPUT_RATE_HZ,
                     )
-        if found is not None:
-            self._quiet_until = self._samples + self._refractory_samples
+                    self._quiet_until = self._samples + self._refractory_samples
         return found
 
     @property
@@ -237,6 +249,8 @@ class WakeWordDetector:
             runner.reset()
         self._samples = 0
         self._quiet_until = 0
+        self._armed = [True] * len(self.models)
+        self._windows = [0] * len(self.models)
 
     def close(self) -> None:
         """Release the TFLite interpreters; the detector cannot be used afterwards."""
