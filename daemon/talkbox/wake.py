@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pymicro_wakeword
@@ -76,6 +77,15 @@ class WakeWordSpec:
         problem = _settings_problem(self.probability_cutoff, self.sliding_window)
         if problem:
             raise ConfigError([f"{SETTING}: {self.source}: {problem}"])
+
+    @property
+    def key(self) -> str:
+        """The name overrides use: the built-in name, or the config file's stem."""
+        return (
+            self.source.lower()
+            if self.source.lower() in BUILTIN_WAKE_WORDS
+            else Path(self.source).stem
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,6 +157,35 @@ def parse_wake_words(value: str) -> tuple[WakeWordSpec, ...]:
     if any(entry.lower() == OFF for entry in entries):
         raise ConfigError([f"{SETTING}: off cannot be combined with wake words ({value!r})"])
     return tuple(WakeWordSpec(source=entry) for entry in entries)
+
+
+def apply_overrides(
+    specs: tuple[WakeWordSpec, ...],
+    *,
+    cutoffs: Mapping[str, float],
+    windows: Mapping[str, int],
+) -> tuple[WakeWordSpec, ...]:
+    """`specs` with per-model cutoffs and windows, each keyed by `WakeWordSpec.key`.
+
+    For settings such as TALKBOX_WAKE_CUTOFF=okay_nabu=0.8,alexa=0.92: a key that names none
+    of the wake words is a ConfigError naming the setting.
+    """
+    keys = {spec.key for spec in specs}
+    problems = [
+        f"{setting}: {key} is not one of the wake words ({', '.join(sorted(keys)) or 'none'})"
+        for setting, given in (("TALKBOX_WAKE_CUTOFF", cutoffs), ("TALKBOX_WAKE_WINDOW", windows))
+        for key in sorted(set(given) - keys)
+    ]
+    if problems:
+        raise ConfigError(problems)
+    return tuple(
+        replace(
+            spec,
+            probability_cutoff=cutoffs.get(spec.key, spec.probability_cutoff),
+            sliding_window=windows.get(spec.key, spec.sliding_window),
+        )
+        for spec in specs
+    )
 
 
 def resolve_config(source: str) -> Path:

@@ -16,6 +16,7 @@ from talkbox.wake import (
     WakeOptions,
     WakeWordDetector,
     WakeWordSpec,
+    apply_overrides,
     parse_wake_words,
     resolve_config,
 )
@@ -75,6 +76,31 @@ def test_the_cutoff_and_window_can_be_overridden_per_model() -> None:
     spec = WakeWordSpec(source="alexa", probability_cutoff=0.6, sliding_window=8)
     (alexa,) = WakeWordDetector(WakeOptions(wake_words=(spec,))).models
     assert (alexa.probability_cutoff, alexa.sliding_window) == (0.6, 8)
+
+
+def test_overrides_from_settings_are_keyed_by_name_or_config_file_stem() -> None:
+    specs = parse_wake_words("Alexa,/etc/talkbox/kitchen.json,okay_nabu")
+    assert [s.key for s in specs] == ["alexa", "kitchen", "okay_nabu"]
+    alexa, kitchen, nabu = apply_overrides(
+        specs, cutoffs={"alexa": 0.8, "kitchen": 0.7}, windows={"kitchen": 9}
+    )
+    assert (alexa.probability_cutoff, alexa.sliding_window) == (0.8, None)
+    assert (kitchen.probability_cutoff, kitchen.sliding_window) == (0.7, 9)
+    assert (nabu.probability_cutoff, nabu.sliding_window) == (None, None)
+
+
+def test_an_override_for_a_wake_word_not_listened_for_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        apply_overrides(parse_wake_words("alexa"), cutoffs={"okay_nabu": 0.8}, windows={"x": 3})
+    assert caught.value.problems == [
+        "TALKBOX_WAKE_CUTOFF: okay_nabu is not one of the wake words (alexa)",
+        "TALKBOX_WAKE_WINDOW: x is not one of the wake words (alexa)",
+    ]
+
+
+def test_an_override_out_of_range_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="alexa: the sliding window 0 must be 1 to 50"):
+        apply_overrides(parse_wake_words("alexa"), cutoffs={}, windows={"alexa": 0})
 
 
 def test_a_custom_model_is_named_by_its_config_and_the_model_file_beside_it(
