@@ -119,7 +119,7 @@ def make_vad(
     *,
     aggressiveness: int = 3,
     silero_threshold: float = DEFAULT_SILERO_THRESHOLD,
-) -> WebRtcVad | SileroVad:
+) -> Vad:
     """The VAD TALKBOX_VAD names, with its own setting (the other one is ignored)."""
     match kind:
         case VadKind.WEBRTC:
