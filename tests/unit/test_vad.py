@@ -1,4 +1,4 @@
-"""The webrtcvad adapter and frame energy."""
+"""The webrtcvad and Silero adapters and frame energy."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from talkbox.endpoint import Decision, Endpointer, EndpointOptions
-from talkbox.vad import FRAME_BYTES, SILENCE_DBFS, SpeechDetector, WebRtcVad, frame_dbfs
+from talkbox.vad import (
+    FRAME_BYTES,
+    SILENCE_DBFS,
+    SileroVad,
+    SpeechDetector,
+    VadKind,
+    WebRtcVad,
+    frame_dbfs,
+    make_vad,
+)
 
 RATE = 16_000
 
@@ -56,3 +65,57 @@ def test_reset_gives_the_vad_a_fresh_noise_model() -> None:
     vad = WebRtcVad(2)
     vad.reset()
     assert vad.is_speech(bytes(FRAME_BYTES)) is False
+
+
+def test_silero_takes_only_20_ms_frames_at_16_khz() -> None:
+    vad = SileroVad()
+    assert vad.is_speech(bytes(FRAME_BYTES)) is False
+    with pytest.raises(ValueError, match="640 bytes"):
+        vad.is_speech(bytes(1024))
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0, -0.5])
+def test_silero_refuses_a_threshold_outside_0_to_1(threshold: float) -> None:
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        SileroVad(threshold)
+
+
+def test_silero_calls_a_steady_tone_silence_where_webrtcvad_calls_it_speech() -> None:
+    frames = frames_of(tone(440, 0.1, seconds=3.0))
+    assert all(WebRtcVad(3).is_speech(f) for f in frames)
+    silero = SileroVad()
+    assert not any(silero.is_speech(f) for f in frames)
+    assert 0.0 <= silero.probability < 0.1
+
+
+def test_silero_judges_a_frame_by_the_newest_complete_512_sample_chunk() -> None:
+    # 20 ms frames against 32 ms chunks: no verdict until the second frame completes one.
+    silero = SileroVad(threshold=0.01)
+    frame = tone(440, 0.1)
+    silero.is_speech(frame)
+    assert silero.probability == 0.0
+    silero.is_speech(frame)
+    assert silero.probability > 0.0
+
+
+def test_silero_reset_forgets_the_partial_chunk_and_the_last_probability() -> None:
+    silero = SileroVad(threshold=0.01)
+    frame = tone(440, 0.1)
+    for _ in range(5):
+        silero.is_speech(frame)
+    silero.reset()
+    assert silero.probability == 0.0
+    # The half chunk kept before the reset is gone: one frame is again not enough.
+    silero.is_speech(frame)
+    assert silero.probability == 0.0
+
+
+def test_make_vad_builds_the_vad_talkbox_vad_names_with_its_own_setting() -> None:
+    webrtc = make_vad(VadKind("webrtc"), aggressiveness=1, silero_threshold=0.9)
+    assert isinstance(webrtc, WebRtcVad)
+    assert webrtc.aggressiveness == 1
+    silero = make_vad(VadKind("silero"), aggressiveness=1, silero_threshold=0.7)
+    assert isinstance(silero, SileroVad)
+    assert silero.threshold == 0.7
+    with pytest.raises(ValueError, match="'rnnoise' is not a valid VadKind"):
+        VadKind("rnnoise")
