@@ -2,9 +2,9 @@
 
 `apply(conversation, event)` is pure: it reads no clock, does no I/O and returns the next
 `Conversation` with the actions the appliance must carry out, in order. Every transition is a
-row of `TABLE`, keyed by (state, event type); an event without a row in the current state
-changes nothing. Besides the row's own actions `apply` derives four kinds from the change of
-state, so no row can forget them:
+row of `TABLE` (`talkbox.transitions`), keyed by (state, event type); an event without a row
+in the current state changes nothing. Besides the row's own actions `apply` derives four
+kinds from the change of state, so no row can forget them:
 
 - `ShowState` whenever the state changes, right after a leading `FlushPlayback` and before
   anything else: the LED shows `listening` before the first audio goes up and stops showing
@@ -34,720 +34,101 @@ Turn control follows `TurnOptions.mode`:
 
 A long press without speech starts a new conversation (while someone is talking into a held
 button it is part of the talking). A double press toggles the privacy mute.
+
+This module is the engine and its contract; the parts live in three pure modules beside it:
+`talkbox.actions` (`State`, `Earcon` and the actions), `talkbox.memory` (`Conversation`,
+`TurnOptions` and the predicates on them) and `talkbox.transitions` (the handlers and
+`TABLE`). Their public names are re-exported here (see `__all__`), so a caller of the state
+machine needs one import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
-from typing import Any, Final
+from dataclasses import replace
 
-from talkbox.appliance_events import (
-    ApplianceEvent,
-    AudioDeviceFailed,
-    AudioDeviceRecovered,
-    ButtonPressed,
-    ButtonReleased,
-    DoublePressed,
-    LongPressed,
-    MicFrameCaptured,
-    MuteRequested,
-    NewConversationRequested,
-    NoSpeechTimedOut,
-    PlaybackFinished,
-    SpeechEnded,
-    SpeechStarted,
-    Timer,
-    TimerFired,
-    TurnOpened,
-    UnmuteRequested,
-    UtteranceLimitReached,
+from talkbox.actions import (
+    Action,
+    CancelTimer,
+    ClearPreroll,
+    Earcon,
+    FinishPlayback,
+    FlushPlayback,
+    PersistMute,
+    Play,
+    PlayEarcon,
+    RememberForPreroll,
+    SendActivityEnd,
+    SendActivityStart,
+    SendAudio,
+    SendPreroll,
+    ShowState,
+    StartEndpointing,
+    StartNewConversation,
+    StartTimer,
+    State,
+    StopEndpointing,
+    Warn,
 )
-from talkbox.audio.format import ANSWER_RATE_HZ
-from talkbox.events import (
-    AnswerAudioReceived,
-    AnswerInterrupted,
-    GenerationCompleted,
-    LinkConnected,
-    LinkDisconnected,
-    LinkEvent,
-    LinkFailed,
-    TurnCompleted,
-    TurnFailed,
-    TurnResent,
+from talkbox.appliance_events import ApplianceEvent, Timer
+from talkbox.events import LinkEvent
+from talkbox.memory import (
+    Conversation,
+    LinkStatus,
+    Mode,
+    TurnOptions,
+    endpointing,
+    keeps_preroll,
+    resting,
+    sends_mic_audio,
 )
+from talkbox.transitions import TABLE, Handler, Step
 
-
-class State(StrEnum):
-    """What the appliance is doing; each state has one LED pattern (`talkbox.leds`)."""
-
-    STARTING = "starting"
-    """Opening devices and making the first connection."""
-    IDLE = "idle"
-    """Connected or ready to connect; waiting for a press (or follow-up speech)."""
-    LISTENING = "listening"
-    """A user turn is open. The only state in which microphone audio goes upstream."""
-    THINKING = "thinking"
-    """The turn is closed; waiting for the first answer audio."""
-    SPEAKING = "speaking"
-    """Playing the answer, until local playback has played all of it."""
-    MUTED = "muted"
-    """Privacy mute: the microphone is never read into the uplink."""
-    OFFLINE = "offline"
-    """The network or the service is unreachable; the link retries with backoff."""
-    ERROR = "error"
-    """Needs a person (bad key, missing audio device), or a turn just failed (for a moment)."""
-
-
-class Mode(StrEnum):
-    """How the button controls a turn (TALKBOX_BUTTON_MODE)."""
-
-    HOLD = "hold"
-    """Press opens the turn, release closes it."""
-    TAP = "tap"
-    """Press opens the turn; local VAD silence, a second tap or the length limit closes it."""
-
-
-class LinkStatus(StrEnum):
-    """What the conversation knows about the Live link."""
-
-    CONNECTING = "connecting"
-    """No connection has been made or refused yet."""
-    UP = "up"
-    """Connected, or ready to connect on the next turn (idle disconnect)."""
-    DOWN = "down"
-    """A connection was lost or refused; the link retries after a delay."""
-    FAILED = "failed"
-    """The service refused us in a way only a person can fix."""
-
-
-class Earcon(StrEnum):
-    """The short tones the appliance plays."""
-
-    START = "start"
-    """A turn opened: speak now."""
-    END = "end"
-    """A turn closed (or a new conversation began)."""
-    ERROR = "error"
-    """A turn failed, or a press cannot be served now (offline, error)."""
-
-
-# ---------------------------------------------------------------------------------- actions
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ShowState:
-    """Show `state`'s LED pattern."""
-
-    state: State
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlayEarcon:
-    """Play an earcon on the speaker."""
-
-    earcon: Earcon
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendActivityStart:
-    """Open a user turn on the link (`start_turn`), then apply `TurnOpened`."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendPreroll:
-    """Send the pre-roll: the audio kept by `RememberForPreroll` (at most PREROLL_MS)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendAudio:
-    """Send one microphone frame into the open turn."""
-
-    pcm: bytes
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendActivityEnd:
-    """Close the open user turn on the link (`end_turn`)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RememberForPreroll:
-    """Keep this microphone frame in the pre-roll ring (the newest PREROLL_MS are kept)."""
-
-    pcm: bytes
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ClearPreroll:
-    """Forget everything the pre-roll ring holds."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Play:
-    """Queue answer audio for `turn_id` on the speaker."""
-
-    turn_id: int | None
-    pcm: bytes
-    rate: int = ANSWER_RATE_HZ
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FinishPlayback:
-    """All audio of `turn_id` is queued: apply `PlaybackFinished` once it has played."""
-
-    turn_id: int | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FlushPlayback:
-    """Drop everything queued or playing on the speaker at once (ALSA `drop()`)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StartEndpointing:
-    """Reset the endpointer and feed it every microphone frame from now on."""
-
-    end_on_silence: bool
-    """False while a held button keeps the utterance open: only the length limit applies."""
-    no_speech_timeout_s: float | None
-    """How long to wait for speech to start; None: wait as long as it takes."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StopEndpointing:
-    """Stop feeding the endpointer."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StartTimer:
-    """Apply `TimerFired(timer, serial)` after `seconds` (replacing a running `timer`)."""
-
-    timer: Timer
-    seconds: float
-    serial: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CancelTimer:
-    """Stop `timer` if it runs."""
-
-    timer: Timer
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StartNewConversation:
-    """Drop the resumption handle and start fresh; a turn in progress is abandoned."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PersistMute:
-    """Store the privacy mute in the state dir, so it survives a restart."""
-
-    muted: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Warn:
-    """Log one WARNING line."""
-
-    message: str
-
-
-Action = (
-    ShowState
-    | PlayEarcon
-    | SendActivityStart
-    | SendPreroll
-    | SendAudio
-    | SendActivityEnd
-    | RememberForPreroll
-    | ClearPreroll
-    | Play
-    | FinishPlayback
-    | FlushPlayback
-    | StartEndpointing
-    | StopEndpointing
-    | StartTimer
-    | CancelTimer
-    | StartNewConversation
-    | PersistMute
-    | Warn
-)
-"""Everything the conversation asks the appliance to do."""
+__all__ = [
+    "TABLE",
+    "Action",
+    "CancelTimer",
+    "ClearPreroll",
+    "Conversation",
+    "Earcon",
+    "Event",
+    "FinishPlayback",
+    "FlushPlayback",
+    "Handler",
+    "LinkStatus",
+    "Mode",
+    "PersistMute",
+    "Play",
+    "PlayEarcon",
+    "RememberForPreroll",
+    "SendActivityEnd",
+    "SendActivityStart",
+    "SendAudio",
+    "SendPreroll",
+    "ShowState",
+    "StartEndpointing",
+    "StartNewConversation",
+    "StartTimer",
+    "State",
+    "Step",
+    "StopEndpointing",
+    "TurnOptions",
+    "Warn",
+    "apply",
+    "endpointing",
+    "keeps_preroll",
+    "resting",
+    "sends_mic_audio",
+    "start",
+]
 
 Event = ApplianceEvent | LinkEvent
 """Everything the conversation reacts to."""
-
-
-# ----------------------------------------------------------------------------------- memory
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TurnOptions:
-    """The turn-control settings the state machine needs (TALKBOX_* in brackets)."""
-
-    mode: Mode = Mode.TAP
-    """How the button controls a turn (BUTTON_MODE)."""
-    no_speech_timeout_s: float = 5.0
-    """A tapped turn without speech ends after this long, sending nothing (NO_SPEECH_TIMEOUT_S)."""
-    follow_up_s: float = 4.0
-    """In tap mode, speech this soon after an answer opens a turn without a press; 0: off."""
-    answer_timeout_s: float = 10.0
-    """A closed turn without answer audio after this long fails (ANSWER_TIMEOUT_S)."""
-    failure_shown_s: float = 2.0
-    """How long the error pattern is shown after a turn failed."""
-
-    def __post_init__(self) -> None:
-        """Refuse values no appliance could work with."""
-        checks = {
-            "no_speech_timeout_s": (self.no_speech_timeout_s, 0.5, 60.0),
-            "follow_up_s": (self.follow_up_s, 0.0, 60.0),
-            "answer_timeout_s": (self.answer_timeout_s, 1.0, 300.0),
-            "failure_shown_s": (self.failure_shown_s, 0.1, 60.0),
-        }
-        for name, (value, low, high) in checks.items():
-            if not low <= value <= high:
-                raise ValueError(f"{name} must be between {low} and {high}, not {value}")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Conversation:
-    """Everything the state machine remembers between two events."""
-
-    options: TurnOptions = field(default_factory=TurnOptions)
-    state: State = State.STARTING
-    muted: bool = False
-    """The privacy mute (persisted; restored at start)."""
-    link: LinkStatus = LinkStatus.CONNECTING
-    broken: frozenset[str] = frozenset()
-    """Audio devices that failed and have not come back."""
-    turn_id: int | None = None
-    """The link's id of the turn being asked or answered (None: none, or unprompted)."""
-    upstream: bool = False
-    """activityStart was sent for the turn being listened to: frames go up."""
-    heard: bool = False
-    """The endpointer heard speech in the turn being listened to."""
-    answer_in: bool = False
-    """All answer audio of `turn_id` is queued for playback."""
-    follow_up: bool = False
-    """Idle with the follow-up window open (tap mode, after an answer)."""
-    timer_serial: int = 0
-    """Serial of the newest timer started."""
-    answer_timer: int = 0
-    """Serial of the running answer timer (0: none)."""
-    failure_timer: int = 0
-    """Serial of the running failure timer (0: none): the error pattern is shown for a moment."""
 
 
 def start(options: TurnOptions, *, muted: bool = False) -> tuple[Conversation, tuple[Action, ...]]:
     """The conversation at start-up (`muted` as persisted) and the actions to show it."""
     conversation = Conversation(options=options, muted=muted)
     return conversation, (ShowState(state=conversation.state),)
-
-
-def resting(c: Conversation) -> State:
-    """The state the appliance rests in when no turn is under way."""
-    if c.broken or c.link is LinkStatus.FAILED:
-        return State.ERROR
-    if c.muted:
-        return State.MUTED
-    if c.link is LinkStatus.CONNECTING:
-        return State.STARTING
-    if c.link is LinkStatus.DOWN:
-        return State.OFFLINE
-    return State.IDLE
-
-
-def sends_mic_audio(c: Conversation) -> bool:
-    """Whether microphone frames go upstream now (only ever in `listening`)."""
-    return c.state is State.LISTENING and c.upstream
-
-
-def keeps_preroll(c: Conversation) -> bool:
-    """Whether microphone frames are kept for the pre-roll now."""
-    if c.state is State.LISTENING:
-        return not c.upstream
-    return c.state in (State.IDLE, State.THINKING)
-
-
-def endpointing(c: Conversation) -> bool:
-    """Whether the endpointer is fed now: a turn is open, or the follow-up window."""
-    return c.state is State.LISTENING or (c.state is State.IDLE and c.follow_up)
-
-
-# --------------------------------------------------------------------------------- handlers
-
-Step = tuple[Conversation, list[Action]]
-Handler = Callable[[Conversation, Any], Step]
-
-_AT_REST: Final = frozenset({State.STARTING, State.IDLE, State.MUTED, State.OFFLINE, State.ERROR})
-
-
-def _unchanged(c: Conversation) -> Step:
-    return c, []
-
-
-def _rest(c: Conversation) -> Conversation:
-    """No turn under way any more."""
-    return replace(
-        c,
-        state=resting(c),
-        turn_id=None,
-        upstream=False,
-        heard=False,
-        answer_in=False,
-        follow_up=False,
-    )
-
-
-def _settle(c: Conversation) -> Step:
-    """Re-rest after a change of link or device status, unless something is under way."""
-    if c.state not in _AT_REST or c.failure_timer:
-        return c, []
-    state = resting(c)
-    if state is c.state:
-        return c, []
-    return replace(c, state=state, follow_up=False), []
-
-
-def _timer(c: Conversation, timer: Timer, seconds: float) -> tuple[Conversation, StartTimer]:
-    serial = c.timer_serial + 1
-    c = replace(c, timer_serial=serial)
-    if timer is Timer.ANSWER:
-        c = replace(c, answer_timer=serial)
-    else:
-        c = replace(c, failure_timer=serial)
-    return c, StartTimer(timer=timer, seconds=seconds, serial=serial)
-
-
-def _abandon(c: Conversation) -> list[Action]:
-    """Stop what is under way without asking for an answer to it."""
-    if c.state is State.SPEAKING:
-        return [FlushPlayback()]
-    if sends_mic_audio(c):
-        # The link has no way to withdraw an open turn; closing it is the only way to stop
-        # the audio. Its answer is ignored: the turn is forgotten below.
-        return [SendActivityEnd()]
-    return []
-
-
-def _open_turn(c: Conversation) -> Step:
-    hold = c.options.mode is Mode.HOLD
-    c = replace(
-        c,
-        state=State.LISTENING,
-        turn_id=None,
-        upstream=hold,
-        heard=False,
-        answer_in=False,
-        follow_up=False,
-    )
-    actions: list[Action] = [PlayEarcon(earcon=Earcon.START)]
-    if hold:
-        actions += [SendActivityStart(), SendPreroll()]
-    return c, actions
-
-
-def _refuse(c: Conversation) -> Step:
-    """A press that cannot be served: the LED already says why; the earcon says 'not now'."""
-    return c, [PlayEarcon(earcon=Earcon.ERROR)]
-
-
-def _press_at_rest(c: Conversation, _e: ButtonPressed) -> Step:
-    if resting(c) is State.IDLE:
-        return _open_turn(c)  # also ends a failure moment early
-    return _refuse(c)
-
-
-def _barge_in(c: Conversation, _e: ButtonPressed) -> Step:
-    # Flush first: the person pressed to stop the answer, whatever happens next.
-    flush: list[Action] = [FlushPlayback()]
-    if resting(c) is State.IDLE:
-        c, actions = _open_turn(c)
-        return c, flush + actions
-    c, actions = _refuse(_rest(c))
-    return c, flush + actions
-
-
-def _close_turn(c: Conversation) -> Step:
-    """activityEnd: the turn is asked; its answer must start within the answer timeout."""
-    c = replace(c, state=State.THINKING, upstream=False)
-    c, timer = _timer(c, Timer.ANSWER, c.options.answer_timeout_s)
-    return c, [SendActivityEnd(), PlayEarcon(earcon=Earcon.END), timer]
-
-
-def _nothing_said(c: Conversation) -> Step:
-    """The turn ends before anything was sent: nothing goes up, no answer is waited for."""
-    return _rest(c), [PlayEarcon(earcon=Earcon.END)]
-
-
-def _end_listening(c: Conversation) -> Step:
-    return _close_turn(c) if c.upstream else _nothing_said(c)
-
-
-def _second_press(c: Conversation, _e: ButtonPressed) -> Step:
-    if c.options.mode is Mode.TAP:
-        return _end_listening(c)
-    return _unchanged(c)  # a bounce or a missed release; the release closes the turn
-
-
-def _release(c: Conversation, _e: ButtonReleased) -> Step:
-    if c.options.mode is Mode.HOLD:
-        return _end_listening(c)
-    return _unchanged(c)
-
-
-def _speech_started(c: Conversation, _e: SpeechStarted) -> Step:
-    if c.upstream:
-        return replace(c, heard=True), []
-    c = replace(c, upstream=True, heard=True)
-    return c, [SendActivityStart(), SendPreroll()]
-
-
-def _follow_up_speech(c: Conversation, _e: SpeechStarted) -> Step:
-    if not c.follow_up:
-        return _unchanged(c)  # a late decision of an endpointer already stopped
-    # No earcon: it would play over the person's first words and go up with them.
-    c = replace(c, state=State.LISTENING, follow_up=False, upstream=True, heard=True)
-    return c, [SendActivityStart(), SendPreroll()]
-
-
-def _speech_ended(c: Conversation, _e: SpeechEnded) -> Step:
-    if c.options.mode is Mode.TAP and c.upstream:
-        return _close_turn(c)
-    return _unchanged(c)
-
-
-def _utterance_limit(c: Conversation, _e: UtteranceLimitReached) -> Step:
-    return _end_listening(c)
-
-
-def _no_speech(c: Conversation, _e: NoSpeechTimedOut) -> Step:
-    if c.heard or c.upstream:
-        return _unchanged(c)
-    return _nothing_said(c)
-
-
-def _follow_up_over(c: Conversation, _e: NoSpeechTimedOut) -> Step:
-    return replace(c, follow_up=False), []
-
-
-def _turn_opened(c: Conversation, e: TurnOpened) -> Step:
-    if c.upstream and c.turn_id is None:
-        return replace(c, turn_id=e.turn_id), []
-    return _unchanged(c)
-
-
-def _mic_frame(c: Conversation, e: MicFrameCaptured) -> Step:
-    if sends_mic_audio(c):
-        return c, [SendAudio(pcm=e.pcm)]
-    if keeps_preroll(c):
-        return c, [RememberForPreroll(pcm=e.pcm)]
-    return _unchanged(c)
-
-
-def _first_audio(c: Conversation, e: AnswerAudioReceived) -> Step:
-    if e.turn_id != c.turn_id:
-        return _unchanged(c)  # an answer to a turn left behind (barge-in, mute)
-    c = replace(c, state=State.SPEAKING)
-    return c, [Play(turn_id=e.turn_id, pcm=e.pcm, rate=e.rate)]
-
-
-def _more_audio(c: Conversation, e: AnswerAudioReceived) -> Step:
-    if e.turn_id != c.turn_id or c.answer_in:
-        return _unchanged(c)
-    return c, [Play(turn_id=e.turn_id, pcm=e.pcm, rate=e.rate)]
-
-
-def _unprompted_audio(c: Conversation, e: AnswerAudioReceived) -> Step:
-    if e.turn_id is not None:
-        return _unchanged(c)  # a late answer to an abandoned turn
-    c = replace(c, state=State.SPEAKING, turn_id=None, answer_in=False, follow_up=False)
-    return c, [Play(turn_id=None, pcm=e.pcm, rate=e.rate)]
-
-
-def _all_audio_in(c: Conversation, e: GenerationCompleted | TurnCompleted) -> Step:
-    # generationComplete says all audio is in; turnComplete says so too when a model
-    # does not send generationComplete. Speaking lasts until playback has played it.
-    if e.turn_id != c.turn_id or c.answer_in:
-        return _unchanged(c)
-    return replace(c, answer_in=True), [FinishPlayback(turn_id=c.turn_id)]
-
-
-def _fail(c: Conversation, warning: str | None = None) -> Step:
-    """The turn failed: error earcon, error pattern for a moment, then rest."""
-    actions = _abandon(c)
-    c = replace(_rest(c), state=State.ERROR)
-    c, timer = _timer(c, Timer.FAILURE_SHOWN, c.options.failure_shown_s)
-    actions += [PlayEarcon(earcon=Earcon.ERROR), timer]
-    if warning is not None:
-        actions.append(Warn(message=warning))
-    return c, actions
-
-
-def _completed_silently(c: Conversation, e: TurnCompleted) -> Step:
-    if e.turn_id != c.turn_id or e.interrupted:
-        return _unchanged(c)
-    # The link reports why (a blocked answer, turnCompleteReason); the person hears the earcon.
-    return _fail(c)
-
-
-def _played(c: Conversation, e: PlaybackFinished) -> Step:
-    if e.turn_id != c.turn_id or not c.answer_in:
-        return _unchanged(c)
-    answered_a_person = c.turn_id is not None
-    c = _rest(c)
-    # Only an answer to a turn a person opened invites a follow-up: after an unprompted
-    # one (a reminder) nothing may go up before someone presses.
-    if (
-        answered_a_person
-        and c.state is State.IDLE
-        and c.options.mode is Mode.TAP
-        and c.options.follow_up_s > 0
-    ):
-        c = replace(c, follow_up=True)
-    return c, []
-
-
-def _interrupted(c: Conversation, e: AnswerInterrupted) -> Step:
-    if e.turn_id != c.turn_id:
-        return _unchanged(c)
-    return _rest(c), [FlushPlayback()]
-
-
-def _resent(c: Conversation, e: TurnResent) -> Step:
-    if e.turn_id != c.turn_id:
-        return _unchanged(c)
-    # What played belongs to the first answer; the resent turn's answer plays whole, once.
-    c = replace(c, state=State.THINKING, answer_in=False)
-    c, timer = _timer(c, Timer.ANSWER, c.options.answer_timeout_s)
-    return c, [FlushPlayback(), timer]
-
-
-def _turn_failed(c: Conversation, e: TurnFailed) -> Step:
-    if e.turn_id != c.turn_id:
-        return _unchanged(c)
-    return _fail(c)
-
-
-def _timer_fired(c: Conversation, e: TimerFired) -> Step:
-    if e.timer is Timer.ANSWER and e.serial == c.answer_timer and c.state is State.THINKING:
-        seconds = c.options.answer_timeout_s
-        return _fail(c, f"no answer within {seconds:g} s (ANSWER_TIMEOUT_S); the turn failed")
-    if e.timer is Timer.FAILURE_SHOWN and e.serial == c.failure_timer:
-        return _rest(replace(c, failure_timer=0)), []
-    return _unchanged(c)
-
-
-def _mute(c: Conversation, _e: DoublePressed | MuteRequested) -> Step:
-    actions = _abandon(c)
-    c = _rest(replace(c, muted=True))
-    return c, [*actions, PersistMute(muted=True)]
-
-
-def _unmute(c: Conversation, _e: DoublePressed | UnmuteRequested) -> Step:
-    return _rest(replace(c, muted=False)), [PersistMute(muted=False)]
-
-
-def _new_conversation(c: Conversation, _e: LongPressed | NewConversationRequested) -> Step:
-    flush = _abandon(c) if c.state is State.SPEAKING else []
-    # At rest (offline, muted, a failure moment) the state stays as it is.
-    rested = c if c.state in _AT_REST and c.state is not State.IDLE else _rest(c)
-    return rested, [*flush, StartNewConversation(), PlayEarcon(earcon=Earcon.END)]
-
-
-def _long_press(c: Conversation, e: LongPressed) -> Step:
-    if c.heard:
-        return _unchanged(c)  # someone is talking into a held button
-    return _new_conversation(c, e)
-
-
-def _link_connected(c: Conversation, _e: LinkConnected) -> Step:
-    return _settle(replace(c, link=LinkStatus.UP))
-
-
-def _link_disconnected(c: Conversation, e: LinkDisconnected) -> Step:
-    if e.idle or not e.reconnecting:
-        link = LinkStatus.UP  # ready to connect when there is something to send
-    elif e.retry_in_s > 0:
-        link = LinkStatus.DOWN
-    else:
-        return _unchanged(c)  # reconnecting at once (GoAway, orderly close): unnoticed
-    return _settle(replace(c, link=link))
-
-
-def _link_failed(c: Conversation, _e: LinkFailed) -> Step:
-    return _settle(replace(c, link=LinkStatus.FAILED))
-
-
-def _device_failed(c: Conversation, e: AudioDeviceFailed) -> Step:
-    actions = _abandon(c)
-    earcon: list[Action] = [PlayEarcon(earcon=Earcon.ERROR)] if c.state not in _AT_REST else []
-    return _rest(replace(c, broken=c.broken | {e.device})), actions + earcon
-
-
-def _device_recovered(c: Conversation, e: AudioDeviceRecovered) -> Step:
-    return _settle(replace(c, broken=c.broken - {e.device}))
-
-
-# ------------------------------------------------------------------------------------ table
-
-S = State
-_ALL: Final = tuple(State)
-_TURN: Final = (S.LISTENING, S.THINKING, S.SPEAKING)
-
-
-def _every(event: type, handler: Handler, states: tuple[State, ...] = _ALL) -> dict[Any, Handler]:
-    return {(state, event): handler for state in states}
-
-
-TABLE: Final[Mapping[tuple[State, type], Handler]] = {
-    # the button
-    **_every(ButtonPressed, _press_at_rest, (S.STARTING, S.IDLE, S.OFFLINE, S.ERROR)),
-    (S.LISTENING, ButtonPressed): _second_press,
-    (S.THINKING, ButtonPressed): _barge_in,
-    (S.SPEAKING, ButtonPressed): _barge_in,
-    (S.LISTENING, ButtonReleased): _release,
-    (S.LISTENING, LongPressed): _long_press,
-    **_every(LongPressed, _new_conversation, (S.STARTING, S.IDLE, S.MUTED, S.OFFLINE, S.ERROR)),
-    **_every(NewConversationRequested, _new_conversation),
-    **_every(DoublePressed, _mute, tuple(s for s in State if s is not S.MUTED)),
-    (S.MUTED, DoublePressed): _unmute,
-    **_every(MuteRequested, _mute, tuple(s for s in State if s is not S.MUTED)),
-    (S.MUTED, UnmuteRequested): _unmute,
-    # the microphone and the endpointer
-    **_every(MicFrameCaptured, _mic_frame),
-    (S.LISTENING, SpeechStarted): _speech_started,
-    (S.IDLE, SpeechStarted): _follow_up_speech,
-    (S.LISTENING, SpeechEnded): _speech_ended,
-    (S.LISTENING, UtteranceLimitReached): _utterance_limit,
-    (S.LISTENING, NoSpeechTimedOut): _no_speech,
-    (S.IDLE, NoSpeechTimedOut): _follow_up_over,
-    # the turn on the link, and its answer
-    (S.LISTENING, TurnOpened): _turn_opened,
-    (S.THINKING, AnswerAudioReceived): _first_audio,
-    (S.SPEAKING, AnswerAudioReceived): _more_audio,
-    (S.IDLE, AnswerAudioReceived): _unprompted_audio,
-    (S.SPEAKING, GenerationCompleted): _all_audio_in,
-    (S.SPEAKING, TurnCompleted): _all_audio_in,
-    (S.THINKING, TurnCompleted): _completed_silently,
-    (S.SPEAKING, PlaybackFinished): _played,
-    (S.THINKING, AnswerInterrupted): _interrupted,
-    (S.SPEAKING, AnswerInterrupted): _interrupted,
-    (S.SPEAKING, TurnResent): _resent,
-    **_every(TurnFailed, _turn_failed, _TURN),
-    (S.THINKING, TimerFired): _timer_fired,
-    (S.ERROR, TimerFired): _timer_fired,
-    # the link and the devices
-    **_every(LinkConnected, _link_connected),
-    **_every(LinkDisconnected, _link_disconnected),
-    **_every(LinkFailed, _link_failed),
-    **_every(AudioDeviceFailed, _device_failed),
-    **_every(AudioDeviceRecovered, _device_recovered),
-}
-"""Every transition: (state, event type) → handler. A missing row means: nothing changes."""
 
 
 def apply(c: Conversation, event: Event) -> tuple[Conversation, tuple[Action, ...]]:

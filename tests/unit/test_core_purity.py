@@ -13,11 +13,25 @@ PACKAGE = Path(talkbox.__file__).parent
 
 #: pure module → the only modules it may import (besides typing helpers listed below).
 PURE = {
+    "actions": {"talkbox.appliance_events", "talkbox.audio.format"},
     "appliance_events": set(),
-    "conversation": {"talkbox.appliance_events", "talkbox.audio.format", "talkbox.events"},
+    "conversation": {
+        "talkbox.actions",
+        "talkbox.appliance_events",
+        "talkbox.events",
+        "talkbox.memory",
+        "talkbox.transitions",
+    },
     "endpoint": set(),
     "leds": {"talkbox.conversation"},
+    "memory": {"talkbox.actions"},
     "ports": {"talkbox.conversation"},
+    "transitions": {
+        "talkbox.actions",
+        "talkbox.appliance_events",
+        "talkbox.events",
+        "talkbox.memory",
+    },
 }
 HARMLESS = {"__future__", "collections", "collections.abc", "dataclasses", "enum", "typing"}
 

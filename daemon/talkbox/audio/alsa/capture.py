@@ -1,0 +1,209 @@
+"""The ALSA capture thread: the microphone as exact 20 ms 16 kHz frames on the event loop.
+
+    async with AlsaCapture(CaptureOptions(device="plughw:CARD=Device,DEV=0")) as mic:
+        frame = await mic.read()            # 20 ms, 16 kHz, exactly 640 bytes
+
+The thread reads period-sized chunks, resamples them when the device runs at another rate,
+re-frames them and hands them over through a bounded queue that drops the oldest frame when
+full. Overruns (read -32) are counted and logged at debug.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+import alsaaudio
+
+from talkbox.audio.alsa.pcm import EPIPE, DeviceThread, Opened, Pcm, PcmOpener, open_alsa_pcm
+from talkbox.audio.devices import CaptureOptions, CaptureStats, StatusCallback
+from talkbox.audio.format import INPUT_RATE_HZ, SAMPLE_BYTES
+from talkbox.audio.frames import (
+    EarconWindows,
+    Frame,
+    Reframer,
+    Resampler,
+    apply_gain,
+    db_to_gain,
+    first_channel,
+    frame_bytes,
+)
+
+log = logging.getLogger(__name__)
+
+
+class _FrameQueue:
+    """Thread → event loop, bounded; when full the oldest frame is dropped and counted."""
+
+    def __init__(self, maxlen: int) -> None:
+        self._frames: collections.deque[Frame] = collections.deque()
+        self._maxlen = maxlen
+        self._lock = threading.Lock()
+        self._waiter: asyncio.Future[None] | None = None
+        self.dropped = 0
+
+    def put(self, frame: Frame, post: Callable[..., None]) -> None:
+        with self._lock:
+            if len(self._frames) >= self._maxlen:
+                self._frames.popleft()
+                self.dropped += 1
+            self._frames.append(frame)
+            waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            post(_wake_future, waiter)
+
+    async def get(self) -> Frame:
+        loop = asyncio.get_running_loop()
+        while True:
+            with self._lock:
+                if self._frames:
+                    return self._frames.popleft()
+                waiter = self._waiter = loop.create_future()
+            try:
+                await waiter
+            finally:
+                with self._lock:
+                    if self._waiter is waiter:
+                        self._waiter = None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._frames.clear()
+
+
+def _wake_future(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class AlsaCapture(DeviceThread):
+    """The microphone: a thread reads ALSA and hands exact 20 ms 16 kHz frames to the loop."""
+
+    def __init__(
+        self,
+        options: CaptureOptions,
+        *,
+        earcons: EarconWindows | None = None,
+        on_status: StatusCallback | None = None,
+        open_pcm: PcmOpener = open_alsa_pcm,
+    ) -> None:
+        super().__init__(
+            "capture",
+            options.device,
+            reopen_min_s=options.reopen_min_s,
+            reopen_max_s=options.reopen_max_s,
+            on_status=on_status,
+            open_pcm=open_pcm,
+        )
+        self.options = options
+        self._earcons = earcons
+        self._gain = db_to_gain(options.gain_db)
+        self._queue = _FrameQueue(max(1, round(options.queue_s * 1000 / options.period_ms)))
+        self._frames = 0
+        self._overruns = 0
+
+    def start(self) -> None:
+        """Start the capture thread; call from the event loop that will read the frames."""
+        self._start(asyncio.get_running_loop())
+
+    def close(self) -> None:
+        """Stop the thread (within about one period) and release the device."""
+        self._stop(2.0)
+
+    async def __aenter__(self) -> Self:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.close)
+
+    async def read(self) -> Frame:
+        """The next frame; waits while the device is away (see `status`)."""
+        return await self._queue.get()
+
+    async def read_frame(self) -> bytes:
+        """The next frame's audio alone (`talkbox.ports.AudioSource`)."""
+        return (await self.read()).pcm
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Frame:
+        return await self.read()
+
+    def set_gain_db(self, gain_db: float) -> None:
+        """Change the mic gain (dB, -20..+30) from the next frame on."""
+        if not -20 <= gain_db <= 30:
+            raise ValueError(f"mic gain must be -20..30 dB, got {gain_db}")
+        self._gain = db_to_gain(gain_db)
+
+    @property
+    def stats(self) -> CaptureStats:
+        """Frames delivered, dropped, overruns and reopens so far."""
+        return CaptureStats(
+            frames=self._frames,
+            dropped=self._queue.dropped,
+            overruns=self._overruns,
+            reopens=self.reopens,
+        )
+
+    def _open(self) -> tuple[Pcm, Opened]:
+        rate = self.options.rate_hz or INPUT_RATE_HZ
+        return self._open_at(rate, self.options.period_ms, self.options.periods)
+
+    def _serve(self, pcm: Pcm, opened: Opened) -> None:
+        period_ms = self.options.period_ms
+        if opened.rate_hz != INPUT_RATE_HZ:
+            log.info(
+                "capture device %r runs at %d Hz: resampling to %d Hz",
+                self.device,
+                opened.rate_hz,
+                INPUT_RATE_HZ,
+            )
+        resample = Resampler(opened.rate_hz, INPUT_RATE_HZ)
+        reframe = Reframer(frame_bytes(INPUT_RATE_HZ, period_ms))
+        bytes_per_s = INPUT_RATE_HZ * SAMPLE_BYTES
+        frame_s = period_ms / 1000
+        device_frame = SAMPLE_BYTES * opened.channels
+        while not self._stopping.is_set():
+            try:
+                n, data = pcm.read()
+            except alsaaudio.ALSAAudioError as err:
+                raise self._failed(err) from err
+            if n == -EPIPE:
+                # pyalsaaudio has already re-prepared the stream; the audio has a gap.
+                self._overruns += 1
+                log.debug("capture overrun on %r (%d so far)", self.device, self._overruns)
+                continue
+            if n <= 0:
+                continue
+            now = time.monotonic()
+            mono = first_channel(data[: n * device_frame], opened.channels)
+            frames = reframe.feed(resample.process(mono))
+            # The newest frame ends where the re-framer's leftover begins.
+            end = now - reframe.pending / bytes_per_s
+            for i, pcm_frame in enumerate(frames):
+                captured_at = end - (len(frames) - 1 - i) * frame_s
+                earcon = self._earcons is not None and self._earcons.covers(
+                    captured_at - frame_s, captured_at
+                )
+                self._frames += 1
+                self._queue.put(
+                    Frame(
+                        pcm=apply_gain(pcm_frame, self._gain),
+                        captured_at=captured_at,
+                        earcon=earcon,
+                    ),
+                    self._post,
+                )

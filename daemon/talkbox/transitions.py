@@ -1,0 +1,441 @@
+"""Every transition of the conversation: one handler per row of `TABLE`.
+
+A handler takes the `Conversation` and the event and returns the next conversation with the
+row's own actions; `talkbox.conversation.apply` looks the row up and adds the actions that
+follow from the change of state itself, so no handler here emits `ShowState`, `CancelTimer`,
+`StartEndpointing` / `StopEndpointing` or `ClearPreroll` for a change it makes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, Final
+
+from talkbox.actions import (
+    Action,
+    Earcon,
+    FinishPlayback,
+    FlushPlayback,
+    PersistMute,
+    Play,
+    PlayEarcon,
+    RememberForPreroll,
+    SendActivityEnd,
+    SendActivityStart,
+    SendAudio,
+    SendPreroll,
+    StartNewConversation,
+    StartTimer,
+    State,
+    Warn,
+)
+from talkbox.appliance_events import (
+    AudioDeviceFailed,
+    AudioDeviceRecovered,
+    ButtonPressed,
+    ButtonReleased,
+    DoublePressed,
+    LongPressed,
+    MicFrameCaptured,
+    MuteRequested,
+    NewConversationRequested,
+    NoSpeechTimedOut,
+    PlaybackFinished,
+    SpeechEnded,
+    SpeechStarted,
+    Timer,
+    TimerFired,
+    TurnOpened,
+    UnmuteRequested,
+    UtteranceLimitReached,
+)
+from talkbox.events import (
+    AnswerAudioReceived,
+    AnswerInterrupted,
+    GenerationCompleted,
+    LinkConnected,
+    LinkDisconnected,
+    LinkFailed,
+    TurnCompleted,
+    TurnFailed,
+    TurnResent,
+)
+from talkbox.memory import (
+    Conversation,
+    LinkStatus,
+    Mode,
+    keeps_preroll,
+    resting,
+    sends_mic_audio,
+)
+
+Step = tuple[Conversation, list[Action]]
+Handler = Callable[[Conversation, Any], Step]
+
+_AT_REST: Final = frozenset({State.STARTING, State.IDLE, State.MUTED, State.OFFLINE, State.ERROR})
+
+
+def _unchanged(c: Conversation) -> Step:
+    return c, []
+
+
+def _rest(c: Conversation) -> Conversation:
+    """No turn under way any more."""
+    return replace(
+        c,
+        state=resting(c),
+        turn_id=None,
+        upstream=False,
+        heard=False,
+        answer_in=False,
+        follow_up=False,
+    )
+
+
+def _settle(c: Conversation) -> Step:
+    """Re-rest after a change of link or device status, unless something is under way."""
+    if c.state not in _AT_REST or c.failure_timer:
+        return c, []
+    state = resting(c)
+    if state is c.state:
+        return c, []
+    return replace(c, state=state, follow_up=False), []
+
+
+def _timer(c: Conversation, timer: Timer, seconds: float) -> tuple[Conversation, StartTimer]:
+    serial = c.timer_serial + 1
+    c = replace(c, timer_serial=serial)
+    if timer is Timer.ANSWER:
+        c = replace(c, answer_timer=serial)
+    else:
+        c = replace(c, failure_timer=serial)
+    return c, StartTimer(timer=timer, seconds=seconds, serial=serial)
+
+
+def _abandon(c: Conversation) -> list[Action]:
+    """Stop what is under way without asking for an answer to it."""
+    if c.state is State.SPEAKING:
+        return [FlushPlayback()]
+    if sends_mic_audio(c):
+        # The link has no way to withdraw an open turn; closing it is the only way to stop
+        # the audio. Its answer is ignored: the turn is forgotten below.
+        return [SendActivityEnd()]
+    return []
+
+
+def _open_turn(c: Conversation) -> Step:
+    hold = c.options.mode is Mode.HOLD
+    c = replace(
+        c,
+        state=State.LISTENING,
+        turn_id=None,
+        upstream=hold,
+        heard=False,
+        answer_in=False,
+        follow_up=False,
+    )
+    actions: list[Action] = [PlayEarcon(earcon=Earcon.START)]
+    if hold:
+        actions += [SendActivityStart(), SendPreroll()]
+    return c, actions
+
+
+def _refuse(c: Conversation) -> Step:
+    """A press that cannot be served: the LED already says why; the earcon says 'not now'."""
+    return c, [PlayEarcon(earcon=Earcon.ERROR)]
+
+
+def _press_at_rest(c: Conversation, _e: ButtonPressed) -> Step:
+    if resting(c) is State.IDLE:
+        return _open_turn(c)  # also ends a failure moment early
+    return _refuse(c)
+
+
+def _barge_in(c: Conversation, _e: ButtonPressed) -> Step:
+    # Flush first: the person pressed to stop the answer, whatever happens next.
+    flush: list[Action] = [FlushPlayback()]
+    if resting(c) is State.IDLE:
+        c, actions = _open_turn(c)
+        return c, flush + actions
+    c, actions = _refuse(_rest(c))
+    return c, flush + actions
+
+
+def _close_turn(c: Conversation) -> Step:
+    """activityEnd: the turn is asked; its answer must start within the answer timeout."""
+    c = replace(c, state=State.THINKING, upstream=False)
+    c, timer = _timer(c, Timer.ANSWER, c.options.answer_timeout_s)
+    return c, [SendActivityEnd(), PlayEarcon(earcon=Earcon.END), timer]
+
+
+def _nothing_said(c: Conversation) -> Step:
+    """The turn ends before anything was sent: nothing goes up, no answer is waited for."""
+    return _rest(c), [PlayEarcon(earcon=Earcon.END)]
+
+
+def _end_listening(c: Conversation) -> Step:
+    return _close_turn(c) if c.upstream else _nothing_said(c)
+
+
+def _second_press(c: Conversation, _e: ButtonPressed) -> Step:
+    if c.options.mode is Mode.TAP:
+        return _end_listening(c)
+    return _unchanged(c)  # a bounce or a missed release; the release closes the turn
+
+
+def _release(c: Conversation, _e: ButtonReleased) -> Step:
+    if c.options.mode is Mode.HOLD:
+        return _end_listening(c)
+    return _unchanged(c)
+
+
+def _speech_started(c: Conversation, _e: SpeechStarted) -> Step:
+    if c.upstream:
+        return replace(c, heard=True), []
+    c = replace(c, upstream=True, heard=True)
+    return c, [SendActivityStart(), SendPreroll()]
+
+
+def _follow_up_speech(c: Conversation, _e: SpeechStarted) -> Step:
+    if not c.follow_up:
+        return _unchanged(c)  # a late decision of an endpointer already stopped
+    # No earcon: it would play over the person's first words and go up with them.
+    c = replace(c, state=State.LISTENING, follow_up=False, upstream=True, heard=True)
+    return c, [SendActivityStart(), SendPreroll()]
+
+
+def _speech_ended(c: Conversation, _e: SpeechEnded) -> Step:
+    if c.options.mode is Mode.TAP and c.upstream:
+        return _close_turn(c)
+    return _unchanged(c)
+
+
+def _utterance_limit(c: Conversation, _e: UtteranceLimitReached) -> Step:
+    return _end_listening(c)
+
+
+def _no_speech(c: Conversation, _e: NoSpeechTimedOut) -> Step:
+    if c.heard or c.upstream:
+        return _unchanged(c)
+    return _nothing_said(c)
+
+
+def _follow_up_over(c: Conversation, _e: NoSpeechTimedOut) -> Step:
+    return replace(c, follow_up=False), []
+
+
+def _turn_opened(c: Conversation, e: TurnOpened) -> Step:
+    if c.upstream and c.turn_id is None:
+        return replace(c, turn_id=e.turn_id), []
+    return _unchanged(c)
+
+
+def _mic_frame(c: Conversation, e: MicFrameCaptured) -> Step:
+    if sends_mic_audio(c):
+        return c, [SendAudio(pcm=e.pcm)]
+    if keeps_preroll(c):
+        return c, [RememberForPreroll(pcm=e.pcm)]
+    return _unchanged(c)
+
+
+def _first_audio(c: Conversation, e: AnswerAudioReceived) -> Step:
+    if e.turn_id != c.turn_id:
+        return _unchanged(c)  # an answer to a turn left behind (barge-in, mute)
+    c = replace(c, state=State.SPEAKING)
+    return c, [Play(turn_id=e.turn_id, pcm=e.pcm, rate=e.rate)]
+
+
+def _more_audio(c: Conversation, e: AnswerAudioReceived) -> Step:
+    if e.turn_id != c.turn_id or c.answer_in:
+        return _unchanged(c)
+    return c, [Play(turn_id=e.turn_id, pcm=e.pcm, rate=e.rate)]
+
+
+def _unprompted_audio(c: Conversation, e: AnswerAudioReceived) -> Step:
+    if e.turn_id is not None:
+        return _unchanged(c)  # a late answer to an abandoned turn
+    c = replace(c, state=State.SPEAKING, turn_id=None, answer_in=False, follow_up=False)
+    return c, [Play(turn_id=None, pcm=e.pcm, rate=e.rate)]
+
+
+def _all_audio_in(c: Conversation, e: GenerationCompleted | TurnCompleted) -> Step:
+    # generationComplete says all audio is in; turnComplete says so too when a model
+    # does not send generationComplete. Speaking lasts until playback has played it.
+    if e.turn_id != c.turn_id or c.answer_in:
+        return _unchanged(c)
+    return replace(c, answer_in=True), [FinishPlayback(turn_id=c.turn_id)]
+
+
+def _fail(c: Conversation, warning: str | None = None) -> Step:
+    """The turn failed: error earcon, error pattern for a moment, then rest."""
+    actions = _abandon(c)
+    c = replace(_rest(c), state=State.ERROR)
+    c, timer = _timer(c, Timer.FAILURE_SHOWN, c.options.failure_shown_s)
+    actions += [PlayEarcon(earcon=Earcon.ERROR), timer]
+    if warning is not None:
+        actions.append(Warn(message=warning))
+    return c, actions
+
+
+def _completed_silently(c: Conversation, e: TurnCompleted) -> Step:
+    if e.turn_id != c.turn_id or e.interrupted:
+        return _unchanged(c)
+    # The link reports why (a blocked answer, turnCompleteReason); the person hears the earcon.
+    return _fail(c)
+
+
+def _played(c: Conversation, e: PlaybackFinished) -> Step:
+    if e.turn_id != c.turn_id or not c.answer_in:
+        return _unchanged(c)
+    answered_a_person = c.turn_id is not None
+    c = _rest(c)
+    # Only an answer to a turn a person opened invites a follow-up: after an unprompted
+    # one (a reminder) nothing may go up before someone presses.
+    if (
+        answered_a_person
+        and c.state is State.IDLE
+        and c.options.mode is Mode.TAP
+        and c.options.follow_up_s > 0
+    ):
+        c = replace(c, follow_up=True)
+    return c, []
+
+
+def _interrupted(c: Conversation, e: AnswerInterrupted) -> Step:
+    if e.turn_id != c.turn_id:
+        return _unchanged(c)
+    return _rest(c), [FlushPlayback()]
+
+
+def _resent(c: Conversation, e: TurnResent) -> Step:
+    if e.turn_id != c.turn_id:
+        return _unchanged(c)
+    # What played belongs to the first answer; the resent turn's answer plays whole, once.
+    c = replace(c, state=State.THINKING, answer_in=False)
+    c, timer = _timer(c, Timer.ANSWER, c.options.answer_timeout_s)
+    return c, [FlushPlayback(), timer]
+
+
+def _turn_failed(c: Conversation, e: TurnFailed) -> Step:
+    if e.turn_id != c.turn_id:
+        return _unchanged(c)
+    return _fail(c)
+
+
+def _timer_fired(c: Conversation, e: TimerFired) -> Step:
+    if e.timer is Timer.ANSWER and e.serial == c.answer_timer and c.state is State.THINKING:
+        seconds = c.options.answer_timeout_s
+        return _fail(c, f"no answer within {seconds:g} s (ANSWER_TIMEOUT_S); the turn failed")
+    if e.timer is Timer.FAILURE_SHOWN and e.serial == c.failure_timer:
+        return _rest(replace(c, failure_timer=0)), []
+    return _unchanged(c)
+
+
+def _mute(c: Conversation, _e: DoublePressed | MuteRequested) -> Step:
+    actions = _abandon(c)
+    c = _rest(replace(c, muted=True))
+    return c, [*actions, PersistMute(muted=True)]
+
+
+def _unmute(c: Conversation, _e: DoublePressed | UnmuteRequested) -> Step:
+    return _rest(replace(c, muted=False)), [PersistMute(muted=False)]
+
+
+def _new_conversation(c: Conversation, _e: LongPressed | NewConversationRequested) -> Step:
+    flush = _abandon(c) if c.state is State.SPEAKING else []
+    # At rest (offline, muted, a failure moment) the state stays as it is.
+    rested = c if c.state in _AT_REST and c.state is not State.IDLE else _rest(c)
+    return rested, [*flush, StartNewConversation(), PlayEarcon(earcon=Earcon.END)]
+
+
+def _long_press(c: Conversation, e: LongPressed) -> Step:
+    if c.heard:
+        return _unchanged(c)  # someone is talking into a held button
+    return _new_conversation(c, e)
+
+
+def _link_connected(c: Conversation, _e: LinkConnected) -> Step:
+    return _settle(replace(c, link=LinkStatus.UP))
+
+
+def _link_disconnected(c: Conversation, e: LinkDisconnected) -> Step:
+    if e.idle or not e.reconnecting:
+        link = LinkStatus.UP  # ready to connect when there is something to send
+    elif e.retry_in_s > 0:
+        link = LinkStatus.DOWN
+    else:
+        return _unchanged(c)  # reconnecting at once (GoAway, orderly close): unnoticed
+    return _settle(replace(c, link=link))
+
+
+def _link_failed(c: Conversation, _e: LinkFailed) -> Step:
+    return _settle(replace(c, link=LinkStatus.FAILED))
+
+
+def _device_failed(c: Conversation, e: AudioDeviceFailed) -> Step:
+    actions = _abandon(c)
+    earcon: list[Action] = [PlayEarcon(earcon=Earcon.ERROR)] if c.state not in _AT_REST else []
+    return _rest(replace(c, broken=c.broken | {e.device})), actions + earcon
+
+
+def _device_recovered(c: Conversation, e: AudioDeviceRecovered) -> Step:
+    return _settle(replace(c, broken=c.broken - {e.device}))
+
+
+# ------------------------------------------------------------------------------------ table
+
+S = State
+_ALL: Final = tuple(State)
+_TURN: Final = (S.LISTENING, S.THINKING, S.SPEAKING)
+
+
+def _every(event: type, handler: Handler, states: tuple[State, ...] = _ALL) -> dict[Any, Handler]:
+    return {(state, event): handler for state in states}
+
+
+TABLE: Final[Mapping[tuple[State, type], Handler]] = {
+    # the button
+    **_every(ButtonPressed, _press_at_rest, (S.STARTING, S.IDLE, S.OFFLINE, S.ERROR)),
+    (S.LISTENING, ButtonPressed): _second_press,
+    (S.THINKING, ButtonPressed): _barge_in,
+    (S.SPEAKING, ButtonPressed): _barge_in,
+    (S.LISTENING, ButtonReleased): _release,
+    (S.LISTENING, LongPressed): _long_press,
+    **_every(LongPressed, _new_conversation, (S.STARTING, S.IDLE, S.MUTED, S.OFFLINE, S.ERROR)),
+    **_every(NewConversationRequested, _new_conversation),
+    **_every(DoublePressed, _mute, tuple(s for s in State if s is not S.MUTED)),
+    (S.MUTED, DoublePressed): _unmute,
+    **_every(MuteRequested, _mute, tuple(s for s in State if s is not S.MUTED)),
+    (S.MUTED, UnmuteRequested): _unmute,
+    # the microphone and the endpointer
+    **_every(MicFrameCaptured, _mic_frame),
+    (S.LISTENING, SpeechStarted): _speech_started,
+    (S.IDLE, SpeechStarted): _follow_up_speech,
+    (S.LISTENING, SpeechEnded): _speech_ended,
+    (S.LISTENING, UtteranceLimitReached): _utterance_limit,
+    (S.LISTENING, NoSpeechTimedOut): _no_speech,
+    (S.IDLE, NoSpeechTimedOut): _follow_up_over,
+    # the turn on the link, and its answer
+    (S.LISTENING, TurnOpened): _turn_opened,
+    (S.THINKING, AnswerAudioReceived): _first_audio,
+    (S.SPEAKING, AnswerAudioReceived): _more_audio,
+    (S.IDLE, AnswerAudioReceived): _unprompted_audio,
+    (S.SPEAKING, GenerationCompleted): _all_audio_in,
+    (S.SPEAKING, TurnCompleted): _all_audio_in,
+    (S.THINKING, TurnCompleted): _completed_silently,
+    (S.SPEAKING, PlaybackFinished): _played,
+    (S.THINKING, AnswerInterrupted): _interrupted,
+    (S.SPEAKING, AnswerInterrupted): _interrupted,
+    (S.SPEAKING, TurnResent): _resent,
+    **_every(TurnFailed, _turn_failed, _TURN),
+    (S.THINKING, TimerFired): _timer_fired,
+    (S.ERROR, TimerFired): _timer_fired,
+    # the link and the devices
+    **_every(LinkConnected, _link_connected),
+    **_every(LinkDisconnected, _link_disconnected),
+    **_every(LinkFailed, _link_failed),
+    **_every(AudioDeviceFailed, _device_failed),
+    **_every(AudioDeviceRecovered, _device_recovered),
+}
+"""Every transition: (state, event type) → handler. A missing row means: nothing changes."""
