@@ -7,6 +7,8 @@
 #
 # --dry-run prints every step instead of doing it. DESTDIR=DIR installs the files into a
 # directory tree instead of / (for packaging and tests): no apt, no user, no systemctl.
+# Where systemd is not running (a chroot, a container, an image being built) the unit is
+# enabled for the next boot if systemctl exists, and nothing is started or reloaded.
 # Running it again changes nothing that is already in place; the env file is never overwritten.
 set -euo pipefail
 
@@ -21,7 +23,7 @@ START=1
 WHEEL=""
 
 usage() {
-    sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
     exit "$1"
 }
 
@@ -58,6 +60,10 @@ step() {
 
 on_host() { [[ -z "$DESTDIR" ]]; }
 
+# sd_booted(3)'s test. TALKBOX_SYSTEMD_RUN lets a test point it elsewhere.
+SYSTEMD_RUN="${TALKBOX_SYSTEMD_RUN:-/run/systemd/system}"
+systemd_running() { [[ -d "$SYSTEMD_RUN" ]]; }
+
 if on_host && ((!DRY_RUN)) && [[ $(id -u) -ne 0 ]]; then
     echo "install.sh: run as root (sudo scripts/install.sh), or with DESTDIR=DIR or --dry-run" >&2
     exit 1
@@ -80,15 +86,22 @@ install_packages() {
     for entry in "${needs[@]}"; do
         eval "${entry#*|}" || missing+=("${entry%%|*}")
     done
-    # lgpio ships wheels for Python 3.11 only; on 3.13 (Trixie) it comes from Debian.
-    if ! "$PY" -c 'import sys; sys.exit(sys.version_info >= (3, 13))' &&
-        ! "$PY" -c 'import lgpio' 2>/dev/null; then
-        missing+=("python3-lgpio")
-    fi
     if ((${#missing[@]})); then
         say "installing ${missing[*]}"
         step env DEBIAN_FRONTEND=noninteractive apt-get update -qq
         step env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    fi
+    # lgpio ships wheels for Python 3.11 only; on 3.13 (Trixie) it comes from Debian. Asked
+    # only once python3 is surely there (a bare system has none, which must not read as 3.13),
+    # and only of an apt that has the package (Raspberry Pi OS; plain Debian 12 has none).
+    if "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 13))' 2>/dev/null &&
+        ! "$PY" -c 'import lgpio' 2>/dev/null; then
+        if apt-cache show python3-lgpio >/dev/null 2>&1; then
+            say "installing python3-lgpio (lgpio has no wheel for this Python)"
+            step env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-lgpio
+        else
+            say "warning: no lgpio for this Python (no wheel, no python3-lgpio): GPIO will not work"
+        fi
     fi
 }
 
@@ -115,6 +128,13 @@ install_venv() {
     [[ -x "$venv/bin/python" ]] || step "$PY" -m venv --system-site-packages "$venv"
     step "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
     step "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$source"
+    # gpiozero's pin factory on a Pi. Raspberry Pi OS ships python3-lgpio (seen through
+    # --system-site-packages); plain Debian 12 on arm64 has neither it nor a dependency that
+    # pulls it in, but PyPI has an aarch64 wheel for Python 3.11 (docs/platform.md §6).
+    if [[ $(uname -m) == aarch64 ]] && "$PY" -c 'import sys; sys.exit(sys.version_info >= (3, 12))' &&
+        ! "$venv/bin/python" -c 'import lgpio' 2>/dev/null; then
+        step "$venv/bin/python" -m pip install --quiet --disable-pip-version-check lgpio
+    fi
     step install -D -m 0644 "$ROOT/README.md" "$DESTDIR$PREFIX/README.md"
 }
 
@@ -154,6 +174,18 @@ start_service() {
         step env STATE_DIRECTORY=/var/lib/talkbox "$VENV/bin/talkbox" check --config "$ETC/talkbox.env"
     elif ! env STATE_DIRECTORY=/var/lib/talkbox "$VENV/bin/talkbox" check --config "$ETC/talkbox.env"; then
         check_ok=0
+    fi
+    if ! systemd_running; then
+        # systemctl would only fail here ("System has not been booted with systemd"); enabling
+        # is a matter of symlinks, which systemctl makes offline.
+        say "systemd is not running here (no $SYSTEMD_RUN): talkbox.service is not started"
+        if command -v systemctl >/dev/null; then
+            step systemctl enable talkbox.service
+            say "talkbox.service is enabled: it starts when this system boots with systemd"
+        else
+            say "systemctl is missing: enable the service once systemd runs (systemctl enable --now talkbox)"
+        fi
+        return 0
     fi
     step systemctl daemon-reload
     step systemctl enable talkbox.service

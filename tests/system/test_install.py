@@ -103,3 +103,39 @@ def test_uninstall_keeps_the_settings_unless_purged(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "etc/talkbox").exists()
     assert not (tmp_path / "var/lib/talkbox").exists()
+
+
+def dry_run_on_this_system(systemd_run: Path) -> subprocess.CompletedProcess[str]:
+    """install.sh --dry-run for / (no DESTDIR); systemd's runtime directory is `systemd_run`."""
+    env = {k: v for k, v in os.environ.items() if k != "DESTDIR"}
+    env |= {"PYTHON": sys.executable, "TALKBOX_SYSTEMD_RUN": str(systemd_run)}
+    return subprocess.run(
+        [str(ROOT / "scripts/install.sh"), "--dry-run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_without_a_running_systemd_the_service_is_enabled_but_nothing_is_started(
+    tmp_path: Path,
+) -> None:
+    done = dry_run_on_this_system(tmp_path / "no-such-dir")
+    assert done.returncode == 0, done.stderr
+    assert "systemd is not running here" in done.stdout
+    assert "would run: systemctl daemon-reload" not in done.stdout
+    assert "would run: systemctl restart" not in done.stdout
+    if "systemctl is missing" not in done.stdout:
+        assert "would run: systemctl enable talkbox.service" in done.stdout
+
+
+def test_with_a_running_systemd_the_service_is_reloaded_enabled_and_started(
+    tmp_path: Path,
+) -> None:
+    done = dry_run_on_this_system(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "systemd is not running here" not in done.stdout
+    for command in ("daemon-reload", "enable talkbox.service", "restart talkbox.service"):
+        assert f"would run: systemctl {command}" in done.stdout
