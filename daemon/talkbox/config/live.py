@@ -39,7 +39,7 @@ CREDENTIAL_NAME = "gemini_api_key"
 MISSING_KEY = (
     "GEMINI_API_KEY is not set: put it in /etc/talkbox/talkbox.env, point "
     "TALKBOX_API_KEY_FILE at a file holding it, or pass the systemd credential "
-    f"{CREDENTIAL_NAME} (LoadCredential={CREDENTIAL_NAME}:/path/to/key)"
+    f"{CREDENTIAL_NAME} (the unit loads /etc/credstore/{CREDENTIAL_NAME}, mode 0600)"
 )
 """The one line that says where the Gemini API key goes (daemon start and `check`)."""
 
@@ -161,7 +161,7 @@ class LiveFields(Area):
         doc=(
             "Gemini API key (GOOGLE_API_KEY works too): plain ASCII, no spaces or typographic "
             "quotes. Better: TALKBOX_API_KEY_FILE or the systemd credential gemini_api_key "
-            "(LoadCredential=gemini_api_key:/path)."
+            "(the unit loads /etc/credstore/gemini_api_key, mode 0600)."
         ),
         allowed="the key: visible ASCII characters, at most 1024",
         secret=True,
