@@ -4,8 +4,9 @@ Pure bookkeeping, no sockets, no sleeps, no clock: every method that needs the t
 given it. The ledger keeps the pending turns (each with everything it sent, so a turn cut by
 a lost connection is sent again whole), the outbox of messages to write in order, the loose
 audio of server turn detection, the limits (pending turns, attempts, audio kept), and the
-facts of each answered turn. It emits nothing and logs nothing: `talkbox.live.link` turns
-what its methods return into events and log lines (worded by `talkbox.live.report`).
+facts of each answered turn. It emits nothing and logs nothing: `talkbox.live.link` and its
+connections (`talkbox.live.connection`) turn what its methods return into events and log
+lines (worded by `talkbox.live.report`).
 """
 
 from __future__ import annotations
