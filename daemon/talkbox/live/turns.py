@@ -21,7 +21,8 @@ from google.genai import types
 
 from talkbox.audio.format import ANSWER_RATE_HZ, INPUT_RATE_HZ, pcm_bytes, seconds
 from talkbox.events import Usage
-from talkbox.live.messages import IN_PROGRESS, ContentRead
+from talkbox.live.answer_end import end_due
+from talkbox.live.messages import ContentRead
 
 # A turn keeps its audio so it can be sent again after a lost connection; a minute of
 # 16 kHz speech is 1.9 MB, longer than any sensible spoken question.
@@ -38,16 +39,6 @@ MAX_TURN_ATTEMPTS = 3
 # After turnComplete the server sends the handle that includes the turn; a new turn (or a
 # rotation) waits this long for it so the handle in hand never covers half a turn.
 HANDLE_WAIT_S = 1.0
-# An answer under way must end (IDLE, else turnComplete) within bounded waits, so a server
-# that never says "done", or says it in words we do not know, cannot hang the link
-# (docs/live-models.md §4). Silence mid-answer, before generationComplete:
-ANSWER_SILENCE_S = 30.0
-# After generationComplete, 3.8 paces turnComplete to the answer's playback: the end is due
-# when the answer would have finished playing, plus this.
-END_GRACE_S = 10.0
-# After a filler's turnComplete + IN_PROGRESS extended thinking reasons on; field reports
-# saw its tool calls 7-31 s later.
-IN_PROGRESS_WAIT_S = 60.0
 
 
 class OpKind(StrEnum):
@@ -121,7 +112,8 @@ class Turn:
     """turnCompleteReason of an utterance that ended other than normally."""
     waiting_for_input: bool = False
     end_due_at: float | None = None
-    """When the answer under way must have ended (None: no answer has started)."""
+    """When the answer under way must have ended (None: no answer has started), from
+    `talkbox.live.answer_end`."""
     waiting_for: str = ""
     """What the end is awaited after, for the failure's reason."""
 
@@ -466,7 +458,13 @@ class TurnLedger:
         turn.end_reason = content.end_reason or turn.end_reason
         turn.waiting_for_input = turn.waiting_for_input or content.waiting_for_input
         if not content.ended:
-            _await_end(turn, content, now)
+            turn.end_due_at, turn.waiting_for = end_due(
+                content,
+                now,
+                generated=turn.generated,
+                first_audio_at=turn.first_audio_at,
+                answer_bytes=turn.answer_bytes,
+            )
         return turn
 
     def add_usage(self, usage: Usage) -> int | None:
@@ -605,19 +603,3 @@ class TurnLedger:
             and not self.outbox
             and not self.loose
         )
-
-
-def _await_end(turn: Turn, content: ContentRead, now: float) -> None:
-    """Set when the answer under way must have ended by, after what `content` said."""
-    if content.goes_on and content.status == IN_PROGRESS:
-        due, after = now + IN_PROGRESS_WAIT_S, "interactionStatus IN_PROGRESS, then nothing"
-    elif content.goes_on:
-        due, after = now + END_GRACE_S, f"turnComplete with interactionStatus {content.status}"
-    else:
-        due, after = now + ANSWER_SILENCE_S, "the answer stopped before generationComplete"
-    if turn.generated:
-        # The paced turnComplete is due when the answer would have finished playing.
-        played = (turn.first_audio_at or now) + seconds(turn.answer_bytes, ANSWER_RATE_HZ)
-        if not content.goes_on:
-            due, after = max(now, played) + END_GRACE_S, "generationComplete, then no end"
-    turn.end_due_at, turn.waiting_for = due, after

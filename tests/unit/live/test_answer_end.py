@@ -11,17 +11,10 @@ import pytest
 from google.genai import types
 
 from talkbox.audio.format import ANSWER_RATE_HZ, pcm_bytes
+from talkbox.live.answer_end import ANSWER_SILENCE_S, END_GRACE_S, IN_PROGRESS_WAIT_S
 from talkbox.live.messages import ContentRead, read_content
 from talkbox.live.report import format_turn_facts
-from talkbox.live.turns import (
-    ANSWER_SILENCE_S,
-    END_GRACE_S,
-    IN_PROGRESS_WAIT_S,
-    Op,
-    OpKind,
-    Turn,
-    TurnLedger,
-)
+from talkbox.live.turns import Op, OpKind, Turn, TurnLedger
 
 SECOND = b"\x00\x01" * ANSWER_RATE_HZ  # one second of answer audio
 
