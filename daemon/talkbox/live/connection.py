@@ -31,9 +31,10 @@ from talkbox.live.backoff import (
     silence_left,
 )
 from talkbox.live.handles import Conversation
+from talkbox.live.outbox import Op, OpKind
 from talkbox.live.report import LinkReport
 from talkbox.live.tools import ToolCalls
-from talkbox.live.turns import Op, OpKind, Turn, TurnLedger
+from talkbox.live.turns import Turn, TurnLedger
 
 
 class EndConnection(Exception):
@@ -110,7 +111,7 @@ class Connection:
         link = self._link
         ledger = link.ledger
         while True:
-            op = ledger.next_op()
+            op = ledger.outbox.next()
             if op is None:
                 link.changed.clear()
                 await wait_for(link.changed, None)
@@ -125,7 +126,7 @@ class Connection:
                 link.report.emit(events.TurnSent(sent.id))
             await _send_op(session, op)
             self.last_traffic = link.clock()
-            ledger.written(op)
+            ledger.outbox.written(op)
 
     async def watch(self) -> None:
         """End the connection on purpose: GoAway deadline, idle timeout, new conversation."""
@@ -186,7 +187,7 @@ class Connection:
             ids = tuple(msg.tool_call_cancellation.ids or ())
             if self.tools is not None:
                 self.tools.cancel(ids)
-            link.ledger.drop_tool_responses(set(ids))
+            link.ledger.outbox.drop_tool_responses(set(ids))
             link.report.emit(events.ToolCallCancelled(ids))
         if msg.usage_metadata is not None:
             self._on_usage(msg.usage_metadata)

@@ -58,19 +58,12 @@ from talkbox.live.backoff import (
 )
 from talkbox.live.connection import Connection, EndConnection, LinkSide, wait_for
 from talkbox.live.handles import Conversation, HandleStore, handle_max_age
+from talkbox.live.outbox import Op, OpKind
 from talkbox.live.report import LinkReport
 from talkbox.live.session_config import build_client, build_connect_config
 from talkbox.live.status import LinkStatus
 from talkbox.live.tools import ToolCalls, ToolRunner
-from talkbox.live.turns import (
-    AudioFate,
-    Op,
-    OpKind,
-    Refusal,
-    Requeued,
-    Turn,
-    TurnLedger,
-)
+from talkbox.live.turns import AudioFate, Refusal, Requeued, Turn, TurnLedger
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +166,7 @@ class LiveLink:
             offline=self._outage.offline and not self._connected,
             pending_turns=len(ledger.turns),
             audio_dropped_outside_turn=ledger.dropped_outside_turn,
-            loose_audio_dropped=ledger.loose_dropped,
+            loose_audio_dropped=ledger.outbox.loose_dropped,
         )
 
     # ----------------------------------------------------------------- sending (public)
@@ -220,7 +213,7 @@ class LiveLink:
             log.debug("end_audio_stream ignored: local turn detection")
             return
         # Queued behind the audio it ends, connected or not: the server's VAD waits for it.
-        if self._ledger.add_loose(Op(OpKind.STREAM_END)):
+        if self._ledger.outbox.add_loose(Op(OpKind.STREAM_END)):
             self._loose_displaced()
         else:
             self._queued()
@@ -510,7 +503,7 @@ class LiveLink:
 
     def _loose_displaced(self) -> None:
         """Loose audio went in and the oldest frame out; the first time, say so."""
-        if self._ledger.loose_dropped == 1:
+        if self._ledger.outbox.loose_dropped == 1:
             log.debug("the audio backlog is full; dropping the oldest frames")
         self._queued()
 

@@ -24,8 +24,9 @@ from talkbox.fakes import EventRecorder
 from talkbox.live.backoff import EndReason, ServiceSilent
 from talkbox.live.connection import Connection, EndConnection, LinkSide
 from talkbox.live.handles import Conversation
+from talkbox.live.outbox import OpKind
 from talkbox.live.report import LinkReport
-from talkbox.live.turns import OpKind, Turn, TurnLedger
+from talkbox.live.turns import Turn, TurnLedger
 
 SILENCE_S = 30.0
 
@@ -82,9 +83,9 @@ class Link:
         """A text turn, written whole at the clock's time."""
         turn = self.ledger.add_text("hello", self.clock.now)
         assert isinstance(turn, Turn)
-        while (op := self.ledger.next_op()) is not None:
+        while (op := self.ledger.outbox.next()) is not None:
             self.ledger.book_sent(op, self.clock.now)
-            self.ledger.written(op)
+            self.ledger.outbox.written(op)
         return turn
 
 
@@ -156,7 +157,7 @@ def test_a_cancelled_calls_queued_response_never_leaves_and_the_owner_hears_of_i
     )
     cancel = types.LiveServerToolCallCancellation(ids=["c1"])
     conn.on_message(types.LiveServerMessage(tool_call_cancellation=cancel))
-    tools = [op for op in link.ledger.outbox if op.kind is OpKind.TOOL]
+    tools = [op for op in link.ledger.outbox.ops if op.kind is OpKind.TOOL]
     assert [r.id for op in tools for r in op.responses] == ["c2"]
     assert link.events.of(ToolCallCancelled) == [ToolCallCancelled(("c1",))]
 
@@ -236,5 +237,5 @@ async def test_a_turn_is_booked_sent_before_its_write_so_an_early_answer_finds_i
         sending.cancel()
     assert session.writes == [("client_content", [TurnSent(turn.id)])]
     assert turn.sent
-    assert link.ledger.next_op() is None
+    assert link.ledger.outbox.next() is None
     assert conn.last_traffic == 2.0
