@@ -1,13 +1,16 @@
 """LiveLink: one Gemini Live conversation kept alive across connections.
 
-The link connects, runs the receive loop, turns server messages into talkbox events, sends
-what the rest of the daemon asks for, and survives the connection ending: GoAway rotation,
-drops, quota, refused handles, idle disconnects. This module is the I/O and the timing; the
-rest is pure or nearly so: the turn ledger in `talkbox.live.turns`, the policies (failures,
-backoff, resume probe, when to leave a connection) in `talkbox.live.backoff`, the
-conversation's identity in `talkbox.live.handles`, the reading of server messages in
-`talkbox.live.messages`, and the wording of events and log lines in `talkbox.live.report`.
-The link feeds them what happened and when, and hands their facts to the report.
+The link connects, sends what the rest of the daemon asks for, and survives the connection
+ending: GoAway rotation, drops, quota, refused handles, idle disconnects. This module is the
+conversation across connections: opening each one, the retry loop, the policies applied to
+how each ended, new conversations. While a connection is open, its send, receive and watch
+tasks are a `talkbox.live.connection.Connection`, which reaches the link only through a
+`LinkSide`. The rest is pure or nearly so: the turn ledger in `talkbox.live.turns`, the
+policies (failures, backoff, resume probe, when to leave a connection) in
+`talkbox.live.backoff`, the conversation's identity in `talkbox.live.handles`, the reading
+of server messages in `talkbox.live.messages`, and the wording of events and log lines in
+`talkbox.live.report`. The link feeds them what happened and when, and hands their facts to
+the report.
 
 Use: `link = LiveLink(settings, emit, tools=...)`, run `link.run()` as a task of the owner's
 TaskGroup, and call the sending methods (`send_text`, `start_turn` / `send_audio` /
@@ -31,11 +34,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 
 from google import genai
@@ -43,78 +44,28 @@ from google.genai import types
 from google.genai.live import AsyncSession
 
 from talkbox import events
-from talkbox.audio.format import INPUT_MIME
 from talkbox.config import Settings
-from talkbox.live import messages
 from talkbox.live.backoff import (
     Action,
     Backoff,
     EndReason,
-    Leave,
     Outage,
     Outcome,
     ResumeProbe,
     RetryPolicy,
-    ServiceSilent,
     SetupTimedOut,
     classify,
-    end_connection,
-    go_away_deadline,
-    silence_left,
 )
+from talkbox.live.connection import Connection, EndConnection, LinkSide, wait_for
 from talkbox.live.handles import Conversation, HandleStore, handle_max_age
+from talkbox.live.outbox import Op, OpKind
 from talkbox.live.report import LinkReport
 from talkbox.live.session_config import build_client, build_connect_config
 from talkbox.live.status import LinkStatus
 from talkbox.live.tools import ToolCalls, ToolRunner
-from talkbox.live.turns import (
-    AudioFate,
-    Op,
-    OpKind,
-    Refusal,
-    Requeued,
-    Turn,
-    TurnLedger,
-)
+from talkbox.live.turns import AudioFate, Refusal, Requeued, Turn, TurnLedger
 
 log = logging.getLogger(__name__)
-
-
-class _EndConnection(Exception):
-    """Raised inside a connection's TaskGroup to leave it on purpose (GoAway, idle)."""
-
-    def __init__(self, why: EndReason) -> None:
-        self.why = why
-        super().__init__(why)
-
-
-@dataclass(eq=False)
-class _Connection:
-    """Bookkeeping of one websocket connection."""
-
-    number: int
-    handle: str | None
-    opened_at: float
-    setup_done: bool = False
-    go_away_deadline: float | None = None
-    tools: ToolCalls | None = None
-    last_traffic: float = 0.0
-    """When a message last went either way (the service's silence is counted from it)."""
-
-
-async def _wait(event: asyncio.Event, timeout_s: float | None) -> bool:
-    """Wait for `event` at most `timeout_s` seconds (None: no limit); True when it was set."""
-    if timeout_s is None:
-        await event.wait()
-        return True
-    if timeout_s <= 0:
-        return event.is_set()
-    try:
-        async with asyncio.timeout(timeout_s):
-            await event.wait()
-    except TimeoutError:
-        return event.is_set()
-    return True
 
 
 def _closing_in_order(
@@ -130,7 +81,7 @@ def _closing_in_order(
         exc: BaseException | None,
         _tb: TracebackType | None,
     ) -> None:
-        if exc is None or isinstance(_leaf(exc), (_EndConnection, asyncio.CancelledError)):
+        if exc is None or isinstance(_leaf(exc), (EndConnection, asyncio.CancelledError)):
             await session.close()
 
     return close
@@ -160,7 +111,6 @@ class LiveLink:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
-        self._emit = emit
         self._report = LinkReport(emit, transcripts=settings.log_transcripts)
         self._client = client
         self._tools = tools
@@ -190,6 +140,19 @@ class LiveLink:
         self._restart_after: Turn | None = None
         self._changed = asyncio.Event()
         self._work = asyncio.Event()
+        self._side = LinkSide(
+            ledger=self._ledger,
+            report=self._report,
+            conversation=self._conversation,
+            changed=self._changed,
+            clock=clock,
+            wall_clock=wall_clock,
+            idle_disconnect_s=settings.idle_disconnect_s,
+            answer_silence_s=self._policy.answer_silence_s,
+            leaving=lambda: self._restart_requested,
+            turn_done=self._turn_done,
+            fail_turn=self._fail_turn,
+        )
 
     def status(self) -> LinkStatus:
         """A snapshot of the link's connection, conversation and drop counters."""
@@ -203,7 +166,7 @@ class LiveLink:
             offline=self._outage.offline and not self._connected,
             pending_turns=len(ledger.turns),
             audio_dropped_outside_turn=ledger.dropped_outside_turn,
-            loose_audio_dropped=ledger.loose_dropped,
+            loose_audio_dropped=ledger.outbox.loose_dropped,
         )
 
     # ----------------------------------------------------------------- sending (public)
@@ -250,7 +213,7 @@ class LiveLink:
             log.debug("end_audio_stream ignored: local turn detection")
             return
         # Queued behind the audio it ends, connected or not: the server's VAD waits for it.
-        if self._ledger.add_loose(Op(OpKind.STREAM_END)):
+        if self._ledger.outbox.add_loose(Op(OpKind.STREAM_END)):
             self._loose_displaced()
         else:
             self._queued()
@@ -288,7 +251,7 @@ class LiveLink:
             self._changed.clear()
             # Nothing may announce that the handle is not coming: wake when its wait ends.
             due = None if ledger.turns else ledger.handle_due_at(now)
-            await _wait(self._changed, None if due is None else due - now)
+            await wait_for(self._changed, None if due is None else due - now)
 
     # ------------------------------------------------------------------- run loop
 
@@ -308,7 +271,7 @@ class LiveLink:
             if not self._probe.skip_handle:
                 handle = self._conversation.usable_handle(now=self._wall())
             self._connections += 1
-            conn = _Connection(self._connections, handle, self._clock())
+            conn = Connection(self._side, self._connections, handle)
             try:
                 # A task of its own: on Python 3.11 a TaskGroup whose child failed leaves its
                 # parent's cancel count raised, so only this way does cancelling() below
@@ -323,7 +286,7 @@ class LiveLink:
                     raise asyncio.CancelledError from exc
                 cause = _leaf(exc)
                 self._after_connection(conn)
-                if isinstance(cause, _EndConnection):
+                if isinstance(cause, EndConnection):
                     self._report.ended_on_purpose(cause.why)
                     want_connection = cause.why is not EndReason.IDLE
                     continue
@@ -339,7 +302,7 @@ class LiveLink:
                 # Turns asked from now on wait for the next attempt instead of failing.
                 self._ledger.refusing = None
 
-    async def _serve(self, conn: _Connection) -> None:
+    async def _serve(self, conn: Connection) -> None:
         assert self._client is not None
         row = self._settings.model_row
         functions = self._tools.declarations(blocking=row.blocking_tools) if self._tools else []
@@ -360,14 +323,14 @@ class LiveLink:
                     conn.tools = ToolCalls(
                         self._tools, tg, self._tools_answered, scheduling=row.scheduling
                     )
-                    tg.create_task(self._receive_loop(session, conn), name="live-receive")
-                    tg.create_task(self._send_loop(session, conn), name="live-send")
-                    tg.create_task(self._watch(conn), name="live-watch")
+                    tg.create_task(conn.receive(session), name="live-receive")
+                    tg.create_task(conn.send(session), name="live-send")
+                    tg.create_task(conn.watch(), name="live-watch")
         finally:
             # Also when cancelled: nothing may be sent on a socket that is gone.
             self._connected = False
 
-    def _on_connected(self, conn: _Connection, setup_complete: bool) -> None:
+    def _on_connected(self, conn: Connection, setup_complete: bool) -> None:
         conversation = self._conversation
         probed = self._probe.connected()
         if probed is not None:
@@ -387,7 +350,7 @@ class LiveLink:
         self._connected = True
         self._resumed = resumed
         if conn.handle is None:
-            # A restart asked for while this connection was resuming stays pending: _watch
+            # A restart asked for while this connection was resuming stays pending: its watch
             # ends this connection and the next one starts fresh.
             self._restart_requested = False
         self._ledger.last_activity = self._clock()
@@ -420,7 +383,7 @@ class LiveLink:
                     pass
         self._notify()
 
-    def _after_connection(self, conn: _Connection) -> None:
+    def _after_connection(self, conn: Connection) -> None:
         self._connected = False
         resumable = self._conversation.handle is not None
         if self._ledger.awaiting_handle_since is not None and self._settings.resume and resumable:
@@ -439,7 +402,7 @@ class LiveLink:
             # The server's answer was cut; it will not be finished on another connection.
             self._turn_done(cut)
 
-    def _judge(self, conn: _Connection, outcome: Outcome) -> tuple[float, bool]:
+    def _judge(self, conn: Connection, outcome: Outcome) -> tuple[float, bool]:
         """Apply the policy to a failure; returns (seconds to wait, reconnect at once?)."""
         delay = self._backoff.delay(outcome)
         self._probe.failed(outcome, setup_done=conn.setup_done, sent_handle=conn.handle is not None)
@@ -481,180 +444,11 @@ class LiveLink:
                 self._report.lost(reason, delay, during_setup=not conn.setup_done, outage=step)
                 return delay, True
 
-    # ------------------------------------------------------------- connection tasks
-
-    async def _receive_loop(self, session: AsyncSession, conn: _Connection) -> None:
-        # receive() ends at every turnComplete; the conversation does not.
-        while True:
-            async for message in session.receive():
-                self._on_message(message, conn)
-
-    async def _send_loop(self, session: AsyncSession, conn: _Connection) -> None:
-        ledger = self._ledger
-        while True:
-            op = ledger.next_op()
-            if op is None:
-                self._changed.clear()
-                await _wait(self._changed, None)
-                continue
-            hold = ledger.hold(op, self._clock(), leaving=conn.go_away_deadline is not None)
-            if hold is not None:
-                self._changed.clear()
-                await _wait(self._changed, None if math.isinf(hold) else hold)
-                continue
-            sent = ledger.book_sent(op, self._clock())
-            if sent is not None:
-                self._emit(events.TurnSent(sent.id))
-            await self._send_op(session, op)
-            conn.last_traffic = self._clock()
-            ledger.written(op)
-
-    async def _send_op(self, session: AsyncSession, op: Op) -> None:
-        match op.kind:
-            case OpKind.START:
-                await session.send_realtime_input(activity_start=types.ActivityStart())
-            case OpKind.AUDIO | OpKind.LOOSE_AUDIO:
-                await session.send_realtime_input(
-                    audio=types.Blob(data=op.pcm, mime_type=INPUT_MIME)
-                )
-            case OpKind.END:
-                await session.send_realtime_input(activity_end=types.ActivityEnd())
-            case OpKind.STREAM_END:
-                await session.send_realtime_input(audio_stream_end=True)
-            case OpKind.TEXT:
-                # client_content is the ordered path, and with automatic activity detection
-                # disabled the service answers it at turnComplete=True without activity
-                # signals; realtime text would need them.
-                await session.send_client_content(
-                    turns=types.Content(role="user", parts=[types.Part(text=op.text)]),
-                    turn_complete=True,
-                )
-            case OpKind.TOOL:
-                await session.send_tool_response(function_responses=list(op.responses))
-
-    async def _watch(self, conn: _Connection) -> None:
-        """End the connection on purpose: GoAway deadline, idle timeout, new conversation."""
-        ledger = self._ledger
-        while True:
-            self._changed.clear()
-            now = self._clock()
-            decision = end_connection(
-                now=now,
-                restart_requested=self._restart_requested,
-                go_away_deadline=conn.go_away_deadline,
-                between_turns=ledger.between_turns(now),
-                idle_disconnect_s=self._settings.idle_disconnect_s,
-                quiet=ledger.quiet(now),
-                last_activity=ledger.last_activity,
-                handle_due_at=ledger.handle_due_at(now),
-                answer_due_at=ledger.end_due_at(),
-            )
-            if isinstance(decision, Leave):
-                raise _EndConnection(decision.why)
-            overdue = ledger.overdue(now)
-            if overdue is not None:
-                self._fail_turn(*overdue)
-                continue
-            await _wait(self._changed, self._silence_bound(conn, now, decision.seconds))
-
-    def _silence_bound(self, conn: _Connection, now: float, wake: float | None) -> float | None:
-        """`wake`, shortened to when the service's silence would fail the connection.
-
-        Raises ServiceSilent when it already has: a turn waited for its answer to start and
-        nothing came either way for `RetryPolicy.answer_silence_s`.
-        """
-        silence = silence_left(
-            now=now,
-            awaiting=self._ledger.awaiting_first_answer(),
-            quiet_since=max(conn.last_traffic, conn.opened_at),
-            limit_s=self._policy.answer_silence_s,
-        )
-        if silence is None:
-            return wake
-        if silence <= 0:
-            raise ServiceSilent(self._policy.answer_silence_s)
-        return silence if wake is None else min(wake, silence)
-
-    # ------------------------------------------------------------- server messages
-
-    def _on_message(self, msg: types.LiveServerMessage, conn: _Connection) -> None:
-        conn.last_traffic = self._clock()
-        if msg.go_away is not None:
-            self._on_go_away(msg.go_away, conn)
-        if msg.tool_call is not None:
-            self._on_tool_call(msg.tool_call, conn)
-        if msg.tool_call_cancellation is not None:
-            ids = tuple(msg.tool_call_cancellation.ids or ())
-            if conn.tools is not None:
-                conn.tools.cancel(ids)
-            self._ledger.drop_tool_responses(set(ids))
-            self._emit(events.ToolCallCancelled(ids))
-        if msg.usage_metadata is not None:
-            self._on_usage(msg.usage_metadata)
-        if msg.server_content is not None:
-            self._on_content(msg.server_content)
-        # Last: a handle describes the conversation after everything else in the message.
-        handle = messages.new_handle(msg.session_resumption_update)
-        if handle is not None:
-            answering = self._ledger.answering()
-            if answering is not None and answering.generated:
-                # Some models never send turnComplete. The server marks a point resumable
-                # only when no turn is in progress, so the finished generation was the end
-                # of the turn; without this the turn would be resent on top of a handle
-                # that already holds it.
-                self._complete(answering)
-            self._new_handle(handle)
-
-    def _on_content(self, content: types.LiveServerContent) -> None:
-        read = messages.read_content(content)
-        turn = self._ledger.take_content(read, self._clock())
-        self._report.answer(turn.report_id if turn else None, read)
-        if read.ended:
-            self._complete(turn)
-
-    def _complete(self, turn: Turn | None) -> None:
-        facts = self._ledger.complete(turn, self._clock(), handle_due=self._settings.resume)
-        if facts is None:
-            # A bare end of turn with nothing said either way: nothing to count or log.
-            self._report.completed(None, self._conversation.turns)
-            return
-        assert turn is not None
-        self._conversation.turns += 1
-        self._report.completed(facts, self._conversation.turns)
-        self._notify()
-        self._turn_done(turn)
-
-    def _on_usage(self, meta: types.UsageMetadata) -> None:
-        usage = messages.usage_of(meta)
-        turn_id = self._ledger.add_usage(usage)
-        previous = self._conversation.context_shrank(usage.prompt_tokens)
-        self._report.usage(turn_id, usage, compressed_from=previous)
-
-    def _on_go_away(self, go_away: types.LiveServerGoAway, conn: _Connection) -> None:
-        left, conn.go_away_deadline = go_away_deadline(messages.time_left_s(go_away), self._clock())
-        self._report.go_away(left, between_turns=self._ledger.between_turns(self._clock()))
-        self._notify()
-
-    def _on_tool_call(self, tool_call: types.LiveServerToolCall, conn: _Connection) -> None:
-        calls = messages.tool_calls(tool_call)
-        turn = self._ledger.answering()
-        self._report.tool_calls(turn.report_id if turn else None, calls)
-        if conn.tools is not None:
-            conn.tools.start(calls)
-
     def _tools_answered(self, responses: tuple[types.FunctionResponse, ...]) -> None:
         # Only on the connection that asked: a later one has no such calls.
         if self._connected:
             self._ledger.add_tool_response(responses)
             self._queued()
-
-    def _new_handle(self, handle: str) -> None:
-        self._ledger.awaiting_handle_since = None
-        self._notify()
-        if self._restart_requested:
-            # The old conversation's last words: it is being left, not continued.
-            return
-        self._conversation.adopt(handle, now=self._wall())
 
     # ------------------------------------------------------------------- helpers
 
@@ -709,7 +503,7 @@ class LiveLink:
 
     def _loose_displaced(self) -> None:
         """Loose audio went in and the oldest frame out; the first time, say so."""
-        if self._ledger.loose_dropped == 1:
+        if self._ledger.outbox.loose_dropped == 1:
             log.debug("the audio backlog is full; dropping the oldest frames")
         self._queued()
 

@@ -1,7 +1,7 @@
 """Reading the Live server's messages: answer parts, turn boundaries, usage, handles, GoAway.
 
 Pure functions over the SDK's types; what the link does with what they read lives in
-`talkbox.live.link`.
+`talkbox.live.connection` (its receive task).
 """
 
 from __future__ import annotations

@@ -2,17 +2,16 @@
 
 Pure bookkeeping, no sockets, no sleeps, no clock: every method that needs the time is
 given it. The ledger keeps the pending turns (each with everything it sent, so a turn cut by
-a lost connection is sent again whole), the outbox of messages to write in order, the loose
-audio of server turn detection, the limits (pending turns, attempts, audio kept), and the
-facts of each answered turn. It emits nothing and logs nothing: `talkbox.live.link` turns
-what its methods return into events and log lines (worded by `talkbox.live.report`).
+a lost connection is sent again whole), what goes into the outbox (`talkbox.live.outbox`,
+which keeps the order), the limits (pending turns, attempts, audio kept), and the facts of
+each answered turn. It emits nothing and logs nothing: `talkbox.live.link` and its
+connections (`talkbox.live.connection`) turn what its methods return into events and log
+lines (worded by `talkbox.live.report`).
 """
 
 from __future__ import annotations
 
 import math
-from collections import deque
-from collections.abc import Set
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -20,15 +19,13 @@ from google.genai import types
 
 from talkbox.audio.format import ANSWER_RATE_HZ, INPUT_RATE_HZ, pcm_bytes, seconds
 from talkbox.events import Usage
-from talkbox.live.messages import IN_PROGRESS, ContentRead
+from talkbox.live.answer_end import end_due
+from talkbox.live.messages import ContentRead
+from talkbox.live.outbox import Op, OpKind, Outbox
 
 # A turn keeps its audio so it can be sent again after a lost connection; a minute of
 # 16 kHz speech is 1.9 MB, longer than any sensible spoken question.
 MAX_TURN_AUDIO_BYTES = pcm_bytes(60, INPUT_RATE_HZ)
-# Audio streamed outside a turn (server turn detection) is only worth a few seconds of
-# backlog while the connection is down or slow; older speech would be answered out of
-# context, so the oldest frames go first.
-MAX_LOOSE_AUDIO_FRAMES = 250
 # More turns than this waiting for answers means the link has been down for a while. A new
 # turn is refused rather than an old one dropped: the old ones may be on the wire already.
 MAX_PENDING_TURNS = 8
@@ -37,56 +34,6 @@ MAX_TURN_ATTEMPTS = 3
 # After turnComplete the server sends the handle that includes the turn; a new turn (or a
 # rotation) waits this long for it so the handle in hand never covers half a turn.
 HANDLE_WAIT_S = 1.0
-# An answer under way must end (IDLE, else turnComplete) within bounded waits, so a server
-# that never says "done", or says it in words we do not know, cannot hang the link
-# (docs/live-models.md §4). Silence mid-answer, before generationComplete:
-ANSWER_SILENCE_S = 30.0
-# After generationComplete, 3.8 paces turnComplete to the answer's playback: the end is due
-# when the answer would have finished playing, plus this.
-END_GRACE_S = 10.0
-# After a filler's turnComplete + IN_PROGRESS extended thinking reasons on; field reports
-# saw its tool calls 7-31 s later.
-IN_PROGRESS_WAIT_S = 60.0
-
-
-class OpKind(StrEnum):
-    """What one queued message is."""
-
-    START = "start"
-    """activityStart: an audio turn begins."""
-    AUDIO = "audio"
-    """A chunk of a turn's audio."""
-    END = "end"
-    """activityEnd: the audio turn is complete."""
-    TEXT = "text"
-    """A whole text turn (clientContent with turnComplete)."""
-    STREAM_END = "stream_end"
-    """audioStreamEnd: the microphone paused (server turn detection)."""
-    LOOSE_AUDIO = "loose_audio"
-    """Audio outside any turn (server turn detection)."""
-    TOOL = "tool"
-    """Function responses."""
-
-    @property
-    def opens_turn(self) -> bool:
-        """Whether this message is the first of a user turn."""
-        return self in (OpKind.START, OpKind.TEXT)
-
-    @property
-    def completes_turn(self) -> bool:
-        """Whether the turn is fully sent once this message is written."""
-        return self in (OpKind.END, OpKind.TEXT)
-
-
-@dataclass(frozen=True, slots=True)
-class Op:
-    """One message to send, in order."""
-
-    kind: OpKind
-    turn_id: int | None = None
-    pcm: bytes = b""
-    text: str = ""
-    responses: tuple[types.FunctionResponse, ...] = ()
 
 
 @dataclass(eq=False)
@@ -120,7 +67,8 @@ class Turn:
     """turnCompleteReason of an utterance that ended other than normally."""
     waiting_for_input: bool = False
     end_due_at: float | None = None
-    """When the answer under way must have ended (None: no answer has started)."""
+    """When the answer under way must have ended (None: no answer has started), from
+    `talkbox.live.answer_end`."""
     waiting_for: str = ""
     """What the end is awaited after, for the failure's reason."""
 
@@ -241,11 +189,8 @@ class TurnLedger:
         self.open_turn: Turn | None = None
         self.implicit: Turn | None = None
         """The server's own turn being answered, if any."""
-        self.outbox: deque[Op] = deque()
-        # Server turn detection only: audio and stream ends outside any turn, in order.
-        self.loose: deque[Op] = deque(maxlen=MAX_LOOSE_AUDIO_FRAMES)
-        self.loose_dropped = 0
-        """Loose frames pushed out of the full backlog, oldest first."""
+        self.outbox = Outbox()
+        """What is to be written: this ledger puts it in, the send task takes it out."""
         self.dropped_outside_turn = 0
         """Frames dropped because no turn was open (local turn detection)."""
         self.outside_run = 0
@@ -265,7 +210,7 @@ class TurnLedger:
         turn = self._new_turn(text=None, now=now)
         if isinstance(turn, Turn):
             self.open_turn = turn
-            self.outbox.append(Op(OpKind.START, turn.id))
+            self.outbox.ops.append(Op(OpKind.START, turn.id))
         return turn
 
     def add_audio(self, pcm: bytes) -> AudioFate:
@@ -276,14 +221,14 @@ class TurnLedger:
                 self.dropped_outside_turn += 1
                 self.outside_run += 1
                 return AudioFate.OUTSIDE_TURN
-            displaced = self.add_loose(Op(OpKind.LOOSE_AUDIO, pcm=pcm))
+            displaced = self.outbox.add_loose(Op(OpKind.LOOSE_AUDIO, pcm=pcm))
             return AudioFate.LOOSE_DISPLACED if displaced else AudioFate.LOOSE
         if turn.audio_bytes + len(pcm) > MAX_TURN_AUDIO_BYTES:
             turn.dropped_frames += 1
             return AudioFate.TOO_LONG
         turn.audio.append(pcm)
         turn.audio_bytes += len(pcm)
-        self.outbox.append(Op(OpKind.AUDIO, turn.id, pcm=pcm))
+        self.outbox.ops.append(Op(OpKind.AUDIO, turn.id, pcm=pcm))
         return AudioFate.IN_TURN
 
     def close(self) -> Turn | None:
@@ -293,7 +238,7 @@ class TurnLedger:
             return None
         self.open_turn = None
         turn.closed = True
-        self.outbox.append(Op(OpKind.END, turn.id))
+        self.outbox.ops.append(Op(OpKind.END, turn.id))
         return turn
 
     def add_text(self, text: str, now: float) -> Turn | Refusal:
@@ -301,21 +246,12 @@ class TurnLedger:
         turn = self._new_turn(text=text, now=now)
         if isinstance(turn, Turn):
             turn.closed = True
-            self.outbox.append(Op(OpKind.TEXT, turn.id, text=text))
+            self.outbox.ops.append(Op(OpKind.TEXT, turn.id, text=text))
         return turn
-
-    def add_loose(self, op: Op) -> bool:
-        """Queue loose audio or a stream end; True when the oldest loose frame was dropped."""
-        full = len(self.loose) == self.loose.maxlen
-        if full:
-            # The deque drops its oldest item on append: old speech is worth least.
-            self.loose_dropped += 1
-        self.loose.append(op)
-        return full
 
     def add_tool_response(self, responses: tuple[types.FunctionResponse, ...]) -> None:
         """Queue function responses, behind everything queued before them."""
-        self.outbox.append(Op(OpKind.TOOL, responses=responses))
+        self.outbox.ops.append(Op(OpKind.TOOL, responses=responses))
 
     def current(self) -> Turn | None:
         """The newest turn being asked or answered (the server's own when none of ours)."""
@@ -336,11 +272,6 @@ class TurnLedger:
         return turn
 
     # ------------------------------------------------------------------ sending
-
-    def next_op(self) -> Op | None:
-        """The next message to write: turns first, loose audio when no turn has any."""
-        queue = self.outbox or self.loose
-        return queue[0] if queue else None
 
     def hold(self, op: Op, now: float, *, leaving: bool) -> float | None:
         """How long `op` must wait before it is written (None: write it now).
@@ -380,18 +311,6 @@ class TurnLedger:
             return turn
         return None
 
-    def written(self, op: Op) -> None:
-        """`op` reached the socket: it leaves its queue.
-
-        Only a written op leaves; what a failed write carried is rebuilt from its turn on
-        the next connection. The queue may have changed during the write (a failed turn
-        purged, the oldest loose frame dropped), so only the op itself is removed.
-        """
-        if self.outbox and self.outbox[0] is op:
-            self.outbox.popleft()
-        elif self.loose and self.loose[0] is op:
-            self.loose.popleft()
-
     # ------------------------------------------------------------------ connections
 
     def rebuild_outbox(self) -> list[Turn]:
@@ -400,7 +319,7 @@ class TurnLedger:
         Everything a lost connection cut is sent again from the turns themselves: pending
         turns first, in order, then nothing stale. Loose audio keeps its own queue.
         """
-        self.outbox.clear()
+        self.outbox.ops.clear()
         return list(self.turns.values())
 
     def requeue(self, turn: Turn) -> Requeued:
@@ -416,7 +335,7 @@ class TurnLedger:
         resent = turn.attempts > 0
         if resent:
             turn.reset_answer()
-        self.outbox.extend(turn.ops())
+        self.outbox.ops.extend(turn.ops())
         return Requeued.RESENT if resent else Requeued.FIRST
 
     def connection_lost(self) -> Turn | None:
@@ -465,7 +384,13 @@ class TurnLedger:
         turn.end_reason = content.end_reason or turn.end_reason
         turn.waiting_for_input = turn.waiting_for_input or content.waiting_for_input
         if not content.ended:
-            _await_end(turn, content, now)
+            turn.end_due_at, turn.waiting_for = end_due(
+                content,
+                now,
+                generated=turn.generated,
+                first_audio_at=turn.first_audio_at,
+                answer_bytes=turn.answer_bytes,
+            )
         return turn
 
     def add_usage(self, usage: Usage) -> int | None:
@@ -526,20 +451,6 @@ class TurnLedger:
         turns = [t for t in self.turns.values() if t.sent]
         return turns + ([self.implicit] if self.implicit is not None else [])
 
-    def drop_tool_responses(self, ids: Set[str]) -> None:
-        """Take the responses to cancelled calls out of the outbox: they are never sent."""
-        if not any(op.kind is OpKind.TOOL for op in self.outbox):
-            return
-        kept: deque[Op] = deque()
-        for op in self.outbox:
-            if op.kind is OpKind.TOOL:
-                left = tuple(r for r in op.responses if (r.id or "") not in ids)
-                if not left:
-                    continue
-                op = Op(OpKind.TOOL, responses=left) if left != op.responses else op
-            kept.append(op)
-        self.outbox = kept
-
     # ------------------------------------------------------------------ failures
 
     def fail(self, turn: Turn) -> None:
@@ -547,13 +458,11 @@ class TurnLedger:
         self.turns.pop(turn.id, None)
         if self.open_turn is turn:
             self.open_turn = None
-        if any(op.turn_id == turn.id for op in self.outbox):
-            self.outbox = deque(op for op in self.outbox if op.turn_id != turn.id)
+        self.outbox.drop_turn(turn.id)
 
     def fail_all(self) -> list[Turn]:
         """Every pending turn fails; nothing queued or loose goes out. Returns the turns."""
         self.outbox.clear()
-        self.loose.clear()
         failed = list(self.turns.values())
         self.turns.clear()
         self.open_turn = None
@@ -563,7 +472,7 @@ class TurnLedger:
 
     def has_work(self) -> bool:
         """Something is pending or queued: worth a connection."""
-        return bool(self.outbox or self.turns or self.loose)
+        return bool(self.outbox.ops or self.turns or self.outbox.loose)
 
     def awaiting_handle(self, now: float) -> bool:
         """A handle covering the last answered turn is due and its wait is not over."""
@@ -601,22 +510,6 @@ class TurnLedger:
             not self.turns
             and self.implicit is None
             and not self.awaiting_handle(now)
-            and not self.outbox
-            and not self.loose
+            and not self.outbox.ops
+            and not self.outbox.loose
         )
-
-
-def _await_end(turn: Turn, content: ContentRead, now: float) -> None:
-    """Set when the answer under way must have ended by, after what `content` said."""
-    if content.goes_on and content.status == IN_PROGRESS:
-        due, after = now + IN_PROGRESS_WAIT_S, "interactionStatus IN_PROGRESS, then nothing"
-    elif content.goes_on:
-        due, after = now + END_GRACE_S, f"turnComplete with interactionStatus {content.status}"
-    else:
-        due, after = now + ANSWER_SILENCE_S, "the answer stopped before generationComplete"
-    if turn.generated:
-        # The paced turnComplete is due when the answer would have finished playing.
-        played = (turn.first_audio_at or now) + seconds(turn.answer_bytes, ANSWER_RATE_HZ)
-        if not content.goes_on:
-            due, after = max(now, played) + END_GRACE_S, "generationComplete, then no end"
-    turn.end_due_at, turn.waiting_for = due, after

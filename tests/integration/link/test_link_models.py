@@ -24,7 +24,7 @@ from talkbox.events import (
     TurnFailed,
 )
 from talkbox.fakes import EventRecorder, run_in_background
-from talkbox.live import turns
+from talkbox.live import answer_end
 from talkbox.live.link import LiveLink
 from talkbox.live.tools import NON_BLOCKING, NoArguments, Scheduling, ToolRegistry, ToolResult
 from talkbox.live.tools import default_registry as tools_for_test
@@ -230,7 +230,7 @@ async def test_an_unknown_interaction_status_becomes_a_clear_turn_failure_not_a_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The real wait is seconds; the rule, not its length, is under test.
-    monkeypatch.setattr(turns, "END_GRACE_S", 0.3)
+    monkeypatch.setattr(answer_end, "END_GRACE_S", 0.3)
     async with Emulator(EmulatorOptions(realtime=False)) as emu:
         emu.arm("interaction_status:status=WAITING_FOR_INPUT@turn=1")
         recorder = EventRecorder()

@@ -33,7 +33,8 @@ from talkbox.events import (
 from talkbox.fakes import EventRecorder, run_in_background
 from talkbox.live.handles import HandleStore
 from talkbox.live.link import LiveLink
-from talkbox.live.turns import MAX_LOOSE_AUDIO_FRAMES, MAX_PENDING_TURNS
+from talkbox.live.outbox import MAX_LOOSE_AUDIO_FRAMES
+from talkbox.live.turns import MAX_PENDING_TURNS
 
 from .conftest import FAST_POLICY, emulator_settings
 

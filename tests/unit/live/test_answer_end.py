@@ -11,17 +11,11 @@ import pytest
 from google.genai import types
 
 from talkbox.audio.format import ANSWER_RATE_HZ, pcm_bytes
+from talkbox.live.answer_end import ANSWER_SILENCE_S, END_GRACE_S, IN_PROGRESS_WAIT_S
 from talkbox.live.messages import ContentRead, read_content
+from talkbox.live.outbox import Op, OpKind
 from talkbox.live.report import format_turn_facts
-from talkbox.live.turns import (
-    ANSWER_SILENCE_S,
-    END_GRACE_S,
-    IN_PROGRESS_WAIT_S,
-    Op,
-    OpKind,
-    Turn,
-    TurnLedger,
-)
+from talkbox.live.turns import Turn, TurnLedger
 
 SECOND = b"\x00\x01" * ANSWER_RATE_HZ  # one second of answer audio
 
@@ -34,9 +28,9 @@ def audio(data: bytes) -> types.LiveServerContent:
 def asked(book: TurnLedger, now: float) -> Turn:
     turn = book.add_text("hello", now)
     assert isinstance(turn, Turn)
-    while (op := book.next_op()) is not None:
+    while (op := book.outbox.next()) is not None:
         book.book_sent(op, now)
-        book.written(op)
+        book.outbox.written(op)
     return turn
 
 
@@ -183,8 +177,8 @@ def test_responses_to_cancelled_calls_leave_the_outbox_and_the_rest_stay() -> No
     book.add_tool_response((cancelled,))
     text = book.add_text("next", 1.0)
     assert isinstance(text, Turn)
-    book.drop_tool_responses({"c1"})
-    ops = list(book.outbox)
+    book.outbox.drop_tool_responses({"c1"})
+    ops = list(book.outbox.ops)
     assert [op.kind for op in ops] == [OpKind.TOOL, OpKind.TEXT]
     assert ops[0] == Op(OpKind.TOOL, responses=(kept,))
 

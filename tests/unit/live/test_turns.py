@@ -10,15 +10,13 @@ from google.genai import types
 from talkbox.audio.format import ANSWER_RATE_HZ, pcm_bytes
 from talkbox.events import Usage
 from talkbox.live.messages import ContentRead
+from talkbox.live.outbox import MAX_LOOSE_AUDIO_FRAMES, Op, OpKind
 from talkbox.live.turns import (
     HANDLE_WAIT_S,
-    MAX_LOOSE_AUDIO_FRAMES,
     MAX_PENDING_TURNS,
     MAX_TURN_ATTEMPTS,
     MAX_TURN_AUDIO_BYTES,
     AudioFate,
-    Op,
-    OpKind,
     Refusal,
     RefusedBy,
     Requeued,
@@ -41,9 +39,9 @@ def accepted(result: Turn | Refusal) -> Turn:
 def send_all(book: TurnLedger, now: float) -> list[Op]:
     """Write every queued op, as the send loop does; returns them in order."""
     sent = []
-    while (op := book.next_op()) is not None:
+    while (op := book.outbox.next()) is not None:
         book.book_sent(op, now)
-        book.written(op)
+        book.outbox.written(op)
         sent.append(op)
     return sent
 
@@ -93,7 +91,7 @@ def test_while_a_failure_is_waited_out_new_turns_are_refused_with_its_reason() -
     assert refused.by is RefusedBy.FAILURE
     assert refused.reason == "HTTP 401: API key not valid"
     assert not book.turns
-    assert book.next_op() is None
+    assert book.outbox.next() is None
 
 
 def test_a_resent_turn_sends_its_audio_whole() -> None:
@@ -104,10 +102,10 @@ def test_a_resent_turn_sends_its_audio_whole() -> None:
         assert book.add_audio(frame) is AudioFate.IN_TURN
     # The connection drops after activityStart and one frame went out.
     for _ in range(2):
-        op = book.next_op()
+        op = book.outbox.next()
         assert op is not None
         book.book_sent(op, 0.1)
-        book.written(op)
+        book.outbox.written(op)
     book.close()
     book.connection_lost()
 
@@ -140,7 +138,7 @@ def test_a_turn_cut_too_often_is_given_up_and_not_queued() -> None:
     assert turn.attempts == MAX_TURN_ATTEMPTS
     book.rebuild_outbox()
     assert book.requeue(turn) is Requeued.GIVE_UP
-    assert book.next_op() is None
+    assert book.outbox.next() is None
 
 
 def test_a_failed_turn_leaves_nothing_in_the_outbox() -> None:
@@ -151,7 +149,7 @@ def test_a_failed_turn_leaves_nothing_in_the_outbox() -> None:
     second = accepted(book.add_text("next", now=0.0))
     book.fail(first)
     assert first.id not in book.turns
-    assert list(book.outbox) == [Op(OpKind.TEXT, second.id, text="next")]
+    assert list(book.outbox.ops) == [Op(OpKind.TEXT, second.id, text="next")]
 
 
 def test_failing_the_open_turn_closes_it_so_its_later_audio_is_dropped() -> None:
@@ -160,7 +158,7 @@ def test_failing_the_open_turn_closes_it_so_its_later_audio_is_dropped() -> None
     book.fail(turn)
     assert book.open_turn is None
     assert book.add_audio(FRAME) is AudioFate.OUTSIDE_TURN
-    assert book.next_op() is None
+    assert book.outbox.next() is None
 
 
 def test_failing_every_turn_empties_the_outbox_and_the_loose_audio() -> None:
@@ -169,8 +167,8 @@ def test_failing_every_turn_empties_the_outbox_and_the_loose_audio() -> None:
     turns = [accepted(book.add_text(f"q{n}", now=0.0)) for n in range(3)]
     assert book.fail_all() == turns
     assert not book.turns
-    assert not book.outbox
-    assert not book.loose
+    assert not book.outbox.ops
+    assert not book.outbox.loose
     assert book.open_turn is None
 
 
@@ -179,14 +177,14 @@ def test_with_local_turn_detection_audio_outside_a_turn_is_dropped_and_counted()
     assert [book.add_audio(FRAME) for _ in range(3)] == [AudioFate.OUTSIDE_TURN] * 3
     assert book.dropped_outside_turn == 3
     assert book.outside_run == 3
-    assert book.next_op() is None
+    assert book.outbox.next() is None
     # A turn starts a new run (so the link logs the next run of drops once again).
     turn = accepted(book.open_audio(now=0.0))
     book.close()
     book.add_audio(FRAME)
     assert book.outside_run == 1
     assert book.dropped_outside_turn == 4
-    assert all(op.turn_id == turn.id for op in book.outbox)
+    assert all(op.turn_id == turn.id for op in book.outbox.ops)
 
 
 def test_with_server_turn_detection_the_backlog_keeps_the_newest_loose_frames() -> None:
@@ -195,8 +193,8 @@ def test_with_server_turn_detection_the_backlog_keeps_the_newest_loose_frames() 
     fates = [book.add_audio(frame) for frame in frames]
     assert fates[:MAX_LOOSE_AUDIO_FRAMES] == [AudioFate.LOOSE] * MAX_LOOSE_AUDIO_FRAMES
     assert fates[MAX_LOOSE_AUDIO_FRAMES:] == [AudioFate.LOOSE_DISPLACED] * 5
-    assert book.loose_dropped == 5
-    assert [op.pcm for op in book.loose] == frames[5:]
+    assert book.outbox.loose_dropped == 5
+    assert [op.pcm for op in book.outbox.loose] == frames[5:]
 
 
 def test_turns_go_out_before_loose_audio() -> None:
@@ -224,20 +222,20 @@ def test_an_audio_turn_is_fully_sent_only_at_its_activity_end() -> None:
     book = ledger()
     turn = accepted(book.open_audio(now=0.0))
     book.add_audio(FRAME)
-    start, audio = book.next_op(), None
+    start, audio = book.outbox.next(), None
     assert start is not None
     assert book.book_sent(start, 1.0) is None
     assert turn.on_wire
     assert turn.attempts == 1
     assert not turn.sent
-    book.written(start)
-    audio = book.next_op()
+    book.outbox.written(start)
+    audio = book.outbox.next()
     assert audio is not None
     assert audio.kind is OpKind.AUDIO
     assert book.book_sent(audio, 1.1) is None
-    book.written(audio)
+    book.outbox.written(audio)
     book.close()
-    end = book.next_op()
+    end = book.outbox.next()
     assert end is not None
     assert book.book_sent(end, 1.2) is turn
     assert turn.sent
@@ -249,13 +247,13 @@ def test_only_the_written_op_leaves_its_queue() -> None:
     book = ledger()
     first = accepted(book.add_text("first", now=0.0))
     second = accepted(book.add_text("second", now=0.0))
-    op = book.next_op()
+    op = book.outbox.next()
     assert op is not None
     book.book_sent(op, 0.0)
     # While the write was under way the turn failed: its op is gone already.
     book.fail(first)
-    book.written(op)
-    assert list(book.outbox) == [Op(OpKind.TEXT, second.id, text="second")]
+    book.outbox.written(op)
+    assert list(book.outbox.ops) == [Op(OpKind.TEXT, second.id, text="second")]
 
 
 def test_a_lost_connection_leaves_nothing_on_the_wire_and_cuts_the_servers_own_turn() -> None:
@@ -419,13 +417,13 @@ def test_each_kind_of_message_says_whether_it_opens_or_completes_a_turn(
 def test_after_a_goaway_a_new_turn_waits_for_the_next_connection_but_its_rest_goes_on() -> None:
     book = ledger()
     turn = accepted(book.open_audio(now=0.0))
-    start = book.next_op()
+    start = book.outbox.next()
     assert start is not None
     assert book.hold(start, 0.0, leaving=True) == math.inf
     book.book_sent(start, 0.0)
-    book.written(start)
+    book.outbox.written(start)
     book.add_audio(FRAME)
-    audio = book.next_op()
+    audio = book.outbox.next()
     assert audio is not None
     assert audio.turn_id == turn.id
     assert book.hold(audio, 0.0, leaving=True) is None
@@ -437,7 +435,7 @@ def test_a_new_turn_waits_while_the_handle_covering_the_previous_one_is_due() ->
     send_all(book, now=0.0)
     book.complete(first, 1.0, handle_due=True)
     accepted(book.add_text("second", now=1.0))
-    op = book.next_op()
+    op = book.outbox.next()
     assert op is not None
     assert book.hold(op, 1.25, leaving=False) == pytest.approx(HANDLE_WAIT_S - 0.25)
     assert book.hold(op, 1.0 + HANDLE_WAIT_S, leaving=False) is None
