@@ -3,15 +3,18 @@
     settings = load_settings(Path("/etc/talkbox/talkbox.env"))  # or raises ConfigError
     settings.model, settings.turn_detection, settings.state_dir  # flat, as TALKBOX_* names them
 
-Areas: `live` (LiveFields), `turns` (TurnFields), `system` (SystemFields), composed into one
+Areas: `live` (LiveFields), `turns` (TurnFields), `audio` (AudioFields), `gpio`
+(GpioFields), `system` (SystemFields), composed into one
 `Settings` in `settings`; a consumer that needs one area may type just that area. A new
 setting goes into its area with `fields.setting()`, into `config/talkbox.env` in that area's
 section, and nowhere else: its metadata drives problems, masking, provenance and warnings
 (`loading`) and what `talkbox check` shows (`check`).
 """
 
+from talkbox.config.audio import AudioFields
 from talkbox.config.check import CheckReport, check_report
 from talkbox.config.fields import ENV_PREFIX, Area, SettingInfo, setting
+from talkbox.config.gpio import HAT_NAMES, GpioFields
 from talkbox.config.live import (
     API_KEY_VARIABLES,
     CREDENTIAL_NAME,
@@ -41,8 +44,11 @@ __all__ = [
     "ENV_PREFIX",
     "MISSING_KEY",
     "SYSTEM_STATE_DIR",
+    "HAT_NAMES",
     "Area",
+    "AudioFields",
     "CheckReport",
+    "GpioFields",
     "LiveFields",
     "LoadedConfig",
     "SettingInfo",
