@@ -58,8 +58,7 @@ class AudioFields(Area):
         le=30.0,
     )
     mixer: str | None = setting(
-        doc="ALSA mixer control to set the volume on (e.g. PCM, Speaker). Empty: software "
-        "volume.",
+        doc="ALSA mixer control to set the volume on (e.g. PCM, Speaker). Empty: software volume.",
         allowed="a mixer control name of the speaker's card",
     )
     earcons: bool = setting(
