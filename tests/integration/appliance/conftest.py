@@ -71,7 +71,8 @@ async def until(condition: Callable[[], bool], *, within: float, what: str) -> N
     """Wait (at most `within` s) until `condition()` holds."""
     try:
         async with asyncio.timeout(within):
-            while not condition():
+            # Polled: the conditions span the appliance, its fakes and the emulator's thread.
+            while not condition():  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
     except TimeoutError:
         raise AssertionError(f"not within {within} s: {what}") from None

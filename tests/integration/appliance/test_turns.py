@@ -6,6 +6,7 @@ from pathlib import Path
 
 from talkbox.audio.format import INPUT_RATE_HZ, seconds
 from talkbox.conversation import Earcon, State
+
 from .conftest import MakeEmulator, audio_received, recording, running_box, until
 
 QUESTION = "question-weather.wav"
