@@ -455,7 +455,7 @@ class Appliance:
                 self._problem = reason
             case AudioDeviceFailed(device=device, reason=reason):
                 self._problem = f"{device} device: {reason}"
-            case link_events.TurnCompleted() as done if done.turn_id == self.conversation.turn_id:
+            case link_events.TurnCompleted() as done if done.turn_id is not None:
                 self.last_turn = TurnFacts(
                     turn_id=done.turn_id,
                     answered=not done.interrupted,

@@ -173,6 +173,8 @@ class FakeSpeaker:
         """Every chunk of answer audio queued, in order (24 kHz unless told otherwise)."""
         self.earcons: list[Earcon] = []
         self.flushes = 0
+        self.flush_marks: list[int] = []
+        """For each flush: how many bytes of `audio` had been queued before it."""
         self._volume = 80
         self._plays_until = 0.0
         self._pending: list[tuple[float, asyncio.Future[bool]]] = []
@@ -206,6 +208,7 @@ class FakeSpeaker:
     def flush(self) -> None:
         """Drop what is queued: pending `finished()` futures resolve False."""
         self.flushes += 1
+        self.flush_marks.append(sum(len(chunk) for chunk in self.chunks))
         self._plays_until = 0.0
         pending, self._pending = self._pending, []
         for _, future in pending:

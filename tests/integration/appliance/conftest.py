@@ -67,6 +67,22 @@ def audio_records(emulator: Emulator) -> list[tuple[float, bytes]]:
     ]
 
 
+def answers_by_connection(emulator: Emulator) -> list[bytes]:
+    """The answer audio the emulator sent on each connection that sent any, in order."""
+    by_conn: dict[int, bytearray] = {}
+    for record in emulator.log.server_messages("serverContent.modelTurn"):
+        for part in record.message["serverContent"]["modelTurn"].get("parts", []):
+            data = part.get("inlineData", {}).get("data")
+            if data:
+                by_conn.setdefault(record.conn, bytearray()).extend(base64.b64decode(data))
+    return [bytes(pcm) for _, pcm in sorted(by_conn.items())]
+
+
+def answer_sent(emulator: Emulator) -> bytes:
+    """All answer audio the emulator sent."""
+    return b"".join(answers_by_connection(emulator))
+
+
 async def until(condition: Callable[[], bool], *, within: float, what: str) -> None:
     """Wait (at most `within` s) until `condition()` holds."""
     try:
@@ -125,8 +141,21 @@ class Box:
     emulator: Emulator
     settings: Settings
 
+    seen: int = 0
+    """How much of the LED's history the test has gone through."""
+
     async def state_is(self, state: State, *, within: float = 10.0) -> None:
-        await until(lambda: self.app.state is state, within=within, what=f"state {state}")
+        """Wait until the LED shows `state` after what the test saw before (in order)."""
+        history = self.world.indicator.history
+
+        def shown() -> bool:
+            for index in range(self.seen, len(history)):
+                if history[index][1] is state:
+                    self.seen = index + 1
+                    return True
+            return False
+
+        await until(shown, within=within, what=f"state {state}")
 
 
 def box_settings(emulator: Emulator, state_dir: Path, **overrides: Any) -> Settings:
