@@ -40,6 +40,7 @@ from talkbox import events as link_events
 from talkbox.appliance_events import (
     ApplianceEvent,
     AudioDeviceFailed,
+    AudioDeviceRecovered,
     MicFrameCaptured,
     MuteRequested,
     NoSpeechTimedOut,
@@ -455,6 +456,8 @@ class Appliance:
                 self._problem = reason
             case AudioDeviceFailed(device=device, reason=reason):
                 self._problem = f"{device} device: {reason}"
+            case AudioDeviceRecovered() | link_events.LinkConnected():
+                self._problem = ""
             case link_events.TurnCompleted() as done if done.turn_id is not None:
                 self.last_turn = TurnFacts(
                     turn_id=done.turn_id,
@@ -476,7 +479,12 @@ class Appliance:
         """The STATUS= line: the state, with why for offline and error."""
         match self.conversation.state:
             case State.OFFLINE:
-                return f"offline: retrying in {self._retry_in_s:.0f} s"
+                delay = self._retry_in_s
+                return (
+                    f"offline: retrying in {delay:.0f} s"
+                    if delay >= 10
+                    else (f"offline: retrying in {delay:.1f} s")
+                )
             case State.ERROR:
                 return f"error: {self._problem or 'a turn failed'}"
             case state:
