@@ -103,6 +103,8 @@ class Room:
         self._speech = bytearray()
         self.spoken = asyncio.Event()
         self.frames_fed = 0
+        self.stalled = False
+        """True: the device delivers nothing (a stalled capture thread)."""
 
     def say(self, pcm: bytes) -> None:
         """Speak `pcm` from the next frame on (after what is still being said)."""
@@ -126,7 +128,8 @@ class Room:
                     self.spoken.set()
             else:
                 pcm = silence
-            self.mic.feed(pcm)
+            if not self.stalled:
+                self.mic.feed(pcm)
             self.frames_fed += 1
             await asyncio.sleep(max(0.0, start + self.frames_fed * 0.02 - loop.time()))
 
