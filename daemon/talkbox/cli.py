@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from talkbox.errors import ConfigError
+from talkbox.errors import ConfigError, UsageError
 from talkbox.logs import configure_logging
 
 DEFAULT_CONFIG = Path("/etc/talkbox/talkbox.env")
@@ -65,6 +66,27 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where the answer is saved (default: ./{DEFAULT_OUT_DIR})",
     )
 
+    ctl = sub.add_parser("ctl", help="control the running daemon over its local socket")
+    ctl.add_argument(
+        "--socket",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="the daemon's control socket (default: $RUNTIME_DIRECTORY/control.sock, else "
+        "$XDG_RUNTIME_DIR/talkbox/control.sock, else /run/talkbox/control.sock)",
+    )
+    verbs = ctl.add_subparsers(dest="verb", required=True, metavar="VERB")
+    verbs.add_parser("status", help="the state, the link and the last turn, as JSON")
+    verbs.add_parser("press", help="press the button")
+    verbs.add_parser("release", help="release the button")
+    verbs.add_parser("mute", help="privacy mute: the microphone is not read into the uplink")
+    verbs.add_parser("unmute", help="end the privacy mute")
+    verbs.add_parser("new", help="start a new conversation")
+    say = verbs.add_parser("say", help="ask a text question; the answer is spoken")
+    say.add_argument("text", nargs="+", metavar="TEXT")
+    volume = verbs.add_parser("volume", help="set the speaker volume")
+    volume.add_argument("percent", type=int, metavar="N", help="0 to 100")
+
     sub.add_parser("emulator", help="run the local Live API emulator (see: emulator --help)")
     return parser
 
@@ -95,6 +117,8 @@ def dispatch(argv: Sequence[str]) -> int:
         return report.exit_code
     if args.command == "ask":
         return _ask(config, args.text, out_dir=args.out_dir, as_json=args.json)
+    if args.command == "ctl":
+        return _ctl(args)
     if args.command == "demo":
         from talkbox.demo import run_demo
 
@@ -119,6 +143,28 @@ def _ask(config: Path | None, texts: list[str], *, out_dir: Path, as_json: bool)
     for warning in loaded.warnings:
         logging.getLogger("talkbox.ask").warning("config: %s", warning)
     return asyncio.run(ask(settings, turns, out_dir=out_dir, as_json=as_json, out=sys.stdout))
+
+
+def _ctl(args: argparse.Namespace) -> int:
+    """`talkbox ctl VERB`: one request to the daemon, its answer printed as JSON."""
+    from talkbox.control import ask_daemon, socket_path
+
+    path = args.socket or socket_path()
+    request: dict[str, object] = {"command": args.verb}
+    if args.verb == "say":
+        request["text"] = " ".join(args.text)
+    elif args.verb == "volume":
+        request["percent"] = args.percent
+    try:
+        answer = asyncio.run(ask_daemon(path, request))
+    except (OSError, TimeoutError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"no talkbox daemon answers at {path}: {reason or 'timed out'}") from None
+    print(json.dumps(answer, indent=2 if args.verb == "status" else None))
+    if not answer.get("ok"):
+        print(f"talkbox: {answer.get('error', 'the daemon refused the request')}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def output_dir(path: Path) -> Path:
