@@ -37,30 +37,10 @@ from types import TracebackType
 from typing import Any, Self
 
 from talkbox import events as link_events
-from talkbox.appliance_events import (
-    ApplianceEvent,
-    AudioDeviceFailed,
-    AudioDeviceRecovered,
-    MicFrameCaptured,
-    MuteRequested,
-    NoSpeechTimedOut,
-    PlaybackFinished,
-    SpeechEnded,
-    SpeechStarted,
-    Timer,
-    TimerFired,
-    TurnOpened,
-    UtteranceLimitReached,
-)
-from talkbox.appliance_tools import appliance_registry
-from talkbox.audio.format import INPUT_RATE_HZ, pcm_bytes
-from talkbox.config import Settings
-from talkbox.control import ControlServer, Request, Requests
-from talkbox.conversation import (
+from talkbox.actions import (
     Action,
     CancelTimer,
     ClearPreroll,
-    Event,
     FinishPlayback,
     FlushPlayback,
     PersistMute,
@@ -71,6 +51,7 @@ from talkbox.conversation import (
     SendActivityStart,
     SendAudio,
     SendPreroll,
+    SendText,
     ShowState,
     StartEndpointing,
     StartNewConversation,
@@ -78,9 +59,28 @@ from talkbox.conversation import (
     State,
     StopEndpointing,
     Warn,
-    apply,
-    start,
 )
+from talkbox.appliance_events import (
+    ApplianceEvent,
+    AudioDeviceFailed,
+    AudioDeviceRecovered,
+    MicFrameCaptured,
+    MuteRequested,
+    NoSpeechTimedOut,
+    PlaybackFinished,
+    SpeechEnded,
+    SpeechStarted,
+    TextAsked,
+    Timer,
+    TimerFired,
+    TurnOpened,
+    UtteranceLimitReached,
+)
+from talkbox.appliance_tools import appliance_registry
+from talkbox.audio.format import INPUT_RATE_HZ, pcm_bytes
+from talkbox.config import Settings
+from talkbox.control import ControlServer, Request, RequestError, Requests
+from talkbox.conversation import Event, apply, start
 from talkbox.endpoint import Decision, Endpointer, PreRoll
 from talkbox.live.backoff import RetryPolicy
 from talkbox.live.link import LiveLink
@@ -385,6 +385,8 @@ class Appliance:
             case SendActivityStart():
                 assert link is not None
                 return link.start_turn()
+            case SendText(text=text):
+                return self.link.send_text(text)
             case SendPreroll():
                 self._send_preroll()
             case SendAudio(pcm=pcm):
@@ -514,7 +516,10 @@ class Appliance:
                 return {"volume": self.parts.speaker.volume}
             case "say":
                 assert request.text is not None
-                return {"turn_id": self.link.send_text(request.text)}
+                if self.conversation.state is not State.IDLE:
+                    raise RequestError(f"the box is {self.conversation.state}, not idle")
+                self.post(TextAsked(text=request.text))
+                return {}
             case _:
                 self.post(request.event())
                 return {}

@@ -43,6 +43,30 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, Final
 
+from talkbox.actions import (
+    Action,
+    CancelTimer,
+    ClearPreroll,
+    Earcon,
+    FinishPlayback,
+    FlushPlayback,
+    PersistMute,
+    Play,
+    PlayEarcon,
+    RememberForPreroll,
+    SendActivityEnd,
+    SendActivityStart,
+    SendAudio,
+    SendPreroll,
+    SendText,
+    ShowState,
+    StartEndpointing,
+    StartNewConversation,
+    StartTimer,
+    State,
+    StopEndpointing,
+    Warn,
+)
 from talkbox.appliance_events import (
     ApplianceEvent,
     AudioDeviceFailed,
@@ -58,13 +82,13 @@ from talkbox.appliance_events import (
     PlaybackFinished,
     SpeechEnded,
     SpeechStarted,
+    TextAsked,
     Timer,
     TimerFired,
     TurnOpened,
     UnmuteRequested,
     UtteranceLimitReached,
 )
-from talkbox.audio.format import ANSWER_RATE_HZ
 from talkbox.events import (
     AnswerAudioReceived,
     AnswerInterrupted,
@@ -77,27 +101,6 @@ from talkbox.events import (
     TurnFailed,
     TurnResent,
 )
-
-
-class State(StrEnum):
-    """What the appliance is doing; each state has one LED pattern (`talkbox.leds`)."""
-
-    STARTING = "starting"
-    """Opening devices and making the first connection."""
-    IDLE = "idle"
-    """Connected or ready to connect; waiting for a press (or follow-up speech)."""
-    LISTENING = "listening"
-    """A user turn is open. The only state in which microphone audio goes upstream."""
-    THINKING = "thinking"
-    """The turn is closed; waiting for the first answer audio."""
-    SPEAKING = "speaking"
-    """Playing the answer, until local playback has played all of it."""
-    MUTED = "muted"
-    """Privacy mute: the microphone is never read into the uplink."""
-    OFFLINE = "offline"
-    """The network or the service is unreachable; the link retries with backoff."""
-    ERROR = "error"
-    """Needs a person (bad key, missing audio device), or a turn just failed (for a moment)."""
 
 
 class Mode(StrEnum):
@@ -121,161 +124,6 @@ class LinkStatus(StrEnum):
     FAILED = "failed"
     """The service refused us in a way only a person can fix."""
 
-
-class Earcon(StrEnum):
-    """The short tones the appliance plays."""
-
-    START = "start"
-    """A turn opened: speak now."""
-    END = "end"
-    """A turn closed (or a new conversation began)."""
-    ERROR = "error"
-    """A turn failed, or a press cannot be served now (offline, error)."""
-
-
-# ---------------------------------------------------------------------------------- actions
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ShowState:
-    """Show `state`'s LED pattern."""
-
-    state: State
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PlayEarcon:
-    """Play an earcon on the speaker."""
-
-    earcon: Earcon
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendActivityStart:
-    """Open a user turn on the link (`start_turn`), then apply `TurnOpened`."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendPreroll:
-    """Send the pre-roll: the audio kept by `RememberForPreroll` (at most PREROLL_MS)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendAudio:
-    """Send one microphone frame into the open turn."""
-
-    pcm: bytes
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendActivityEnd:
-    """Close the open user turn on the link (`end_turn`)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RememberForPreroll:
-    """Keep this microphone frame in the pre-roll ring (the newest PREROLL_MS are kept)."""
-
-    pcm: bytes
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ClearPreroll:
-    """Forget everything the pre-roll ring holds."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Play:
-    """Queue answer audio for `turn_id` on the speaker."""
-
-    turn_id: int | None
-    pcm: bytes
-    rate: int = ANSWER_RATE_HZ
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FinishPlayback:
-    """All audio of `turn_id` is queued: apply `PlaybackFinished` once it has played."""
-
-    turn_id: int | None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FlushPlayback:
-    """Drop everything queued or playing on the speaker at once (ALSA `drop()`)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StartEndpointing:
-    """Reset the endpointer and feed it every microphone frame from now on."""
-
-    end_on_silence: bool
-    """False while a held button keeps the utterance open: only the length limit applies."""
-    no_speech_timeout_s: float | None
-    """How long to wait for speech to start; None: wait as long as it takes."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StopEndpointing:
-    """Stop feeding the endpointer."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StartTimer:
-    """Apply `TimerFired(timer, serial)` after `seconds` (replacing a running `timer`)."""
-
-    timer: Timer
-    seconds: float
-    serial: int
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CancelTimer:
-    """Stop `timer` if it runs."""
-
-    timer: Timer
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class StartNewConversation:
-    """Drop the resumption handle and start fresh; a turn in progress is abandoned."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PersistMute:
-    """Store the privacy mute in the state dir, so it survives a restart."""
-
-    muted: bool
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Warn:
-    """Log one WARNING line."""
-
-    message: str
-
-
-Action = (
-    ShowState
-    | PlayEarcon
-    | SendActivityStart
-    | SendPreroll
-    | SendAudio
-    | SendActivityEnd
-    | RememberForPreroll
-    | ClearPreroll
-    | Play
-    | FinishPlayback
-    | FlushPlayback
-    | StartEndpointing
-    | StopEndpointing
-    | StartTimer
-    | CancelTimer
-    | StartNewConversation
-    | PersistMute
-    | Warn
-)
-"""Everything the conversation asks the appliance to do."""
 
 Event = ApplianceEvent | LinkEvent
 """Everything the conversation reacts to."""
@@ -540,6 +388,20 @@ def _turn_opened(c: Conversation, e: TurnOpened) -> Step:
     return _unchanged(c)
 
 
+def _text_opened(c: Conversation, e: TurnOpened) -> Step:
+    if c.turn_id is None:
+        return replace(c, turn_id=e.turn_id), []
+    return _unchanged(c)
+
+
+def _text_asked(c: Conversation, e: TextAsked) -> Step:
+    if resting(c) is not State.IDLE:
+        return _refuse(c)
+    c = replace(_rest(c), state=State.THINKING)
+    c, timer = _timer(c, Timer.ANSWER, c.options.answer_timeout_s)
+    return c, [SendText(text=e.text), timer]
+
+
 def _mic_frame(c: Conversation, e: MicFrameCaptured) -> Step:
     if sends_mic_audio(c):
         return c, [SendAudio(pcm=e.pcm)]
@@ -678,6 +540,17 @@ def _link_disconnected(c: Conversation, e: LinkDisconnected) -> Step:
     return _settle(replace(c, link=link))
 
 
+def _lost_while_speaking(c: Conversation, e: LinkDisconnected) -> Step:
+    c, actions = _link_disconnected(c, e)
+    if c.link is not LinkStatus.DOWN or c.answer_in:
+        return c, actions
+    # The answer was cut and the link must wait to reconnect: what played is dropped (a
+    # resent turn is answered whole), and the answer timeout runs as after any question.
+    c = replace(c, state=State.THINKING)
+    c, timer = _timer(c, Timer.ANSWER, c.options.answer_timeout_s)
+    return c, [FlushPlayback(), timer]
+
+
 def _link_failed(c: Conversation, _e: LinkFailed) -> Step:
     return _settle(replace(c, link=LinkStatus.FAILED))
 
@@ -727,6 +600,8 @@ TABLE: Final[Mapping[tuple[State, type], Handler]] = {
     (S.IDLE, NoSpeechTimedOut): _follow_up_over,
     # the turn on the link, and its answer
     (S.LISTENING, TurnOpened): _turn_opened,
+    (S.THINKING, TurnOpened): _text_opened,
+    **_every(TextAsked, _text_asked, (S.STARTING, S.IDLE, S.OFFLINE, S.ERROR)),
     (S.THINKING, AnswerAudioReceived): _first_audio,
     (S.SPEAKING, AnswerAudioReceived): _more_audio,
     (S.IDLE, AnswerAudioReceived): _unprompted_audio,
@@ -742,7 +617,8 @@ TABLE: Final[Mapping[tuple[State, type], Handler]] = {
     (S.ERROR, TimerFired): _timer_fired,
     # the link and the devices
     **_every(LinkConnected, _link_connected),
-    **_every(LinkDisconnected, _link_disconnected),
+    **_every(LinkDisconnected, _link_disconnected, tuple(s for s in State if s is not S.SPEAKING)),
+    (S.SPEAKING, LinkDisconnected): _lost_while_speaking,
     **_every(LinkFailed, _link_failed),
     **_every(AudioDeviceFailed, _device_failed),
     **_every(AudioDeviceRecovered, _device_recovered),

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from talkbox.actions import Earcon, State
 from talkbox.appliance_events import (
     ApplianceEvent,
     AudioDeviceFailed,
@@ -28,7 +29,6 @@ from talkbox.appliance_events import (
     LongPressed,
 )
 from talkbox.audio.format import ANSWER_RATE_HZ, INPUT_RATE_HZ, pcm_bytes, seconds
-from talkbox.conversation import Earcon, State
 from talkbox.events import LinkEvent
 
 E = TypeVar("E")

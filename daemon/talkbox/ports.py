@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Protocol
 
-from talkbox.conversation import Earcon, State
+from talkbox.actions import Earcon, State
 
 
 class MicFrame(Protocol):

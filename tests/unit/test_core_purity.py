@@ -13,11 +13,17 @@ PACKAGE = Path(talkbox.__file__).parent
 
 #: pure module → the only modules it may import (besides typing helpers listed below).
 PURE = {
+    "actions": {"talkbox.appliance_events", "talkbox.audio.format"},
     "appliance_events": set(),
-    "conversation": {"talkbox.appliance_events", "talkbox.audio.format", "talkbox.events"},
+    "conversation": {
+        "talkbox.actions",
+        "talkbox.appliance_events",
+        "talkbox.audio.format",
+        "talkbox.events",
+    },
     "endpoint": set(),
-    "leds": {"talkbox.conversation"},
-    "ports": {"talkbox.conversation"},
+    "leds": {"talkbox.actions"},
+    "ports": {"talkbox.actions"},
 }
 HARMLESS = {"__future__", "collections", "collections.abc", "dataclasses", "enum", "typing"}
 

@@ -147,3 +147,22 @@ async def test_a_malformed_request_gets_a_json_error_and_the_box_goes_on(
         assert answer["ok"] is False
         assert answer["error"].startswith(error)
         assert (await ask_daemon(path, {"command": "status"}))["state"] == str(box.app.state)
+
+
+async def test_ctl_say_asks_a_text_question_whose_answer_is_spoken(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    emulator = await make_emulator(realtime=True)
+    path = tmp_path / "control.sock"
+    async with running_box(emulator, tmp_path, control_socket=path) as box:
+        assert await ask_daemon(path, {"command": "say", "text": "what time is it"}) == {
+            "ok": True
+        }
+        await box.state_is(State.THINKING, within=2)
+        await box.state_is(State.SPEAKING, within=5)
+        await box.state_is(State.IDLE, within=10)
+        assert box.world.speaker.audio
+        await ask_daemon(path, {"command": "mute"})
+        await box.state_is(State.MUTED, within=2)
+        refused = await ask_daemon(path, {"command": "say", "text": "hello"})
+        assert refused == {"ok": False, "error": "the box is muted, not idle"}
