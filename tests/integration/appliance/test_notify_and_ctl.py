@@ -155,9 +155,7 @@ async def test_ctl_say_asks_a_text_question_whose_answer_is_spoken(
     emulator = await make_emulator(realtime=True)
     path = tmp_path / "control.sock"
     async with running_box(emulator, tmp_path, control_socket=path) as box:
-        assert await ask_daemon(path, {"command": "say", "text": "what time is it"}) == {
-            "ok": True
-        }
+        assert await ask_daemon(path, {"command": "say", "text": "what time is it"}) == {"ok": True}
         await box.state_is(State.THINKING, within=2)
         await box.state_is(State.SPEAKING, within=5)
         await box.state_is(State.IDLE, within=10)
