@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -14,10 +16,11 @@ import pytest
 
 from talkbox.control import ask_daemon
 from talkbox.conversation import State
-from talkbox.parts import new_fake_world
+from talkbox.daemon import serve
+from talkbox.parts import fake_parts, new_fake_world
 from talkbox.systemd import Notifier
 
-from .conftest import MakeEmulator, recording, running_box, until
+from .conftest import FAST_POLICY, MakeEmulator, Room, box_settings, recording, running_box, until
 
 
 class NotifySocket:
@@ -164,3 +167,38 @@ async def test_ctl_say_asks_a_text_question_whose_answer_is_spoken(
         await box.state_is(State.MUTED, within=2)
         refused = await ask_daemon(path, {"command": "say", "text": "hello"})
         assert refused == {"ok": False, "error": "the box is muted, not idle"}
+
+
+async def test_sigterm_stops_the_box_within_two_seconds_led_off_pins_released(
+    make_emulator: MakeEmulator, tmp_path: Path, notify: NotifySocket
+) -> None:
+    emulator = await make_emulator(realtime=True)
+    world = new_fake_world()
+    settings = box_settings(emulator, tmp_path / "state")
+    notifier = Notifier(address=str(notify.path), watchdog_s=None)
+    room = Room(world.mic)
+    feeder = asyncio.create_task(room.run())
+    daemon = asyncio.create_task(
+        serve(
+            settings,
+            fake_parts(world),
+            notifier=notifier,
+            control_socket=tmp_path / "control.sock",
+            policy=FAST_POLICY,
+        )
+    )
+    try:
+        await until(lambda: "STATUS=idle" in notify.lines(), within=10, what="idle")
+        signalled = time.monotonic()
+        os.kill(os.getpid(), signal.SIGTERM)
+        async with asyncio.timeout(2.0):
+            code = await daemon
+        assert time.monotonic() - signalled < 2.0
+    finally:
+        feeder.cancel()
+    assert code == 0
+    assert "STOPPING=1" in notify.lines()
+    assert world.indicator.shown is None
+    assert world.indicator.closed
+    assert world.button.closed
+    assert not (tmp_path / "control.sock").exists()
