@@ -184,11 +184,10 @@ class FakeSpeaker:
         """All answer audio queued so far."""
         return b"".join(self.chunks)
 
-    def play(self, pcm: bytes, rate_hz: int = ANSWER_RATE_HZ) -> bool:
+    def play(self, pcm: bytes, rate: int = ANSWER_RATE_HZ) -> None:
         """Queue audio; it takes its duration (divided by `speed`) to play."""
         self.chunks.append(pcm)
-        self._extend(seconds(pcm, rate_hz))
-        return True
+        self._extend(seconds(pcm, rate))
 
     def play_earcon(self, earcon: Earcon) -> bool:
         """Record the earcon; it plays for a tenth of a second."""

@@ -39,8 +39,8 @@ class AudioSource(Protocol):
 class AudioSink(Protocol):
     """The speaker: a queue of audio played in order, never blocking the caller."""
 
-    def play(self, pcm: bytes, rate_hz: int = ...) -> bool:
-        """Queue mono S16_LE audio at `rate_hz`; False when the queue is full."""
+    def play(self, pcm: bytes, rate: int = ...) -> None:
+        """Queue mono S16_LE audio at `rate` Hz (too much queued ahead: refused and counted)."""
         ...
 
     def play_earcon(self, earcon: Earcon) -> bool:
