@@ -81,11 +81,13 @@ async def test_the_watchdog_is_pinged_at_its_interval_and_not_when_capture_stall
         assert all(0.2 <= gap <= 0.25 + 0.3 for gap in gaps), gaps
         box.room.stalled = True
         stalled_at = time.monotonic()
-        await asyncio.sleep(1.0)
-        assert [t for t in notify.times_of("WATCHDOG=1") if t > stalled_at + 0.3] == []
+        await asyncio.sleep(1.5)
+        # A check just after the stall may still count frames read before it (two at most).
+        late = [t for t in notify.times_of("WATCHDOG=1") if t > stalled_at + 2 * 0.25 + 0.15]
+        assert late == []
         box.room.stalled = False
         await until(
-            lambda: any(t > stalled_at + 1.0 for t in notify.times_of("WATCHDOG=1")),
+            lambda: any(t > stalled_at + 1.5 for t in notify.times_of("WATCHDOG=1")),
             within=2,
             what="pings again",
         )
