@@ -36,7 +36,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from talkbox import events as link_events
 from talkbox.actions import (
     Action,
     CancelTimer,
@@ -62,8 +61,6 @@ from talkbox.actions import (
 )
 from talkbox.appliance_events import (
     ApplianceEvent,
-    AudioDeviceFailed,
-    AudioDeviceRecovered,
     MicFrameCaptured,
     MuteRequested,
     NoSpeechTimedOut,
@@ -77,6 +74,7 @@ from talkbox.appliance_events import (
     UtteranceLimitReached,
 )
 from talkbox.appliance_tools import appliance_registry
+from talkbox.appstatus import Counters, Facts, TurnFacts
 from talkbox.audio.format import INPUT_RATE_HZ, pcm_bytes
 from talkbox.config import Settings
 from talkbox.control import ControlServer, Request, RequestError, Requests
@@ -115,34 +113,6 @@ class _Heard:
     frame: MicFrame
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TurnFacts:
-    """What `talkbox ctl status` says about the last turn that ended."""
-
-    turn_id: int | None
-    answered: bool
-    interrupted: bool = False
-    audio_s: float = 0.0
-    first_audio_s: float | None = None
-    duration_s: float = 0.0
-    transcript: str = ""
-    reason: str = ""
-
-
-@dataclass(slots=True)
-class Counters:
-    """Progress the watchdog checks, and what the status reports."""
-
-    frames: int = 0
-    """Microphone frames the capture pump received."""
-    frames_dropped: int = 0
-    """Frames dropped because the control task fell behind."""
-    applied: int = 0
-    """Events the control task applied."""
-    frames_sent: int = 0
-    """Microphone frames handed to the link (SendAudio, and pre-roll frames)."""
-
-
 class Appliance:
     """Press, speak, hear: the parts, the conversation and the Live link, run together."""
 
@@ -170,10 +140,8 @@ class Appliance:
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
         self._preroll = PreRoll(pcm_bytes(settings.preroll_ms / 1000, INPUT_RATE_HZ))
         self._endpointing = False
-        self._retry_in_s = 0.0
-        self._problem = ""
         self.counters = Counters()
-        self.last_turn: TurnFacts | None = None
+        self.facts = Facts()
         self.conversation, shown = start(turn_options(settings), muted=self._mute.load())
         self._startup_actions = shown
         self._parts: Parts | None = None
@@ -353,7 +321,7 @@ class Appliance:
             self._apply(DECISIONS[decision])
 
     def _handle(self, event: Event) -> None:
-        self._note(event)
+        self.facts.note(event)
         self._apply(event)
 
     def _apply(self, event: Event) -> None:
@@ -449,48 +417,16 @@ class Appliance:
         if handle is not None:
             handle.cancel()
 
-    def _note(self, event: Event) -> None:
-        """Keep what the status and STATUS= lines tell about the link, devices and turns."""
-        match event:
-            case link_events.LinkDisconnected(retry_in_s=delay):
-                self._retry_in_s = delay
-            case link_events.LinkFailed(reason=reason):
-                self._problem = reason
-            case AudioDeviceFailed(device=device, reason=reason):
-                self._problem = f"{device} device: {reason}"
-            case AudioDeviceRecovered() | link_events.LinkConnected():
-                self._problem = ""
-            case link_events.TurnCompleted() as done if done.turn_id is not None:
-                self.last_turn = TurnFacts(
-                    turn_id=done.turn_id,
-                    answered=not done.interrupted,
-                    interrupted=done.interrupted,
-                    audio_s=done.audio_s,
-                    first_audio_s=done.first_audio_s,
-                    duration_s=done.duration_s,
-                    transcript=done.transcript,
-                )
-            case link_events.TurnFailed(turn_id=turn_id, reason=reason):
-                self.last_turn = TurnFacts(turn_id=turn_id, answered=False, reason=reason)
-            case _:
-                pass
-
     # ----------------------------------------------------------------- status, ctl
 
     def status_line(self) -> str:
         """The STATUS= line: the state, with why for offline and error."""
-        match self.conversation.state:
-            case State.OFFLINE:
-                delay = self._retry_in_s
-                return (
-                    f"offline: retrying in {delay:.0f} s"
-                    if delay >= 10
-                    else (f"offline: retrying in {delay:.1f} s")
-                )
-            case State.ERROR:
-                return f"error: {self._problem or 'a turn failed'}"
-            case state:
-                return str(state)
+        return self.facts.line(self.conversation.state)
+
+    @property
+    def last_turn(self) -> TurnFacts | None:
+        """What is known of the last turn that ended."""
+        return self.facts.last_turn
 
     def status(self) -> dict[str, Any]:
         """What `talkbox ctl status` answers."""
