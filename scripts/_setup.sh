@@ -16,6 +16,10 @@ APT_NEEDS=(
     # The tests check the unit with systemd-analyze (nothing is booted) and lint every script.
     "systemd|command -v systemd-analyze >/dev/null"
     "shellcheck|command -v shellcheck >/dev/null"
+    # pyalsaaudio ships as an sdist only: it compiles against the ALSA headers with gcc.
+    "libasound2-dev|test -f /usr/include/alsa/asoundlib.h"
+    "gcc|command -v gcc >/dev/null"
+    "python3-dev|$PY -c 'import os, sys, sysconfig; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_path(\"include\"), \"Python.h\")))'"
 )
 
 missing=()

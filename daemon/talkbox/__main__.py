@@ -6,7 +6,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from talkbox.errors import ConfigError, ExitCode, LiveFatalError, UsageError
+from talkbox.errors import ConfigError, ExitCode, LiveFatalError, StateBusyError, UsageError
 
 log = logging.getLogger("talkbox")
 
@@ -25,6 +25,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"talkbox: {exc}", file=sys.stderr)
         return ExitCode.USAGE
+    except StateBusyError as exc:
+        print(f"talkbox: {exc}", file=sys.stderr)
+        return ExitCode.BUSY
     except LiveFatalError as exc:
         print(f"talkbox: {exc.reason}", file=sys.stderr)
         return ExitCode.CONFIG

@@ -85,6 +85,7 @@ from talkbox.live.link import LiveLink
 from talkbox.mutestore import MuteStore
 from talkbox.parts import CAPTURE, Parts, endpoint_options, turn_options
 from talkbox.ports import MicFrame
+from talkbox.state_lock import holding
 from talkbox.systemd import Notifier
 from talkbox.vad import FRAME_MS, SILENCE_DBFS, SpeechDetector
 
@@ -154,6 +155,8 @@ class Appliance:
         """Open the parts and the socket, start the tasks, then say READY=1."""
         stack = self._stack
         try:
+            # One owner per state dir: the handle and the mute are this daemon's.
+            await stack.enter_async_context(holding(self.settings.state_dir, command="run"))
             parts = self._parts = await stack.enter_async_context(self._open_parts(self.post))
             self._detector = SpeechDetector(parts.vad, Endpointer(endpoint_options(self.settings)))
             tools = appliance_registry(

@@ -1,7 +1,7 @@
 """The tools the appliance offers the model: time, volume, mute, end of conversation.
 
-Each is short and its result is spoken, so each is BLOCKING (the registry's default; the
-model waits for the result). The model may mute the microphone; only a person unmutes
+Each is short and its result is spoken, so each is declared BLOCKING: the model waits for
+the result (gemini-3.8-live takes an undeclared behaviour as NON_BLOCKING). The model may mute the microphone; only a person unmutes
 (double press, `talkbox ctl unmute`): no tool does.
 """
 
@@ -11,7 +11,13 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from talkbox.live.tools import NoArguments, ToolRegistry, ToolResult, default_registry
+from talkbox.live.tools import (
+    BLOCKING,
+    NoArguments,
+    ToolRegistry,
+    ToolResult,
+    default_registry,
+)
 from talkbox.ports import AudioSink
 
 
@@ -50,12 +56,19 @@ def appliance_registry(
         "Set the speaker volume of the device, 0 to 100 percent.",
         set_volume,
         VolumeArguments,
+        behavior=BLOCKING,
     )
-    registry.register("get_volume", "Get the speaker volume of the device, in percent.", get_volume)
+    registry.register(
+        "get_volume",
+        "Get the speaker volume of the device, in percent.",
+        get_volume,
+        behavior=BLOCKING,
+    )
     registry.register(
         "mute_microphone",
         "Mute the device's microphone (privacy mute) when the person asks for it; only the "
         "person can unmute it.",
         mute_microphone,
+        behavior=BLOCKING,
     )
     return registry

@@ -10,9 +10,10 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 
-from talkbox.errors import ConfigError, UsageError
-from talkbox.logs import configure_logging
+from talkbox.errors import ConfigError, ExitCode, UsageError
+from talkbox.logs import REDACTOR, configure_logging
 
 DEFAULT_CONFIG = Path("/etc/talkbox/talkbox.env")
 DEFAULT_OUT_DIR = Path("out")
@@ -44,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate the configuration and show it")
     _add_config(check)
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="then open one Live setup with these settings (no audio, no turn) and print "
+        "what the service answered",
+    )
 
     ask = sub.add_parser("ask", help="send text turns to the current conversation")
     _add_config(ask)
@@ -65,6 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help=f"where the answer is saved (default: ./{DEFAULT_OUT_DIR})",
     )
+
+    run = sub.add_parser("run", help="run the appliance (the daemon systemd starts)")
+    _add_config(run)
+
+    sub.add_parser("devices", help="list the ALSA devices and cards, with their config names")
+
+    selftest = sub.add_parser(
+        "selftest", help="try the microphone, speaker, LED and button, one step at a time"
+    )
+    _add_config(selftest)
 
     ctl = sub.add_parser("ctl", help="control the running daemon over its local socket")
     ctl.add_argument(
@@ -103,22 +120,26 @@ def dispatch(argv: Sequence[str]) -> int:
     config = args.config if getattr(args, "config", None) else default_config()
     if args.command == "check":
         from talkbox.config import check_report
+        from talkbox.live.session_config import credential_problems
 
-        report = check_report(config)
+        report = check_report(config, needs=(credential_problems,))
+        _mask(report.secrets)
         for line in report.lines:
-            print(line)
-        for problem in report.problems:
-            print(f"talkbox: config error: {problem}", file=sys.stderr)
-        if report.problems:
-            count = len(report.problems)
-            print(f"talkbox: {count} problem{'s' if count != 1 else ''} to fix", file=sys.stderr)
-        for warning in report.warnings:
-            print(f"talkbox: warning: {warning}", file=sys.stderr)
-        return report.exit_code
+            _say(line, sys.stdout)
+        _report(report.problems, report.warnings)
+        if report.problems or not args.online:
+            return report.exit_code
+        return _check_online(config)
     if args.command == "ask":
         return _ask(config, args.text, out_dir=args.out_dir, as_json=args.json)
     if args.command == "ctl":
         return _ctl(args)
+    if args.command == "run":
+        return _run(config)
+    if args.command == "devices":
+        return _devices()
+    if args.command == "selftest":
+        return _selftest(config)
     if args.command == "demo":
         from talkbox.demo import run_demo
 
@@ -131,18 +152,57 @@ def dispatch(argv: Sequence[str]) -> int:
 def _ask(config: Path | None, texts: list[str], *, out_dir: Path, as_json: bool) -> int:
     """`talkbox ask`: load the settings, read the turns, run them (ConfigError etc. propagate)."""
     from talkbox.ask import ask, read_turns
-    from talkbox.config import load_config
+    from talkbox.config import ConfigProblems, load_or_problems
 
     # Everything a turn needs is checked before connecting: nothing is asked only to be lost.
     turns = read_turns(texts, sys.stdin.buffer)
     out_dir = output_dir(out_dir)
-    loaded = load_config(config)
+    loaded = load_or_problems(config, {})
+    # From here on every line printed or logged masks the key, SDK errors quoting it included.
+    _mask(loaded.secrets)
+    if isinstance(loaded, ConfigProblems):
+        _report(loaded.problems, loaded.notes)
+        return ExitCode.CONFIG
     settings = loaded.settings
     configure_logging(settings.log_level)
     # A misspelled TALKBOX_ variable or an odd env-file line must not pass unnoticed.
     for warning in loaded.warnings:
         logging.getLogger("talkbox.ask").warning("config: %s", warning)
     return asyncio.run(ask(settings, turns, out_dir=out_dir, as_json=as_json, out=sys.stdout))
+
+
+def _mask(secrets: Sequence[str]) -> None:
+    for secret in secrets:
+        REDACTOR.add(secret)
+
+
+def _say(line: str, stream: TextIO) -> None:
+    # The project's one redaction rule (logs.REDACTOR) covers what the commands print too.
+    print(REDACTOR(line), file=stream)
+
+
+def _report(problems: Sequence[str], warnings: Sequence[str]) -> None:
+    """Every config problem, their count and the warnings, one line each on stderr."""
+    for problem in problems:
+        _say(f"talkbox: config error: {problem}", sys.stderr)
+    if problems:
+        count = len(problems)
+        _say(f"talkbox: {count} problem{'s' if count != 1 else ''} to fix", sys.stderr)
+    for warning in warnings:
+        _say(f"talkbox: warning: {warning}", sys.stderr)
+
+
+def _check_online(config: Path | None) -> int:
+    """`talkbox check --online`: the service's answer to one setup, as one line."""
+    from talkbox.config import load_settings
+    from talkbox.live.probe import probe_setup
+
+    result = asyncio.run(probe_setup(load_settings(config)))
+    if result.accepted:
+        _say(result.line, sys.stdout)
+    else:
+        _say(f"talkbox: {result.line}", sys.stderr)
+    return result.exit_code
 
 
 def _ctl(args: argparse.Namespace) -> int:
@@ -160,11 +220,70 @@ def _ctl(args: argparse.Namespace) -> int:
     except (OSError, TimeoutError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise UsageError(f"no talkbox daemon answers at {path}: {reason or 'timed out'}") from None
-    print(json.dumps(answer, indent=2 if args.verb == "status" else None))
+    _say(json.dumps(answer, indent=2 if args.verb == "status" else None), sys.stdout)
     if not answer.get("ok"):
-        print(f"talkbox: {answer.get('error', 'the daemon refused the request')}", file=sys.stderr)
+        _say(f"talkbox: {answer.get('error', 'the daemon refused the request')}", sys.stderr)
         return 1
     return 0
+
+
+def _run(config: Path | None) -> int:
+    """`talkbox run`: every setting checked before anything opens, then the daemon."""
+    from talkbox.config import AREAS, ConfigProblems, load_or_problems
+    from talkbox.daemon import serve
+    from talkbox.hardware import hardware_parts
+    from talkbox.live.session_config import credential_problems
+
+    loaded = load_or_problems(config, {})
+    _mask(loaded.secrets)
+    if isinstance(loaded, ConfigProblems):
+        _report(loaded.problems, loaded.notes)
+        return ExitCode.CONFIG
+    settings = loaded.settings
+    problems = [need for area in AREAS for need in area.unmet_needs(settings)]
+    problems = problems or list(credential_problems(settings))
+    if problems:
+        # Before READY=1: systemd's RestartPreventExitStatus=78 keeps the unit failed.
+        _report(problems, [])
+        return ExitCode.CONFIG
+    configure_logging(settings.log_level)
+    for warning in loaded.warnings:
+        logging.getLogger("talkbox.run").warning("config: %s", warning)
+    return asyncio.run(serve(settings, hardware_parts(settings)))
+
+
+def _devices() -> int:
+    """`talkbox devices`: the ALSA PCMs and cards, with the names the config takes."""
+    from talkbox.audio.alsa import list_devices
+
+    found = list_devices()
+    _say("Capture PCMs (TALKBOX_CAPTURE_DEVICE):", sys.stdout)
+    for name in found.capture:
+        _say(f"  {name}", sys.stdout)
+    _say("Playback PCMs (TALKBOX_PLAYBACK_DEVICE):", sys.stdout)
+    for name in found.playback:
+        _say(f"  {name}", sys.stdout)
+    _say("Cards (name a card by its id; its mixers for TALKBOX_MIXER):", sys.stdout)
+    for card in found.cards:
+        mixers = ", ".join(found.mixers.get(card, ())) or "none"
+        _say(f"  {card}: plughw:CARD={card},DEV=0  (mixers: {mixers})", sys.stdout)
+    if not found.cards:
+        _say("  none found", sys.stdout)
+    return ExitCode.OK
+
+
+def _selftest(config: Path | None) -> int:
+    """`talkbox selftest`: microphone, speaker, LED and button, each PASS, FAIL or SKIP."""
+    from talkbox.config import ConfigProblems, load_or_problems
+    from talkbox.selftest import selftest
+
+    loaded = load_or_problems(config, {})
+    _mask(loaded.secrets)
+    if isinstance(loaded, ConfigProblems):
+        _report(loaded.problems, loaded.notes)
+        return ExitCode.CONFIG
+    configure_logging("WARNING")
+    return asyncio.run(selftest(loaded.settings, sys.stdout))
 
 
 def output_dir(path: Path) -> Path:

@@ -30,6 +30,10 @@ class LiveFatalError(TalkboxError):
         super().__init__(reason)
 
 
+class StateBusyError(TalkboxError):
+    """Another talkbox process owns the state dir (exit 75, one line naming it)."""
+
+
 class AudioDeviceError(TalkboxError):
     """An audio device is missing, busy or vanished."""
 
@@ -43,7 +47,11 @@ class ExitCode(IntEnum):
     """An unexpected error: a bug, logged with its traceback."""
     USAGE = 2
     """The command line was wrong (argparse's own code)."""
+    BUSY = 75
+    """Another process holds the state dir: EX_TEMPFAIL, worth trying again later."""
     CONFIG = 78
     """The configuration needs fixing: EX_CONFIG from sysexits.h, so systemd can name it."""
     INTERRUPTED = 130
     """Stopped by Ctrl-C (128 + SIGINT), as shells report it."""
+    TERMINATED = 143
+    """Stopped by SIGTERM (128 + SIGTERM), after closing the connection in order."""

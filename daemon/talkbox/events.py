@@ -51,6 +51,10 @@ class LinkDisconnected:
     """True: the link reconnects after `retry_in_s`; False: only when there is work to send."""
     idle: bool = False
     """The link closed the connection because nothing happened on it (the handle is kept)."""
+    offline: bool = False
+    """Connecting has kept failing for a while (`RetryPolicy.offline_after_s`)."""
+    gave_up: bool = False
+    """The link stopped waiting: pending turns failed; it tries again for the next turn."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -115,7 +119,11 @@ class TranscriptReceived:
 
 @dataclass(frozen=True, slots=True)
 class GenerationCompleted:
-    """The model finished generating the answer (its audio may still be arriving)."""
+    """All of the answer's audio is in (generationComplete).
+
+    On gemini-3.8-live it comes well before TurnCompleted, which the service paces to the
+    answer's playback: the person hears the answer until local playback ends.
+    """
 
     turn_id: int | None
 
@@ -156,6 +164,16 @@ class TurnCompleted:
     usage: Usage | None
     conversation_turn: int
     """How many turns the conversation has answered, this one included."""
+    end_reason: str | None = None
+    """Why the turn ended other than with a normal answer (turnCompleteReason, e.g.
+    GENERATED_CONTENT_SAFETY or MALFORMED_FUNCTION_CALL); None for a normal answer."""
+    waiting_for_input: bool = False
+    """The model thought the person was still mid-utterance (waitingForInput)."""
+
+    @property
+    def abnormal(self) -> bool:
+        """Whether the turn ended for a reason other than a normal answer."""
+        return self.end_reason is not None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

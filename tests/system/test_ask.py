@@ -77,15 +77,19 @@ def test_two_asks_in_a_row_continue_one_conversation(
     assert two["turn"] == 2
     assert two["resumed"]
     assert two["transcript"].startswith("turn 2:")
+    assert one["conversation"] == two["conversation"]
     assert set(one) == {
         "turn",
+        "conversation",
         "transcript",
         "wav",
         "audio_s",
         "first_audio_ms",
         "resumed",
         "reconnects",
+        "end_reason",
     }
+    assert one["end_reason"] is None
     pcm, rate = read_wav(Path(two["wav"]))
     assert rate == 24_000
     assert len(pcm) == round(two["audio_s"] * 48_000)
@@ -266,3 +270,88 @@ def test_an_unusable_out_dir_is_refused_before_connecting(
     assert "Traceback" not in done.stderr
     # Refused before connecting: the unreachable service was never tried.
     assert "connect" not in done.stderr.lower()
+
+
+def test_on_gemini_3_8_live_ask_saves_complete_answers_that_arrived_faster_than_real_time(
+    tmp_path: Path,
+) -> None:
+    question = "tell me about the tides of the northern sea, please"
+    with EmulatorThread(EmulatorOptions(realtime=True, fast_audio_factor=4.0)) as emu:
+        result = ask(emu, tmp_path / "state", "--json", "--out-dir", str(tmp_path), question)
+        chunks = [
+            r
+            for r in emu.log.server_messages("serverContent.")
+            if "modelTurn" in r.message["serverContent"]
+        ]
+        sent = sum(
+            len(part["inlineData"]["data"]) * 3 // 4
+            for r in chunks
+            for part in r.message["serverContent"]["modelTurn"]["parts"]
+        )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    pcm, _ = read_wav(Path(answer["wav"]))
+    # Complete: every byte the service sent is in the file, and it is the whole answer.
+    assert abs(len(pcm) - sent) <= 4 * len(chunks)
+    assert answer["audio_s"] > 3.0
+    arrival = chunks[-1].t - chunks[0].t
+    assert arrival < answer["audio_s"] / 2
+    assert answer["end_reason"] is None
+
+
+def test_on_extended_thinking_ask_gets_the_filler_and_the_answer_as_one_turn(
+    emulator: EmulatorThread, tmp_path: Path
+) -> None:
+    result = ask(
+        emulator,
+        tmp_path / "state",
+        "--json",
+        "--out-dir",
+        str(tmp_path),
+        "why is the sky blue",
+        "and at night?",
+        TALKBOX_MODEL="gemini-3.8-live-extended-thinking",
+    )
+    assert result.returncode == 0, result.stderr
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert (first["turn"], second["turn"]) == (1, 2)
+    assert first["transcript"].startswith("Let me think.")
+    assert "turn 1:" in first["transcript"]
+    assert "turn 2:" in second["transcript"]
+    assert len(list(tmp_path.glob("talkbox-*.wav"))) == 2
+
+
+def test_a_turn_the_service_blocked_is_saved_said_and_exits_1(
+    tmp_path: Path,
+) -> None:
+    with EmulatorThread(EmulatorOptions(realtime=False)) as emu:
+        emu.arm("turn_complete_reason:reason=GENERATED_CONTENT_SAFETY@turn=1")
+        result = ask(emu, tmp_path / "state", "--json", "--out-dir", str(tmp_path), "hello")
+    assert result.returncode == 1
+    answer = json.loads(result.stdout)
+    assert answer["end_reason"] == "GENERATED_CONTENT_SAFETY"
+    assert "talkbox: turn 'hello' ended abnormally: GENERATED_CONTENT_SAFETY" in result.stderr
+    assert "ended abnormally: GENERATED_CONTENT_SAFETY" in result.stderr.split("WARNING", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"TALKBOX_MODEL": "gemini-live-2.5-flash-preview"}, "use gemini-3.8-live"),
+        ({"TALKBOX_AFFECTIVE_DIALOG": "true"}, "TALKBOX_AFFECTIVE_DIALOG"),
+    ],
+)
+def test_ask_refuses_a_retired_model_or_refused_option_before_anything_connects(
+    tmp_path: Path, env: dict[str, str], named: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "talkbox", "ask", "--out-dir", str(tmp_path), "hello"],
+        env={**offline_env(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 78, done.stderr
+    assert named in done.stderr
+    assert done.stdout == ""

@@ -1,1 +1,1 @@
-"""Audio: PCM framing, resampling, WAV files and (later) the ALSA adapter."""
+"""Audio: format constants, pure frame helpers, device options, the ALSA adapter, WAV files."""

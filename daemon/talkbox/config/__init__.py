@@ -9,24 +9,30 @@ Areas: `live` (LiveFields), `turns` (TurnFields), `audio` (AudioFields), `gpio`
 setting goes into its area with `fields.setting()`, into `config/talkbox.env` in that area's
 section, and nowhere else: its metadata drives problems, masking, provenance and warnings
 (`loading`) and what `talkbox check` shows (`check`).
+
+Every value a message quotes goes through `fields.shown` (control characters escaped, long
+values cut), every look at the filesystem through `files` (any OS refusal becomes a Problem of
+the setting, exit 78), and the values of secret fields are handed to the commands
+(`LoadedConfig.secrets`), which mask them with the one redactor of `talkbox.logs`.
 """
 
 from talkbox.config.audio import AudioFields
 from talkbox.config.check import CheckReport, check_report
-from talkbox.config.fields import ENV_PREFIX, Area, SettingInfo, setting
+from talkbox.config.fields import ENV_PREFIX, Area, SettingInfo, setting, shown
 from talkbox.config.gpio import HAT_NAMES, GpioFields
 from talkbox.config.live import (
     API_KEY_VARIABLES,
     CREDENTIAL_NAME,
-    DEFAULT_MODEL,
     DEFAULT_SYSTEM_INSTRUCTION,
     MISSING_KEY,
     LiveFields,
     context_window_tokens,
 )
 from talkbox.config.loading import (
+    ConfigProblems,
     LoadedConfig,
     load_config,
+    load_or_problems,
     load_settings,
     variable_name,
     variable_names,
@@ -34,6 +40,7 @@ from talkbox.config.loading import (
 from talkbox.config.settings import AREAS, Settings
 from talkbox.config.system import SYSTEM_STATE_DIR, SystemFields, default_state_dir
 from talkbox.config.turns import TurnFields
+from talkbox.live.models import DEFAULT_MODEL
 
 __all__ = [
     "API_KEY_VARIABLES",
@@ -48,6 +55,7 @@ __all__ = [
     "Area",
     "AudioFields",
     "CheckReport",
+    "ConfigProblems",
     "GpioFields",
     "LiveFields",
     "LoadedConfig",
@@ -59,8 +67,10 @@ __all__ = [
     "context_window_tokens",
     "default_state_dir",
     "load_config",
+    "load_or_problems",
     "load_settings",
     "setting",
+    "shown",
     "variable_name",
     "variable_names",
 ]

@@ -5,13 +5,15 @@ The command's shell (arguments, printing) is in `talkbox.cli`; this module decid
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
 
-from talkbox.config.fields import info_of
-from talkbox.config.loading import load_or_problems, variable_names
+from talkbox.config.fields import info_of, shown_path
+from talkbox.config.fields import shown as safely
+from talkbox.config.loading import ConfigProblems, load_or_problems, variable_names
 from talkbox.config.settings import AREAS, Settings
 from talkbox.errors import ExitCode
 
@@ -25,7 +27,9 @@ class CheckReport:
     problems: list[str]
     """Every problem that stops the daemon; when there are any, `lines` is empty."""
     warnings: list[str]
-    """Allowed but probably not meant; only when there are no problems."""
+    """Allowed but probably not meant; with problems, the env file's notes (they may explain)."""
+    secrets: tuple[str, ...] = ()
+    """Every value a secret setting was given: the shell masks them in all it prints."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -33,8 +37,14 @@ class CheckReport:
         return ExitCode.CONFIG if self.problems else ExitCode.OK
 
 
-def _display(field: str, settings: Settings, shown: dict[str, object]) -> str:
+def _display(
+    field: str, settings: Settings, shown: dict[str, object], spanning: frozenset[str]
+) -> str:
     value = shown.get(field, getattr(settings, field))
+    if field in spanning and isinstance(value, str) and "\n" in value:
+        # Lines after the first may be a key line the quote swallowed: never shown.
+        first = safely(" ".join(value.splitlines()[0].split()), limit=50)
+        return f"{first} ... ({len(value.splitlines())} lines, the rest not shown)"
     if info_of(Settings.model_fields[field]).secret:
         if value is None:
             return "(not set)"
@@ -46,25 +56,47 @@ def _display(field: str, settings: Settings, shown: dict[str, object]) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:g}"
-    text = " ".join(str(value).split())  # one line per setting, even for long instructions
-    return text if len(text) <= 70 else text[:67] + "..."
+    # One line per setting, even for long instructions and paths holding control characters.
+    return safely(" ".join(str(value).split()), limit=70)
 
 
-def check_report(config_file: Path | None) -> CheckReport:
-    """`talkbox check`: load the configuration from `config_file` and the environment."""
+def _thinking(settings: Settings) -> str:
+    level = settings.effective_thinking_level
+    if level is None:
+        return "(none sent)"
+    return level if settings.thinking_level else f"{level} (this model needs one)"
+
+
+NeedsCheck = Callable[[Settings], Sequence[str]]
+"""A check of what the settings need beyond themselves (credentials on this machine)."""
+
+
+def check_report(config_file: Path | None, *, needs: Sequence[NeedsCheck] = ()) -> CheckReport:
+    """`talkbox check`: load the configuration from `config_file` and the environment.
+
+    `needs` come from the layers that use the settings (the SDK client's credentials), which
+    config may not import; each returns the problems it finds.
+    """
     loaded = load_or_problems(config_file, {})
-    if isinstance(loaded, list):
-        return CheckReport(lines=[], problems=loaded, warnings=[])
+    if isinstance(loaded, ConfigProblems):
+        return CheckReport(
+            lines=[], problems=loaded.problems, warnings=loaded.notes, secrets=loaded.secrets
+        )
     settings = loaded.settings
     problems = [need for area in AREAS for need in area.unmet_needs(settings)]
+    if not problems:
+        problems = [problem for check in needs for problem in check(settings)]
     if problems:
-        return CheckReport(lines=[], problems=problems, warnings=[])
+        return CheckReport(
+            lines=[], problems=problems, warnings=loaded.warnings, secrets=loaded.secrets
+        )
     shown = {field: value for area in AREAS for field, value in area.shown_values(settings).items()}
     names = variable_names()
     width = max(len(name) for name in names.values())
-    lines = [f"env file: {config_file if config_file is not None else '(none)'}"]
+    lines = [f"env file: {shown_path(config_file) if config_file is not None else '(none)'}"]
     for field, name in names.items():
-        value = _display(field, settings, shown)
+        value = _display(field, settings, shown, loaded.spanning)
         lines.append(f"{name:<{width}} = {value}  [{loaded.sources[field]}]")
     lines.append(f"{'effective API version':<{width}} = {settings.effective_api_version}")
-    return CheckReport(lines=lines, problems=[], warnings=loaded.warnings)
+    lines.append(f"{'effective thinking level':<{width}} = {_thinking(settings)}")
+    return CheckReport(lines=lines, problems=[], warnings=loaded.warnings, secrets=loaded.secrets)

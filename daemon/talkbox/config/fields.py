@@ -120,20 +120,61 @@ def _upper(value: object) -> object:
     return value.strip().upper() if isinstance(value, str) else value
 
 
-def _refuse_tilde(value: Path) -> Path:
+SHOWN_LIMIT: Final = 60
+"""The most characters of a value a problem or `check` line shows before cutting it."""
+
+
+def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
+    """`value` safe to print inside one line: control characters escaped, a long value cut.
+
+    Every message that quotes a value or a path goes through here, so a TALKBOX_CA_FILE holding
+    a newline cannot split a problem over two lines, nor a 60,000-character value flood a terminal.
+    """
+    text = value if isinstance(value, str) else str(value)
+    # ascii() spells \n, \x00, \u2028 and the like the way Python would accept them back.
+    escaped = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    if len(escaped) <= limit:
+        return escaped
+    return f"{escaped[: limit - 3]}... ({len(text)} characters)"
+
+
+PATH_LIMIT: Final = 240
+"""Paths are cut later than values: a whole path is what a person needs to find the file."""
+
+
+def shown_path(path: object) -> str:
+    """A path shown safely on one line, cut only when absurdly long."""
+    return shown(path, limit=PATH_LIMIT)
+
+
+def check_local_path(value: Path, *, absolute: bool) -> Path:
+    """Refuse what no path may hold, `~`, and (when asked) a path relative to the cwd."""
+    text = str(value)
+    if "\x00" in text:
+        # The OS refuses it only when the path is first used: `ask`, not `check`.
+        raise Problem("contains a NUL character, which no path can hold")
     # systemd passes "~" through literally; expanding it here would make `check` pass a
     # path the daemon then cannot find.
-    if str(value).startswith("~"):
+    if text.startswith("~"):
         raise Problem("starts with ~, which is not expanded here or by systemd")
+    if absolute and not value.is_absolute():
+        raise Problem(
+            "is not an absolute path: the daemon runs from / under systemd, so a relative path "
+            "would name another file there than here"
+        )
     return value
+
+
+def _local_path(value: Path) -> Path:
+    return check_local_path(value, absolute=True)
 
 
 LowerCase: Final = BeforeValidator(_lower)
 """Accept a choice in any case: `Annotated[Literal["local", "server"], LowerCase]`."""
 UpperCase: Final = BeforeValidator(_upper)
 """Like LowerCase, for choices spelled in capitals (log levels)."""
-LocalPath = Annotated[Path, AfterValidator(_refuse_tilde)]
-"""A path as systemd passes it: `~` is refused rather than expanded differently from the daemon."""
+LocalPath = Annotated[Path, AfterValidator(_local_path)]
+"""A path as systemd passes it: absolute, no `~` (systemd expands none), no NUL byte."""
 
 
 class Area(BaseModel):

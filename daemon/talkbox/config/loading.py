@@ -10,14 +10,25 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import SecretStr, ValidationError
 
-from talkbox.config.fields import ENV_PREFIX, GIVEN, info_of, variable_of, variables_of
+from talkbox.config.fields import (
+    ENV_PREFIX,
+    GIVEN,
+    PATH_LIMIT,
+    SHOWN_LIMIT,
+    info_of,
+    shown,
+    shown_path,
+    variable_of,
+    variables_of,
+)
+from talkbox.config.files import problem_of
 from talkbox.config.settings import AREAS, FILE_VALUES, Settings
 from talkbox.envfile import EnvFile, read_env_file
 from talkbox.errors import ConfigError
@@ -58,11 +69,21 @@ def _field_of(loc: tuple[int | str, ...]) -> str | None:
     return None
 
 
-def _shown(field: str | None, value: object) -> str:
+def _shown(field: str | None, value: object, hidden: Set[str]) -> str:
     if _is_secret(field):
         return "(value not shown)"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "...'"
+    if field in hidden:
+        # A quoted value spanning lines may hold a key line it swallowed.
+        return "(a value spanning lines of the env file, not shown)"
+    limit = PATH_LIMIT if field is not None and _is_path(field) else SHOWN_LIMIT
+    return f"'{shown(value, limit)}'" if isinstance(value, str) else shown(value, limit)
+
+
+def _is_path(field: str) -> bool:
+    def holds_path(kind: object) -> bool:
+        return kind is Path or any(holds_path(arg) for arg in get_args(kind))
+
+    return holds_path(Settings.model_fields[field].annotation)
 
 
 def _message(error: Mapping[str, Any]) -> str:
@@ -74,7 +95,7 @@ def _message(error: Mapping[str, Any]) -> str:
     return re.sub(r"^Input should", "should", msg)
 
 
-def _problems_of(exc: ValidationError) -> list[str]:
+def _problems_of(exc: ValidationError, hidden: Set[str]) -> list[str]:
     problems = []
     for error in exc.errors(include_url=False):
         field = _field_of(tuple(error.get("loc", ())))
@@ -85,10 +106,10 @@ def _problems_of(exc: ValidationError) -> list[str]:
         allowed = info_of(Settings.model_fields[field]).allowed if field is not None else ""
         parts = [f"{variable}: "]
         if getattr(cause, "show_input", True):
-            parts.append(f"{_shown(field, error.get('input'))} ")
+            parts.append(f"{_shown(field, error.get('input'), hidden)} ")
         parts.append(_message(error))
         raw = error.get("input")
-        if isinstance(raw, str) and " #" in raw and not _is_secret(field):
+        if isinstance(raw, str) and " #" in raw and not _is_secret(field) and field not in hidden:
             parts.append(" (a # after a value is part of the value, not a comment)")
         if allowed:
             parts.append(f"; allowed: {allowed}")
@@ -106,26 +127,60 @@ class LoadedConfig:
     settings: Settings
     sources: dict[str, str]
     warnings: list[str]
+    secrets: tuple[str, ...] = ()
+    """Every value a secret setting was given: the commands mask these in all they print."""
+    spanning: frozenset[str] = frozenset()
+    """Fields whose value is an env-file value spanning lines: `check` shows its first line."""
+
+
+@dataclass(frozen=True)
+class ConfigProblems:
+    """Why the configuration cannot load: every problem, the env file's notes, the secrets."""
+
+    problems: list[str]
+    notes: list[str]
+    """The env file's notes, kept beside the problems: an odd line often explains one."""
+    secrets: tuple[str, ...] = ()
+    """Every value a secret setting was given, as in LoadedConfig."""
 
 
 def _read_config_file(config_file: Path) -> tuple[EnvFile, list[str]]:
     """The env file's variables and notes, or the problem that stops us reading it."""
     empty = EnvFile(values={}, notes=[])
-    if not config_file.exists():
-        return empty, [f"{config_file}: the config file does not exist"]
-    if config_file.is_dir():
-        return empty, [f"{config_file}: the config file is a directory"]
+    where = shown_path(config_file)
     try:
         return read_env_file(config_file), []
+    except FileNotFoundError:
+        return empty, [f"{where}: the config file does not exist"]
+    except IsADirectoryError:
+        return empty, [f"{where}: the config file is a directory"]
     except UnicodeDecodeError:
-        return empty, [f"{config_file}: the config file is not UTF-8 text"]
-    except OSError as exc:
-        return empty, [f"{config_file}: the config file cannot be read ({exc.strerror})"]
+        return empty, [f"{where}: the config file is not UTF-8 text"]
+    except (OSError, ValueError) as exc:
+        return empty, [f"the config file {problem_of(config_file, exc)}"]
+
+
+def _secrets(file_values: Mapping[str, str], settings: Settings | None) -> tuple[str, ...]:
+    """Every value given to a secret field, as given and as used, for the commands to mask."""
+    found: set[str] = set()
+    sources = [os.environ, file_values]
+    for field, field_info in Settings.model_fields.items():
+        if not info_of(field_info).secret:
+            continue
+        names = set(_names_of(field))
+        for values in sources:
+            for name, value in values.items():
+                if name.upper() in names and value.strip():
+                    found.update({value, value.strip()})
+        used = getattr(settings, field, None) if settings is not None else None
+        if isinstance(used, SecretStr):
+            found.add(used.get_secret_value())
+    return tuple(sorted(found))
 
 
 def load_or_problems(
     config_file: Path | None, overrides: Mapping[str, Any]
-) -> LoadedConfig | list[str]:
+) -> LoadedConfig | ConfigProblems:
     """The loaded configuration, or every problem of every area that stops it loading."""
     unknown = sorted(set(overrides) - set(Settings.model_fields))
     if unknown:
@@ -135,27 +190,45 @@ def load_or_problems(
     problems: list[str] = []
     if config_file is not None:
         env_file, problems = _read_config_file(config_file)
+    where = shown_path(config_file) if config_file is not None else ""
+    problems.extend(f"{where}: {problem}" for problem in env_file.problems)
+    # A value swallowed by an open quote is not what was meant: its problem above says so,
+    # and validating it would only quote it.
+    values = {name: v for name, v in env_file.values.items() if name not in env_file.suspect}
+    hidden = {
+        field
+        for field in Settings.model_fields
+        if any(name in env_file.multiline for name in _names_of(field))
+        and _present(_names_of(field), os.environ) is None
+    }
     settings: Settings | None = None
-    token = FILE_VALUES.set(env_file.values)
+    token = FILE_VALUES.set(values)
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        problems.extend(_problems_of(exc))
+        problems.extend(_problems_of(exc, hidden))
     finally:
         FILE_VALUES.reset(token)
+    notes = [f"{where}: {note}" for note in env_file.notes]
+    secrets = _secrets(env_file.values, settings)
     if problems or settings is None:
-        return problems
-    sources = _sources(settings, env_file.values, overrides)
-    notes = [f"{config_file}: {note}" for note in env_file.notes]
-    warnings = notes + _warnings(settings, [*os.environ, *env_file.values])
-    return LoadedConfig(settings=settings, sources=sources, warnings=warnings)
+        return ConfigProblems(problems=problems, notes=notes, secrets=secrets)
+    sources = _sources(settings, values, overrides)
+    warnings = notes + _warnings(settings, [*os.environ, *values])
+    return LoadedConfig(
+        settings=settings,
+        sources=sources,
+        warnings=warnings,
+        secrets=secrets,
+        spanning=frozenset(hidden),
+    )
 
 
 def load_config(config_file: Path | None = None, **overrides: Any) -> LoadedConfig:
     """Like load_settings, plus each value's source and the warnings `check` prints."""
     loaded = load_or_problems(config_file, overrides)
-    if isinstance(loaded, list):
-        raise ConfigError(loaded)
+    if isinstance(loaded, ConfigProblems):
+        raise ConfigError(loaded.problems)
     return loaded
 
 

@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import field_validator
 
-from talkbox.config.fields import Area, LocalPath, Problem, UpperCase, setting
+from talkbox.config.fields import Area, LocalPath, Problem, UpperCase, setting, shown_path
+from talkbox.config.files import is_dir, is_writable_dir, probe
 
 SYSTEM_STATE_DIR = Path("/var/lib/talkbox")
 
@@ -36,14 +37,6 @@ def _home(env: Mapping[str, str]) -> Path:
     return Path(home) if home else Path.home()
 
 
-def is_writable_dir(path: Path) -> bool:
-    """True when `path` is a directory we may write, or could be created where we may write."""
-    if path.exists():
-        return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
-    parent = path.parent
-    return parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)
-
-
 class SystemFields(Area):
     """System: the daemon itself, where it keeps its state and what it logs."""
 
@@ -65,10 +58,10 @@ class SystemFields(Area):
     @field_validator("state_dir")
     @classmethod
     def _check_state_dir(cls, value: Path) -> Path:
-        if not value.is_absolute():
-            raise Problem("is not an absolute path")
-        if value.exists() and not value.is_dir():
-            raise Problem(f"{value} exists and is not a directory", show_input=False)
+        # LocalPath has refused a relative path; the OS may still refuse to look (a parent
+        # this user cannot search, a name too long), which probe words as a Problem.
+        if probe(value) is not None and not is_dir(value):
+            raise Problem(f"{shown_path(value)} exists and is not a directory", show_input=False)
         return value
 
     def derived_sources(self, given: Set[str]) -> dict[str, str]:
@@ -81,7 +74,7 @@ class SystemFields(Area):
         """A state dir the daemon cannot write loses the conversation at each restart."""
         if not is_writable_dir(self.state_dir):
             return [
-                f"TALKBOX_STATE_DIR {self.state_dir} is not writable: conversations will not "
-                "survive a restart"
+                f"TALKBOX_STATE_DIR {shown_path(self.state_dir)} is not writable: conversations "
+                "will not survive a restart"
             ]
         return []

@@ -88,7 +88,7 @@ GOAWAY_IGNORED_REASON = (
     "a GoAway signal once the session durat"
 )
 
-#: The real close codes and reasons seen from the service (live-protocol.md §4.6).
+#: The real close codes and reasons seen from the service (docs/live-protocol.md §4.6).
 CLOSE_PRESETS: dict[str, tuple[int, str]] = {
     "normal": (1000, ""),
     "invalid_argument": (1007, INVALID_ARGUMENT),

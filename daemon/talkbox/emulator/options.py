@@ -13,7 +13,7 @@ from talkbox.emulator.faults import CLOSE_PRESETS
 #: The longest answer audio chunk (see `EmulatorOptions.chunk_ms`).
 MAX_CHUNK_MS = 1000
 
-#: How a wrong key is refused (live-protocol.md §6.1): HTTP status at the upgrade, or 1007.
+#: How a wrong key is refused (docs/live-protocol.md §6.1): HTTP status at the upgrade, or 1007.
 BadKeyMode = Literal["http400", "http401", "http403", "close1007"]
 
 

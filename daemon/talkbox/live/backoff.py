@@ -10,6 +10,7 @@ docs/live-protocol.md §5.1.
 from __future__ import annotations
 
 import json
+import logging
 import random
 import ssl
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from enum import StrEnum
 
 from google.genai import errors as genai_errors
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from talkbox.live.models import DEFAULT_MODEL
 
 
 class Action(StrEnum):
@@ -56,6 +59,37 @@ _CONFIG_WORDS = (
 )
 _KEY_WORDS = ("api key", "api_key", "location is not supported", "unauthenticated")
 _HANDLE_GONE_WORDS = ("requested entity was not found", "session not found", "handle")
+RETIRED_HINT = (
+    f"the model is retired or the API version is wrong: set TALKBOX_MODEL (default {DEFAULT_MODEL})"
+)
+"""Added to a 1008 "not found for API version" (docs/live-models.md §1.3)."""
+# The setting behind a 1007 during setup, told by the service's words (docs/live-models.md
+# §2); the first match names it.
+_SETUP_CULPRITS = (
+    ("thinking level", "TALKBOX_THINKING_LEVEL or TALKBOX_MODEL"),
+    ('"proactivity"', "TALKBOX_PROACTIVE_AUDIO"),
+    ("affective", "TALKBOX_AFFECTIVE_DIALOG"),
+    ("blocking function calls", "TALKBOX_MODEL"),
+    ("function response scheduling", "TALKBOX_MODEL"),
+    ("response modalit", "TALKBOX_MODEL"),
+    ("unknown name", "TALKBOX_MODEL or TALKBOX_API_VERSION"),
+)
+
+
+class SetupTimedOut(TimeoutError):
+    """The service accepted the connection but sent no setupComplete in time."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        super().__init__(f"no setupComplete within {timeout_s:g}s")
+
+
+class ServiceSilent(TimeoutError):
+    """A turn waited for its answer and the service sent nothing at all for too long."""
+
+    def __init__(self, silent_s: float) -> None:
+        self.silent_s = silent_s
+        super().__init__(f"no message from the service for {silent_s:g}s while a turn waited")
 
 
 def classify(
@@ -70,6 +104,9 @@ def classify(
     `during_setup` is true when the connection never reached setupComplete, `sent_handle`
     when that connection's setup carried a resumption handle.
     """
+    if isinstance(exc, (SetupTimedOut, ServiceSilent)):
+        # A setup that never completes is a failed connection like any other.
+        return Outcome(Action.RESUME, str(exc))
     # SSLCertVerificationError is also an OSError and a ValueError: test it first.
     if isinstance(exc, ssl.SSLError):
         return Outcome(Action.FATAL, f"TLS failure: {exc}")
@@ -116,6 +153,11 @@ def _classify_close(
     if code == 1008:
         if "goaway" in low.replace(" ", ""):
             return Outcome(Action.RESUME_NOW, text)
+        if "not found for api version" in low:
+            return Outcome(Action.FATAL, f"{text}: {RETIRED_HINT}")
+        if "publisher model" in low and during_setup:
+            # Vertex: a regional model asked for where it is not served.
+            return Outcome(Action.FATAL, f"{text}: set TALKBOX_VERTEX_LOCATION or TALKBOX_MODEL")
         if any(word in low for word in _CONFIG_WORDS):
             return Outcome(Action.FATAL, text)
         if any(word in low for word in _HANDLE_GONE_WORDS) or (during_setup and sent_handle):
@@ -126,10 +168,16 @@ def _classify_close(
     if code == 1007:
         if any(word in low for word in _KEY_WORDS):
             return Outcome(Action.FATAL, text)
+        culprit = next((name for words, name in _SETUP_CULPRITS if words in low), None)
+        if during_setup and culprit is not None:
+            # The words name our setup, not a resumed state: fatal, with or without a handle.
+            return Outcome(Action.FATAL, f"{text} (the setup was refused: check {culprit})")
+        if during_setup and sent_handle:
+            # Right after a handle the likeliest culprit is the resumed state.
+            return Outcome(Action.FRESH, text)
         if during_setup:
-            # Right after a handle the likeliest culprit is the resumed state; without one
-            # it is our setup message, which retrying cannot fix.
-            return Outcome(Action.FRESH if sent_handle else Action.FATAL, text)
+            # Our setup message, which retrying cannot fix; `check` names what it refuses.
+            return Outcome(Action.FATAL, f"{text} (the setup was refused: run talkbox check)")
         return Outcome(Action.ENDED, text)
     if code is not None and 400 <= code < 500:
         if code == 429:
@@ -197,6 +245,32 @@ class RetryPolicy:
     """A connection that lived this long resets the backoff."""
     retry_after_cap_s: float = 3600.0
     """The longest Retry-After obeyed: a longer (or absurd) one waits this long instead."""
+    setup_timeout_s: float = 15.0
+    """The longest a connection may take from the first byte to setupComplete.
+
+    The SDK's connect() awaits the first frame without a bound. websockets' open timeout
+    (10 s) covers TCP, TLS and the upgrade; the service answers setup in about a second, so
+    15 s in all is a connection that failed, not a slow one.
+    """
+    offline_after_s: float = 60.0
+    """Failing this long in a row is an outage: failures log at WARNING, the link is offline.
+
+    A minute outlasts a GoAway rotation, a quota wait and a few quick reconnects, so
+    `journalctl -p warning` shows only a box that stays unreachable.
+    """
+    answer_silence_s: float = 30.0
+    """The longest the service may send nothing while a sent turn waits for its answer to start.
+
+    A stalled connection answers no ping either, but websockets' keepalive (30 s interval,
+    60 s timeout: session_config.py) would notice only after up to 90 s. The first answer
+    audio comes within a few seconds, so 30 s of nothing is a dead connection: reconnect and
+    ask again. (Once the answer is under way, the ledger bounds the wait for its end.)
+    """
+    give_up_after_s: float | None = None
+    """Give up (fail pending turns, one ERROR line) once failing would outlast this; None: never.
+
+    The daemon never gives up. `talkbox ask`, which someone waits for, sets 30 s.
+    """
 
 
 class Backoff:
@@ -239,6 +313,81 @@ class Backoff:
         # upper half, so successive waits grow yet clients that failed together spread out.
         ceiling = min(cap, base * self.policy.factor ** min(n, 32))
         return ceiling / 2 + self._rng.uniform(0.0, ceiling / 2)
+
+
+@dataclass(frozen=True, slots=True)
+class OutageStep:
+    """What one more failed connection means for the outage it belongs to."""
+
+    failures: int
+    """Failed connections in a row, this one included."""
+    lasted_s: float
+    """Seconds since the first of them began."""
+    level: int
+    """The level of its log line: INFO while the outage is young, WARNING once offline."""
+    offline: bool
+    """The outage has lasted `offline_after_s`."""
+    give_up: bool
+    """Waiting for the next attempt would outlast `give_up_after_s`."""
+
+
+class Outage:
+    """Failed connections in a row since the link last had a stable one (pure, clock given).
+
+    A connection that finishes setup and is cut soon after does not end an outage: a box
+    whose every connection aborts is as offline as one that cannot connect. Only a stable
+    connection (`RetryPolicy.stable_after_s`, the backoff's own rule) ends it.
+    """
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self.since: float | None = None
+        """When the first failed connection of the outage began (None: no outage)."""
+        self.failures = 0
+        self.offline = False
+        """The outage reached `offline_after_s` and no connection has finished setup since."""
+
+    def failed(self, *, began_at: float, now: float, retry_in_s: float) -> OutageStep:
+        """Count a connection that began at `began_at` and failed at `now`."""
+        if self.since is None:
+            self.since = began_at
+        self.failures += 1
+        lasted = now - self.since
+        p = self.policy
+        if lasted >= p.offline_after_s:
+            self.offline = True
+        give_up = p.give_up_after_s is not None and lasted + retry_in_s > p.give_up_after_s
+        return OutageStep(
+            failures=self.failures,
+            lasted_s=lasted,
+            level=logging.WARNING if self.offline else logging.INFO,
+            offline=self.offline,
+            give_up=give_up,
+        )
+
+    def connected(self, now: float) -> tuple[float, int] | None:
+        """A connection finished setup; (how long, how many failures) if the link was offline."""
+        if not self.offline or self.since is None:
+            return None
+        self.offline = False
+        return now - self.since, self.failures
+
+    def stable(self) -> None:
+        """A connection proved stable: the outage, if any, is over."""
+        self.since = None
+        self.failures = 0
+        self.offline = False
+
+
+def silence_left(*, now: float, awaiting: bool, quiet_since: float, limit_s: float) -> float | None:
+    """Seconds until the service's silence counts as a failure (<= 0: it does); None: no wait.
+
+    `awaiting`: a turn is fully sent and no answer to it has begun; `quiet_since`: the later
+    of the last message received and the last one sent (a tool response restarts the wait).
+    """
+    if not awaiting:
+        return None
+    return quiet_since + limit_s - now
 
 
 class ProbeState(StrEnum):
@@ -349,13 +498,15 @@ def end_connection(
     quiet: bool,
     last_activity: float,
     handle_due_at: float | None,
+    answer_due_at: float | None = None,
 ) -> Leave | WakeIn:
     """Whether to leave the connection (new conversation, GoAway, idle), else when to look.
 
     After a GoAway the link leaves between turns, or at the deadline mid-turn. An idle
     connection is closed `idle_disconnect_s` after the last activity (0: never) while
     `quiet`. A handle that is due (`handle_due_at`) makes the caller look again when its
-    wait ends, since nothing announces that it is not coming.
+    wait ends, since nothing announces that it is not coming; so does an answer whose end
+    is due (`answer_due_at`, the ledger's bounded wait), since it may never come either.
     """
     if restart_requested:
         return Leave(EndReason.NEW_CONVERSATION)
@@ -371,6 +522,7 @@ def end_connection(
         if idle_left <= 0:
             return Leave(EndReason.IDLE)
         wake.append(idle_left)
-    if handle_due_at is not None:
-        wake.append(handle_due_at - now)
+    for due in (handle_due_at, answer_due_at):
+        if due is not None:
+            wake.append(due - now)
     return WakeIn(max(0.0, min(wake)) + WAKE_SLACK_S if wake else None)

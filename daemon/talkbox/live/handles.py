@@ -8,8 +8,10 @@ reported. The `HandleStore` keeps its handle across restarts.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
+import stat
 import tempfile
 import time
 import uuid
@@ -29,6 +31,19 @@ HANDLE_FILE_NAME = "resumption.json"
 # A temp file this old was left by a crash, not by a save in progress in another process.
 STALE_TEMP_S = 60.0
 _FORMAT_VERSION = 1
+# A handle file is a few hundred bytes; anything much larger is not one of ours and is not
+# read whole. Real handles are opaque tokens far below the cap on their length.
+MAX_FILE_BYTES = 64 * 1024
+MAX_HANDLE_CHARS = 16 * 1024
+# Conversation ids become part of file names (answers) and of log lines: letters, digits,
+# `-` and `_` only, short. Ours are 12 hex digits (new_conversation_id).
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# Where a stored handle that fails its checks is set aside (the newest one only).
+SET_ASIDE_SUFFIX = ".rejected"
+
+
+class _Unusable(Exception):
+    """The handle file is there but fails a check; the message says which."""
 
 
 def handle_max_age(conversation_timeout_s: float) -> float:
@@ -57,10 +72,10 @@ class _HandleFile(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     version: int = Field(ge=_FORMAT_VERSION, le=_FORMAT_VERSION)
-    handle: str = Field(min_length=1)
-    conversation_id: str
+    handle: str = Field(min_length=1, max_length=MAX_HANDLE_CHARS, pattern=r"^[^\x00-\x1f\x7f]+$")
+    conversation_id: str = Field(pattern=CONVERSATION_ID_PATTERN)
     saved_at: float = Field(allow_inf_nan=False)
-    turns: int = Field(ge=0)
+    turns: int = Field(ge=0, le=10**9)
 
 
 class HandleStore:
@@ -75,23 +90,26 @@ class HandleStore:
         """The stored handle if there is one young enough to try, else None."""
         self._remove_stale_temps()
         try:
-            raw = self.path.read_bytes()
+            raw = self._read()
         except FileNotFoundError:
+            return None
+        except _Unusable as exc:
+            self._set_aside(str(exc))
             return None
         except OSError as exc:
             # Only the disk's trouble: an unreadable handle costs the old conversation, and
             # a fresh one keeps the appliance working.
-            log.warning("cannot read resumption handle %s (%s); starting fresh", self.path, exc)
+            log.warning(
+                "cannot read resumption handle %s (%s); starting fresh", self.path, exc.strerror
+            )
             return None
         try:
             data = _HandleFile.model_validate_json(raw)
         except ValidationError as exc:
-            log.warning(
-                "resumption handle %s is damaged (%d problems); removing it and starting fresh",
-                self.path,
-                exc.error_count(),
+            fields = sorted({str(e["loc"][0]) for e in exc.errors() if e["loc"]})
+            self._set_aside(
+                f"{exc.error_count()} problems" + (f" in {', '.join(fields)}" if fields else "")
             )
-            self.clear()
             return None
         stored = StoredHandle(
             handle=data.handle,
@@ -120,6 +138,53 @@ class HandleStore:
             self.clear()
             return None
         return stored
+
+    def _read(self) -> bytes:
+        """The file's bytes, only if it is a regular file of a sane size (_Unusable if not)."""
+        # O_NOFOLLOW: a symlink (to /dev/zero, say) is not followed; O_NONBLOCK: a FIFO
+        # opens at once instead of waiting for a writer, and is then refused for its type.
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _Unusable("it is a symbolic link") from None
+            raise
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise _Unusable("it is not a regular file")
+            if info.st_size > MAX_FILE_BYTES:
+                raise _Unusable(f"it is {info.st_size} bytes (at most {MAX_FILE_BYTES})")
+            # Read no more than the cap even if the file grows meanwhile.
+            raw = os.read(fd, MAX_FILE_BYTES + 1)
+        finally:
+            os.close(fd)
+        if len(raw) > MAX_FILE_BYTES:
+            raise _Unusable(f"it is over {MAX_FILE_BYTES} bytes")
+        return raw
+
+    def _set_aside(self, problem: str) -> None:
+        """Rename a stored handle that failed its checks, with one WARNING; fresh start."""
+        aside = self.path.with_name(self.path.name + SET_ASIDE_SUFFIX)
+        try:
+            os.replace(self.path, aside)
+        except OSError as exc:
+            # A directory in the way, a read-only disk: out of the way is what matters.
+            log.warning(
+                "resumption handle %s fails its checks (%s) and cannot be set aside (%s); "
+                "starting a fresh conversation",
+                self.path,
+                problem,
+                exc.strerror,
+            )
+            return
+        log.warning(
+            "resumption handle %s fails its checks (%s); set aside as %s, starting a fresh "
+            "conversation",
+            self.path,
+            problem,
+            aside.name,
+        )
 
     def save(self, stored: StoredHandle) -> None:
         """Replace the stored handle atomically; on failure log a warning and keep the old one."""
@@ -248,6 +313,20 @@ class Conversation:
         self.prompt_tokens = None
         if self.store is not None:
             self.store.clear()
+
+    def connected_fresh(self) -> tuple[str, int] | None:
+        """A connection began without a handle; (old id, turns) if that left this conversation.
+
+        The service keeps nothing of a session whose connection ended before it sent a
+        handle: turns answered there are gone, so what follows is a fresh conversation (new
+        id, numbering from 1, no context size to compare with).
+        """
+        self.prompt_tokens = None
+        if self.turns == 0:
+            return None
+        old = (self.id, self.turns)
+        self.forget()
+        return old
 
     def context_shrank(self, prompt_tokens: int) -> int | None:
         """Record a reported prompt size; the previous one when the context was compressed."""

@@ -29,12 +29,14 @@ with TURN_DETECTION=server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from types import TracebackType
 
 from google import genai
 from google.genai import types
@@ -49,12 +51,16 @@ from talkbox.live.backoff import (
     Backoff,
     EndReason,
     Leave,
+    Outage,
     Outcome,
     ResumeProbe,
     RetryPolicy,
+    ServiceSilent,
+    SetupTimedOut,
     classify,
     end_connection,
     go_away_deadline,
+    silence_left,
 )
 from talkbox.live.handles import Conversation, HandleStore, handle_max_age
 from talkbox.live.report import LinkReport
@@ -92,6 +98,8 @@ class _Connection:
     setup_done: bool = False
     go_away_deadline: float | None = None
     tools: ToolCalls | None = None
+    last_traffic: float = 0.0
+    """When a message last went either way (the service's silence is counted from it)."""
 
 
 async def _wait(event: asyncio.Event, timeout_s: float | None) -> bool:
@@ -107,6 +115,25 @@ async def _wait(event: asyncio.Event, timeout_s: float | None) -> bool:
     except TimeoutError:
         return event.is_set()
     return True
+
+
+def _closing_in_order(
+    session: AsyncSession,
+) -> Callable[
+    [type[BaseException] | None, BaseException | None, TracebackType | None],
+    Awaitable[None],
+]:
+    """An exit callback closing `session` with 1000 when the link leaves it or is stopped."""
+
+    async def close(
+        _type: type[BaseException] | None,
+        exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        if exc is None or isinstance(_leaf(exc), (_EndConnection, asyncio.CancelledError)):
+            await session.close()
+
+    return close
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -139,6 +166,7 @@ class LiveLink:
         self._tools = tools
         self._policy = policy or RetryPolicy()
         self._backoff = Backoff(self._policy, rng or random.Random())
+        self._outage = Outage(self._policy)
         self._clock = clock
         self._wall = wall_clock
         if store is None and settings.resume:
@@ -156,6 +184,7 @@ class LiveLink:
         self._resumed = False
         self._reconnects = 0
         self._connections = 0
+        self._ever_connected = False
         self._restart_requested = False
         # A new conversation asked for "after this turn": the turn it waits for.
         self._restart_after: Turn | None = None
@@ -171,6 +200,7 @@ class LiveLink:
             reconnects=self._reconnects,
             conversation_id=self._conversation.id,
             conversation_turns=self._conversation.turns,
+            offline=self._outage.offline and not self._connected,
             pending_turns=len(ledger.turns),
             audio_dropped_outside_turn=ledger.dropped_outside_turn,
             loose_audio_dropped=ledger.loose_dropped,
@@ -311,16 +341,25 @@ class LiveLink:
 
     async def _serve(self, conn: _Connection) -> None:
         assert self._client is not None
-        functions = self._tools.declarations() if self._tools else []
+        row = self._settings.model_row
+        functions = self._tools.declarations(blocking=row.blocking_tools) if self._tools else []
         config = build_connect_config(self._settings, handle=conn.handle, functions=functions)
+        connecting = self._client.aio.live.connect(model=self._settings.model, config=config)
         try:
-            async with self._client.aio.live.connect(
-                model=self._settings.model, config=config
-            ) as session:
+            async with contextlib.AsyncExitStack() as stack:
+                try:
+                    async with asyncio.timeout(self._policy.setup_timeout_s):
+                        session = await stack.enter_async_context(connecting)
+                except TimeoutError as exc:
+                    raise SetupTimedOut(self._policy.setup_timeout_s) from exc
+                # Runs before the SDK's own exit, which closes every exit by exception 1011.
+                stack.push_async_exit(_closing_in_order(session))
                 conn.setup_done = True
                 self._on_connected(conn, session.setup_complete is not None)
                 async with asyncio.TaskGroup() as tg:
-                    conn.tools = ToolCalls(self._tools, tg, self._tools_answered)
+                    conn.tools = ToolCalls(
+                        self._tools, tg, self._tools_answered, scheduling=row.scheduling
+                    )
                     tg.create_task(self._receive_loop(session, conn), name="live-receive")
                     tg.create_task(self._send_loop(session, conn), name="live-send")
                     tg.create_task(self._watch(conn), name="live-watch")
@@ -338,6 +377,13 @@ class LiveLink:
             self._report.resume_abandoned(probed, old_id, conversation.id)
         self._ledger.refusing = None
         resumed = conn.handle is not None
+        if not resumed:
+            left = conversation.connected_fresh()
+            if left is not None:
+                self._report.fresh_after_loss(*left, conversation.id)
+        outage = self._outage.connected(self._clock())
+        if outage is not None:
+            self._report.back_online(*outage)
         self._connected = True
         self._resumed = resumed
         if conn.handle is None:
@@ -347,8 +393,10 @@ class LiveLink:
         self._ledger.last_activity = self._clock()
         if not setup_complete:
             log.warning("the server's first message was not setupComplete; carrying on")
-        if conn.number == 1:
+        if not self._ever_connected:
+            # The first connection that works, however many were refused before it.
             why = "start"
+            self._ever_connected = True
         else:
             why = "reconnect"
             self._reconnects += 1
@@ -374,7 +422,8 @@ class LiveLink:
 
     def _after_connection(self, conn: _Connection) -> None:
         self._connected = False
-        if self._ledger.awaiting_handle_since is not None and self._settings.resume:
+        resumable = self._conversation.handle is not None
+        if self._ledger.awaiting_handle_since is not None and self._settings.resume and resumable:
             # The handle that would include the last answered turn never arrived; resuming
             # the one before it continues a conversation that lacks that turn.
             log.warning(
@@ -384,6 +433,7 @@ class LiveLink:
         lived = self._clock() - conn.opened_at
         if conn.setup_done and lived >= self._policy.stable_after_s:
             self._backoff.reset()
+            self._outage.stable()
         cut = self._ledger.connection_lost()
         if cut is not None:
             # The server's answer was cut; it will not be finished on another connection.
@@ -405,7 +455,9 @@ class LiveLink:
                 return delay, True
             case Action.FRESH:
                 conversation.forget()
-                self._report.handle_refused(reason, conversation.id)
+                self._report.handle_refused(
+                    reason, conversation.id, sent_handle=conn.handle is not None
+                )
                 return delay, True
             case Action.ENDED:
                 self._report.conversation_ending(reason, conversation.id)
@@ -416,7 +468,17 @@ class LiveLink:
                 self._report.conversation_ended(reason, conversation.id)
                 return 0.0, False
             case _:
-                self._report.lost(reason, delay, during_setup=not conn.setup_done)
+                now = self._clock()
+                # A connection that was set up failed now; one that never was, from its start.
+                began = now if conn.setup_done else conn.opened_at
+                step = self._outage.failed(began_at=began, now=now, retry_in_s=delay)
+                if step.give_up:
+                    # Someone waits for an answer (ask): one ERROR line, the turns fail, and
+                    # the next turn tries again.
+                    why = self._report.gave_up(reason, step)
+                    self._fail_pending(why)
+                    return 0.0, False
+                self._report.lost(reason, delay, during_setup=not conn.setup_done, outage=step)
                 return delay, True
 
     # ------------------------------------------------------------- connection tasks
@@ -444,6 +506,7 @@ class LiveLink:
             if sent is not None:
                 self._emit(events.TurnSent(sent.id))
             await self._send_op(session, op)
+            conn.last_traffic = self._clock()
             ledger.written(op)
 
     async def _send_op(self, session: AsyncSession, op: Op) -> None:
@@ -484,14 +547,38 @@ class LiveLink:
                 quiet=ledger.quiet(now),
                 last_activity=ledger.last_activity,
                 handle_due_at=ledger.handle_due_at(now),
+                answer_due_at=ledger.end_due_at(),
             )
             if isinstance(decision, Leave):
                 raise _EndConnection(decision.why)
-            await _wait(self._changed, decision.seconds)
+            overdue = ledger.overdue(now)
+            if overdue is not None:
+                self._fail_turn(*overdue)
+                continue
+            await _wait(self._changed, self._silence_bound(conn, now, decision.seconds))
+
+    def _silence_bound(self, conn: _Connection, now: float, wake: float | None) -> float | None:
+        """`wake`, shortened to when the service's silence would fail the connection.
+
+        Raises ServiceSilent when it already has: a turn waited for its answer to start and
+        nothing came either way for `RetryPolicy.answer_silence_s`.
+        """
+        silence = silence_left(
+            now=now,
+            awaiting=self._ledger.awaiting_first_answer(),
+            quiet_since=max(conn.last_traffic, conn.opened_at),
+            limit_s=self._policy.answer_silence_s,
+        )
+        if silence is None:
+            return wake
+        if silence <= 0:
+            raise ServiceSilent(self._policy.answer_silence_s)
+        return silence if wake is None else min(wake, silence)
 
     # ------------------------------------------------------------- server messages
 
     def _on_message(self, msg: types.LiveServerMessage, conn: _Connection) -> None:
+        conn.last_traffic = self._clock()
         if msg.go_away is not None:
             self._on_go_away(msg.go_away, conn)
         if msg.tool_call is not None:
@@ -500,6 +587,7 @@ class LiveLink:
             ids = tuple(msg.tool_call_cancellation.ids or ())
             if conn.tools is not None:
                 conn.tools.cancel(ids)
+            self._ledger.drop_tool_responses(set(ids))
             self._emit(events.ToolCallCancelled(ids))
         if msg.usage_metadata is not None:
             self._on_usage(msg.usage_metadata)

@@ -61,6 +61,24 @@ class ContentRead:
     interrupted: bool
     ended: bool
     """The answer is complete (ends_turn)."""
+    turn_complete: bool = False
+    """turnComplete: one utterance ended (the interaction may go on: see `status`)."""
+    status: str | None = None
+    """The interactionStatus sent with it (IDLE, IN_PROGRESS, or a value we do not know)."""
+    end_reason: str | None = None
+    """turnCompleteReason when the turn ended other than normally (e.g. a safety block)."""
+    waiting_for_input: bool = False
+    """waitingForInput: the model thinks the person is mid-utterance."""
+
+    @property
+    def goes_on(self) -> bool:
+        """A turnComplete that does not end the interaction (a spoken filler, IN_PROGRESS)."""
+        return self.turn_complete and not self.ended
+
+    @property
+    def status_known(self) -> bool:
+        """Whether the interaction status, if any, is one the link knows how to read."""
+        return self.status in (None, IN_PROGRESS, IDLE)
 
     @property
     def opens_turn(self) -> bool:
@@ -80,7 +98,28 @@ def read_content(content: types.LiveServerContent) -> ContentRead:
         generated=bool(content.generation_complete),
         interrupted=bool(content.interrupted),
         ended=ends_turn(content),
+        turn_complete=bool(content.turn_complete),
+        status=_status_name(content.interaction_status),
+        end_reason=_reason_name(content.turn_complete_reason),
+        waiting_for_input=bool(content.waiting_for_input),
     )
+
+
+IN_PROGRESS = types.InteractionStatus.IN_PROGRESS.name
+IDLE = types.InteractionStatus.IDLE.name
+
+
+def _status_name(status: types.InteractionStatus | None) -> str | None:
+    # The SDK keeps a value it does not know as an enum member named after it.
+    if status is None or status == types.InteractionStatus.INTERACTION_STATUS_UNSPECIFIED:
+        return None
+    return str(status.name)
+
+
+def _reason_name(reason: types.TurnCompleteReason | None) -> str | None:
+    if reason is None or reason == types.TurnCompleteReason.TURN_COMPLETE_REASON_UNSPECIFIED:
+        return None
+    return str(reason.name)
 
 
 def ends_turn(content: types.LiveServerContent) -> bool:
@@ -88,6 +127,9 @@ def ends_turn(content: types.LiveServerContent) -> bool:
 
     The same rule as the SDK's receive() (google.genai.live._is_interaction_complete,
     private, so copied): an interaction status, when present, decides; else turnComplete.
+    So on extended thinking a filler's turnComplete + IN_PROGRESS ends nothing, and neither
+    does a status the link does not know: the ledger's bounded wait ends such a turn
+    (docs/live-models.md §4).
     """
     status = content.interaction_status
     if status is not None and status != types.InteractionStatus.INTERACTION_STATUS_UNSPECIFIED:

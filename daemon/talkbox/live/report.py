@@ -35,12 +35,20 @@ from talkbox.events import (
     Usage,
     UsageReported,
 )
-from talkbox.live.backoff import EndReason
+from talkbox.live.backoff import EndReason, OutageStep
 from talkbox.live.messages import ContentRead, reported_calls
 from talkbox.live.turns import Refusal, RefusedBy, Turn, TurnFacts
 
 # The link's journal lines keep the link's name, whichever module words them.
 log = logging.getLogger("talkbox.live.link")
+
+
+def _duration(seconds: float) -> str:
+    """`seconds` as a person reads it in a log line: 42s, 3m05s."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    return f"{whole // 60}m{whole % 60:02d}s"
 
 
 def format_turn_facts(facts: TurnFacts, conversation_turn: int, *, transcripts: bool) -> str:
@@ -54,6 +62,10 @@ def format_turn_facts(facts: TurnFacts, conversation_turn: int, *, transcripts: 
         f"response={usage.response_tokens if usage else -1} "
         f"total={usage.total_tokens if usage else -1}"
     )
+    if facts.end_reason is not None:
+        line += f"; ended abnormally: {facts.end_reason}"
+    if facts.waiting_for_input:
+        line += "; the model was waiting for more input"
     if transcripts:
         line += f", heard {facts.heard!r}, said {facts.said!r}"
     return line
@@ -101,28 +113,83 @@ class LinkReport:
         log.info("reconnecting: %s", why)
         self.emit(LinkDisconnected(reason=str(why), retry_in_s=0.0))
 
-    def lost(self, reason: str, retry_in_s: float, *, during_setup: bool) -> None:
+    def lost(
+        self, reason: str, retry_in_s: float, *, during_setup: bool, outage: OutageStep
+    ) -> None:
         """A connection was refused or lost; the link reconnects after `retry_in_s`."""
-        log.info(
-            "connection %s (%s); reconnecting in %.2fs",
-            "refused" if during_setup else "lost",
-            reason,
-            retry_in_s,
+        what = "refused" if during_setup else "lost"
+        if outage.offline:
+            log.warning(
+                "offline for %s: connection %s %d times in a row (last: %s); reconnecting in %.2fs",
+                _duration(outage.lasted_s),
+                what,
+                outage.failures,
+                reason,
+                retry_in_s,
+            )
+        else:
+            log.info("connection %s (%s); reconnecting in %.2fs", what, reason, retry_in_s)
+        self.emit(LinkDisconnected(reason=reason, retry_in_s=retry_in_s, offline=outage.offline))
+
+    def gave_up(self, reason: str, outage: OutageStep) -> str:
+        """Connecting kept failing for longer than the owner waits; returns the reason given."""
+        why = (
+            f"gave up after {outage.failures} failed connection"
+            f"{'s' if outage.failures != 1 else ''} in {_duration(outage.lasted_s)} "
+            f"(last: {reason})"
         )
-        self.emit(LinkDisconnected(reason=reason, retry_in_s=retry_in_s))
+        log.error("the Live service cannot be reached: %s", why)
+        self.emit(
+            LinkDisconnected(
+                reason=why,
+                retry_in_s=0.0,
+                reconnecting=False,
+                offline=outage.offline,
+                gave_up=True,
+            )
+        )
+        return why
+
+    def back_online(self, lasted_s: float, failures: int) -> None:
+        """A connection finished setup after the link had been offline."""
+        # WARNING like the lines of the outage, so `journalctl -p warning` shows its end too.
+        log.warning(
+            "back online after %s offline (%d failed connections)", _duration(lasted_s), failures
+        )
 
     def fatal(self, reason: str, retry_in_s: float) -> None:
         """The service refused us in a way retrying cannot fix soon."""
         log.error("the Live service refused the connection: %s", reason)
         self.emit(LinkFailed(reason=reason, retry_in_s=retry_in_s))
 
-    def handle_refused(self, reason: str, conversation_id: str) -> None:
-        """The service refused the handle; `conversation_id` is the fresh conversation."""
-        log.warning(
-            "the service refused the resumption handle (%s); starting a fresh conversation",
-            reason,
-        )
+    def handle_refused(self, reason: str, conversation_id: str, *, sent_handle: bool) -> None:
+        """The service refused the handle, or no longer has the session; a fresh one follows.
+
+        `conversation_id` is the fresh conversation.
+        """
+        if sent_handle:
+            log.warning(
+                "the service refused the resumption handle (%s); starting a fresh conversation",
+                reason,
+            )
+        else:
+            log.warning(
+                "the service no longer has the conversation (%s); starting a fresh conversation",
+                reason,
+            )
         self.emit(ConversationRestarted(reason=reason, conversation_id=conversation_id))
+
+    def fresh_after_loss(self, old_id: str, turns: int, new_id: str) -> None:
+        """A connection lost before any handle came: the next one could only start afresh."""
+        reason = "the connection was lost before the service sent a resumption handle"
+        log.warning(
+            "%s: conversation %s (%d turns) cannot be continued; this is a fresh conversation %s",
+            reason,
+            old_id,
+            turns,
+            new_id,
+        )
+        self.emit(ConversationRestarted(reason=reason, conversation_id=new_id))
 
     def resume_abandoned(self, failures: int, old_id: str, new_id: str) -> None:
         """Resuming kept failing where a fresh session works: the conversation was left."""
@@ -194,7 +261,11 @@ class LinkReport:
                 )
             )
             return
-        log.info("%s", format_turn_facts(facts, conversation_turn, transcripts=self.transcripts))
+        # A blocked or malformed answer is a problem to see in `journalctl -p warning`.
+        level = logging.WARNING if facts.end_reason is not None else logging.INFO
+        log.log(
+            level, "%s", format_turn_facts(facts, conversation_turn, transcripts=self.transcripts)
+        )
         self.emit(
             TurnCompleted(
                 turn_id=facts.turn_id,
@@ -205,6 +276,8 @@ class LinkReport:
                 transcript=facts.said,
                 usage=facts.usage,
                 conversation_turn=conversation_turn,
+                end_reason=facts.end_reason,
+                waiting_for_input=facts.waiting_for_input,
             )
         )
 
@@ -219,6 +292,7 @@ class LinkReport:
         if content.said is not None:
             self._transcript(turn_id, "output", content.said, content.said_finished)
         if content.generated:
+            log.debug("all answer audio is in (generationComplete)")
             self.emit(GenerationCompleted(turn_id))
         if content.interrupted:
             self.emit(AnswerInterrupted(turn_id))

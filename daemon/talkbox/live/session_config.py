@@ -1,18 +1,29 @@
-"""Settings → the google-genai client and the one LiveConnectConfig the link connects with."""
+"""Settings → the google-genai client and the one LiveConnectConfig the link connects with.
+
+Only what the model's row (`talkbox.live.models`) accepts goes into the setup: a thinking
+level where the model takes one, affective dialog and the proactivity block only where they
+are offered (config refuses them elsewhere), and a Developer API version that is always the
+configured one, v1beta by default (docs/live-models.md §2, §3).
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import ssl
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import google.auth
 from google import genai
+from google.auth.exceptions import DefaultCredentialsError
 from google.genai import types
 
-from talkbox.config import Settings
+from talkbox.config import Settings, shown
+from talkbox.errors import ConfigError
+from talkbox.live.models import ProactiveAudio
 
 # websockets' defaults ping every 20 s and give up after 20 s without a pong; the real
 # service has been measured answering pings in 8-30 s (docs/live-protocol.md §1.3), which would
@@ -24,10 +35,17 @@ PING_TIMEOUT_S = 60.0
 # the link closes the old socket before it resumes, so this bounds a GoAway rotation.
 CLOSE_TIMEOUT_S = 2.0
 OPEN_TIMEOUT_S = 10.0
+# The scope the SDK asks application default credentials for (google.genai's own).
+VERTEX_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 
 _START_SENSITIVITY = {
     "high": types.StartSensitivity.START_SENSITIVITY_HIGH,
     "low": types.StartSensitivity.START_SENSITIVITY_LOW,
+}
+_THINKING_LEVEL = {
+    "low": types.ThinkingLevel.LOW,
+    "medium": types.ThinkingLevel.MEDIUM,
+    "high": types.ThinkingLevel.HIGH,
 }
 _END_SENSITIVITY = {
     "high": types.EndSensitivity.END_SENSITIVITY_HIGH,
@@ -72,6 +90,33 @@ def websocket_args(settings: Settings) -> dict[str, Any]:
     return args
 
 
+def credential_problems(settings: Settings) -> list[str]:
+    """Why the backend cannot authenticate on this machine, or nothing (`check`, `ask`, the link).
+
+    The SDK looks for Vertex's application default credentials only when it connects, so
+    without them every connection failed and was retried forever; here they are looked up once.
+    """
+    if settings.backend != "vertex":
+        return []
+    auth_log = logging.getLogger("google.auth")
+    level = auth_log.level
+    # Each place google.auth looks in without finding credentials logs a WARNING of its own;
+    # the one problem below says it all.
+    auth_log.setLevel(logging.ERROR)
+    try:
+        google.auth.default(scopes=list(VERTEX_SCOPES))
+    except DefaultCredentialsError as exc:
+        reason = shown(str(exc).split(". ")[0].rstrip("."), limit=120)
+        return [
+            "TALKBOX_BACKEND=vertex needs application default credentials and none are usable "
+            f"({reason}): run `gcloud auth application-default login` or set "
+            "GOOGLE_APPLICATION_CREDENTIALS to a service account key file"
+        ]
+    finally:
+        auth_log.setLevel(level)
+    return []
+
+
 def build_client(settings: Settings) -> genai.Client:
     """The SDK client for the configured backend (raises ConfigError without credentials)."""
     options = types.HttpOptions(
@@ -79,6 +124,9 @@ def build_client(settings: Settings) -> genai.Client:
         async_client_args=websocket_args(settings),
     )
     if settings.backend == "vertex":
+        problems = credential_problems(settings)
+        if problems:
+            raise ConfigError(problems)
         # Vertex authenticates with application default credentials and keeps its own
         # API version (v1beta1); the Developer API's version pin does not apply.
         return genai.Client(
@@ -87,7 +135,8 @@ def build_client(settings: Settings) -> genai.Client:
             location=settings.vertex_location,
             http_options=options,
         )
-    options.api_version = settings.effective_api_version
+    # Pinned: SDK 3.x defaults to v1, which does not serve Live (docs/live-models.md §3).
+    options.api_version = settings.api_version
     return genai.Client(api_key=settings.require_api_key(), http_options=options)
 
 
@@ -118,6 +167,7 @@ def build_connect_config(
         tools.append(types.Tool(function_declarations=list(functions)))
 
     instruction = settings.effective_system_instruction
+    row = settings.model_row
     return types.LiveConnectConfig(
         response_modalities=[types.Modality.AUDIO],
         speech_config=speech,
@@ -135,7 +185,8 @@ def build_connect_config(
         tools=tools or None,
         realtime_input_config=_realtime_input(settings),
         # Resumption is asked for even without a handle: that is what makes the server
-        # send the handles a later connection resumes with.
+        # send the handles a later connection resumes with. Without a handle the SDK sends
+        # `sessionResumption: {}`, never `handle: null`, which 3.x models refuse.
         session_resumption=(
             types.SessionResumptionConfig(handle=handle) if settings.resume else None
         ),
@@ -149,11 +200,24 @@ def build_connect_config(
             if settings.compression
             else None
         ),
-        enable_affective_dialog=True if settings.affective_dialog else None,
+        thinking_config=_thinking(settings),
+        enable_affective_dialog=True
+        if settings.affective_dialog and row.affective_dialog
+        else None,
         proactivity=(
-            types.ProactivityConfig(proactive_audio=True) if settings.proactive_audio else None
+            types.ProactivityConfig(proactive_audio=True)
+            if settings.proactive_audio and row.proactive_audio is ProactiveAudio.OFFERED
+            else None
         ),
     )
+
+
+def _thinking(settings: Settings) -> types.ThinkingConfig | None:
+    # Never a thinkingBudget: a level only, and only where the row takes one.
+    level = settings.effective_thinking_level
+    if level is None:
+        return None
+    return types.ThinkingConfig(thinking_level=_THINKING_LEVEL[level])
 
 
 def _realtime_input(settings: Settings) -> types.RealtimeInputConfig:
@@ -171,3 +235,18 @@ def _realtime_input(settings: Settings) -> types.RealtimeInputConfig:
             silence_duration_ms=settings.vad_silence_ms,
         )
     )
+
+
+class _NotTheKeyWeUse(logging.Filter):
+    """Drops the SDK's note that it prefers GOOGLE_API_KEY: talkbox passes the key itself.
+
+    The SDK reads both variables whatever key it is given, and warns when both are set;
+    talkbox takes GEMINI_API_KEY first (config), so the note would name the wrong key.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Both GOOGLE_API_KEY and GEMINI_API_KEY")
+
+
+# Wherever the client is built (ask, demo, check --online, the daemon), the note would mislead.
+logging.getLogger("google_genai._api_client").addFilter(_NotTheKeyWeUse())

@@ -21,6 +21,8 @@ class LinkStatus:
     conversation_id: str
     conversation_turns: int
     """How many turns the conversation has answered."""
+    offline: bool
+    """Connecting has kept failing for `RetryPolicy.offline_after_s` and is still failing."""
     pending_turns: int
     """Turns asked and not yet answered or failed."""
     audio_dropped_outside_turn: int

@@ -25,38 +25,65 @@ class NoArguments(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+BLOCKING = types.Behavior.BLOCKING
+NON_BLOCKING = types.Behavior.NON_BLOCKING
+Scheduling = types.FunctionResponseScheduling
+
+
 @dataclass(frozen=True)
 class Tool:
-    """One function the model may call: its declaration, argument model and handler."""
+    """One function the model may call: its declaration, argument model, handler and timing.
+
+    `behavior` is always declared, since 3.8 takes an undeclared one as NON_BLOCKING
+    (docs/live-models.md §4). BLOCKING: the model waits for the result and speaks it (short
+    calls whose answer must come first). NON_BLOCKING: the model may go on talking, and the
+    response's `scheduling` says what the result does (WHEN_IDLE: spoken when the model is
+    idle; INTERRUPT: spoken at once, after the person stops talking; SILENT: only added to
+    the context).
+    """
 
     name: str
     description: str
     arguments: type[BaseModel]
     handler: ToolHandler
+    behavior: types.Behavior = BLOCKING
+    scheduling: types.FunctionResponseScheduling | None = None
+    """For NON_BLOCKING tools only: what the response asks the model to do with the result."""
 
-    def declaration(self) -> types.FunctionDeclaration:
-        """The declaration sent in the session setup."""
+    def declaration(self, *, blocking: bool = True) -> types.FunctionDeclaration:
+        """The declaration sent in the session setup (`blocking` False: the model takes none)."""
+        behavior = self.behavior if blocking else NON_BLOCKING
         schema = self.arguments.model_json_schema()
         if not schema.get("properties"):
             # A tool without parameters is declared without a schema, as the API expects.
-            return types.FunctionDeclaration(name=self.name, description=self.description)
+            return types.FunctionDeclaration(
+                name=self.name, description=self.description, behavior=behavior
+            )
         parameters = types.Schema.from_json_schema(
             json_schema=types.JSONSchema.model_validate(schema), api_option="GEMINI_API"
         )
         return types.FunctionDeclaration(
-            name=self.name, description=self.description, parameters=parameters
+            name=self.name, description=self.description, parameters=parameters, behavior=behavior
         )
+
+    def response_scheduling(self, *, scheduling: bool) -> types.FunctionResponseScheduling | None:
+        """The scheduling its responses carry (`scheduling` False: the model takes none)."""
+        if not scheduling or self.behavior is not NON_BLOCKING:
+            return None
+        return self.scheduling
 
 
 class ToolRunner(Protocol):
     """What the link needs from the local tools (ToolRegistry is one)."""
 
-    def declarations(self) -> list[types.FunctionDeclaration]:
-        """The function declarations offered to the model."""
+    def declarations(self, *, blocking: bool = True) -> list[types.FunctionDeclaration]:
+        """The function declarations offered (`blocking` False: all NON_BLOCKING)."""
         ...
 
-    async def call(self, call: types.FunctionCall) -> types.FunctionResponse:
-        """Run one call; never raises."""
+    async def call(
+        self, call: types.FunctionCall, *, scheduling: bool = True
+    ) -> types.FunctionResponse:
+        """Run one call; never raises (`scheduling` False: responses carry none)."""
         ...
 
 
@@ -72,24 +99,47 @@ class ToolRegistry:
         description: str,
         handler: ToolHandler,
         arguments: type[BaseModel] = NoArguments,
+        *,
+        behavior: types.Behavior = BLOCKING,
+        scheduling: types.FunctionResponseScheduling | None = None,
     ) -> None:
-        """Offer a tool; `handler` gets the validated arguments model and returns a dict."""
+        """Offer a tool; `handler` gets the validated arguments model and returns a dict.
+
+        A NON_BLOCKING tool names the `scheduling` of its responses; a BLOCKING one has none.
+        """
         if name in self._tools:
             raise ValueError(f"tool {name!r} is registered twice")
+        if behavior not in (BLOCKING, NON_BLOCKING):
+            raise ValueError(f"tool {name!r}: behavior must be BLOCKING or NON_BLOCKING")
+        if (behavior is NON_BLOCKING) != (scheduling is not None):
+            raise ValueError(f"tool {name!r}: a scheduling is given exactly for NON_BLOCKING")
+        if scheduling is Scheduling.SCHEDULING_UNSPECIFIED:
+            raise ValueError(f"tool {name!r}: choose WHEN_IDLE, INTERRUPT or SILENT")
         self._tools[name] = Tool(
-            name=name, description=description, arguments=arguments, handler=handler
+            name=name,
+            description=description,
+            arguments=arguments,
+            handler=handler,
+            behavior=behavior,
+            scheduling=scheduling,
         )
+
+    def tool(self, name: str) -> Tool | None:
+        """The registered tool called `name`, if any."""
+        return self._tools.get(name)
 
     @property
     def names(self) -> list[str]:
         """The registered tool names, in registration order."""
         return list(self._tools)
 
-    def declarations(self) -> list[types.FunctionDeclaration]:
-        """The function declarations for LiveConnectConfig.tools."""
-        return [tool.declaration() for tool in self._tools.values()]
+    def declarations(self, *, blocking: bool = True) -> list[types.FunctionDeclaration]:
+        """The function declarations for LiveConnectConfig.tools, each with its behavior."""
+        return [tool.declaration(blocking=blocking) for tool in self._tools.values()]
 
-    async def call(self, call: types.FunctionCall) -> types.FunctionResponse:
+    async def call(
+        self, call: types.FunctionCall, *, scheduling: bool = True
+    ) -> types.FunctionResponse:
         """Run one function call and return its response; errors become error responses."""
         name = call.name or ""
         tool = self._tools.get(name)
@@ -97,21 +147,22 @@ class ToolRegistry:
             log.warning("the model called an unknown tool %r", name)
             known = ", ".join(self._tools) or "none"
             return _error(call, f"unknown function {name!r}; available: {known}")
+        when = tool.response_scheduling(scheduling=scheduling)
         args: Mapping[str, Any] = call.args if isinstance(call.args, Mapping) else {}
         try:
             arguments = tool.arguments.model_validate(dict(args))
         except ValidationError as exc:
             log.warning("the model called %s with bad arguments: %s", name, _summary(exc))
-            return _error(call, f"bad arguments for {name}: {_summary(exc)}")
+            return _error(call, f"bad arguments for {name}: {_summary(exc)}", when)
         try:
             result = tool.handler(arguments)
             if inspect.isawaitable(result):
                 result = await result
         except Exception:  # a tool's bug must become an answer the model can speak about
             log.exception("tool %s failed", name)
-            return _error(call, f"{name} failed on the device")
+            return _error(call, f"{name} failed on the device", when)
         log.info("tool %s called", name)
-        return types.FunctionResponse(id=call.id, name=call.name, response=result)
+        return types.FunctionResponse(id=call.id, name=call.name, response=result, scheduling=when)
 
 
 class ToolCalls:
@@ -127,10 +178,13 @@ class ToolCalls:
         runner: ToolRunner | None,
         tg: asyncio.TaskGroup,
         answer: Callable[[tuple[types.FunctionResponse, ...]], None],
+        *,
+        scheduling: bool = True,
     ) -> None:
         self._runner = runner
         self._tg = tg
         self._answer = answer
+        self._scheduling = scheduling
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def start(self, calls: Sequence[types.FunctionCall]) -> None:
@@ -149,20 +203,30 @@ class ToolCalls:
             )
 
     def cancel(self, ids: Sequence[str]) -> None:
-        """Stop the calls the server cancelled (the person interrupted)."""
+        """Stop the calls the server cancelled (new input during a BLOCKING call).
+
+        A cancelled call is never answered: its task stops here, and a response it already
+        gave is taken out of the outbox by the link (`TurnLedger.drop_tool_responses`).
+        """
         for call_id in ids:
             task = self._tasks.pop(call_id, None)
             if task is not None:
                 task.cancel()
 
     async def _run(self, runner: ToolRunner, call: types.FunctionCall) -> None:
-        response = await runner.call(call)
+        response = await runner.call(call, scheduling=self._scheduling)
         self._tasks.pop(call.id or "", None)
         self._answer((response,))
 
 
-def _error(call: types.FunctionCall, message: str) -> types.FunctionResponse:
-    return types.FunctionResponse(id=call.id, name=call.name, response={"error": message})
+def _error(
+    call: types.FunctionCall,
+    message: str,
+    scheduling: types.FunctionResponseScheduling | None = None,
+) -> types.FunctionResponse:
+    return types.FunctionResponse(
+        id=call.id, name=call.name, response={"error": message}, scheduling=scheduling
+    )
 
 
 def no_functions_response(call: types.FunctionCall) -> types.FunctionResponse:
@@ -215,15 +279,18 @@ def default_registry(
         on_end_conversation()
         return {"result": "the conversation ends after this answer; say a short goodbye"}
 
+    # Both BLOCKING: their result must be spoken before anything else (docs/live-models.md §4).
     registry.register(
         "get_time",
         "Get the current local date, time, weekday and time zone of the device.",
         get_time,
+        behavior=BLOCKING,
     )
     registry.register(
         "end_conversation",
         "End the conversation when the person says goodbye or is done; the next question "
         "starts a fresh conversation.",
         end_conversation,
+        behavior=BLOCKING,
     )
     return registry

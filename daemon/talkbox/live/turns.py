@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Set
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -19,7 +20,7 @@ from google.genai import types
 
 from talkbox.audio.format import ANSWER_RATE_HZ, INPUT_RATE_HZ, pcm_bytes, seconds
 from talkbox.events import Usage
-from talkbox.live.messages import ContentRead
+from talkbox.live.messages import IN_PROGRESS, ContentRead
 
 # A turn keeps its audio so it can be sent again after a lost connection; a minute of
 # 16 kHz speech is 1.9 MB, longer than any sensible spoken question.
@@ -36,6 +37,16 @@ MAX_TURN_ATTEMPTS = 3
 # After turnComplete the server sends the handle that includes the turn; a new turn (or a
 # rotation) waits this long for it so the handle in hand never covers half a turn.
 HANDLE_WAIT_S = 1.0
+# An answer under way must end (IDLE, else turnComplete) within bounded waits, so a server
+# that never says "done", or says it in words we do not know, cannot hang the link
+# (docs/live-models.md §4). Silence mid-answer, before generationComplete:
+ANSWER_SILENCE_S = 30.0
+# After generationComplete, 3.8 paces turnComplete to the answer's playback: the end is due
+# when the answer would have finished playing, plus this.
+END_GRACE_S = 10.0
+# After a filler's turnComplete + IN_PROGRESS extended thinking reasons on; field reports
+# saw its tool calls 7-31 s later.
+IN_PROGRESS_WAIT_S = 60.0
 
 
 class OpKind(StrEnum):
@@ -105,6 +116,13 @@ class Turn:
     transcript_out: list[str] = field(default_factory=list)
     usage: Usage | None = None
     dropped_frames: int = 0
+    end_reason: str | None = None
+    """turnCompleteReason of an utterance that ended other than normally."""
+    waiting_for_input: bool = False
+    end_due_at: float | None = None
+    """When the answer under way must have ended (None: no answer has started)."""
+    waiting_for: str = ""
+    """What the end is awaited after, for the failure's reason."""
 
     @property
     def report_id(self) -> int | None:
@@ -143,6 +161,9 @@ class Turn:
         self.transcript_in.clear()
         self.transcript_out.clear()
         self.usage = None
+        self.end_reason = None
+        self.waiting_for_input = False
+        self.end_due_at = None
 
 
 class RefusedBy(StrEnum):
@@ -204,6 +225,9 @@ class TurnFacts:
     heard: str
     said: str
     usage: Usage | None
+    end_reason: str | None = None
+    """turnCompleteReason: why the turn ended other than with a normal answer."""
+    waiting_for_input: bool = False
 
 
 class TurnLedger:
@@ -432,8 +456,16 @@ class TurnLedger:
             turn.answer_audio(chunk, now)
         if content.said is not None:
             turn.transcript_out.append(content.said)
-        turn.generated = turn.generated or content.generated
+        if content.goes_on and turn.transcript_out and not turn.transcript_out[-1][-1:].isspace():
+            # A filler ended; the answer's words are another utterance.
+            turn.transcript_out.append(" ")
+        # A filler's end (turnComplete + IN_PROGRESS) leaves the real answer to come.
+        turn.generated = (turn.generated or content.generated) and not content.goes_on
         turn.interrupted = turn.interrupted or content.interrupted
+        turn.end_reason = content.end_reason or turn.end_reason
+        turn.waiting_for_input = turn.waiting_for_input or content.waiting_for_input
+        if not content.ended:
+            _await_end(turn, content, now)
         return turn
 
     def add_usage(self, usage: Usage) -> int | None:
@@ -474,7 +506,39 @@ class TurnLedger:
             heard="".join(turn.transcript_in).strip(),
             said="".join(turn.transcript_out).strip(),
             usage=turn.usage,
+            end_reason=turn.end_reason,
+            waiting_for_input=turn.waiting_for_input,
         )
+
+    def end_due_at(self) -> float | None:
+        """The earliest time an answer under way must have ended by (None: none is due)."""
+        due = [t.end_due_at for t in self._answering_turns() if t.end_due_at is not None]
+        return min(due) if due else None
+
+    def overdue(self, now: float) -> tuple[Turn, str] | None:
+        """A turn whose answer did not end in time, and the reason to fail it with."""
+        for turn in self._answering_turns():
+            if turn.end_due_at is not None and now >= turn.end_due_at:
+                return turn, f"the service never ended its answer ({turn.waiting_for})"
+        return None
+
+    def _answering_turns(self) -> list[Turn]:
+        turns = [t for t in self.turns.values() if t.sent]
+        return turns + ([self.implicit] if self.implicit is not None else [])
+
+    def drop_tool_responses(self, ids: Set[str]) -> None:
+        """Take the responses to cancelled calls out of the outbox: they are never sent."""
+        if not any(op.kind is OpKind.TOOL for op in self.outbox):
+            return
+        kept: deque[Op] = deque()
+        for op in self.outbox:
+            if op.kind is OpKind.TOOL:
+                left = tuple(r for r in op.responses if (r.id or "") not in ids)
+                if not left:
+                    continue
+                op = Op(OpKind.TOOL, responses=left) if left != op.responses else op
+            kept.append(op)
+        self.outbox = kept
 
     # ------------------------------------------------------------------ failures
 
@@ -521,6 +585,16 @@ class TurnLedger:
             and not self.awaiting_handle(now)
         )
 
+    def awaiting_first_answer(self) -> bool:
+        """A turn is fully sent on this connection and nothing of its answer has come yet."""
+        return any(
+            turn.sent
+            and turn.first_audio_at is None
+            and not turn.transcript_out
+            and not turn.generated
+            for turn in self.turns.values()
+        )
+
     def quiet(self, now: float) -> bool:
         """No turn open or unanswered, no answer arriving, nothing to send, no handle due."""
         return (
@@ -530,3 +604,19 @@ class TurnLedger:
             and not self.outbox
             and not self.loose
         )
+
+
+def _await_end(turn: Turn, content: ContentRead, now: float) -> None:
+    """Set when the answer under way must have ended by, after what `content` said."""
+    if content.goes_on and content.status == IN_PROGRESS:
+        due, after = now + IN_PROGRESS_WAIT_S, "interactionStatus IN_PROGRESS, then nothing"
+    elif content.goes_on:
+        due, after = now + END_GRACE_S, f"turnComplete with interactionStatus {content.status}"
+    else:
+        due, after = now + ANSWER_SILENCE_S, "the answer stopped before generationComplete"
+    if turn.generated:
+        # The paced turnComplete is due when the answer would have finished playing.
+        played = (turn.first_audio_at or now) + seconds(turn.answer_bytes, ANSWER_RATE_HZ)
+        if not content.goes_on:
+            due, after = max(now, played) + END_GRACE_S, "generationComplete, then no end"
+    turn.end_due_at, turn.waiting_for = due, after

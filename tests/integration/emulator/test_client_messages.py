@@ -1,4 +1,4 @@
-"""Every client message of live-protocol.md §2 reaches the emulator and is understood."""
+"""Every client message of docs/live-protocol.md §2 reaches the emulator and is understood."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ async def test_a_goaway_fault_then_close_ends_the_connection_after_time_left(
     assert [m.go_away.time_left for m in seen if m.go_away] == ["0.300s"]
     assert caught.value.code == 1008
     gap = emulator.log.closes()[0].t - emulator.log.server_messages("goAway")[0].t
-    assert 0.25 <= gap <= 1.0
+    assert 0.25 <= gap <= 2.0
 
 
 async def test_after_a_silent_goaway_nothing_more_arrives_before_the_cut(
@@ -125,7 +125,7 @@ async def test_a_silent_server_trips_the_clients_keepalive(
     # The client closes 1011 "keepalive ping timeout" and drops the socket without waiting
     # for the answer, so the SDK reports an abnormal closure.
     assert caught.value.code == 1006
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 5.0
     async with asyncio.timeout(WAIT_S):
         await emulator.log.wait_for(lambda log: bool(log.closes()))
     close = emulator.log.closes()[0].message
@@ -424,7 +424,7 @@ async def test_a_timed_fault_fires_that_long_after_the_connection_opened(
             await receive_all(session, seen, WAIT_S)
     assert caught.value.code == 1011
     opened = emulator.log.events("handshake")[0].t
-    assert 0.28 <= emulator.log.closes()[0].t - opened <= 1.5
+    assert 0.28 <= emulator.log.closes()[0].t - opened <= 3.0
 
 
 async def test_times_limits_how_often_a_fault_fires_across_connections(

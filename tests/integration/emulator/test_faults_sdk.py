@@ -1,4 +1,4 @@
-"""Every fault switch, seen through the real SDK the way live-protocol.md §3.2 says."""
+"""Every fault switch, seen through the real SDK the way docs/live-protocol.md §3.2 says."""
 
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def test_a_bad_spec_armed_on_the_thread_raises_its_parse_error_at_once(
     with pytest.raises(ValueError, match="unknown fault kind"):
         emulator.arm("no_such_kind")
     # The error comes back from the emulator's loop, not after the 10 s wait.
-    assert time.monotonic() - began < 2.0
+    assert time.monotonic() - began < 5.0
     assert emulator.emulator.faults == []
 
 

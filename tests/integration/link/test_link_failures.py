@@ -242,8 +242,12 @@ async def test_1011_bursts_back_off_with_growing_jittered_capped_delays(
     # The same policy and seed predict every wait: they grow, are jittered, stop at the cap.
     twin = Backoff(policy, random.Random(7))
     expected = [twin.delay(Outcome(action, "x")) for _ in gaps]
+    announced = [e.retry_in_s for e in recorder.of(LinkDisconnected) if e.reconnecting]
+    assert announced == pytest.approx(expected)
+    # And the link really waited that long before each new attempt. (No upper bound: on a
+    # loaded machine a TLS handshake alone can take longer than any slack we would allow.)
     for gap, wait in zip(gaps, expected, strict=True):
-        assert wait <= gap <= wait + 0.2
+        assert gap >= wait
     assert expected[1] > expected[0]
     assert max(expected) <= 0.3
     assert len({round(w, 6) for w in expected[-3:]}) == 3  # jittered even at the cap

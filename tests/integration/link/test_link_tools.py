@@ -83,8 +83,11 @@ async def test_barge_in_cancels_a_pending_tool_call(tmp_path: Path) -> None:
             interrupted = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
             answered = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == second)
         responses = emu.log.client_messages("tool_response")
+        setup = emu.log.client_messages("setup")[0].message["setup"]
 
     (call,) = recorder.of(ToolCallReceived)
+    declared = setup["tools"][0]["functionDeclarations"]
+    assert [(d["name"], d["behavior"]) for d in declared] == [("slow_lookup", "BLOCKING")]
     assert cancelled.ids == (call.calls[0].id,)
     assert interrupted.interrupted
     assert AnswerInterrupted(first) in recorder.events
@@ -148,6 +151,9 @@ async def test_without_tools_a_call_is_answered_with_an_error_and_the_turn_goes_
         async with run_in_background(link):
             turn = link.send_text("hello")
             done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn, within=3)
+            # Undeclared, the call is NON_BLOCKING on 3.8: the answer goes on, and the error
+            # is spoken when the model is idle, as a turn of its own.
+            spoken = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id is None, within=3)
         setup = emu.log.client_messages("setup")[0].message["setup"]
         (response,) = emu.log.client_messages("tool_response")
 
@@ -157,4 +163,6 @@ async def test_without_tools_a_call_is_answered_with_an_error_and_the_turn_goes_
     assert sent["id"] == call.calls[0].id
     assert sent["name"] == "get_weather"
     assert "unknown function" in sent["response"]["error"]
-    assert "after calling get_weather" in done.transcript
+    assert "scheduling" not in sent
+    assert "after calling" not in done.transcript
+    assert "result of get_weather" in spoken.transcript

@@ -147,9 +147,10 @@ async def test_goaway_while_idle_rotates_at_once_and_closes_the_old_socket_first
 
     assert recorder.of(GoAwayReceived)
     assert done.transcript.startswith("turn 2:")
-    # Idle: rotated well before the 0.6 s deadline, by the client, with a normal close ...
+    # Idle: rotated before the 0.6 s deadline (the server never had to cut), by the client,
+    # with a normal close ... (the deadline, not a tighter bound: a loaded machine may lag)
     assert closes[0].message["by"] == "client"
-    assert closes[0].t - first_goaway.t < 0.3
+    assert closes[0].t - first_goaway.t < 0.6
     # ... and the old socket was closed before the new one was opened.
     assert closes[0].t <= second_handshake.t
 

@@ -118,12 +118,40 @@ def test_vertex_needs_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("key")
-def test_the_effective_api_version_is_shown(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TALKBOX_PROACTIVE_AUDIO", "true")
+def test_the_effective_api_version_and_thinking_level_are_shown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TALKBOX_MODEL", "gemini-3.8-live-extended-thinking")
     report = check_report(None)
     assert line_of(report, "TALKBOX_API_VERSION").split("=", 1)[1].strip().startswith("v1beta")
-    assert report.lines[-1].startswith("effective API version")
-    assert report.lines[-1].endswith("v1alpha")
+    assert report.lines[-2].startswith("effective API version")
+    assert report.lines[-2].endswith("v1beta")
+    assert report.lines[-1].startswith("effective thinking level")
+    assert report.lines[-1].endswith("low (this model needs one)")
+
+
+@pytest.mark.usefixtures("key")
+def test_a_retired_model_and_refused_options_exit_78_before_any_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TALKBOX_MODEL", "gemini-2.5-flash-native-audio-preview-09-2025")
+    report = check_report(None)
+    assert report.exit_code == ExitCode.CONFIG
+    assert report.problems == [
+        "TALKBOX_MODEL: 'gemini-2.5-flash-native-audio-preview-09-2025' is retired and no "
+        "longer served; use gemini-3.8-live; allowed: a Live model name such as gemini-3.8-live"
+    ]
+    monkeypatch.delenv("TALKBOX_MODEL")
+    monkeypatch.setenv("TALKBOX_AFFECTIVE_DIALOG", "true")
+    monkeypatch.setenv("TALKBOX_PROACTIVE_AUDIO", "yes")
+    report = check_report(None)
+    assert report.exit_code == ExitCode.CONFIG
+    assert [p.split(":")[0] for p in report.problems] == [
+        "TALKBOX_AFFECTIVE_DIALOG",
+        "TALKBOX_PROACTIVE_AUDIO",
+    ]
+    assert "not offered by this model" in report.problems[0]
+    assert "always on for this model" in report.problems[1]
 
 
 def test_bad_values_of_every_area_are_one_problem_each_and_exit_78(
@@ -165,8 +193,7 @@ def test_settings_that_have_no_effect_are_warned_about(
     pem = tmp_path / "ca.pem"
     trustme.CA().cert_pem.write_to_path(str(pem))
     monkeypatch.setenv("TALKBOX_CA_FILE", str(pem))
-    monkeypatch.setenv("TALKBOX_AFFECTIVE_DIALOG", "true")
-    monkeypatch.setenv("TALKBOX_MODEL", "gemini-live-2.5-flash-preview")
+    monkeypatch.setenv("TALKBOX_MODEL", "gemini-2.5-flash-native-audio-latest")
     report = check_report(None)
     assert report.exit_code == ExitCode.OK
     text = "\n".join(report.warnings)
@@ -174,7 +201,7 @@ def test_settings_that_have_no_effect_are_warned_about(
     assert "TALKBOX_VAD_END_SENSITIVITY is ignored" in text
     assert "TALKBOX_VAD_START_SENSITIVITY" not in text
     assert "TALKBOX_CA_FILE is ignored" in text
-    assert "need a native-audio model" in text
+    assert "is a deprecated model" in text
 
 
 @pytest.mark.usefixtures("key")

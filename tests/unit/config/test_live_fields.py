@@ -25,11 +25,109 @@ def problems_of(config_file: Path | None = None, **overrides: object) -> list[st
 # --- the model, the session and its derived values ---
 
 
-def test_affective_dialog_and_proactive_audio_switch_the_api_version_to_v1alpha() -> None:
+NATIVE_AUDIO = "gemini-2.5-flash-native-audio-preview-12-2025"
+
+
+def test_the_api_version_is_never_switched_to_v1alpha_implicitly() -> None:
     assert load_settings().effective_api_version == "v1beta"
-    assert load_settings(affective_dialog=True).effective_api_version == "v1alpha"
-    assert load_settings(proactive_audio=True).effective_api_version == "v1alpha"
-    assert load_settings(api_version="v1").effective_api_version == "v1"
+    both = load_settings(
+        model=NATIVE_AUDIO, api_version="v1alpha", affective_dialog=True, proactive_audio=True
+    )
+    assert both.effective_api_version == "v1alpha"
+    assert problems_of(model=NATIVE_AUDIO, affective_dialog=True) == [
+        "TALKBOX_AFFECTIVE_DIALOG: true needs TALKBOX_API_VERSION=v1alpha with "
+        f"{NATIVE_AUDIO} (it is never switched for you); allowed: true/false (true only "
+        "where the model offers it)"
+    ]
+
+
+def test_the_default_model_is_gemini_3_8_live_on_v1beta() -> None:
+    settings = load_settings()
+    assert settings.model == "gemini-3.8-live"
+    assert settings.model_row.stage == "stable"
+    assert settings.effective_thinking_level is None
+
+
+def test_a_retired_model_is_a_problem_naming_its_replacement() -> None:
+    for retired in (
+        "gemini-2.5-flash-native-audio-preview-09-2025",
+        "gemini-live-2.5-flash-preview",
+        "models/gemini-2.0-flash-live-001",
+    ):
+        assert problems_of(model=retired) == [
+            f"TALKBOX_MODEL: {retired!r} is retired and no longer served; use gemini-3.8-live; "
+            "allowed: a Live model name such as gemini-3.8-live"
+        ]
+
+
+def test_options_gemini_3_8_live_refuses_are_problems_naming_the_setting() -> None:
+    problems = problems_of(affective_dialog=True, proactive_audio=True, thinking_level="high")
+    assert problems == [
+        "TALKBOX_AFFECTIVE_DIALOG: true is not offered by this model (gemini-3.8-live); set it "
+        "to false; allowed: true/false (true only where the model offers it)",
+        "TALKBOX_PROACTIVE_AUDIO: true: proactive audio is always on for this model "
+        "(gemini-3.8-live); remove the setting; allowed: true/false (true only where the "
+        "model offers it)",
+        "TALKBOX_THINKING_LEVEL: 'high' is not offered by this model (gemini-3.8-live: it "
+        "takes no thinking level); leave it empty; allowed: low, medium or high, for a model "
+        "that takes a thinking level",
+    ]
+
+
+@pytest.mark.parametrize("version", ["v1", "v1alpha"])
+def test_an_api_version_that_does_not_serve_the_model_is_a_problem(version: str) -> None:
+    assert problems_of(api_version=version) == [
+        f"TALKBOX_API_VERSION: {version!r} does not serve gemini-3.8-live over Live; it is "
+        "served on v1beta; allowed: v1beta, or v1alpha for the 2.5 previews"
+    ]
+
+
+def test_extended_thinking_takes_a_level_and_defaults_to_low() -> None:
+    model = "gemini-3.8-live-extended-thinking"
+    assert load_settings(model=model).effective_thinking_level == "low"
+    assert load_settings(model=model, thinking_level="HIGH").effective_thinking_level == "high"
+    assert problems_of(model=model, thinking_level="minimal")[0].startswith(
+        "TALKBOX_THINKING_LEVEL: 'minimal' should be 'low', 'medium' or 'high'"
+    )
+    optional = load_settings(model="gemini-3.1-flash-live-preview")
+    assert optional.effective_thinking_level is None
+
+
+def test_a_regional_vertex_model_is_refused_on_the_global_location() -> None:
+    problems = problems_of(
+        backend="vertex",
+        vertex_project="kitchen",
+        vertex_location="global",
+        model="gemini-live-2.5-flash-native-audio",
+    )
+    assert problems == [
+        "TALKBOX_VERTEX_LOCATION: gemini-live-2.5-flash-native-audio is not served on the "
+        "global location (docs/live-models.md §1.2); use a region such as us-central1; "
+        "allowed: a Live model name such as gemini-3.8-live"
+    ]
+    regional = load_settings(
+        backend="vertex", vertex_project="kitchen", model="gemini-live-2.5-flash-native-audio"
+    )
+    assert regional.model_row.backend == "vertex"
+    assert regional.model_row.known
+
+
+def test_a_deprecated_legacy_or_unknown_model_is_one_warning() -> None:
+    assert load_config(model=NATIVE_AUDIO).warnings == [
+        f"TALKBOX_MODEL={NATIVE_AUDIO} is a deprecated model and may stop being served; "
+        "gemini-3.8-live is the current one"
+    ]
+    assert load_config(model="gemini-3.1-flash-live-preview").warnings == [
+        "TALKBOX_MODEL=gemini-3.1-flash-live-preview is a legacy preview model and may stop "
+        "being served; gemini-3.8-live is the current one"
+    ]
+    unknown = load_config(model="gemini-3.9-live")
+    assert unknown.warnings == [
+        "TALKBOX_MODEL=gemini-3.9-live is not in talkbox's model table; it is set up like "
+        "gemini-3.8-live (check --online says whether the service takes it)"
+    ]
+    assert unknown.settings.model_row.family == "gemini-3.8-live"
+    assert load_config().warnings == []
 
 
 def test_a_system_instruction_file_replaces_the_instruction(tmp_path: Path) -> None:
@@ -57,10 +155,10 @@ def test_compression_target_may_sit_below_an_explicit_trigger() -> None:
     ]
 
 
-def test_a_smaller_model_has_a_smaller_window() -> None:
-    problems = problems_of(model="gemini-live-2.5-flash-preview", compression_trigger_tokens=40_000)
+def test_the_trigger_may_not_exceed_the_models_window() -> None:
+    problems = problems_of(compression_trigger_tokens=200_000)
     assert len(problems) == 1
-    assert "context window of gemini-live-2.5-flash-preview (32768 tokens)" in problems[0]
+    assert "context window of gemini-3.8-live (131072 tokens)" in problems[0]
 
 
 def test_the_vertex_backend_needs_a_project() -> None:
@@ -182,7 +280,7 @@ def test_the_variable_wins_over_the_key_file_and_the_file_over_the_credential(
         ("two keys\n", "whitespace"),
         (None, "does not exist"),
         ("dir", "is a directory"),
-        ("under-a-file", "cannot be read (Not a directory)"),
+        ("under-a-file", "cannot be reached: a part of it is not a directory"),
     ],
 )
 def test_a_bad_key_file_is_a_problem_naming_it(
@@ -263,3 +361,26 @@ def test_a_blank_key_override_falls_through_to_the_key_file_and_says_so(
     assert loaded.settings.require_api_key() == SECRET
     assert loaded.sources["api_key"] == "file (TALKBOX_API_KEY_FILE)"
     assert load_config(api_key="given-in-code").sources["api_key"] == "override"
+
+
+@pytest.mark.parametrize(
+    ("key", "accepted"),
+    [
+        ("k" * 1024, True),
+        ("k" * 1025, False),
+        ("auth_tokens/abc~!#$%", True),
+        ("\u201cAIzaSyTestKey\u201d", False),
+        ("AIza\u00a0Sy", False),
+        ("AIza\x7fSy", False),
+    ],
+)
+def test_a_key_is_accepted_only_when_it_can_be_sent_as_a_header(
+    monkeypatch: pytest.MonkeyPatch, key: str, accepted: bool
+) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", key)
+    if accepted:
+        assert load_settings().require_api_key() == key
+        return
+    (problem,) = problems_of()
+    assert problem.startswith("GEMINI_API_KEY: the key ")
+    assert key not in problem

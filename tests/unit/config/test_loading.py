@@ -36,7 +36,7 @@ def test_defaults_need_no_configuration_at_all() -> None:
     settings = load_settings()
     assert settings.backend == "gemini"
     assert settings.api_key is None
-    assert settings.model == "gemini-2.5-flash-native-audio-preview-12-2025"
+    assert settings.model == "gemini-3.8-live"
     assert settings.api_version == "v1beta"
     assert settings.turn_detection == "local"
     assert settings.conversation_timeout_s == 1800
@@ -59,7 +59,7 @@ def test_an_empty_value_means_the_default(monkeypatch: pytest.MonkeyPatch, tmp_p
     settings = load_settings(env)
     assert settings.idle_disconnect_s == 120
     assert settings.voice is None
-    assert settings.model == "gemini-2.5-flash-native-audio-preview-12-2025"
+    assert settings.model == "gemini-3.8-live"
     assert settings.api_key is None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 import ssl
 from typing import Any
@@ -21,14 +22,18 @@ from talkbox.live.backoff import (
     Backoff,
     EndReason,
     Leave,
+    Outage,
     Outcome,
     ProbeState,
     ResumeProbe,
     RetryPolicy,
+    ServiceSilent,
+    SetupTimedOut,
     WakeIn,
     classify,
     end_connection,
     go_away_deadline,
+    silence_left,
 )
 
 
@@ -378,3 +383,169 @@ def test_a_goaway_leaves_a_margin_of_a_quarter_of_its_time_at_most_five_seconds(
     time_left: float | None, believed: float, leave_after: float
 ) -> None:
     assert go_away_deadline(time_left, 1000.0) == (believed, 1000.0 + leave_after)
+
+
+def test_a_retired_model_is_fatal_and_says_which_setting_to_change() -> None:
+    reason = (
+        "models/gemini-2.5-flash-native-audio-preview-09-2025 is not found for API version "
+        "v1beta, or is not supported for bidiGenerateContent."
+    )
+    for during_setup, sent_handle in ((True, False), (True, True), (False, False)):
+        outcome = classify(
+            sdk_close(1008, reason), during_setup=during_setup, sent_handle=sent_handle
+        )
+        assert outcome.action is Action.FATAL
+        assert outcome.reason == (
+            f"1008 {reason}: the model is retired or the API version is wrong: set "
+            "TALKBOX_MODEL (default gemini-3.8-live)"
+        )
+
+
+@pytest.mark.parametrize(
+    ("reason", "setting"),
+    [
+        ("Thinking level is not supported for this model", "TALKBOX_THINKING_LEVEL"),
+        ("Thinking level must be specified for this model", "TALKBOX_THINKING_LEVEL"),
+        (
+            "Invalid JSON payload received. Unknown name \"proactivity\" at 'setup': Cannot "
+            "find field.",
+            "TALKBOX_PROACTIVE_AUDIO",
+        ),
+        ("BLOCKING function calls are not supported for this model", "TALKBOX_MODEL"),
+        (
+            "The requested combination of response modalities (TEXT) is not supported by the model",
+            "TALKBOX_MODEL",
+        ),
+    ],
+)
+def test_a_setup_refusal_is_fatal_even_when_resuming_and_names_its_setting(
+    reason: str, setting: str
+) -> None:
+    for sent_handle in (False, True):
+        outcome = classify(sdk_close(1007, reason), during_setup=True, sent_handle=sent_handle)
+        assert outcome.action is Action.FATAL
+        assert outcome.reason.startswith(f"1007 {reason} (the setup was refused: check ")
+        assert setting in outcome.reason
+
+
+def test_an_unexplained_setup_refusal_is_fatal_and_points_at_check() -> None:
+    outcome = classify(
+        sdk_close(1007, "Request contains an invalid argument."),
+        during_setup=True,
+        sent_handle=False,
+    )
+    assert outcome.action is Action.FATAL
+    assert outcome.reason.endswith("(the setup was refused: run talkbox check)")
+
+
+def test_setup_refusals_wait_the_fatal_delay_never_less() -> None:
+    backoff = Backoff(RetryPolicy(), random.Random(7))
+    retired = classify(
+        sdk_close(1008, "models/m is not found for API version v1beta"),
+        during_setup=True,
+        sent_handle=False,
+    )
+    refused = classify(
+        sdk_close(1007, "Thinking level is not supported for this model"),
+        during_setup=True,
+        sent_handle=True,
+    )
+    delays = [backoff.delay(o) for o in (retired, refused, retired, refused)]
+    assert delays == [RetryPolicy().fatal_retry_s] * 4
+
+
+def test_the_watcher_wakes_when_an_answers_end_falls_due() -> None:
+    decision = end_connection(
+        now=100.0,
+        restart_requested=False,
+        go_away_deadline=None,
+        between_turns=False,
+        idle_disconnect_s=0,
+        quiet=False,
+        last_activity=90.0,
+        handle_due_at=None,
+        answer_due_at=112.5,
+    )
+    assert decision == WakeIn(12.5 + WAKE_SLACK_S)
+
+
+# ---------------------------------------------------------------- outages
+
+
+OUTAGE_POLICY = RetryPolicy(offline_after_s=60.0, give_up_after_s=30.0)
+
+
+def test_a_setup_that_never_completes_is_a_transient_failure_named_as_such() -> None:
+    outcome = classify(SetupTimedOut(15.0), during_setup=True, sent_handle=True)
+    assert outcome == Outcome(Action.RESUME, "no setupComplete within 15s")
+
+
+def test_failures_log_at_info_until_the_outage_lasts_the_offline_time() -> None:
+    outage = Outage(RetryPolicy(offline_after_s=60.0))
+    steps = [outage.failed(began_at=100.0, now=t, retry_in_s=5.0) for t in (101, 130, 159.9)]
+    assert [s.level for s in steps] == [logging.INFO] * 3
+    assert not any(s.offline or s.give_up for s in steps)
+    late = outage.failed(began_at=165.0, now=160.0 + 0.1, retry_in_s=30.0)
+    assert late.level == logging.WARNING
+    assert late.offline
+    assert late.failures == 4
+    assert late.lasted_s == pytest.approx(60.1)
+    assert not late.give_up  # the daemon never gives up
+
+
+def test_an_outage_is_counted_from_the_start_of_its_first_attempt() -> None:
+    outage = Outage(RetryPolicy(offline_after_s=60.0))
+    # The first attempt hung for 15 s in setup before it failed.
+    first = outage.failed(began_at=100.0, now=115.0, retry_in_s=1.0)
+    assert first.lasted_s == 15.0
+
+
+@pytest.mark.parametrize(
+    ("now", "retry_in_s", "give_up"),
+    [(10.0, 19.9, False), (10.0, 20.1, True), (29.0, 0.5, False), (31.0, 0.0, True)],
+)
+def test_ask_gives_up_when_the_next_attempt_would_start_past_its_bound(
+    now: float, retry_in_s: float, give_up: bool
+) -> None:
+    outage = Outage(OUTAGE_POLICY)
+    step = outage.failed(began_at=0.0, now=now, retry_in_s=retry_in_s)
+    assert step.give_up is give_up
+
+
+def test_a_connection_after_an_outage_says_how_long_it_was_offline_once() -> None:
+    outage = Outage(RetryPolicy(offline_after_s=60.0))
+    outage.failed(began_at=0.0, now=10.0, retry_in_s=1.0)
+    assert outage.connected(11.0) is None  # never offline: nothing to say
+    outage.failed(began_at=11.0, now=70.0, retry_in_s=1.0)
+    assert outage.offline
+    assert outage.connected(95.0) == (95.0, 2)
+    assert not outage.offline
+    assert outage.connected(96.0) is None
+
+
+def test_only_a_stable_connection_ends_an_outage() -> None:
+    outage = Outage(RetryPolicy(offline_after_s=60.0))
+    outage.failed(began_at=0.0, now=50.0, retry_in_s=1.0)
+    outage.connected(51.0)  # set up, then cut at once: still the same outage
+    step = outage.failed(began_at=51.0, now=61.0, retry_in_s=1.0)
+    assert step.offline
+    assert step.failures == 2
+    outage.stable()
+    fresh = outage.failed(began_at=500.0, now=501.0, retry_in_s=1.0)
+    assert (fresh.failures, fresh.lasted_s, fresh.offline) == (1, 1.0, False)
+
+
+def test_the_default_policy_bounds_setup_and_never_gives_up() -> None:
+    policy = RetryPolicy()
+    assert 0 < policy.setup_timeout_s <= 30
+    assert policy.give_up_after_s is None
+    assert policy.offline_after_s >= policy.cap_s
+
+
+def test_silence_counts_only_while_a_sent_turn_waits_and_from_the_last_traffic() -> None:
+    assert silence_left(now=100.0, awaiting=False, quiet_since=0.0, limit_s=30.0) is None
+    assert silence_left(now=100.0, awaiting=True, quiet_since=90.0, limit_s=30.0) == 20.0
+    assert silence_left(now=130.0, awaiting=True, quiet_since=100.0, limit_s=30.0) == 0.0
+    outcome = classify(ServiceSilent(30.0), during_setup=False, sent_handle=True)
+    assert outcome.action is Action.RESUME
+    assert outcome.reason == "no message from the service for 30s while a turn waited"

@@ -141,7 +141,116 @@ def test_a_damaged_file_is_removed_with_one_warning(
         assert store.load(now=NOW) is None
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
     assert not path.exists()
+    aside = tmp_path / (handles.HANDLE_FILE_NAME + handles.SET_ASIDE_SUFFIX)
+    assert aside.read_bytes() == content
     assert store.load(now=NOW) is None
+
+
+def stored_json(**fields: object) -> bytes:
+    values: dict[str, object] = {
+        "version": 1,
+        "handle": "Cgxra2o3bHc1bWVmaG8",
+        "conversation_id": "3f2a9c0d11e4",
+        "saved_at": NOW,
+        "turns": 2,
+    }
+    values.update(fields)
+    return json.dumps(values).encode()
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"conversation_id": "../../x"}, "conversation_id"),
+        ({"conversation_id": "c1\n2026-12-01 INFO forged line"}, "conversation_id"),
+        ({"conversation_id": "a" * 300}, "conversation_id"),
+        ({"conversation_id": ""}, "conversation_id"),
+        ({"conversation_id": "sp ace"}, "conversation_id"),
+        ({"handle": "h" * (handles.MAX_HANDLE_CHARS + 1)}, "handle"),
+        ({"handle": "line\nbreak"}, "handle"),
+        ({"turns": 10**12}, "turns"),
+    ],
+    ids=["traversal", "newline", "300-chars", "empty", "space", "huge-handle", "ctl", "turns"],
+)
+def test_a_stored_conversation_that_fails_its_checks_is_set_aside_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, fields: dict[str, object], problem: str
+) -> None:
+    path = tmp_path / handles.HANDLE_FILE_NAME
+    path.write_bytes(stored_json(**fields))
+    conversation = conversation_in(tmp_path)
+    with caplog.at_level(logging.INFO, logger="talkbox.live.handles"):
+        conversation.load(now=NOW)
+    (warning,) = caplog.records
+    assert warning.levelno == logging.WARNING
+    assert problem in warning.getMessage()
+    assert "set aside" in warning.getMessage()
+    assert "\n" not in warning.getMessage()
+    assert conversation.handle is None
+    assert conversation.turns == 0
+    assert not path.exists()
+
+
+def test_ids_and_handles_of_the_usual_shapes_pass_the_checks(tmp_path: Path) -> None:
+    for conversation_id in ("3f2a9c0d11e4", "old-conversation", "c_1", "A" * 64):
+        (tmp_path / handles.HANDLE_FILE_NAME).write_bytes(
+            stored_json(conversation_id=conversation_id, handle="a/b+c=_-.~" * 50)
+        )
+        loaded = store_in(tmp_path).load(now=NOW)
+        assert loaded is not None
+        assert loaded.conversation_id == conversation_id
+
+
+def make_fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def make_zero_link(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def make_link_to_a_good_file(path: Path) -> None:
+    good = path.with_name("elsewhere.json")
+    good.write_bytes(stored_json())
+    path.symlink_to(good)
+
+
+def make_huge(path: Path) -> None:
+    with path.open("wb") as f:
+        f.truncate(200 * 1024 * 1024)  # sparse: 200 MB that nobody should read
+
+
+def make_directory(path: Path) -> None:
+    path.mkdir()
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (make_fifo, "not a regular file"),
+        (make_zero_link, "symbolic link"),
+        (make_link_to_a_good_file, "symbolic link"),
+        (make_huge, "209715200 bytes"),
+        (make_directory, "not a regular file"),
+    ],
+    ids=["fifo", "dev-zero-link", "link", "200-MB", "directory"],
+)
+def test_a_handle_file_of_the_wrong_type_or_size_is_set_aside_unread(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, make: object, problem: str
+) -> None:
+    path = tmp_path / handles.HANDLE_FILE_NAME
+    assert callable(make)
+    make(path)
+    store = store_in(tmp_path)
+    with caplog.at_level(logging.INFO, logger="talkbox.live.handles"):
+        assert store.load(now=NOW) is None
+    (warning,) = caplog.records
+    assert warning.levelno == logging.WARNING
+    assert problem in warning.getMessage()
+    assert not os.path.lexists(path)
+    assert os.path.lexists(tmp_path / (handles.HANDLE_FILE_NAME + handles.SET_ASIDE_SUFFIX))
+    # The next save works as if nothing had been there.
+    store.save(STORED)
+    assert store.load(now=NOW) == STORED
 
 
 def test_the_file_is_plain_json_with_a_version(tmp_path: Path) -> None:
@@ -306,6 +415,21 @@ def test_forgetting_starts_a_new_conversation_and_clears_the_store(tmp_path: Pat
     assert conversation.id != old_id
     assert (conversation.turns, conversation.handle, conversation.prompt_tokens) == (0, None, None)
     assert store_in(tmp_path).load(now=NOW) is None
+
+
+def test_a_fresh_connection_after_answered_turns_leaves_the_conversation(tmp_path: Path) -> None:
+    conversation = conversation_in(tmp_path)
+    first_id = conversation.id
+    conversation.context_shrank(500)
+    assert conversation.connected_fresh() is None  # nothing answered yet: the same one
+    assert conversation.id == first_id
+    conversation.turns = 2
+    conversation.context_shrank(800)
+    assert conversation.connected_fresh() == (first_id, 2)
+    assert conversation.id != first_id
+    assert conversation.turns == 0
+    # The fresh session's smaller context is no compression.
+    assert conversation.context_shrank(160) is None
 
 
 def test_a_smaller_prompt_than_the_last_one_says_the_context_was_compressed() -> None:

@@ -19,7 +19,7 @@ from talkbox.events import (
     Usage,
 )
 from talkbox.fakes import EventRecorder
-from talkbox.live.backoff import EndReason
+from talkbox.live.backoff import EndReason, OutageStep
 from talkbox.live.messages import ContentRead
 from talkbox.live.report import LinkReport, format_turn_facts
 from talkbox.live.turns import Refusal, RefusedBy, TurnFacts
@@ -173,3 +173,84 @@ def test_a_conversation_the_service_ended_is_restarted_and_waits_for_the_next_tu
         ConversationRestarted(reason="1008 context", conversation_id="new-id"),
         LinkDisconnected(reason="1008 context", retry_in_s=0.0, reconnecting=False),
     ]
+
+
+def outage_step(*, offline: bool, failures: int = 3, lasted_s: float = 75.0) -> OutageStep:
+    return OutageStep(
+        failures=failures,
+        lasted_s=lasted_s,
+        level=logging.WARNING if offline else logging.INFO,
+        offline=offline,
+        give_up=False,
+    )
+
+
+def test_a_lost_connection_is_info_until_the_box_is_offline_then_a_warning(
+    link_log: pytest.LogCaptureFixture,
+) -> None:
+    recorder = EventRecorder()
+    report = LinkReport(recorder, transcripts=False)
+    report.lost("HTTP 503", 2.0, during_setup=True, outage=outage_step(offline=False))
+    report.lost("HTTP 503", 30.0, during_setup=True, outage=outage_step(offline=True))
+    assert [(r.levelno, r.getMessage()) for r in link_log.records] == [
+        (logging.INFO, "connection refused (HTTP 503); reconnecting in 2.00s"),
+        (
+            logging.WARNING,
+            "offline for 1m15s: connection refused 3 times in a row (last: HTTP 503); "
+            "reconnecting in 30.00s",
+        ),
+    ]
+    assert [e.offline for e in recorder.of(LinkDisconnected)] == [False, True]
+
+
+def test_giving_up_is_one_error_line_and_an_event_that_says_so(
+    link_log: pytest.LogCaptureFixture,
+) -> None:
+    recorder = EventRecorder()
+    why = LinkReport(recorder, transcripts=False).gave_up(
+        "HTTP 503", outage_step(offline=False, failures=1, lasted_s=28.4)
+    )
+    assert why == "gave up after 1 failed connection in 28s (last: HTTP 503)"
+    assert [(r.levelno, r.getMessage()) for r in link_log.records] == [
+        (logging.ERROR, f"the Live service cannot be reached: {why}")
+    ]
+    (event,) = recorder.of(LinkDisconnected)
+    assert event.gave_up
+    assert not event.reconnecting
+
+
+def test_back_online_is_a_warning_so_the_outage_ends_in_the_warnings_too(
+    link_log: pytest.LogCaptureFixture,
+) -> None:
+    LinkReport(EventRecorder(), transcripts=False).back_online(200.0, 9)
+    assert [(r.levelno, r.getMessage()) for r in link_log.records] == [
+        (logging.WARNING, "back online after 3m20s offline (9 failed connections)")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sent_handle", "words"),
+    [(True, "refused the resumption handle"), (False, "no longer has the conversation")],
+)
+def test_only_a_sent_handle_is_blamed_for_a_fresh_start(
+    link_log: pytest.LogCaptureFixture, sent_handle: bool, words: str
+) -> None:
+    recorder = EventRecorder()
+    LinkReport(recorder, transcripts=False).handle_refused(
+        "1008 Requested entity was not found", "new-id", sent_handle=sent_handle
+    )
+    (record,) = link_log.records
+    assert words in record.getMessage()
+    assert recorder.of(ConversationRestarted)[0].conversation_id == "new-id"
+
+
+def test_a_conversation_lost_before_its_first_handle_is_reported_as_left(
+    link_log: pytest.LogCaptureFixture,
+) -> None:
+    recorder = EventRecorder()
+    LinkReport(recorder, transcripts=False).fresh_after_loss("old-id", 2, "new-id")
+    (record,) = link_log.records
+    assert record.levelno == logging.WARNING
+    assert "old-id (2 turns) cannot be continued" in record.getMessage()
+    assert "fresh conversation new-id" in record.getMessage()
+    assert recorder.of(ConversationRestarted)[0].conversation_id == "new-id"

@@ -118,13 +118,69 @@ def test_tools_put_search_first_and_functions_together(tmp_path: Path) -> None:
     assert build_connect_config(settings(tmp_path), handle=None).tools is None
 
 
-def test_affective_dialog_and_proactive_audio_switch_to_v1alpha(tmp_path: Path) -> None:
-    s = settings(tmp_path, affective_dialog=True, proactive_audio=True)
+def test_the_2_5_previews_get_affective_dialog_and_proactivity_on_the_v1alpha_they_set(
+    tmp_path: Path,
+) -> None:
+    s = settings(
+        tmp_path,
+        model="gemini-2.5-flash-native-audio-preview-12-2025",
+        api_version="v1alpha",
+        affective_dialog=True,
+        proactive_audio=True,
+    )
     config = build_connect_config(s, handle=None)
     assert config.enable_affective_dialog is True
     assert config.proactivity == types.ProactivityConfig(proactive_audio=True)
+    assert config.thinking_config is None
     client = build_client(s)
     assert client._api_client._http_options.api_version == "v1alpha"
+
+
+def test_gemini_3_8_live_gets_no_thinking_affective_dialog_or_proactivity_on_v1beta(
+    tmp_path: Path,
+) -> None:
+    s = settings(tmp_path)
+    config = build_connect_config(s, handle=None)
+    assert (config.thinking_config, config.enable_affective_dialog, config.proactivity) == (
+        None,
+        None,
+        None,
+    )
+    assert build_client(s)._api_client._http_options.api_version == "v1beta"
+
+
+@pytest.mark.parametrize(("level", "sent"), [(None, "LOW"), ("medium", "MEDIUM"), ("high", "HIGH")])
+def test_extended_thinking_always_gets_a_thinking_level(
+    tmp_path: Path, level: str | None, sent: str
+) -> None:
+    s = settings(tmp_path, model="gemini-3.8-live-extended-thinking", thinking_level=level)
+    config = build_connect_config(s, handle=None)
+    assert config.thinking_config == types.ThinkingConfig(thinking_level=types.ThinkingLevel(sent))
+
+
+def test_the_setup_without_a_handle_carries_no_null_handle(tmp_path: Path) -> None:
+    config = build_connect_config(settings(tmp_path), handle=None)
+    setup = wire_setup(settings(tmp_path), config)
+    assert setup["sessionResumption"] == {}
+    resumed = wire_setup(settings(tmp_path), build_connect_config(settings(tmp_path), handle="h1"))
+    assert resumed["sessionResumption"] == {"handle": "h1"}
+
+
+def wire_setup(s: Settings, config: types.LiveConnectConfig) -> dict[str, Any]:
+    """The setup message the SDK would send, built by the SDK's own converter."""
+    from google.genai import _common, _live_converters
+
+    client = build_client(s)
+    request = _common.convert_to_dict(
+        _live_converters._LiveConnectParameters_to_mldev(
+            api_client=client._api_client,
+            from_object=types.LiveConnectParameters(
+                model=f"models/{s.model}", config=config
+            ).model_dump(exclude_none=True),
+        )
+    )
+    setup: dict[str, Any] = request["setup"]
+    return setup
 
 
 def test_the_client_trusts_only_the_configured_ca_and_keeps_pings_lenient(tmp_path: Path) -> None:
@@ -157,7 +213,18 @@ def test_a_missing_key_is_a_config_error(tmp_path: Path) -> None:
         build_client(load_settings(None, state_dir=tmp_path / "state"))
 
 
-def test_vertex_uses_project_and_location_and_its_own_api_version(tmp_path: Path) -> None:
+def test_vertex_uses_project_and_location_and_its_own_api_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Application default credentials as `gcloud auth application-default login` writes them;
+    # nothing is fetched until a connection needs a token.
+    adc = tmp_path / "adc.json"
+    adc.write_text(
+        '{"type": "authorized_user", "client_id": "id", "client_secret": "s", '
+        '"refresh_token": "r"}',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
     s = load_settings(
         None,
         backend="vertex",
