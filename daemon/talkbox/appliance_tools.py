@@ -1,8 +1,8 @@
 """The tools the appliance offers the model: time, volume, mute, end of conversation.
 
 Each is short and its result is spoken, so each is declared BLOCKING: the model waits for
-the result (gemini-3.8-live takes an undeclared behaviour as NON_BLOCKING). The model may mute the microphone; only a person unmutes
-(double press, `talkbox ctl unmute`): no tool does.
+the result (gemini-3.8-live takes an undeclared behaviour as NON_BLOCKING). The model may
+mute the microphone; only a person unmutes (double press, `talkbox ctl unmute`): no tool does.
 """
 
 from __future__ import annotations
