@@ -78,6 +78,13 @@ class SendAudio:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SendText:
+    """Ask a text turn on the link (`send_text`), then apply `TurnOpened`."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SendActivityEnd:
     """Close the open user turn on the link (`end_turn`)."""
 
@@ -172,6 +179,7 @@ Action = (
     | SendPreroll
     | SendAudio
     | SendActivityEnd
+    | SendText
     | RememberForPreroll
     | ClearPreroll
     | Play

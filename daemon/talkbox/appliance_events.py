@@ -119,6 +119,13 @@ class UnmuteRequested:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TextAsked:
+    """A person asked a question as text (`talkbox ctl say`); its answer is spoken."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NewConversationRequested:
     """A person asked for a fresh conversation (`ctl new`)."""
 
@@ -142,6 +149,7 @@ ApplianceEvent = (
     | TimerFired
     | MuteRequested
     | UnmuteRequested
+    | TextAsked
     | NewConversationRequested
 )
 """Everything the appliance's own parts report to the conversation."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 import tempfile
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from talkbox.errors import ConfigError, ExitCode
+from talkbox.errors import ConfigError, ExitCode, UsageError
 from talkbox.logs import REDACTOR, configure_logging
 
 DEFAULT_CONFIG = Path("/etc/talkbox/talkbox.env")
@@ -72,6 +73,37 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"where the answer is saved (default: ./{DEFAULT_OUT_DIR})",
     )
 
+    run = sub.add_parser("run", help="run the appliance (the daemon systemd starts)")
+    _add_config(run)
+
+    sub.add_parser("devices", help="list the ALSA devices and cards, with their config names")
+
+    selftest = sub.add_parser(
+        "selftest", help="try the microphone, speaker, LED and button, one step at a time"
+    )
+    _add_config(selftest)
+
+    ctl = sub.add_parser("ctl", help="control the running daemon over its local socket")
+    ctl.add_argument(
+        "--socket",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="the daemon's control socket (default: $RUNTIME_DIRECTORY/control.sock, else "
+        "$XDG_RUNTIME_DIR/talkbox/control.sock, else /run/talkbox/control.sock)",
+    )
+    verbs = ctl.add_subparsers(dest="verb", required=True, metavar="VERB")
+    verbs.add_parser("status", help="the state, the link and the last turn, as JSON")
+    verbs.add_parser("press", help="press the button")
+    verbs.add_parser("release", help="release the button")
+    verbs.add_parser("mute", help="privacy mute: the microphone is not read into the uplink")
+    verbs.add_parser("unmute", help="end the privacy mute")
+    verbs.add_parser("new", help="start a new conversation")
+    say = verbs.add_parser("say", help="ask a text question; the answer is spoken")
+    say.add_argument("text", nargs="+", metavar="TEXT")
+    volume = verbs.add_parser("volume", help="set the speaker volume")
+    volume.add_argument("percent", type=int, metavar="N", help="0 to 100")
+
     sub.add_parser("emulator", help="run the local Live API emulator (see: emulator --help)")
     return parser
 
@@ -100,6 +132,14 @@ def dispatch(argv: Sequence[str]) -> int:
         return _check_online(config)
     if args.command == "ask":
         return _ask(config, args.text, out_dir=args.out_dir, as_json=args.json)
+    if args.command == "ctl":
+        return _ctl(args)
+    if args.command == "run":
+        return _run(config)
+    if args.command == "devices":
+        return _devices()
+    if args.command == "selftest":
+        return _selftest(config)
     if args.command == "demo":
         from talkbox.demo import run_demo
 
@@ -163,6 +203,87 @@ def _check_online(config: Path | None) -> int:
     else:
         _say(f"talkbox: {result.line}", sys.stderr)
     return result.exit_code
+
+
+def _ctl(args: argparse.Namespace) -> int:
+    """`talkbox ctl VERB`: one request to the daemon, its answer printed as JSON."""
+    from talkbox.control import ask_daemon, socket_path
+
+    path = args.socket or socket_path()
+    request: dict[str, object] = {"command": args.verb}
+    if args.verb == "say":
+        request["text"] = " ".join(args.text)
+    elif args.verb == "volume":
+        request["percent"] = args.percent
+    try:
+        answer = asyncio.run(ask_daemon(path, request))
+    except (OSError, TimeoutError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"no talkbox daemon answers at {path}: {reason or 'timed out'}") from None
+    _say(json.dumps(answer, indent=2 if args.verb == "status" else None), sys.stdout)
+    if not answer.get("ok"):
+        _say(f"talkbox: {answer.get('error', 'the daemon refused the request')}", sys.stderr)
+        return 1
+    return 0
+
+
+def _run(config: Path | None) -> int:
+    """`talkbox run`: every setting checked before anything opens, then the daemon."""
+    from talkbox.config import AREAS, ConfigProblems, load_or_problems
+    from talkbox.daemon import serve
+    from talkbox.hardware import hardware_parts
+    from talkbox.live.session_config import credential_problems
+
+    loaded = load_or_problems(config, {})
+    _mask(loaded.secrets)
+    if isinstance(loaded, ConfigProblems):
+        _report(loaded.problems, loaded.notes)
+        return ExitCode.CONFIG
+    settings = loaded.settings
+    problems = [need for area in AREAS for need in area.unmet_needs(settings)]
+    problems = problems or list(credential_problems(settings))
+    if problems:
+        # Before READY=1: systemd's RestartPreventExitStatus=78 keeps the unit failed.
+        _report(problems, [])
+        return ExitCode.CONFIG
+    configure_logging(settings.log_level)
+    for warning in loaded.warnings:
+        logging.getLogger("talkbox.run").warning("config: %s", warning)
+    return asyncio.run(serve(settings, hardware_parts(settings)))
+
+
+def _devices() -> int:
+    """`talkbox devices`: the ALSA PCMs and cards, with the names the config takes."""
+    from talkbox.audio.alsa import list_devices
+
+    found = list_devices()
+    _say("Capture PCMs (TALKBOX_CAPTURE_DEVICE):", sys.stdout)
+    for name in found.capture:
+        _say(f"  {name}", sys.stdout)
+    _say("Playback PCMs (TALKBOX_PLAYBACK_DEVICE):", sys.stdout)
+    for name in found.playback:
+        _say(f"  {name}", sys.stdout)
+    _say("Cards (name a card by its id; its mixers for TALKBOX_MIXER):", sys.stdout)
+    for card in found.cards:
+        mixers = ", ".join(found.mixers.get(card, ())) or "none"
+        _say(f"  {card}: plughw:CARD={card},DEV=0  (mixers: {mixers})", sys.stdout)
+    if not found.cards:
+        _say("  none found", sys.stdout)
+    return ExitCode.OK
+
+
+def _selftest(config: Path | None) -> int:
+    """`talkbox selftest`: microphone, speaker, LED and button, each PASS, FAIL or SKIP."""
+    from talkbox.config import ConfigProblems, load_or_problems
+    from talkbox.selftest import selftest
+
+    loaded = load_or_problems(config, {})
+    _mask(loaded.secrets)
+    if isinstance(loaded, ConfigProblems):
+        _report(loaded.problems, loaded.notes)
+        return ExitCode.CONFIG
+    configure_logging("WARNING")
+    return asyncio.run(selftest(loaded.settings, sys.stdout))
 
 
 def output_dir(path: Path) -> Path:

@@ -26,8 +26,8 @@ from typing import Any, Final
 from gpiozero import LED, PWMLED, RGBLED, Button, Device
 from gpiozero.exc import BadPinFactory, GPIOZeroError, PinPWMUnsupported
 
+from talkbox.actions import State
 from talkbox.appliance_events import ButtonPressed, ButtonReleased, DoublePressed, LongPressed
-from talkbox.conversation import State
 from talkbox.leds import Color, Effect, LedKind, Pattern, pattern
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from talkbox.conversation import State
+from talkbox.actions import State
 
 
 class LedKind(StrEnum):

@@ -1,48 +1,67 @@
 """The small interfaces each hardware adapter and each fake implements.
 
 The appliance talks to devices only through these, so every part of it runs on fakes in
-tests and on the real adapters (`talkbox.audio.alsa`, `talkbox.gpio`, `talkbox.vad`) on a Pi.
-Adapters that call back from their own threads post events with
+tests (`talkbox.fakes`) and on the real adapters (`talkbox.audio.alsa`, `talkbox.gpio`,
+`talkbox.vad`) on a Pi. Adapters that call back from their own threads post events with
 `loop.call_soon_threadsafe`; nothing here blocks the event loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable
 from typing import Protocol
 
-from talkbox.conversation import State
+from talkbox.actions import Earcon, State
+
+
+class MicFrame(Protocol):
+    """One 20 ms frame of 16 kHz mono S16_LE microphone audio."""
+
+    @property
+    def pcm(self) -> bytes:
+        """The audio: exactly 640 bytes."""
+        ...
+
+    @property
+    def earcon(self) -> bool:
+        """The frame overlaps an earcon the speaker played: it is not the person speaking."""
+        ...
 
 
 class AudioSource(Protocol):
-    """The microphone: 20 ms frames of 16 kHz mono S16_LE, in order."""
+    """The microphone: 20 ms frames, in order; a slow reader loses the oldest."""
 
-    async def read_frame(self) -> bytes:
-        """The next frame (waits for it)."""
-        ...
-
-    def close(self) -> None:
-        """Stop capturing and release the device."""
+    async def read(self) -> MicFrame:
+        """The next frame (waits for it, also while the device is away)."""
         ...
 
 
 class AudioSink(Protocol):
     """The speaker: a queue of audio played in order, never blocking the caller."""
 
-    def play(self, pcm: bytes, rate: int) -> None:
-        """Queue mono S16_LE audio at `rate` Hz."""
+    def play(self, pcm: bytes, rate: int = ...) -> None:
+        """Queue mono S16_LE audio at `rate` Hz (too much queued ahead: refused and counted)."""
         ...
 
-    def finish(self, done: Callable[[], None]) -> None:
-        """Call `done` on the loop once everything queued so far has played (not after a flush)."""
+    def play_earcon(self, earcon: Earcon) -> bool:
+        """Queue an earcon (nothing when earcons are off)."""
+        ...
+
+    def finished(self) -> Awaitable[bool]:
+        """Resolves once everything queued so far has played: True, or False if flushed."""
         ...
 
     def flush(self) -> None:
         """Drop everything queued or playing, at once."""
         ...
 
-    def close(self) -> None:
-        """Stop playing and release the device."""
+    @property
+    def volume(self) -> int:
+        """The volume in percent."""
+        ...
+
+    def set_volume(self, percent: int) -> None:
+        """Set the volume, 0-100 %."""
         ...
 
 

@@ -25,6 +25,7 @@ from talkbox.actions import (
     SendActivityStart,
     SendAudio,
     SendPreroll,
+    SendText,
     StartNewConversation,
     StartTimer,
     State,
@@ -44,6 +45,7 @@ from talkbox.appliance_events import (
     PlaybackFinished,
     SpeechEnded,
     SpeechStarted,
+    TextAsked,
     Timer,
     TimerFired,
     TurnOpened,
@@ -359,6 +361,20 @@ def _link_connected(c: Conversation, _e: LinkConnected) -> Step:
     return _settle(replace(c, link=LinkStatus.UP))
 
 
+def _text_opened(c: Conversation, e: TurnOpened) -> Step:
+    if c.turn_id is None:
+        return replace(c, turn_id=e.turn_id), []
+    return _unchanged(c)
+
+
+def _text_asked(c: Conversation, e: TextAsked) -> Step:
+    if resting(c) is not State.IDLE:
+        return _refuse(c)
+    c = replace(_rest(c), state=State.THINKING)
+    c, timer = _timer(c, Timer.ANSWER, c.options.answer_timeout_s)
+    return c, [SendText(text=e.text), timer]
+
+
 def _link_disconnected(c: Conversation, e: LinkDisconnected) -> Step:
     if e.idle or not e.reconnecting:
         link = LinkStatus.UP  # ready to connect when there is something to send
@@ -367,6 +383,17 @@ def _link_disconnected(c: Conversation, e: LinkDisconnected) -> Step:
     else:
         return _unchanged(c)  # reconnecting at once (GoAway, orderly close): unnoticed
     return _settle(replace(c, link=link))
+
+
+def _lost_while_speaking(c: Conversation, e: LinkDisconnected) -> Step:
+    c, actions = _link_disconnected(c, e)
+    if c.link is not LinkStatus.DOWN or c.answer_in:
+        return c, actions
+    # The answer was cut and the link must wait to reconnect: what played is dropped (a
+    # resent turn is answered whole), and the answer timeout runs as after any question.
+    c = replace(c, state=State.THINKING)
+    c, timer = _timer(c, Timer.ANSWER, c.options.answer_timeout_s)
+    return c, [FlushPlayback(), timer]
 
 
 def _link_failed(c: Conversation, _e: LinkFailed) -> Step:
@@ -418,6 +445,8 @@ TABLE: Final[Mapping[tuple[State, type], Handler]] = {
     (S.IDLE, NoSpeechTimedOut): _follow_up_over,
     # the turn on the link, and its answer
     (S.LISTENING, TurnOpened): _turn_opened,
+    (S.THINKING, TurnOpened): _text_opened,
+    **_every(TextAsked, _text_asked, (S.STARTING, S.IDLE, S.OFFLINE, S.ERROR)),
     (S.THINKING, AnswerAudioReceived): _first_audio,
     (S.SPEAKING, AnswerAudioReceived): _more_audio,
     (S.IDLE, AnswerAudioReceived): _unprompted_audio,
@@ -433,7 +462,8 @@ TABLE: Final[Mapping[tuple[State, type], Handler]] = {
     (S.ERROR, TimerFired): _timer_fired,
     # the link and the devices
     **_every(LinkConnected, _link_connected),
-    **_every(LinkDisconnected, _link_disconnected),
+    **_every(LinkDisconnected, _link_disconnected, tuple(s for s in State if s is not S.SPEAKING)),
+    (S.SPEAKING, LinkDisconnected): _lost_while_speaking,
     **_every(LinkFailed, _link_failed),
     **_every(AudioDeviceFailed, _device_failed),
     **_every(AudioDeviceRecovered, _device_recovered),

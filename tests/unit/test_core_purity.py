@@ -23,9 +23,9 @@ PURE = {
         "talkbox.transitions",
     },
     "endpoint": set(),
-    "leds": {"talkbox.conversation"},
+    "leds": {"talkbox.actions", "talkbox.conversation"},
     "memory": {"talkbox.actions"},
-    "ports": {"talkbox.conversation"},
+    "ports": {"talkbox.actions", "talkbox.conversation"},
     "transitions": {
         "talkbox.actions",
         "talkbox.appliance_events",

@@ -3,7 +3,8 @@
     settings = load_settings(Path("/etc/talkbox/talkbox.env"))  # or raises ConfigError
     settings.model, settings.turn_detection, settings.state_dir  # flat, as TALKBOX_* names them
 
-Areas: `live` (LiveFields), `turns` (TurnFields), `system` (SystemFields), composed into one
+Areas: `live` (LiveFields), `turns` (TurnFields), `audio` (AudioFields), `gpio`
+(GpioFields), `system` (SystemFields), composed into one
 `Settings` in `settings`; a consumer that needs one area may type just that area. A new
 setting goes into its area with `fields.setting()`, into `config/talkbox.env` in that area's
 section, and nowhere else: its metadata drives problems, masking, provenance and warnings
@@ -15,8 +16,10 @@ the setting, exit 78), and the values of secret fields are handed to the command
 (`LoadedConfig.secrets`), which mask them with the one redactor of `talkbox.logs`.
 """
 
+from talkbox.config.audio import AudioFields
 from talkbox.config.check import CheckReport, check_report
 from talkbox.config.fields import ENV_PREFIX, Area, SettingInfo, setting, shown
+from talkbox.config.gpio import HAT_NAMES, GpioFields
 from talkbox.config.live import (
     API_KEY_VARIABLES,
     CREDENTIAL_NAME,
@@ -46,11 +49,14 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_SYSTEM_INSTRUCTION",
     "ENV_PREFIX",
+    "HAT_NAMES",
     "MISSING_KEY",
     "SYSTEM_STATE_DIR",
     "Area",
+    "AudioFields",
     "CheckReport",
     "ConfigProblems",
+    "GpioFields",
     "LiveFields",
     "LoadedConfig",
     "SettingInfo",

@@ -1,0 +1,464 @@
+"""Appliance: the daemon's heart, an async context manager owning the one TaskGroup.
+
+    async with Appliance(settings, open_parts) as appliance:
+        await appliance.stopped()        # until stop() (SIGTERM) or a task fails
+
+Entering opens the parts (microphone, speaker, VAD, button, LED: `talkbox.parts`), the
+control socket and the Live link, starts the named tasks and says READY=1. The tasks:
+
+- `capture-pump`: microphone frames → the event queue (dropping frames when the control
+  task falls 2 s behind, counted);
+- `control`: the only task that changes the conversation: it applies each event to
+  `talkbox.conversation` and carries out the actions, one `match` case each;
+- `live-link`: `LiveLink.run()`, whose events go to the queue;
+- `playback-pump`: waits for each answer to finish playing and posts `PlaybackFinished`;
+- `watchdog`: WATCHDOG=1 every `watchdog_s`, only when the capture pump and the control
+  task made progress since the last ping;
+- `control-socket`: `talkbox ctl` requests (`talkbox.control`).
+
+Leaving (stop(), SIGTERM) says STOPPING=1, cancels the tasks, turns the LED off and releases
+the pins and devices; the resumption handle and the mute are already on disk.
+
+The privacy invariant is the conversation's: microphone audio reaches the link only through
+`SendAudio` and `SendPreroll`, which the state machine emits only in `listening`, right after
+`ShowState(listening)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from talkbox.actions import (
+    Action,
+    CancelTimer,
+    ClearPreroll,
+    FinishPlayback,
+    FlushPlayback,
+    PersistMute,
+    Play,
+    PlayEarcon,
+    RememberForPreroll,
+    SendActivityEnd,
+    SendActivityStart,
+    SendAudio,
+    SendPreroll,
+    SendText,
+    ShowState,
+    StartEndpointing,
+    StartNewConversation,
+    StartTimer,
+    State,
+    StopEndpointing,
+    Warn,
+)
+from talkbox.appliance_events import (
+    ApplianceEvent,
+    MicFrameCaptured,
+    MuteRequested,
+    NoSpeechTimedOut,
+    PlaybackFinished,
+    SpeechEnded,
+    SpeechStarted,
+    TextAsked,
+    Timer,
+    TimerFired,
+    TurnOpened,
+    UtteranceLimitReached,
+)
+from talkbox.appliance_tools import appliance_registry
+from talkbox.appstatus import Counters, Facts, TurnFacts
+from talkbox.audio.format import INPUT_RATE_HZ, pcm_bytes
+from talkbox.config import Settings
+from talkbox.control import ControlServer, Request, RequestError, Requests
+from talkbox.conversation import Event, apply, start
+from talkbox.endpoint import Decision, Endpointer, PreRoll
+from talkbox.live.backoff import RetryPolicy
+from talkbox.live.link import LiveLink
+from talkbox.mutestore import MuteStore
+from talkbox.parts import CAPTURE, Parts, endpoint_options, turn_options
+from talkbox.ports import MicFrame
+from talkbox.state_lock import holding
+from talkbox.systemd import Notifier
+from talkbox.vad import FRAME_MS, SILENCE_DBFS, SpeechDetector
+
+log = logging.getLogger(__name__)
+
+Post = Callable[[ApplianceEvent], None]
+"""How the parts report events (called on the event loop)."""
+OpenParts = Callable[[Post], AbstractAsyncContextManager[Parts]]
+"""Opens the parts for the appliance and closes them after (`talkbox.parts`)."""
+
+MAX_BACKLOG_FRAMES = 100
+"""The control task may fall this far behind (2 s of audio) before frames are dropped."""
+DECISIONS: dict[Decision, ApplianceEvent] = {
+    Decision.STARTED: SpeechStarted(),
+    Decision.ENDED: SpeechEnded(),
+    Decision.LIMIT: UtteranceLimitReached(),
+    Decision.NO_SPEECH: NoSpeechTimedOut(),
+}
+"""The endpointer's decisions as the events the conversation takes."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Heard:
+    """A microphone frame on its way to the control task."""
+
+    frame: MicFrame
+
+
+class Appliance:
+    """Press, speak, hear: the parts, the conversation and the Live link, run together."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        open_parts: OpenParts,
+        *,
+        control_socket: Path | None = None,
+        notifier: Notifier | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        """Run with `settings` on the parts `open_parts` opens; `control_socket` for ctl."""
+        self.settings = settings
+        self._open_parts = open_parts
+        self._control_path = control_socket
+        self._notifier = notifier or Notifier(address=None, watchdog_s=None)
+        self._policy = policy
+        self._mute = MuteStore(settings.state_dir)
+        self._events: asyncio.Queue[Event | _Heard] = asyncio.Queue()
+        self._finishing: asyncio.Queue[tuple[int | None, Awaitable[bool]]] = asyncio.Queue()
+        self._stop = asyncio.Event()
+        self._stack = AsyncExitStack()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._timers: dict[Timer, asyncio.TimerHandle] = {}
+        self._preroll = PreRoll(pcm_bytes(settings.preroll_ms / 1000, INPUT_RATE_HZ))
+        self._endpointing = False
+        self.counters = Counters()
+        self.facts = Facts()
+        self.conversation, shown = start(turn_options(settings), muted=self._mute.load())
+        self._startup_actions = shown
+        self._parts: Parts | None = None
+        self._link: LiveLink | None = None
+        self._detector: SpeechDetector | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Self:
+        """Open the parts and the socket, start the tasks, then say READY=1."""
+        stack = self._stack
+        try:
+            # One owner per state dir: the handle and the mute are this daemon's.
+            await stack.enter_async_context(holding(self.settings.state_dir, command="run"))
+            parts = self._parts = await stack.enter_async_context(self._open_parts(self.post))
+            self._detector = SpeechDetector(parts.vad, Endpointer(endpoint_options(self.settings)))
+            tools = appliance_registry(
+                parts.speaker,
+                on_mute=lambda: self.post(MuteRequested(source="model")),
+                on_end_conversation=lambda: self.link.new_conversation(after_turn=True),
+            )
+            self._link = LiveLink(
+                self.settings, self._events.put_nowait, tools=tools, policy=self._policy
+            )
+            requests = Requests(self._request)
+            server = (
+                await stack.enter_async_context(ControlServer(self._control_path, requests))
+                if self._control_path is not None
+                else None
+            )
+            self._carry_out(self._startup_actions)
+            tg = await stack.enter_async_context(asyncio.TaskGroup())
+            stack.push_async_callback(self._cancel_tasks)
+            self._spawn(tg, self._capture_pump(), "capture-pump")
+            self._spawn(tg, self._control(), "control")
+            self._spawn(tg, self.link.run(), "live-link")
+            self._spawn(tg, self._playback_pump(), "playback-pump")
+            self._spawn(tg, self._watchdog(), "watchdog")
+            if server is not None:
+                self._spawn(tg, server.serve(), "control-socket")
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._notifier.ready(self.status_line())
+        log.info("talkbox is up (%s)", self.status_line())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """STOPPING=1, cancel the tasks, LED off, pins and devices released."""
+        self._notifier.stopping()
+        log.info("stopping")
+        for handle in self._timers.values():
+            handle.cancel()
+        try:
+            await self._stack.aclose()
+        finally:
+            self._close_gpio()
+
+    def stop(self) -> None:
+        """Ask the appliance to stop (SIGTERM does): `stopped()` returns."""
+        self._stop.set()
+
+    async def stopped(self) -> None:
+        """Wait until `stop()` is called."""
+        await self._stop.wait()
+
+    def post(self, event: Event) -> None:
+        """Queue an event for the control task (call on the event loop)."""
+        self._events.put_nowait(event)
+
+    @property
+    def link(self) -> LiveLink:
+        """The Live link (once entered)."""
+        if self._link is None:
+            raise RuntimeError("the appliance is not running")
+        return self._link
+
+    @property
+    def parts(self) -> Parts:
+        """The devices (once entered)."""
+        if self._parts is None:
+            raise RuntimeError("the appliance is not running")
+        return self._parts
+
+    @property
+    def state(self) -> State:
+        """The conversation's state now."""
+        return self.conversation.state
+
+    def _spawn(self, tg: asyncio.TaskGroup, work: Any, name: str) -> None:
+        self._tasks.append(tg.create_task(work, name=name))
+
+    async def _cancel_tasks(self) -> None:
+        # Runs before the TaskGroup exits: its tasks run until cancelled.
+        for task in self._tasks:
+            task.cancel()
+
+    def _close_gpio(self) -> None:
+        parts = self._parts
+        if parts is None:
+            return
+        if parts.indicator is not None:
+            parts.indicator.close()
+        if parts.button is not None:
+            parts.button.close()
+
+    # ---------------------------------------------------------------------- tasks
+
+    async def _capture_pump(self) -> None:
+        mic = self.parts.mic
+        counters = self.counters
+        while True:
+            frame = await mic.read()
+            counters.frames += 1
+            if self._events.qsize() >= MAX_BACKLOG_FRAMES:
+                counters.frames_dropped += 1
+                if counters.frames_dropped == 1:
+                    log.warning("the control task fell behind; dropping microphone frames")
+                continue
+            self._events.put_nowait(_Heard(frame))
+
+    async def _control(self) -> None:
+        while True:
+            match await self._events.get():
+                case _Heard(frame=frame):
+                    self._heard(frame)
+                case event:
+                    self._handle(event)
+
+    async def _playback_pump(self) -> None:
+        # FinishPlayback puts (turn, finished()) here; flushes resolve them False.
+        while True:
+            turn_id, done = await self._finishing.get()
+            if await done:
+                self.post(PlaybackFinished(turn_id=turn_id))
+
+    async def _watchdog(self) -> None:
+        interval = self._notifier.watchdog_s
+        if interval is None:
+            return
+        counters = self.counters
+        frames, applied = counters.frames, counters.applied
+        stalled = False
+        while True:
+            await asyncio.sleep(interval)
+            # A vanished microphone is being reopened by its thread: that is not a hang.
+            away = CAPTURE in self.conversation.broken
+            capture_ok = counters.frames > frames or away
+            if capture_ok and counters.applied > applied:
+                self._notifier.watchdog()
+                stalled = False
+            elif not stalled:
+                stalled = True
+                log.warning(
+                    "no watchdog ping: %s made no progress",
+                    "the capture thread" if not capture_ok else "the control task",
+                )
+            frames, applied = counters.frames, counters.applied
+
+    # ----------------------------------------------------------------- the control task
+
+    def _heard(self, frame: MicFrame) -> None:
+        """One microphone frame: to the conversation first, then to the endpointer."""
+        self._apply(MicFrameCaptured(pcm=frame.pcm))
+        detector = self._detector
+        if not self._endpointing or detector is None:
+            return
+        if frame.earcon:
+            # The box's own tone is not the person speaking.
+            decision = detector.endpointer.feed(FRAME_MS / 1000, False, SILENCE_DBFS)
+        else:
+            decision = detector.feed(frame.pcm)
+        if decision is not Decision.NONE:
+            self._apply(DECISIONS[decision])
+
+    def _handle(self, event: Event) -> None:
+        self.facts.note(event)
+        self._apply(event)
+
+    def _apply(self, event: Event) -> None:
+        """Apply one event and carry out its actions; TurnOpened follows at once."""
+        follow: deque[Event] = deque([event])
+        while follow:
+            self.conversation, actions = apply(self.conversation, follow.popleft())
+            self.counters.applied += 1
+            opened = self._carry_out(actions)
+            if opened is not None:
+                follow.append(TurnOpened(turn_id=opened))
+
+    def _carry_out(self, actions: tuple[Action, ...]) -> int | None:
+        """Do each action in order; returns the turn id if one was opened."""
+        opened = None
+        for action in actions:
+            turn_id = self._do(action)
+            if turn_id is not None:
+                opened = turn_id
+        return opened
+
+    def _do(self, action: Action) -> int | None:
+        parts, link = self.parts, self._link
+        match action:
+            case ShowState(state=state):
+                self._show(state)
+            case PlayEarcon(earcon=earcon):
+                parts.speaker.play_earcon(earcon)
+            case SendActivityStart():
+                assert link is not None
+                return link.start_turn()
+            case SendText(text=text):
+                return self.link.send_text(text)
+            case SendPreroll():
+                self._send_preroll()
+            case SendAudio(pcm=pcm):
+                self.counters.frames_sent += 1
+                self.link.send_audio(pcm)
+            case SendActivityEnd():
+                self.link.end_turn()
+            case RememberForPreroll(pcm=pcm):
+                self._preroll.remember(pcm)
+            case ClearPreroll():
+                self._preroll.clear()
+            case Play(pcm=pcm, rate=rate):
+                parts.speaker.play(pcm, rate)
+            case FinishPlayback(turn_id=turn_id):
+                self._finishing.put_nowait((turn_id, parts.speaker.finished()))
+            case FlushPlayback():
+                parts.speaker.flush()
+            case StartEndpointing(end_on_silence=on_silence, no_speech_timeout_s=wait):
+                self._start_endpointing(on_silence, wait)
+            case StopEndpointing():
+                self._endpointing = False
+            case StartTimer(timer=timer, seconds=delay, serial=serial):
+                self._start_timer(timer, delay, serial)
+            case CancelTimer(timer=timer):
+                self._cancel_timer(timer)
+            case StartNewConversation():
+                self.link.new_conversation()
+            case PersistMute(muted=muted):
+                self._mute.save(muted)
+            case Warn(message=message):
+                log.warning("%s", message)
+        return None
+
+    def _show(self, state: State) -> None:
+        indicator = self.parts.indicator
+        if indicator is not None:
+            indicator.show(state)
+        line = self.status_line()
+        log.info("state: %s", line)
+        self._notifier.status(line)
+
+    def _send_preroll(self) -> None:
+        pcm = self._preroll.take()
+        if pcm:
+            self.counters.frames_sent += 1
+            self.link.send_audio(pcm)
+
+    def _start_endpointing(self, end_on_silence: bool, wait: float | None) -> None:
+        assert self._detector is not None
+        self._detector.endpointer.reset(end_on_silence=end_on_silence, no_speech_timeout_s=wait)
+        self._endpointing = True
+
+    def _start_timer(self, timer: Timer, delay: float, serial: int) -> None:
+        self._cancel_timer(timer)
+        fired = TimerFired(timer=timer, serial=serial)
+        self._timers[timer] = asyncio.get_running_loop().call_later(delay, self.post, fired)
+
+    def _cancel_timer(self, timer: Timer) -> None:
+        handle = self._timers.pop(timer, None)
+        if handle is not None:
+            handle.cancel()
+
+    # ----------------------------------------------------------------- status, ctl
+
+    def status_line(self) -> str:
+        """The STATUS= line: the state, with why for offline and error."""
+        return self.facts.line(self.conversation.state)
+
+    @property
+    def last_turn(self) -> TurnFacts | None:
+        """What is known of the last turn that ended."""
+        return self.facts.last_turn
+
+    def status(self) -> dict[str, Any]:
+        """What `talkbox ctl status` answers."""
+        conversation = self.conversation
+        return {
+            "state": str(conversation.state),
+            "status": self.status_line(),
+            "muted": conversation.muted,
+            "volume": self.parts.speaker.volume,
+            "link": asdict(self.link.status()),
+            "last_turn": None if self.last_turn is None else asdict(self.last_turn),
+            "frames": asdict(self.counters),
+        }
+
+    def _request(self, request: Request) -> dict[str, Any]:
+        """Carry out one ctl request (on the loop); returns the answer's fields."""
+        match request.command:
+            case "status":
+                return self.status()
+            case "volume":
+                assert request.percent is not None
+                self.parts.speaker.set_volume(request.percent)
+                return {"volume": self.parts.speaker.volume}
+            case "say":
+                assert request.text is not None
+                if self.conversation.state is not State.IDLE:
+                    raise RequestError(f"the box is {self.conversation.state}, not idle")
+                self.post(TextAsked(text=request.text))
+                return {}
+            case _:
+                self.post(request.event())
+                return {}

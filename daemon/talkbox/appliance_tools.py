@@ -1,0 +1,74 @@
+"""The tools the appliance offers the model: time, volume, mute, end of conversation.
+
+Each is short and its result is spoken, so each is declared BLOCKING: the model waits for
+the result (gemini-3.8-live takes an undeclared behaviour as NON_BLOCKING). The model may
+mute the microphone; only a person unmutes (double press, `talkbox ctl unmute`): no tool does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from talkbox.live.tools import (
+    BLOCKING,
+    NoArguments,
+    ToolRegistry,
+    ToolResult,
+    default_registry,
+)
+from talkbox.ports import AudioSink
+
+
+class VolumeArguments(BaseModel):
+    """set_volume's arguments."""
+
+    model_config = ConfigDict(extra="forbid")
+    percent: int = Field(ge=0, le=100, description="The new speaker volume, 0 to 100 percent.")
+
+
+def appliance_registry(
+    speaker: AudioSink,
+    *,
+    on_mute: Callable[[], None],
+    on_end_conversation: Callable[[], None],
+) -> ToolRegistry:
+    """get_time and end_conversation, plus set_volume, get_volume and mute_microphone."""
+    registry = default_registry(on_end_conversation=on_end_conversation)
+
+    def set_volume(arguments: VolumeArguments) -> ToolResult:
+        speaker.set_volume(arguments.percent)
+        return {"volume": speaker.volume}
+
+    def get_volume(_: NoArguments) -> ToolResult:
+        return {"volume": speaker.volume}
+
+    def mute_microphone(_: NoArguments) -> ToolResult:
+        on_mute()
+        return {
+            "result": "the microphone is muted now; only a person can unmute it "
+            "(double press of the button)"
+        }
+
+    registry.register(
+        "set_volume",
+        "Set the speaker volume of the device, 0 to 100 percent.",
+        set_volume,
+        VolumeArguments,
+        behavior=BLOCKING,
+    )
+    registry.register(
+        "get_volume",
+        "Get the speaker volume of the device, in percent.",
+        get_volume,
+        behavior=BLOCKING,
+    )
+    registry.register(
+        "mute_microphone",
+        "Mute the device's microphone (privacy mute) when the person asks for it; only the "
+        "person can unmute it.",
+        mute_microphone,
+        behavior=BLOCKING,
+    )
+    return registry

@@ -1,0 +1,95 @@
+"""What the appliance tells about itself: its STATUS= line, counters, the last turn's facts.
+
+`Facts` follows the events the control task handles (link status, device failures, ended
+turns) so that `talkbox ctl status` and systemd's STATUS= can say why the box is offline or
+in error, and what the last turn was like; `Counters` is the progress the watchdog checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from talkbox.actions import State
+from talkbox.appliance_events import AudioDeviceFailed, AudioDeviceRecovered
+from talkbox.conversation import Event
+from talkbox.events import LinkConnected, LinkDisconnected, LinkFailed, TurnCompleted, TurnFailed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnFacts:
+    """What `talkbox ctl status` says about the last turn that ended."""
+
+    turn_id: int | None
+    answered: bool
+    interrupted: bool = False
+    audio_s: float = 0.0
+    first_audio_s: float | None = None
+    duration_s: float = 0.0
+    transcript: str = ""
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Counters:
+    """Progress the watchdog checks, and what the status reports."""
+
+    frames: int = 0
+    """Microphone frames the capture pump received."""
+    frames_dropped: int = 0
+    """Frames dropped because the control task fell behind."""
+    applied: int = 0
+    """Events the control task applied."""
+    frames_sent: int = 0
+    """Microphone frames handed to the link (SendAudio, and pre-roll frames)."""
+
+
+class Facts:
+    """Why the box is where it is, and the last turn; fed every event the control task takes."""
+
+    def __init__(self) -> None:
+        self.retry_in_s = 0.0
+        """The link's last announced wait before reconnecting."""
+        self.problem = ""
+        """The newest failure a person may need to know about (device, service)."""
+        self.last_turn: TurnFacts | None = None
+
+    def note(self, event: Event) -> None:
+        """Keep what the status and STATUS= lines tell about the link, devices and turns."""
+        match event:
+            case LinkDisconnected(retry_in_s=delay):
+                self.retry_in_s = delay
+            case LinkFailed(reason=reason):
+                self.problem = reason
+            case AudioDeviceFailed(device=device, reason=reason):
+                self.problem = f"{device} device: {reason}"
+            case AudioDeviceRecovered() | LinkConnected():
+                self.problem = ""
+            case TurnCompleted() as done if done.turn_id is not None:
+                self.last_turn = TurnFacts(
+                    turn_id=done.turn_id,
+                    answered=not done.interrupted,
+                    interrupted=done.interrupted,
+                    audio_s=done.audio_s,
+                    first_audio_s=done.first_audio_s,
+                    duration_s=done.duration_s,
+                    transcript=done.transcript,
+                )
+            case TurnFailed(turn_id=turn_id, reason=reason):
+                self.last_turn = TurnFacts(turn_id=turn_id, answered=False, reason=reason)
+            case _:
+                pass
+
+    def line(self, state: State) -> str:
+        """The STATUS= line: the state, with why for offline and error."""
+        match state:
+            case State.OFFLINE:
+                delay = self.retry_in_s
+                return (
+                    f"offline: retrying in {delay:.0f} s"
+                    if delay >= 10
+                    else (f"offline: retrying in {delay:.1f} s")
+                )
+            case State.ERROR:
+                return f"error: {self.problem or 'a turn failed'}"
+            case state:
+                return str(state)

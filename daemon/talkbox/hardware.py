@@ -1,0 +1,132 @@
+"""The real parts: the ALSA microphone and speaker, webrtcvad, the gpiozero button and LED.
+
+    async with hardware_parts(settings)(post) as parts:   # what `talkbox run` opens
+        ...
+
+The ALSA threads report each device failing and coming back (`DeviceStatus`); here that
+becomes `AudioDeviceFailed` / `AudioDeviceRecovered` for the conversation. Entering waits
+(bounded) until each device has been opened or has failed once, so READY=1 means the devices
+are open or the box already shows why not. The speaker's earcons and the microphone share
+one `EarconWindows`, so the mic does not take the box's own tones for speech.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Final
+
+from talkbox.actions import Earcon
+from talkbox.appliance_events import AudioDeviceFailed, AudioDeviceRecovered
+from talkbox.audio.alsa import AlsaCapture, AlsaPlayback
+from talkbox.audio.devices import CaptureOptions, DeviceStatus, PlaybackOptions
+from talkbox.audio.format import ANSWER_RATE_HZ
+from talkbox.audio.frames import Earcon as Tone
+from talkbox.audio.frames import EarconWindows
+from talkbox.config import Settings
+from talkbox.parts import Parts, Post, gpio_parts
+from talkbox.vad import WebRtcVad
+
+log = logging.getLogger(__name__)
+
+TONES: Final[dict[Earcon, Tone]] = {
+    Earcon.START: Tone.TURN_START,
+    Earcon.END: Tone.TURN_END,
+    Earcon.ERROR: Tone.ERROR,
+}
+"""The conversation's earcons as the speaker synthesizes them."""
+FIRST_OPEN_S = 5.0
+"""How long entering waits for each device's first open (or failure)."""
+
+
+def capture_options(settings: Settings) -> CaptureOptions:
+    """The microphone's settings."""
+    return CaptureOptions(
+        device=settings.capture_device, rate_hz=settings.capture_rate, gain_db=settings.mic_gain
+    )
+
+
+def playback_options(settings: Settings) -> PlaybackOptions:
+    """The speaker's settings."""
+    return PlaybackOptions(
+        device=settings.playback_device,
+        rate_hz=settings.playback_rate,
+        period_ms=settings.period_ms,
+        volume=settings.volume,
+        mixer=settings.mixer,
+        earcons=settings.earcons,
+    )
+
+
+class Speaker:
+    """The `AudioSink` port on AlsaPlayback: the conversation's earcons mapped to its tones."""
+
+    def __init__(self, playback: AlsaPlayback) -> None:
+        """Play on `playback`."""
+        self.playback = playback
+
+    def play(self, pcm: bytes, rate: int = ANSWER_RATE_HZ) -> None:
+        """Queue answer audio."""
+        self.playback.play(pcm, rate)
+
+    def play_earcon(self, earcon: Earcon) -> bool:
+        """Queue an earcon's tones."""
+        return self.playback.play_earcon(TONES[earcon])
+
+    def finished(self) -> Awaitable[bool]:
+        """True once what is queued has played, False if flushed first."""
+        return self.playback.finished()
+
+    def flush(self) -> None:
+        """Drop what is queued (ALSA drop())."""
+        self.playback.flush()
+
+    @property
+    def volume(self) -> int:
+        """The volume in percent."""
+        return self.playback.volume
+
+    def set_volume(self, percent: int) -> None:
+        """Set the volume (mixer or software gain)."""
+        self.playback.set_volume(percent)
+
+
+def hardware_parts(
+    settings: Settings, *, pin_factory: object = None
+) -> Callable[[Post], contextlib.AbstractAsyncContextManager[Parts]]:
+    """The real devices the settings name."""
+
+    @contextlib.asynccontextmanager
+    async def open_parts(post: Post) -> AsyncIterator[Parts]:
+        first: dict[str, asyncio.Event] = {"capture": asyncio.Event(), "playback": asyncio.Event()}
+
+        def on_status(status: DeviceStatus) -> None:
+            first[status.direction].set()
+            if status.error is not None:
+                post(AudioDeviceFailed(device=status.direction, reason=str(status.error)))
+            else:
+                post(AudioDeviceRecovered(device=status.direction))
+
+        earcons = EarconWindows()
+        mic = AlsaCapture(capture_options(settings), earcons=earcons, on_status=on_status)
+        playback = AlsaPlayback(playback_options(settings), earcons=earcons, on_status=on_status)
+        async with mic, playback:
+            try:
+                async with asyncio.timeout(FIRST_OPEN_S):
+                    for opened in first.values():
+                        await opened.wait()
+            except TimeoutError:
+                # A FIFO or a busy device may take longer; the box shows starting meanwhile.
+                log.warning("the audio devices did not open within %.0f s", FIRST_OPEN_S)
+            async with gpio_parts(settings, post, pin_factory=pin_factory) as (button, led):
+                yield Parts(
+                    mic=mic,
+                    speaker=Speaker(playback),
+                    vad=WebRtcVad(settings.vad_aggressiveness),
+                    button=button,
+                    indicator=led,
+                )
+
+    return open_parts

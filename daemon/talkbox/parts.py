@@ -1,0 +1,169 @@
+"""The appliance's parts: which devices it runs on, and the settings each part takes.
+
+`Parts` holds the ports (`talkbox.ports`) the appliance uses. Each way of opening them is an
+async context manager taking the appliance's `post` (where device events go) and closing
+what it opened: `fake_parts` for tests and for trying things by hand, `gpio_parts` adds the
+real button and LED (gpiozero) to given audio parts, and the ALSA microphone and speaker
+come from `talkbox.audio.alsa`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from talkbox.appliance_events import ApplianceEvent
+from talkbox.config import Settings
+from talkbox.conversation import Mode, TurnOptions
+from talkbox.endpoint import EndpointOptions
+from talkbox.fakes import FakeButton, FakeIndicator, FakeMic, FakeSpeaker
+from talkbox.gpio import HATS, ButtonOptions, LedOptions, open_gpio
+from talkbox.leds import LedKind
+from talkbox.ports import AudioSink, AudioSource, Button, Indicator, Vad
+from talkbox.vad import WebRtcVad
+
+log = logging.getLogger(__name__)
+
+CAPTURE = "capture"
+"""The microphone's name in AudioDeviceFailed/Recovered."""
+PLAYBACK = "playback"
+"""The speaker's name in AudioDeviceFailed/Recovered."""
+
+Post = Callable[[ApplianceEvent], None]
+
+
+@dataclass(slots=True)
+class Parts:
+    """The devices the appliance runs on."""
+
+    mic: AudioSource
+    speaker: AudioSink
+    vad: Vad
+    button: Button | None = None
+    indicator: Indicator | None = None
+
+
+def turn_options(settings: Settings) -> TurnOptions:
+    """The conversation's settings."""
+    return TurnOptions(
+        mode=Mode(settings.button_mode),
+        no_speech_timeout_s=settings.no_speech_timeout_s,
+        follow_up_s=settings.follow_up_s,
+        answer_timeout_s=settings.answer_timeout_s,
+    )
+
+
+def endpoint_options(settings: Settings) -> EndpointOptions:
+    """The endpointer's settings."""
+    return EndpointOptions(
+        start_ms=settings.vad_start_ms,
+        end_ms=settings.vad_end_ms,
+        min_energy_dbfs=settings.vad_min_energy,
+        max_utterance_s=settings.max_utterance_s,
+    )
+
+
+def button_options(settings: Settings) -> ButtonOptions | None:
+    """The button's wiring: BUTTON_PIN, else the HAT's pin, else no button."""
+    pin = settings.button_pin if settings.button_pin is not None else HATS[settings.hat].button_pin
+    if pin is None:
+        return None
+    pull = {"up": True, "down": False, "none": None}[settings.button_pull]
+    return ButtonOptions(
+        pin=pin,
+        pull_up=pull,
+        active_high=settings.button_active_high,
+        bounce_s=settings.button_bounce_ms / 1000,
+        long_press_s=settings.long_press_s,
+        double_press_s=settings.double_press_s,
+    )
+
+
+def led_options(settings: Settings) -> LedOptions | None:
+    """The LED: LED_PINS (and LED_KIND), else the HAT's LED, else none."""
+    hat = HATS[settings.hat]
+    if settings.led_pins is None:
+        if hat.note:
+            log.info("%s", hat.note)
+        if hat.led is None:
+            return None
+        kind, pins = hat.led.kind, hat.led.pins
+        if settings.led_kind is not None:
+            kind = LedKind(settings.led_kind)
+    else:
+        kind, pins = LedKind(settings.led_kind or "led"), settings.led_pins
+    return LedOptions(
+        kind=kind,
+        pins=pins,
+        active_high=settings.led_active_high,
+        brightness=settings.led_brightness,
+    )
+
+
+@dataclass(slots=True)
+class FakeWorld:
+    """The fake devices `fake_parts` opened, for the test to drive and inspect."""
+
+    mic: FakeMic
+    speaker: FakeSpeaker
+    button: FakeButton
+    indicator: FakeIndicator
+
+
+def fake_parts(
+    world: FakeWorld, *, aggressiveness: int = 3
+) -> Callable[[Post], contextlib.AbstractAsyncContextManager[Parts]]:
+    """Parts on `world`'s fakes, with the real webrtcvad."""
+
+    @contextlib.asynccontextmanager
+    async def open_parts(post: Post) -> AsyncIterator[Parts]:
+        world.mic.report = world.speaker.report = world.button.post = post
+        yield Parts(
+            mic=world.mic,
+            speaker=world.speaker,
+            vad=WebRtcVad(aggressiveness),
+            button=world.button,
+            indicator=world.indicator,
+        )
+
+    return open_parts
+
+
+def new_fake_world(*, speaker_speed: float = 1.0) -> FakeWorld:
+    """Fresh fake devices."""
+    return FakeWorld(
+        mic=FakeMic(device=CAPTURE),
+        speaker=FakeSpeaker(speed=speaker_speed, device=PLAYBACK),
+        button=FakeButton(),
+        indicator=FakeIndicator(),
+    )
+
+
+@contextlib.asynccontextmanager
+async def gpio_parts(
+    settings: Settings, post: Post, *, pin_factory: Any = None
+) -> AsyncIterator[tuple[Button | None, Indicator | None]]:
+    """The button and LED the settings name, or None for each (no GPIO: one WARNING)."""
+    loop = asyncio.get_running_loop()
+    button, indicator = open_gpio(
+        button_options(settings),
+        led_options(settings),
+        loop=loop,
+        post=post,
+        pin_factory=pin_factory,
+    )
+    watcher = None
+    try:
+        if button is not None:
+            # The level check catches edges lgpio missed (docs/platform.md §3.3).
+            watcher = asyncio.create_task(button.watch(), name="button-level-check")
+        yield button, indicator
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher

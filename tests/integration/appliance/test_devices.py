@@ -1,0 +1,79 @@
+"""Devices that fail, a link that cannot answer: the box says so and recovers by itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from talkbox.conversation import Earcon, State
+
+from .conftest import MakeEmulator, recording, running_box, until
+
+QUESTION = "question-weather.wav"
+
+
+async def test_a_vanished_microphone_is_an_error_until_it_returns(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    emulator = await make_emulator(realtime=True)
+    async with running_box(emulator, tmp_path) as box:
+        await box.state_is(State.IDLE)
+        box.world.mic.fail("No such device")
+        await box.state_is(State.ERROR, within=2)
+        assert box.app.status_line() == "error: capture device: No such device"
+        box.world.button.press()  # refused: the LED already says why
+        await until(
+            lambda: box.world.speaker.earcons[-1:] == [Earcon.ERROR], within=2, what="earcon"
+        )
+        assert box.app.state is State.ERROR
+        box.world.mic.recover()
+        await box.state_is(State.IDLE, within=2)
+        box.world.button.press()
+        await box.state_is(State.LISTENING, within=2)
+
+
+async def test_a_speaker_failing_during_an_answer_ends_the_turn_in_error_then_recovers(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    emulator = await make_emulator(realtime=True)
+    async with running_box(emulator, tmp_path, button_mode="hold") as box:
+        box.world.button.press()
+        await box.state_is(State.LISTENING, within=2)
+        box.room.say(recording(QUESTION)[: 2 * 32_000])
+        await until(lambda: not box.room.speaking, within=5, what="spoken")
+        box.world.button.release()
+        await box.state_is(State.SPEAKING)
+        box.world.speaker.fail("Input/output error")
+        await box.state_is(State.ERROR, within=2)
+        assert "playback device" in box.app.status_line()
+        box.world.speaker.recover()
+        await box.state_is(State.IDLE, within=2)
+
+
+async def test_a_turn_closed_while_the_service_is_unreachable_fails_after_the_answer_timeout(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    # The connection drops while the person speaks, and every reconnect is refused.
+    emulator = await make_emulator(
+        realtime=True, faults=["abort@msg=20", "reject_upgrade:status=503@conn=2-"]
+    )
+    async with running_box(emulator, tmp_path, button_mode="hold", answer_timeout_s=1.5) as box:
+        box.world.button.press()
+        await box.state_is(State.LISTENING, within=2)
+        box.room.say(recording(QUESTION)[:32_000])
+        await until(lambda: not box.room.speaking, within=3, what="spoken")
+        box.world.button.release()
+        await box.state_is(State.THINKING, within=2)
+        await box.state_is(State.ERROR, within=6)
+        assert box.world.speaker.earcons[-1] is Earcon.ERROR
+        await box.state_is(State.OFFLINE, within=5)
+        assert box.app.status_line().startswith("offline: retrying in ")
+        box.world.button.press()  # offline: an earcon, never a turn answered later
+        await until(
+            lambda: (
+                box.world.speaker.earcons[-1:] == [Earcon.ERROR]
+                and len(box.world.speaker.earcons) >= 4
+            ),
+            within=2,
+            what="the refusal earcon",
+        )
+        assert box.app.state is State.OFFLINE

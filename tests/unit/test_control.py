@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from talkbox.appliance_events import ButtonPressed, MuteRequested
+from talkbox.control import Request, RequestError, Requests, parse_request, runtime_dir
+from talkbox.mutestore import MuteStore
+
+
+def test_a_say_request_carries_its_text_and_a_volume_request_its_percent() -> None:
+    assert parse_request(b'{"command": "say", "text": " hi "}') == Request(command="say", text="hi")
+    assert parse_request(b'{"command": "volume", "percent": 0}').percent == 0
+
+
+def test_event_commands_become_the_conversation_events_a_person_would_cause() -> None:
+    assert parse_request(b'{"command": "press"}').event() == ButtonPressed()
+    assert parse_request(b'{"command": "mute"}').event() == MuteRequested(source="ctl")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"", b"{}", b'{"command": 3}', b'{"command": "volume", "percent": true}', b"\x80"],
+)
+def test_requests_that_cannot_be_understood_are_refused(line: bytes) -> None:
+    with pytest.raises(RequestError):
+        parse_request(line)
+
+
+def test_a_handler_refusing_a_request_becomes_an_error_answer() -> None:
+    def handler(request: Request) -> dict[str, object]:
+        raise ValueError("volume must be 0..100 percent")
+
+    assert Requests(handler).answer(b'{"command": "status"}') == {
+        "ok": False,
+        "error": "volume must be 0..100 percent",
+    }
+
+
+def test_the_runtime_dir_is_systemds_then_the_users_then_run_talkbox() -> None:
+    assert runtime_dir({"RUNTIME_DIRECTORY": "/run/talkbox:/run/x"}) == Path("/run/talkbox")
+    assert runtime_dir({"XDG_RUNTIME_DIR": "/run/user/1000"}) == Path("/run/user/1000/talkbox")
+    assert runtime_dir({"XDG_RUNTIME_DIR": "relative"}) == Path("/run/talkbox")
+
+
+def test_the_mute_is_stored_and_read_back(tmp_path: Path) -> None:
+    store = MuteStore(tmp_path / "state")
+    assert store.load() is False
+    store.save(True)
+    assert MuteStore(tmp_path / "state").load() is True
+    store.save(False)
+    assert store.load() is False
+
+
+def test_a_damaged_mute_file_keeps_the_box_muted(tmp_path: Path) -> None:
+    (tmp_path / "mute.json").write_text("{not json", encoding="utf-8")
+    assert MuteStore(tmp_path).load() is True
