@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from talkbox.errors import ConfigError, ExitCode, LiveFatalError, StateBusyError, UsageError
+from talkbox.logs import say
 
 log = logging.getLogger("talkbox")
 
@@ -20,16 +21,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli.dispatch(args)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"talkbox: config error: {problem}", file=sys.stderr)
+            say(f"talkbox: config error: {problem}")
         return ExitCode.CONFIG
     except UsageError as exc:
-        print(f"talkbox: {exc}", file=sys.stderr)
+        say(f"talkbox: {exc}")
         return ExitCode.USAGE
     except StateBusyError as exc:
-        print(f"talkbox: {exc}", file=sys.stderr)
+        say(f"talkbox: {exc}")
         return ExitCode.BUSY
     except LiveFatalError as exc:
-        print(f"talkbox: {exc.reason}", file=sys.stderr)
+        say(f"talkbox: {exc.reason}")
         return ExitCode.CONFIG
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from talkbox.errors import ConfigError, ExitCode, UsageError
-from talkbox.logs import REDACTOR, configure_logging
+from talkbox.logs import REDACTOR, configure_logging, say
 
 DEFAULT_CONFIG = Path("/etc/talkbox/talkbox.env")
 DEFAULT_OUT_DIR = Path("out")
@@ -176,9 +176,9 @@ def _mask(secrets: Sequence[str]) -> None:
         REDACTOR.add(secret)
 
 
-def _say(line: str, stream: TextIO) -> None:
+def _say(line: str, stream: TextIO, level: int = logging.ERROR) -> None:
     # The project's one redaction rule (logs.REDACTOR) covers what the commands print too.
-    print(REDACTOR(line), file=stream)
+    say(line, stream=stream, level=level)
 
 
 def _report(problems: Sequence[str], warnings: Sequence[str]) -> None:
@@ -189,7 +189,7 @@ def _report(problems: Sequence[str], warnings: Sequence[str]) -> None:
         count = len(problems)
         _say(f"talkbox: {count} problem{'s' if count != 1 else ''} to fix", sys.stderr)
     for warning in warnings:
-        _say(f"talkbox: warning: {warning}", sys.stderr)
+        _say(f"talkbox: warning: {warning}", sys.stderr, logging.WARNING)
 
 
 def _check_online(config: Path | None) -> int:

@@ -99,6 +99,19 @@ class TalkboxFormatter(logging.Formatter):
 REDACTOR = Redactor()
 
 
+def say(text: str, *, stream: TextIO | None = None, level: int = logging.ERROR) -> None:
+    """Print a command's line for a person: masked, and with its priority under the journal.
+
+    A config error printed by `talkbox run` is as much a problem as a logged one, so under
+    systemd it must reach `journalctl -p warning` too (an unprefixed line is info).
+    """
+    out = sys.stderr if stream is None else stream
+    line = REDACTOR(text)
+    if under_journal(out):
+        line = "\n".join(f"<{priority(level)}>{part}" for part in line.splitlines() or [""])
+    print(line, file=out)
+
+
 def configure_logging(
     level: str = "INFO",
     *,
