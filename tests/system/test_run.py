@@ -23,9 +23,8 @@ import numpy as np
 import pytest
 import soxr
 
+from talkbox.audio.standins import LiveMic, asound_conf, correlation, file_pcm
 from talkbox.emulator import EmulatorOptions, EmulatorThread
-
-from .standins import LiveMic, asound_conf, correlation, file_pcm
 
 DATA = Path(__file__).parents[1] / "data"
 QUESTION = "question-weather.wav"

@@ -18,6 +18,7 @@ import pytest
 
 from talkbox.app import Appliance
 from talkbox.appliance_events import ButtonPressed, ButtonReleased
+from talkbox.audio.standins import LiveMic, asound_conf, correlation, file_pcm
 from talkbox.conversation import State
 from talkbox.emulator import Emulator
 from talkbox.hardware import hardware_parts
@@ -30,7 +31,6 @@ from .conftest import (
     recording,
     until,
 )
-from .standins import LiveMic, asound_conf, correlation, file_pcm
 
 SPEAKER_SCRIPT = Path(__file__).parents[1] / "audio" / "speaker.py"
 QUESTION = "question-weather.wav"

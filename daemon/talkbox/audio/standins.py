@@ -1,4 +1,4 @@
-"""ALSA stand-ins for the appliance's tests: a FIFO microphone fed in real time, file speakers.
+"""ALSA stand-ins for the demo and the tests: a FIFO microphone fed in real time, file speakers.
 
 `LiveMic` keeps a FIFO (the `infile` of an ALSA `file` PCM) fed with a 20 ms period every
 20 ms: silence, or what the test says. It opens the FIFO read-write and non-blocking before
