@@ -15,11 +15,12 @@ machine) it logs one WARNING and the appliance runs without button and LED.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -28,6 +29,7 @@ from gpiozero.exc import BadPinFactory, GPIOZeroError, PinPWMUnsupported
 
 from talkbox.actions import State
 from talkbox.appliance_events import ButtonPressed, ButtonReleased, DoublePressed, LongPressed
+from talkbox.errors import ConfigError
 from talkbox.leds import Color, Effect, LedKind, Pattern, pattern
 
 log = logging.getLogger(__name__)
@@ -298,6 +300,42 @@ def open_gpio(
         return None, None
     opened_button = None
     if button is not None:
-        opened_button = GpioButton(button, loop=loop, post=post, pin_factory=pin_factory)
-    indicator = GpioIndicator(led, pin_factory=pin_factory) if led is not None else None
+        with _claiming("TALKBOX_BUTTON_PIN", (button.pin,)):
+            opened_button = GpioButton(button, loop=loop, post=post, pin_factory=pin_factory)
+    indicator = None
+    if led is not None:
+        try:
+            with _claiming("TALKBOX_LED_PINS", led.pins):
+                indicator = GpioIndicator(led, pin_factory=pin_factory)
+        except ConfigError:
+            if opened_button is not None:
+                opened_button.close()
+            raise
     return opened_button, indicator
+
+
+def _claim_errors() -> tuple[type[BaseException], ...]:
+    """What claiming a pin raises: gpiozero's errors, OS errors, and lgpio's own on a Pi."""
+    errors: tuple[type[BaseException], ...] = (GPIOZeroError, OSError, RuntimeError)
+    try:
+        import lgpio
+    except ImportError:  # not a Pi: the mock and other factories raise the ones above
+        return errors
+    return (*errors, lgpio.error)
+
+
+@contextlib.contextmanager
+def _claiming(setting: str, pins: tuple[int, ...]) -> Iterator[None]:
+    """Turn a pin that cannot be claimed into the one config problem a person can fix."""
+    try:
+        yield
+    # gpiozero's own (a pin reserved twice, a pin the board lacks) and lgpio's "GPIO busy"
+    # (another program or a kernel driver holds it) both arrive as these.
+    except _claim_errors() as exc:
+        names = ", ".join(f"GPIO{pin}" for pin in pins)
+        raise ConfigError(
+            [
+                f"{setting}: {names} cannot be used ({exc}): another program or a HAT driver "
+                "may hold it; pick a free pin"
+            ]
+        ) from exc

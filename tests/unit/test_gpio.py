@@ -7,11 +7,12 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from gpiozero import Device
+from gpiozero import LED, Button, Device
 from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
 from talkbox.appliance_events import ButtonPressed, ButtonReleased, DoublePressed
 from talkbox.conversation import State
+from talkbox.errors import ConfigError
 from talkbox.gpio import (
     HATS,
     ButtonEvent,
@@ -315,3 +316,40 @@ def test_led_options_want_three_pins_for_rgb_and_one_otherwise() -> None:
         LedOptions(kind=LedKind.RGB, pins=(5,))
     with pytest.raises(ValueError, match="needs 1 pin"):
         LedOptions(kind=LedKind.LED, pins=(5, 6))
+
+
+async def test_a_pin_another_device_holds_is_one_config_problem_naming_the_setting(
+    factory: MockFactory,
+) -> None:
+    holder = Button(17, pin_factory=factory)
+    try:
+        with pytest.raises(ConfigError) as caught:
+            open_gpio(
+                ButtonOptions(pin=17),
+                None,
+                loop=asyncio.get_running_loop(),
+                post=lambda _event: None,
+                pin_factory=factory,
+            )
+    finally:
+        holder.close()
+    (problem,) = caught.value.problems
+    assert problem.startswith("TALKBOX_BUTTON_PIN: GPIO17 cannot be used (")
+    assert "pick a free pin" in problem
+
+
+async def test_a_busy_led_pin_releases_the_button_it_already_claimed(factory: MockFactory) -> None:
+    holder = LED(25, pin_factory=factory)
+    try:
+        with pytest.raises(ConfigError, match="TALKBOX_LED_PINS: GPIO25 cannot be used"):
+            open_gpio(
+                ButtonOptions(pin=23),
+                LedOptions(kind=LedKind.LED, pins=(25,)),
+                loop=asyncio.get_running_loop(),
+                post=lambda _event: None,
+                pin_factory=factory,
+            )
+    finally:
+        holder.close()
+    # The button's pin was given back: it can be claimed again.
+    Button(23, pin_factory=factory).close()
