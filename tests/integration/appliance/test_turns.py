@@ -38,7 +38,9 @@ async def test_a_held_button_sends_what_is_said_while_held_and_the_answer_plays(
     assert emulator.log.client_messages("realtime_input.activityStart")
     assert emulator.log.client_messages("realtime_input.activityEnd")
     sent = seconds(audio_received(emulator), INPUT_RATE_HZ)
-    assert 3.0 <= sent <= 3.0 + 0.5 + 0.3  # what was said, the pre-roll, a few frames late
+    # What was said, the pre-roll, and the room's silence until the release lands (a loaded
+    # machine may take most of a second to notice the speech ended and release).
+    assert 3.0 <= sent <= 3.0 + 0.5 + 1.0
     assert box.world.speaker.audio
     assert box.world.speaker.earcons[:2] == [Earcon.START, Earcon.END]
     assert box.world.indicator.states()[-5:] == [
