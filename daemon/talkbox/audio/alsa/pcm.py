@@ -10,6 +10,7 @@ when it comes back a `DeviceStatus` without error says so.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -107,7 +108,7 @@ def _read_back(pcm: Pcm, direction: Direction, device: str) -> Opened:
     )
 
 
-class DeviceThread:
+class DeviceThread(abc.ABC):
     """The open / serve / report / back off / reopen loop both directions share.
 
     A subclass opens its PCM in `_open` (with `_open_at`) and serves it in `_serve` until
@@ -161,7 +162,7 @@ class DeviceThread:
                 # the thread is a daemon and closes its PCM itself when it does.
                 log.warning("the %s thread did not stop within %.1f s", self.direction, timeout_s)
 
-    def _wake(self) -> None:
+    def _wake(self) -> None:  # noqa: B027 -- a hook: only playback waits idle; capture reads
         """Wake the thread from an idle wait (stop or new work)."""
 
     def _post(self, callback: Callable[..., None], *args: Any) -> None:
@@ -214,11 +215,13 @@ class DeviceThread:
                 if pcm is not None:
                     self._close(pcm)
 
+    @abc.abstractmethod
     def _open(self) -> tuple[Pcm, Opened]:
-        raise NotImplementedError
+        """Open this direction's PCM (in the thread), and what it really runs at."""
 
+    @abc.abstractmethod
     def _serve(self, pcm: Pcm, opened: Opened) -> None:
-        raise NotImplementedError
+        """Read or write until stopped; AudioDeviceError when the device fails."""
 
     def _close(self, pcm: Pcm) -> None:
         try:
