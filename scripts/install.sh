@@ -47,22 +47,8 @@ done
 
 say() { echo "talkbox install: $*"; }
 
-# Runs a step, or prints it under --dry-run.
-step() {
-    if ((DRY_RUN)); then
-        printf '  would run:'
-        printf ' %q' "$@"
-        printf '\n'
-    else
-        "$@"
-    fi
-}
-
-on_host() { [[ -z "$DESTDIR" ]]; }
-
-# sd_booted(3)'s test. TALKBOX_SYSTEMD_RUN lets a test point it elsewhere.
-SYSTEMD_RUN="${TALKBOX_SYSTEMD_RUN:-/run/systemd/system}"
-systemd_running() { [[ -d "$SYSTEMD_RUN" ]]; }
+# shellcheck source=scripts/_install_common.sh
+source "$ROOT/scripts/_install_common.sh"
 
 if on_host && ((!DRY_RUN)) && [[ $(id -u) -ne 0 ]]; then
     echo "install.sh: run as root (sudo scripts/install.sh), or with DESTDIR=DIR or --dry-run" >&2

@@ -32,29 +32,20 @@ done
 
 say() { echo "talkbox uninstall: $*"; }
 
-step() {
-    if ((DRY_RUN)); then
-        printf '  would run:'
-        printf ' %q' "$@"
-        printf '\n'
-    else
-        "$@"
-    fi
-}
-
-on_host() { [[ -z "$DESTDIR" ]]; }
+# shellcheck source=scripts/_install_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/_install_common.sh"
 
 if on_host && ((!DRY_RUN)) && [[ $(id -u) -ne 0 ]]; then
     echo "uninstall.sh: run as root, or with DESTDIR=DIR or --dry-run" >&2
     exit 1
 fi
 
-if on_host && command -v systemctl >/dev/null; then
+if on_host && systemd_running; then
     say "stopping and disabling the service"
     step systemctl disable --now talkbox.service || true
 fi
 step rm -f "$DESTDIR/etc/systemd/system/talkbox.service"
-on_host && command -v systemctl >/dev/null && step systemctl daemon-reload
+on_host && systemd_running && step systemctl daemon-reload
 step rm -rf "$DESTDIR/opt/talkbox"
 if ((PURGE)); then
     say "purging /etc/talkbox and /var/lib/talkbox"
