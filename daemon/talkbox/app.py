@@ -72,6 +72,7 @@ from talkbox.appliance_events import (
     TimerFired,
     TurnOpened,
     UtteranceLimitReached,
+    WakeWordHeard,
 )
 from talkbox.appliance_tools import appliance_registry
 from talkbox.appstatus import Counters, Facts, TurnFacts
@@ -148,6 +149,7 @@ class Appliance:
         self._parts: Parts | None = None
         self._link: LiveLink | None = None
         self._detector: SpeechDetector | None = None
+        self._wake_stale = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -310,8 +312,15 @@ class Appliance:
     # ----------------------------------------------------------------- the control task
 
     def _heard(self, frame: MicFrame) -> None:
-        """One microphone frame: to the conversation first, then to the endpointer."""
-        self._apply(MicFrameCaptured(pcm=frame.pcm))
+        """One microphone frame: cleaned, to the conversation, the wake word, the endpointer."""
+        pcm = frame.pcm
+        cleaner = self.parts.cleaner
+        if cleaner is not None:
+            # Before anything hears it: the VAD, the wake word and the uplink get one audio.
+            pcm = cleaner.process(pcm)
+        self._apply(MicFrameCaptured(pcm=pcm))
+        if self._listen_for_wake_word(pcm):
+            return  # this frame is the wake word's end, not the start of the question
         detector = self._detector
         if not self._endpointing or detector is None:
             return
@@ -319,9 +328,35 @@ class Appliance:
             # The box's own tone is not the person speaking.
             decision = detector.endpointer.feed(FRAME_MS / 1000, False, SILENCE_DBFS)
         else:
-            decision = detector.feed(frame.pcm)
+            decision = detector.feed(pcm)
         if decision is not Decision.NONE:
             self._apply(DECISIONS[decision])
+
+    def _listen_for_wake_word(self, pcm: bytes) -> bool:
+        """Feed the wake word detector (never while muted); True if its word opened a turn."""
+        wake = self.parts.wake
+        if wake is None:
+            return False
+        before = self.conversation.state
+        if before is State.MUTED:
+            # Muted means not listened to, not even on the box.
+            self._wake_stale = True
+            return False
+        if self._wake_stale:
+            wake.reset()  # what it heard before the mute is not part of this stream
+            self._wake_stale = False
+        detection = wake.process(pcm)
+        if detection is None:
+            return False
+        self.counters.wake_words += 1
+        log.info(
+            "wake word %s heard (probability %.2f) while %s",
+            detection.model_id,
+            detection.probability,
+            before,
+        )
+        self._apply(WakeWordHeard(wake_word=detection.model_id))
+        return before is not State.LISTENING and self.conversation.state is State.LISTENING
 
     def _handle(self, event: Event) -> None:
         self.facts.note(event)

@@ -1,4 +1,4 @@
-"""The appliance's own events: button, voice activity, playback, devices, timers, requests.
+"""The appliance's own events: button, wake word, voice activity, playback, devices, timers.
 
 Like `talkbox.events` (the link's events) they are frozen, keyword-only and named in the past
 tense. Adapters post them to the event loop; the control task applies them, together with the
@@ -38,6 +38,13 @@ class LongPressed:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DoublePressed:
     """The button went down a second time soon after the first (posted after that press)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WakeWordHeard:
+    """The wake word detector heard `wake_word` (a model's id) in the microphone's audio."""
+
+    wake_word: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,6 +144,7 @@ ApplianceEvent = (
     | ButtonReleased
     | LongPressed
     | DoublePressed
+    | WakeWordHeard
     | MicFrameCaptured
     | SpeechStarted
     | SpeechEnded

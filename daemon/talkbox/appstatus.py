@@ -41,6 +41,8 @@ class Counters:
     """Events the control task applied."""
     frames_sent: int = 0
     """Microphone frames handed to the link (SendAudio, and pre-roll frames)."""
+    wake_words: int = 0
+    """Wake words the detector heard (each opens a turn, barges in, or is refused)."""
 
 
 class Facts:

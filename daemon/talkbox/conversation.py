@@ -78,6 +78,7 @@ from talkbox.memory import (
     Mode,
     TurnOptions,
     endpointing,
+    ends_on_silence,
     keeps_preroll,
     resting,
     sends_mic_audio,
@@ -117,6 +118,7 @@ __all__ = [
     "Warn",
     "apply",
     "endpointing",
+    "ends_on_silence",
     "keeps_preroll",
     "resting",
     "sends_mic_audio",
@@ -163,7 +165,7 @@ def _derive(
     if was and not now:
         tail.append(StopEndpointing())
     elif now and not was:
-        tapped = new.state is State.IDLE or new.options.mode is Mode.TAP
+        tapped = new.state is State.IDLE or ends_on_silence(new)
         wait = (
             new.options.follow_up_s if new.state is State.IDLE else new.options.no_speech_timeout_s
         )

@@ -1,4 +1,4 @@
-"""The real parts: the ALSA microphone and speaker, webrtcvad, the gpiozero button and LED.
+"""The real parts: the ALSA microphone and speaker, the VAD and wake word, the button and LED.
 
     async with hardware_parts(settings)(post) as parts:   # what `talkbox run` opens
         ...
@@ -26,8 +26,7 @@ from talkbox.audio.format import ANSWER_RATE_HZ
 from talkbox.audio.frames import Earcon as Tone
 from talkbox.audio.frames import EarconWindows
 from talkbox.config import Settings
-from talkbox.parts import Parts, Post, gpio_parts
-from talkbox.vad import WebRtcVad
+from talkbox.parts import Parts, Post, gpio_parts, hearing
 
 log = logging.getLogger(__name__)
 
@@ -109,24 +108,30 @@ def hardware_parts(
             else:
                 post(AudioDeviceRecovered(device=status.direction))
 
-        earcons = EarconWindows()
-        mic = AlsaCapture(capture_options(settings), earcons=earcons, on_status=on_status)
-        playback = AlsaPlayback(playback_options(settings), earcons=earcons, on_status=on_status)
-        async with mic, playback:
-            try:
-                async with asyncio.timeout(FIRST_OPEN_S):
-                    for opened in first.values():
-                        await opened.wait()
-            except TimeoutError:
-                # A FIFO or a busy device may take longer; the box shows starting meanwhile.
-                log.warning("the audio devices did not open within %.0f s", FIRST_OPEN_S)
-            async with gpio_parts(settings, post, pin_factory=pin_factory) as (button, led):
-                yield Parts(
-                    mic=mic,
-                    speaker=Speaker(playback),
-                    vad=WebRtcVad(settings.vad_aggressiveness),
-                    button=button,
-                    indicator=led,
-                )
+        # The wake word models load first: a bad one stops the start before any device opens.
+        with hearing(settings) as ears:
+            earcons = EarconWindows()
+            mic = AlsaCapture(capture_options(settings), earcons=earcons, on_status=on_status)
+            playback = AlsaPlayback(
+                playback_options(settings), earcons=earcons, on_status=on_status
+            )
+            async with mic, playback:
+                try:
+                    async with asyncio.timeout(FIRST_OPEN_S):
+                        for opened in first.values():
+                            await opened.wait()
+                except TimeoutError:
+                    # A FIFO or a busy device may take longer; the box shows starting meanwhile.
+                    log.warning("the audio devices did not open within %.0f s", FIRST_OPEN_S)
+                async with gpio_parts(settings, post, pin_factory=pin_factory) as (button, led):
+                    yield Parts(
+                        mic=mic,
+                        speaker=Speaker(playback),
+                        vad=ears.vad,
+                        button=button,
+                        indicator=led,
+                        wake=ears.wake,
+                        cleaner=ears.cleaner,
+                    )
 
     return open_parts

@@ -81,6 +81,8 @@ class Conversation:
     """activityStart was sent for the turn being listened to: frames go up."""
     heard: bool = False
     """The endpointer heard speech in the turn being listened to."""
+    by_voice: bool = False
+    """The turn being listened to was opened by the wake word: it ends as a tapped one does."""
     answer_in: bool = False
     """All answer audio of `turn_id` is queued for playback."""
     follow_up: bool = False
@@ -116,6 +118,11 @@ def keeps_preroll(c: Conversation) -> bool:
     if c.state is State.LISTENING:
         return not c.upstream
     return c.state in (State.IDLE, State.THINKING)
+
+
+def ends_on_silence(c: Conversation) -> bool:
+    """Whether the turn being listened to ends when the person stops speaking (not a release)."""
+    return c.options.mode is Mode.TAP or c.by_voice
 
 
 def endpointing(c: Conversation) -> bool:

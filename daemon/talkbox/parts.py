@@ -12,19 +12,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from talkbox.appliance_events import ApplianceEvent
-from talkbox.config import Settings
+from talkbox.audio.denoise import DenoiseOptions, Denoiser
+from talkbox.config import Settings, wake_word_key
 from talkbox.conversation import Mode, TurnOptions
 from talkbox.endpoint import EndpointOptions
 from talkbox.fakes import FakeButton, FakeIndicator, FakeMic, FakeSpeaker
 from talkbox.gpio import HATS, ButtonOptions, LedOptions, open_gpio
 from talkbox.leds import LedKind
-from talkbox.ports import AudioSink, AudioSource, Button, Indicator, Vad
-from talkbox.vad import WebRtcVad
+from talkbox.ports import AudioFilter, AudioSink, AudioSource, Button, Indicator, Vad, WakeWords
+from talkbox.vad import VadKind, WebRtcVad, make_vad
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,58 @@ class Parts:
     vad: Vad
     button: Button | None = None
     indicator: Indicator | None = None
+    wake: WakeWords | None = None
+    """Listens for the wake words (None: TALKBOX_WAKE_WORD is off)."""
+    cleaner: AudioFilter | None = None
+    """Noise suppression and automatic gain before anything hears a frame (None: both off)."""
+
+
+@dataclass(slots=True)
+class Hearing:
+    """What listens to the microphone on the box: the VAD, the wake words, the cleaner."""
+
+    vad: Vad
+    wake: WakeWords | None = None
+    cleaner: AudioFilter | None = None
+
+
+@contextlib.contextmanager
+def hearing(settings: Settings) -> Iterator[Hearing]:
+    """The VAD, wake word detector and audio cleaner the settings name; released after.
+
+    A wake word model that cannot be loaded is a ConfigError here, before READY=1.
+    """
+    vad = make_vad(
+        VadKind(settings.vad),
+        aggressiveness=settings.vad_aggressiveness,
+        silero_threshold=settings.silero_threshold,
+    )
+    options = DenoiseOptions(
+        noise_suppression=settings.noise_suppression or 0, auto_gain_dbfs=settings.auto_gain
+    )
+    cleaner = Denoiser(options) if options.enabled else None
+    if not settings.wake_word:
+        yield Hearing(vad=vad, cleaner=cleaner)
+        return
+    # Imported only when wanted: loading pymicro-wakeword and its TFLite runtime costs
+    # about 0.2 s of start-up.
+    from talkbox.wake import WakeOptions, WakeWordDetector, WakeWordSpec
+
+    specs = tuple(
+        WakeWordSpec(
+            source=word,
+            probability_cutoff=settings.wake_cutoff.get(wake_word_key(word)),
+            sliding_window=settings.wake_window.get(wake_word_key(word)),
+        )
+        for word in settings.wake_word
+    )
+    detector = WakeWordDetector(
+        WakeOptions(wake_words=specs, refractory_s=settings.wake_refractory_s)
+    )
+    try:
+        yield Hearing(vad=vad, wake=detector, cleaner=cleaner)
+    finally:
+        detector.close()
 
 
 def turn_options(settings: Settings) -> TurnOptions:
@@ -115,20 +168,31 @@ class FakeWorld:
 
 
 def fake_parts(
-    world: FakeWorld, *, aggressiveness: int = 3
+    world: FakeWorld, settings: Settings | None = None
 ) -> Callable[[Post], contextlib.AbstractAsyncContextManager[Parts]]:
-    """Parts on `world`'s fakes, with the real webrtcvad."""
+    """Parts on `world`'s fakes, hearing as `settings` say (real VAD, wake word, cleaner).
+
+    Without settings: webrtcvad at aggressiveness 3, no wake word, no cleaner.
+    """
 
     @contextlib.asynccontextmanager
     async def open_parts(post: Post) -> AsyncIterator[Parts]:
         world.mic.report = world.speaker.report = world.button.post = post
-        yield Parts(
-            mic=world.mic,
-            speaker=world.speaker,
-            vad=WebRtcVad(aggressiveness),
-            button=world.button,
-            indicator=world.indicator,
-        )
+        with contextlib.ExitStack() as stack:
+            ears = (
+                stack.enter_context(hearing(settings))
+                if settings is not None
+                else Hearing(vad=WebRtcVad(3))
+            )
+            yield Parts(
+                mic=world.mic,
+                speaker=world.speaker,
+                vad=ears.vad,
+                button=world.button,
+                indicator=world.indicator,
+                wake=ears.wake,
+                cleaner=ears.cleaner,
+            )
 
     return open_parts
 

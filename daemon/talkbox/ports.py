@@ -104,3 +104,37 @@ class Vad(Protocol):
     def reset(self) -> None:
         """Forget what was learnt about the stream (its noise)."""
         ...
+
+
+class WakeDetection(Protocol):
+    """A wake word heard by a `WakeWords` listener."""
+
+    @property
+    def model_id(self) -> str:
+        """Which wake word model fired (e.g. okay_nabu)."""
+        ...
+
+    @property
+    def probability(self) -> float:
+        """The averaged probability that crossed the model's cutoff."""
+        ...
+
+
+class WakeWords(Protocol):
+    """Listens for wake words in 20 ms frames of 16 kHz mono S16_LE (`talkbox.wake`)."""
+
+    def process(self, frame: bytes) -> WakeDetection | None:
+        """Take the next frame; a detection, or None."""
+        ...
+
+    def reset(self) -> None:
+        """Forget the stream heard so far (after the mute, nothing of before counts)."""
+        ...
+
+
+class AudioFilter(Protocol):
+    """Changes microphone frames before anything hears them (`talkbox.audio.denoise`)."""
+
+    def process(self, frame: bytes) -> bytes:
+        """The filtered frame, of the same length."""
+        ...

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from talkbox.actions import (
     Action,
+    ClearPreroll,
     Earcon,
     FinishPlayback,
     FlushPlayback,
@@ -51,6 +52,7 @@ from talkbox.appliance_events import (
     TurnOpened,
     UnmuteRequested,
     UtteranceLimitReached,
+    WakeWordHeard,
 )
 from talkbox.events import (
     AnswerAudioReceived,
@@ -67,6 +69,7 @@ from talkbox.memory import (
     Conversation,
     LinkStatus,
     Mode,
+    ends_on_silence,
     keeps_preroll,
     resting,
     sends_mic_audio,
@@ -90,6 +93,7 @@ def _rest(c: Conversation) -> Conversation:
         turn_id=None,
         upstream=False,
         heard=False,
+        by_voice=False,
         answer_in=False,
         follow_up=False,
     )
@@ -126,14 +130,15 @@ def _abandon(c: Conversation) -> list[Action]:
     return []
 
 
-def _open_turn(c: Conversation) -> Step:
-    hold = c.options.mode is Mode.HOLD
+def _open_turn(c: Conversation, *, by_voice: bool = False) -> Step:
+    hold = c.options.mode is Mode.HOLD and not by_voice
     c = replace(
         c,
         state=State.LISTENING,
         turn_id=None,
         upstream=hold,
         heard=False,
+        by_voice=by_voice,
         answer_in=False,
         follow_up=False,
     )
@@ -164,6 +169,20 @@ def _barge_in(c: Conversation, _e: ButtonPressed) -> Step:
     return c, flush + actions
 
 
+def _wake_at_rest(c: Conversation, _e: WakeWordHeard) -> Step:
+    if resting(c) is not State.IDLE:
+        return _refuse(c)
+    c, actions = _open_turn(c, by_voice=True)
+    # What the pre-roll holds is the wake word itself: only the audio after it goes up.
+    return c, [*actions, ClearPreroll()]
+
+
+def _wake_barge_in(c: Conversation, e: WakeWordHeard) -> Step:
+    c, actions = _rest(c), [FlushPlayback()]  # flush first, as for a press
+    c, more = _wake_at_rest(c, e)
+    return c, actions + more
+
+
 def _close_turn(c: Conversation) -> Step:
     """activityEnd: the turn is asked; its answer must start within the answer timeout."""
     c = replace(c, state=State.THINKING, upstream=False)
@@ -181,13 +200,13 @@ def _end_listening(c: Conversation) -> Step:
 
 
 def _second_press(c: Conversation, _e: ButtonPressed) -> Step:
-    if c.options.mode is Mode.TAP:
+    if ends_on_silence(c):
         return _end_listening(c)
     return _unchanged(c)  # a bounce or a missed release; the release closes the turn
 
 
 def _release(c: Conversation, _e: ButtonReleased) -> Step:
-    if c.options.mode is Mode.HOLD:
+    if not ends_on_silence(c):
         return _end_listening(c)
     return _unchanged(c)
 
@@ -429,6 +448,10 @@ TABLE: Final[Mapping[tuple[State, type], Handler]] = {
     (S.SPEAKING, ButtonPressed): _barge_in,
     (S.LISTENING, ButtonReleased): _release,
     (S.LISTENING, LongPressed): _long_press,
+    # the wake word: a tap by voice (no row in muted: the detector does not even run there)
+    **_every(WakeWordHeard, _wake_at_rest, (S.STARTING, S.IDLE, S.OFFLINE, S.ERROR)),
+    (S.THINKING, WakeWordHeard): _wake_barge_in,
+    (S.SPEAKING, WakeWordHeard): _wake_barge_in,
     **_every(LongPressed, _new_conversation, (S.STARTING, S.IDLE, S.MUTED, S.OFFLINE, S.ERROR)),
     **_every(NewConversationRequested, _new_conversation),
     **_every(DoublePressed, _mute, tuple(s for s in State if s is not S.MUTED)),

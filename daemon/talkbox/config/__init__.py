@@ -20,6 +20,7 @@ from talkbox.config.audio import AudioFields
 from talkbox.config.check import CheckReport, check_report
 from talkbox.config.fields import ENV_PREFIX, Area, SettingInfo, setting, shown
 from talkbox.config.gpio import HAT_NAMES, GpioFields
+from talkbox.config.hands_free import BUILTIN_WAKE_WORDS, HandsFreeFields, wake_word_key
 from talkbox.config.live import (
     API_KEY_VARIABLES,
     CREDENTIAL_NAME,
@@ -45,6 +46,7 @@ from talkbox.live.models import DEFAULT_MODEL
 __all__ = [
     "API_KEY_VARIABLES",
     "AREAS",
+    "BUILTIN_WAKE_WORDS",
     "CREDENTIAL_NAME",
     "DEFAULT_MODEL",
     "DEFAULT_SYSTEM_INSTRUCTION",
@@ -57,6 +59,7 @@ __all__ = [
     "CheckReport",
     "ConfigProblems",
     "GpioFields",
+    "HandsFreeFields",
     "LiveFields",
     "LoadedConfig",
     "SettingInfo",
@@ -73,4 +76,5 @@ __all__ = [
     "shown",
     "variable_name",
     "variable_names",
+    "wake_word_key",
 ]

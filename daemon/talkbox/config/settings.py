@@ -17,12 +17,20 @@ from pydantic_settings import (
 from talkbox.config.audio import AudioFields
 from talkbox.config.fields import ENV_PREFIX, Area
 from talkbox.config.gpio import GpioFields
+from talkbox.config.hands_free import HandsFreeFields
 from talkbox.config.live import LiveFields
 from talkbox.config.system import SystemFields
 from talkbox.config.turns import TurnFields
 from talkbox.envfile import read_env_file
 
-AREAS: tuple[type[Area], ...] = (LiveFields, TurnFields, AudioFields, GpioFields, SystemFields)
+AREAS: tuple[type[Area], ...] = (
+    LiveFields,
+    TurnFields,
+    AudioFields,
+    HandsFreeFields,
+    GpioFields,
+    SystemFields,
+)
 """The areas in the order `check` and the template list them."""
 
 # The env file's values while load_settings builds a Settings: the file is read once, so a
@@ -61,7 +69,9 @@ class _SystemdEnvFileSource(DotEnvSettingsSource):
 
 # pydantic lists the fields of the last base first, so the areas are named here in reverse
 # of AREAS; a test holds the two orders together.
-class Settings(SystemFields, GpioFields, AudioFields, TurnFields, LiveFields, BaseSettings):
+class Settings(
+    SystemFields, GpioFields, HandsFreeFields, AudioFields, TurnFields, LiveFields, BaseSettings
+):
     """Every talkbox setting, validated; built from the environment and the env file."""
 
     model_config = SettingsConfigDict(

@@ -59,7 +59,23 @@ class TurnFields(Area):
         allowed="0, 1, 2 or 3",
         ge=0,
         le=3,
+        applies_when={"turn_detection": "local", "vad": "webrtc"},
+    )
+    vad: Annotated[Literal["webrtc", "silero"], LowerCase] = setting(
+        "webrtc",
+        doc="Local VAD: webrtc (webrtcvad, cheap; steady noise counts as speech unless it is "
+        "quieter than TALKBOX_VAD_MIN_ENERGY) or silero (Silero VAD, a neural model: fans, "
+        "music and tones are mostly not speech; a few percent of a core).",
+        allowed="webrtc or silero",
         applies_when=_LOCAL_ONLY,
+    )
+    silero_threshold: float = setting(
+        0.5,
+        doc="Silero VAD: the speech probability above which a frame is speech.",
+        allowed="a probability, 0.05 to 0.95",
+        ge=0.05,
+        le=0.95,
+        applies_when={"turn_detection": "local", "vad": "silero"},
     )
     vad_start_ms: int = setting(
         200,
