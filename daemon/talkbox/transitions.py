@@ -227,7 +227,7 @@ def _follow_up_speech(c: Conversation, _e: SpeechStarted) -> Step:
 
 
 def _speech_ended(c: Conversation, _e: SpeechEnded) -> Step:
-    if c.options.mode is Mode.TAP and c.upstream:
+    if ends_on_silence(c) and c.upstream:
         return _close_turn(c)
     return _unchanged(c)
 

@@ -1,8 +1,9 @@
 """The privacy invariant, over random event sequences (hypothesis).
 
 Mic audio is handed upstream only in `listening`, with the LED showing the listening pattern;
-the LED shows it exactly in `listening`; nothing goes up before the first press; no frame
-heard while muted or while an answer played ever goes up, not even later as pre-roll.
+the LED shows it exactly in `listening`; nothing goes up before the first press or wake word;
+no frame heard while muted or while an answer played ever goes up, not even later as
+pre-roll; and a turn the wake word opened sends nothing heard before it (the word itself).
 """
 
 from __future__ import annotations
@@ -46,12 +47,19 @@ class Appliance:
     activity_open: bool = False
     next_turn: int = 1
     sent: list[int] = field(default_factory=list)
+    wake_floor: int = 0
+    """The last frame heard before the wake word opened the turn being listened to."""
+    wakes: int = 0
 
     def apply(self, event: cv.Event) -> None:
-        if isinstance(event, ev.ButtonPressed):
+        if isinstance(event, ev.ButtonPressed | ev.WakeWordHeard):
             self.pressed = True
         was = self.c.state
         self.c, actions = cv.apply(self.c, event)
+        opened = was is not State.LISTENING and self.c.state is State.LISTENING
+        if isinstance(event, ev.WakeWordHeard) and opened:
+            self.wakes += 1
+            self.wake_floor = self.frames
         if self.c.state is State.MUTED and was is not State.MUTED:
             self.mute_epoch += 1
         for action in actions:
@@ -83,6 +91,7 @@ class Appliance:
                 n = int.from_bytes(pcm[:4], "little")
                 assert isinstance(event, ev.MicFrameCaptured)
                 assert self.captured_in[n][0] is State.LISTENING
+                self.check_frame(n)
                 self.sent.append(n)
             case cv.SendActivityEnd() | cv.StartNewConversation():
                 self.activity_open = False
@@ -99,6 +108,8 @@ class Appliance:
         assert self.led is State.LISTENING
 
     def check_frame(self, n: int) -> None:
+        if self.c.by_voice:
+            assert n > self.wake_floor, "the wake word (or what came before it) went up"
         state, epoch = self.captured_in[n]
         assert state in (State.IDLE, State.THINKING, State.LISTENING), state
         assert epoch == self.mute_epoch, "a frame from before a mute went up"
@@ -114,6 +125,7 @@ def resolve(move: str, app: Appliance) -> cv.Event:
     turn = app.c.turn_id
     fixed: dict[str, cv.Event] = {
         "press": ev.ButtonPressed(),
+        "wake": ev.WakeWordHeard(wake_word="okay_nabu"),
         "release": ev.ButtonReleased(),
         "long": ev.LongPressed(),
         "double": ev.DoublePressed(),
@@ -155,6 +167,7 @@ def resolve(move: str, app: Appliance) -> cv.Event:
 
 # What a person and the world do often, weighted by repetition; failures are rarer.
 COMMON = ["frame"] * 8 + ["press"] * 3 + ["release"] * 2 + ["double"] * 2 + ["speech"] * 2
+COMMON += ["wake"] * 2
 COMMON += ["silence", "no_speech", "audio", "audio", "generated", "played", "played"]
 COMMON += ["answer_timer", "failure_timer", "unmute", "connected"]
 RARE = ["long", "limit", "dropped", "rotated", "idle_closed", "fatal", "mic_failed", "mic_back"]
@@ -189,3 +202,33 @@ def test_the_property_sees_audio_go_up_in_an_ordinary_turn() -> None:
     for move in ["connected", "frame", "press", "frame", "speech", "frame", "silence"]:
         app.apply(resolve(move, app))
     assert app.sent == [1, 2, 3]
+
+
+def test_the_property_sees_audio_go_up_after_a_wake_word_and_not_the_word() -> None:
+    # Guards the wake word part: frames 1 and 2 are the word, 3 and 4 the question.
+    c, _ = cv.start(TurnOptions(mode=Mode.HOLD))
+    app = Appliance(c=c)
+    for move in ["connected", "frame", "frame", "wake", "frame", "speech", "frame", "silence"]:
+        app.apply(resolve(move, app))
+    assert app.wakes == 1
+    assert app.sent == [3, 4]
+
+
+# The wake word's own moves, with the few that end or interrupt a turn around them.
+HANDS_FREE = ["frame"] * 6 + ["wake"] * 2 + ["speech", "silence", "no_speech", "press"]
+HANDS_FREE += ["audio", "generated", "played", "double", "unmute"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    mode=st.sampled_from(list(Mode)),
+    moves=st.lists(st.sampled_from(HANDS_FREE), max_size=60),
+)
+def test_a_turn_the_wake_word_opened_never_sends_the_word(mode: Mode, moves: list[str]) -> None:
+    c, actions = cv.start(TurnOptions(mode=mode))
+    app = Appliance(c=c)
+    for action in actions:
+        app.carry_out(action, ev.ButtonReleased())
+    for move in ["connected", *moves]:
+        app.apply(resolve(move, app))
+    assert len(set(app.sent)) == len(app.sent), "a frame went up twice"
