@@ -123,7 +123,9 @@ def test_a_wake_word_in_the_follow_up_window_opens_a_turn_by_voice() -> None:
     bench = ready()
     bench(PRESS, SPEECH, SILENCE, audio(1), link.GenerationCompleted(turn_id=1))
     bench(ev.PlaybackFinished(turn_id=1))
-    assert bench.state is State.IDLE and bench.c.follow_up
+    assert bench.state is State.IDLE
+    assert bench.c.follow_up
     bench(WAKE)
     assert bench.state is State.LISTENING
-    assert bench.c.by_voice and not bench.c.follow_up
+    assert bench.c.by_voice
+    assert not bench.c.follow_up
