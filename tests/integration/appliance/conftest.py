@@ -194,7 +194,7 @@ async def running_box(
         try:
             async with Appliance(
                 settings,
-                fake_parts(world),
+                fake_parts(world, settings),
                 policy=FAST_POLICY,
                 notifier=notifier,
                 control_socket=control_socket,
