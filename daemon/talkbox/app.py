@@ -9,7 +9,9 @@ control socket and the Live link, starts the named tasks and says READY=1. The t
 - `capture-pump`: microphone frames → the event queue (dropping frames when the control
   task falls 2 s behind, counted);
 - `control`: the only task that changes the conversation: it applies each event to
-  `talkbox.conversation` and carries out the actions, one `match` case each;
+  `talkbox.conversation` and carries out the actions, one `match` case each. Each microphone
+  frame is cleaned (speex, when on), applied, then fed to the wake word detector (never while
+  muted) and to the endpointer while one runs;
 - `live-link`: `LiveLink.run()`, whose events go to the queue;
 - `playback-pump`: waits for each answer to finish playing and posts `PlaybackFinished`;
 - `watchdog`: WATCHDOG=1 every `watchdog_s`, only when the capture pump and the control
@@ -21,7 +23,8 @@ the pins and devices; the resumption handle and the mute are already on disk.
 
 The privacy invariant is the conversation's: microphone audio reaches the link only through
 `SendAudio` and `SendPreroll`, which the state machine emits only in `listening`, right after
-`ShowState(listening)`.
+`ShowState(listening)`; a turn opened by the wake word begins with the pre-roll cleared, so
+the word itself never goes up.
 """
 
 from __future__ import annotations
