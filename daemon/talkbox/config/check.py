@@ -56,6 +56,11 @@ def _display(
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:g}"
+    # Lists and per-name values as they are written in the env file (LED_PINS, WAKE_CUTOFF).
+    if isinstance(value, tuple):
+        value = ",".join(str(item) for item in value) or "off"
+    elif isinstance(value, dict):
+        value = ",".join(f"{key}={item:g}" for key, item in value.items()) or "(not set)"
     # One line per setting, even for long instructions and paths holding control characters.
     return safely(" ".join(str(value).split()), limit=70)
 

@@ -273,3 +273,25 @@ def test_the_command_prints_the_settings_to_stdout_and_warnings_to_stderr(
     assert out.splitlines() == report.lines
     assert err.splitlines() == [f"talkbox: warning: {warning}" for warning in report.warnings]
     assert "TALKBOX_VAD_SILENCE_MS is ignored" in err
+
+
+@pytest.mark.usefixtures("key")
+def test_lists_and_per_name_values_are_shown_as_they_are_written(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TALKBOX_WAKE_WORD", "okay_nabu, alexa")
+    monkeypatch.setenv("TALKBOX_WAKE_CUTOFF", "alexa=0.9,okay_nabu=0.75")
+    monkeypatch.setenv("TALKBOX_LED_PINS", "17,27,22")
+    monkeypatch.setenv("TALKBOX_LED_KIND", "rgb")
+    report = check_report(None)
+
+    def shown(name: str) -> str:
+        return line_of(report, name).split("=", 1)[1].rsplit("[", 1)[0].strip()
+
+    assert shown("TALKBOX_WAKE_WORD") == "okay_nabu,alexa"
+    assert shown("TALKBOX_WAKE_CUTOFF") == "alexa=0.9,okay_nabu=0.75"
+    assert shown("TALKBOX_WAKE_WINDOW") == "(not set)"
+    assert shown("TALKBOX_LED_PINS") == "17,27,22"
+    monkeypatch.delenv("TALKBOX_WAKE_WORD")
+    monkeypatch.delenv("TALKBOX_WAKE_CUTOFF")
+    assert line_of(check_report(None), "TALKBOX_WAKE_WORD").split()[2] == "off"
