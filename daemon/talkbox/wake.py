@@ -1,6 +1,7 @@
 """Wake words on the device: the pymicro-wakeword adapter (the only pymicro_wakeword importer).
 
-Usage, in the capture pump, frame by frame (20 ms of 16 kHz mono S16_LE each)::
+Usage, frame by frame (20 ms of 16 kHz mono S16_LE each), as the appliance's control task
+feeds it each microphone frame (`talkbox.app`)::
 
     detector = WakeWordDetector(WakeOptions(wake_words=parse_wake_words("okay_nabu")))
     ...
@@ -13,8 +14,8 @@ runtime and the models okay_nabu, hey_jarvis, alexa and hey_mycroft). One featur
 model is invoked once per stride of three feature windows (every 30 ms), and its
 probabilities are averaged over a sliding window of invocations: the wake word is detected
 when the average exceeds the model's probability cutoff. A frame costs about 0.05 ms of CPU
-per model on x86 (`benchmarks/wake.py`), so the detector runs inline in the capture pump
-without delaying it.
+per model on x86 (`benchmarks/wake.py`), so the detector runs inline in the control task,
+behind the capture pump's queue: the ALSA thread and the pump never wait for it.
 
 One utterance fires once: a model fires when its average rises over the cutoff, not while
 it stays there (it does for a second or more after the word), and after a detection nothing
