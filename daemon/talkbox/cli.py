@@ -202,8 +202,8 @@ def _demo(config: Path | None, *, out_dir: Path, live: bool) -> int:
         problems = [need for area in areas for need in area.unmet_needs(loaded.settings)]
         problems = problems or list(credential_problems(loaded.settings))
         if problems:
-            _report(problems, [])
-            return ExitCode.CONFIG
+            # One line each, as `talkbox ask` says them (__main__ prints ConfigError).
+            raise ConfigError(problems)
         settings = loaded.settings
         for warning in loaded.warnings:
             logging.getLogger("talkbox.demo").warning("config: %s", warning)

@@ -120,7 +120,8 @@ async def _demo(out_dir: Path, live: Settings | None, trigger: Trigger) -> int:
             else:
                 # Loaded and checked by the caller with bench_settings(); only the place moves.
                 settings = live.model_copy(update={"state_dir": state})
-                service = "Gemini (the Live API)"
+                where = f" at {settings.base_url}" if settings.base_url else ""
+                service = f"Gemini's Live API{where}"
             _say_setup(settings, service, trigger)
             bench = await stack.enter_async_context(open_bench(work))
             turn = await _one_turn(settings, bench, trigger, spoken)
