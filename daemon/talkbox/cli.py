@@ -187,12 +187,15 @@ def _demo(config: Path | None, *, out_dir: Path, live: bool) -> int:
     """`talkbox demo`: on the emulator, or (--live) on Gemini with the user's settings."""
     from talkbox.config import AREAS, ConfigProblems, SystemFields, load_or_problems
     from talkbox.demo import bench_settings, run_demo
+    from talkbox.demo_trigger import BUTTON_TAP
     from talkbox.live.session_config import credential_problems
 
+    # What opens the turn: the mock button's press and release.
+    trigger = BUTTON_TAP
     settings = None
     if live:
         # As `talkbox run` checks them, with the bench's devices in place of the user's.
-        loaded = load_or_problems(config, bench_settings())
+        loaded = load_or_problems(config, bench_settings(trigger))
         _mask(loaded.secrets)
         if isinstance(loaded, ConfigProblems):
             _report(loaded.problems, loaded.notes)
@@ -209,7 +212,7 @@ def _demo(config: Path | None, *, out_dir: Path, live: bool) -> int:
             logging.getLogger("talkbox.demo").warning("config: %s", warning)
     out_dir = output_dir(out_dir)
     configure_logging(settings.log_level if settings is not None else "INFO")
-    return run_demo(out_dir=out_dir, live=settings)
+    return run_demo(out_dir=out_dir, live=settings, trigger=trigger)
 
 
 def _mask(secrets: Sequence[str]) -> None:

@@ -169,12 +169,21 @@ async def _one_turn(settings: Settings, bench: Bench, trigger: Trigger, spoken: 
     async with Appliance(settings, parts) as app:
 
         async def watch(condition: Callable[[], bool], within: float, what: str) -> None:
+            # An error (a refused key, a device) needs a person: waiting on would not help.
+            failed: list[str] = []
+
             def done() -> bool:
                 if app.state is State.ERROR:
-                    raise DemoFailed(f"the appliance went to {app.status_line()}")
+                    failed.append(app.status_line())
+                    return True
                 return condition()
 
-            await until(done, within=within, what=what)
+            try:
+                await until(done, within=within, what=what)
+            except DemoFailed as exc:
+                raise DemoFailed(f"{exc} (the box is {app.status_line()})") from None
+            if failed:
+                raise DemoFailed(f"the appliance went to {failed[0]}")
 
         await watch(
             lambda: app.state is State.IDLE and app.link.status().connected,
