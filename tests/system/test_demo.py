@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,3 +141,52 @@ def test_live_sends_the_recording_with_the_users_settings(
     assert "emu-test-key" not in done.stdout + done.stderr
     assert list((tmp_path / "state").iterdir()) == []
     assert len(service.log.client_messages("realtime_input.activityEnd")) == 1
+
+
+def test_sigterm_mid_turn_stops_the_demo_with_143_and_leaves_nothing_behind(
+    tmp_path: Path,
+) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    # The demo's FIFOs and its speaker's command line live under TMPDIR: all in this test's.
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "talkbox", "demo", "--out-dir", str(tmp_path / "out")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    listening = threading.Event()
+    lines: list[str] = []
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if "state: listening" in line:
+                listening.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert listening.wait(DEMO_TIMEOUT_S), "".join(lines)[-3000:]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 143, "".join(lines)[-3000:]
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    reader.join(10)
+    assert process.stderr is not None
+    process.stderr.close()
+    assert not (tmp_path / "out" / "answer.wav").exists()
+    # The temporary directory is gone, and no process (the speaker) names it any more.
+    assert list(scratch.iterdir()) == []
+    holders = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if str(scratch).encode() in cmdline.read_bytes():
+                holders.append(cmdline.parent.name)
+    assert holders == []

@@ -158,7 +158,10 @@ class PacedSpeaker:
         self.out = out
         self.rate = rate
         command = [sys.executable, "-m", "talkbox.audio.standins", "speaker"]
-        self.process = subprocess.Popen([*command, str(fifo), str(out), str(rate)])
+        # A process group of its own: Ctrl-C or a SIGTERM to the caller's group must not end
+        # it before the caller has closed the PCM writing into it (it would break the pipe).
+        # The caller ends it (close()); a caller that dies first is noticed by the process.
+        self.process = subprocess.Popen([*command, str(fifo), str(out), str(rate)], process_group=0)
 
     @property
     def ready(self) -> bool:
@@ -192,6 +195,15 @@ def main(argv: list[str]) -> int:
     """`python -m talkbox.audio.standins speaker FIFO OUT RATE`: the speaker's subprocess."""
     if len(argv) != 4 or argv[0] != "speaker":
         raise SystemExit("usage: python -m talkbox.audio.standins speaker FIFO OUT RATE")
+    parent = os.getppid()
+
+    def orphaned() -> None:
+        # A parent killed before it opened the FIFO leaves this one waiting in open() forever.
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=orphaned, name="speaker-orphan-check", daemon=True).start()
     drain_in_real_time(Path(argv[1]), Path(argv[2]), int(argv[3]))
     return 0
 
