@@ -157,7 +157,7 @@ async def _demo(out_dir: Path, live: Settings | None, trigger: Trigger) -> int:
         # The bench is closed: the speaker's subprocess has written all it played.
         played = bench.played()
     _check(turn.facts, played)
-    _report(turn, wire, played, earcons=settings.earcons)
+    _report(turn, wire, played, earcons=settings.earcons, opened_by=trigger.name)
     answer = write_wav(out_dir / ANSWER_WAV, played, ANSWER_RATE_HZ)
     print(f"answer written to {answer}")
     return ExitCode.OK
@@ -266,9 +266,11 @@ def _check(facts: TurnFacts, played: bytes) -> None:
         raise DemoFailed("the speaker played nothing")
 
 
-def _report(turn: _Turn, wire: Wire | None, played: bytes, *, earcons: bool) -> None:
+def _report(
+    turn: _Turn, wire: Wire | None, played: bytes, *, earcons: bool, opened_by: str
+) -> None:
     zero = turn.asked.at
-    print("LED timeline (seconds from the press):")
+    print(f"LED timeline (seconds from the {opened_by}):")
     for line in timeline_lines(turn.timeline, turn.pins, zero=zero, since=turn.since):
         print(line)
     print("the turn:")
@@ -276,6 +278,7 @@ def _report(turn: _Turn, wire: Wire | None, played: bytes, *, earcons: bool) -> 
         turn.timeline,
         turn.facts,
         zero=zero,
+        opened_by=opened_by,
         speech_end=turn.asked.speech_end,
         played_s=seconds(played, ANSWER_RATE_HZ),
         earcons=earcons,

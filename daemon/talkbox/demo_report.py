@@ -146,19 +146,23 @@ def figure_lines(
     turn: TurnFacts,
     *,
     zero: float,
+    opened_by: str,
     speech_end: float,
     played_s: float,
     earcons: bool,
     wire: Wire | None,
 ) -> list[str]:
-    """The turn's figures: what the LED timeline, the link's facts and the wire say."""
+    """The turn's figures: what the LED timeline, the link's facts and the wire say.
+
+    `zero` is when the turn was asked for, by what `opened_by` names (the press).
+    """
     listening = timeline.first(State.LISTENING, after=zero)
     thinking = timeline.first(State.THINKING, after=zero)
     speaking = timeline.first(State.SPEAKING, after=zero)
     idle = timeline.first(State.IDLE, after=speaking) if speaking is not None else None
     spoke = _between(speaking, idle)
     rows = [
-        ("press → LED listening", _ms(_between(zero, listening))),
+        (f"{opened_by} → LED listening", _ms(_between(zero, listening))),
         ("end of speech → turn closed (VAD)", f"{_ms(_between(speech_end, thinking))} (≈)"),
     ]
     if wire is not None:

@@ -47,6 +47,7 @@ class Trigger:
     """One way of opening the demo's turn."""
 
     name: str
+    """What opens the turn, as the report says it ("press": "seconds from the press")."""
     ask: Callable[[Stage, bytes], Awaitable[Asked]]
     """Open the turn and speak the question (16 kHz mono S16_LE) into the microphone."""
     settings: Mapping[str, Any] = field(default_factory=dict)

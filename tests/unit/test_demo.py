@@ -74,6 +74,7 @@ def test_the_figures_come_from_the_timeline_the_link_and_the_wire() -> None:
         timeline,
         facts,
         zero=10.0,
+        opened_by="press",
         speech_end=12.700,
         played_s=3.4,
         earcons=True,
