@@ -17,6 +17,7 @@ from talkbox.logs import REDACTOR, configure_logging, say
 
 DEFAULT_CONFIG = Path("/etc/talkbox/talkbox.env")
 DEFAULT_OUT_DIR = Path("out")
+DEFAULT_DEMO_DIR = Path("demo-out")
 DESCRIPTION = (
     "talkbox: a voice appliance for the Raspberry Pi. Press the button, speak, and hear Gemini "
     "answer through the Gemini Live API."
@@ -64,13 +65,28 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print one JSON object per answer")
     ask.add_argument("text", nargs="+", metavar="TEXT", help="turns to send; - reads stdin")
 
-    demo = sub.add_parser("demo", help="run talkbox on its built-in stand-ins")
+    demo = sub.add_parser(
+        "demo",
+        help="one turn of the whole appliance on its built-in stand-ins (no Pi, sound card "
+        "or internet)",
+        description="Press the mock button, speak a bundled question into an ALSA FIFO "
+        "microphone, hear the answer on an ALSA file speaker: the real appliance against "
+        "talkbox's Live API emulator (or Gemini with --live). Prints the LED timeline and "
+        "the turn's figures and saves what was played as answer.wav.",
+    )
+    _add_config(demo)
     demo.add_argument(
         "--out-dir",
         type=Path,
-        default=DEFAULT_OUT_DIR,
+        default=DEFAULT_DEMO_DIR,
         metavar="DIR",
-        help=f"where the answer is saved (default: ./{DEFAULT_OUT_DIR})",
+        help=f"where answer.wav is saved (default: ./{DEFAULT_DEMO_DIR})",
+    )
+    demo.add_argument(
+        "--live",
+        action="store_true",
+        help="send the recording to Gemini itself, with your settings (the API key as "
+        "`talkbox ask` finds it; --config)",
     )
 
     run = sub.add_parser("run", help="run the appliance (the daemon systemd starts)")
@@ -141,11 +157,7 @@ def dispatch(argv: Sequence[str]) -> int:
     if args.command == "selftest":
         return _selftest(config)
     if args.command == "demo":
-        from talkbox.demo import run_demo
-
-        out_dir = output_dir(args.out_dir)
-        configure_logging("INFO")
-        return run_demo(out_dir=out_dir)
+        return _demo(config, out_dir=args.out_dir, live=args.live)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 
@@ -169,6 +181,38 @@ def _ask(config: Path | None, texts: list[str], *, out_dir: Path, as_json: bool)
     for warning in loaded.warnings:
         logging.getLogger("talkbox.ask").warning("config: %s", warning)
     return asyncio.run(ask(settings, turns, out_dir=out_dir, as_json=as_json, out=sys.stdout))
+
+
+def _demo(config: Path | None, *, out_dir: Path, live: bool) -> int:
+    """`talkbox demo`: on the emulator, or (--live) on Gemini with the user's settings."""
+    from talkbox.config import AREAS, ConfigProblems, SystemFields, load_or_problems
+    from talkbox.demo import bench_settings, run_demo
+    from talkbox.demo_trigger import BUTTON_TAP
+    from talkbox.live.session_config import credential_problems
+
+    # What opens the turn: the mock button's press and release.
+    trigger = BUTTON_TAP
+    settings = None
+    if live:
+        # As `talkbox run` checks them, with the bench's devices in place of the user's.
+        loaded = load_or_problems(config, bench_settings(trigger))
+        _mask(loaded.secrets)
+        if isinstance(loaded, ConfigProblems):
+            _report(loaded.problems, loaded.notes)
+            return ExitCode.CONFIG
+        # The demo keeps its state in a directory of its own: the state dir's needs do not apply.
+        areas = [area for area in AREAS if area is not SystemFields]
+        problems = [need for area in areas for need in area.unmet_needs(loaded.settings)]
+        problems = problems or list(credential_problems(loaded.settings))
+        if problems:
+            # One line each, as `talkbox ask` says them (__main__ prints ConfigError).
+            raise ConfigError(problems)
+        settings = loaded.settings
+        for warning in loaded.warnings:
+            logging.getLogger("talkbox.demo").warning("config: %s", warning)
+    out_dir = output_dir(out_dir)
+    configure_logging(settings.log_level if settings is not None else "INFO")
+    return run_demo(out_dir=out_dir, live=settings, trigger=trigger)
 
 
 def _mask(secrets: Sequence[str]) -> None:

@@ -339,3 +339,53 @@ def _claiming(setting: str, pins: tuple[int, ...]) -> Iterator[None]:
                 "may hold it; pick a free pin"
             ]
         ) from exc
+
+
+class MockPins:
+    """gpiozero's MockFactory with PWM pins (docs/platform.md §3.4), for the demo's stand-ins.
+
+    Pass `factory` as the pin factory; `press` and `release` drive a pull-up button's pin as
+    a finger would, so the real `GpioButton` path (edges, bounce, events) runs, and `levels`
+    reads an output pin's history back in monotonic time.
+    """
+
+    def __init__(self) -> None:
+        """A fresh factory whose pins support PWM (so `pwm` and `rgb` LEDs pulse)."""
+        from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+        self.factory: Any = MockFactory(pin_class=MockPWMPin)
+        self._since: dict[int, float] = {}
+
+    def press(self, pin: int) -> None:
+        """Press the (pull-up) button on `pin`: drive it low."""
+        self.factory.pin(pin).drive_low()
+
+    def release(self, pin: int) -> None:
+        """Release the (pull-up) button on `pin`: let it go high."""
+        self.factory.pin(pin).drive_high()
+
+    def mark(self, pins: tuple[int, ...]) -> float:
+        """Start the history of output `pins` afresh now; returns the monotonic time."""
+        now = time.monotonic()
+        for pin in pins:
+            # gpiozero keeps each change as a delta from the previous one, the first from
+            # clear_states(): the time it ran makes the deltas absolute. Read just after it,
+            # so a change is never placed before the state shown that made it.
+            self.factory.pin(pin).clear_states()
+            self._since[pin] = time.monotonic()
+        return now
+
+    def levels(self, pin: int) -> list[tuple[float, float]]:
+        """(monotonic time, level 0-1) of each state of `pin` since `mark`."""
+        at = self._since.get(pin)
+        if at is None:
+            raise ValueError(f"GPIO{pin} was not marked")
+        history = []
+        for state in list(self.factory.pin(pin).states):
+            at += state.timestamp
+            history.append((at, float(state.state)))
+        return history
+
+    def close(self) -> None:
+        """Release every pin's reservation."""
+        self.factory.reset()

@@ -57,6 +57,23 @@ def test_the_venv_runs_the_talkbox_command(installed: Path) -> None:
     assert "check" in done.stdout
 
 
+def test_the_installed_package_runs_the_demo_with_its_bundled_question(
+    installed: Path, tmp_path: Path
+) -> None:
+    talkbox = installed / "opt/talkbox/venv/bin/talkbox"
+    # Outside the checkout: the question must come from the installed package.
+    done = subprocess.run(
+        [str(talkbox), "demo", "--out-dir", str(tmp_path / "out")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "out" / "answer.wav").is_file()
+
+
 def test_a_second_run_keeps_the_env_file_and_locks_it_once_it_holds_the_key(
     installed: Path,
 ) -> None:

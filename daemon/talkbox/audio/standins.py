@@ -100,3 +100,115 @@ def correlation(answer: bytes, question: bytes) -> float:
     window = a[offset : offset + len(q)]
     denominator = float(np.linalg.norm(window) * np.linalg.norm(q))
     return float(np.dot(window, q) / denominator) if denominator else 0.0
+
+
+# --- the speaker drained in real time (added for `talkbox demo`) -------------------------
+
+F_SETPIPE_SZ = 1031
+"""fcntl's pipe-resize command (Linux)."""
+SPEAKER_PIPE_BYTES = 4096
+"""The speaker FIFO's size: the writer stays within ~85 ms (24 kHz) of what was "played"."""
+
+
+def drain_in_real_time(fifo: Path, out: Path, rate: int) -> None:
+    """Copy what is written into `fifo` to `out` at `rate` Hz mono S16_LE, until its writer closes.
+
+    The speaker's clock: a `file` PCM over a null slave writes as fast as it is fed
+    (docs/platform.md §2.2), so this reader, pacing itself, is what makes playback take as
+    long as the audio. The pipe is made small before any writer can fill it.
+    """
+    import fcntl
+
+    early = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    fcntl.fcntl(early, F_SETPIPE_SZ, SPEAKER_PIPE_BYTES)
+    period = rate // 50 * 2  # 20 ms
+    # Creating the output file says the speaker is ready: a writer's open will not block.
+    with open(out, "ab", buffering=0) as sink:
+        fd = os.open(fifo, os.O_RDONLY)
+        os.close(early)
+        start = time.monotonic()
+        played = 0
+        while data := os.read(fd, period):
+            sink.write(data)
+            played += len(data)
+            if time.monotonic() - (start + played / (2 * rate)) > 0.1:
+                # Nothing was written for a while (between answers): restart the clock, as a
+                # device does after an underrun.
+                start = time.monotonic() - played / (2 * rate)
+            time.sleep(max(0.0, start + played / (2 * rate) - time.monotonic()))
+        os.close(fd)
+
+
+class PacedSpeaker:
+    """A subprocess draining a speaker FIFO in real time into a raw file.
+
+    A subprocess, not a thread: `drop()` on the file plugin flushes into the FIFO while
+    holding the GIL, so a reader thread in the same process could deadlock against it.
+    The subprocess ends by itself once the PCM writing into the FIFO is closed.
+    """
+
+    def __init__(self, fifo: Path, out: Path, rate: int = 24_000) -> None:
+        """Start draining `fifo` (made if missing) into `out` (raw PCM at `rate` Hz)."""
+        import subprocess
+        import sys
+
+        if not fifo.exists():
+            os.mkfifo(fifo)
+        self.fifo = fifo
+        self.out = out
+        self.rate = rate
+        command = [sys.executable, "-m", "talkbox.audio.standins", "speaker"]
+        # A process group of its own: Ctrl-C or a SIGTERM to the caller's group must not end
+        # it before the caller has closed the PCM writing into it (it would break the pipe).
+        # The caller ends it (close()); a caller that dies first is noticed by the process.
+        self.process = subprocess.Popen([*command, str(fifo), str(out), str(rate)], process_group=0)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the subprocess has the FIFO open, so a PCM's open of it will not block."""
+        fds = Path(f"/proc/{self.process.pid}/fd")
+        with contextlib.suppress(OSError):
+            return any(os.readlink(fd) == str(self.fifo) for fd in fds.iterdir())
+        return False
+
+    @property
+    def running(self) -> bool:
+        """Whether the subprocess is still draining."""
+        return self.process.poll() is None
+
+    def played(self) -> bytes:
+        """Everything played so far (raw PCM at `rate` Hz)."""
+        return self.out.read_bytes() if self.out.exists() else b""
+
+    def close(self, within: float = 10.0) -> None:
+        """Wait `within` s for the subprocess to end (its writer closed), then kill it."""
+        import subprocess
+
+        try:
+            self.process.wait(within)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def main(argv: list[str]) -> int:
+    """`python -m talkbox.audio.standins speaker FIFO OUT RATE`: the speaker's subprocess."""
+    if len(argv) != 4 or argv[0] != "speaker":
+        raise SystemExit("usage: python -m talkbox.audio.standins speaker FIFO OUT RATE")
+    parent = os.getppid()
+
+    def orphaned() -> None:
+        # A parent killed before it opened the FIFO leaves this one waiting in open() forever.
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=orphaned, name="speaker-orphan-check", daemon=True).start()
+    drain_in_real_time(Path(argv[1]), Path(argv[2]), int(argv[3]))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
