@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="send the recording to Gemini itself, with your settings (the API key as "
         "`talkbox ask` finds it; --config)",
     )
+    demo.add_argument(
+        "--wake",
+        action="store_true",
+        help='open the turn by saying the wake word "okay nabu" before the question, '
+        "instead of pressing the button (TALKBOX_WAKE_WORD=okay_nabu)",
+    )
 
     run = sub.add_parser("run", help="run the appliance (the daemon systemd starts)")
     _add_config(run)
@@ -157,7 +163,7 @@ def dispatch(argv: Sequence[str]) -> int:
     if args.command == "selftest":
         return _selftest(config)
     if args.command == "demo":
-        return _demo(config, out_dir=args.out_dir, live=args.live)
+        return _demo(config, out_dir=args.out_dir, live=args.live, wake=args.wake)
     raise AssertionError(f"unhandled command {args.command!r}")
 
 
@@ -183,15 +189,15 @@ def _ask(config: Path | None, texts: list[str], *, out_dir: Path, as_json: bool)
     return asyncio.run(ask(settings, turns, out_dir=out_dir, as_json=as_json, out=sys.stdout))
 
 
-def _demo(config: Path | None, *, out_dir: Path, live: bool) -> int:
+def _demo(config: Path | None, *, out_dir: Path, live: bool, wake: bool) -> int:
     """`talkbox demo`: on the emulator, or (--live) on Gemini with the user's settings."""
     from talkbox.config import AREAS, ConfigProblems, SystemFields, load_or_problems
     from talkbox.demo import bench_settings, run_demo
-    from talkbox.demo_trigger import BUTTON_TAP
+    from talkbox.demo_trigger import BUTTON_TAP, WAKE_WORD
     from talkbox.live.session_config import credential_problems
 
-    # What opens the turn: the mock button's press and release.
-    trigger = BUTTON_TAP
+    # What opens the turn: the mock button's press and release, or the spoken wake word.
+    trigger = WAKE_WORD if wake else BUTTON_TAP
     settings = None
     if live:
         # As `talkbox run` checks them, with the bench's devices in place of the user's.

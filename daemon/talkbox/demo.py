@@ -123,7 +123,7 @@ class _Turn:
 
 
 async def _demo(out_dir: Path, live: Settings | None, trigger: Trigger) -> int:
-    spoken = question()
+    spoken = question(trigger.recording)
     with tempfile.TemporaryDirectory(prefix="talkbox-demo-") as tmp:
         work = Path(tmp)
         # A conversation of its own: a daemon's handle and mute in the state dir stay as

@@ -25,6 +25,8 @@ from talkbox.gpio import MockPins
 
 QUESTION: Final = "question-weather.wav"
 """The bundled spoken question (a copy of tests/data/question-weather.wav)."""
+WAKE_QUESTION: Final = "okay_nabu-question-en-gb.wav"
+"""The bundled "okay nabu ... what time is it in Tokyo?" (of tests/data/wake/)."""
 MIC: Final = "talkbox-demo-mic"
 SPEAKER: Final = "talkbox-demo-speaker"
 BUTTON_PIN: Final = 5
@@ -51,12 +53,12 @@ class DemoFailed(Exception):
     """The demo could not show a whole turn; the message says what did not happen."""
 
 
-def question() -> bytes:
-    """The bundled question: 16 kHz mono S16_LE."""
-    data = resources.files("talkbox").joinpath("data", QUESTION)
+def question(name: str = QUESTION) -> bytes:
+    """A bundled recording (QUESTION, WAKE_QUESTION): 16 kHz mono S16_LE."""
+    data = resources.files("talkbox").joinpath("data", name)
     with data.open("rb") as raw, wave.open(raw, "rb") as wav:
         if (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) != (INPUT_RATE_HZ, 1, 2):
-            raise DemoFailed(f"{QUESTION} is not 16 kHz mono 16-bit")
+            raise DemoFailed(f"{name} is not 16 kHz mono 16-bit")
         return wav.readframes(wav.getnframes())
 
 
@@ -67,6 +69,19 @@ def speech_end_s(pcm: bytes, *, floor: int = 64) -> float:
         if abs(samples[index]) > floor:
             return (index + 1) / INPUT_RATE_HZ
     return 0.0
+
+
+def first_words_end_s(pcm: bytes, *, pause_s: float = 0.2, floor: int = 64) -> float:
+    """Where the first words in `pcm` (16 kHz) end: before the first pause of `pause_s`."""
+    samples = memoryview(pcm).cast("h")
+    pause = round(pause_s * INPUT_RATE_HZ)
+    last_loud: int | None = None
+    for index, sample in enumerate(samples):
+        if abs(sample) > floor:
+            last_loud = index
+        elif last_loud is not None and index - last_loud >= pause:
+            return (last_loud + 1) / INPUT_RATE_HZ
+    return speech_end_s(pcm, floor=floor)
 
 
 async def until(condition: Callable[[], bool], *, within: float, what: str) -> None:

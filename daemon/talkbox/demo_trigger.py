@@ -3,8 +3,9 @@
 A `Trigger` gets the running appliance on its bench and the spoken question; it opens the
 turn the way a person would, speaks the question into the microphone and says when it
 asked (the timeline's zero) and when its speech ended. `BUTTON_TAP` presses and releases
-the mock button (the real gpiozero `Button` path) and lets the local VAD end the turn.
-Another trigger (a spoken wake word, say) brings its own settings in `Trigger.settings`.
+the mock button (the real gpiozero `Button` path) and lets the local VAD end the turn;
+`WAKE_WORD` says "okay nabu" before the question instead, to the real wake word detector.
+A trigger brings its own settings (`Trigger.settings`) and recording (`Trigger.recording`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,15 @@ from typing import Any, Final
 
 from talkbox.actions import State
 from talkbox.app import Appliance
-from talkbox.demo_bench import BUTTON_PIN, Bench, speech_end_s, until
+from talkbox.demo_bench import (
+    BUTTON_PIN,
+    QUESTION,
+    WAKE_QUESTION,
+    Bench,
+    first_words_end_s,
+    speech_end_s,
+    until,
+)
 from talkbox.demo_report import Timeline
 
 TAP_S: Final = 0.15
@@ -52,6 +61,8 @@ class Trigger:
     """Open the turn and speak the question (16 kHz mono S16_LE) into the microphone."""
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Settings the trigger needs on top of the bench's."""
+    recording: str = QUESTION
+    """The bundled recording it speaks (`talkbox.demo_bench.question`)."""
 
 
 async def tap_the_button(stage: Stage, question: bytes) -> Asked:
@@ -80,3 +91,32 @@ async def tap_the_button(stage: Stage, question: bytes) -> Asked:
 
 BUTTON_TAP: Final = Trigger(name="press", ask=tap_the_button)
 """A press and release of the button (the default)."""
+
+
+async def say_the_wake_word(stage: Stage, recording: bytes) -> Asked:
+    """Speak the wake word and the question after it; the detector opens the turn."""
+    timeline, app = stage.timeline, stage.app
+    said = time.monotonic()
+    stage.bench.mic.say(recording)
+    timeline.mark(said, '"okay nabu ... what time is it in Tokyo?" starts into the FIFO')
+    # The report counts from the end of the word: "wake word → LED listening" is detection.
+    word_end = said + first_words_end_s(recording)
+    timeline.mark(word_end, '"okay nabu" ends')
+    await until(
+        lambda: app.state is State.LISTENING,
+        within=LISTENING_WITHIN_S,
+        what="the wake word opening a turn (the LED showing listening)",
+    )
+    timeline.mark(time.monotonic(), "the wake word heard on the box (nothing sent before)")
+    speech_end = said + speech_end_s(recording)
+    timeline.mark(speech_end, "the question's speech ends (then silence)")
+    return Asked(at=word_end, speech_end=speech_end)
+
+
+WAKE_WORD: Final = Trigger(
+    name="wake word",
+    ask=say_the_wake_word,
+    settings={"wake_word": "okay_nabu"},
+    recording=WAKE_QUESTION,
+)
+"""The spoken wake word "okay nabu", heard by the real detector (`talkbox demo --wake`)."""

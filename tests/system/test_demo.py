@@ -27,18 +27,24 @@ pytestmark = pytest.mark.slow
 
 DATA = Path(__file__).parents[1] / "data"
 QUESTION = "question-weather.wav"
+WAKE_QUESTION = "okay_nabu-question-en-gb.wav"
 # A loaded 2-core machine: the demo itself takes ~10 s (a 4 s question, a 3 s answer).
 DEMO_TIMEOUT_S = 180
 STATE_ROW = re.compile(r"^\s+([+-]\d+\.\d+) s\s+([a-z]+)\s+LED ")
 
 
-def spoken_question_24k() -> bytes:
-    """The speech of the bundled question (without its silences), resampled to 24 kHz."""
-    with wave.open(str(DATA / QUESTION), "rb") as wav:
+def spoken_24k(name: str, start: float, end: float) -> bytes:
+    """The stretch `start`-`end` s of a recording in tests/data, resampled to 24 kHz."""
+    with wave.open(str(DATA / name), "rb") as wav:
         pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
-    start, end = json.loads((DATA / "speech.json").read_text())[QUESTION]["speech"]
     speech = pcm[int(start * 16_000) : int(end * 16_000)]
     return soxr.resample(speech, 16_000, 24_000).astype("<i2").tobytes()
+
+
+def spoken_question_24k() -> bytes:
+    """The speech of the bundled question (without its silences), resampled to 24 kHz."""
+    start, end = json.loads((DATA / "speech.json").read_text())[QUESTION]["speech"]
+    return spoken_24k(QUESTION, start, end)
 
 
 def demo(
@@ -104,6 +110,29 @@ def test_without_out_dir_the_answer_goes_to_demo_out_in_the_working_directory(
     done = demo(cwd=tmp_path)
     assert_one_whole_turn(done, tmp_path / "demo-out" / "answer.wav")
     assert sorted(p.name for p in (tmp_path / "demo-out").iterdir()) == ["answer.wav"]
+
+
+def test_with_wake_the_spoken_wake_word_opens_the_turn_and_only_the_question_is_answered(
+    tmp_path: Path,
+) -> None:
+    done = demo("--wake", cwd=tmp_path)
+    wav = tmp_path / "demo-out" / "answer.wav"
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "turn opened by: wake word" in done.stdout
+    states = [state for _, state in led_states(done.stdout)]
+    assert states[:2] == ["idle", "listening"], done.stdout
+    assert states.index("listening") < states.index("thinking") < states.index("speaking")
+    assert states[-1] == "idle", done.stdout
+    pcm, rate = read_wav(wav)
+    assert rate == 24_000
+    # The emulator echoes what it received: the question after the wake word, not the word.
+    facts = json.loads((DATA / "wake" / "clips.json").read_text())[WAKE_QUESTION]
+    question = spoken_24k(
+        f"wake/{WAKE_QUESTION}", facts["question_start_s"], facts["question_end_s"]
+    )
+    word = spoken_24k(f"wake/{WAKE_QUESTION}", facts["wake_start_s"], facts["wake_end_s"])
+    assert correlation(pcm, question) >= 0.9
+    assert correlation(pcm, word) < 0.5
 
 
 def test_live_without_a_key_is_the_usual_config_error(tmp_path: Path) -> None:

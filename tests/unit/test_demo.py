@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from talkbox.actions import State
 from talkbox.appliance_events import ButtonPressed, ButtonReleased
 from talkbox.appstatus import TurnFacts
-from talkbox.demo_bench import QUESTION, question, speech_end_s
+from talkbox.demo_bench import (
+    QUESTION,
+    WAKE_QUESTION,
+    first_words_end_s,
+    question,
+    speech_end_s,
+)
 from talkbox.demo_report import RecordingIndicator, Timeline, Wire, figure_lines, timeline_lines
 from talkbox.fakes import FakeIndicator
 from talkbox.gpio import ButtonOptions, GpioButton, GpioIndicator, LedOptions, MockPins
@@ -17,9 +24,12 @@ from talkbox.leds import LedKind
 ROOT = Path(__file__).parents[2]
 
 
-def test_the_bundled_question_is_the_recording_make_test_audio_wrote() -> None:
-    bundled = ROOT / "daemon" / "talkbox" / "data" / QUESTION
-    assert bundled.read_bytes() == (ROOT / "tests" / "data" / QUESTION).read_bytes()
+def test_the_bundled_recordings_are_the_ones_make_test_audio_wrote() -> None:
+    data = ROOT / "daemon" / "talkbox" / "data"
+    assert (data / QUESTION).read_bytes() == (ROOT / "tests" / "data" / QUESTION).read_bytes()
+    wake = ROOT / "tests" / "data" / "wake" / WAKE_QUESTION
+    assert (data / WAKE_QUESTION).read_bytes() == wake.read_bytes()
+    assert sorted(path.name for path in data.glob("*.wav")) == sorted([QUESTION, WAKE_QUESTION])
 
 
 def test_the_question_loads_from_the_package_and_its_speech_ends_before_its_silence() -> None:
@@ -27,6 +37,13 @@ def test_the_question_loads_from_the_package_and_its_speech_ends_before_its_sile
     assert len(pcm) == 16_000 * 2 * 4.2990625
     # tests/data/speech.json: the speech spans 0.6-2.699 s, then 1.6 s of silence.
     assert abs(speech_end_s(pcm) - 2.699) < 0.02
+
+
+def test_the_wake_recordings_first_words_end_where_make_test_audio_says_the_word_ends() -> None:
+    clips = json.loads((ROOT / "tests" / "data" / "wake" / "clips.json").read_text())
+    assert (
+        abs(first_words_end_s(question(WAKE_QUESTION)) - clips[WAKE_QUESTION]["wake_end_s"]) < 0.05
+    )
 
 
 def test_speech_end_of_silence_is_its_start() -> None:
