@@ -200,17 +200,28 @@ def run_hold(
         cpu0, wall0 = rig.child.cpu_s(), time.monotonic()
         rss: list[float] = []
         hold: list[dict[str, float]] = []
-        t_steady = wall0
+        t_steady = t_last = wall0
+        died: str | None = None
         for n in range(turns):
-            hold.append(rig.hold_turn(short))
+            try:
+                hold.append(rig.hold_turn(short))
+            except TimeoutError:
+                if rig.child.process.poll() is None:
+                    raise
+                # The get-started loop does not rotate on GoAway: the emulator's connection
+                # lifetime (600 s, as the service's ~10 min) ends it. Measure what it did.
+                died = f"the box exited during turn {n + 1} (see its stderr)"
+                logging.warning("%s: %s", name, died)
+                break
             rss.append(rig.child.rss_mb())
+            t_last = time.monotonic()
             if n + 1 == STEADY_AFTER:
                 t_steady = time.monotonic()
             if (n + 1) % 50 == 0:
                 logging.warning("%s: %d turns", name, n + 1)
-        cpu1, wall1 = rig.child.cpu_s(), time.monotonic()
+        cpu1, wall1 = (cpu0, wall0) if died else (rig.child.cpu_s(), time.monotonic())
         barge: list[dict[str, float]] = []
-        for _ in range(barge_ins):
+        for _ in range(0 if died else barge_ins):
             barge.append(barge_in(rig, long))
         reads = rig.drainer.update()
         chunks = rig.log.update().chunks
@@ -223,11 +234,14 @@ def run_hold(
         arrived = None if chunk is None else first_bytes_after(reads, chunk)
         if chunk is not None and arrived is not None:
             to_alsa_ms.append((arrived - chunk) * 1000)
+    rss = rss or [rss_ready]
     steady = rss[STEADY_AFTER - 1] if len(rss) >= STEADY_AFTER else rss[-1]
     growth_turns = len(rss) - STEADY_AFTER
-    growth_h = wall1 - t_steady
+    growth_h = t_last - t_steady
     return {
         "turns": turns,
+        "turns_done": len(hold),
+        "died": died,
         "release_activity_end_ms": summary(release_ms),
         "first_chunk_to_alsa_ms": summary(to_alsa_ms),
         "press_playback_dropped_ms": summary([b["stopped_ms"] for b in barge]),
@@ -235,7 +249,7 @@ def run_hold(
         "cpu": {
             "cpu_s": cpu1 - cpu0,
             "wall_s": wall1 - wall0,
-            "percent_of_one_core": 100 * (cpu1 - cpu0) / (wall1 - wall0),
+            "percent_of_one_core": 100 * (cpu1 - cpu0) / (wall1 - wall0) if not died else None,
         },
         "rss": {
             "ready_mb": rss_ready,
@@ -377,6 +391,7 @@ def figures(side: dict[str, Any]) -> dict[str, Any]:
             "start_ready_s",
         )
     }
+    out["turns_done"] = float(side["turns_done"])
     out["cpu_percent"] = side["cpu"]["percent_of_one_core"]
     out["rss_steady_mb"] = side["rss"]["steady_mb"]
     out["rss_after_turns_mb"] = side["rss"]["after_turns_mb"]
@@ -426,6 +441,7 @@ def main(turns: int, barge_ins: int, taps: int, starts: int) -> dict[str, Any]:
 
 
 ROWS = [
+    ("hold turns answered (of --turns)", "turns_done"),
     ("button release -> activityEnd on the wire (ms, hold)", "release_activity_end_ms"),
     ("first answer chunk sent -> bytes in the speaker FIFO (ms)", "first_chunk_to_alsa_ms"),
     ("press during playback -> last write to the speaker FIFO (ms)", "press_playback_dropped_ms"),
