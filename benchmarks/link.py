@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import percentile, summary
 from talkbox.config import Settings, load_settings
 from talkbox.emulator import EmulatorOptions, EmulatorThread
 from talkbox.events import AnswerAudioReceived, LinkConnected, LinkEvent, TurnCompleted
@@ -41,17 +42,6 @@ BUDGETS = {
     "release_activity_end_p95_ms": 10.0,
     "cpu_percent": 3.0,
 }
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100) by linear interpolation."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q / 100
-    low = int(k)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
 
 
 class Stamps:
@@ -258,16 +248,6 @@ async def activity_end_turns(turns: int, state: Path) -> list[float]:
         await run_link(link, body())
         ends = [r.t for r in emu.log.client_messages("realtime_input.activityEnd")]
     return [(end - t) * 1000 for t, end in zip(released, ends, strict=True)]
-
-
-def summary(samples: list[float]) -> dict[str, float]:
-    """n, p50, p95 and max of a list of milliseconds."""
-    return {
-        "n": len(samples),
-        "p50": percentile(samples, 50),
-        "p95": percentile(samples, 95),
-        "max": max(samples, default=float("nan")),
-    }
 
 
 async def main(rotations: int, turns: int, mid_answer: int) -> dict[str, Any]:

@@ -1,0 +1,64 @@
+"""The real appliance in a child process for benchmarks/appliance.py, driven over stdin.
+
+Run: python benchmarks/_talkbox_box.py BASE_URL CA_FILE STATE_DIR hold|tap
+`talkbox.app.Appliance` on `talkbox.hardware.hardware_parts` (ALSA PCMs `mic` and `speaker`
+from ALSA_CONFIG_PATH, gpiozero's MockFactory with MockPWMPin for the button). It says
+`ready` once idle and connected; `press`/`release` on stdin drive the button's mock pin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from pathlib import Path
+
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from _common import announce, drive_from_stdin
+from talkbox.app import Appliance
+from talkbox.config import load_settings
+from talkbox.conversation import State
+from talkbox.hardware import hardware_parts
+
+BUTTON_PIN = 5
+MODEL = "gemini-3.8-live"
+
+
+async def main(base_url: str, ca_file: str, state_dir: str, mode: str) -> None:
+    settings = load_settings(
+        None,
+        api_key="emu-test-key",
+        base_url=base_url,
+        ca_file=Path(ca_file),
+        state_dir=Path(state_dir),
+        model=MODEL,
+        capture_device="mic",
+        playback_device="speaker",
+        button_mode=mode,
+        button_pin=BUTTON_PIN,
+        # The answer is the first sound after the release, and no follow-up window keeps the
+        # microphone open between turns: each turn starts from the same idle state.
+        earcons=False,
+        follow_up_s=0,
+        log_level="WARNING",
+    )
+    factory = MockFactory(pin_class=MockPWMPin)
+    pin = factory.pin(BUTTON_PIN)
+    async with Appliance(settings, hardware_parts(settings, pin_factory=factory)) as app:
+        deadline = time.monotonic() + 60
+        while not (app.state is State.IDLE and app.link.status().connected):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the appliance was not idle and connected within 60 s")
+            await asyncio.sleep(0.02)
+        loop = asyncio.get_running_loop()
+        drive_from_stdin(pin, lambda: loop.call_soon_threadsafe(app.stop))
+        announce("ready")
+        await app.stopped()
+    factory.reset()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    asyncio.run(main(*sys.argv[1:5]))
