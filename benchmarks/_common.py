@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -239,6 +239,13 @@ class Child:
         self.process.stdin.flush()
         return float(self.expect(answer, within).split()[1])
 
+    def expect_answer(self, word: str, within: float = 5.0) -> str:
+        """Send `word` (a query); the value the child answered with."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(word.encode() + b"\n")
+        self.process.stdin.flush()
+        return self.expect(word, within).split(" ", 1)[1]
+
     def cpu_s(self) -> float:
         """User + system CPU of the child so far, in seconds."""
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -265,12 +272,18 @@ class Child:
         self._log.close()
 
 
-def drive_from_stdin(pin: Any, on_quit: Callable[[], object]) -> threading.Thread:
+def drive_from_stdin(
+    pin: Any,
+    on_quit: Callable[[], object],
+    queries: Mapping[str, Callable[[], float | None]] | None = None,
+) -> threading.Thread:
     """In the child: a thread turning `press`/`release` lines into mock pin edges.
 
     The pin is driven from this thread, as gpiozero's own threads would report a real edge;
     the stamp is taken just before the edge. A pulled-up button reads low while pressed.
+    A line naming one of `queries` is answered with the name and the query's value.
     """
+    asked = dict(queries or {})
     lock = threading.Lock()
 
     def say(line: str) -> None:
@@ -289,6 +302,8 @@ def drive_from_stdin(pin: Any, on_quit: Callable[[], object]) -> threading.Threa
                 t = time.monotonic()
                 pin.drive_high()
                 say(f"released {t:.6f}")
+            elif word in asked:
+                say(f"{word} {asked[word]()}")
             elif word == "quit":
                 break
         on_quit()

@@ -53,7 +53,17 @@ async def main(base_url: str, ca_file: str, state_dir: str, mode: str) -> None:
                 raise TimeoutError("the appliance was not idle and connected within 60 s")
             await asyncio.sleep(0.02)
         loop = asyncio.get_running_loop()
-        drive_from_stdin(pin, lambda: loop.call_soon_threadsafe(app.stop))
+        playback = app.parts.speaker.playback  # type: ignore[attr-defined]
+
+        def dropped_at() -> float | None:
+            # When the playback thread called drop() for the last flush (monotonic): talkbox's
+            # own delay. On the file plugin drop() then drains its buffer into the FIFO at the
+            # drainer's pace; a sound card's drop() returns at once.
+            requested, waited = playback._flush_requested_at, playback.stats.last_flush_wait_s
+            return None if requested is None or waited is None else requested + waited
+
+        queries = {"flushed": dropped_at}
+        drive_from_stdin(pin, lambda: loop.call_soon_threadsafe(app.stop), queries)
         announce("ready")
         await app.stopped()
     factory.reset()

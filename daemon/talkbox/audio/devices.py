@@ -158,4 +158,7 @@ class PlaybackStats:
     flushes: int
     last_flush_s: float | None
     """From `flush()` to `pcm.drop()` returning, the last time."""
+    last_flush_wait_s: float | None
+    """From `flush()` to `pcm.drop()` being called, the last time: the thread's own delay
+    (the rest of last_flush_s is the device's drop; a file plugin drains into its file there)."""
     reopens: int

@@ -120,6 +120,8 @@ async def test_flush_drops_buffered_audio_at_once_and_later_audio_plays(
     assert stats.flushes == 1
     assert stats.last_flush_s is not None
     assert stats.last_flush_s < 0.25
+    assert stats.last_flush_wait_s is not None
+    assert 0 <= stats.last_flush_wait_s <= stats.last_flush_s
     wait_until(lambda: device.bytes() >= flushed_at + after_flush + 24_000, 5, "new answer")
     assert frequency_of(device.audio()[-24_000:], 24_000) == pytest.approx(880, abs=3)
 

@@ -120,6 +120,7 @@ class AlsaPlayback(DeviceThread):
         self._underruns = 0
         self._flushes = 0
         self._last_flush_s: float | None = None
+        self._last_flush_wait_s: float | None = None
 
     def start(self) -> None:
         """Open the mixer (AudioDeviceError if it does not exist) and start the thread.
@@ -227,6 +228,7 @@ class AlsaPlayback(DeviceThread):
             underruns=self._underruns,
             flushes=self._flushes,
             last_flush_s=self._last_flush_s,
+            last_flush_wait_s=self._last_flush_wait_s,
             reopens=self.reopens,
         )
 
@@ -415,11 +417,13 @@ class _Writer:
 
     def _flush(self) -> None:
         owner = self.owner
+        dropping = time.monotonic()
         self._drop()
         with owner._cond:
             self.generation = owner._generation
             requested = owner._flush_requested_at
         if requested is not None:
+            owner._last_flush_wait_s = dropping - requested
             owner._last_flush_s = time.monotonic() - requested
         owner._flushes += 1
         self.resample.reset()
@@ -435,11 +439,31 @@ class _Writer:
             raise self.owner._failed(err) from err
         self.plays_until = time.monotonic()
 
+    def _wait_for_room(self) -> bool:
+        """Wait until the device's buffer has room; False if flushed or stopping meanwhile.
+
+        A write into a full buffer blocks in ALSA, deaf to a flush until it returns; waiting
+        here instead, on the condition flush() notifies, lets a barge-in drop() at once. The
+        next period is written once what is ahead of the speaker is at most a buffer, so a
+        write blocks for at most one period and the device never runs dry (a `file` plugin
+        also writes its file only once its buffer is full: the answer's start is not held).
+        """
+        owner = self.owner
+        limit = self.opened.buffer_frames / self.rate
+        with owner._cond:
+            while True:
+                if owner._generation != self.generation or owner._stopping.is_set():
+                    return False
+                ahead = self._buffered_s()
+                if ahead <= limit:
+                    return True
+                owner._cond.wait(ahead - limit)
+
     def _write(self, data: bytes, *, count: bool = True) -> None:
         owner = self.owner
         channels = self.opened.channels
         for start in range(0, len(data), self.period_bytes):
-            if owner._generation != self.generation or owner._stopping.is_set():
+            if not self._wait_for_room():
                 return  # flushed or stopping: the rest is not wanted
             piece = to_channels(data[start : start + self.period_bytes], channels)
             frame_size = SAMPLE_BYTES * channels
