@@ -180,6 +180,21 @@ def answers_by_turn(emulator: Emulator) -> list[bytes]:
     return turns
 
 
+async def heard_whole(speaker: PacedSpeaker, answer: bytes, *, within: float) -> None:
+    """Wait until the speaker has played all of `answer` (it lags the box by its buffers)."""
+    # Correlated, not counted: the earcons around the answer are in the file too. Polled:
+    # the file grows in another process.
+    best = 0.0
+    try:
+        async with asyncio.timeout(within):
+            while (best := correlation(speaker.audio(), answer)) < 0.9:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(
+            f"not within {within} s: the answer played (correlation {best:.2f})"
+        ) from None
+
+
 def errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
     """The ERROR lines logged so far."""
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
@@ -219,10 +234,7 @@ async def test_a_microphone_that_vanishes_and_returns_is_an_error_then_idle_and_
                     lambda: len(answers_by_turn(emulator)) == 1, within=5, what="turn complete"
                 )
                 [answer] = answers_by_turn(emulator)
-                await until(
-                    lambda: len(box.speaker.audio()) >= len(answer), within=5, what="all written"
-                )
-                played = box.speaker.audio()
+                await heard_whole(box.speaker, answer, within=5)
                 heard = audio_received(emulator)
     finally:
         sink.kill()
@@ -231,9 +243,8 @@ async def test_a_microphone_that_vanishes_and_returns_is_an_error_then_idle_and_
     assert errors[0].startswith("capture device 'mic' cannot be used: ")
     assert "talkbox devices" in errors[0]
     assert any("capture device 'mic' is back" in r.getMessage() for r in caplog.records)
-    # The returned microphone carried the question up, and its answer played whole.
+    # The returned microphone carried the question up (and its answer played whole).
     assert correlation(heard, question) >= 0.9
-    assert correlation(played, answer) >= 0.9
 
 
 async def test_a_speaker_failing_during_an_answer_is_an_error_then_recovers_and_plays_the_next(
@@ -268,13 +279,8 @@ async def test_a_speaker_failing_during_an_answer_is_an_error_then_recovers_and_
             await until(
                 lambda: len(answers_by_turn(emulator)) == 2, within=5, what="next turn complete"
             )
-            answer = answers_by_turn(emulator)[1]
-            await until(
-                lambda: len(box.speaker.audio()) >= len(answer), within=5, what="all written"
-            )
-            played = box.speaker.audio()
+            await heard_whole(box.speaker, answers_by_turn(emulator)[1], within=5)
     errors = errors_logged(caplog)
     assert len(errors) == 1, errors
     assert errors[0].startswith("playback device 'speaker' cannot be used: ")
     assert any("playback device 'speaker' is back" in r.getMessage() for r in caplog.records)
-    assert correlation(played, answer) >= 0.9
