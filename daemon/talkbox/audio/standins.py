@@ -208,6 +208,32 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+class AsoundConf:
+    """An ALSA configuration rewritten while devices are open, every version seen by alsa-lib.
+
+    alsa-lib rereads its configuration on open only when the file's inode or mtime (whole
+    seconds) changed. `asound_conf` renames a new file into place, freeing the old inode; on
+    ext4 the next rewrite within the same second may get that inode back, and an open that
+    missed the version in between would use the stale devices: perhaps a FIFO nobody serves,
+    an open that blocks with the GIL held (docs/platform.md §2.4). Each version here keeps a
+    name of its own, so no inode is freed while the test runs.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.versions = 0
+
+    def write(self, pcms: dict[str, str]) -> Path:
+        """Put these PCMs in place (atomically), as a version with an inode of its own."""
+        self.versions += 1
+        kept = self.path.with_name(f"{self.path.name}.v{self.versions}")
+        asound_conf(kept, pcms)
+        tmp = self.path.with_name(f"{self.path.name}.link")
+        os.link(kept, tmp)
+        os.replace(tmp, self.path)
+        return self.path
+
+
 if __name__ == "__main__":
     import sys
 

@@ -1,11 +1,18 @@
 """The appliance on the real ALSA adapters: a FIFO microphone fed in real time, a speaker FIFO
 drained in real time by a subprocess (docs/platform.md §2), the emulator on gemini-3.8-live.
+
+A device vanishes when the process draining its FIFO is killed (the next read or write fails
+with EIO) while the configuration no longer names it; it returns on new FIFOs whose peers are
+in place before the configuration names them again. No PCM open can then wait for a peer: it
+would wait holding the GIL, and the whole process with it (docs/platform.md §2.4).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -18,7 +25,7 @@ import pytest
 
 from talkbox.app import Appliance
 from talkbox.appliance_events import ButtonPressed, ButtonReleased
-from talkbox.audio.standins import LiveMic, asound_conf, correlation, file_pcm
+from talkbox.audio.standins import AsoundConf, LiveMic, correlation, file_pcm
 from talkbox.conversation import State
 from talkbox.emulator import Emulator
 from talkbox.hardware import hardware_parts
@@ -27,6 +34,7 @@ from .conftest import (
     FAST_POLICY,
     MakeEmulator,
     answer_sent,
+    audio_received,
     box_settings,
     recording,
     until,
@@ -45,15 +53,15 @@ def reading(process: subprocess.Popen[bytes], fifo: Path) -> bool:
 
 
 class PacedSpeaker:
-    """A subprocess draining the speaker's FIFO in real time into a file."""
+    """A subprocess draining a FIFO in real time into a file (a speaker, or a mic's sink)."""
 
-    def __init__(self, fifo: Path, out: Path) -> None:
+    def __init__(self, fifo: Path, out: Path, rate: int = 24_000) -> None:
         if not fifo.exists():
             os.mkfifo(fifo)
         self.out = out
         self.fifo = fifo
         self.process = subprocess.Popen(
-            [sys.executable, str(SPEAKER_SCRIPT), str(fifo), str(out), "24000"]
+            [sys.executable, str(SPEAKER_SCRIPT), str(fifo), str(out), str(rate)]
         )
 
     def audio(self) -> bytes:
@@ -74,11 +82,11 @@ class AlsaBox:
     app: Appliance
     mic: LiveMic
     speaker: PacedSpeaker
-    conf: Path
+    conf: AsoundConf
     pcms: dict[str, str]
 
     def rewrite(self) -> None:
-        asound_conf(self.conf, self.pcms)
+        self.conf.write(self.pcms)
 
 
 @pytest.fixture
@@ -103,8 +111,9 @@ async def alsa_box(
         "mic": file_pcm(output=mic_output, infile=tmp_path / "mic.fifo"),
         "speaker": file_pcm(output=tmp_path / "speaker.fifo"),
     }
-    asound_conf(conf, pcms)
-    await until(speaker.listening, within=5, what="the speaker reads")
+    config = AsoundConf(conf)
+    config.write(pcms)
+    await until(speaker.listening, within=10, what="the speaker reads")
     settings = box_settings(
         emulator,
         tmp_path / "state",
@@ -117,12 +126,14 @@ async def alsa_box(
     try:
         async with Appliance(settings, hardware_parts(settings), policy=FAST_POLICY) as app:
             await until(lambda: app.state is State.IDLE, within=15, what="idle")
-            box = AlsaBox(app=app, mic=mic, speaker=speaker, conf=conf, pcms=pcms)
+            box = AlsaBox(app=app, mic=mic, speaker=speaker, conf=config, pcms=pcms)
             yield box
     finally:
         speaker.kill()
         if box is not None:
-            box.speaker.kill()  # a test may have plugged in another
+            box.speaker.kill()  # a test may have plugged in another speaker, or microphone
+            if box.mic is not mic:
+                box.mic.close()
         mic.close()
 
 
@@ -151,3 +162,125 @@ async def test_a_4x_fast_answer_plays_whole_at_real_speed_on_alsa(
     # 4x faster on the wire, real time on the speaker: speaking lasts the answer's length.
     assert answer_s - 0.2 <= spoke_for <= answer_s + 1.5
     assert correlation(box.speaker.audio(), answer) >= 0.95
+
+
+def answers_by_turn(emulator: Emulator) -> list[bytes]:
+    """The answer audio the emulator sent for each turn (ended by turnComplete), in order."""
+    turns: list[bytes] = []
+    answer = bytearray()
+    for record in emulator.log.server_messages():
+        content = record.message.get("serverContent", {})
+        for part in content.get("modelTurn", {}).get("parts", []):
+            data = part.get("inlineData", {}).get("data")
+            if data:
+                answer += base64.b64decode(data)
+        if content.get("turnComplete"):
+            turns.append(bytes(answer))
+            answer.clear()
+    return turns
+
+
+async def heard_whole(speaker: PacedSpeaker, answer: bytes, *, within: float) -> None:
+    """Wait until the speaker has played all of `answer` (it lags the box by its buffers)."""
+    # Correlated, not counted: the earcons around the answer are in the file too. Polled:
+    # the file grows in another process.
+    best = 0.0
+    try:
+        async with asyncio.timeout(within):
+            while (best := correlation(speaker.audio(), answer)) < 0.9:  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+    except TimeoutError:
+        raise AssertionError(
+            f"not within {within} s: the answer played (correlation {best:.2f})"
+        ) from None
+
+
+def errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The ERROR lines logged so far."""
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_microphone_that_vanishes_and_returns_is_an_error_then_idle_and_a_turn_works(
+    make_emulator: MakeEmulator,
+    tmp_path: Path,
+    alsa_env: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator = await make_emulator(realtime=True)
+    # The file plugin copies what it captures into `file`: a FIFO drained by a subprocess,
+    # which is there (reading) before anything opens it. Killed, it makes the next read fail.
+    sink = PacedSpeaker(tmp_path / "capout.fifo", tmp_path / "capout.raw", rate=16_000)
+    try:
+        await until(sink.listening, within=10, what="the mic's sink reads")
+        with caplog.at_level(logging.INFO):
+            async with alsa_box(emulator, tmp_path, alsa_env, mic_output=sink.fifo) as box:
+                box.pcms.pop("mic")  # unplugged: reopening fails until it is back
+                box.rewrite()
+                sink.kill()
+                await until(lambda: box.app.state is State.ERROR, within=10, what="error")
+                assert box.app.status_line().startswith(
+                    "error: capture device: capture device 'mic' cannot be used"
+                )
+                # Plugged in again: a new FIFO, its writer there before the config names it.
+                box.mic = LiveMic(tmp_path / "mic2.fifo")
+                box.pcms["mic"] = file_pcm(output=Path("/dev/null"), infile=box.mic.fifo)
+                box.rewrite()
+                await until(lambda: box.app.state is State.IDLE, within=15, what="recovered")
+                question = recording(QUESTION)[: 3 * 32_000]
+                await ask(box, question)
+                await until(lambda: box.app.state is State.SPEAKING, within=10, what="answer")
+                await until(lambda: box.app.state is State.IDLE, within=20, what="played")
+                await until(
+                    lambda: len(answers_by_turn(emulator)) == 1, within=5, what="turn complete"
+                )
+                [answer] = answers_by_turn(emulator)
+                await heard_whole(box.speaker, answer, within=5)
+                heard = audio_received(emulator)
+    finally:
+        sink.kill()
+    errors = errors_logged(caplog)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("capture device 'mic' cannot be used: ")
+    assert "talkbox devices" in errors[0]
+    assert any("capture device 'mic' is back" in r.getMessage() for r in caplog.records)
+    # The returned microphone carried the question up (and its answer played whole).
+    assert correlation(heard, question) >= 0.9
+
+
+async def test_a_speaker_failing_during_an_answer_is_an_error_then_recovers_and_plays_the_next(
+    make_emulator: MakeEmulator,
+    tmp_path: Path,
+    alsa_env: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    emulator = await make_emulator(realtime=True)
+    with caplog.at_level(logging.INFO):
+        async with alsa_box(emulator, tmp_path, alsa_env) as box:
+            await ask(box, recording(QUESTION))
+            await until(lambda: box.app.state is State.SPEAKING, within=10, what="speaking")
+            box.pcms.pop("speaker")  # unplugged: the next write fails, and so does reopening
+            box.rewrite()
+            box.speaker.kill()
+            await until(lambda: box.app.state is State.ERROR, within=10, what="error")
+            assert "playback device 'speaker' cannot be used" in box.app.status_line()
+            # Plugged in again: a new FIFO, its reader there before the config names it.
+            box.speaker = PacedSpeaker(tmp_path / "speaker2.fifo", tmp_path / "played2.raw")
+            await until(box.speaker.listening, within=10, what="the new speaker reads")
+            box.pcms["speaker"] = file_pcm(output=box.speaker.fifo)
+            box.rewrite()
+            await until(lambda: box.app.state is State.IDLE, within=15, what="recovered")
+            # The cut answer is still arriving: the next question waits until it is all in.
+            await until(
+                lambda: len(answers_by_turn(emulator)) == 1, within=15, what="first turn complete"
+            )
+            await ask(box, recording("question-story-pause.wav")[: 3 * 32_000])
+            await until(lambda: box.app.state is State.SPEAKING, within=10, what="next answer")
+            await until(lambda: box.app.state is State.IDLE, within=20, what="played")
+            await until(
+                lambda: len(answers_by_turn(emulator)) == 2, within=5, what="next turn complete"
+            )
+            await heard_whole(box.speaker, answers_by_turn(emulator)[1], within=5)
+    errors = errors_logged(caplog)
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("playback device 'speaker' cannot be used: ")
+    assert any("playback device 'speaker' is back" in r.getMessage() for r in caplog.records)

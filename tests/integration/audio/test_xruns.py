@@ -1,4 +1,5 @@
-"""Overruns and underruns, which the clockless file/null stand-ins never produce.
+"""Overruns and underruns, which the clockless file/null stand-ins never produce, and the
+order in which a failed device is released and reported.
 
 A scripted PCM stands in for the library here (not for our code): it returns -32 from
 read/write as pyalsaaudio 0.11 does, and the real threads must count it and go on.
@@ -9,12 +10,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import alsaaudio
 import pytest
 
 from talkbox.audio.alsa import (
     AlsaCapture,
     AlsaPlayback,
     CaptureOptions,
+    DeviceStatus,
     Direction,
     Pcm,
     PlaybackOptions,
@@ -100,3 +103,40 @@ async def test_a_playback_underrun_is_counted_and_the_chunk_is_written_again() -
     assert len(pcm.written) == len(answer)
     assert bytes(pcm.written[240:-240]) == answer[240:-240]
     assert stats.written_s == pytest.approx(0.5)
+
+
+class VanishingPcm(ScriptedPcm):
+    """Reads a few periods, then fails as an unplugged device does."""
+
+    def read(self) -> tuple[int, bytes]:
+        if self.calls >= 3:
+            raise alsaaudio.ALSAAudioError("No such device [scripted]")
+        return super().read()
+
+
+async def test_a_failed_device_is_released_before_its_failure_is_reported() -> None:
+    pcm = VanishingPcm(16_000, set())
+    opens = 0
+
+    def open_pcm(direction: Direction, device: str, rate: int, period: int, periods: int) -> Pcm:
+        nonlocal opens
+        opens += 1
+        if opens > 1:
+            raise alsaaudio.ALSAAudioError("No such device [scripted]")
+        return pcm
+
+    released_when_reported: list[bool] = []
+    reported = asyncio.Event()
+
+    def on_status(status: DeviceStatus) -> None:
+        if not status.ok:
+            released_when_reported.append(pcm.closed)
+            reported.set()
+
+    # A long backoff: a handle kept through it would still be open when the report lands.
+    options = CaptureOptions(device="scripted", reopen_min_s=30.0, reopen_max_s=30.0)
+    async with AlsaCapture(options, on_status=on_status, open_pcm=open_pcm):
+        async with asyncio.timeout(10):
+            await reported.wait()
+    assert released_when_reported == [True]
+    assert opens == 1  # the reopen waits out the backoff

@@ -205,8 +205,14 @@ class DeviceThread(abc.ABC):
                 failures = 0
                 self._serve(pcm, opened)
             except AudioDeviceError as err:
-                # The reopen loop is the one place a device failure is handled: report it
-                # once, wait, and try again until the device is back or we are stopped.
+                # The reopen loop is the one place a device failure is handled: release the
+                # device, report it once, wait, and try again until it is back or we stop.
+                # Released first, not after the wait: a dead handle kept through the backoff
+                # still holds the device, and a file-plugin FIFO's peer would find its stale
+                # end open, then see it close under it (docs/platform.md §2.4).
+                if pcm is not None:
+                    self._close(pcm)
+                    pcm = None
                 failures += 1
                 self._report(DeviceStatus(direction=self.direction, device=self.device, error=err))
                 low, high = self._reopen
