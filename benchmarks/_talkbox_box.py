@@ -1,9 +1,10 @@
 """The real appliance in a child process for benchmarks/appliance.py, driven over stdin.
 
-Run: python benchmarks/_talkbox_box.py BASE_URL CA_FILE STATE_DIR hold|tap
+Run: python benchmarks/_talkbox_box.py BASE_URL CA_FILE STATE_DIR hold|tap|wake
 `talkbox.app.Appliance` on `talkbox.hardware.hardware_parts` (ALSA PCMs `mic` and `speaker`
 from ALSA_CONFIG_PATH, gpiozero's MockFactory with MockPWMPin for the button). It says
 `ready` once idle and connected; `press`/`release` on stdin drive the button's mock pin.
+`wake` is tap mode listening for okay_nabu: the spoken wake word opens the turns.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ async def main(base_url: str, ca_file: str, state_dir: str, mode: str) -> None:
         model=MODEL,
         capture_device="mic",
         playback_device="speaker",
-        button_mode=mode,
+        button_mode="tap" if mode == "wake" else mode,
+        wake_word="okay_nabu" if mode == "wake" else "off",
         button_pin=BUTTON_PIN,
         # The answer is the first sound after the release, and no follow-up window keeps the
         # microphone open between turns: each turn starts from the same idle state.

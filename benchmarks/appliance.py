@@ -54,6 +54,8 @@ DATA = HERE.parent / "tests" / "data"
 RESULTS = HERE / "results" / "appliance.json"
 SPEECH = json.loads((DATA / "speech.json").read_text(encoding="utf-8"))
 QUESTION = "question-weather.wav"
+WAKE_QUESTION = "wake/okay_nabu-question-en-gb.wav"
+CLIPS = json.loads((DATA / "wake" / "clips.json").read_text(encoding="utf-8"))
 MODEL = "gemini-3.8-live"
 STEADY_AFTER = 10
 """RSS after this many turns is the steady figure; growth is measured from there."""
@@ -94,6 +96,7 @@ class Log:
         self.emu = emu
         self.seen = 0
         self.activity_ends: list[float] = []
+        self.activity_starts: list[float] = []
         self.chunks: list[float] = []
         self.turns_complete: list[float] = []
 
@@ -102,6 +105,8 @@ class Log:
         for r in records[self.seen :]:
             if r.direction == "in" and r.kind == "realtime_input.activityEnd":
                 self.activity_ends.append(r.t)
+            elif r.direction == "in" and r.kind == "realtime_input.activityStart":
+                self.activity_starts.append(r.t)
             elif r.direction == "out":
                 content = r.message.get("serverContent") or {}
                 if "modelTurn" in content:
@@ -319,6 +324,42 @@ def run_tap(emu: EmulatorThread, tmp: Path, taps: int) -> list[float]:
     return samples
 
 
+def run_wake(emu: EmulatorThread, tmp: Path, wakes: int) -> dict[str, dict[str, float]]:
+    """End of the wake word fed into the FIFO → activityStart on the wire (talkbox, wake)."""
+    rig = Rig("talkbox", tmp, emu, box_argv("talkbox", emu, tmp, "wake"))
+    clip = recording(WAKE_QUESTION)
+    facts = CLIPS[Path(WAKE_QUESTION).name]
+    word_period = int(facts["wake_end_s"] / FRAME_S)
+    speech_period = int(facts["question_start_s"] / FRAME_S)
+    to_start: list[float] = []
+    speech_to_start: list[float] = []
+    try:
+        for _ in range(wakes):
+            starts = len(rig.log.update().activity_starts)
+            ends = len(rig.log.activity_ends)
+            rig.mic.say(clip)
+            wait_until(partial(rig.ended_after, ends), 20, "activityEnd")
+            wait_until(lambda: not rig.mic.speaking, 15, "spoken")
+            started = rig.log.activity_starts[starts]
+            # A period is delivered when complete: back from its stamp to the moment inside it.
+            word_end = rig.mic.written[word_period] - (
+                (word_period + 1) * FRAME_S - facts["wake_end_s"]
+            )
+            speech = rig.mic.written[speech_period] - (
+                (speech_period + 1) * FRAME_S - facts["question_start_s"]
+            )
+            to_start.append((started - word_end) * 1000)
+            speech_to_start.append((started - speech) * 1000)
+            rig.settle()
+            time.sleep(2.0)  # past the refractory time
+    finally:
+        rig.close()
+    return {
+        "wake_end_activity_start_ms": summary(to_start),
+        "wake_speech_start_activity_start_ms": summary(speech_to_start),
+    }
+
+
 def run_starts(emu: EmulatorThread, tmp: Path, starts: int) -> list[float]:
     """`talkbox run` as a subprocess: Popen → READY=1 on NOTIFY_SOCKET, in seconds."""
     tmp.mkdir(parents=True)
@@ -398,6 +439,8 @@ def figures(side: dict[str, Any]) -> dict[str, Any]:
             "press_drop_done_ms",
             "tap_speech_end_activity_end_ms",
             "start_ready_s",
+            "wake_end_activity_start_ms",
+            "wake_speech_start_activity_start_ms",
         )
     }
     out["turns_done"] = float(side["turns_done"])
@@ -428,7 +471,7 @@ def verdicts(flat: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def main(turns: int, barge_ins: int, taps: int, starts: int) -> dict[str, Any]:
+def main(turns: int, barge_ins: int, taps: int, starts: int, wakes: int) -> dict[str, Any]:
     result: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine()}
     with (
         tempfile.TemporaryDirectory(prefix="talkbox-bench-") as tmp_s,
@@ -439,6 +482,7 @@ def main(turns: int, barge_ins: int, taps: int, starts: int) -> dict[str, Any]:
         reference = run_hold("reference", emu, tmp / "reference", turns, barge_ins)
         talkbox["tap_speech_end_activity_end_ms"] = summary(run_tap(emu, tmp / "tap", taps))
         talkbox["start_ready_s"] = summary(run_starts(emu, tmp / "start", starts))
+        talkbox.update(run_wake(emu, tmp / "wake", wakes))
     result["talkbox"] = figures(talkbox)
     result["reference"] = figures(reference)
     result["talkbox_raw"] = talkbox
@@ -457,6 +501,11 @@ ROWS = [
     ("press during playback -> last answer sound at the drainer (ms)", "press_last_sound_ms"),
     ("press during playback -> drop() called by the playback thread (ms)", "press_drop_done_ms"),
     ("end of speech -> activityEnd on the wire (ms, tap)", "tap_speech_end_activity_end_ms"),
+    ("end of the wake word -> activityStart on the wire (ms)", "wake_end_activity_start_ms"),
+    (
+        "  start of the question after it -> activityStart (ms)",
+        "wake_speech_start_activity_start_ms",
+    ),
     ("start -> READY=1 (s)", "start_ready_s"),
     ("CPU during the turns (% of one core)", "cpu_percent"),
     ("RSS steady (MB)", "rss_steady_mb"),
@@ -533,9 +582,10 @@ if __name__ == "__main__":
     parser.add_argument("--barge-ins", type=int, default=20)
     parser.add_argument("--taps", type=int, default=10)
     parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--wakes", type=int, default=10, help="wake word turns (talkbox)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    outcome = main(args.turns, args.barge_ins, args.taps, args.starts)
+    outcome = main(args.turns, args.barge_ins, args.taps, args.starts, args.wakes)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(outcome, indent=2) + "\n")
     print(table(outcome))
