@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import re
-import signal
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from google import genai
 
 from talkbox.audio.format import ANSWER_RATE_HZ, seconds
 from talkbox.audio.wav import write_wav
 from talkbox.config import Settings
-from talkbox.errors import ExitCode, LiveFatalError, UsageError
+from talkbox.errors import LiveFatalError, UsageError
 from talkbox.events import (
     AnswerAudioReceived,
     LinkDisconnected,
@@ -33,6 +31,7 @@ from talkbox.live.backoff import RetryPolicy
 from talkbox.live.link import LiveLink
 from talkbox.live.session_config import build_client
 from talkbox.live.tools import default_registry
+from talkbox.sigterm import stop_on_sigterm
 from talkbox.state_lock import holding
 
 log = logging.getLogger(__name__)
@@ -160,40 +159,24 @@ async def ask(
     SIGTERM stops it like Ctrl-C, with the connection closed in order and the stored
     conversation kept (exit 143).
     """
-    loop = asyncio.get_running_loop()
-    me = asyncio.current_task()
-    terminated = False
+    return await stop_on_sigterm(
+        _holding_and_asking(
+            settings,
+            turns,
+            out_dir=out_dir,
+            as_json=as_json,
+            out=out,
+            client=client,
+            policy=policy or RetryPolicy(give_up_after_s=GIVE_UP_S),
+            turn_timeout_s=turn_timeout_s,
+        ),
+        stopped=lambda: log.info("stopped (SIGTERM); the conversation is kept for the next ask"),
+    )
 
-    def on_sigterm() -> None:
-        nonlocal terminated
-        terminated = True
-        if me is not None:
-            me.cancel()
 
-    # Not in the main thread (an embedding caller), signals are the caller's business.
-    with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
-    try:
-        async with holding(settings.state_dir, command="ask"):
-            return await _ask(
-                settings,
-                turns,
-                out_dir=out_dir,
-                as_json=as_json,
-                out=out,
-                client=client,
-                policy=policy or RetryPolicy(give_up_after_s=GIVE_UP_S),
-                turn_timeout_s=turn_timeout_s,
-            )
-    except asyncio.CancelledError:
-        if not terminated or me is None:
-            raise
-        me.uncancel()
-        log.info("stopped (SIGTERM); the conversation is kept for the next ask")
-        return ExitCode.TERMINATED
-    finally:
-        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-            loop.remove_signal_handler(signal.SIGTERM)
+async def _holding_and_asking(settings: Settings, turns: Iterable[str], **how: Any) -> int:
+    async with holding(settings.state_dir, command="ask"):
+        return await _ask(settings, turns, **how)
 
 
 async def _ask(

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -50,6 +49,7 @@ from talkbox.emulator import Emulator, EmulatorOptions
 from talkbox.errors import ExitCode
 from talkbox.hardware import hardware_parts
 from talkbox.parts import Parts
+from talkbox.sigterm import stop_on_sigterm
 
 DEMO_KEY: Final = "talkbox-demo-key"
 MODEL: Final = "gemini-3.8-live"
@@ -77,37 +77,10 @@ def run_demo(*, out_dir: Path, live: Settings | None = None, trigger: Trigger = 
     None: the emulator in process.
     """
     try:
-        return asyncio.run(_stoppable(_demo(out_dir, live, trigger)))
+        return asyncio.run(stop_on_sigterm(_demo(out_dir, live, trigger)))
     except DemoFailed as exc:
         print(f"talkbox demo: failed: {exc}", file=sys.stderr)
         return ExitCode.CRASH
-
-
-async def _stoppable(demo: Coroutine[Any, Any, int]) -> int:
-    """Run `demo`; SIGTERM stops it as Ctrl-C does, closing the stand-ins (exit 143)."""
-    loop = asyncio.get_running_loop()
-    me = asyncio.current_task()
-    terminated = False
-
-    def on_sigterm() -> None:
-        nonlocal terminated
-        terminated = True
-        if me is not None:
-            me.cancel()
-
-    # Not in the main thread (an embedding caller), signals are the caller's business.
-    with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-        loop.add_signal_handler(signal.SIGTERM, on_sigterm)
-    try:
-        return await demo
-    except asyncio.CancelledError:
-        if not terminated or me is None:
-            raise
-        me.uncancel()
-        return ExitCode.TERMINATED
-    finally:
-        with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-            loop.remove_signal_handler(signal.SIGTERM)
 
 
 @dataclass(frozen=True, slots=True)
