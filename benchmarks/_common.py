@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from talkbox.audio.standins import LiveMic
+
 FRAME = 640
 """20 ms of 16 kHz mono S16_LE."""
 FRAME_S = 0.02
@@ -56,60 +58,8 @@ def wait_until(condition: Callable[[], bool], within: float, what: str) -> None:
         time.sleep(0.005)
 
 
-class StampedMic:
-    """Feeds a FIFO (an ALSA `file` PCM's infile) a period every 20 ms, stamping speech.
-
-    Like `talkbox.audio.standins.LiveMic`, but it records when each period of the current
-    utterance was written, so "end of speech" is a moment at the device, not a guess.
-    """
-
-    def __init__(self, fifo: Path) -> None:
-        if not fifo.exists():
-            os.mkfifo(fifo)
-        self.fifo = fifo
-        # Read-write and non-blocking: the PCM's open finds a writer, a full pipe drops.
-        self._fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
-        self._lock = threading.Lock()
-        self._speech = bytearray()
-        self.written: list[float] = []
-        """When each period of the last utterance went into the FIFO."""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="bench-mic", daemon=True)
-        self._thread.start()
-
-    def say(self, pcm: bytes) -> None:
-        """Speak `pcm` (16 kHz mono S16_LE) from the next period on; stamps start afresh."""
-        with self._lock:
-            self.written = []
-            self._speech += pcm[: len(pcm) - len(pcm) % FRAME]
-
-    @property
-    def speaking(self) -> bool:
-        """Whether speech is still being written."""
-        with self._lock:
-            return bool(self._speech)
-
-    def _run(self) -> None:
-        start = time.monotonic()
-        silence = bytes(FRAME)
-        periods = 0
-        while not self._stop.is_set():
-            with self._lock:
-                pcm = bytes(self._speech[:FRAME])
-                del self._speech[:FRAME]
-            with contextlib.suppress(BlockingIOError):
-                os.write(self._fd, pcm or silence)
-            if pcm:
-                with self._lock:
-                    self.written.append(time.monotonic())
-            periods += 1
-            self._stop.wait(max(0.0, start + periods * FRAME_S - time.monotonic()))
-
-    def close(self) -> None:
-        """Stop writing and close the FIFO."""
-        self._stop.set()
-        self._thread.join(5)
-        os.close(self._fd)
+StampedMic = LiveMic
+"""The microphone FIFO fed in real time; `written` stamps each period of the last utterance."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,12 +51,16 @@ class LiveMic:
         self._stop = threading.Event()
         self.paused = False
         """True: nothing is written (the device delivers nothing)."""
+        self.written: list[float] = []
+        """When each period of the last utterance went into the FIFO (monotonic): "end of
+        speech" as a moment at the device, for benchmarks."""
         self._thread = threading.Thread(target=self._run, name="test-live-mic", daemon=True)
         self._thread.start()
 
     def say(self, pcm: bytes) -> None:
-        """Speak `pcm` (16 kHz mono S16_LE) from the next period on."""
+        """Speak `pcm` (16 kHz mono S16_LE) from the next period on; stamps start afresh."""
         with self._lock:
+            self.written = []
             self._speech += pcm[: len(pcm) - len(pcm) % FRAME]
 
     @property
@@ -71,12 +75,15 @@ class LiveMic:
         written = 0
         while not self._stop.is_set():
             with self._lock:
-                pcm = bytes(self._speech[:FRAME]) or silence
+                spoken = bytes(self._speech[:FRAME])
                 del self._speech[:FRAME]
             if not self.paused:
                 # A full pipe (nobody reading) drops the period instead of blocking.
                 with contextlib.suppress(BlockingIOError):
-                    os.write(self._fd, pcm)
+                    os.write(self._fd, spoken or silence)
+            if spoken:
+                with self._lock:
+                    self.written.append(time.monotonic())
             written += 1
             self._stop.wait(max(0.0, start + written * 0.02 - time.monotonic()))
 
