@@ -248,5 +248,17 @@ class _NotTheKeyWeUse(logging.Filter):
         return not record.getMessage().startswith("Both GOOGLE_API_KEY and GEMINI_API_KEY")
 
 
+class _NotAdviceForUs(logging.Filter):
+    """Drops the SDK's 15-line note recommending JSON Schema to those who write schemas.
+
+    Converting talkbox's own tool declarations triggers it on the first connect; it asks
+    nothing of a person reading the journal, where it would sit among the lines that do.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Json Schema is now supported natively" not in record.getMessage()
+
+
 # Wherever the client is built (ask, demo, check --online, the daemon), the note would mislead.
 logging.getLogger("google_genai._api_client").addFilter(_NotTheKeyWeUse())
+logging.getLogger("google_genai.types").addFilter(_NotAdviceForUs())
