@@ -32,8 +32,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from _common import percentile
 from talkbox.audio.denoise import DenoiseOptions, Denoiser
 from talkbox.endpoint import Decision, Endpointer, EndpointOptions
+from talkbox.ports import Vad
 from talkbox.vad import FRAME_BYTES, SpeechDetector, VadKind, make_vad
 from talkbox.wake import WakeOptions, WakeWordDetector, parse_wake_words
 
@@ -49,22 +51,11 @@ LATE_S = 1.0
 BUDGETS = {"wake_cpu_percent": 5.0}  # DESIGN.md: CPU listening for the wake word, x86
 
 
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100) by linear interpolation."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q / 100
-    low = int(k)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (k - low)
-
-
 def read(path: Path) -> bytes:
     """A clip in whole 20 ms frames, as the microphone delivers it."""
     with wave.open(str(path)) as wav:
         assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16_000, 1, 2)
-        pcm = wav.readframes(wav.getnframes())
+        pcm: bytes = wav.readframes(wav.getnframes())
     return pcm[: len(pcm) // FRAME_BYTES * FRAME_BYTES]
 
 
@@ -175,7 +166,7 @@ def negatives(
     }
 
 
-VADS = {
+VADS: dict[str, Callable[[], Vad]] = {
     "webrtc 3": lambda: make_vad(VadKind.WEBRTC, aggressiveness=3),
     "webrtc 0": lambda: make_vad(VadKind.WEBRTC, aggressiveness=0),
     "silero": lambda: make_vad(VadKind.SILERO),
@@ -307,7 +298,9 @@ def report(outcome: dict[str, Any]) -> str:
         "answer12",
         "answer6",
     ]
-    detection = [("detection rate (all 3 listening)", "clips", "raw", "speex NS 2")]
+    detection: list[tuple[str, ...]] = [
+        ("detection rate (all 3 listening)", "clips", "raw", "speex NS 2")
+    ]
     for key in keys:
         detection.append(
             (
@@ -336,7 +329,7 @@ def report(outcome: dict[str, Any]) -> str:
         )
     )
     rn, nn = raw["negatives"], ns["negatives"]
-    false = [
+    false: list[tuple[str, ...]] = [
         ("false activations", "audio", "raw", "speex NS 2"),
         (
             "other speech, one stream (per hour)",
@@ -360,7 +353,9 @@ def report(outcome: dict[str, Any]) -> str:
                 str(len(nn["near_misses_firing"].get(phrase, []))),
             )
         )
-    latency = [("latency: word end -> detection (ms)", "n", "p50", "p95", "min", "max")]
+    latency: list[tuple[str, ...]] = [
+        ("latency: word end -> detection (ms)", "n", "p50", "p95", "min", "max")
+    ]
     for key in ("all", "okay_nabu", "alexa", "hey_mycroft"):
         got = raw["positives"]["latency_s"].get(key)
         if got:
@@ -371,7 +366,9 @@ def report(outcome: dict[str, Any]) -> str:
                     *(f"{1000 * got[q]:.0f}" for q in ("p50", "p95", "min", "max")),
                 )
             )
-    vad = [("noise alone (20 s)", "VAD", "frames called speech", "turn would start")]
+    vad: list[tuple[str, ...]] = [
+        ("noise alone (20 s)", "VAD", "frames called speech", "turn would start")
+    ]
     for key, got in outcome["vad_on_noise"].items():
         noise, kind = key.split("/")
         vad.append(
@@ -382,12 +379,16 @@ def report(outcome: dict[str, Any]) -> str:
                 "yes" if got["turn_started"] else "no",
             )
         )
-    ends = [("turn end after the question (ms)", "VAD", "ended after the speech by")]
+    ends: list[tuple[str, ...]] = [
+        ("turn end after the question (ms)", "VAD", "ended after the speech by")
+    ]
     for key, got in outcome["vad_end_after_speech_s"].items():
         name, kind = key.split("/")
         ends.append((name, kind, "never" if got is None else f"{1000 * got:.0f}"))
     c = outcome["cpu"]
-    load = [(f"CPU per second of audio ({c['audio_s'] / 60:.1f} min)", "% of one core", "budget")]
+    load: list[tuple[str, ...]] = [
+        (f"CPU per second of audio ({c['audio_s'] / 60:.1f} min)", "% of one core", "budget")
+    ]
     for key, value in c["cpu_percent_of_one_core"].items():
         budget = f"<= {BUDGETS['wake_cpu_percent']:.0f}" if key.startswith("wake") else ""
         load.append((key, f"{value:.2f}", budget))
