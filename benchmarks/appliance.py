@@ -208,6 +208,7 @@ def run_hold(
         rss: list[float] = []
         hold: list[dict[str, float]] = []
         t_steady = t_last = wall0
+        cpu_last = cpu0
         died: str | None = None
         for n in range(turns):
             try:
@@ -222,11 +223,13 @@ def run_hold(
                 break
             rss.append(rig.child.rss_mb())
             t_last = time.monotonic()
+            cpu_last = rig.child.cpu_s()
             if n + 1 == STEADY_AFTER:
                 t_steady = time.monotonic()
             if (n + 1) % 50 == 0:
                 logging.warning("%s: %d turns", name, n + 1)
-        cpu1, wall1 = (cpu0, wall0) if died else (rig.child.cpu_s(), time.monotonic())
+        # A box that died is measured over the turns it answered.
+        cpu1, wall1 = (cpu_last, t_last) if died else (rig.child.cpu_s(), time.monotonic())
         barge: list[dict[str, float]] = []
         for _ in range(0 if died else barge_ins):
             barge.append(barge_in(rig, long))
@@ -257,7 +260,7 @@ def run_hold(
         "cpu": {
             "cpu_s": cpu1 - cpu0,
             "wall_s": wall1 - wall0,
-            "percent_of_one_core": 100 * (cpu1 - cpu0) / (wall1 - wall0) if not died else None,
+            "percent_of_one_core": 100 * (cpu1 - cpu0) / (wall1 - wall0) if wall1 > wall0 else None,
         },
         "rss": {
             "ready_mb": rss_ready,
