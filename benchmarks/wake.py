@@ -37,7 +37,7 @@ from talkbox.audio.denoise import DenoiseOptions, Denoiser
 from talkbox.endpoint import Decision, Endpointer, EndpointOptions
 from talkbox.ports import Vad
 from talkbox.vad import FRAME_BYTES, SpeechDetector, VadKind, make_vad
-from talkbox.wake import WakeOptions, WakeWordDetector, parse_wake_words
+from talkbox.wake import WakeOptions, WakeWordDetector, WakeWordSpec
 
 ROOT = Path(__file__).parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "wake.json"
@@ -72,7 +72,9 @@ def corpus(directory: Path, remake: bool) -> dict[str, dict[str, Any]]:
 
 
 def detector() -> WakeWordDetector:
-    return WakeWordDetector(WakeOptions(wake_words=parse_wake_words(LISTENING)))
+    return WakeWordDetector(
+        WakeOptions(wake_words=tuple(WakeWordSpec(source=w) for w in LISTENING.split(",")))
+    )
 
 
 def cleaned(pcm: bytes, options: DenoiseOptions | None) -> bytes:
@@ -228,7 +230,7 @@ def cpu(directory: Path, clips: dict[str, dict[str, Any]], minutes: float) -> di
         pcm += read(directory / name)
         if len(pcm) >= minutes * 60 * 32_000:
             break
-    one = WakeWordDetector(WakeOptions(wake_words=parse_wake_words("okay_nabu")))
+    one = WakeWordDetector(WakeOptions(wake_words=(WakeWordSpec(source="okay_nabu"),)))
     three = detector()
     webrtc, silero = make_vad(VadKind.WEBRTC), make_vad(VadKind.SILERO)
     denoise = Denoiser(NOISE_SUPPRESSION)

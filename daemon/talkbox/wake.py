@@ -3,7 +3,7 @@
 Usage, frame by frame (20 ms of 16 kHz mono S16_LE each), as the appliance's control task
 feeds it each microphone frame (`talkbox.app`)::
 
-    detector = WakeWordDetector(WakeOptions(wake_words=parse_wake_words("okay_nabu")))
+    detector = WakeWordDetector(WakeOptions(wake_words=(WakeWordSpec(source="okay_nabu"),)))
     ...
     if (detection := detector.process(frame)) is not None:
         ...  # open a turn, as a tap would
@@ -35,8 +35,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pymicro_wakeword
@@ -52,8 +51,6 @@ SETTING = "TALKBOX_WAKE_WORD"
 """The setting that names the wake words (errors name it)."""
 BUILTIN_WAKE_WORDS: tuple[str, ...] = tuple(model.value for model in Model)
 """The models pymicro-wakeword ships, by name."""
-OFF = "off"
-"""The TALKBOX_WAKE_WORD value that turns wake words off (the default)."""
 DEFAULT_REFRACTORY_S = 2.0
 """Audio after a detection in which nothing fires again (WAKE_REFRACTORY_S)."""
 REFRACTORY_RANGE_S = (0.5, 10.0)
@@ -78,15 +75,6 @@ class WakeWordSpec:
         problem = _settings_problem(self.probability_cutoff, self.sliding_window)
         if problem:
             raise ConfigError([f"{SETTING}: {self.source}: {problem}"])
-
-    @property
-    def key(self) -> str:
-        """The name overrides use: the built-in name, or the config file's stem."""
-        return (
-            self.source.lower()
-            if self.source.lower() in BUILTIN_WAKE_WORDS
-            else Path(self.source).stem
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -144,49 +132,6 @@ class Detection:
     """The averaged probability that crossed the cutoff."""
     audio_s: float
     """Audio time at the end of the frame that fired, in seconds since the last reset()."""
-
-
-def parse_wake_words(value: str) -> tuple[WakeWordSpec, ...]:
-    """TALKBOX_WAKE_WORD's value as wake words: "off", or names and paths separated by commas.
-
-    Empty entries are ignored; "off" (alone, any case) or an empty value means none.
-    """
-    entries = [entry.strip() for entry in value.split(",")]
-    entries = [entry for entry in entries if entry]
-    if not entries or (len(entries) == 1 and entries[0].lower() == OFF):
-        return ()
-    if any(entry.lower() == OFF for entry in entries):
-        raise ConfigError([f"{SETTING}: off cannot be combined with wake words ({value!r})"])
-    return tuple(WakeWordSpec(source=entry) for entry in entries)
-
-
-def apply_overrides(
-    specs: tuple[WakeWordSpec, ...],
-    *,
-    cutoffs: Mapping[str, float],
-    windows: Mapping[str, int],
-) -> tuple[WakeWordSpec, ...]:
-    """`specs` with per-model cutoffs and windows, each keyed by `WakeWordSpec.key`.
-
-    For settings such as TALKBOX_WAKE_CUTOFF=okay_nabu=0.8,alexa=0.92: a key that names none
-    of the wake words is a ConfigError naming the setting.
-    """
-    keys = {spec.key for spec in specs}
-    problems = [
-        f"{setting}: {key} is not one of the wake words ({', '.join(sorted(keys)) or 'none'})"
-        for setting, given in (("TALKBOX_WAKE_CUTOFF", cutoffs), ("TALKBOX_WAKE_WINDOW", windows))
-        for key in sorted(set(given) - keys)
-    ]
-    if problems:
-        raise ConfigError(problems)
-    return tuple(
-        replace(
-            spec,
-            probability_cutoff=cutoffs.get(spec.key, spec.probability_cutoff),
-            sliding_window=windows.get(spec.key, spec.sliding_window),
-        )
-        for spec in specs
-    )
 
 
 def resolve_config(source: str) -> Path:

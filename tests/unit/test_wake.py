@@ -16,8 +16,6 @@ from talkbox.wake import (
     WakeOptions,
     WakeWordDetector,
     WakeWordSpec,
-    apply_overrides,
-    parse_wake_words,
     resolve_config,
 )
 
@@ -35,22 +33,9 @@ def custom_model(tmp_path: Path, **changes: object) -> Path:
 
 
 def detector(value: str, **options: float) -> WakeWordDetector:
-    return WakeWordDetector(WakeOptions(wake_words=parse_wake_words(value), **options))
-
-
-@pytest.mark.parametrize("value", ["off", "OFF", "", " , "])
-def test_off_or_nothing_means_no_wake_words(value: str) -> None:
-    assert parse_wake_words(value) == ()
-
-
-def test_several_wake_words_are_separated_by_commas() -> None:
-    specs = parse_wake_words(" okay_nabu, /etc/talkbox/my_word.json ,alexa")
-    assert [s.source for s in specs] == ["okay_nabu", "/etc/talkbox/my_word.json", "alexa"]
-
-
-def test_off_cannot_be_combined_with_a_wake_word() -> None:
-    with pytest.raises(ConfigError, match="TALKBOX_WAKE_WORD: off cannot be combined"):
-        parse_wake_words("off,alexa")
+    """A detector for comma-separated wake words (TALKBOX_WAKE_WORD is parsed by config)."""
+    specs = tuple(WakeWordSpec(source=word) for word in value.split(","))
+    return WakeWordDetector(WakeOptions(wake_words=specs, **options))
 
 
 def test_the_shipped_models_are_listed_and_hey_jarvis_among_them() -> None:
@@ -78,29 +63,9 @@ def test_the_cutoff_and_window_can_be_overridden_per_model() -> None:
     assert (alexa.probability_cutoff, alexa.sliding_window) == (0.6, 8)
 
 
-def test_overrides_from_settings_are_keyed_by_name_or_config_file_stem() -> None:
-    specs = parse_wake_words("Alexa,/etc/talkbox/kitchen.json,okay_nabu")
-    assert [s.key for s in specs] == ["alexa", "kitchen", "okay_nabu"]
-    alexa, kitchen, nabu = apply_overrides(
-        specs, cutoffs={"alexa": 0.8, "kitchen": 0.7}, windows={"kitchen": 9}
-    )
-    assert (alexa.probability_cutoff, alexa.sliding_window) == (0.8, None)
-    assert (kitchen.probability_cutoff, kitchen.sliding_window) == (0.7, 9)
-    assert (nabu.probability_cutoff, nabu.sliding_window) == (None, None)
-
-
-def test_an_override_for_a_wake_word_not_listened_for_is_a_config_error() -> None:
-    with pytest.raises(ConfigError) as caught:
-        apply_overrides(parse_wake_words("alexa"), cutoffs={"okay_nabu": 0.8}, windows={"x": 3})
-    assert caught.value.problems == [
-        "TALKBOX_WAKE_CUTOFF: okay_nabu is not one of the wake words (alexa)",
-        "TALKBOX_WAKE_WINDOW: x is not one of the wake words (alexa)",
-    ]
-
-
 def test_an_override_out_of_range_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="alexa: the sliding window 0 must be 1 to 50"):
-        apply_overrides(parse_wake_words("alexa"), cutoffs={}, windows={"alexa": 0})
+        WakeWordSpec(source="alexa", sliding_window=0)
 
 
 def test_a_custom_model_is_named_by_its_config_and_the_model_file_beside_it(
@@ -169,9 +134,9 @@ def test_a_model_file_that_is_not_a_tflite_model_is_a_config_error_not_a_crash(
     code = (
         "import sys\n"
         "from talkbox.errors import ConfigError\n"
-        "from talkbox.wake import WakeOptions, WakeWordDetector, parse_wake_words\n"
+        "from talkbox.wake import WakeOptions, WakeWordDetector, WakeWordSpec\n"
         "try:\n"
-        "    WakeWordDetector(WakeOptions(wake_words=parse_wake_words(sys.argv[1])))\n"
+        "    WakeWordDetector(WakeOptions(wake_words=(WakeWordSpec(source=sys.argv[1]),)))\n"
         "except ConfigError as error:\n"
         "    print(error)\n"
     )

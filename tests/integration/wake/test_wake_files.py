@@ -21,7 +21,6 @@ from talkbox.wake import (
     WakeOptions,
     WakeWordDetector,
     WakeWordSpec,
-    parse_wake_words,
     resolve_config,
 )
 
@@ -51,7 +50,10 @@ def detections(detector: WakeWordDetector, pcm: bytes) -> list[Detection]:
 
 def listening(value: str = LISTENING, refractory_s: float = 2.0) -> WakeWordDetector:
     return WakeWordDetector(
-        WakeOptions(wake_words=parse_wake_words(value), refractory_s=refractory_s)
+        WakeOptions(
+            wake_words=tuple(WakeWordSpec(source=word) for word in value.split(",")),
+            refractory_s=refractory_s,
+        )
     )
 
 
