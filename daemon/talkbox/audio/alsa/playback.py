@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ import alsaaudio
 
 from talkbox.audio.alsa.cards import open_mixer
 from talkbox.audio.alsa.pcm import (
+    EBADFD,
     EPIPE,
     DeviceThread,
     Opened,
@@ -34,7 +36,12 @@ from talkbox.audio.alsa.pcm import (
     alsa_problem,
     open_alsa_pcm,
 )
-from talkbox.audio.devices import PlaybackOptions, PlaybackStats, StatusCallback
+from talkbox.audio.devices import (
+    PlaybackOptions,
+    PlaybackStats,
+    StatusCallback,
+    device_error,
+)
 from talkbox.audio.format import ANSWER_RATE_HZ, SAMPLE_BYTES
 from talkbox.audio.frames import (
     Earcon,
@@ -354,10 +361,27 @@ class _Writer:
         # The larger of what ALSA says is in its buffer and what we wrote beyond the time
         # that has passed: plugins without a clock (null, file) always report an empty buffer.
         try:
-            in_ring = max(0, self.opened.buffer_frames - self.pcm.avail()) / self.rate
+            avail = self.pcm.avail()
         except alsaaudio.ALSAAudioError:
-            in_ring = 0.0
+            avail = self.opened.buffer_frames
+        if avail < 0:
+            avail = self._stream_not_running(avail)
+        in_ring = max(0, self.opened.buffer_frames - avail) / self.rate
         return max(in_ring, self.plays_until - time.monotonic())
+
+    def _stream_not_running(self, errno: int) -> int:
+        """What a negative `avail()` means: an empty buffer, or a device that failed.
+
+        pyalsaaudio 0.11 returns snd_pcm_avail()'s -errno instead of raising
+        (docs/platform.md §1.3): -EBADFD after drop() (state SETUP) and -EPIPE after an
+        underrun (state XRUN). Either way nothing is buffered, and the next write()
+        prepares the stream again. Anything else (-ENODEV unplugged, -ESTRPIPE suspended)
+        is the device failing: reopen it.
+        """
+        if -errno in (EPIPE, EBADFD):
+            return self.opened.buffer_frames
+        problem = os.strerror(-errno) if -errno > 0 else f"avail() returned {errno}"
+        raise device_error("playback", self.owner.device, problem)
 
     def _device_pcm(self, chunk: _Chunk) -> bytes:
         if chunk.rate_hz != self.resample.in_rate_hz:
