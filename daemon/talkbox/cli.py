@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import pwd
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -25,8 +27,36 @@ DESCRIPTION = (
 
 
 def default_config() -> Path | None:
-    """The env file used when --config is not given: /etc/talkbox/talkbox.env if it exists."""
-    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+    """The env file used without --config: /etc/talkbox/talkbox.env if this user can read it."""
+    # Once it holds the key the file is root's alone (0600). The service never needs to read
+    # it: systemd (as root) hands its settings over as the environment (EnvironmentFile=).
+    if DEFAULT_CONFIG.is_file() and os.access(DEFAULT_CONFIG, os.R_OK):
+        return DEFAULT_CONFIG
+    return None
+
+
+def _user() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a uid without a passwd entry (a container, DynamicUser=)
+        return str(os.getuid())
+
+
+def unread_default_config() -> str | None:
+    """Why the default env file, which exists, was not read (None if it was or is absent)."""
+    try:
+        DEFAULT_CONFIG.stat()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        pass  # /etc/talkbox itself is closed to this user: the file is there to someone else
+    if default_config() is not None:
+        return None
+    return (
+        f"{DEFAULT_CONFIG} cannot be read by user {_user()!r} (once it holds the key "
+        "it is root's alone): only the environment was read; run this as root (sudo) to read "
+        "the file too, or pass --config FILE"
+    )
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
@@ -140,6 +170,11 @@ def dispatch(argv: Sequence[str]) -> int:
 
     args = build_parser().parse_args(argv)
     config = args.config if getattr(args, "config", None) else default_config()
+    if hasattr(args, "config") and config is None:
+        unread = unread_default_config()
+        # Under systemd the settings came through EnvironmentFile=, which root read for us.
+        if unread is not None and not (args.command == "run" and "INVOCATION_ID" in os.environ):
+            _say(f"talkbox: warning: {unread}", sys.stderr, logging.WARNING)
     if args.command == "check":
         from talkbox.config import check_report
         from talkbox.live.session_config import credential_problems
