@@ -17,7 +17,7 @@ import pytest
 from talkbox.control import ask_daemon
 from talkbox.conversation import State
 from talkbox.daemon import serve
-from talkbox.parts import fake_parts, new_fake_world
+from talkbox.parts import CAPTURE, fake_parts, new_fake_world
 from talkbox.systemd import Notifier
 
 from .conftest import FAST_POLICY, MakeEmulator, Room, box_settings, recording, running_box, until
@@ -97,6 +97,29 @@ async def test_the_watchdog_is_pinged_at_its_interval_and_not_when_capture_stall
             within=2,
             what="pings again",
         )
+
+
+async def test_without_a_microphone_the_watchdog_is_still_pinged(
+    make_emulator: MakeEmulator, tmp_path: Path, notify: NotifySocket
+) -> None:
+    # The microphone is missing (no card, no module): no frame ever comes. Its thread keeps
+    # reopening it, the box is alive, and systemd must not restart it every 30 s for that.
+    emulator = await make_emulator(realtime=True)
+    notifier = Notifier(address=str(notify.path), watchdog_s=0.25)
+    async with running_box(emulator, tmp_path, notifier=notifier) as box:
+        box.room.stalled = True
+        box.world.mic.fail()
+        await until(
+            lambda: CAPTURE in box.app.conversation.broken, within=2, what="the mic reported gone"
+        )
+        frames = box.app.counters.frames
+        since = time.monotonic()
+        await until(
+            lambda: len([t for t in notify.times_of("WATCHDOG=1") if t > since + 0.5]) >= 3,
+            within=5,
+            what="pings without a microphone",
+        )
+        assert box.app.counters.frames - frames <= 2  # frames already on their way, at most
 
 
 async def test_ctl_drives_the_box_and_status_tells_the_state_link_and_last_turn(
