@@ -10,12 +10,15 @@ import os
 import pwd
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from talkbox.errors import ConfigError, ExitCode, UsageError
 from talkbox.logs import REDACTOR, configure_logging, say
+
+if TYPE_CHECKING:
+    from talkbox.config import Settings
 
 DEFAULT_CONFIG = Path("/etc/talkbox/talkbox.env")
 DEFAULT_OUT_DIR = Path("out")
@@ -177,9 +180,8 @@ def dispatch(argv: Sequence[str]) -> int:
             _say(f"talkbox: warning: {unread}", sys.stderr, logging.WARNING)
     if args.command == "check":
         from talkbox.config import check_report
-        from talkbox.live.session_config import credential_problems
 
-        report = check_report(config, needs=(credential_problems,))
+        report = check_report(config, needs=_run_needs())
         _mask(report.secrets)
         for line in report.lines:
             _say(line, sys.stdout)
@@ -317,7 +319,6 @@ def _run(config: Path | None) -> int:
     from talkbox.config import AREAS, ConfigProblems, load_or_problems
     from talkbox.daemon import serve
     from talkbox.hardware import hardware_parts
-    from talkbox.live.session_config import credential_problems
 
     loaded = load_or_problems(config, {})
     _mask(loaded.secrets)
@@ -326,7 +327,8 @@ def _run(config: Path | None) -> int:
         return ExitCode.CONFIG
     settings = loaded.settings
     problems = [need for area in AREAS for need in area.unmet_needs(settings)]
-    problems = problems or list(credential_problems(settings))
+    # The same needs `check` reports, in the same order: what run refuses, check refused first.
+    problems = problems or [problem for need in _run_needs() for problem in need(settings)]
     if problems:
         # Before READY=1: systemd's RestartPreventExitStatus=78 keeps the unit failed.
         _report(problems, [])
@@ -335,6 +337,14 @@ def _run(config: Path | None) -> int:
     for warning in loaded.warnings:
         logging.getLogger("talkbox.run").warning("config: %s", warning)
     return asyncio.run(serve(settings, hardware_parts(settings)))
+
+
+def _run_needs() -> tuple[Callable[[Settings], Sequence[str]], ...]:
+    """What `run` needs beyond valid settings (`check` asks the same): key, wiring, files."""
+    from talkbox.hardware import preflight
+    from talkbox.live.session_config import credential_problems
+
+    return (credential_problems, preflight)
 
 
 def _devices() -> int:

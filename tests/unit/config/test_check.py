@@ -205,15 +205,41 @@ def test_settings_that_have_no_effect_are_warned_about(
 
 
 @pytest.mark.usefixtures("key")
-def test_an_unwritable_state_dir_is_warned_about(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+@pytest.mark.parametrize("where", ["under-a-file", "proc"])
+def test_a_state_dir_that_cannot_be_made_is_a_problem(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, where: str
 ) -> None:
+    # run and ask lock it before anything else and exit 78: check must say so first. /proc
+    # refuses even root, whom os.access() lets through.
     blocker = tmp_path / "file"
     blocker.write_text("", encoding="utf-8")
-    monkeypatch.setenv("TALKBOX_STATE_DIR", str(blocker / "state"))
+    state = blocker / "state" if where == "under-a-file" else Path("/proc/talkbox-nope")
+    monkeypatch.setenv("TALKBOX_STATE_DIR", str(state))
     report = check_report(None)
-    assert report.exit_code == ExitCode.OK
-    assert any("is not writable" in warning for warning in report.warnings)
+    assert report.exit_code == ExitCode.CONFIG
+    assert report.problems == [
+        f"TALKBOX_STATE_DIR: {state} cannot be made or written by this user; talkbox keeps "
+        "its lock and the conversation there"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("settings", "warned"),
+    [
+        ({}, True),
+        ({"TALKBOX_BUTTON_PIN": "17"}, False),
+        ({"TALKBOX_HAT": "respeaker-2mic"}, False),
+        ({"TALKBOX_WAKE_WORD": "okay_nabu"}, False),
+    ],
+)
+def test_a_box_nothing_can_open_a_turn_on_is_warned_about(
+    monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], warned: bool
+) -> None:
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    report = check_report(None)
+    found = [w for w in report.warnings if w.startswith("nothing can open a turn")]
+    assert bool(found) is warned
 
 
 @pytest.mark.usefixtures("key")
