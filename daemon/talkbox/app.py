@@ -483,13 +483,18 @@ class Appliance:
     def status(self) -> dict[str, Any]:
         """What `talkbox ctl status` answers."""
         conversation = self.conversation
+        last_turn = None if self.last_turn is None else asdict(self.last_turn)
+        if last_turn is not None and not self.settings.log_transcripts:
+            # What was said leaves the box's memory only when the person asked for it
+            # (TALKBOX_LOG_TRANSCRIPTS): the socket is readable by group talkbox.
+            del last_turn["transcript"]
         return {
             "state": str(conversation.state),
             "status": self.status_line(),
             "muted": conversation.muted,
             "volume": self.parts.speaker.volume,
             "link": asdict(self.link.status()),
-            "last_turn": None if self.last_turn is None else asdict(self.last_turn),
+            "last_turn": last_turn,
             "frames": asdict(self.counters),
         }
 

@@ -233,3 +233,35 @@ async def test_sigterm_stops_the_box_within_two_seconds_led_off_pins_released(
     assert world.indicator.closed
     assert world.button.closed
     assert not (tmp_path / "control.sock").exists()
+
+
+@pytest.mark.parametrize("log_transcripts", [False, True])
+async def test_ctl_status_shows_the_answer_s_words_only_when_transcripts_are_on(
+    make_emulator: MakeEmulator, tmp_path: Path, log_transcripts: bool
+) -> None:
+    emulator = await make_emulator(realtime=False)
+    path = tmp_path / "run" / "control.sock"
+    async with running_box(
+        emulator,
+        tmp_path,
+        control_socket=path,
+        button_mode="hold",
+        log_transcripts=log_transcripts,
+    ) as box:
+        await ask_daemon(path, {"command": "press"})
+        await box.state_is(State.LISTENING, within=2)
+        box.room.say(recording("question-weather.wav")[:32_000])
+        await until(lambda: not box.room.speaking, within=3, what="spoken")
+        await ask_daemon(path, {"command": "release"})
+        await until(
+            lambda: box.app.last_turn is not None and box.app.last_turn.answered,
+            within=10,
+            what="the answer",
+        )
+        status = await ask_daemon(path, {"command": "status"})
+    assert box.app.last_turn is not None
+    assert box.app.last_turn.transcript  # the link heard words either way
+    if log_transcripts:
+        assert status["last_turn"]["transcript"] == box.app.last_turn.transcript
+    else:
+        assert "transcript" not in status["last_turn"]

@@ -321,3 +321,48 @@ def test_lists_and_per_name_values_are_shown_as_they_are_written(
     monkeypatch.delenv("TALKBOX_WAKE_WORD")
     monkeypatch.delenv("TALKBOX_WAKE_CUTOFF")
     assert line_of(check_report(None), "TALKBOX_WAKE_WORD").split()[2] == "off"
+
+
+@pytest.mark.parametrize(("mode", "warned"), [(0o600, False), (0o640, True), (0o644, True)])
+def test_an_env_file_holding_the_key_that_others_may_read_is_warned_about(
+    tmp_path: Path, mode: int, warned: bool
+) -> None:
+    env = tmp_path / "talkbox.env"
+    env.write_text(f"GEMINI_API_KEY={SECRET}\nTALKBOX_BUTTON_PIN=17\n", encoding="utf-8")
+    env.chmod(mode)
+    report = check_report(env)
+    assert report.exit_code == ExitCode.OK
+    expected = (
+        f"{env} holds the API key and is readable by others than its owner (mode "
+        f"{mode:04o}): chmod 0600 {env}"
+    )
+    assert (expected in report.warnings) is warned
+    assert SECRET not in everything(report)
+
+
+def test_an_env_file_without_the_key_may_be_read_by_its_group(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # install.sh makes it 0640 root:talkbox until the key goes in: nothing to warn about.
+    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
+    env = tmp_path / "talkbox.env"
+    env.write_text("TALKBOX_BUTTON_PIN=17\n", encoding="utf-8")
+    env.chmod(0o640)
+    assert not [w for w in check_report(env).warnings if "API key" in w]
+
+
+def test_the_unit_s_credential_is_checked_and_guarded_outside_systemd(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # `sudo talkbox check` sees the key the unit's LoadCredential= will pass the service.
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    monkeypatch.setattr("talkbox.config.live.CREDSTORE", tmp_path)
+    stored = tmp_path / "gemini_api_key"
+    stored.write_text(SECRET + "\n", encoding="utf-8")
+    stored.chmod(0o600)
+    report = check_report(None)
+    assert report.exit_code == ExitCode.OK
+    assert line_of(report, "GEMINI_API_KEY").endswith("[credential (gemini_api_key)]")
+    assert not [w for w in report.warnings if "API key" in w]
+    stored.chmod(0o644)
+    assert f"{stored} holds the API key" in " ".join(check_report(None).warnings)
