@@ -106,6 +106,7 @@ def turn_options(settings: Settings) -> TurnOptions:
         mode=Mode(settings.button_mode),
         no_speech_timeout_s=settings.no_speech_timeout_s,
         follow_up_s=settings.follow_up_s,
+        follow_up_turns=settings.follow_up_turns,
         answer_timeout_s=settings.answer_timeout_s,
     )
 
