@@ -180,12 +180,14 @@ def dispatch(argv: Sequence[str]) -> int:
             _say(f"talkbox: warning: {unread}", sys.stderr, logging.WARNING)
     if args.command == "check":
         from talkbox.config import check_report
+        from talkbox.parts import box_notes
 
         report = check_report(config, needs=_run_needs())
         _mask(report.secrets)
         for line in report.lines:
             _say(line, sys.stdout)
-        _report(report.problems, report.warnings)
+        notes = [] if report.settings is None else box_notes(report.settings)
+        _report(report.problems, [*report.warnings, *notes])
         if report.problems or not args.online:
             return report.exit_code
         return _check_online(config)
@@ -319,6 +321,7 @@ def _run(config: Path | None) -> int:
     from talkbox.config import AREAS, ConfigProblems, load_or_problems
     from talkbox.daemon import serve
     from talkbox.hardware import hardware_parts
+    from talkbox.parts import box_notes
 
     loaded = load_or_problems(config, {})
     _mask(loaded.secrets)
@@ -334,7 +337,7 @@ def _run(config: Path | None) -> int:
         _report(problems, [])
         return ExitCode.CONFIG
     configure_logging(settings.log_level)
-    for warning in loaded.warnings:
+    for warning in [*loaded.warnings, *box_notes(settings)]:
         logging.getLogger("talkbox.run").warning("config: %s", warning)
     return asyncio.run(serve(settings, hardware_parts(settings)))
 

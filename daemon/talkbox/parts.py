@@ -137,6 +137,17 @@ def button_options(settings: Settings) -> ButtonOptions | None:
     )
 
 
+def box_notes(settings: Settings) -> list[str]:
+    """Warnings about the box as a whole that `check` and `run` give (not `ask`)."""
+    has_button = button_options(settings) is not None
+    if not has_button and not settings.wake_word:
+        return [
+            "nothing can open a turn: no button (TALKBOX_BUTTON_PIN or TALKBOX_HAT) and no wake "
+            "word (TALKBOX_WAKE_WORD); only `talkbox ctl press` and `talkbox ctl say` will"
+        ]
+    return []
+
+
 def gpio_problems(settings: Settings) -> list[str]:
     """Wiring the settings describe that no board can have: one pin for two jobs, the wrong count.
 

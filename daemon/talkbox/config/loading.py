@@ -31,7 +31,7 @@ from talkbox.config.fields import (
 )
 from talkbox.config.files import problem_of
 from talkbox.config.live import credential_path
-from talkbox.config.settings import AREAS, FILE_VALUES, Settings, cross_area_notes
+from talkbox.config.settings import AREAS, FILE_VALUES, Settings
 from talkbox.envfile import EnvFile, read_env_file
 from talkbox.errors import ConfigError
 
@@ -389,5 +389,4 @@ def _warnings(settings: Settings, names_seen: Iterable[str]) -> list[str]:
     found.extend(_ignored(settings))
     for area in AREAS:
         found.extend(area.notes(settings))
-    found.extend(cross_area_notes(settings))
     return found

@@ -104,16 +104,3 @@ class Settings(
             settings_cls, values=FILE_VALUES.get(), env_file=env_file
         )
         return (init_settings, env_settings, file_source)
-
-
-def cross_area_notes(settings: Settings) -> list[str]:
-    """Warnings no single area can see: settings of several areas together."""
-    notes: list[str] = []
-    # The HAT presets other than custom come with a button (talkbox.gpio.HATS).
-    has_button = settings.button_pin is not None or settings.hat != "custom"
-    if not has_button and not settings.wake_word:
-        notes.append(
-            "nothing can open a turn: no button (TALKBOX_BUTTON_PIN or TALKBOX_HAT) and no wake "
-            "word (TALKBOX_WAKE_WORD); only `talkbox ctl press` and `talkbox ctl say` will"
-        )
-    return notes

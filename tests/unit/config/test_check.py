@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from talkbox.cli import dispatch
-from talkbox.config import CheckReport, check_report, variable_names
+from talkbox.config import CheckReport, check_report, load_settings, variable_names
 from talkbox.errors import ExitCode
+from talkbox.parts import box_notes
 
 SECRET = "AIzaSyCheckKey-abcdefghijklmnopqrstuvwx"
 
@@ -227,100 +227,16 @@ def test_a_state_dir_that_cannot_be_made_is_a_problem(
     ("settings", "warned"),
     [
         ({}, True),
-        ({"TALKBOX_BUTTON_PIN": "17"}, False),
-        ({"TALKBOX_HAT": "respeaker-2mic"}, False),
-        ({"TALKBOX_WAKE_WORD": "okay_nabu"}, False),
+        ({"button_pin": 17}, False),
+        ({"hat": "respeaker-2mic"}, False),
+        ({"wake_word": "okay_nabu"}, False),
     ],
 )
 def test_a_box_nothing_can_open_a_turn_on_is_warned_about(
-    monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], warned: bool
+    settings: dict[str, object], warned: bool
 ) -> None:
-    for name, value in settings.items():
-        monkeypatch.setenv(name, value)
-    report = check_report(None)
-    found = [w for w in report.warnings if w.startswith("nothing can open a turn")]
-    assert bool(found) is warned
-
-
-@pytest.mark.usefixtures("key")
-def test_numbers_are_shown_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TALKBOX_IDLE_DISCONNECT_S", "90.5")
-    report = check_report(None)
-    assert line_of(report, "TALKBOX_IDLE_DISCONNECT_S").split("=", 1)[1].split() == [
-        "90.5",
-        "[environment]",
-    ]
-    assert line_of(report, "TALKBOX_CONVERSATION_TIMEOUT_S").split("=", 1)[1].split()[0] == "1800"
-
-
-@pytest.mark.usefixtures("key")
-def test_settings_of_the_other_backend_are_warned_about(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TALKBOX_VERTEX_LOCATION", "europe-west4")
-    text = "\n".join(check_report(None).warnings)
-    assert "TALKBOX_VERTEX_LOCATION is ignored with TALKBOX_BACKEND=gemini" in text
-    monkeypatch.setenv("TALKBOX_BACKEND", "vertex")
-    monkeypatch.setenv("TALKBOX_VERTEX_PROJECT", "kitchen")
-    monkeypatch.setenv("TALKBOX_API_VERSION", "v1")
-    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
-    report = check_report(None)
-    assert report.exit_code == ExitCode.OK
-    text = "\n".join(report.warnings)
-    assert "TALKBOX_VERTEX_LOCATION" not in text
-    assert "TALKBOX_API_VERSION is ignored with TALKBOX_BACKEND=vertex" in text
-    assert "GEMINI_API_KEY is ignored with TALKBOX_BACKEND=vertex" in text
-    assert "no API key" not in everything(report)
-
-
-# --- the shell in talkbox.cli prints the report ---
-
-
-def test_the_command_prints_each_problem_and_how_many_to_stderr(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    env = tmp_path / "talkbox.env"
-    env.write_text("TALKBOX_BACKEND=openai\nTALKBOX_LOG_LEVEL=loud\n", encoding="utf-8")
-    assert dispatch(["check", "--config", str(env)]) == 78
-    out, err = capsys.readouterr()
-    assert out == ""
-    assert err.splitlines() == [
-        f"talkbox: config error: {problem}" for problem in check_report(env).problems
-    ] + ["talkbox: 2 problems to fix"]
-
-
-@pytest.mark.usefixtures("key")
-def test_the_command_prints_the_settings_to_stdout_and_warnings_to_stderr(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    env = tmp_path / "talkbox.env"
-    env.write_text("TALKBOX_VAD_SILENCE_MS=500\n", encoding="utf-8")
-    assert dispatch(["check", "--config", str(env)]) == 0
-    out, err = capsys.readouterr()
-    report = check_report(env)
-    assert out.splitlines() == report.lines
-    assert err.splitlines() == [f"talkbox: warning: {warning}" for warning in report.warnings]
-    assert "TALKBOX_VAD_SILENCE_MS is ignored" in err
-
-
-@pytest.mark.usefixtures("key")
-def test_lists_and_per_name_values_are_shown_as_they_are_written(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("TALKBOX_WAKE_WORD", "okay_nabu, alexa")
-    monkeypatch.setenv("TALKBOX_WAKE_CUTOFF", "alexa=0.9,okay_nabu=0.75")
-    monkeypatch.setenv("TALKBOX_LED_PINS", "17,27,22")
-    monkeypatch.setenv("TALKBOX_LED_KIND", "rgb")
-    report = check_report(None)
-
-    def shown(name: str) -> str:
-        return line_of(report, name).split("=", 1)[1].rsplit("[", 1)[0].strip()
-
-    assert shown("TALKBOX_WAKE_WORD") == "okay_nabu,alexa"
-    assert shown("TALKBOX_WAKE_CUTOFF") == "alexa=0.9,okay_nabu=0.75"
-    assert shown("TALKBOX_WAKE_WINDOW") == "(not set)"
-    assert shown("TALKBOX_LED_PINS") == "17,27,22"
-    monkeypatch.delenv("TALKBOX_WAKE_WORD")
-    monkeypatch.delenv("TALKBOX_WAKE_CUTOFF")
-    assert line_of(check_report(None), "TALKBOX_WAKE_WORD").split()[2] == "off"
+    notes = box_notes(load_settings(None, **settings))
+    assert bool([n for n in notes if n.startswith("nothing can open a turn")]) is warned
 
 
 @pytest.mark.parametrize(("mode", "warned"), [(0o600, False), (0o640, True), (0o644, True)])

@@ -101,13 +101,12 @@ def test_a_setting_that_does_not_apply_is_a_warning_naming_what_it_needs() -> No
 def test_a_setting_that_needs_another_to_be_set_says_so(tmp_path: Path) -> None:
     pem = tmp_path / "ca.pem"
     trustme.CA().cert_pem.write_to_path(str(pem))
-    # With a button, so that the warning that nothing opens a turn stays out of the way.
-    assert load_config(ca_file=pem, button_pin=17).warnings == [
+    assert load_config(ca_file=pem).warnings == [
         "TALKBOX_CA_FILE is ignored: it applies only with TALKBOX_BASE_URL"
     ]
-    assert load_config(ca_file=pem, base_url="https://127.0.0.1:8443", button_pin=17).warnings == []
+    assert load_config(ca_file=pem, base_url="https://127.0.0.1:8443").warnings == []
 
 
 def test_a_setting_left_at_its_default_is_not_warned_about_where_it_does_not_apply() -> None:
-    assert load_config(backend="vertex", vertex_project="p", button_pin=17).warnings == []
-    assert load_config(turn_detection="local", button_pin=17).warnings == []
+    assert load_config(backend="vertex", vertex_project="p").warnings == []
+    assert load_config(turn_detection="local").warnings == []

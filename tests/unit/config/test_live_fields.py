@@ -113,22 +113,21 @@ def test_a_regional_vertex_model_is_refused_on_the_global_location() -> None:
 
 
 def test_a_deprecated_legacy_or_unknown_model_is_one_warning() -> None:
-    # Each with a button: without one, nothing opening a turn is a warning of its own.
-    assert load_config(model=NATIVE_AUDIO, button_pin=17).warnings == [
+    assert load_config(model=NATIVE_AUDIO).warnings == [
         f"TALKBOX_MODEL={NATIVE_AUDIO} is a deprecated model and may stop being served; "
         "gemini-3.8-live is the current one"
     ]
-    assert load_config(model="gemini-3.1-flash-live-preview", button_pin=17).warnings == [
+    assert load_config(model="gemini-3.1-flash-live-preview").warnings == [
         "TALKBOX_MODEL=gemini-3.1-flash-live-preview is a legacy preview model and may stop "
         "being served; gemini-3.8-live is the current one"
     ]
-    unknown = load_config(model="gemini-3.9-live", button_pin=17)
+    unknown = load_config(model="gemini-3.9-live")
     assert unknown.warnings == [
         "TALKBOX_MODEL=gemini-3.9-live is not in talkbox's model table; it is set up like "
         "gemini-3.8-live (check --online says whether the service takes it)"
     ]
     assert unknown.settings.model_row.family == "gemini-3.8-live"
-    assert load_config(button_pin=17).warnings == []
+    assert load_config().warnings == []
 
 
 def test_a_system_instruction_file_replaces_the_instruction(tmp_path: Path) -> None:
