@@ -338,3 +338,23 @@ def test_sighup_stops_the_daemon_as_sigterm_does(
     assert not sock.exists()
     assert re.search(r"SIGHUP: stopping", daemon.log())
     assert "Traceback" not in daemon.log()
+
+
+def test_say_refused_outside_idle_names_the_state_and_why_in_words(
+    tmp_path: Path, emulator: EmulatorThread
+) -> None:
+    # No microphone at all: the box is in error, and the refusal says why as status does.
+    env = daemon_env(tmp_path, emulator, TALKBOX_CAPTURE_DEVICE="nosuchmic")
+    daemon = Daemon(tmp_path, env)
+    try:
+        wait_until(lambda: daemon.status().get("state") == "error", 30, "error")
+        done = ctl(env, "say", "hello")
+        assert done.returncode == 1
+        error = json.loads(done.stdout)["error"]
+        # The reason is the status line's (what it names is issue 16 item 10's, appstatus).
+        assert error.startswith("say needs the box idle; it is in the error state: "), error
+        assert error.endswith(str(daemon.status()["status"]).removeprefix("error: "))
+        assert "the box is error" not in error
+        assert daemon.stop() == 0
+    finally:
+        stop(daemon)
