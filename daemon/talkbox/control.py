@@ -295,9 +295,9 @@ class ControlServer:
                 self._active += 1
                 if self._flood:
                     self._flood += 1
-                clients.create_task(self._serve(conn), name="control-client")
+                clients.create_task(self._serve_client(conn), name="control-client")
 
-    async def _serve(self, conn: socket.socket) -> None:
+    async def _serve_client(self, conn: socket.socket) -> None:
         try:
             reader, writer = await asyncio.open_unix_connection(sock=conn, limit=MAX_REQUEST_BYTES)
         except OSError as exc:
