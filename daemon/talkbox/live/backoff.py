@@ -13,7 +13,8 @@ import json
 import logging
 import random
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
@@ -47,6 +48,9 @@ class Outcome:
     action: Action
     reason: str
     retry_after_s: float | None = None
+    unreached: bool = False
+    """The failure came before the session was reached (network, TLS, HTTP): nothing in it
+    is about the resumption handle, so it earns no probe without it."""
 
 
 _QUOTA_WORDS = ("resource_exhausted", "quota", "rate limit", "maximum concurrent", "too many")
@@ -109,9 +113,12 @@ def classify(
         return Outcome(Action.RESUME, str(exc))
     # SSLCertVerificationError is also an OSError and a ValueError: test it first.
     if isinstance(exc, ssl.SSLError):
-        return Outcome(Action.FATAL, f"TLS failure: {exc}")
+        # An outage, not a setting: a captive portal or proxy answering the ClientHello, a
+        # clock not yet set at boot (no RTC) all pass by themselves (docs/live-protocol.md
+        # §5.1). The line says which it looks like.
+        return Outcome(Action.RESUME, tls_reason(exc, now), unreached=True)
     if isinstance(exc, InvalidStatus):
-        return _classify_http(exc, now)
+        return replace(_classify_http(exc, now), unreached=True)
     if isinstance(exc, genai_errors.APIError):
         return _classify_close(exc.code, _details(exc), during_setup, sent_handle)
     if isinstance(exc, ConnectionClosed):
@@ -121,13 +128,38 @@ def classify(
         return _classify_close(exc.rcvd.code, exc.rcvd.reason, during_setup, sent_handle)
     if isinstance(exc, InvalidHandshake):
         # Not HTTP, bad upgrade headers: a proxy or a service hiccup, not our config.
-        return Outcome(Action.RESUME, f"handshake failed: {exc}")
+        return Outcome(Action.RESUME, f"handshake failed: {exc}", unreached=True)
     if isinstance(exc, (OSError, TimeoutError, EOFError)):
-        return Outcome(Action.RESUME, f"network: {exc!r}")
+        return Outcome(Action.RESUME, f"network: {exc!r}", unreached=during_setup)
     if isinstance(exc, (ValueError, TypeError)):
         # The SDK raises these for frames it cannot parse (docs/live-protocol.md §1.5).
         return Outcome(Action.RESUME, f"malformed server message: {exc}")
     return Outcome(Action.RESUME, f"unexpected: {exc!r}")
+
+
+BUILT_AT = datetime(2026, 12, 1, tzinfo=UTC)
+"""No earlier than this talkbox was built: a clock before it is a clock not yet set."""
+_CERT_NOT_YET_VALID = 9
+"""OpenSSL's X509_V_ERR_CERT_NOT_YET_VALID."""
+_PLAIN_TEXT_ANSWERS = ("wrong version number", "record layer failure", "http request")
+"""What OpenSSL says when the ClientHello is answered by something that does not speak TLS."""
+
+
+def tls_reason(exc: ssl.SSLError, now: float | None) -> str:
+    """The journal's words for a TLS failure: what failed, and what it most likely means."""
+    reason = f"TLS failure: {exc}"
+    if now is not None and now < BUILT_AT.timestamp():
+        clock = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return (
+            f"{reason}; the system clock says {clock}, before this talkbox was built "
+            f"({BUILT_AT:%Y-%m-%d}): the clock is not set yet (no RTC, no NTP yet); "
+            "TLS works once it is"
+        )
+    if getattr(exc, "verify_code", None) == _CERT_NOT_YET_VALID:
+        return f"{reason}; the certificate is not valid yet by this clock: is the clock behind?"
+    if any(words in str(exc).lower() for words in _PLAIN_TEXT_ANSWERS):
+        return f"{reason}; something that does not speak TLS answered (a captive portal, a proxy?)"
+    return reason
 
 
 def _details(exc: genai_errors.APIError) -> str:
@@ -429,6 +461,10 @@ class ResumeProbe:
             self.state = ProbeState.SPENT
             return
         if setup_done or not sent_handle or outcome.action is not Action.RESUME:
+            return
+        if outcome.unreached:
+            # A network or TLS outage says nothing about the handle: leaving it out when the
+            # network returns would end the conversation for nothing.
             return
         self.failures += 1
         if self.failures >= PROBE_AFTER_FAILURES and self.state is ProbeState.NONE:

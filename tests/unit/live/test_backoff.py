@@ -17,6 +17,7 @@ from websockets.frames import Close
 from websockets.http11 import Response
 
 from talkbox.live.backoff import (
+    BUILT_AT,
     WAKE_SLACK_S,
     Action,
     Backoff,
@@ -98,7 +99,8 @@ def judged(exc: BaseException, *, during_setup: bool = False, sent_handle: bool 
         (http_refusal(403), Action.FATAL),
         (http_refusal(404), Action.FATAL),
         (http_refusal(400, b'{"error": {"message": "API key not valid."}}'), Action.FATAL),
-        (ssl.SSLCertVerificationError(1, "certificate verify failed"), Action.FATAL),
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), Action.RESUME),
+        (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), Action.RESUME),
     ],
 )
 def test_mid_session_failures_map_to_the_policy_table(exc: BaseException, action: Action) -> None:
@@ -266,6 +268,51 @@ def test_any_other_refusal_body_is_folded_onto_one_line() -> None:
     assert len(outcome.reason) <= len("HTTP 503: ") + 300
 
 
+# ---------------------------------------------------------------- TLS failures
+
+BUILT = BUILT_AT.timestamp()
+
+
+def not_yet_valid() -> ssl.SSLCertVerificationError:
+    exc = ssl.SSLCertVerificationError(1, "certificate verify failed: certificate is not yet valid")
+    exc.verify_code = 9
+    exc.verify_message = "certificate is not yet valid"
+    return exc
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        not_yet_valid(),
+        ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
+        ssl.SSLError(1, "[SSL] record layer failure"),
+    ],
+    ids=["certificate-not-yet-valid", "plain-http-answer", "record-layer"],
+)
+def test_a_clock_before_the_build_date_is_named_in_any_tls_failure(exc: ssl.SSLError) -> None:
+    outcome = classify(exc, during_setup=True, sent_handle=True, now=86_400.0)
+    assert outcome.action is Action.RESUME
+    assert outcome.unreached
+    assert "the system clock says 1970-01-02 00:00 UTC" in outcome.reason
+    assert f"before this talkbox was built ({BUILT_AT:%Y-%m-%d})" in outcome.reason
+
+
+def test_a_certificate_not_yet_valid_by_a_plausible_clock_asks_whether_the_clock_is_behind() -> (
+    None
+):
+    outcome = classify(not_yet_valid(), during_setup=True, sent_handle=False, now=BUILT + 3600)
+    assert outcome.action is Action.RESUME
+    assert "not valid yet by this clock: is the clock behind?" in outcome.reason
+    assert "built" not in outcome.reason
+
+
+def test_a_plain_http_answer_to_the_client_hello_is_called_a_portal_or_proxy() -> None:
+    exc = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)")
+    outcome = classify(exc, during_setup=True, sent_handle=False, now=BUILT + 3600)
+    assert outcome.reason.startswith("TLS failure: ")
+    assert "captive portal" in outcome.reason
+
+
 # ---------------------------------------------------------------- the resume probe
 
 RESUME = Outcome(Action.RESUME, "1011 internal error")
@@ -281,6 +328,25 @@ def test_two_transient_setup_failures_while_resuming_earn_one_try_without_the_ha
     assert probe.connected() == 2
     assert not probe.skip_handle
     assert probe.state is ProbeState.NONE
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
+        OSError(101, "Network is unreachable"),
+        http_refusal(503),
+    ],
+    ids=["tls", "network", "http"],
+)
+def test_failures_before_the_session_is_reached_earn_no_try_without_the_handle(
+    exc: BaseException,
+) -> None:
+    probe = ResumeProbe()
+    for _ in range(4):
+        outcome = classify(exc, during_setup=True, sent_handle=True)
+        probe.failed(outcome, setup_done=False, sent_handle=True)
+    assert not probe.skip_handle
 
 
 def test_when_the_try_without_the_handle_fails_too_the_handle_is_kept() -> None:
