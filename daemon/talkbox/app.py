@@ -61,6 +61,7 @@ from talkbox.actions import (
     State,
     StopEndpointing,
     Warn,
+    WithdrawTurn,
 )
 from talkbox.appliance_events import (
     ApplianceEvent,
@@ -403,6 +404,8 @@ class Appliance:
                 self.link.send_audio(pcm)
             case SendActivityEnd():
                 self.link.end_turn()
+            case WithdrawTurn(turn_id=turn_id, reason=reason):
+                self.link.withdraw(turn_id, reason)
             case RememberForPreroll(pcm=pcm):
                 self._preroll.remember(pcm)
             case ClearPreroll():

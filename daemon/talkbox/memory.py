@@ -87,6 +87,9 @@ class Conversation:
     """All answer audio of `turn_id` is queued for playback."""
     follow_up: bool = False
     """Idle with the follow-up window open (tap mode, after an answer)."""
+    pressed_away: tuple[int | None, int | None] = (None, None)
+    """The turns the two newest presses closed, or barged in over before their answer:
+    when those presses were a double press (mute), the turns are taken back too."""
     timer_serial: int = 0
     """Serial of the newest timer started."""
     answer_timer: int = 0

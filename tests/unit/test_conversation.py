@@ -336,8 +336,10 @@ def test_a_turn_without_answer_audio_in_time_fails_for_a_moment_then_rests() -> 
     assert bench.state is State.ERROR
     assert cv.PlayEarcon(earcon=Earcon.ERROR) in done
     assert [a for a in done if isinstance(a, cv.Warn)] == [
-        cv.Warn(message="no answer within 10 s (ANSWER_TIMEOUT_S); the turn failed")
+        cv.Warn(message="no answer within 10 s (ANSWER_TIMEOUT_S)")
     ]
+    # The person heard the error tone: the turn is taken back, never sent or answered later.
+    assert cv.WithdrawTurn(turn_id=1, reason="no answer within 10 s (ANSWER_TIMEOUT_S)") in done
     assert cv.StartTimer(timer=ev.Timer.FAILURE_SHOWN, seconds=2.0, serial=2) in done
     assert bench(audio(1)) == []  # an answer minutes later is not played
     bench(bench.timer(ev.Timer.FAILURE_SHOWN))
@@ -422,11 +424,20 @@ def test_a_failed_speaker_during_an_answer_flushes_and_shows_error_until_it_retu
     assert bench.state is State.IDLE
 
 
-def test_a_failed_microphone_during_a_turn_closes_its_activity() -> None:
+def test_a_failed_microphone_during_a_turn_withdraws_it_without_asking_for_an_answer() -> None:
     bench = ready(Mode.HOLD)
     bench(PRESS)
-    assert cv.SendActivityEnd() in bench(ev.AudioDeviceFailed(device="capture", reason="gone"))
+    done = bench(ev.AudioDeviceFailed(device="capture", reason="gone"))
+    assert cv.WithdrawTurn(turn_id=1, reason="the capture device failed") in done
+    assert cv.SendActivityEnd() not in done
     assert bench.state is State.ERROR
+
+
+def test_a_failed_microphone_while_thinking_withdraws_the_turn_asked() -> None:
+    bench = ready(Mode.HOLD)
+    bench(PRESS, RELEASE)
+    done = bench(ev.AudioDeviceFailed(device="capture", reason="gone"))
+    assert cv.WithdrawTurn(turn_id=1, reason="the capture device failed") in done
 
 
 # --------------------------------------------------------------------------------- mute
@@ -443,11 +454,47 @@ def test_a_double_press_mutes_persistently_and_presses_while_muted_do_nothing() 
     assert cv.PersistMute(muted=False) in bench.log
 
 
-def test_muting_during_a_turn_closes_it_and_its_answer_is_not_played() -> None:
-    bench = ready(Mode.HOLD)
-    bench(PRESS)
-    assert cv.SendActivityEnd() in bench(ev.MuteRequested(source="model"))
+@pytest.mark.parametrize("mode", [Mode.HOLD, Mode.TAP])
+def test_muting_mid_sentence_withdraws_the_turn_instead_of_ending_it(mode: Mode) -> None:
+    bench = ready(mode)
+    bench(PRESS, SPEECH, frame(1))
+    done = bench(ev.DoublePressed())
+    # activityEnd would ask for an answer to half a sentence and keep it in the conversation.
+    assert cv.SendActivityEnd() not in done
+    assert cv.WithdrawTurn(turn_id=1, reason="muted") in done
     assert bench(audio(1)) == []
+    assert bench.state is State.MUTED
+
+
+@pytest.mark.parametrize("mode", [Mode.HOLD, Mode.TAP])
+def test_a_double_press_mid_sentence_takes_back_the_half_sentence_its_first_press_closed(
+    mode: Mode,
+) -> None:
+    bench = ready(mode)
+    bench(PRESS, SPEECH, frame(1))
+    if mode is Mode.HOLD:
+        bench(RELEASE)  # a held button: the double press begins by letting go
+    # The first press of the pair closes the turn (tap) or barges in over it (hold): only
+    # the second says it was a double press.
+    done = bench(PRESS, RELEASE, PRESS, ev.DoublePressed(), RELEASE)
+    withdrawn = [a.turn_id for a in done if isinstance(a, cv.WithdrawTurn)]
+    assert 1 in withdrawn
+    assert bench.state is State.MUTED
+
+
+def test_a_double_press_during_an_answer_keeps_the_question_that_was_answered() -> None:
+    bench = ready(Mode.TAP)
+    bench(PRESS, SPEECH, frame(1), SILENCE, audio(1))
+    done = bench(PRESS, RELEASE, PRESS, ev.DoublePressed(), RELEASE)
+    assert not [a for a in done if isinstance(a, cv.WithdrawTurn)]
+    assert bench.state is State.MUTED
+
+
+def test_muting_before_anything_went_up_has_nothing_to_withdraw() -> None:
+    bench = ready(Mode.TAP)
+    bench(PRESS)
+    done = bench(ev.DoublePressed())
+    assert not [a for a in done if isinstance(a, cv.WithdrawTurn | cv.SendActivityEnd)]
     assert bench.state is State.MUTED
 
 

@@ -93,7 +93,7 @@ class Appliance:
                 assert self.captured_in[n][0] is State.LISTENING
                 self.check_frame(n)
                 self.sent.append(n)
-            case cv.SendActivityEnd() | cv.StartNewConversation():
+            case cv.SendActivityEnd() | cv.StartNewConversation() | cv.WithdrawTurn():
                 self.activity_open = False
             case cv.RememberForPreroll(pcm=pcm):
                 self.ring.append(int.from_bytes(pcm[:4], "little"))

@@ -504,6 +504,9 @@ class EndReason(StrEnum):
     """The turn under way did not finish before the GoAway margin ran out."""
     IDLE = "idle"
     """Nothing happened for TALKBOX_IDLE_DISCONNECT_S; the next turn reconnects."""
+    WITHDRAWN = "a turn was withdrawn; resuming the conversation as it was before it"
+    """Part of a withdrawn turn went up: the service would keep (and answer) it, so the
+    connection is left and the handle from before the turn resumed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,6 +531,7 @@ def end_connection(
     *,
     now: float,
     restart_requested: bool,
+    withdrawn: bool = False,
     go_away_deadline: float | None,
     between_turns: bool,
     idle_disconnect_s: float,
@@ -536,7 +540,7 @@ def end_connection(
     handle_due_at: float | None,
     answer_due_at: float | None = None,
 ) -> Leave | WakeIn:
-    """Whether to leave the connection (new conversation, GoAway, idle), else when to look.
+    """Whether to leave the connection (new conversation, withdrawal, GoAway, idle), or when.
 
     After a GoAway the link leaves between turns, or at the deadline mid-turn. An idle
     connection is closed `idle_disconnect_s` after the last activity (0: never) while
@@ -546,6 +550,8 @@ def end_connection(
     """
     if restart_requested:
         return Leave(EndReason.NEW_CONVERSATION)
+    if withdrawn:
+        return Leave(EndReason.WITHDRAWN)
     wake: list[float] = []
     if go_away_deadline is not None:
         if between_turns:

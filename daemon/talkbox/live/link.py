@@ -136,6 +136,8 @@ class LiveLink:
         self._connections = 0
         self._ever_connected = False
         self._restart_requested = False
+        # A turn partly sent on the current connection was withdrawn: leave it.
+        self._withdrawing = False
         # A new conversation asked for "after this turn": the turn it waits for.
         self._restart_after: Turn | None = None
         self._changed = asyncio.Event()
@@ -150,6 +152,7 @@ class LiveLink:
             idle_disconnect_s=settings.idle_disconnect_s,
             answer_silence_s=self._policy.answer_silence_s,
             leaving=lambda: self._restart_requested,
+            withdrawing=lambda: self._withdrawing,
             turn_done=self._turn_done,
             fail_turn=self._fail_turn,
         )
@@ -222,6 +225,24 @@ class LiveLink:
         """Send one complete text turn; returns its id."""
         self.end_turn()
         return self._asked(self._ledger.add_text(text, self._clock()))
+
+    def withdraw(self, turn_id: int | None, reason: str) -> None:
+        """Take a pending turn back (None: the open one): it is never answered or sent again.
+
+        What went up of it on this connection the service would keep and answer, so the
+        connection is left and the next one resumes the handle in hand, which predates the
+        turn (see `TurnLedger.requeue`). A turn already answered or failed is left alone.
+        """
+        ledger = self._ledger
+        turn = ledger.open_turn if turn_id is None else ledger.turns.get(turn_id)
+        if turn is None:
+            return
+        taken_back = turn.on_wire and self._connected
+        ledger.fail(turn)
+        self._report.withdrawn(turn, reason, taken_back=taken_back)
+        if taken_back:
+            self._withdrawing = True
+        self._turn_done(turn)
 
     def send_tool_response(self, responses: Sequence[types.FunctionResponse]) -> None:
         """Answer function calls (only meaningful on the connection that asked)."""
@@ -385,6 +406,7 @@ class LiveLink:
 
     def _after_connection(self, conn: Connection) -> None:
         self._connected = False
+        self._withdrawing = False
         resumable = self._conversation.handle is not None
         if self._ledger.awaiting_handle_since is not None and self._settings.resume and resumable:
             # The handle that would include the last answered turn never arrived; resuming

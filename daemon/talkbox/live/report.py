@@ -240,6 +240,16 @@ class LinkReport:
         log.log(level, "turn %d failed: %s", turn.id, reason)
         self.emit(TurnFailed(turn_id=turn.id, reason=reason))
 
+    def withdrawn(self, turn: Turn, reason: str, *, taken_back: bool) -> None:
+        """The owner took a pending turn back; `taken_back`: some of it had gone up."""
+        log.info(
+            "turn %d withdrawn (%s)%s",
+            turn.id,
+            reason,
+            "; it is taken back from the service" if taken_back else "; nothing of it was sent",
+        )
+        self.emit(TurnFailed(turn_id=turn.id, reason=f"withdrawn: {reason}"))
+
     def resent(self, turn: Turn) -> None:
         """A turn cut by a lost connection is being sent again."""
         log.info("sending turn %d again (attempt %d)", turn.id, turn.attempts + 1)

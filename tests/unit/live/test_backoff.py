@@ -408,6 +408,12 @@ def test_a_requested_new_conversation_leaves_at_once() -> None:
     assert ending(restart_requested=True, between_turns=False) == Leave(EndReason.NEW_CONVERSATION)
 
 
+def test_a_withdrawn_turn_that_went_up_leaves_at_once_even_mid_turn() -> None:
+    assert ending(withdrawn=True, between_turns=False, go_away_deadline=200.0) == Leave(
+        EndReason.WITHDRAWN
+    )
+
+
 def test_after_a_goaway_the_link_leaves_between_turns_at_once() -> None:
     assert ending(go_away_deadline=105.0) == Leave(EndReason.GOAWAY)
 

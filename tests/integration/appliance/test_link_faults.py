@@ -1,0 +1,195 @@
+"""The link's faults as a person meets them: every turn answered and heard once, or failed once.
+
+Each scenario runs the appliance on fakes against the emulator with a fault armed and holds
+the outcome to one rule: every turn asked is answered and played exactly once, or it failed
+once with the error tone and nothing of it is sent (or answered) afterwards; the status says
+so right afterwards; and nothing reaches the journal as a traceback. The service's times are
+scaled down (answer timeout, setup timeout, backoff) so each runs in seconds, with margins a
+loaded machine keeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
+from talkbox.appliance_events import DoublePressed, MuteRequested, UnmuteRequested
+from talkbox.conversation import Earcon, State
+from talkbox.emulator import Emulator
+from talkbox.live.backoff import RetryPolicy
+
+from .conftest import (
+    FAST_POLICY,
+    Box,
+    MakeEmulator,
+    answer_sent,
+    audio_received,
+    recording,
+    running_box,
+    until,
+)
+
+QUESTION = "question-weather.wav"
+
+
+def spoken_turns(emulator: Emulator) -> list[int]:
+    """The conversation turn numbers the emulator answered, in order (from its transcripts)."""
+    text = "".join(
+        str(r.message["serverContent"]["outputTranscription"].get("text", ""))
+        for r in emulator.log.server_messages("serverContent.")
+        if "outputTranscription" in r.message["serverContent"]
+    )
+    return [int(n) for n in re.findall(r"turn (\d+):", text)]
+
+
+def turn_starts(emulator: Emulator) -> list[float]:
+    """When each activityStart reached the emulator."""
+    return [r.t for r in emulator.log.client_messages("realtime_input.activityStart")]
+
+
+def assert_no_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    """Nothing in the journal carries a traceback."""
+    bad = [
+        f"{r.name}: {r.getMessage()}"
+        for r in caplog.records
+        if r.exc_info or r.stack_info or "Traceback" in r.getMessage()
+    ]
+    assert not bad, bad
+
+
+async def ask(box: Box, seconds: float = 1.0) -> None:
+    """Press (tap mode), say `seconds` of the question; the local VAD closes the turn."""
+    box.world.button.press()
+    await box.state_is(State.LISTENING, within=2)
+    box.room.say(recording(QUESTION)[: int(seconds * 32_000)])
+    await until(lambda: not box.room.speaking, within=seconds + 5, what="spoken")
+
+
+async def answered_once(box: Box, *, within: float = 15) -> None:
+    """The turn's answer played and the box rests again."""
+    await box.state_is(State.SPEAKING, within=within)
+    await box.state_is(State.IDLE, within=within)
+
+
+# --------------------------------------------------------------- setupComplete comes late
+
+
+async def test_a_setup_answered_later_than_the_answer_timeout_fails_the_turn_and_never_sends_it(
+    make_emulator: MakeEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    # setupComplete 20 s late, the real answer timeout 10 s and setup timeout 15 s, scaled.
+    emulator = await make_emulator(realtime=True, faults=["delay_setup:s=6@conn=2"])
+    policy = RetryPolicy(
+        base_s=0.05, cap_s=0.4, fatal_retry_s=30.0, stable_after_s=5.0, setup_timeout_s=4.0
+    )
+    async with running_box(
+        emulator, tmp_path, policy=policy, answer_timeout_s=1.5, idle_disconnect_s=0.5
+    ) as box:
+        await until(lambda: not box.app.link.status().connected, within=5, what="idle close")
+        await ask(box)
+        await box.state_is(State.THINKING, within=3)
+        await box.state_is(State.ERROR, within=4)
+        failed_at = asyncio.get_running_loop().time()
+        assert box.world.speaker.earcons.count(Earcon.ERROR) == 1
+        last = box.app.status()["last_turn"]
+        assert last["answered"] is False
+        assert last["reason"].startswith("withdrawn: no answer within 1.5 s")
+        # The late setup times out, the next connection is made, and nothing of the turn
+        # the person heard fail goes up on it.
+        await until(lambda: box.app.link.status().reconnects >= 1, within=10, what="reconnect")
+        await box.state_is(State.IDLE, within=5)
+        await asyncio.sleep(0.5)
+        assert turn_starts(emulator) == []
+        assert audio_received(emulator) == b""
+        assert box.app.link.status().pending_turns == 0
+        # And the box is usable: the next question is the conversation's first.
+        await ask(box)
+        await answered_once(box)
+    assert spoken_turns(emulator) == [1]
+    assert box.world.speaker.earcons.count(Earcon.ERROR) == 1
+    assert all(t > failed_at for t in turn_starts(emulator))
+    assert_no_traceback(caplog)
+
+
+async def test_a_setup_answered_late_but_within_the_answer_timeout_answers_the_turn(
+    make_emulator: MakeEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # setupComplete 5 s late against the real 10 s answer timeout, scaled.
+    emulator = await make_emulator(realtime=True, faults=["delay_setup:s=0.8@conn=2"])
+    async with running_box(emulator, tmp_path, answer_timeout_s=4.0, idle_disconnect_s=0.5) as box:
+        await until(lambda: not box.app.link.status().connected, within=5, what="idle close")
+        await ask(box)
+        await answered_once(box)
+        assert box.app.status()["last_turn"]["answered"] is True
+    assert Earcon.ERROR not in box.world.speaker.earcons
+    assert spoken_turns(emulator) == [1]
+    assert box.world.speaker.audio == answer_sent(emulator)
+    assert_no_traceback(caplog)
+
+
+# ------------------------------------------------------------------------------ the mute
+
+
+@pytest.mark.parametrize("how", ["double-press", "ctl"])
+async def test_a_muted_half_sentence_never_becomes_part_of_the_conversation(
+    make_emulator: MakeEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture, how: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    emulator = await make_emulator(realtime=True)
+    async with running_box(emulator, tmp_path, follow_up_s=0.0) as box:
+        await ask(box)
+        await answered_once(box)
+        await until(lambda: box.app.link.status().conversation_turns == 1, within=5, what="1")
+        # Mid-sentence: activityStart and some speech went up, then the person mutes.
+        box.world.button.press()
+        await box.state_is(State.LISTENING, within=2)
+        box.room.say(recording(QUESTION)[: 3 * 32_000])
+        await until(lambda: len(turn_starts(emulator)) == 2, within=5, what="second turn")
+        await asyncio.sleep(0.4)
+        if how == "ctl":
+            box.app.post(MuteRequested(source="ctl"))
+        else:
+            # The first press of a double press ends a tapped turn: only the second one
+            # says it was a double press.
+            box.world.button.press()
+            box.world.button.release()
+            await asyncio.sleep(0.15)
+            box.world.button.press()
+            box.app.post(DoublePressed())  # as gpio posts it, right after the second press
+            box.world.button.release()
+        await box.state_is(State.MUTED, within=2)
+        await until(lambda: not box.room.speaking, within=5, what="spoken")
+        await until(lambda: box.app.link.status().reconnects >= 1, within=5, what="reconnect")
+        assert box.app.link.status().conversation_turns == 1
+        box.app.post(UnmuteRequested(source="ctl"))
+        await box.state_is(State.IDLE, within=2)
+        await ask(box)
+        await answered_once(box)
+    # The muted half sentence was never answered into the conversation: the question after
+    # it is the conversation's second turn, resumed from the handle taken before it.
+    assert spoken_turns(emulator)[-1] == 2
+    assert box.app.link.status().conversation_turns == 2
+    if how == "ctl":
+        ends = emulator.log.client_messages("realtime_input.activityEnd")
+        assert len(ends) == 2  # the two questions asked, not the muted one
+    assert_no_traceback(caplog)
+
+
+async def test_a_turn_withdrawn_before_any_of_it_went_up_leaves_the_connection_alone(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    emulator = await make_emulator(realtime=True)
+    async with running_box(emulator, tmp_path, policy=FAST_POLICY) as box:
+        box.world.button.press()
+        await box.state_is(State.LISTENING, within=2)
+        box.app.post(MuteRequested(source="ctl"))  # nothing said yet: nothing went up
+        await box.state_is(State.MUTED, within=2)
+        await asyncio.sleep(0.3)
+        assert box.app.link.status().reconnects == 0
+        assert box.app.link.status().connected
+    assert turn_starts(emulator) == []
