@@ -407,8 +407,15 @@ class LiveLink:
     def _after_connection(self, conn: Connection) -> None:
         self._connected = False
         self._withdrawing = False
+        ledger = self._ledger
+        whole = ledger.fully_answered()
+        for turn in whole:
+            # All of its answer arrived and is playing: it is answered, not asked again.
+            self._report.whole_before_end(turn)
+            self._complete(turn, self._clock())
         resumable = self._conversation.handle is not None
-        if self._ledger.awaiting_handle_since is not None and self._settings.resume and resumable:
+        handle_missed = ledger.awaiting_handle_since is not None or whole
+        if handle_missed and self._settings.resume and resumable:
             # The handle that would include the last answered turn never arrived; resuming
             # the one before it continues a conversation that lacks that turn.
             log.warning(
@@ -481,6 +488,14 @@ class LiveLink:
             return turn.turn_id
         self._queued()
         return turn.id
+
+    def _complete(self, turn: Turn, now: float) -> None:
+        """`turn` is answered (its connection ended after its answer all arrived)."""
+        facts = self._ledger.complete(turn, now, handle_due=False)
+        assert facts is not None
+        self._conversation.turns += 1
+        self._report.completed(facts, self._conversation.turns)
+        self._turn_done(turn)
 
     def _fail_turn(self, turn: Turn, reason: str) -> None:
         self._ledger.fail(turn)

@@ -250,6 +250,14 @@ class LinkReport:
         )
         self.emit(TurnFailed(turn_id=turn.id, reason=f"withdrawn: {reason}"))
 
+    def whole_before_end(self, turn: Turn) -> None:
+        """A connection ended after all of `turn`'s answer arrived, before its turnComplete."""
+        log.info(
+            "the connection ended after all of turn %d's answer arrived; it plays whole and "
+            "is not asked again",
+            turn.id,
+        )
+
     def resent(self, turn: Turn) -> None:
         """A turn cut by a lost connection is being sent again."""
         log.info("sending turn %d again (attempt %d)", turn.id, turn.attempts + 1)

@@ -27,6 +27,7 @@ from .conftest import (
     Box,
     MakeEmulator,
     answer_sent,
+    answers_by_connection,
     audio_received,
     recording,
     running_box,
@@ -193,3 +194,94 @@ async def test_a_turn_withdrawn_before_any_of_it_went_up_leaves_the_connection_a
         assert box.app.link.status().reconnects == 0
         assert box.app.link.status().connected
     assert turn_starts(emulator) == []
+
+
+# ------------------------------------------------------- a connection ends while speaking
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "abort@turn=1,at=generated",
+        "close:preset=internal@turn=1,at=generated",
+        # The deadline (0.75 s) comes before the answer has played, so before turnComplete.
+        "goaway:time_left=1@turn=1,at=generated",
+        "goaway:time_left=1@turn=1",
+    ],
+    ids=["drop", "1011", "goaway-1s-left-after-generation", "goaway-1s-left-mid-answer"],
+)
+async def test_an_answer_that_fully_arrived_plays_whole_once_and_is_not_asked_again(
+    make_emulator: MakeEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture, fault: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    emulator = await make_emulator(realtime=True, faults=[fault])
+    async with running_box(emulator, tmp_path, follow_up_s=0.0) as box:
+        await ask(box, seconds=2.0)
+        await answered_once(box)
+        assert box.app.status()["last_turn"]["answered"] is True
+        await until(lambda: box.app.link.status().reconnects >= 1, within=5, what="reconnect")
+        reconnected_after = box.app.link.status()
+        assert reconnected_after.connected
+        # Usable at once: the next question is answered on the new connection.
+        await ask(box)
+        await answered_once(box)
+    assert len(turn_starts(emulator)) == 2
+    assert spoken_turns(emulator)[0] == 1
+    assert box.world.speaker.flush_marks == []
+    assert box.world.speaker.audio == answer_sent(emulator)
+    assert Earcon.ERROR not in box.world.speaker.earcons
+    assert_no_traceback(caplog)
+
+
+async def test_a_goaway_with_time_to_spare_rotates_after_the_answer_without_asking_again(
+    make_emulator: MakeEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 10 s left: the answer ends long before the deadline (7.5 s); the rotation follows it.
+    emulator = await make_emulator(realtime=True, faults=["goaway:time_left=10@turn=1"])
+    async with running_box(emulator, tmp_path, follow_up_s=0.0) as box:
+        await ask(box, seconds=2.0)
+        await answered_once(box)
+        await until(lambda: box.app.link.status().reconnects >= 1, within=5, what="rotation")
+    assert len(turn_starts(emulator)) == 1
+    assert box.world.speaker.flush_marks == []
+    assert box.world.speaker.audio == answer_sent(emulator)
+    assert_no_traceback(caplog)
+
+
+@pytest.mark.parametrize("left", [10.0, 1.0], ids=["10s-left", "1s-left"])
+async def test_a_goaway_at_idle_rotates_at_once_and_the_next_turn_is_answered(
+    make_emulator: MakeEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture, left: float
+) -> None:
+    emulator = await make_emulator(realtime=True, faults=[f"goaway:time_left={left:g}@t=0.3"])
+    async with running_box(emulator, tmp_path, follow_up_s=0.0) as box:
+        await until(lambda: box.app.link.status().reconnects >= 1, within=5, what="rotation")
+        assert box.app.state is State.IDLE
+        await ask(box)
+        await answered_once(box)
+    assert State.OFFLINE not in box.world.indicator.states()
+    assert spoken_turns(emulator) == [1]
+    assert box.world.speaker.audio == answer_sent(emulator)
+    assert_no_traceback(caplog)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    ["abort@msg=20", "abort@turn=1"],
+    ids=["drop-while-listening", "drop-while-speaking-before-generation"],
+)
+async def test_a_turn_cut_before_its_answer_arrived_is_asked_again_and_heard_once(
+    make_emulator: MakeEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture, fault: str
+) -> None:
+    caplog.set_level(logging.INFO)
+    emulator = await make_emulator(realtime=True, faults=[fault])
+    async with running_box(emulator, tmp_path, follow_up_s=0.0) as box:
+        await ask(box, seconds=2.0)
+        await answered_once(box)
+        assert box.app.status()["last_turn"]["answered"] is True
+    answers = answers_by_connection(emulator)
+    # Played once: whatever of the cut answer played was flushed, then the new one whole.
+    flushed_at = box.world.speaker.flush_marks[-1] if box.world.speaker.flush_marks else 0
+    assert box.world.speaker.audio[flushed_at:] == answers[-1]
+    assert Earcon.ERROR not in box.world.speaker.earcons
+    assert box.app.link.status().conversation_turns == 1
+    assert_no_traceback(caplog)
