@@ -420,16 +420,19 @@ def _text_asked(c: Conversation, e: TextAsked) -> Step:
 def _link_disconnected(c: Conversation, e: LinkDisconnected) -> Step:
     if e.idle or not e.reconnecting:
         link = LinkStatus.UP  # ready to connect when there is something to send
-    elif e.retry_in_s > 0:
+    elif e.offline:
         link = LinkStatus.DOWN
     else:
-        return _unchanged(c)  # reconnecting at once (GoAway, orderly close): unnoticed
+        # Reconnecting (at once, or after a backoff) is not offline: that takes a minute of
+        # failures (`RetryPolicy.offline_after_s`). A press opens a turn meanwhile; its audio
+        # waits for the connection, bounded by the utterance limit and the answer timeout.
+        return _unchanged(c)
     return _settle(replace(c, link=link))
 
 
 def _lost_while_speaking(c: Conversation, e: LinkDisconnected) -> Step:
     c, actions = _link_disconnected(c, e)
-    if c.link is not LinkStatus.DOWN or c.answer_in:
+    if not e.reconnecting or e.retry_in_s <= 0 or c.answer_in:
         return c, actions
     # The answer was cut and the link must wait to reconnect: what played is dropped (a
     # resent turn is answered whole), and the answer timeout runs as after any question.

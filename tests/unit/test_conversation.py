@@ -13,7 +13,10 @@ from talkbox import events as link
 from talkbox.conversation import Earcon, Mode, State, TurnOptions
 
 CONNECTED = link.LinkConnected(resumed=False, conversation_id="c1", reconnects=0, reason="start")
-DROPPED = link.LinkDisconnected(reason="1006", retry_in_s=2.0)
+# A minute of failed connections: offline.
+DROPPED = link.LinkDisconnected(reason="1006", retry_in_s=2.0, offline=True)
+# One lost connection, reconnecting after a short backoff: not offline.
+BLIP = link.LinkDisconnected(reason="1006", retry_in_s=0.3)
 PRESS, RELEASE = ev.ButtonPressed(), ev.ButtonReleased()
 SPEECH, SILENCE = ev.SpeechStarted(), ev.SpeechEnded()
 
@@ -361,6 +364,35 @@ def test_a_press_while_offline_is_answered_by_the_error_earcon_and_sends_nothing
     assert bench.state is State.OFFLINE
     assert bench(PRESS) == [cv.PlayEarcon(earcon=Earcon.ERROR)]
     assert bench(frame(1), RELEASE) == []
+
+
+@pytest.mark.parametrize("mode", [Mode.HOLD, Mode.TAP])
+def test_a_press_during_a_short_reconnect_opens_the_turn(mode: Mode) -> None:
+    bench = ready(mode)
+    assert bench(BLIP) == []
+    assert bench.state is State.IDLE
+    done = bench(PRESS)
+    assert bench.state is State.LISTENING
+    assert cv.PlayEarcon(earcon=Earcon.START) in done
+    assert cv.PlayEarcon(earcon=Earcon.ERROR) not in done
+
+
+def test_a_first_connection_that_keeps_failing_starts_until_offline() -> None:
+    bench = Bench()
+    bench(BLIP)
+    assert bench.state is State.STARTING
+    bench(DROPPED)
+    assert bench.state is State.OFFLINE
+
+
+def test_an_answer_cut_by_a_short_reconnect_waits_for_the_resent_answer() -> None:
+    bench = ready(Mode.HOLD)
+    bench(PRESS, RELEASE, audio(1))
+    done = bench(BLIP)
+    assert bench.state is State.THINKING
+    assert done[0] == cv.FlushPlayback()
+    bench(audio(1))
+    assert bench.state is State.SPEAKING
 
 
 def test_an_immediate_reconnect_or_an_idle_disconnect_is_not_offline() -> None:

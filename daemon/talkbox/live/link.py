@@ -142,6 +142,8 @@ class LiveLink:
         self._restart_after: Turn | None = None
         self._changed = asyncio.Event()
         self._work = asyncio.Event()
+        # Set when a turn is asked: it cuts a transient backoff short.
+        self._turn_asked = asyncio.Event()
         self._side = LinkSide(
             ledger=self._ledger,
             report=self._report,
@@ -319,9 +321,23 @@ class LiveLink:
                 )
                 delay, want_connection = self._judge(conn, outcome)
                 if delay > 0:
-                    await asyncio.sleep(delay)
+                    await self._wait_to_retry(delay, outcome.action)
                 # Turns asked from now on wait for the next attempt instead of failing.
                 self._ledger.refusing = None
+
+    async def _wait_to_retry(self, delay: float, action: Action) -> None:
+        """Wait out a backoff; a turn asked meanwhile ends a transient one at once.
+
+        Someone pressed and is speaking now: the next attempt is worth making for them (its
+        failure backs off further), not after the rest of a wait that grows to 30 s. Quota
+        and fatal waits are the service's to set, and are kept.
+        """
+        if action not in (Action.RESUME, Action.RESUME_NOW, Action.FRESH):
+            await asyncio.sleep(delay)
+            return
+        self._turn_asked.clear()
+        if await wait_for(self._turn_asked, delay):
+            log.info("a turn was asked: reconnecting now, before the %.2fs backoff ran out", delay)
 
     async def _serve(self, conn: Connection) -> None:
         assert self._client is not None
@@ -486,6 +502,7 @@ class LiveLink:
         if isinstance(turn, Refusal):
             self._report.refused(turn)
             return turn.turn_id
+        self._turn_asked.set()
         self._queued()
         return turn.id
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from talkbox.conversation import Earcon, State
+from talkbox.live.backoff import RetryPolicy
 
 from .conftest import MakeEmulator, recording, running_box, until
 
@@ -56,7 +57,13 @@ async def test_a_turn_closed_while_the_service_is_unreachable_fails_after_the_an
     emulator = await make_emulator(
         realtime=True, faults=["abort@msg=20", "reject_upgrade:status=503@conn=2-"]
     )
-    async with running_box(emulator, tmp_path, button_mode="hold", answer_timeout_s=1.5) as box:
+    # Offline after a scaled minute of failures (README: 60 s).
+    policy = RetryPolicy(
+        base_s=0.05, cap_s=0.4, fatal_retry_s=30.0, stable_after_s=5.0, offline_after_s=3.0
+    )
+    async with running_box(
+        emulator, tmp_path, policy=policy, button_mode="hold", answer_timeout_s=1.5
+    ) as box:
         box.world.button.press()
         await box.state_is(State.LISTENING, within=2)
         box.room.say(recording(QUESTION)[:32_000])
@@ -65,7 +72,7 @@ async def test_a_turn_closed_while_the_service_is_unreachable_fails_after_the_an
         await box.state_is(State.THINKING, within=2)
         await box.state_is(State.ERROR, within=6)
         assert box.world.speaker.earcons[-1] is Earcon.ERROR
-        await box.state_is(State.OFFLINE, within=5)
+        await box.state_is(State.OFFLINE, within=8)
         assert box.app.status_line().startswith("offline: retrying in ")
         box.world.button.press()  # offline: an earcon, never a turn answered later
         await until(

@@ -285,3 +285,61 @@ async def test_a_turn_cut_before_its_answer_arrived_is_asked_again_and_heard_onc
     assert Earcon.ERROR not in box.world.speaker.earcons
     assert box.app.link.status().conversation_turns == 1
     assert_no_traceback(caplog)
+
+
+# ------------------------------------------------------------------- a short reconnect
+
+
+@pytest.mark.parametrize("setup_late_s", [0.0, 1.0], ids=["backoff", "backoff-and-slow-setup"])
+async def test_a_press_during_a_sub_second_reconnect_opens_the_turn_and_it_is_answered(
+    make_emulator: MakeEmulator,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    setup_late_s: float,
+) -> None:
+    caplog.set_level(logging.INFO)
+    faults = ["abort@t=0.5,conn=1"]
+    if setup_late_s:
+        faults.append(f"delay_setup:s={setup_late_s:g}@conn=2")
+    emulator = await make_emulator(realtime=True, faults=faults)
+    # The real first backoff (0.25-0.5 s): the press lands while the link waits it out.
+    policy = RetryPolicy(base_s=0.5, cap_s=4.0, fatal_retry_s=30.0, stable_after_s=5.0)
+    async with running_box(emulator, tmp_path, policy=policy, follow_up_s=0.0) as box:
+        await until(lambda: not box.app.link.status().connected, within=5, what="the drop")
+        assert box.app.state is State.IDLE
+        assert box.app.status_line() == "idle"
+        await asyncio.sleep(0.1)
+        await ask(box)
+        await answered_once(box)
+        assert box.app.status()["last_turn"]["answered"] is True
+    assert State.OFFLINE not in box.world.indicator.states()
+    assert Earcon.ERROR not in box.world.speaker.earcons
+    assert spoken_turns(emulator) == [1]
+    assert box.world.speaker.audio == answer_sent(emulator)
+    assert_no_traceback(caplog)
+
+
+async def test_offline_is_a_scaled_minute_of_failures_and_then_a_press_is_refused(
+    make_emulator: MakeEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator = await make_emulator(
+        realtime=True, faults=["abort@t=0.3,conn=1", "reject_upgrade:status=503@conn=2-"]
+    )
+    # README: offline after 60 s of failures; here 1.5 s.
+    policy = RetryPolicy(
+        base_s=0.05, cap_s=0.2, fatal_retry_s=30.0, stable_after_s=5.0, offline_after_s=1.5
+    )
+    async with running_box(emulator, tmp_path, policy=policy) as box:
+        await until(lambda: not box.app.link.status().connected, within=5, what="the drop")
+        dropped_at = asyncio.get_running_loop().time()
+        await box.state_is(State.OFFLINE, within=5)
+        assert asyncio.get_running_loop().time() - dropped_at >= 1.4
+        assert box.app.status_line().startswith("offline: retrying in ")
+        assert box.app.link.status().offline
+        box.world.button.press()  # offline: an earcon, never a turn answered later
+        await until(
+            lambda: box.world.speaker.earcons[-1:] == [Earcon.ERROR], within=2, what="refusal"
+        )
+        assert box.app.state is State.OFFLINE
+    assert turn_starts(emulator) == []
+    assert_no_traceback(caplog)

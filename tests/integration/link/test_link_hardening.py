@@ -262,3 +262,23 @@ async def test_a_connection_that_worked_for_a_while_and_then_dropped_is_no_outag
 
     assert not records(caplog, logging.WARNING)
     assert not [d for d in recorder.of(LinkDisconnected) if d.offline]
+
+
+async def test_a_turn_asked_during_a_backoff_is_sent_on_an_attempt_made_at_once(
+    tmp_path: Path,
+) -> None:
+    # A backoff of 4-8 s after the drop: the turn need not wait it out.
+    policy = dataclasses.replace(FAST_POLICY, base_s=8.0, cap_s=16.0)
+    async with Emulator(EmulatorOptions(realtime=False, faults=["abort@t=0.3,conn=1"])) as emu:
+        recorder = EventRecorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=policy)
+        async with run_in_background(link):
+            await recorder.wait_for(LinkConnected)
+            lost = await recorder.wait_for(LinkDisconnected, within=5)
+            asked = time.monotonic()
+            turn = link.send_text("hello?")
+            done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn, within=8)
+            waited = time.monotonic() - asked
+    assert lost.retry_in_s >= 4.0
+    assert done.transcript.startswith("turn 1:")
+    assert waited < lost.retry_in_s
