@@ -330,13 +330,14 @@ class Backoff:
             case Action.RESUME_NOW | Action.FRESH if n == 0:
                 # One immediate retry; if that fails too, back off like any other failure.
                 return 0.0
+            case Action.QUOTA if outcome.retry_after_s is not None:
+                # The server said when it takes us again: asking sooner earns another
+                # refusal, and the quota backoff's own guess (doubling per failure) would
+                # outlast it. The cap guards against a broken header, the floor against a
+                # loop on "Retry-After: 0".
+                return max(p.base_s, min(outcome.retry_after_s, p.retry_after_cap_s))
             case Action.QUOTA:
-                delay = self._jittered(p.quota_base_s, p.quota_cap_s, n)
-                if outcome.retry_after_s is not None:
-                    # The server knows when it will take us again; asking sooner only
-                    # earns another refusal. The cap guards against a broken header.
-                    delay = max(delay, min(outcome.retry_after_s, p.retry_after_cap_s))
-                return delay
+                return self._jittered(p.quota_base_s, p.quota_cap_s, n)
             case _:
                 return self._jittered(p.base_s, p.cap_s, n)
 

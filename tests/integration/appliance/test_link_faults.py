@@ -343,3 +343,41 @@ async def test_offline_is_a_scaled_minute_of_failures_and_then_a_press_is_refuse
         assert box.app.state is State.OFFLINE
     assert turn_starts(emulator) == []
     assert_no_traceback(caplog)
+
+
+# ------------------------------------------------------------------ quota: Retry-After
+
+
+async def test_a_429_with_retry_after_is_waited_out_exactly_and_the_turn_asked_meanwhile_is_answered(
+    make_emulator: MakeEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    # Retry-After: 20 against the real quota backoff (15-30 s, doubling), scaled by 1/10.
+    emulator = await make_emulator(
+        realtime=True,
+        faults=["abort@t=0.3,conn=1", "reject_upgrade:status=429,retry_after=2@conn=2"],
+    )
+    policy = RetryPolicy(
+        base_s=0.05, cap_s=0.4, quota_base_s=3.0, quota_cap_s=12.0, stable_after_s=5.0
+    )
+    async with running_box(emulator, tmp_path, policy=policy, follow_up_s=0.0) as box:
+        await until(
+            lambda: len(emulator.log.events("upgrade_refused")) == 1, within=5, what="429"
+        )
+        assert box.app.state is State.IDLE  # waiting out a quota is not offline
+        await ask(box)
+        await answered_once(box)
+    attempts = [r.t for r in emulator.log.connection_attempts()]
+    assert len(attempts) == 3
+    assert attempts[2] - attempts[1] >= 2.0
+    waits = [
+        r.getMessage()
+        for r in caplog.records
+        if r.getMessage().startswith("connection refused (HTTP 429")
+    ]
+    assert len(waits) == 1
+    assert waits[0].endswith("reconnecting in 2.00s")
+    assert State.OFFLINE not in box.world.indicator.states()
+    assert spoken_turns(emulator) == [1]
+    assert box.world.speaker.audio == answer_sent(emulator)
+    assert_no_traceback(caplog)

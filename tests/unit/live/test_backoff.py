@@ -203,7 +203,23 @@ def test_quota_waits_longer_and_honours_retry_after() -> None:
     backoff = Backoff(POLICY, random.Random(3))
     assert backoff.delay(Outcome(Action.QUOTA, "429")) >= 15.0
     told = Backoff(POLICY, random.Random(3)).delay(Outcome(Action.QUOTA, "429", retry_after_s=90))
-    assert told >= 90.0
+    assert told == 90.0
+
+
+@pytest.mark.parametrize("earlier_failures", [0, 1, 5])
+def test_a_retry_after_shorter_than_the_quota_backoff_is_when_the_next_attempt_comes(
+    earlier_failures: int,
+) -> None:
+    # One 429 with Retry-After: 20 once kept a box waiting 55 s (the doubled quota backoff).
+    backoff = Backoff(RetryPolicy(), random.Random(8))
+    for _ in range(earlier_failures):
+        backoff.delay(Outcome(Action.RESUME, "1006"))
+    assert backoff.delay(Outcome(Action.QUOTA, "429", retry_after_s=20)) == 20.0
+
+
+def test_a_retry_after_of_zero_still_waits_the_base_backoff() -> None:
+    zero = Outcome(Action.QUOTA, "429", retry_after_s=0)
+    assert Backoff(POLICY, random.Random(1)).delay(zero) == POLICY.base_s
 
 
 def test_a_retry_after_longer_than_the_fatal_wait_is_honoured_up_to_an_hour() -> None:
