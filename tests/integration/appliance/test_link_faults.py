@@ -348,7 +348,7 @@ async def test_offline_is_a_scaled_minute_of_failures_and_then_a_press_is_refuse
 # ------------------------------------------------------------------ quota: Retry-After
 
 
-async def test_a_429_with_retry_after_is_waited_out_exactly_and_the_turn_asked_meanwhile_is_answered(
+async def test_a_429_with_retry_after_is_waited_out_exactly_and_the_turn_asked_is_answered(
     make_emulator: MakeEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
@@ -361,9 +361,7 @@ async def test_a_429_with_retry_after_is_waited_out_exactly_and_the_turn_asked_m
         base_s=0.05, cap_s=0.4, quota_base_s=3.0, quota_cap_s=12.0, stable_after_s=5.0
     )
     async with running_box(emulator, tmp_path, policy=policy, follow_up_s=0.0) as box:
-        await until(
-            lambda: len(emulator.log.events("upgrade_refused")) == 1, within=5, what="429"
-        )
+        await until(lambda: len(emulator.log.events("upgrade_refused")) == 1, within=5, what="429")
         assert box.app.state is State.IDLE  # waiting out a quota is not offline
         await ask(box)
         await answered_once(box)
