@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import ssl
+import traceback
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -132,7 +133,12 @@ def classify(
     if isinstance(exc, (OSError, TimeoutError, EOFError)):
         return Outcome(Action.RESUME, f"network: {exc!r}", unreached=during_setup)
     if isinstance(exc, (ValueError, TypeError)):
-        # The SDK raises these for frames it cannot parse (docs/live-protocol.md §1.5).
+        # The SDK raises these for frames it cannot parse (docs/live-protocol.md §1.5); an
+        # error body without a numeric code becomes a TypeError about comparing None, so
+        # the service's own words are read from the frame the SDK was reading.
+        unread = _unread_frame(exc)
+        if unread is not None:
+            return unread
         return Outcome(Action.RESUME, f"malformed server message: {exc}")
     return Outcome(Action.RESUME, f"unexpected: {exc!r}")
 
@@ -160,6 +166,33 @@ def tls_reason(exc: ssl.SSLError, now: float | None) -> str:
     if any(words in str(exc).lower() for words in _PLAIN_TEXT_ANSWERS):
         return f"{reason}; something that does not speak TLS answered (a captive portal, a proxy?)"
     return reason
+
+
+def _unread_frame(exc: BaseException) -> Outcome | None:
+    """What a frame the SDK failed to read says (None: `exc` did not come from reading one).
+
+    An error body in the service's words, else the frame itself.
+    `google.genai.live.AsyncSession._receive` holds the parsed frame as `response` when it
+    raises; the traceback keeps that frame alive.
+    """
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        code = frame.f_code
+        if code.co_name != "_receive" or frame.f_globals.get("__name__") != "google.genai.live":
+            continue
+        body = frame.f_locals.get("response")
+        if not isinstance(body, dict) or not body:
+            return None
+        error = body.get("error", body)
+        error = error if isinstance(error, dict) else {}
+        parts = [str(error[key]) for key in ("code", "status") if error.get(key) is not None]
+        message = " ".join(str(error.get("message") or "").split())[:300]
+        if not parts and not message:
+            shown = json.dumps(body, ensure_ascii=False)[:200]
+            return Outcome(Action.RESUME, f"malformed server message: an unknown message {shown}")
+        reason = " ".join(["service error", *parts]) + (f": {message}" if message else "")
+        quota = "429" in parts or any(word in reason.lower() for word in _QUOTA_WORDS)
+        return Outcome(Action.QUOTA if quota else Action.RESUME, reason)
+    return None
 
 
 def _details(exc: genai_errors.APIError) -> str:

@@ -130,6 +130,12 @@ class Connection:
             await _send_op(session, op)
             self.last_traffic = link.clock()
             ledger.outbox.written(op)
+            # A write does not yield while the socket takes it: without this a backlog (a
+            # resent turn) goes out in one burst, and when the socket fails mid-burst the
+            # rest is written to it before anyone learns, each write an asyncio WARNING
+            # ("socket.send() raised exception."). One loop turn per message lets the loss
+            # be seen after at most a write or two.
+            await asyncio.sleep(0)
 
     async def watch(self) -> None:
         """End the connection on purpose: GoAway deadline, idle timeout, new conversation."""

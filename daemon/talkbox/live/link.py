@@ -87,6 +87,29 @@ def _closing_in_order(
     return close
 
 
+LOST_WRITE_LINES = ("socket.send() raised exception.", "SSL connection is closed")
+"""asyncio's lines, without context, for writes to a connection already lost."""
+
+
+class WritesAfterLoss(logging.Filter):
+    """Silences and counts asyncio's lines about writes to a lost connection.
+
+    The link says the connection was lost in its own words; these lines, without context,
+    would stand beside it as WARNINGs in `journalctl -p warning`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False (drop it) for one of asyncio's lost-write lines."""
+        if record.name == "asyncio" and record.getMessage() in LOST_WRITE_LINES:
+            self.count += 1
+            return False
+        return True
+
+
 def _leaf(exc: BaseException) -> BaseException:
     """The first real cause inside (nested) exception groups."""
     while isinstance(exc, BaseExceptionGroup):
@@ -140,6 +163,8 @@ class LiveLink:
         self._withdrawing = False
         # A new conversation asked for "after this turn": the turn it waits for.
         self._restart_after: Turn | None = None
+        self._lost_writes = WritesAfterLoss()
+        self._lost_writes_told = 0
         self._changed = asyncio.Event()
         self._work = asyncio.Event()
         # Set when a turn is asked: it cuts a transient backoff short.
@@ -280,6 +305,14 @@ class LiveLink:
 
     async def run(self) -> None:
         """Keep the conversation connected until cancelled; never returns otherwise."""
+        asyncio_log = logging.getLogger("asyncio")
+        asyncio_log.addFilter(self._lost_writes)
+        try:
+            await self._run()
+        finally:
+            asyncio_log.removeFilter(self._lost_writes)
+
+    async def _run(self) -> None:
         if self._client is None:
             self._client = build_client(self._settings)
         self._conversation.load(now=self._wall())
@@ -423,6 +456,14 @@ class LiveLink:
     def _after_connection(self, conn: Connection) -> None:
         self._connected = False
         self._withdrawing = False
+        lost_writes = self._lost_writes.count - self._lost_writes_told
+        if lost_writes:
+            self._lost_writes_told = self._lost_writes.count
+            # asyncio's own lines were silenced: this one says it once, with its context.
+            log.info(
+                "connection %d was lost in the middle of sending; what it carried goes again",
+                conn.number,
+            )
         ledger = self._ledger
         whole = ledger.fully_answered()
         for turn in whole:

@@ -379,3 +379,63 @@ async def test_a_429_with_retry_after_is_waited_out_exactly_and_the_turn_asked_i
     assert spoken_turns(emulator) == [1]
     assert box.world.speaker.audio == answer_sent(emulator)
     assert_no_traceback(caplog)
+
+
+# ------------------------------------------- broken frames, 1011 and a refused handle
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        ("malformed:shape=non_json@turn=1", "Failed to parse response: b'<html>not json'"),
+        ("malformed:shape=error_body@turn=1", "service error 500 INTERNAL: Internal error"),
+        ("malformed:shape=unknown_only@turn=1", 'an unknown message {"somethingNew"'),
+        ("close:preset=internal@turn=1", "1011 Internal error occurred."),
+    ],
+    ids=["non-json-frame", "error-body", "unknown-message", "1011"],
+)
+async def test_a_broken_answer_is_asked_again_heard_once_and_logged_in_the_services_words(
+    make_emulator: MakeEmulator,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    fault: str,
+    said: str,
+) -> None:
+    caplog.set_level(logging.INFO)
+    emulator = await make_emulator(realtime=True, faults=[fault])
+    async with running_box(emulator, tmp_path, follow_up_s=0.0) as box:
+        await ask(box, seconds=2.0)
+        await answered_once(box)
+        assert box.app.status()["last_turn"]["answered"] is True
+        assert box.app.status_line() == "idle"
+    lost = [r.getMessage() for r in caplog.records if r.getMessage().startswith("connection lost")]
+    assert len(lost) == 1
+    assert said in lost[0]
+    assert "not supported between" not in lost[0]
+    answers = answers_by_connection(emulator)
+    flushed_at = box.world.speaker.flush_marks[-1] if box.world.speaker.flush_marks else 0
+    assert box.world.speaker.audio[flushed_at:] == answers[-1]
+    assert spoken_turns(emulator)[-1] == 1
+    assert Earcon.ERROR not in box.world.speaker.earcons
+    assert_no_traceback(caplog)
+
+
+async def test_a_refused_handle_starts_a_fresh_conversation_that_answers_the_turn_waiting(
+    make_emulator: MakeEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    emulator = await make_emulator(realtime=True)
+    async with running_box(emulator, tmp_path, follow_up_s=0.0, idle_disconnect_s=2.0) as box:
+        await ask(box)
+        await answered_once(box)
+        await until(lambda: not box.app.link.status().connected, within=6, what="idle close")
+        assert box.app.link.status().conversation_turns == 1
+        emulator.arm("reject_handle@times=1")
+        await ask(box)
+        await answered_once(box)
+    assert emulator.log.events("handle_rejected")
+    # A fresh conversation: its first turn.
+    assert spoken_turns(emulator) == [1, 1]
+    assert Earcon.ERROR not in box.world.speaker.earcons
+    assert State.OFFLINE not in box.world.indicator.states()
+    assert_no_traceback(caplog)

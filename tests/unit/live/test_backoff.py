@@ -8,7 +8,10 @@ import ssl
 from typing import Any
 
 import pytest
+from google import genai
 from google.genai import errors as genai_errors
+from google.genai import types
+from google.genai.live import AsyncSession
 from hypothesis import given
 from hypothesis import strategies as st
 from websockets.datastructures import Headers
@@ -282,6 +285,74 @@ def test_any_other_refusal_body_is_folded_onto_one_line() -> None:
     assert "\n" not in outcome.reason
     assert outcome.reason.startswith("HTTP 503: <html> <body>busy</body> </html>")
     assert len(outcome.reason) <= len("HTTP 503: ") + 300
+
+
+# ---------------------------------------------------------------- frames the SDK cannot read
+
+
+class OneFrame:
+    """A websocket that has one frame to give: what the SDK's _receive reads."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+    async def recv(self, decode: bool = True) -> bytes:
+        return self.raw
+
+
+async def sdk_reading(raw: bytes) -> BaseException:
+    """The exception the real SDK raises reading `raw` from the service."""
+    client = genai.Client(api_key="k", http_options=types.HttpOptions(api_version="v1beta"))
+    session = AsyncSession(api_client=client._api_client, websocket=OneFrame(raw))  # type: ignore[arg-type]
+    try:
+        await session._receive()
+    except Exception as exc:  # noqa: BLE001 - whatever the SDK raises is the point
+        return exc
+    raise AssertionError("the SDK read the frame")
+
+
+@pytest.mark.parametrize(
+    ("raw", "action", "words"),
+    [
+        (
+            b'{"error": {"code": 500, "message": "Internal error encountered.", '
+            b'"status": "INTERNAL"}}',
+            Action.RESUME,
+            "service error 500 INTERNAL: Internal error encountered.",
+        ),
+        (
+            b'{"error": {"code": 429, "message": "Quota exceeded for quota metric.", '
+            b'"status": "RESOURCE_EXHAUSTED"}}',
+            Action.QUOTA,
+            "service error 429 RESOURCE_EXHAUSTED: Quota exceeded for quota metric.",
+        ),
+        (
+            b'{"error": {"message": "The service is currently unavailable."}}',
+            Action.RESUME,
+            "service error: The service is currently unavailable.",
+        ),
+        (
+            b'{"somethingNew": {"value": 1}}',
+            Action.RESUME,
+            'malformed server message: an unknown message {"somethingNew": {"value": 1}}',
+        ),
+    ],
+    ids=["error-body", "quota-error-body", "message-only", "unknown-message"],
+)
+async def test_a_frame_the_sdk_cannot_read_is_told_in_the_services_words(
+    raw: bytes, action: Action, words: str
+) -> None:
+    exc = await sdk_reading(raw)
+    outcome = classify(exc, during_setup=False, sent_handle=True)
+    assert outcome.action is action
+    assert outcome.reason == words
+    assert "not supported between" not in outcome.reason
+
+
+async def test_a_frame_that_is_not_json_keeps_the_sdks_words() -> None:
+    exc = await sdk_reading(b"<html>not json")
+    outcome = classify(exc, during_setup=False, sent_handle=True)
+    assert outcome.reason == "malformed server message: Failed to parse response: b'<html>not json'"
 
 
 # ---------------------------------------------------------------- TLS failures
