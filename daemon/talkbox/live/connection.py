@@ -130,6 +130,9 @@ class Connection:
             await _send_op(session, op)
             self.last_traffic = link.clock()
             ledger.outbox.written(op)
+            if sent is not None:
+                # A turn now awaits its answer: the watch bounds the service's silence.
+                link.changed.set()
             # A write does not yield while the socket takes it: without this a backlog (a
             # resent turn) goes out in one burst, and when the socket fails mid-burst the
             # rest is written to it before anyone learns, each write an asyncio WARNING
