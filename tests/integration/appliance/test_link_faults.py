@@ -84,9 +84,11 @@ async def test_a_setup_answered_later_than_the_answer_timeout_fails_the_turn_and
 ) -> None:
     caplog.set_level(logging.INFO)
     # setupComplete 20 s late, the real answer timeout 10 s and setup timeout 15 s, scaled.
-    emulator = await make_emulator(realtime=True, faults=["delay_setup:s=6@conn=2"])
+    # The turn closes about 2 s after the connection began (1 s of speech, the VAD's end):
+    # the answer timeout (1.5 s after that) must come well before the setup timeout.
+    emulator = await make_emulator(realtime=True, faults=["delay_setup:s=12@conn=2"])
     policy = RetryPolicy(
-        base_s=0.05, cap_s=0.4, fatal_retry_s=30.0, stable_after_s=5.0, setup_timeout_s=4.0
+        base_s=0.05, cap_s=0.4, fatal_retry_s=30.0, stable_after_s=5.0, setup_timeout_s=8.0
     )
     async with running_box(
         emulator, tmp_path, policy=policy, answer_timeout_s=1.5, idle_disconnect_s=0.5
@@ -102,7 +104,7 @@ async def test_a_setup_answered_later_than_the_answer_timeout_fails_the_turn_and
         assert last["reason"].startswith("withdrawn: no answer within 1.5 s")
         # The late setup times out, the next connection is made, and nothing of the turn
         # the person heard fail goes up on it.
-        await until(lambda: box.app.link.status().reconnects >= 1, within=10, what="reconnect")
+        await until(lambda: box.app.link.status().reconnects >= 1, within=15, what="reconnect")
         await box.state_is(State.IDLE, within=5)
         await asyncio.sleep(0.5)
         assert turn_starts(emulator) == []
