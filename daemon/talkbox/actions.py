@@ -90,6 +90,18 @@ class SendActivityEnd:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WithdrawTurn:
+    """Take a turn back on the link (`withdraw`): never answered, never in the conversation.
+
+    Nothing more of it is sent, now or after a reconnect.
+    """
+
+    turn_id: int | None
+    """None: the turn open on the link (its id not applied yet)."""
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RememberForPreroll:
     """Keep this microphone frame in the pre-roll ring (the newest PREROLL_MS are kept)."""
 
@@ -180,6 +192,7 @@ Action = (
     | SendAudio
     | SendActivityEnd
     | SendText
+    | WithdrawTurn
     | RememberForPreroll
     | ClearPreroll
     | Play

@@ -61,6 +61,7 @@ from talkbox.actions import (
     State,
     StopEndpointing,
     Warn,
+    WithdrawTurn,
 )
 from talkbox.appliance_events import (
     ApplianceEvent,
@@ -153,6 +154,8 @@ class Appliance:
         self._endpointing = False
         self.counters = Counters()
         self.facts = Facts()
+        self._notified = ""
+        """The last STATUS= line sent."""
         self.conversation, shown = start(turn_options(settings), muted=self._mute.load())
         self._startup_actions = shown
         self._parts: Parts | None = None
@@ -376,8 +379,15 @@ class Appliance:
         return before is not State.LISTENING and self.conversation.state is State.LISTENING
 
     def _handle(self, event: Event) -> None:
-        self.facts.note(event)
+        shown = self.status_line()
+        self.facts.note(event, turn_id=self.conversation.turn_id)
         self._apply(event)
+        line = self.status_line()
+        if line != shown and line != self._notified:
+            # The reason changed while the state did not (a device still missing once the
+            # link connects, a new retry delay): STATUS= follows.
+            self._notified = line
+            self._notifier.status(line)
 
     def _apply(self, event: Event) -> None:
         """Apply one event and carry out its actions; TurnOpened follows at once."""
@@ -417,6 +427,8 @@ class Appliance:
                 self.link.send_audio(pcm)
             case SendActivityEnd():
                 self.link.end_turn()
+            case WithdrawTurn(turn_id=turn_id, reason=reason):
+                self.link.withdraw(turn_id, reason)
             case RememberForPreroll(pcm=pcm):
                 self._preroll.remember(pcm)
             case ClearPreroll():
@@ -449,6 +461,7 @@ class Appliance:
             indicator.show(state)
         line = self.status_line()
         log.info("state: %s", line)
+        self._notified = line
         self._notifier.status(line)
 
     def _send_preroll(self) -> None:

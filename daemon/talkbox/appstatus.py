@@ -51,21 +51,47 @@ class Facts:
     def __init__(self) -> None:
         self.retry_in_s = 0.0
         """The link's last announced wait before reconnecting."""
-        self.problem = ""
-        """The newest failure a person may need to know about (device, service)."""
+        self.devices: dict[str, str] = {}
+        """Audio devices that failed and have not come back, with why."""
+        self.refusal = ""
+        """Why the service refuses us (a bad key, a retired model), until a connection works."""
         self.last_turn: TurnFacts | None = None
+        self._abandoned: set[int] = set()
+        """Turns a failing device cut: whatever the link says of them later, they were not
+        heard."""
 
-    def note(self, event: Event) -> None:
-        """Keep what the status and STATUS= lines tell about the link, devices and turns."""
+    @property
+    def problem(self) -> str:
+        """The newest failure a person may need to know about: devices first, then the service."""
+        broken = "; ".join(f"{device} device: {why}" for device, why in self.devices.items())
+        return broken or self.refusal
+
+    def note(self, event: Event, *, turn_id: int | None = None) -> None:
+        """Keep what the status and STATUS= lines tell about the link, devices and turns.
+
+        `turn_id`: the turn under way when the event came (the conversation's).
+        """
         match event:
             case LinkDisconnected(retry_in_s=delay):
                 self.retry_in_s = delay
             case LinkFailed(reason=reason):
-                self.problem = reason
+                self.refusal = reason
+            case LinkConnected():
+                # Only the service's refusal is over: a device still missing still is.
+                self.refusal = ""
             case AudioDeviceFailed(device=device, reason=reason):
-                self.problem = f"{device} device: {reason}"
-            case AudioDeviceRecovered() | LinkConnected():
-                self.problem = ""
+                self.devices[device] = reason
+                if turn_id is not None:
+                    self._abandoned.add(turn_id)
+                    self.last_turn = TurnFacts(
+                        turn_id=turn_id,
+                        answered=False,
+                        reason=f"abandoned: the {device} device failed ({reason})",
+                    )
+            case AudioDeviceRecovered(device=device):
+                self.devices.pop(device, None)
+            case TurnCompleted() | TurnFailed() if event.turn_id in self._abandoned:
+                pass  # the person did not hear it, whatever the service did
             case TurnCompleted() as done if done.turn_id is not None:
                 self.last_turn = TurnFacts(
                     turn_id=done.turn_id,
@@ -92,6 +118,13 @@ class Facts:
                     else (f"offline: retrying in {delay:.1f} s")
                 )
             case State.ERROR:
-                return f"error: {self.problem or 'a turn failed'}"
+                return f"error: {self.problem or self._failed_turn()}"
             case state:
                 return str(state)
+
+    def _failed_turn(self) -> str:
+        """The error moment after a turn failed: which, and why."""
+        last = self.last_turn
+        if last is None or last.answered or not last.reason:
+            return "a turn failed"
+        return f"turn {last.turn_id} failed: {last.reason}"

@@ -69,6 +69,7 @@ from talkbox.actions import (
     State,
     StopEndpointing,
     Warn,
+    WithdrawTurn,
 )
 from talkbox.appliance_events import ApplianceEvent, Timer
 from talkbox.events import LinkEvent
@@ -116,6 +117,7 @@ __all__ = [
     "StopEndpointing",
     "TurnOptions",
     "Warn",
+    "WithdrawTurn",
     "apply",
     "endpointing",
     "ends_on_silence",

@@ -59,7 +59,7 @@ class LinkDisconnected:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LinkFailed:
-    """The service refused us in a way retrying cannot fix soon (bad key, model, TLS)."""
+    """The service refused us in a way retrying cannot fix soon (bad key, model, API version)."""
 
     reason: str
     retry_in_s: float

@@ -92,6 +92,9 @@ class Conversation:
     """Idle with the follow-up window open (tap mode, after an answer)."""
     follow_ups: int = 0
     """Follow-up turns opened since a person last opened one (press, wake word)."""
+    pressed_away: tuple[int | None, int | None] = (None, None)
+    """The turns the two newest presses closed, or barged in over before their answer:
+    when those presses were a double press (mute), the turns are taken back too."""
     timer_serial: int = 0
     """Serial of the newest timer started."""
     answer_timer: int = 0

@@ -31,6 +31,7 @@ from talkbox.actions import (
     StartTimer,
     State,
     Warn,
+    WithdrawTurn,
 )
 from talkbox.appliance_events import (
     AudioDeviceFailed,
@@ -119,14 +120,14 @@ def _timer(c: Conversation, timer: Timer, seconds: float) -> tuple[Conversation,
     return c, StartTimer(timer=timer, seconds=seconds, serial=serial)
 
 
-def _abandon(c: Conversation) -> list[Action]:
+def _abandon(c: Conversation, why: str) -> list[Action]:
     """Stop what is under way without asking for an answer to it."""
     if c.state is State.SPEAKING:
         return [FlushPlayback()]
-    if sends_mic_audio(c):
-        # The link has no way to withdraw an open turn; closing it is the only way to stop
-        # the audio. Its answer is ignored: the turn is forgotten below.
-        return [SendActivityEnd()]
+    if sends_mic_audio(c) or (c.state is State.THINKING and c.turn_id is not None):
+        # Not activityEnd, which would ask for an answer to half a sentence and keep it in
+        # the conversation: the link takes the turn back, whatever of it went up.
+        return [WithdrawTurn(turn_id=c.turn_id, reason=why)]
     return []
 
 
@@ -155,13 +156,22 @@ def _refuse(c: Conversation) -> Step:
     return c, [PlayEarcon(earcon=Earcon.ERROR)]
 
 
+def _pressed(c: Conversation, away: int | None) -> Conversation:
+    """A press happened that left turn `away` (None: none) without its answer."""
+    return replace(c, pressed_away=(c.pressed_away[1], away))
+
+
 def _press_at_rest(c: Conversation, _e: ButtonPressed) -> Step:
+    c = _pressed(c, None)
     if resting(c) is State.IDLE:
         return _open_turn(c)  # also ends a failure moment early
     return _refuse(c)
 
 
 def _barge_in(c: Conversation, _e: ButtonPressed) -> Step:
+    # A turn still waiting for its answer may be the half sentence a double press (mute)
+    # began by closing.
+    c = _pressed(c, c.turn_id if c.state is State.THINKING else None)
     # Flush first: the person pressed to stop the answer, whatever happens next.
     flush: list[Action] = [FlushPlayback()]
     if resting(c) is State.IDLE:
@@ -202,9 +212,10 @@ def _end_listening(c: Conversation) -> Step:
 
 
 def _second_press(c: Conversation, _e: ButtonPressed) -> Step:
+    c = _pressed(c, c.turn_id if c.upstream else None)
     if ends_on_silence(c):
         return _end_listening(c)
-    return _unchanged(c)  # a bounce or a missed release; the release closes the turn
+    return c, []  # a bounce or a missed release; the release closes the turn
 
 
 def _release(c: Conversation, _e: ButtonReleased) -> Step:
@@ -298,8 +309,12 @@ def _all_audio_in(c: Conversation, e: GenerationCompleted | TurnCompleted) -> St
 
 
 def _fail(c: Conversation, warning: str | None = None) -> Step:
-    """The turn failed: error earcon, error pattern for a moment, then rest."""
-    actions = _abandon(c)
+    """The turn failed: error earcon, error pattern for a moment, then rest.
+
+    Once the person heard the error tone the turn is withdrawn: it is never sent (or
+    answered) later, after a reconnect.
+    """
+    actions = _abandon(c, warning or "the turn failed")
     c = replace(_rest(c), state=State.ERROR)
     c, timer = _timer(c, Timer.FAILURE_SHOWN, c.options.failure_shown_s)
     actions += [PlayEarcon(earcon=Earcon.ERROR), timer]
@@ -358,14 +373,22 @@ def _turn_failed(c: Conversation, e: TurnFailed) -> Step:
 def _timer_fired(c: Conversation, e: TimerFired) -> Step:
     if e.timer is Timer.ANSWER and e.serial == c.answer_timer and c.state is State.THINKING:
         seconds = c.options.answer_timeout_s
-        return _fail(c, f"no answer within {seconds:g} s (ANSWER_TIMEOUT_S); the turn failed")
+        return _fail(c, f"no answer within {seconds:g} s (ANSWER_TIMEOUT_S)")
     if e.timer is Timer.FAILURE_SHOWN and e.serial == c.failure_timer:
         return _rest(replace(c, failure_timer=0)), []
     return _unchanged(c)
 
 
-def _mute(c: Conversation, _e: DoublePressed | MuteRequested) -> Step:
-    actions = _abandon(c)
+def _mute(c: Conversation, e: DoublePressed | MuteRequested) -> Step:
+    # A muted utterance never becomes part of the conversation: neither the turn under
+    # way nor, for a double press, the one its first press closed.
+    actions = _abandon(c, "muted")
+    if isinstance(e, DoublePressed):
+        actions += [
+            WithdrawTurn(turn_id=away, reason="muted")
+            for away in dict.fromkeys(c.pressed_away)
+            if away is not None and away != c.turn_id
+        ]
     c = _rest(replace(c, muted=True))
     return c, [*actions, PersistMute(muted=True)]
 
@@ -375,7 +398,7 @@ def _unmute(c: Conversation, _e: DoublePressed | UnmuteRequested) -> Step:
 
 
 def _new_conversation(c: Conversation, _e: LongPressed | NewConversationRequested) -> Step:
-    flush = _abandon(c) if c.state is State.SPEAKING else []
+    flush = _abandon(c, "a new conversation") if c.state is State.SPEAKING else []
     # At rest (offline, muted, a failure moment) the state stays as it is.
     rested = c if c.state in _AT_REST and c.state is not State.IDLE else _rest(c)
     return rested, [*flush, StartNewConversation(), PlayEarcon(earcon=Earcon.END)]
@@ -408,16 +431,19 @@ def _text_asked(c: Conversation, e: TextAsked) -> Step:
 def _link_disconnected(c: Conversation, e: LinkDisconnected) -> Step:
     if e.idle or not e.reconnecting:
         link = LinkStatus.UP  # ready to connect when there is something to send
-    elif e.retry_in_s > 0:
+    elif e.offline:
         link = LinkStatus.DOWN
     else:
-        return _unchanged(c)  # reconnecting at once (GoAway, orderly close): unnoticed
+        # Reconnecting (at once, or after a backoff) is not offline: that takes a minute of
+        # failures (`RetryPolicy.offline_after_s`). A press opens a turn meanwhile; its audio
+        # waits for the connection, bounded by the utterance limit and the answer timeout.
+        return _unchanged(c)
     return _settle(replace(c, link=link))
 
 
 def _lost_while_speaking(c: Conversation, e: LinkDisconnected) -> Step:
     c, actions = _link_disconnected(c, e)
-    if c.link is not LinkStatus.DOWN or c.answer_in:
+    if not e.reconnecting or e.retry_in_s <= 0 or c.answer_in:
         return c, actions
     # The answer was cut and the link must wait to reconnect: what played is dropped (a
     # resent turn is answered whole), and the answer timeout runs as after any question.
@@ -431,7 +457,7 @@ def _link_failed(c: Conversation, _e: LinkFailed) -> Step:
 
 
 def _device_failed(c: Conversation, e: AudioDeviceFailed) -> Step:
-    actions = _abandon(c)
+    actions = _abandon(c, f"the {e.device} device failed")
     earcon: list[Action] = [PlayEarcon(earcon=Earcon.ERROR)] if c.state not in _AT_REST else []
     return _rest(replace(c, broken=c.broken | {e.device})), actions + earcon
 

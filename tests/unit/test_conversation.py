@@ -13,7 +13,10 @@ from talkbox import events as link
 from talkbox.conversation import Earcon, Mode, State, TurnOptions
 
 CONNECTED = link.LinkConnected(resumed=False, conversation_id="c1", reconnects=0, reason="start")
-DROPPED = link.LinkDisconnected(reason="1006", retry_in_s=2.0)
+# A minute of failed connections: offline.
+DROPPED = link.LinkDisconnected(reason="1006", retry_in_s=2.0, offline=True)
+# One lost connection, reconnecting after a short backoff: not offline.
+BLIP = link.LinkDisconnected(reason="1006", retry_in_s=0.3)
 PRESS, RELEASE = ev.ButtonPressed(), ev.ButtonReleased()
 SPEECH, SILENCE = ev.SpeechStarted(), ev.SpeechEnded()
 
@@ -362,8 +365,10 @@ def test_a_turn_without_answer_audio_in_time_fails_for_a_moment_then_rests() -> 
     assert bench.state is State.ERROR
     assert cv.PlayEarcon(earcon=Earcon.ERROR) in done
     assert [a for a in done if isinstance(a, cv.Warn)] == [
-        cv.Warn(message="no answer within 10 s (ANSWER_TIMEOUT_S); the turn failed")
+        cv.Warn(message="no answer within 10 s (ANSWER_TIMEOUT_S)")
     ]
+    # The person heard the error tone: the turn is taken back, never sent or answered later.
+    assert cv.WithdrawTurn(turn_id=1, reason="no answer within 10 s (ANSWER_TIMEOUT_S)") in done
     assert cv.StartTimer(timer=ev.Timer.FAILURE_SHOWN, seconds=2.0, serial=2) in done
     assert bench(audio(1)) == []  # an answer minutes later is not played
     bench(bench.timer(ev.Timer.FAILURE_SHOWN))
@@ -385,6 +390,35 @@ def test_a_press_while_offline_is_answered_by_the_error_earcon_and_sends_nothing
     assert bench.state is State.OFFLINE
     assert bench(PRESS) == [cv.PlayEarcon(earcon=Earcon.ERROR)]
     assert bench(frame(1), RELEASE) == []
+
+
+@pytest.mark.parametrize("mode", [Mode.HOLD, Mode.TAP])
+def test_a_press_during_a_short_reconnect_opens_the_turn(mode: Mode) -> None:
+    bench = ready(mode)
+    assert bench(BLIP) == []
+    assert bench.state is State.IDLE
+    done = bench(PRESS)
+    assert bench.state is State.LISTENING
+    assert cv.PlayEarcon(earcon=Earcon.START) in done
+    assert cv.PlayEarcon(earcon=Earcon.ERROR) not in done
+
+
+def test_a_first_connection_that_keeps_failing_starts_until_offline() -> None:
+    bench = Bench()
+    bench(BLIP)
+    assert bench.state is State.STARTING
+    bench(DROPPED)
+    assert bench.state is State.OFFLINE
+
+
+def test_an_answer_cut_by_a_short_reconnect_waits_for_the_resent_answer() -> None:
+    bench = ready(Mode.HOLD)
+    bench(PRESS, RELEASE, audio(1))
+    done = bench(BLIP)
+    assert bench.state is State.THINKING
+    assert done[0] == cv.FlushPlayback()
+    bench(audio(1))
+    assert bench.state is State.SPEAKING
 
 
 def test_an_immediate_reconnect_or_an_idle_disconnect_is_not_offline() -> None:
@@ -448,11 +482,20 @@ def test_a_failed_speaker_during_an_answer_flushes_and_shows_error_until_it_retu
     assert bench.state is State.IDLE
 
 
-def test_a_failed_microphone_during_a_turn_closes_its_activity() -> None:
+def test_a_failed_microphone_during_a_turn_withdraws_it_without_asking_for_an_answer() -> None:
     bench = ready(Mode.HOLD)
     bench(PRESS)
-    assert cv.SendActivityEnd() in bench(ev.AudioDeviceFailed(device="capture", reason="gone"))
+    done = bench(ev.AudioDeviceFailed(device="capture", reason="gone"))
+    assert cv.WithdrawTurn(turn_id=1, reason="the capture device failed") in done
+    assert cv.SendActivityEnd() not in done
     assert bench.state is State.ERROR
+
+
+def test_a_failed_microphone_while_thinking_withdraws_the_turn_asked() -> None:
+    bench = ready(Mode.HOLD)
+    bench(PRESS, RELEASE)
+    done = bench(ev.AudioDeviceFailed(device="capture", reason="gone"))
+    assert cv.WithdrawTurn(turn_id=1, reason="the capture device failed") in done
 
 
 # --------------------------------------------------------------------------------- mute
@@ -469,11 +512,47 @@ def test_a_double_press_mutes_persistently_and_presses_while_muted_do_nothing() 
     assert cv.PersistMute(muted=False) in bench.log
 
 
-def test_muting_during_a_turn_closes_it_and_its_answer_is_not_played() -> None:
-    bench = ready(Mode.HOLD)
-    bench(PRESS)
-    assert cv.SendActivityEnd() in bench(ev.MuteRequested(source="model"))
+@pytest.mark.parametrize("mode", [Mode.HOLD, Mode.TAP])
+def test_muting_mid_sentence_withdraws_the_turn_instead_of_ending_it(mode: Mode) -> None:
+    bench = ready(mode)
+    bench(PRESS, SPEECH, frame(1))
+    done = bench(ev.DoublePressed())
+    # activityEnd would ask for an answer to half a sentence and keep it in the conversation.
+    assert cv.SendActivityEnd() not in done
+    assert cv.WithdrawTurn(turn_id=1, reason="muted") in done
     assert bench(audio(1)) == []
+    assert bench.state is State.MUTED
+
+
+@pytest.mark.parametrize("mode", [Mode.HOLD, Mode.TAP])
+def test_a_double_press_mid_sentence_takes_back_the_half_sentence_its_first_press_closed(
+    mode: Mode,
+) -> None:
+    bench = ready(mode)
+    bench(PRESS, SPEECH, frame(1))
+    if mode is Mode.HOLD:
+        bench(RELEASE)  # a held button: the double press begins by letting go
+    # The first press of the pair closes the turn (tap) or barges in over it (hold): only
+    # the second says it was a double press.
+    done = bench(PRESS, RELEASE, PRESS, ev.DoublePressed(), RELEASE)
+    withdrawn = [a.turn_id for a in done if isinstance(a, cv.WithdrawTurn)]
+    assert 1 in withdrawn
+    assert bench.state is State.MUTED
+
+
+def test_a_double_press_during_an_answer_keeps_the_question_that_was_answered() -> None:
+    bench = ready(Mode.TAP)
+    bench(PRESS, SPEECH, frame(1), SILENCE, audio(1))
+    done = bench(PRESS, RELEASE, PRESS, ev.DoublePressed(), RELEASE)
+    assert not [a for a in done if isinstance(a, cv.WithdrawTurn)]
+    assert bench.state is State.MUTED
+
+
+def test_muting_before_anything_went_up_has_nothing_to_withdraw() -> None:
+    bench = ready(Mode.TAP)
+    bench(PRESS)
+    done = bench(ev.DoublePressed())
+    assert not [a for a in done if isinstance(a, cv.WithdrawTurn | cv.SendActivityEnd)]
     assert bench.state is State.MUTED
 
 

@@ -93,7 +93,7 @@ class Appliance:
                 assert self.captured_in[n][0] is State.LISTENING
                 self.check_frame(n)
                 self.sent.append(n)
-            case cv.SendActivityEnd() | cv.StartNewConversation():
+            case cv.SendActivityEnd() | cv.StartNewConversation() | cv.WithdrawTurn():
                 self.activity_open = False
             case cv.RememberForPreroll(pcm=pcm):
                 self.ring.append(int.from_bytes(pcm[:4], "little"))
@@ -137,6 +137,7 @@ def resolve(move: str, app: Appliance) -> cv.Event:
             resumed=True, conversation_id="c", reconnects=1, reason="reconnect"
         ),
         "dropped": link.LinkDisconnected(reason="1006", retry_in_s=1.0),
+        "offline": link.LinkDisconnected(reason="1006", retry_in_s=1.0, offline=True),
         "rotated": link.LinkDisconnected(reason="goaway", retry_in_s=0.0),
         "idle_closed": link.LinkDisconnected(
             reason="idle", retry_in_s=0.0, reconnecting=False, idle=True

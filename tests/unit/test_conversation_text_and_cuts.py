@@ -8,7 +8,10 @@ from talkbox import events as link
 from talkbox.conversation import Earcon, Mode, State, TurnOptions
 
 CONNECTED = link.LinkConnected(resumed=False, conversation_id="c1", reconnects=0, reason="start")
-DROPPED = link.LinkDisconnected(reason="1006", retry_in_s=2.0)
+# A minute of failed connections: offline.
+DROPPED = link.LinkDisconnected(reason="1006", retry_in_s=2.0, offline=True)
+# One lost connection, reconnecting after a short backoff: not offline.
+BLIP = link.LinkDisconnected(reason="1006", retry_in_s=0.3)
 AT_ONCE = link.LinkDisconnected(reason="go away", retry_in_s=0.0)
 
 

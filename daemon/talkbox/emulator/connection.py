@@ -203,6 +203,9 @@ class Connection:
         task = asyncio.get_running_loop().create_task(self._guard(coro))
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        # A task cancelled before its first step (the connection ended at once) never
+        # awaits `coro`; closing it then is what keeps Python from warning about it.
+        task.add_done_callback(lambda _: coro.close())
         return task
 
     def _task_done(self, task: asyncio.Task[None]) -> None:

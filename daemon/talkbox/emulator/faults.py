@@ -17,7 +17,9 @@ TRIGGER is a comma-separated list of
 * ``turn=N``   -- during turn N of the conversation (numbering continues across resumed
   connections); instant faults fire after the turn's first answer chunk;
 * ``conn=N``   -- only on connection attempt N (every upgrade request counts, refused or not);
-* ``times=K``  -- fire at most K times in all (0 = no limit).
+* ``times=K``  -- fire at most K times in all (0 = no limit);
+* ``at=first_audio|generated`` -- with ``turn``: where in the turn an instant fault fires,
+  after its first answer chunk (the default) or right after its ``generationComplete``.
 
 ``msg``, ``turn`` and ``conn`` take ``N``, ``A-B`` or ``A-`` (A and every later one). Without
 ``times`` a fault whose trigger names single values fires once; one with a range, or with no
@@ -204,6 +206,8 @@ MALFORMED_SHAPES = (
     "oversize",
 )
 REFUSABLE_STATUSES = frozenset({400, 401, 403, 404, 429, 500, 503})
+#: Where in a turn an instant fault with a ``turn`` trigger fires (the first is the default).
+TURN_MOMENTS = ("first_audio", "generated")
 
 
 def kinds() -> list[str]:
@@ -258,6 +262,7 @@ class Trigger:
     turn: Span | None = None
     conn: Span | None = None
     times: int | None = None
+    at: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> Trigger:
@@ -277,11 +282,22 @@ class Trigger:
                 values["times"] = _int(key, value)
                 if values["times"] < 0:
                     raise ValueError("times must be >= 0")
+            elif key == "at":
+                if value not in TURN_MOMENTS:
+                    raise ValueError(f"at must be one of {', '.join(TURN_MOMENTS)}")
+                values["at"] = value
             else:
-                raise ValueError(f"unknown trigger {key!r} (want t, msg, turn, conn, times)")
+                raise ValueError(f"unknown trigger {key!r} (want t, msg, turn, conn, times, at)")
         if sum(key in values for key in ("t", "msg", "turn")) > 1:
             raise ValueError("use at most one of t, msg, turn in a trigger")
+        if "at" in values and "turn" not in values:
+            raise ValueError("at= places a fault within a turn: use it with turn=")
         return cls(**values)
+
+    @property
+    def moment(self) -> str:
+        """Where in a turn a turn-triggered instant fault fires."""
+        return self.at or TURN_MOMENTS[0]
 
     @property
     def limit(self) -> int:
@@ -304,6 +320,8 @@ class Trigger:
                 parts.append(f"{key}={span}")
         if self.times is not None:
             parts.append(f"times={self.times}")
+        if self.at is not None:
+            parts.append(f"at={self.at}")
         return ",".join(parts)
 
 
@@ -352,6 +370,7 @@ class Fault:
         turn: int | str | None = None,
         conn: int | str | None = None,
         times: int | None = None,
+        at: str | None = None,
         **params: Any,
     ) -> Fault:
         """Build a fault in Python: `Fault.make("close", code=1011, turn=2)`."""
@@ -360,7 +379,7 @@ class Fault:
             for key, value in (("msg", msg), ("turn", turn), ("conn", conn))
             if value is not None
         }
-        return cls(kind, params, Trigger(t=t, times=times, **spans))
+        return cls(kind, params, Trigger(t=t, times=times, at=at, **spans))
 
     @property
     def point(self) -> Point:

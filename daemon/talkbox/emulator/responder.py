@@ -205,6 +205,7 @@ class Responder:
             return
         if not state.has("omit_generation_complete"):
             await self.conn.send({"serverContent": {"generationComplete": True}})
+        await self._turn_instant_faults(state, moment="generated")
         # turnComplete comes when the client has played the answer (a barge-in meanwhile
         # still interrupts it).
         await self._wait_playback(state)
@@ -337,8 +338,9 @@ class Responder:
             if i == 0:
                 await self._turn_instant_faults(state)
 
-    async def _turn_instant_faults(self, state: TurnState) -> None:
-        for fault in self.conn.emu.faults_for(self.conn.id, turn=state.number):
+    async def _turn_instant_faults(self, state: TurnState, moment: str = "first_audio") -> None:
+        faults = self.conn.emu.faults_for(self.conn.id, turn=state.number, moment=moment)
+        for fault in faults:
             await self.conn.fire(fault)
 
     def _model_tokens(self, state: TurnState) -> Tokens:

@@ -190,6 +190,7 @@ class Emulator:
         timed: bool = False,
         msg: int | None = None,
         turn: int | None = None,
+        moment: str = "first_audio",
     ) -> list[Fault]:
         """The live faults that act on connection `conn` at the given moment."""
         selected = []
@@ -208,6 +209,7 @@ class Emulator:
                     trigger.turn is not None
                     and turn in trigger.turn
                     and fault.kind in INSTANT_KINDS
+                    and trigger.moment == moment
                 )
             else:
                 wanted = False

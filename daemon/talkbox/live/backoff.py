@@ -13,7 +13,9 @@ import json
 import logging
 import random
 import ssl
-from dataclasses import dataclass
+import traceback
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
@@ -47,6 +49,9 @@ class Outcome:
     action: Action
     reason: str
     retry_after_s: float | None = None
+    unreached: bool = False
+    """The failure came before the session was reached (network, TLS, HTTP): nothing in it
+    is about the resumption handle, so it earns no probe without it."""
 
 
 _QUOTA_WORDS = ("resource_exhausted", "quota", "rate limit", "maximum concurrent", "too many")
@@ -109,9 +114,12 @@ def classify(
         return Outcome(Action.RESUME, str(exc))
     # SSLCertVerificationError is also an OSError and a ValueError: test it first.
     if isinstance(exc, ssl.SSLError):
-        return Outcome(Action.FATAL, f"TLS failure: {exc}")
+        # An outage, not a setting: a captive portal or proxy answering the ClientHello, a
+        # clock not yet set at boot (no RTC) all pass by themselves (docs/live-protocol.md
+        # §5.1). The line says which it looks like.
+        return Outcome(Action.RESUME, tls_reason(exc, now), unreached=True)
     if isinstance(exc, InvalidStatus):
-        return _classify_http(exc, now)
+        return replace(_classify_http(exc, now), unreached=True)
     if isinstance(exc, genai_errors.APIError):
         return _classify_close(exc.code, _details(exc), during_setup, sent_handle)
     if isinstance(exc, ConnectionClosed):
@@ -121,13 +129,70 @@ def classify(
         return _classify_close(exc.rcvd.code, exc.rcvd.reason, during_setup, sent_handle)
     if isinstance(exc, InvalidHandshake):
         # Not HTTP, bad upgrade headers: a proxy or a service hiccup, not our config.
-        return Outcome(Action.RESUME, f"handshake failed: {exc}")
+        return Outcome(Action.RESUME, f"handshake failed: {exc}", unreached=True)
     if isinstance(exc, (OSError, TimeoutError, EOFError)):
-        return Outcome(Action.RESUME, f"network: {exc!r}")
+        return Outcome(Action.RESUME, f"network: {exc!r}", unreached=during_setup)
     if isinstance(exc, (ValueError, TypeError)):
-        # The SDK raises these for frames it cannot parse (docs/live-protocol.md §1.5).
+        # The SDK raises these for frames it cannot parse (docs/live-protocol.md §1.5); an
+        # error body without a numeric code becomes a TypeError about comparing None, so
+        # the service's own words are read from the frame the SDK was reading.
+        unread = _unread_frame(exc)
+        if unread is not None:
+            return unread
         return Outcome(Action.RESUME, f"malformed server message: {exc}")
     return Outcome(Action.RESUME, f"unexpected: {exc!r}")
+
+
+BUILT_AT = datetime(2026, 12, 1, tzinfo=UTC)
+"""No earlier than this talkbox was built: a clock before it is a clock not yet set."""
+_CERT_NOT_YET_VALID = 9
+"""OpenSSL's X509_V_ERR_CERT_NOT_YET_VALID."""
+_PLAIN_TEXT_ANSWERS = ("wrong version number", "record layer failure", "http request")
+"""What OpenSSL says when the ClientHello is answered by something that does not speak TLS."""
+
+
+def tls_reason(exc: ssl.SSLError, now: float | None) -> str:
+    """The journal's words for a TLS failure: what failed, and what it most likely means."""
+    reason = f"TLS failure: {exc}"
+    if now is not None and now < BUILT_AT.timestamp():
+        clock = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        return (
+            f"{reason}; the system clock says {clock}, before this talkbox was built "
+            f"({BUILT_AT:%Y-%m-%d}): the clock is not set yet (no RTC, no NTP yet); "
+            "TLS works once it is"
+        )
+    if getattr(exc, "verify_code", None) == _CERT_NOT_YET_VALID:
+        return f"{reason}; the certificate is not valid yet by this clock: is the clock behind?"
+    if any(words in str(exc).lower() for words in _PLAIN_TEXT_ANSWERS):
+        return f"{reason}; something that does not speak TLS answered (a captive portal, a proxy?)"
+    return reason
+
+
+def _unread_frame(exc: BaseException) -> Outcome | None:
+    """What a frame the SDK failed to read says (None: `exc` did not come from reading one).
+
+    An error body in the service's words, else the frame itself.
+    `google.genai.live.AsyncSession._receive` holds the parsed frame as `response` when it
+    raises; the traceback keeps that frame alive.
+    """
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        code = frame.f_code
+        if code.co_name != "_receive" or frame.f_globals.get("__name__") != "google.genai.live":
+            continue
+        body = frame.f_locals.get("response")
+        if not isinstance(body, dict) or not body:
+            return None
+        error = body.get("error", body)
+        error = error if isinstance(error, dict) else {}
+        parts = [str(error[key]) for key in ("code", "status") if error.get(key) is not None]
+        message = " ".join(str(error.get("message") or "").split())[:300]
+        if not parts and not message:
+            shown = json.dumps(body, ensure_ascii=False)[:200]
+            return Outcome(Action.RESUME, f"malformed server message: an unknown message {shown}")
+        reason = " ".join(["service error", *parts]) + (f": {message}" if message else "")
+        quota = "429" in parts or any(word in reason.lower() for word in _QUOTA_WORDS)
+        return Outcome(Action.QUOTA if quota else Action.RESUME, reason)
+    return None
 
 
 def _details(exc: genai_errors.APIError) -> str:
@@ -298,13 +363,14 @@ class Backoff:
             case Action.RESUME_NOW | Action.FRESH if n == 0:
                 # One immediate retry; if that fails too, back off like any other failure.
                 return 0.0
+            case Action.QUOTA if outcome.retry_after_s is not None:
+                # The server said when it takes us again: asking sooner earns another
+                # refusal, and the quota backoff's own guess (doubling per failure) would
+                # outlast it. The cap guards against a broken header, the floor against a
+                # loop on "Retry-After: 0".
+                return max(p.base_s, min(outcome.retry_after_s, p.retry_after_cap_s))
             case Action.QUOTA:
-                delay = self._jittered(p.quota_base_s, p.quota_cap_s, n)
-                if outcome.retry_after_s is not None:
-                    # The server knows when it will take us again; asking sooner only
-                    # earns another refusal. The cap guards against a broken header.
-                    delay = max(delay, min(outcome.retry_after_s, p.retry_after_cap_s))
-                return delay
+                return self._jittered(p.quota_base_s, p.quota_cap_s, n)
             case _:
                 return self._jittered(p.base_s, p.cap_s, n)
 
@@ -430,6 +496,10 @@ class ResumeProbe:
             return
         if setup_done or not sent_handle or outcome.action is not Action.RESUME:
             return
+        if outcome.unreached:
+            # A network or TLS outage says nothing about the handle: leaving it out when the
+            # network returns would end the conversation for nothing.
+            return
         self.failures += 1
         if self.failures >= PROBE_AFTER_FAILURES and self.state is ProbeState.NONE:
             self.state = ProbeState.NOW
@@ -468,6 +538,9 @@ class EndReason(StrEnum):
     """The turn under way did not finish before the GoAway margin ran out."""
     IDLE = "idle"
     """Nothing happened for TALKBOX_IDLE_DISCONNECT_S; the next turn reconnects."""
+    WITHDRAWN = "a turn was withdrawn; resuming the conversation as it was before it"
+    """Part of a withdrawn turn went up: the service would keep (and answer) it, so the
+    connection is left and the handle from before the turn resumed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,6 +565,7 @@ def end_connection(
     *,
     now: float,
     restart_requested: bool,
+    withdrawn: bool = False,
     go_away_deadline: float | None,
     between_turns: bool,
     idle_disconnect_s: float,
@@ -500,7 +574,7 @@ def end_connection(
     handle_due_at: float | None,
     answer_due_at: float | None = None,
 ) -> Leave | WakeIn:
-    """Whether to leave the connection (new conversation, GoAway, idle), else when to look.
+    """Whether to leave the connection (new conversation, withdrawal, GoAway, idle), or when.
 
     After a GoAway the link leaves between turns, or at the deadline mid-turn. An idle
     connection is closed `idle_disconnect_s` after the last activity (0: never) while
@@ -510,6 +584,8 @@ def end_connection(
     """
     if restart_requested:
         return Leave(EndReason.NEW_CONVERSATION)
+    if withdrawn:
+        return Leave(EndReason.WITHDRAWN)
     wake: list[float] = []
     if go_away_deadline is not None:
         if between_turns:

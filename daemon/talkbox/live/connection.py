@@ -60,6 +60,9 @@ class LinkSide:
     answer_silence_s: float
     leaving: Callable[[], bool]
     """Whether a new conversation was asked for: end the connection, adopt no handle."""
+    withdrawing: Callable[[], bool]
+    """Whether a turn partly sent on this connection was withdrawn: end the connection,
+    adopt no handle (one issued now could hold the withdrawn turn)."""
     turn_done: Callable[[Turn], None]
     """A turn's answer is complete (it left the ledger): a restart waiting for it may go."""
     fail_turn: Callable[[Turn, str], None]
@@ -127,6 +130,15 @@ class Connection:
             await _send_op(session, op)
             self.last_traffic = link.clock()
             ledger.outbox.written(op)
+            if sent is not None:
+                # A turn now awaits its answer: the watch bounds the service's silence.
+                link.changed.set()
+            # A write does not yield while the socket takes it: without this a backlog (a
+            # resent turn) goes out in one burst, and when the socket fails mid-burst the
+            # rest is written to it before anyone learns, each write an asyncio WARNING
+            # ("socket.send() raised exception."). One loop turn per message lets the loss
+            # be seen after at most a write or two.
+            await asyncio.sleep(0)
 
     async def watch(self) -> None:
         """End the connection on purpose: GoAway deadline, idle timeout, new conversation."""
@@ -138,6 +150,7 @@ class Connection:
             decision = end_connection(
                 now=now,
                 restart_requested=link.leaving(),
+                withdrawn=link.withdrawing(),
                 go_away_deadline=self.go_away_deadline,
                 between_turns=ledger.between_turns(now),
                 idle_disconnect_s=link.idle_disconnect_s,
@@ -251,8 +264,9 @@ class Connection:
         link = self._link
         link.ledger.awaiting_handle_since = None
         link.changed.set()
-        if link.leaving():
-            # The old conversation's last words: it is being left, not continued.
+        if link.leaving() or link.withdrawing():
+            # The old conversation's last words (it is being left, not continued), or a
+            # state that may hold a withdrawn turn.
             return
         link.conversation.adopt(handle, now=link.wall_clock())
 

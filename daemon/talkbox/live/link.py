@@ -87,6 +87,29 @@ def _closing_in_order(
     return close
 
 
+LOST_WRITE_LINES = ("socket.send() raised exception.", "SSL connection is closed")
+"""asyncio's lines, without context, for writes to a connection already lost."""
+
+
+class WritesAfterLoss(logging.Filter):
+    """Silences and counts asyncio's lines about writes to a lost connection.
+
+    The link says the connection was lost in its own words; these lines, without context,
+    would stand beside it as WARNINGs in `journalctl -p warning`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False (drop it) for one of asyncio's lost-write lines."""
+        if record.name == "asyncio" and record.getMessage() in LOST_WRITE_LINES:
+            self.count += 1
+            return False
+        return True
+
+
 def _leaf(exc: BaseException) -> BaseException:
     """The first real cause inside (nested) exception groups."""
     while isinstance(exc, BaseExceptionGroup):
@@ -136,10 +159,16 @@ class LiveLink:
         self._connections = 0
         self._ever_connected = False
         self._restart_requested = False
+        # A turn partly sent on the current connection was withdrawn: leave it.
+        self._withdrawing = False
         # A new conversation asked for "after this turn": the turn it waits for.
         self._restart_after: Turn | None = None
+        self._lost_writes = WritesAfterLoss()
+        self._lost_writes_told = 0
         self._changed = asyncio.Event()
         self._work = asyncio.Event()
+        # Set when a turn is asked: it cuts a transient backoff short.
+        self._turn_asked = asyncio.Event()
         self._side = LinkSide(
             ledger=self._ledger,
             report=self._report,
@@ -150,6 +179,7 @@ class LiveLink:
             idle_disconnect_s=settings.idle_disconnect_s,
             answer_silence_s=self._policy.answer_silence_s,
             leaving=lambda: self._restart_requested,
+            withdrawing=lambda: self._withdrawing,
             turn_done=self._turn_done,
             fail_turn=self._fail_turn,
         )
@@ -223,6 +253,24 @@ class LiveLink:
         self.end_turn()
         return self._asked(self._ledger.add_text(text, self._clock()))
 
+    def withdraw(self, turn_id: int | None, reason: str) -> None:
+        """Take a pending turn back (None: the open one): it is never answered or sent again.
+
+        What went up of it on this connection the service would keep and answer, so the
+        connection is left and the next one resumes the handle in hand, which predates the
+        turn (see `TurnLedger.requeue`). A turn already answered or failed is left alone.
+        """
+        ledger = self._ledger
+        turn = ledger.open_turn if turn_id is None else ledger.turns.get(turn_id)
+        if turn is None:
+            return
+        taken_back = turn.on_wire and self._connected
+        ledger.fail(turn)
+        self._report.withdrawn(turn, reason, taken_back=taken_back)
+        if taken_back:
+            self._withdrawing = True
+        self._turn_done(turn)
+
     def send_tool_response(self, responses: Sequence[types.FunctionResponse]) -> None:
         """Answer function calls (only meaningful on the connection that asked)."""
         self._tools_answered(tuple(responses))
@@ -257,6 +305,14 @@ class LiveLink:
 
     async def run(self) -> None:
         """Keep the conversation connected until cancelled; never returns otherwise."""
+        asyncio_log = logging.getLogger("asyncio")
+        asyncio_log.addFilter(self._lost_writes)
+        try:
+            await self._run()
+        finally:
+            asyncio_log.removeFilter(self._lost_writes)
+
+    async def _run(self) -> None:
         if self._client is None:
             self._client = build_client(self._settings)
         self._conversation.load(now=self._wall())
@@ -298,9 +354,23 @@ class LiveLink:
                 )
                 delay, want_connection = self._judge(conn, outcome)
                 if delay > 0:
-                    await asyncio.sleep(delay)
+                    await self._wait_to_retry(delay, outcome.action)
                 # Turns asked from now on wait for the next attempt instead of failing.
                 self._ledger.refusing = None
+
+    async def _wait_to_retry(self, delay: float, action: Action) -> None:
+        """Wait out a backoff; a turn asked meanwhile ends a transient one at once.
+
+        Someone pressed and is speaking now: the next attempt is worth making for them (its
+        failure backs off further), not after the rest of a wait that grows to 30 s. Quota
+        and fatal waits are the service's to set, and are kept.
+        """
+        if action not in (Action.RESUME, Action.RESUME_NOW, Action.FRESH):
+            await asyncio.sleep(delay)
+            return
+        self._turn_asked.clear()
+        if await wait_for(self._turn_asked, delay):
+            log.info("a turn was asked: reconnecting now, before the %.2fs backoff ran out", delay)
 
     async def _serve(self, conn: Connection) -> None:
         assert self._client is not None
@@ -385,8 +455,24 @@ class LiveLink:
 
     def _after_connection(self, conn: Connection) -> None:
         self._connected = False
+        self._withdrawing = False
+        lost_writes = self._lost_writes.count - self._lost_writes_told
+        if lost_writes:
+            self._lost_writes_told = self._lost_writes.count
+            # asyncio's own lines were silenced: this one says it once, with its context.
+            log.info(
+                "connection %d was lost in the middle of sending; what it carried goes again",
+                conn.number,
+            )
+        ledger = self._ledger
+        whole = ledger.fully_answered()
+        for turn in whole:
+            # All of its answer arrived and is playing: it is answered, not asked again.
+            self._report.whole_before_end(turn)
+            self._complete(turn, self._clock())
         resumable = self._conversation.handle is not None
-        if self._ledger.awaiting_handle_since is not None and self._settings.resume and resumable:
+        handle_missed = ledger.awaiting_handle_since is not None or whole
+        if handle_missed and self._settings.resume and resumable:
             # The handle that would include the last answered turn never arrived; resuming
             # the one before it continues a conversation that lacks that turn.
             log.warning(
@@ -457,8 +543,17 @@ class LiveLink:
         if isinstance(turn, Refusal):
             self._report.refused(turn)
             return turn.turn_id
+        self._turn_asked.set()
         self._queued()
         return turn.id
+
+    def _complete(self, turn: Turn, now: float) -> None:
+        """`turn` is answered (its connection ended after its answer all arrived)."""
+        facts = self._ledger.complete(turn, now, handle_due=False)
+        assert facts is not None
+        self._conversation.turns += 1
+        self._report.completed(facts, self._conversation.turns)
+        self._turn_done(turn)
 
     def _fail_turn(self, turn: Turn, reason: str) -> None:
         self._ledger.fail(turn)

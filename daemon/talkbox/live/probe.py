@@ -69,7 +69,8 @@ async def probe_setup(
                 f"no answer to setup within {timeout_s:g}s from {_where(settings)}",
                 ExitCode.CRASH,
             )
-        outcome = classify(exc, during_setup=True, sent_handle=False)
+        # The wall clock: a clock before the build date is named in a TLS failure.
+        outcome = classify(exc, during_setup=True, sent_handle=False, now=time.time())
         code = ExitCode.CONFIG if outcome.action is Action.FATAL else ExitCode.CRASH
         return ProbeResult(f"{settings.model} refused: {outcome.reason}", code)
     credentials = "credentials" if settings.backend == "vertex" else "key"

@@ -240,6 +240,24 @@ class LinkReport:
         log.log(level, "turn %d failed: %s", turn.id, reason)
         self.emit(TurnFailed(turn_id=turn.id, reason=reason))
 
+    def withdrawn(self, turn: Turn, reason: str, *, taken_back: bool) -> None:
+        """The owner took a pending turn back; `taken_back`: some of it had gone up."""
+        log.info(
+            "turn %d withdrawn (%s)%s",
+            turn.id,
+            reason,
+            "; it is taken back from the service" if taken_back else "; nothing of it was sent",
+        )
+        self.emit(TurnFailed(turn_id=turn.id, reason=f"withdrawn: {reason}"))
+
+    def whole_before_end(self, turn: Turn) -> None:
+        """A connection ended after all of `turn`'s answer arrived, before its turnComplete."""
+        log.info(
+            "the connection ended after all of turn %d's answer arrived; it plays whole and "
+            "is not asked again",
+            turn.id,
+        )
+
     def resent(self, turn: Turn) -> None:
         """A turn cut by a lost connection is being sent again."""
         log.info("sending turn %d again (attempt %d)", turn.id, turn.attempts + 1)

@@ -338,6 +338,14 @@ class TurnLedger:
         self.outbox.ops.extend(turn.ops())
         return Requeued.RESENT if resent else Requeued.FIRST
 
+    def fully_answered(self) -> list[Turn]:
+        """Turns whose answer's audio has all arrived (generationComplete), not yet complete.
+
+        When their connection ends, the answer is whole on the device: asking again would
+        play its opening twice.
+        """
+        return [t for t in self.turns.values() if t.sent and t.generated and not t.interrupted]
+
     def connection_lost(self) -> Turn | None:
         """Nothing is on the wire any more; returns the server's own turn, which was cut."""
         for turn in self.turns.values():

@@ -183,6 +183,7 @@ async def running_box(
     notifier: Notifier | None = None,
     control_socket: Path | None = None,
     connected: bool = True,
+    policy: RetryPolicy = FAST_POLICY,
     **overrides: Any,
 ) -> AsyncIterator[Box]:
     """The appliance on fakes, talking to `emulator`; idle (connected) when entered."""
@@ -195,7 +196,7 @@ async def running_box(
             async with Appliance(
                 settings,
                 fake_parts(world, settings),
-                policy=FAST_POLICY,
+                policy=policy,
                 notifier=notifier,
                 control_socket=control_socket,
             ) as app:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from pathlib import Path
 
 from talkbox.conversation import Earcon, State
+from talkbox.live.backoff import RetryPolicy
+from talkbox.systemd import Notifier
 
 from .conftest import MakeEmulator, recording, running_box, until
 
@@ -56,7 +60,13 @@ async def test_a_turn_closed_while_the_service_is_unreachable_fails_after_the_an
     emulator = await make_emulator(
         realtime=True, faults=["abort@msg=20", "reject_upgrade:status=503@conn=2-"]
     )
-    async with running_box(emulator, tmp_path, button_mode="hold", answer_timeout_s=1.5) as box:
+    # Offline after a scaled minute of failures (README: 60 s).
+    policy = RetryPolicy(
+        base_s=0.05, cap_s=0.4, fatal_retry_s=30.0, stable_after_s=5.0, offline_after_s=3.0
+    )
+    async with running_box(
+        emulator, tmp_path, policy=policy, button_mode="hold", answer_timeout_s=1.5
+    ) as box:
         box.world.button.press()
         await box.state_is(State.LISTENING, within=2)
         box.room.say(recording(QUESTION)[:32_000])
@@ -65,7 +75,7 @@ async def test_a_turn_closed_while_the_service_is_unreachable_fails_after_the_an
         await box.state_is(State.THINKING, within=2)
         await box.state_is(State.ERROR, within=6)
         assert box.world.speaker.earcons[-1] is Earcon.ERROR
-        await box.state_is(State.OFFLINE, within=5)
+        await box.state_is(State.OFFLINE, within=8)
         assert box.app.status_line().startswith("offline: retrying in ")
         box.world.button.press()  # offline: an earcon, never a turn answered later
         await until(
@@ -77,3 +87,57 @@ async def test_a_turn_closed_while_the_service_is_unreachable_fails_after_the_an
             what="the refusal earcon",
         )
         assert box.app.state is State.OFFLINE
+
+
+async def test_a_microphone_missing_at_start_is_what_status_and_systemd_say_once_connected(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    emulator = await make_emulator(realtime=True)
+    notify = tmp_path / "notify"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(notify))
+    sock.setblocking(False)
+    notifier = Notifier(address=str(notify), watchdog_s=None)
+    try:
+        async with running_box(emulator, tmp_path, notifier=notifier, connected=False) as box:
+            box.world.mic.fail("No such device")
+            await until(lambda: box.app.link.status().connected, within=10, what="connected")
+            await asyncio.sleep(0.2)
+            assert box.app.status()["status"] == "error: capture device: No such device"
+            statuses = [
+                line
+                for message in iter(lambda: _recv(sock), None)
+                for line in message.split("\n")
+                if line.startswith("STATUS=")
+            ]
+            assert statuses[-1] == "STATUS=error: capture device: No such device"
+    finally:
+        sock.close()
+
+
+def _recv(sock: socket.socket) -> str | None:
+    try:
+        return sock.recv(4096).decode()
+    except BlockingIOError:
+        return None
+
+
+async def test_a_turn_cut_by_a_failing_speaker_is_not_called_answered(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    emulator = await make_emulator(realtime=True)
+    async with running_box(emulator, tmp_path, button_mode="hold") as box:
+        box.world.button.press()
+        await box.state_is(State.LISTENING, within=2)
+        box.room.say(recording(QUESTION)[: 2 * 32_000])
+        await until(lambda: not box.room.speaking, within=5, what="spoken")
+        box.world.button.release()
+        await box.state_is(State.SPEAKING)
+        box.world.speaker.fail("Input/output error")
+        await box.state_is(State.ERROR, within=2)
+        # The service finishes its answer; nobody heard it.
+        await until(lambda: box.app.link.status().pending_turns == 0, within=10, what="done")
+        last = box.app.status()["last_turn"]
+        assert last["answered"] is False
+        assert last["reason"].startswith("abandoned: the playback device failed")
+        assert box.app.status()["status"] == "error: playback device: Input/output error"

@@ -31,6 +31,7 @@ from talkbox.live.handles import HANDLE_LIFETIME_S, HandleStore, StoredHandle
 from talkbox.live.link import LiveLink
 
 from .conftest import FAST_POLICY, emulator_settings
+from .front import NOT_YET_VALID, PASS, PORTAL, Behaviour, Front
 
 
 async def one_turn(link: LiveLink, recorder: EventRecorder, text: str) -> TurnCompleted:
@@ -180,7 +181,9 @@ async def test_a_wrong_api_version_is_fatal_and_not_retried_soon(tmp_path: Path)
     assert len(recorder.of(LinkFailed)) == 1
 
 
-async def test_a_tls_failure_is_fatal(tmp_path: Path) -> None:
+async def test_a_certificate_no_ca_vouches_for_is_an_outage_retried_with_backoff(
+    tmp_path: Path,
+) -> None:
     stranger = trustme.CA()
     wrong_ca = tmp_path / "wrong-ca.pem"
     stranger.cert_pem.write_to_path(str(wrong_ca))
@@ -189,9 +192,79 @@ async def test_a_tls_failure_is_fatal(tmp_path: Path) -> None:
         settings = emulator_settings(emu, tmp_path / "state", ca_file=wrong_ca)
         link = LiveLink(settings, recorder, policy=FAST_POLICY)
         async with run_in_background(link):
-            failed = await recorder.wait_for(LinkFailed, within=5)
-    assert "TLS" in failed.reason
-    assert "certificate verify failed" in failed.reason
+            # A captive portal's own certificate looks the same: the box keeps trying.
+            await recorder.wait_for(
+                LinkDisconnected, lambda _: len(recorder.of(LinkDisconnected)) >= 3, within=5
+            )
+    assert not recorder.of(LinkFailed)
+    lost = recorder.of(LinkDisconnected)
+    assert all(e.reconnecting and e.retry_in_s > 0 for e in lost)
+    assert "certificate verify failed" in lost[0].reason
+
+
+@pytest.mark.parametrize(
+    ("behaviours", "words"),
+    [
+        ([PORTAL, PORTAL], "captive portal"),
+        ([NOT_YET_VALID, NOT_YET_VALID], "certificate is not yet valid"),
+    ],
+    ids=["captive-portal-answers-http-302", "certificate-not-yet-valid"],
+)
+async def test_a_tls_failure_is_an_outage_and_the_turn_is_answered_once_it_passes(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    behaviours: list[Behaviour],
+    words: str,
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        front = Front(emu, behaviours, tmp_path)
+        async with front.serving():
+            recorder = EventRecorder()
+            settings = emulator_settings(
+                emu, tmp_path / "state", base_url=front.base_url, ca_file=front.ca_file
+            )
+            link = LiveLink(settings, recorder, policy=FAST_POLICY)
+            async with run_in_background(link):
+                asked = time.monotonic()
+                done = await one_turn(link, recorder, "hello")
+                usable_after = time.monotonic() - asked
+    assert front.answered[:3] == [*behaviours, PASS]
+    assert done.transcript.startswith("turn 1:")
+    assert not recorder.of(LinkFailed)
+    assert not recorder.of(TurnFailed)
+    refused = [m for m in info_lines(caplog) if m.startswith("connection refused (TLS failure")]
+    assert len(refused) == 2
+    assert all(words in line for line in refused)
+    # Two short backoffs (FAST_POLICY: at most 0.05 + 0.1 s) and three handshakes.
+    assert usable_after < 5
+
+
+async def test_a_clock_before_the_build_date_is_named_in_the_journal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        front = Front(emu, [NOT_YET_VALID], tmp_path)
+        async with front.serving():
+            recorder = EventRecorder()
+            settings = emulator_settings(
+                emu, tmp_path / "state", base_url=front.base_url, ca_file=front.ca_file
+            )
+            # A Pi without RTC before NTP: 1970 plus the boot time.
+            link = LiveLink(settings, recorder, policy=FAST_POLICY, wall_clock=lambda: 42.0)
+            async with run_in_background(link):
+                done = await one_turn(link, recorder, "hello")
+    assert done.transcript.startswith("turn 1:")
+    refused = [m for m in info_lines(caplog) if m.startswith("connection refused (TLS failure")]
+    assert len(refused) == 1
+    assert (
+        "the system clock says 1970-01-01 00:00 UTC, before this talkbox was built" in (refused[0])
+    )
+
+
+def info_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "talkbox.live.link"]
 
 
 async def test_quota_refusals_honour_retry_after_then_succeed(tmp_path: Path) -> None:

@@ -262,3 +262,52 @@ async def test_a_connection_that_worked_for_a_while_and_then_dropped_is_no_outag
 
     assert not records(caplog, logging.WARNING)
     assert not [d for d in recorder.of(LinkDisconnected) if d.offline]
+
+
+async def test_a_turn_asked_during_a_backoff_is_sent_on_an_attempt_made_at_once(
+    tmp_path: Path,
+) -> None:
+    # A backoff of 4-8 s after the drop: the turn need not wait it out.
+    policy = dataclasses.replace(FAST_POLICY, base_s=8.0, cap_s=16.0)
+    async with Emulator(EmulatorOptions(realtime=False, faults=["abort@t=0.3,conn=1"])) as emu:
+        recorder = EventRecorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=policy)
+        async with run_in_background(link):
+            await recorder.wait_for(LinkConnected)
+            lost = await recorder.wait_for(LinkDisconnected, within=5)
+            asked = time.monotonic()
+            turn = link.send_text("hello?")
+            done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn, within=8)
+            waited = time.monotonic() - asked
+    assert lost.retry_in_s >= 4.0
+    assert done.transcript.startswith("turn 1:")
+    assert waited < lost.retry_in_s
+
+
+async def test_asyncios_lines_about_writes_to_a_lost_connection_become_one_line_of_ours(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    asyncio_log = logging.getLogger("asyncio")
+    async with Emulator(EmulatorOptions(realtime=False, faults=["abort@t=0.5,conn=1"])) as emu:
+        recorder = EventRecorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with run_in_background(link):
+            await recorder.wait_for(LinkConnected)
+            # What asyncio's transport says for the 6th and later writes after a send failed.
+            asyncio_log.warning("socket.send() raised exception.")
+            asyncio_log.warning("socket.send() raised exception.")
+            await recorder.wait_for(LinkConnected, lambda e: e.reconnects == 1, within=5)
+        asyncio_log.warning("socket.send() raised exception.")  # the link has stopped
+    lines = [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
+    assert [line for line in lines if line[0] == "asyncio"] == [
+        ("asyncio", logging.WARNING, "socket.send() raised exception.")
+    ]
+    ours = [line for line in lines if "in the middle of sending" in line[2]]
+    assert ours == [
+        (
+            "talkbox.live.link",
+            logging.INFO,
+            "connection 1 was lost in the middle of sending; what it carried goes again",
+        )
+    ]

@@ -512,3 +512,38 @@ async def test_cancelling_the_link_as_it_leaves_a_connection_on_purpose_stops_it
 
     assert task.cancelled()
     assert len(emu.log.events("handshake")) == 1
+
+
+async def test_a_withdrawn_turn_that_went_up_is_taken_back_by_resuming_the_handle_before_it(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        recorder = EventRecorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with run_in_background(link):
+            first = link.send_text("remember seven")
+            await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == first)
+            async with asyncio.timeout(5):
+                await link.settled()
+            half = link.start_turn()
+            for frame in speech(0.5):
+                link.send_audio(frame)
+            async with asyncio.timeout(5):
+                # Polled: the emulator's log is written by its own connection tasks.
+                while not emu.log.client_messages("realtime_input.audio"):  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            link.withdraw(half, "muted")
+            failed = await recorder.wait_for(TurnFailed, lambda e: e.turn_id == half)
+            connected = await recorder.wait_for(LinkConnected, lambda e: e.reconnects == 1)
+            after = link.send_text("what was the number?")
+            done = await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == after)
+        setups = [r.message["setup"] for r in emu.log.client_messages("setup")]
+
+    assert failed.reason == "withdrawn: muted"
+    assert connected.resumed
+    assert "handle" in setups[1]["sessionResumption"]
+    # The half sentence is not in the resumed conversation: the next turn is its second.
+    assert done.conversation_turn == 2
+    assert done.transcript.startswith("turn 2:")
+    assert not emu.log.client_messages("realtime_input.activityEnd")
+    assert len(emu.log.client_messages("realtime_input.activityStart")) == 1

@@ -30,6 +30,7 @@ def test_a_full_spec_parses_into_kind_typed_params_and_trigger() -> None:
         ("abort@conn=1-3", Trigger(conn=Span(1, 3))),
         ("abort@conn=2-", Trigger(conn=Span(2, None))),
         ("abort@conn=2,t=0.5,times=4", Trigger(t=0.5, conn=Span(2, 2), times=4)),
+        ("abort@turn=1,at=generated", Trigger(turn=Span(1, 1), at="generated")),
         ("abort", Trigger()),
     ],
 )
@@ -91,6 +92,8 @@ def test_connection_ranges_select_attempts() -> None:
         "quota:via=pigeon",
         "stall:s=-2",
         ":code=1",
+        "abort@turn=1,at=never",
+        "abort@t=1,at=generated",
     ],
 )
 def test_bad_specs_are_refused_with_a_reason(spec: str) -> None:
@@ -132,6 +135,7 @@ def test_python_construction_matches_the_parsed_form() -> None:
         "goaway:time_left=0.5,then=silence@t=0.2",
         "interrupt:after_ms=200@turn=1",
         "abort@msg=4,times=2",
+        "goaway:time_left=1@turn=1,at=generated",
     ],
 )
 def test_a_fault_prints_as_a_spec_that_parses_back_to_it(spec: str) -> None:

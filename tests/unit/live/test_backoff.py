@@ -8,7 +8,10 @@ import ssl
 from typing import Any
 
 import pytest
+from google import genai
 from google.genai import errors as genai_errors
+from google.genai import types
+from google.genai.live import AsyncSession
 from hypothesis import given
 from hypothesis import strategies as st
 from websockets.datastructures import Headers
@@ -17,6 +20,7 @@ from websockets.frames import Close
 from websockets.http11 import Response
 
 from talkbox.live.backoff import (
+    BUILT_AT,
     WAKE_SLACK_S,
     Action,
     Backoff,
@@ -98,7 +102,8 @@ def judged(exc: BaseException, *, during_setup: bool = False, sent_handle: bool 
         (http_refusal(403), Action.FATAL),
         (http_refusal(404), Action.FATAL),
         (http_refusal(400, b'{"error": {"message": "API key not valid."}}'), Action.FATAL),
-        (ssl.SSLCertVerificationError(1, "certificate verify failed"), Action.FATAL),
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), Action.RESUME),
+        (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), Action.RESUME),
     ],
 )
 def test_mid_session_failures_map_to_the_policy_table(exc: BaseException, action: Action) -> None:
@@ -201,7 +206,23 @@ def test_quota_waits_longer_and_honours_retry_after() -> None:
     backoff = Backoff(POLICY, random.Random(3))
     assert backoff.delay(Outcome(Action.QUOTA, "429")) >= 15.0
     told = Backoff(POLICY, random.Random(3)).delay(Outcome(Action.QUOTA, "429", retry_after_s=90))
-    assert told >= 90.0
+    assert told == 90.0
+
+
+@pytest.mark.parametrize("earlier_failures", [0, 1, 5])
+def test_a_retry_after_shorter_than_the_quota_backoff_is_when_the_next_attempt_comes(
+    earlier_failures: int,
+) -> None:
+    # One 429 with Retry-After: 20 once kept a box waiting 55 s (the doubled quota backoff).
+    backoff = Backoff(RetryPolicy(), random.Random(8))
+    for _ in range(earlier_failures):
+        backoff.delay(Outcome(Action.RESUME, "1006"))
+    assert backoff.delay(Outcome(Action.QUOTA, "429", retry_after_s=20)) == 20.0
+
+
+def test_a_retry_after_of_zero_still_waits_the_base_backoff() -> None:
+    zero = Outcome(Action.QUOTA, "429", retry_after_s=0)
+    assert Backoff(POLICY, random.Random(1)).delay(zero) == POLICY.base_s
 
 
 def test_a_retry_after_longer_than_the_fatal_wait_is_honoured_up_to_an_hour() -> None:
@@ -266,6 +287,119 @@ def test_any_other_refusal_body_is_folded_onto_one_line() -> None:
     assert len(outcome.reason) <= len("HTTP 503: ") + 300
 
 
+# ---------------------------------------------------------------- frames the SDK cannot read
+
+
+class OneFrame:
+    """A websocket that has one frame to give: what the SDK's _receive reads."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+    async def recv(self, decode: bool = True) -> bytes:
+        return self.raw
+
+
+async def sdk_reading(raw: bytes) -> BaseException:
+    """The exception the real SDK raises reading `raw` from the service."""
+    client = genai.Client(api_key="k", http_options=types.HttpOptions(api_version="v1beta"))
+    session = AsyncSession(api_client=client._api_client, websocket=OneFrame(raw))  # type: ignore[arg-type]
+    try:
+        await session._receive()
+    except Exception as exc:  # noqa: BLE001 - whatever the SDK raises is the point
+        return exc
+    raise AssertionError("the SDK read the frame")
+
+
+@pytest.mark.parametrize(
+    ("raw", "action", "words"),
+    [
+        (
+            b'{"error": {"code": 500, "message": "Internal error encountered.", '
+            b'"status": "INTERNAL"}}',
+            Action.RESUME,
+            "service error 500 INTERNAL: Internal error encountered.",
+        ),
+        (
+            b'{"error": {"code": 429, "message": "Quota exceeded for quota metric.", '
+            b'"status": "RESOURCE_EXHAUSTED"}}',
+            Action.QUOTA,
+            "service error 429 RESOURCE_EXHAUSTED: Quota exceeded for quota metric.",
+        ),
+        (
+            b'{"error": {"message": "The service is currently unavailable."}}',
+            Action.RESUME,
+            "service error: The service is currently unavailable.",
+        ),
+        (
+            b'{"somethingNew": {"value": 1}}',
+            Action.RESUME,
+            'malformed server message: an unknown message {"somethingNew": {"value": 1}}',
+        ),
+    ],
+    ids=["error-body", "quota-error-body", "message-only", "unknown-message"],
+)
+async def test_a_frame_the_sdk_cannot_read_is_told_in_the_services_words(
+    raw: bytes, action: Action, words: str
+) -> None:
+    exc = await sdk_reading(raw)
+    outcome = classify(exc, during_setup=False, sent_handle=True)
+    assert outcome.action is action
+    assert outcome.reason == words
+    assert "not supported between" not in outcome.reason
+
+
+async def test_a_frame_that_is_not_json_keeps_the_sdks_words() -> None:
+    exc = await sdk_reading(b"<html>not json")
+    outcome = classify(exc, during_setup=False, sent_handle=True)
+    assert outcome.reason == "malformed server message: Failed to parse response: b'<html>not json'"
+
+
+# ---------------------------------------------------------------- TLS failures
+
+BUILT = BUILT_AT.timestamp()
+
+
+def not_yet_valid() -> ssl.SSLCertVerificationError:
+    exc = ssl.SSLCertVerificationError(1, "certificate verify failed: certificate is not yet valid")
+    exc.verify_code = 9
+    exc.verify_message = "certificate is not yet valid"
+    return exc
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        not_yet_valid(),
+        ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
+        ssl.SSLError(1, "[SSL] record layer failure"),
+    ],
+    ids=["certificate-not-yet-valid", "plain-http-answer", "record-layer"],
+)
+def test_a_clock_before_the_build_date_is_named_in_any_tls_failure(exc: ssl.SSLError) -> None:
+    outcome = classify(exc, during_setup=True, sent_handle=True, now=86_400.0)
+    assert outcome.action is Action.RESUME
+    assert outcome.unreached
+    assert "the system clock says 1970-01-02 00:00 UTC" in outcome.reason
+    assert f"before this talkbox was built ({BUILT_AT:%Y-%m-%d})" in outcome.reason
+
+
+def test_a_certificate_not_yet_valid_by_a_plausible_clock_asks_whether_the_clock_is_behind() -> (
+    None
+):
+    outcome = classify(not_yet_valid(), during_setup=True, sent_handle=False, now=BUILT + 3600)
+    assert outcome.action is Action.RESUME
+    assert "not valid yet by this clock: is the clock behind?" in outcome.reason
+    assert "built" not in outcome.reason
+
+
+def test_a_plain_http_answer_to_the_client_hello_is_called_a_portal_or_proxy() -> None:
+    exc = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)")
+    outcome = classify(exc, during_setup=True, sent_handle=False, now=BUILT + 3600)
+    assert outcome.reason.startswith("TLS failure: ")
+    assert "captive portal" in outcome.reason
+
+
 # ---------------------------------------------------------------- the resume probe
 
 RESUME = Outcome(Action.RESUME, "1011 internal error")
@@ -281,6 +415,25 @@ def test_two_transient_setup_failures_while_resuming_earn_one_try_without_the_ha
     assert probe.connected() == 2
     assert not probe.skip_handle
     assert probe.state is ProbeState.NONE
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
+        OSError(101, "Network is unreachable"),
+        http_refusal(503),
+    ],
+    ids=["tls", "network", "http"],
+)
+def test_failures_before_the_session_is_reached_earn_no_try_without_the_handle(
+    exc: BaseException,
+) -> None:
+    probe = ResumeProbe()
+    for _ in range(4):
+        outcome = classify(exc, during_setup=True, sent_handle=True)
+        probe.failed(outcome, setup_done=False, sent_handle=True)
+    assert not probe.skip_handle
 
 
 def test_when_the_try_without_the_handle_fails_too_the_handle_is_kept() -> None:
@@ -340,6 +493,12 @@ def test_with_nothing_to_watch_the_connection_stays_until_something_changes() ->
 
 def test_a_requested_new_conversation_leaves_at_once() -> None:
     assert ending(restart_requested=True, between_turns=False) == Leave(EndReason.NEW_CONVERSATION)
+
+
+def test_a_withdrawn_turn_that_went_up_leaves_at_once_even_mid_turn() -> None:
+    assert ending(withdrawn=True, between_turns=False, go_away_deadline=200.0) == Leave(
+        EndReason.WITHDRAWN
+    )
 
 
 def test_after_a_goaway_the_link_leaves_between_turns_at_once() -> None:

@@ -51,6 +51,7 @@ class Link:
     )
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     leaving: bool = False
+    withdrawing: bool = False
     done: list[Turn] = field(default_factory=list)
     failed: list[tuple[Turn, str]] = field(default_factory=list)
 
@@ -65,6 +66,7 @@ class Link:
             idle_disconnect_s=0.0,
             answer_silence_s=SILENCE_S,
             leaving=lambda: self.leaving,
+            withdrawing=lambda: self.withdrawing,
             turn_done=self.done.append,
             fail_turn=self.fail_turn,
         )
