@@ -1,9 +1,10 @@
 """The real appliance in a child process for benchmarks/appliance.py, driven over stdin.
 
 Run: python benchmarks/_talkbox_box.py BASE_URL CA_FILE STATE_DIR hold|tap|wake
-`talkbox.app.Appliance` on `talkbox.hardware.hardware_parts` (ALSA PCMs `mic` and `speaker`
-from ALSA_CONFIG_PATH, gpiozero's MockFactory with MockPWMPin for the button). It says
-`ready` once idle and connected; `press`/`release` on stdin drive the button's mock pin.
+`talkbox.appliance.app.Appliance` on `talkbox.appliance.hardware.hardware_parts` (ALSA PCMs
+`mic` and `speaker` from ALSA_CONFIG_PATH, gpiozero's MockFactory with MockPWMPin for the
+button). It says `ready` once idle and connected; `press`/`release` on stdin drive the
+button's mock pin.
 `wake` is tap mode listening for okay_nabu: the spoken wake word opens the turns.
 """
 
@@ -18,10 +19,10 @@ from pathlib import Path
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from _common import announce, drive_from_stdin
-from talkbox.app import Appliance
+from talkbox.appliance.app import Appliance
+from talkbox.appliance.hardware import hardware_parts
 from talkbox.config import load_settings
 from talkbox.conversation import State
-from talkbox.hardware import hardware_parts
 
 BUTTON_PIN = 5
 MODEL = "gemini-3.8-live"

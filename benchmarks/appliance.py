@@ -4,8 +4,9 @@ Run: .venv/bin/python benchmarks/appliance.py [--turns 200] [--barge-ins 20] [--
      [--starts 5]
 Prints a table and writes benchmarks/results/appliance.json.
 
-Each box runs in a child process (benchmarks/_talkbox_box.py: `talkbox.app.Appliance` on
-`talkbox.hardware.hardware_parts` with a MockFactory button; benchmarks/reference_loop.py),
+Each box runs in a child process (benchmarks/_talkbox_box.py: `talkbox.appliance.app.Appliance`
+on `talkbox.appliance.hardware.hardware_parts` with a MockFactory button;
+benchmarks/reference_loop.py),
 so the child's CPU time and RSS (from /proc) are the box's alone. The emulator
 (gemini-3.8-live, real pacing) runs in this process's thread, the microphone is a FIFO this
 process feeds in real time (the infile of an ALSA `file` PCM), and the speaker FIFO is

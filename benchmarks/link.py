@@ -24,7 +24,7 @@ from typing import Any
 from _common import percentile, summary
 from talkbox.config import Settings, load_settings
 from talkbox.emulator import EmulatorOptions, EmulatorThread
-from talkbox.events import AnswerAudioReceived, LinkConnected, LinkEvent, TurnCompleted
+from talkbox.live.events import AnswerAudioReceived, LinkConnected, LinkEvent, TurnCompleted
 from talkbox.live.link import LiveLink
 from talkbox.live.tools import default_registry
 

@@ -34,10 +34,10 @@ from typing import Any
 
 from _common import percentile
 from talkbox.audio.denoise import DenoiseOptions, Denoiser
-from talkbox.endpoint import Decision, Endpointer, EndpointOptions
+from talkbox.hearing.endpoint import Decision, Endpointer, EndpointOptions
+from talkbox.hearing.vad import FRAME_BYTES, SpeechDetector, VadKind, make_vad
+from talkbox.hearing.wake import WakeOptions, WakeWordDetector, WakeWordSpec
 from talkbox.ports import Vad
-from talkbox.vad import FRAME_BYTES, SpeechDetector, VadKind, make_vad
-from talkbox.wake import WakeOptions, WakeWordDetector, WakeWordSpec
 
 ROOT = Path(__file__).parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "wake.json"

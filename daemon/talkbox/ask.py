@@ -18,7 +18,8 @@ from talkbox.audio.format import ANSWER_RATE_HZ, seconds
 from talkbox.audio.wav import write_wav
 from talkbox.config import Settings
 from talkbox.errors import LiveFatalError, UsageError
-from talkbox.events import (
+from talkbox.live.backoff import RetryPolicy
+from talkbox.live.events import (
     AnswerAudioReceived,
     LinkDisconnected,
     LinkEvent,
@@ -27,7 +28,6 @@ from talkbox.events import (
     TurnFailed,
     TurnResent,
 )
-from talkbox.live.backoff import RetryPolicy
 from talkbox.live.link import LiveLink
 from talkbox.live.session_config import build_client
 from talkbox.live.tools import default_registry

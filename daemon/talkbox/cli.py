@@ -180,8 +180,8 @@ def dispatch(argv: Sequence[str]) -> int:
         if unread is not None and not (args.command == "run" and "INVOCATION_ID" in os.environ):
             _say(f"talkbox: warning: {unread}", sys.stderr, logging.WARNING)
     if args.command == "check":
+        from talkbox.appliance.parts import box_notes
         from talkbox.config import check_report
-        from talkbox.parts import box_notes
 
         report = check_report(config, needs=_run_needs())
         _mask(report.secrets)
@@ -232,8 +232,8 @@ def _ask(config: Path | None, texts: list[str], *, out_dir: Path, as_json: bool)
 def _demo(config: Path | None, *, out_dir: Path, live: bool, wake: bool) -> int:
     """`talkbox demo`: on the emulator, or (--live) on Gemini with the user's settings."""
     from talkbox.config import AREAS, ConfigProblems, SystemFields, load_or_problems
-    from talkbox.demo import bench_settings, run_demo
-    from talkbox.demo_trigger import BUTTON_TAP, WAKE_WORD
+    from talkbox.demo.run import bench_settings, run_demo
+    from talkbox.demo.trigger import BUTTON_TAP, WAKE_WORD
     from talkbox.live.session_config import credential_problems
 
     # What opens the turn: the mock button's press and release, or the spoken wake word.
@@ -297,7 +297,7 @@ def _check_online(config: Path | None) -> int:
 
 def _ctl(args: argparse.Namespace) -> int:
     """`talkbox ctl VERB`: one request to the daemon, its answer printed as JSON."""
-    from talkbox.control import ask_daemon, candidates
+    from talkbox.appliance.control import ask_daemon, candidates
 
     # DaemonUnreachableError (exit 69) names each socket tried and why it did not answer.
     paths = [args.socket] if args.socket else candidates()
@@ -316,10 +316,10 @@ def _ctl(args: argparse.Namespace) -> int:
 
 def _run(config: Path | None) -> int:
     """`talkbox run`: every setting checked before anything opens, then the daemon."""
+    from talkbox.appliance.hardware import hardware_parts
+    from talkbox.appliance.parts import box_notes
+    from talkbox.appliance.serve import serve
     from talkbox.config import AREAS, ConfigProblems, load_or_problems
-    from talkbox.daemon import serve
-    from talkbox.hardware import hardware_parts
-    from talkbox.parts import box_notes
 
     loaded = load_or_problems(config, {})
     _mask(loaded.secrets)
@@ -342,7 +342,7 @@ def _run(config: Path | None) -> int:
 
 def _run_needs() -> tuple[Callable[[Settings], Sequence[str]], ...]:
     """What `run` needs beyond valid settings (`check` asks the same): key, wiring, files."""
-    from talkbox.hardware import preflight
+    from talkbox.appliance.hardware import preflight
     from talkbox.live.session_config import credential_problems
 
     return (credential_problems, preflight)

@@ -5,7 +5,7 @@ assert in its own words. `EventRecorder` stands in for the owner of a link's eve
 `run_in_background` runs a link (or anything with `run()`) for the duration of a block.
 `FakeMic`, `FakeSpeaker`, `FakeButton` and `FakeIndicator` are the appliance's ports
 (`talkbox.ports`) acting like the world: a microphone fed by the test (in real time or at
-once), a speaker that takes as long as the audio lasts, a button the test presses, an LED
+once), a speaker that takes as the audio lasts, a button the test presses, an LED
 whose every state is kept with its time.
 """
 
@@ -18,8 +18,9 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from talkbox.actions import Earcon, State
-from talkbox.appliance_events import (
+from talkbox.audio.format import ANSWER_RATE_HZ, INPUT_RATE_HZ, pcm_bytes, seconds
+from talkbox.conversation.actions import Earcon, State
+from talkbox.conversation.events import (
     ApplianceEvent,
     AudioDeviceFailed,
     AudioDeviceRecovered,
@@ -28,8 +29,7 @@ from talkbox.appliance_events import (
     DoublePressed,
     LongPressed,
 )
-from talkbox.audio.format import ANSWER_RATE_HZ, INPUT_RATE_HZ, pcm_bytes, seconds
-from talkbox.events import LinkEvent
+from talkbox.live.events import LinkEvent
 
 E = TypeVar("E")
 

@@ -5,7 +5,7 @@ and `DoublePressed`, posted to the event loop with `loop.call_soon_threadsafe` (
 calls back from its own threads: lgpio's one callback thread, a hold thread, or whoever
 drives a mock pin). A periodic level check (`watch()`, or `check_level()`) posts an edge the
 callbacks missed, a known gpiozero/lgpio failure on Bookworm. `GpioIndicator` shows the
-patterns of `talkbox.leds` on an LED, PWM LED or RGB LED.
+patterns of `talkbox.conversation.leds` on an LED, PWM LED or RGB LED.
 
 `open_gpio()` loads the pin factory the gpiozero way (GPIOZERO_PIN_FACTORY, e.g. `mock`, or
 the default lgpio → rpigpio → pigpio → native order); when none loads (no GPIO on this
@@ -27,10 +27,10 @@ from typing import Any, Final
 from gpiozero import LED, PWMLED, RGBLED, Button, Device
 from gpiozero.exc import BadPinFactory, GPIOZeroError, PinPWMUnsupported
 
-from talkbox.actions import State
-from talkbox.appliance_events import ButtonPressed, ButtonReleased, DoublePressed, LongPressed
+from talkbox.conversation.actions import State
+from talkbox.conversation.events import ButtonPressed, ButtonReleased, DoublePressed, LongPressed
+from talkbox.conversation.leds import Color, Effect, LedKind, Pattern, pattern
 from talkbox.errors import ConfigError
-from talkbox.leds import Color, Effect, LedKind, Pattern, pattern
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ def _scaled(color: Color, brightness: float) -> Color:
 
 
 class GpioIndicator:
-    """The `Indicator` port on gpiozero: shows each state's pattern from `talkbox.leds`."""
+    """The `Indicator` port on gpiozero: each state's pattern (`talkbox.conversation.leds`)."""
 
     def __init__(self, options: LedOptions, *, pin_factory: Any = None) -> None:
         """Claim the LED's pins (a `pwm` LED on pins without PWM falls back to `led`)."""

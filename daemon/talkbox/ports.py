@@ -2,7 +2,7 @@
 
 The appliance talks to devices only through these, so every part of it runs on fakes in
 tests (`talkbox.fakes`) and on the real adapters (`talkbox.audio.alsa`, `talkbox.gpio`,
-`talkbox.vad`) on a Pi. Adapters that call back from their own threads post events with
+`talkbox.hearing.vad`) on a Pi. Adapters that call back from their own threads post events with
 `loop.call_soon_threadsafe`; nothing here blocks the event loop.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Protocol
 
-from talkbox.actions import Earcon, State
+from talkbox.conversation.actions import Earcon, State
 
 
 class MicFrame(Protocol):
@@ -83,7 +83,7 @@ class Button(Protocol):
 
 
 class Indicator(Protocol):
-    """The LED: shows each state's pattern (`talkbox.leds`)."""
+    """The LED: shows each state's pattern (`talkbox.conversation.leds`)."""
 
     def show(self, state: State) -> None:
         """Show `state`'s pattern until told otherwise."""
@@ -121,7 +121,7 @@ class WakeDetection(Protocol):
 
 
 class WakeWords(Protocol):
-    """Listens for wake words in 20 ms frames of 16 kHz mono S16_LE (`talkbox.wake`)."""
+    """Listens for wake words in 20 ms frames of 16 kHz mono S16_LE (`talkbox.hearing.wake`)."""
 
     def process(self, frame: bytes) -> WakeDetection | None:
         """Take the next frame; a detection, or None."""

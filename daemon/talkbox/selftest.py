@@ -21,13 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TextIO
 
-from talkbox.actions import State
-from talkbox.appliance_events import ApplianceEvent, AudioDeviceFailed, ButtonPressed
+from talkbox.appliance.hardware import hardware_parts
+from talkbox.appliance.parts import Parts, button_options, led_options
 from talkbox.audio.format import INPUT_RATE_HZ, pcm_bytes, seconds
 from talkbox.audio.frames import Resampler, level_dbfs
 from talkbox.config import Settings
-from talkbox.hardware import hardware_parts
-from talkbox.parts import Parts, button_options, led_options
+from talkbox.conversation.actions import State
+from talkbox.conversation.events import ApplianceEvent, AudioDeviceFailed, ButtonPressed
 
 RECORD_S = 3.0
 PATTERN_S = 0.6

@@ -19,7 +19,7 @@ ClientFor = Callable[..., genai.Client]
 async def make_emulator() -> AsyncIterator[MakeEmulator]:
     """A factory: `await make_emulator(**EmulatorOptions fields)` -> a started Emulator.
 
-    Answers are sent as fast as possible unless `realtime=True` is passed; every emulator
+    Answers are sent as possible unless `realtime=True` is passed; every emulator
     made is stopped at teardown.
     """
     started: list[Emulator] = []

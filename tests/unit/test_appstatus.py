@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from talkbox.actions import State
-from talkbox.appliance_events import AudioDeviceFailed, AudioDeviceRecovered
-from talkbox.appstatus import Facts
-from talkbox.events import LinkConnected, LinkFailed, TurnCompleted, TurnFailed
+from talkbox.appliance.status import Facts
+from talkbox.conversation.actions import State
+from talkbox.conversation.events import AudioDeviceFailed, AudioDeviceRecovered
+from talkbox.live.events import LinkConnected, LinkFailed, TurnCompleted, TurnFailed
 
 CONNECTED = LinkConnected(resumed=False, conversation_id="c", reconnects=0, reason="start")
 MIC_GONE = AudioDeviceFailed(device="capture", reason="No such device")

@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from talkbox.appliance_events import ButtonPressed, MuteRequested
-from talkbox.control import (
+from talkbox.appliance.control import (
     MAX_NESTING,
     Request,
     RequestError,
@@ -15,7 +14,8 @@ from talkbox.control import (
     parse_request,
     runtime_dir,
 )
-from talkbox.mutestore import MuteStore
+from talkbox.appliance.mute import MuteStore
+from talkbox.conversation.events import ButtonPressed, MuteRequested
 
 
 def test_a_say_request_carries_its_text_and_a_volume_request_its_percent() -> None:

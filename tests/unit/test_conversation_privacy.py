@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from talkbox import appliance_events as ev
-from talkbox import conversation as cv
-from talkbox import events as link
 from talkbox.conversation import Mode, State, TurnOptions
+from talkbox.conversation import events as ev
+from talkbox.conversation import machine as cv
+from talkbox.live import events as link
 
 PREROLL_FRAMES = 5
 
@@ -35,7 +35,7 @@ COMPLETED = {
 
 @dataclass
 class Appliance:
-    """Carries out the actions like talkbox.app would, and checks every one of them."""
+    """Carries out the actions like talkbox.appliance.app would, and checks every one of them."""
 
     c: cv.Conversation
     led: State = State.STARTING

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from talkbox import appliance_events as ev
-from talkbox import conversation as cv
-from talkbox import events as link
 from talkbox.conversation import Earcon, Mode, State, TurnOptions
+from talkbox.conversation import events as ev
+from talkbox.conversation import machine as cv
+from talkbox.live import events as link
 
 CONNECTED = link.LinkConnected(resumed=False, conversation_id="c1", reconnects=0, reason="start")
 # A minute of failed connections: offline.

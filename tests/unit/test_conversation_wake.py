@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from talkbox import appliance_events as ev
-from talkbox import conversation as cv
-from talkbox import events as link
 from talkbox.conversation import Earcon, Mode, State
+from talkbox.conversation import events as ev
+from talkbox.conversation import machine as cv
+from talkbox.live import events as link
 
 from .test_conversation import (
     CONNECTED,

@@ -6,20 +6,20 @@ import asyncio
 import json
 from pathlib import Path
 
-from talkbox.actions import State
-from talkbox.appliance_events import ButtonPressed, ButtonReleased
-from talkbox.appstatus import TurnFacts
-from talkbox.demo_bench import (
+from talkbox.appliance.status import TurnFacts
+from talkbox.conversation.actions import State
+from talkbox.conversation.events import ButtonPressed, ButtonReleased
+from talkbox.conversation.leds import LedKind
+from talkbox.demo.bench import (
     QUESTION,
     WAKE_QUESTION,
     first_words_end_s,
     question,
     speech_end_s,
 )
-from talkbox.demo_report import RecordingIndicator, Timeline, Wire, figure_lines, timeline_lines
+from talkbox.demo.report import RecordingIndicator, Timeline, Wire, figure_lines, timeline_lines
 from talkbox.fakes import FakeIndicator
 from talkbox.gpio import ButtonOptions, GpioButton, GpioIndicator, LedOptions, MockPins
-from talkbox.leds import LedKind
 
 ROOT = Path(__file__).parents[2]
 

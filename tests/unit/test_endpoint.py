@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from talkbox.endpoint import Decision, Endpointer, EndpointOptions, Phase, PreRoll
+from talkbox.hearing.endpoint import Decision, Endpointer, EndpointOptions, Phase, PreRoll
 
 FRAME_S = 0.02
 LOUD, QUIET = -20.0, -70.0

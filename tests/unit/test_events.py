@@ -9,8 +9,8 @@ import typing
 
 import pytest
 
-from talkbox import events
 from talkbox.audio.format import ANSWER_RATE_HZ
+from talkbox.live import events
 
 EVENT_CLASSES = [
     cls

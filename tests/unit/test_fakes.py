@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from talkbox.events import GenerationCompleted, TurnSent
 from talkbox.fakes import EventRecorder, run_in_background
+from talkbox.live.events import GenerationCompleted, TurnSent
 
 
 async def test_the_recorder_keeps_events_in_order_and_filters_by_type() -> None:

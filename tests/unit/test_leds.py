@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from talkbox.conversation import State
-from talkbox.leds import PATTERNS, Effect, LedKind, pattern
+from talkbox.conversation.leds import PATTERNS, Effect, LedKind, pattern
 
 
 @pytest.mark.parametrize("kind", list(LedKind))

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from talkbox.appliance.parts import button_options, led_options, turn_options
 from talkbox.config import load_settings
 from talkbox.conversation import Mode
-from talkbox.leds import LedKind
-from talkbox.parts import button_options, led_options, turn_options
+from talkbox.conversation.leds import LedKind
 
 
 @pytest.fixture(autouse=True)

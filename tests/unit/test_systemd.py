@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from talkbox.systemd import Notifier
+from talkbox.appliance.systemd import Notifier
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from talkbox.endpoint import Decision, Endpointer, EndpointOptions
-from talkbox.vad import (
+from talkbox.hearing.endpoint import Decision, Endpointer, EndpointOptions
+from talkbox.hearing.vad import (
     FRAME_BYTES,
     SILENCE_DBFS,
     SileroVad,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from talkbox.errors import ConfigError
-from talkbox.wake import (
+from talkbox.hearing.wake import (
     BUILTIN_WAKE_WORDS,
     WakeOptions,
     WakeWordDetector,
@@ -142,7 +142,7 @@ def test_a_model_file_that_is_not_a_tflite_model_is_a_config_error_not_a_crash(
     code = (
         "import sys\n"
         "from talkbox.errors import ConfigError\n"
-        "from talkbox.wake import WakeOptions, WakeWordDetector, WakeWordSpec\n"
+        "from talkbox.hearing.wake import WakeOptions, WakeWordDetector, WakeWordSpec\n"
         "try:\n"
         "    WakeWordDetector(WakeOptions(wake_words=(WakeWordSpec(source=sys.argv[1]),)))\n"
         "except ConfigError as error:\n"

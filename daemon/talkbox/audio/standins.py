@@ -120,7 +120,7 @@ SPEAKER_PIPE_BYTES = 4096
 def drain_in_real_time(fifo: Path, out: Path, rate: int) -> None:
     """Copy what is written into `fifo` to `out` at `rate` Hz mono S16_LE, until its writer closes.
 
-    The speaker's clock: a `file` PCM over a null slave writes as fast as it is fed
+    The speaker's clock: a `file` PCM over a null slave writes as it is fed
     (docs/platform.md §2.2), so this reader, pacing itself, is what makes playback take as
     long as the audio. The pipe is made small before any writer can fill it.
     """

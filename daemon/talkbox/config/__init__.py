@@ -38,10 +38,10 @@ from talkbox.config.loading import (
     variable_name,
     variable_names,
 )
+from talkbox.config.models import DEFAULT_MODEL
 from talkbox.config.settings import AREAS, Settings
 from talkbox.config.system import SYSTEM_STATE_DIR, SystemFields, default_state_dir
 from talkbox.config.turns import TurnFields
-from talkbox.live.models import DEFAULT_MODEL
 
 __all__ = [
     "API_KEY_VARIABLES",

@@ -1,7 +1,7 @@
 """The Hands-free area: the wake word, and what cleans up the microphone's audio first.
 
-The wake words are checked here as far as a setting can be: a built-in name, or an absolute
-path to a model's JSON config that exists. Whether the model loads is `talkbox.wake`'s
+The wake words are checked here as a setting can be: a built-in name, or an absolute
+path to a model's JSON config that exists. Whether the model loads is `talkbox.hearing.wake`'s
 question, asked when the daemon starts (config imports no adapter: tests/unit/test_layers.py).
 """
 

@@ -23,8 +23,7 @@ from talkbox.config.fields import (
     shown_path,
 )
 from talkbox.config.files import exists, problem_of, read_text
-from talkbox.errors import ConfigError
-from talkbox.live.models import (
+from talkbox.config.models import (
     DEFAULT_MODEL,
     ModelRow,
     ProactiveAudio,
@@ -33,6 +32,7 @@ from talkbox.live.models import (
     ThinkingLevel,
     model_row,
 )
+from talkbox.errors import ConfigError
 
 API_KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 CREDENTIAL_NAME = "gemini_api_key"
@@ -60,7 +60,7 @@ _MODEL = re.compile(r"^(models/)?[a-z0-9][a-z0-9._-]{0,127}$")
 
 
 def context_window_tokens(model: str, backend: Literal["gemini", "vertex"] = "gemini") -> int:
-    """The context window of a Live model, in tokens (its row in `talkbox.live.models`)."""
+    """The context window of a Live model, in tokens (its row in `talkbox.config.models`)."""
     return model_row(model, backend=backend).context_window_tokens
 
 
@@ -550,7 +550,7 @@ class LiveFields(Area):
 
     @property
     def model_row(self) -> ModelRow:
-        """What the configured model accepts and how it behaves (`talkbox.live.models`)."""
+        """What the configured model accepts and how it behaves (`talkbox.config.models`)."""
         return model_row(self.model, backend=self.backend)
 
     @property

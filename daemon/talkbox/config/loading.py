@@ -18,6 +18,7 @@ from typing import Any, get_args
 
 from pydantic import SecretStr, ValidationError
 
+from talkbox.config.envfile import EnvFile, read_env_file
 from talkbox.config.fields import (
     ENV_PREFIX,
     GIVEN,
@@ -32,7 +33,6 @@ from talkbox.config.fields import (
 from talkbox.config.files import problem_of
 from talkbox.config.live import credential_path
 from talkbox.config.settings import AREAS, FILE_VALUES, Settings
-from talkbox.envfile import EnvFile, read_env_file
 from talkbox.errors import ConfigError
 
 # --- names ---

@@ -15,13 +15,13 @@ from pydantic_settings import (
 )
 
 from talkbox.config.audio import AudioFields
+from talkbox.config.envfile import read_env_file
 from talkbox.config.fields import ENV_PREFIX, Area
 from talkbox.config.gpio import GpioFields
 from talkbox.config.hands_free import HandsFreeFields
 from talkbox.config.live import LiveFields
 from talkbox.config.system import SystemFields
 from talkbox.config.turns import TurnFields
-from talkbox.envfile import read_env_file
 
 AREAS: tuple[type[Area], ...] = (
     LiveFields,

@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--fast",
         action="store_true",
-        help="send answer audio as fast as possible, not at real time",
+        help="send answer audio as possible, not at real time",
     )
     parser.add_argument(
         "--chunk-ms",

@@ -388,7 +388,7 @@ class Fault:
 
     @property
     def exhausted(self) -> bool:
-        """True once the fault has fired as often as its trigger allows."""
+        """True once the fault has fired as its trigger allows."""
         limit = self.trigger.limit
         return limit != 0 and self.fired >= limit
 

@@ -162,7 +162,7 @@ class Responder:
             state.task.cancel()
 
     async def run(self) -> None:
-        """Answer queued turns in order, for as long as the connection lives."""
+        """Answer queued turns in order, for as the connection lives."""
         while True:
             turn = await self.turns.get()
             assert self.conn.session is not None

@@ -22,7 +22,7 @@ from enum import StrEnum
 from google.genai import errors as genai_errors
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from talkbox.live.models import DEFAULT_MODEL
+from talkbox.config.models import DEFAULT_MODEL
 
 
 class Action(StrEnum):
@@ -401,7 +401,7 @@ class Outage:
     """Failed connections in a row since the link last had a stable one (pure, clock given).
 
     A connection that finishes setup and is cut soon after does not end an outage: a box
-    whose every connection aborts is as offline as one that cannot connect. Only a stable
+    whose every connection aborts is as one that cannot connect. Only a stable
     connection (`RetryPolicy.stable_after_s`, the backoff's own rule) ends it.
     """
 

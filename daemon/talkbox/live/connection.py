@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from google.genai import types
 from google.genai.live import AsyncSession
 
-from talkbox import events
 from talkbox.audio.format import INPUT_MIME
-from talkbox.live import messages
+from talkbox.live import events, messages
 from talkbox.live.backoff import (
     EndReason,
     Leave,

@@ -16,7 +16,7 @@ Use: `link = LiveLink(settings, emit, tools=...)`, run `link.run()` as a task of
 TaskGroup, and call the sending methods (`send_text`, `start_turn` / `send_audio` /
 `end_turn`, `end_audio_stream`, `send_tool_response`, `new_conversation`) from the event loop
 at any time, connected or not; `status()` says where the link stands. `emit` receives every
-`talkbox.events.LinkEvent`; it is called from the receive loop (and for a refused turn from
+`talkbox.live.events.LinkEvent`; it is called from the receive loop (and for a refused turn from
 the sending method), so it must neither block nor raise (put the event on a queue).
 
 Tools: the composer passes the `talkbox.live.tools.ToolRunner` to offer (usually
@@ -43,8 +43,8 @@ from google import genai
 from google.genai import types
 from google.genai.live import AsyncSession
 
-from talkbox import events
 from talkbox.config import Settings
+from talkbox.live import events
 from talkbox.live.backoff import (
     Action,
     Backoff,

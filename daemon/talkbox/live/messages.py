@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from google.genai import types
 
-from talkbox.events import ToolCall, Usage
+from talkbox.live.events import ToolCall, Usage
 
 
 def parse_duration(text: str | None) -> float | None:

@@ -5,7 +5,7 @@
 
 The setup is the one the daemon sends (the same LiveConnectConfig, tools included), so a
 model that refuses an option says so here in its own words. Nothing else is sent: no audio,
-no turn; the connection is closed as soon as setup completes. The failure is judged by the
+no turn; the connection is closed as setup completes. The failure is judged by the
 link's own policy (`talkbox.live.backoff.classify`): a refusal retrying cannot fix (a key,
 a model, a setup the model refuses) exits 78, anything else (the network, quota) exits 1.
 """

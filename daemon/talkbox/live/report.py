@@ -1,7 +1,7 @@
 """The link's words: what happened becomes one event for the owner and at most one log line.
 
 `LinkReport` is handed facts (from the ledger, the conversation and the policies) and says
-them: it emits the `talkbox.events` event and writes the journal line, so the wording of
+them: it emits the `talkbox.live.events` event and writes the journal line, so the wording of
 both lives in one place and is tested without a connection. It decides nothing; the link
 decides when each thing happened. The lines go to the link's logger, `talkbox.live.link`,
 where they have always been.
@@ -16,7 +16,8 @@ from typing import Literal
 from google.genai import types
 
 from talkbox.audio.format import ANSWER_RATE_HZ
-from talkbox.events import (
+from talkbox.live.backoff import EndReason, OutageStep
+from talkbox.live.events import (
     AnswerAudioReceived,
     AnswerInterrupted,
     ContextCompressed,
@@ -35,7 +36,6 @@ from talkbox.events import (
     Usage,
     UsageReported,
 )
-from talkbox.live.backoff import EndReason, OutageStep
 from talkbox.live.messages import ContentRead, reported_calls
 from talkbox.live.turns import Refusal, RefusedBy, Turn, TurnFacts
 

@@ -1,6 +1,6 @@
 """Settings → the google-genai client and the one LiveConnectConfig the link connects with.
 
-Only what the model's row (`talkbox.live.models`) accepts goes into the setup: a thinking
+Only what the model's row (`talkbox.config.models`) accepts goes into the setup: a thinking
 level where the model takes one, affective dialog and the proactivity block only where they
 are offered (config refuses them elsewhere), and a Developer API version that is always the
 configured one, v1beta by default (docs/live-models.md §2, §3).
@@ -22,8 +22,8 @@ from google.auth.exceptions import DefaultCredentialsError
 from google.genai import types
 
 from talkbox.config import Settings, shown
+from talkbox.config.models import ProactiveAudio
 from talkbox.errors import ConfigError
-from talkbox.live.models import ProactiveAudio
 
 # websockets' defaults ping every 20 s and give up after 20 s without a pong; the real
 # service has been measured answering pings in 8-30 s (docs/live-protocol.md §1.3), which would

@@ -18,8 +18,8 @@ from enum import StrEnum
 from google.genai import types
 
 from talkbox.audio.format import ANSWER_RATE_HZ, INPUT_RATE_HZ, pcm_bytes, seconds
-from talkbox.events import Usage
 from talkbox.live.answer_end import end_due
+from talkbox.live.events import Usage
 from talkbox.live.messages import ContentRead
 from talkbox.live.outbox import Op, OpKind, Outbox
 

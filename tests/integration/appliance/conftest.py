@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from talkbox.app import Appliance
+from talkbox.appliance.app import Appliance
+from talkbox.appliance.parts import FakeWorld, fake_parts, new_fake_world
+from talkbox.appliance.systemd import Notifier
 from talkbox.config import Settings, load_settings
 from talkbox.conversation import State
 from talkbox.emulator import Emulator
 from talkbox.fakes import FakeMic, frame_bytes
 from talkbox.live.backoff import RetryPolicy
-from talkbox.parts import FakeWorld, fake_parts, new_fake_world
-from talkbox.systemd import Notifier
 
 DATA = Path(__file__).parents[2] / "data"
 SPEECH = json.loads((DATA / "speech.json").read_text(encoding="utf-8"))

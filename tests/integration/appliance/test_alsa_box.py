@@ -23,12 +23,12 @@ from typing import Any
 
 import pytest
 
-from talkbox.app import Appliance
-from talkbox.appliance_events import ButtonPressed, ButtonReleased
+from talkbox.appliance.app import Appliance
+from talkbox.appliance.hardware import hardware_parts
 from talkbox.audio.standins import AsoundConf, LiveMic, correlation, file_pcm
 from talkbox.conversation import State
+from talkbox.conversation.events import ButtonPressed, ButtonReleased
 from talkbox.emulator import Emulator
-from talkbox.hardware import hardware_parts
 
 from .conftest import (
     FAST_POLICY,

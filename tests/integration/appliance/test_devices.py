@@ -6,9 +6,9 @@ import asyncio
 import socket
 from pathlib import Path
 
+from talkbox.appliance.systemd import Notifier
 from talkbox.conversation import Earcon, State
 from talkbox.live.backoff import RetryPolicy
-from talkbox.systemd import Notifier
 
 from .conftest import MakeEmulator, recording, running_box, until
 

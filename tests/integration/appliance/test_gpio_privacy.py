@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from talkbox.app import Appliance
+from talkbox.appliance.app import Appliance
+from talkbox.appliance.parts import Parts, gpio_parts, new_fake_world
 from talkbox.conversation import State
-from talkbox.leds import BLUE
-from talkbox.parts import Parts, gpio_parts, new_fake_world
-from talkbox.vad import WebRtcVad
+from talkbox.conversation.leds import BLUE
+from talkbox.hearing.vad import WebRtcVad
 
 from .conftest import (
     FAST_POLICY,

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from talkbox.appliance_events import MuteRequested, UnmuteRequested
 from talkbox.conversation import State
+from talkbox.conversation.events import MuteRequested, UnmuteRequested
 
 from .conftest import (
     DATA,

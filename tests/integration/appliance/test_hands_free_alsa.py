@@ -20,10 +20,10 @@ import pytest
 import soxr
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from talkbox.app import Appliance
+from talkbox.appliance.app import Appliance
+from talkbox.appliance.hardware import hardware_parts
 from talkbox.audio.standins import LiveMic, asound_conf, file_pcm
 from talkbox.conversation import State
-from talkbox.hardware import hardware_parts
 
 from .conftest import DATA, FAST_POLICY, MakeEmulator, audio_records, box_settings, until
 from .test_gpio_privacy import BLUE_PIN, DELIVERY_S, GREEN, RED, blue_spans

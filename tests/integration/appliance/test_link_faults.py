@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from talkbox.appliance_events import DoublePressed, MuteRequested, UnmuteRequested
 from talkbox.conversation import Earcon, State
+from talkbox.conversation.events import DoublePressed, MuteRequested, UnmuteRequested
 from talkbox.emulator import Emulator
 from talkbox.live.backoff import RetryPolicy
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from talkbox.appliance.parts import gpio_parts
 from talkbox.config import load_settings
-from talkbox.parts import gpio_parts
 
 
 async def test_without_gpio_hardware_one_warning_and_no_button_or_led(

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from talkbox.control import ask_daemon
+from talkbox.appliance.control import ask_daemon
+from talkbox.appliance.parts import CAPTURE, fake_parts, new_fake_world
+from talkbox.appliance.serve import serve
+from talkbox.appliance.systemd import Notifier
 from talkbox.conversation import State
-from talkbox.daemon import serve
-from talkbox.parts import CAPTURE, fake_parts, new_fake_world
-from talkbox.systemd import Notifier
 
 from .conftest import FAST_POLICY, MakeEmulator, Room, box_settings, recording, running_box, until
 

@@ -192,7 +192,7 @@ async def test_an_answer_sent_four_times_faster_than_real_time_is_played_whole(
         spoke_for = asyncio.get_running_loop().time() - started
     answer = answer_sent(emulator)
     assert box.world.speaker.audio == answer
-    # Speaking lasts as long as the answer plays, not as long as it took to arrive.
+    # Speaking lasts as the answer plays, not as it took to arrive.
     assert spoke_for >= seconds(answer, 24_000) - 0.1
 
 

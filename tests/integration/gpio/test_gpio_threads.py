@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from talkbox.appliance_events import ButtonPressed, ButtonReleased, LongPressed
 from talkbox.conversation import State
+from talkbox.conversation.events import ButtonPressed, ButtonReleased, LongPressed
+from talkbox.conversation.leds import LedKind
 from talkbox.gpio import ButtonEvent, ButtonOptions, GpioButton, GpioIndicator, LedOptions
-from talkbox.leds import LedKind
 
 PIN, LED_PIN = 17, 22
 WITHIN_S = 5.0

@@ -16,7 +16,9 @@ import trustme
 
 from talkbox.ask import ask
 from talkbox.emulator import Emulator, EmulatorOptions
-from talkbox.events import (
+from talkbox.fakes import EventRecorder, run_in_background
+from talkbox.live.backoff import Action, Backoff, Outcome, RetryPolicy
+from talkbox.live.events import (
     ContextCompressed,
     ConversationRestarted,
     LinkConnected,
@@ -25,8 +27,6 @@ from talkbox.events import (
     TurnCompleted,
     TurnFailed,
 )
-from talkbox.fakes import EventRecorder, run_in_background
-from talkbox.live.backoff import Action, Backoff, Outcome, RetryPolicy
 from talkbox.live.handles import HANDLE_LIFETIME_S, HandleStore, StoredHandle
 from talkbox.live.link import LiveLink
 

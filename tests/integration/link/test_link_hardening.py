@@ -13,14 +13,14 @@ import pytest
 
 from talkbox.ask import ask
 from talkbox.emulator import Emulator, EmulatorOptions
-from talkbox.events import (
+from talkbox.fakes import EventRecorder, run_in_background
+from talkbox.live.events import (
     ContextCompressed,
     ConversationRestarted,
     LinkConnected,
     LinkDisconnected,
     TurnCompleted,
 )
-from talkbox.fakes import EventRecorder, run_in_background
 from talkbox.live.link import LiveLink
 
 from .conftest import FAST_POLICY, emulator_settings

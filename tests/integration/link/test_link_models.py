@@ -1,6 +1,6 @@
 """The link on each model row of today's service, through the real SDK and the strict emulator.
 
-The emulator has its own model table (it shares nothing with `talkbox.live.models`), so a
+The emulator has its own model table (it shares nothing with `talkbox.config.models`), so a
 setup the client builds wrongly for a model is refused here as the service would refuse it.
 """
 
@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from talkbox.emulator import Emulator, EmulatorOptions
-from talkbox.events import (
+from talkbox.fakes import EventRecorder, run_in_background
+from talkbox.live import answer_end
+from talkbox.live.events import (
     AnswerAudioReceived,
     GenerationCompleted,
     LinkEvent,
@@ -23,8 +25,6 @@ from talkbox.events import (
     TurnCompleted,
     TurnFailed,
 )
-from talkbox.fakes import EventRecorder, run_in_background
-from talkbox.live import answer_end
 from talkbox.live.link import LiveLink
 from talkbox.live.tools import NON_BLOCKING, NoArguments, Scheduling, ToolRegistry, ToolResult
 from talkbox.live.tools import default_registry as tools_for_test

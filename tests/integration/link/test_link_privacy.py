@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from talkbox.emulator import Emulator, EmulatorOptions, Record
-from talkbox.events import LinkConnected, TurnCompleted, TurnFailed
 from talkbox.fakes import EventRecorder, run_in_background
 from talkbox.live.backoff import RetryPolicy
+from talkbox.live.events import LinkConnected, TurnCompleted, TurnFailed
 from talkbox.live.link import LiveLink
 
 from .conftest import FAST_POLICY, emulator_settings

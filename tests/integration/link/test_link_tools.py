@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from talkbox.emulator import Emulator, EmulatorOptions
-from talkbox.events import (
+from talkbox.fakes import EventRecorder, run_in_background
+from talkbox.live.events import (
     AnswerInterrupted,
     LinkConnected,
     ToolCallCancelled,
@@ -17,7 +18,6 @@ from talkbox.events import (
     TurnCompleted,
     TurnFailed,
 )
-from talkbox.fakes import EventRecorder, run_in_background
 from talkbox.live.handles import HandleStore
 from talkbox.live.link import LiveLink
 from talkbox.live.tools import NoArguments, ToolRegistry, ToolResult, default_registry

@@ -19,7 +19,8 @@ from talkbox.ask import ask
 from talkbox.audio.wav import read_wav
 from talkbox.config import Settings
 from talkbox.emulator import Emulator, EmulatorOptions, Record
-from talkbox.events import (
+from talkbox.fakes import EventRecorder, run_in_background
+from talkbox.live.events import (
     AnswerAudioReceived,
     GoAwayReceived,
     LinkConnected,
@@ -30,7 +31,6 @@ from talkbox.events import (
     TurnSent,
     UsageReported,
 )
-from talkbox.fakes import EventRecorder, run_in_background
 from talkbox.live.handles import HandleStore
 from talkbox.live.link import LiveLink
 from talkbox.live.outbox import MAX_LOOSE_AUDIO_FRAMES
@@ -40,7 +40,7 @@ from .conftest import FAST_POLICY, emulator_settings
 
 
 def speech(seconds: float, rate: int = 16_000) -> list[bytes]:
-    """20 ms frames of a loud 220 Hz tone: speech as far as the emulator can tell."""
+    """20 ms frames of a loud 220 Hz tone: speech as the emulator can tell."""
     frames = []
     per_frame = rate // 50
     for f in range(int(seconds * 50)):

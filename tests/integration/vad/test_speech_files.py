@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from talkbox.endpoint import Decision, Endpointer, EndpointOptions
-from talkbox.vad import FRAME_BYTES, FRAME_MS, SpeechDetector, WebRtcVad
+from talkbox.hearing.endpoint import Decision, Endpointer, EndpointOptions
+from talkbox.hearing.vad import FRAME_BYTES, FRAME_MS, SpeechDetector, WebRtcVad
 
 DATA = Path(__file__).parents[2] / "data"
 SPEECH = json.loads((DATA / "speech.json").read_text(encoding="utf-8"))

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from talkbox import appliance_events as ev
-from talkbox import conversation as cv
-from talkbox import events as link
-from talkbox.endpoint import Decision, Endpointer, EndpointOptions, PreRoll
-from talkbox.vad import FRAME_BYTES, FRAME_MS, SpeechDetector, WebRtcVad
+from talkbox.conversation import events as ev
+from talkbox.conversation import machine as cv
+from talkbox.hearing.endpoint import Decision, Endpointer, EndpointOptions, PreRoll
+from talkbox.hearing.vad import FRAME_BYTES, FRAME_MS, SpeechDetector, WebRtcVad
+from talkbox.live import events as link
 
 DATA = Path(__file__).parents[2] / "data"
 SPEECH = json.loads((DATA / "speech.json").read_text(encoding="utf-8"))
@@ -31,7 +31,7 @@ DECISIONS = {
 
 
 class Appliance:
-    """The frame handling of talkbox.app, without devices: records what went upstream."""
+    """The frame handling of talkbox.appliance.app, without devices: records what went upstream."""
 
     def __init__(self) -> None:
         self.c, _ = cv.start(cv.TurnOptions(mode=cv.Mode.TAP))

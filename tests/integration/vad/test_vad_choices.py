@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from talkbox.audio.denoise import DenoiseOptions, Denoiser
-from talkbox.endpoint import Decision, Endpointer, EndpointOptions
-from talkbox.vad import FRAME_BYTES, FRAME_MS, SpeechDetector, VadKind, make_vad
+from talkbox.hearing.endpoint import Decision, Endpointer, EndpointOptions
+from talkbox.hearing.vad import FRAME_BYTES, FRAME_MS, SpeechDetector, VadKind, make_vad
 
 DATA = Path(__file__).parents[2] / "data"
 SPEECH = json.loads((DATA / "speech.json").read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from talkbox.audio.denoise import DenoiseOptions, Denoiser
-from talkbox.wake import (
+from talkbox.hearing.wake import (
     Detection,
     WakeOptions,
     WakeWordDetector,

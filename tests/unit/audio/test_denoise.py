@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from talkbox.audio.denoise import CHUNK_BYTES, DenoiseOptions, Denoiser
-from talkbox.vad import frame_dbfs
+from talkbox.hearing.vad import frame_dbfs
 
 DATA = Path(__file__).parents[2] / "data"
 FRAME_BYTES = 640

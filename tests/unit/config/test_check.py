@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 import trustme
 
+from talkbox.appliance.parts import box_notes
 from talkbox.config import CheckReport, check_report, load_settings, variable_names
 from talkbox.errors import ExitCode
-from talkbox.parts import box_notes
 
 SECRET = "AIzaSyCheckKey-abcdefghijklmnopqrstuvwx"
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from talkbox.envfile import parse_env_file
+from talkbox.config.envfile import parse_env_file
 
 
 def test_comments_and_blank_lines_are_skipped() -> None:

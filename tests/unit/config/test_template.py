@@ -11,8 +11,8 @@ from talkbox.config import (
     variable_name,
     variable_names,
 )
+from talkbox.config.envfile import parse_env_file
 from talkbox.config.fields import info_of
-from talkbox.envfile import parse_env_file
 
 TEMPLATE = Path(__file__).resolve().parents[3] / "config" / "talkbox.env"
 ASSIGNMENT = re.compile(r"^# ([A-Z][A-Z0-9_]*)=(.*)$")

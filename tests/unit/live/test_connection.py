@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 import pytest
 from google.genai import types
 
-from talkbox.events import (
+from talkbox.fakes import EventRecorder
+from talkbox.live.backoff import EndReason, ServiceSilent
+from talkbox.live.connection import Connection, EndConnection, LinkSide
+from talkbox.live.events import (
     ContextCompressed,
     GoAwayReceived,
     ToolCallCancelled,
@@ -20,9 +23,6 @@ from talkbox.events import (
     TurnSent,
     UsageReported,
 )
-from talkbox.fakes import EventRecorder
-from talkbox.live.backoff import EndReason, ServiceSilent
-from talkbox.live.connection import Connection, EndConnection, LinkSide
 from talkbox.live.handles import Conversation
 from talkbox.live.outbox import OpKind
 from talkbox.live.report import LinkReport

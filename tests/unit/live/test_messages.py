@@ -7,7 +7,7 @@ from google.genai import types
 from hypothesis import given
 from hypothesis import strategies as st
 
-from talkbox.events import ToolCall, Usage
+from talkbox.live.events import ToolCall, Usage
 from talkbox.live.messages import (
     ends_turn,
     new_handle,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from talkbox.live.models import (
+from talkbox.config.models import (
     DEFAULT_MODEL,
     ROWS,
     Family,

@@ -6,7 +6,9 @@ import logging
 
 import pytest
 
-from talkbox.events import (
+from talkbox.fakes import EventRecorder
+from talkbox.live.backoff import EndReason, OutageStep
+from talkbox.live.events import (
     AnswerAudioReceived,
     AnswerInterrupted,
     ConversationRestarted,
@@ -18,8 +20,6 @@ from talkbox.events import (
     TurnFailed,
     Usage,
 )
-from talkbox.fakes import EventRecorder
-from talkbox.live.backoff import EndReason, OutageStep
 from talkbox.live.messages import ContentRead
 from talkbox.live.report import LinkReport, format_turn_facts
 from talkbox.live.turns import Refusal, RefusedBy, TurnFacts

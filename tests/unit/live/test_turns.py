@@ -8,7 +8,7 @@ import pytest
 from google.genai import types
 
 from talkbox.audio.format import ANSWER_RATE_HZ, pcm_bytes
-from talkbox.events import Usage
+from talkbox.live.events import Usage
 from talkbox.live.messages import ContentRead
 from talkbox.live.outbox import MAX_LOOSE_AUDIO_FRAMES, Op, OpKind
 from talkbox.live.turns import (

@@ -11,10 +11,21 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from talkbox.actions import State
-from talkbox.appstatus import TurnFacts
-from talkbox.leds import AMBER, BLUE, CYAN, GREEN, MAGENTA, RED, WHITE, Color, Effect, LedKind
-from talkbox.leds import pattern as led_pattern
+from talkbox.appliance.status import TurnFacts
+from talkbox.conversation.actions import State
+from talkbox.conversation.leds import (
+    AMBER,
+    BLUE,
+    CYAN,
+    GREEN,
+    MAGENTA,
+    RED,
+    WHITE,
+    Color,
+    Effect,
+    LedKind,
+)
+from talkbox.conversation.leds import pattern as led_pattern
 from talkbox.ports import Indicator
 
 PinLevels = Sequence[tuple[float, float]]

@@ -2,7 +2,7 @@
 
 - microphone: an ALSA `file` PCM whose infile is a FIFO fed in real time (`LiveMic`);
 - speaker: an ALSA `file` PCM writing into a FIFO a subprocess drains in real time
-  (`PacedSpeaker`), so `speaking` lasts as long as the answer;
+  (`PacedSpeaker`), so `speaking` lasts as the answer;
 - button and LED: gpiozero's MockFactory with PWM pins (`MockPins`), an RGB LED;
 - ALSA_CONFIG_PATH names a configuration holding only these two PCMs (docs/platform.md §2).
 """

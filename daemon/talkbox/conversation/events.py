@@ -1,6 +1,6 @@
 """The appliance's own events: button, wake word, voice activity, playback, devices, timers.
 
-Like `talkbox.events` (the link's events) they are frozen, keyword-only and named in the past
+Like `talkbox.live.events` (the link's events) they are frozen, keyword-only and named in the past
 tense. Adapters post them to the event loop; the control task applies them, together with the
 link's events, to `talkbox.conversation`.
 """

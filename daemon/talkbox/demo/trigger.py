@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from talkbox.actions import State
-from talkbox.app import Appliance
-from talkbox.demo_bench import (
+from talkbox.appliance.app import Appliance
+from talkbox.conversation.actions import State
+from talkbox.demo.bench import (
     BUTTON_PIN,
     QUESTION,
     WAKE_QUESTION,
@@ -27,7 +27,7 @@ from talkbox.demo_bench import (
     speech_end_s,
     until,
 )
-from talkbox.demo_report import Timeline
+from talkbox.demo.report import Timeline
 
 TAP_S: Final = 0.15
 """How long the simulated finger holds the button: longer than its bounce time."""
@@ -62,7 +62,7 @@ class Trigger:
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Settings the trigger needs on top of the bench's."""
     recording: str = QUESTION
-    """The bundled recording it speaks (`talkbox.demo_bench.question`)."""
+    """The bundled recording it speaks (`talkbox.demo.bench.question`)."""
 
 
 async def tap_the_button(stage: Stage, question: bytes) -> Asked:

@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from talkbox.appliance_events import Timer
 from talkbox.audio.format import ANSWER_RATE_HZ
+from talkbox.conversation.events import Timer
 
 
 class State(StrEnum):
-    """What the appliance is doing; each state has one LED pattern (`talkbox.leds`)."""
+    """What the appliance is doing; each state has one LED pattern (`talkbox.conversation.leds`)."""
 
     STARTING = "starting"
     """Opening devices and making the first connection."""
@@ -141,7 +141,7 @@ class StartEndpointing:
     end_on_silence: bool
     """False while a held button keeps the utterance open: only the length limit applies."""
     no_speech_timeout_s: float | None
-    """How long to wait for speech to start; None: wait as long as it takes."""
+    """How long to wait for speech to start; None: wait as it takes."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

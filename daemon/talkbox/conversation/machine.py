@@ -2,9 +2,9 @@
 
 `apply(conversation, event)` is pure: it reads no clock, does no I/O and returns the next
 `Conversation` with the actions the appliance must carry out, in order. Every transition is a
-row of `TABLE` (`talkbox.transitions`), keyed by (state, event type); an event without a row
-in the current state changes nothing. Besides the row's own actions `apply` derives four
-kinds from the change of state, so no row can forget them:
+row of `TABLE` (`talkbox.conversation.transitions`), keyed by (state, event type); an event
+without a row in the current state changes nothing. Besides the row's own actions `apply`
+derives four kinds from the change of state, so no row can forget them:
 
 - `ShowState` whenever the state changes, right after a leading `FlushPlayback` and before
   anything else: the LED shows `listening` before the first audio goes up and stops showing
@@ -17,8 +17,8 @@ kinds from the change of state, so no row can forget them:
   recent audio of one stretch of `idle`, `thinking` or a turn not yet sent; never audio heard
   while muted or while the answer played (its echo).
 
-Contract with the appliance (`talkbox.app`): events are applied one at a time by the control
-task; the actions of one event are carried out before the next event is applied. After
+Contract with the appliance (`talkbox.appliance.app`): events are applied one at a time by the
+control task; the actions of one event are carried out before the next event is applied. After
 carrying out `SendActivityStart` (the link's `start_turn()`) the appliance applies
 `TurnOpened(turn_id=...)` at once, so answers are matched to the turn they belong to. Per
 microphone frame it applies `MicFrameCaptured` first and then feeds the endpointer (when one
@@ -35,18 +35,18 @@ Turn control follows `TurnOptions.mode`:
 A long press without speech starts a new conversation (while someone is talking into a held
 button it is part of the talking). A double press toggles the privacy mute.
 
-This module is the engine and its contract; the parts live in three pure modules beside it:
-`talkbox.actions` (`State`, `Earcon` and the actions), `talkbox.memory` (`Conversation`,
-`TurnOptions` and the predicates on them) and `talkbox.transitions` (the handlers and
-`TABLE`). Their public names are re-exported here (see `__all__`), so a caller of the state
-machine needs one import.
+This module is the engine and its contract; the parts live in pure modules beside it:
+`actions` (`State`, `Earcon` and the actions), `memory` (`Conversation`, `TurnOptions` and the
+predicates on them), `transitions` (the handlers and `TABLE`) and `events` (what the box's
+parts report). The package's face (`talkbox.conversation`) re-exports this module's public
+names (see `__all__`), so a caller of the state machine needs one import.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from talkbox.actions import (
+from talkbox.conversation.actions import (
     Action,
     CancelTimer,
     ClearPreroll,
@@ -71,9 +71,8 @@ from talkbox.actions import (
     Warn,
     WithdrawTurn,
 )
-from talkbox.appliance_events import ApplianceEvent, Timer
-from talkbox.events import LinkEvent
-from talkbox.memory import (
+from talkbox.conversation.events import ApplianceEvent, Timer
+from talkbox.conversation.memory import (
     Conversation,
     LinkStatus,
     Mode,
@@ -84,7 +83,8 @@ from talkbox.memory import (
     resting,
     sends_mic_audio,
 )
-from talkbox.transitions import TABLE, Handler, Step
+from talkbox.conversation.transitions import TABLE, Handler, Step
+from talkbox.live.events import LinkEvent
 
 __all__ = [
     "TABLE",

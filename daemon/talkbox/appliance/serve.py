@@ -18,12 +18,12 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from talkbox.app import Appliance, OpenParts
+from talkbox.appliance.app import Appliance, OpenParts
+from talkbox.appliance.control import socket_path
+from talkbox.appliance.systemd import Notifier
 from talkbox.config import Settings
-from talkbox.control import socket_path
 from talkbox.errors import ExitCode
 from talkbox.live.backoff import RetryPolicy
-from talkbox.systemd import Notifier
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, Final
 
-from talkbox.actions import (
+from talkbox.conversation.actions import (
     Action,
     ClearPreroll,
     Earcon,
@@ -33,7 +33,7 @@ from talkbox.actions import (
     Warn,
     WithdrawTurn,
 )
-from talkbox.appliance_events import (
+from talkbox.conversation.events import (
     AudioDeviceFailed,
     AudioDeviceRecovered,
     ButtonPressed,
@@ -55,7 +55,16 @@ from talkbox.appliance_events import (
     UtteranceLimitReached,
     WakeWordHeard,
 )
-from talkbox.events import (
+from talkbox.conversation.memory import (
+    Conversation,
+    LinkStatus,
+    Mode,
+    ends_on_silence,
+    keeps_preroll,
+    resting,
+    sends_mic_audio,
+)
+from talkbox.live.events import (
     AnswerAudioReceived,
     AnswerInterrupted,
     GenerationCompleted,
@@ -65,15 +74,6 @@ from talkbox.events import (
     TurnCompleted,
     TurnFailed,
     TurnResent,
-)
-from talkbox.memory import (
-    Conversation,
-    LinkStatus,
-    Mode,
-    ends_on_silence,
-    keeps_preroll,
-    resting,
-    sends_mic_audio,
 )
 
 Step = tuple[Conversation, list[Action]]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from talkbox.actions import State
+from talkbox.conversation.actions import State
 
 
 class LedKind(StrEnum):

@@ -1,12 +1,12 @@
 """`talkbox demo`: the whole appliance on built-in stand-ins, with no Pi, sound card or internet.
 
-The real `Appliance` runs on its real adapters (`talkbox.hardware`: ALSA capture and
-playback, webrtcvad, the gpiozero button and LED) over the bench of `talkbox.demo_bench`,
+The real `Appliance` runs on its real adapters (`talkbox.appliance.hardware`: ALSA capture and
+playback, webrtcvad, the gpiozero button and LED) over the bench of `talkbox.demo.bench`,
 talking to the project's emulator in process (gemini-3.8-live, paced as the model is) or,
-with `--live`, to Gemini with the user's settings. One trigger (`talkbox.demo_trigger`)
+with `--live`, to Gemini with the user's settings. One trigger (`talkbox.demo.trigger`)
 opens the turn and speaks the bundled question; the demo then waits, every wait bounded,
 for the turn to close, the answer to play and the box to go idle, prints the LED timeline
-and the turn's figures (`talkbox.demo_report`) and saves what the speaker played.
+and the turn's figures (`talkbox.demo.report`) and saves what the speaker played.
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from talkbox.actions import State
-from talkbox.app import Appliance, OpenParts, Post
-from talkbox.appstatus import TurnFacts
+from talkbox.appliance.app import Appliance, OpenParts, Post
+from talkbox.appliance.hardware import hardware_parts
+from talkbox.appliance.parts import Parts
+from talkbox.appliance.status import TurnFacts
 from talkbox.audio.format import ANSWER_RATE_HZ, seconds
 from talkbox.audio.wav import write_wav
 from talkbox.config import Settings, load_settings
-from talkbox.demo_bench import (
+from talkbox.conversation.actions import State
+from talkbox.demo.bench import (
     BUTTON_PIN,
     LED_PINS,
     SETTINGS,
@@ -36,7 +38,7 @@ from talkbox.demo_bench import (
     question,
     until,
 )
-from talkbox.demo_report import (
+from talkbox.demo.report import (
     PinLevels,
     RecordingIndicator,
     Timeline,
@@ -44,11 +46,9 @@ from talkbox.demo_report import (
     figure_lines,
     timeline_lines,
 )
-from talkbox.demo_trigger import BUTTON_TAP, Asked, Stage, Trigger
+from talkbox.demo.trigger import BUTTON_TAP, Asked, Stage, Trigger
 from talkbox.emulator import Emulator, EmulatorOptions
 from talkbox.errors import ExitCode
-from talkbox.hardware import hardware_parts
-from talkbox.parts import Parts
 from talkbox.sigterm import stop_on_sigterm
 
 DEMO_KEY: Final = "talkbox-demo-key"

@@ -3,7 +3,7 @@
     async with Appliance(settings, open_parts) as appliance:
         await appliance.stopped()        # until stop() (SIGTERM) or a task fails
 
-Entering opens the parts (microphone, speaker, VAD, button, LED: `talkbox.parts`), the
+Entering opens the parts (microphone, speaker, VAD, button, LED: `talkbox.appliance.parts`), the
 control socket and the Live link, starts the named tasks and says READY=1. The tasks:
 
 - `capture-pump`: microphone frames → the event queue (dropping frames when the control
@@ -16,7 +16,7 @@ control socket and the Live link, starts the named tasks and says READY=1. The t
 - `playback-pump`: waits for each answer to finish playing and posts `PlaybackFinished`;
 - `watchdog`: WATCHDOG=1 every `watchdog_s`, only when the capture pump and the control
   task made progress since the last ping;
-- `control-socket`: `talkbox ctl` requests (`talkbox.control`).
+- `control-socket`: `talkbox ctl` requests (`talkbox.appliance.control`).
 
 Leaving (stop(), SIGTERM) says STOPPING=1, cancels the tasks, turns the LED off and releases
 the pins and devices; the resumption handle and the mute are already on disk.
@@ -39,7 +39,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from talkbox.actions import (
+from talkbox.appliance.control import ControlServer, Request, RequestError, Requests
+from talkbox.appliance.mute import MuteStore
+from talkbox.appliance.parts import CAPTURE, Parts, endpoint_options, turn_options
+from talkbox.appliance.status import Counters, Facts, TurnFacts
+from talkbox.appliance.systemd import Notifier
+from talkbox.appliance.tools import appliance_registry
+from talkbox.audio.format import INPUT_RATE_HZ, pcm_bytes
+from talkbox.config import Settings
+from talkbox.conversation import Event, apply, start
+from talkbox.conversation.actions import (
     Action,
     CancelTimer,
     ClearPreroll,
@@ -63,7 +72,7 @@ from talkbox.actions import (
     Warn,
     WithdrawTurn,
 )
-from talkbox.appliance_events import (
+from talkbox.conversation.events import (
     ApplianceEvent,
     MicFrameCaptured,
     MuteRequested,
@@ -78,28 +87,19 @@ from talkbox.appliance_events import (
     UtteranceLimitReached,
     WakeWordHeard,
 )
-from talkbox.appliance_tools import appliance_registry
-from talkbox.appstatus import Counters, Facts, TurnFacts
-from talkbox.audio.format import INPUT_RATE_HZ, pcm_bytes
-from talkbox.config import Settings
-from talkbox.control import ControlServer, Request, RequestError, Requests
-from talkbox.conversation import Event, apply, start
-from talkbox.endpoint import Decision, Endpointer, PreRoll
+from talkbox.hearing.endpoint import Decision, Endpointer, PreRoll
+from talkbox.hearing.vad import FRAME_MS, SILENCE_DBFS, SpeechDetector
 from talkbox.live.backoff import RetryPolicy
 from talkbox.live.link import LiveLink
-from talkbox.mutestore import MuteStore
-from talkbox.parts import CAPTURE, Parts, endpoint_options, turn_options
 from talkbox.ports import MicFrame
 from talkbox.state_lock import holding
-from talkbox.systemd import Notifier
-from talkbox.vad import FRAME_MS, SILENCE_DBFS, SpeechDetector
 
 log = logging.getLogger(__name__)
 
 Post = Callable[[ApplianceEvent], None]
 """How the parts report events (called on the event loop)."""
 OpenParts = Callable[[Post], AbstractAsyncContextManager[Parts]]
-"""Opens the parts for the appliance and closes them after (`talkbox.parts`)."""
+"""Opens the parts for the appliance and closes them after (`talkbox.appliance.parts`)."""
 
 MAX_BACKLOG_FRAMES = 100
 """The control task may fall this far behind (2 s of audio) before frames are dropped."""

@@ -1,7 +1,7 @@
 """Wake words on the device: the pymicro-wakeword adapter (the only pymicro_wakeword importer).
 
 Usage, frame by frame (20 ms of 16 kHz mono S16_LE each), as the appliance's control task
-feeds it each microphone frame (`talkbox.app`)::
+feeds it each microphone frame (`talkbox.appliance.app`)::
 
     detector = WakeWordDetector(WakeOptions(wake_words=(WakeWordSpec(source="okay_nabu"),)))
     ...

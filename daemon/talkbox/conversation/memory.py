@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from talkbox.actions import State
+from talkbox.conversation.actions import State
 
 
 class Mode(StrEnum):

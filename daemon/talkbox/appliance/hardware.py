@@ -18,8 +18,8 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Final
 
-from talkbox.actions import Earcon
-from talkbox.appliance_events import AudioDeviceFailed, AudioDeviceRecovered
+from talkbox.appliance.control import socket_path
+from talkbox.appliance.parts import Parts, Post, gpio_parts, gpio_problems, hearing
 from talkbox.audio.alsa import AlsaCapture, AlsaPlayback, card_mixers, mixer_card
 from talkbox.audio.devices import CaptureOptions, DeviceStatus, PlaybackOptions
 from talkbox.audio.format import ANSWER_RATE_HZ
@@ -27,9 +27,9 @@ from talkbox.audio.frames import Earcon as Tone
 from talkbox.audio.frames import EarconWindows
 from talkbox.config import Settings
 from talkbox.config.files import is_writable_dir
-from talkbox.control import socket_path
+from talkbox.conversation.actions import Earcon
+from talkbox.conversation.events import AudioDeviceFailed, AudioDeviceRecovered
 from talkbox.errors import ConfigError
-from talkbox.parts import Parts, Post, gpio_parts, gpio_problems, hearing
 
 log = logging.getLogger(__name__)
 

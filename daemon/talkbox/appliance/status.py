@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from talkbox.actions import State
-from talkbox.appliance_events import AudioDeviceFailed, AudioDeviceRecovered
 from talkbox.conversation import Event
-from talkbox.events import LinkConnected, LinkDisconnected, LinkFailed, TurnCompleted, TurnFailed
+from talkbox.conversation.actions import State
+from talkbox.conversation.events import AudioDeviceFailed, AudioDeviceRecovered
+from talkbox.live.events import (
+    LinkConnected,
+    LinkDisconnected,
+    LinkFailed,
+    TurnCompleted,
+    TurnFailed,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,16 +16,16 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from talkbox.appliance_events import ApplianceEvent
 from talkbox.audio.denoise import DenoiseOptions, Denoiser
 from talkbox.config import Settings, wake_word_key
 from talkbox.conversation import Mode, TurnOptions
-from talkbox.endpoint import EndpointOptions
+from talkbox.conversation.events import ApplianceEvent
+from talkbox.conversation.leds import LedKind
 from talkbox.fakes import FakeButton, FakeIndicator, FakeMic, FakeSpeaker
 from talkbox.gpio import HATS, ButtonOptions, LedOptions, open_gpio
-from talkbox.leds import LedKind
+from talkbox.hearing.endpoint import EndpointOptions
+from talkbox.hearing.vad import VadKind, WebRtcVad, make_vad
 from talkbox.ports import AudioFilter, AudioSink, AudioSource, Button, Indicator, Vad, WakeWords
-from talkbox.vad import VadKind, WebRtcVad, make_vad
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def hearing(settings: Settings) -> Iterator[Hearing]:
         return
     # Imported only when wanted: loading pymicro-wakeword and its TFLite runtime costs
     # about 0.2 s of start-up.
-    from talkbox.wake import WakeOptions, WakeWordDetector, WakeWordSpec
+    from talkbox.hearing.wake import WakeOptions, WakeWordDetector, WakeWordSpec
 
     specs = tuple(
         WakeWordSpec(

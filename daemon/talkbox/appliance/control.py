@@ -38,7 +38,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
 
-from talkbox.appliance_events import (
+from talkbox.conversation.events import (
     ApplianceEvent,
     ButtonPressed,
     ButtonReleased,

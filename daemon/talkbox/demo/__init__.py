@@ -1,0 +1,1 @@
+"""`talkbox demo`: one spoken turn of the whole appliance on its stand-ins."""

@@ -1,0 +1,1 @@
+"""What listens to the microphone on the box: the end of speech, the VADs, the wake word."""
