@@ -21,7 +21,7 @@ from talkbox.demo.report import RecordingIndicator, Timeline, Wire, figure_lines
 from talkbox.fakes import FakeIndicator
 from talkbox.gpio import ButtonOptions, GpioButton, GpioIndicator, LedOptions, MockPins
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 
 
 def test_the_bundled_recordings_are_the_ones_make_test_audio_wrote() -> None:
