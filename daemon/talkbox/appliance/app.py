@@ -41,8 +41,8 @@ from typing import Any, Self
 
 from talkbox.appliance.control import ControlServer, Request, RequestError, Requests
 from talkbox.appliance.mute import MuteStore
-from talkbox.appliance.parts import CAPTURE, Parts, endpoint_options, turn_options
-from talkbox.appliance.status import Counters, Facts, TurnFacts
+from talkbox.appliance.parts import CAPTURE, Parts, Post, endpoint_options, turn_options
+from talkbox.appliance.status import Counters, Facts, LastTurn
 from talkbox.appliance.systemd import Notifier
 from talkbox.appliance.tools import appliance_registry
 from talkbox.audio.format import INPUT_RATE_HZ, pcm_bytes
@@ -96,8 +96,6 @@ from talkbox.state_lock import holding
 
 log = logging.getLogger(__name__)
 
-Post = Callable[[ApplianceEvent], None]
-"""How the parts report events (called on the event loop)."""
 OpenParts = Callable[[Post], AbstractAsyncContextManager[Parts]]
 """Opens the parts for the appliance and closes them after (`talkbox.appliance.parts`)."""
 
@@ -492,7 +490,7 @@ class Appliance:
         return self.facts.line(self.conversation.state)
 
     @property
-    def last_turn(self) -> TurnFacts | None:
+    def last_turn(self) -> LastTurn | None:
         """What is known of the last turn that ended."""
         return self.facts.last_turn
 

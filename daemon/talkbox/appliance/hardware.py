@@ -23,8 +23,7 @@ from talkbox.appliance.parts import Parts, Post, gpio_parts, gpio_problems, hear
 from talkbox.audio.alsa import AlsaCapture, AlsaPlayback, card_mixers, mixer_card
 from talkbox.audio.devices import CaptureOptions, DeviceStatus, PlaybackOptions
 from talkbox.audio.format import ANSWER_RATE_HZ
-from talkbox.audio.frames import Earcon as Tone
-from talkbox.audio.frames import EarconWindows
+from talkbox.audio.frames import EarconWindows, Tone
 from talkbox.config import Settings
 from talkbox.config.files import is_writable_dir
 from talkbox.conversation.actions import Earcon

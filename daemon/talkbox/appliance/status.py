@@ -22,7 +22,7 @@ from talkbox.live.events import (
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class TurnFacts:
+class LastTurn:
     """What `talkbox ctl status` says about the last turn that ended."""
 
     turn_id: int | None
@@ -61,7 +61,7 @@ class Facts:
         """Audio devices that failed and have not come back, with why."""
         self.refusal = ""
         """Why the service refuses us (a bad key, a retired model), until a connection works."""
-        self.last_turn: TurnFacts | None = None
+        self.last_turn: LastTurn | None = None
         self._abandoned: set[int] = set()
         """Turns a failing device cut: whatever the link says of them later, they were not
         heard."""
@@ -89,7 +89,7 @@ class Facts:
                 self.devices[device] = reason
                 if turn_id is not None:
                     self._abandoned.add(turn_id)
-                    self.last_turn = TurnFacts(
+                    self.last_turn = LastTurn(
                         turn_id=turn_id,
                         answered=False,
                         reason=f"abandoned: the {device} device failed ({reason})",
@@ -99,7 +99,7 @@ class Facts:
             case TurnCompleted() | TurnFailed() if event.turn_id in self._abandoned:
                 pass  # the person did not hear it, whatever the service did
             case TurnCompleted() as done if done.turn_id is not None:
-                self.last_turn = TurnFacts(
+                self.last_turn = LastTurn(
                     turn_id=done.turn_id,
                     answered=not done.interrupted,
                     interrupted=done.interrupted,
@@ -109,7 +109,7 @@ class Facts:
                     transcript=done.transcript,
                 )
             case TurnFailed(turn_id=turn_id, reason=reason):
-                self.last_turn = TurnFacts(turn_id=turn_id, answered=False, reason=reason)
+                self.last_turn = LastTurn(turn_id=turn_id, answered=False, reason=reason)
             case _:
                 pass
 

@@ -220,7 +220,7 @@ def level_dbfs(pcm: bytes) -> float:
     return -math.inf if rms == 0 else 20 * math.log10(rms / (MAX_SAMPLE + 1))
 
 
-class Earcon(StrEnum):
+class Tone(StrEnum):
     """The short tones the appliance plays to mark what happens."""
 
     TURN_START = "turn_start"
@@ -232,17 +232,17 @@ class Earcon(StrEnum):
 
 
 #: Each earcon as (frequency Hz, duration ms) notes; 0 Hz is a pause.
-EARCON_NOTES: dict[Earcon, tuple[tuple[float, float], ...]] = {
-    Earcon.TURN_START: ((660.0, 70.0), (880.0, 90.0)),
-    Earcon.TURN_END: ((880.0, 70.0), (660.0, 90.0)),
-    Earcon.ERROR: ((330.0, 120.0), (0.0, 60.0), (330.0, 120.0)),
+EARCON_NOTES: dict[Tone, tuple[tuple[float, float], ...]] = {
+    Tone.TURN_START: ((660.0, 70.0), (880.0, 90.0)),
+    Tone.TURN_END: ((880.0, 70.0), (660.0, 90.0)),
+    Tone.ERROR: ((330.0, 120.0), (0.0, 60.0), (330.0, 120.0)),
 }
 
 EARCON_LEVEL = 0.3
 """Peak amplitude of earcon tones as a fraction of full scale (before the volume)."""
 
 
-def synthesize_earcon(kind: Earcon, rate_hz: int, *, fade_ms: float = 5.0) -> bytes:
+def synthesize_earcon(kind: Tone, rate_hz: int, *, fade_ms: float = 5.0) -> bytes:
     """The mono S16_LE tones of `kind` at `rate_hz`, each note faded in and out (no click)."""
     fade = fade_samples(rate_hz, fade_ms)
     parts: list[bytes] = []

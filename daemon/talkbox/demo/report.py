@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from talkbox.appliance.status import TurnFacts
+from talkbox.appliance.status import LastTurn
 from talkbox.conversation.actions import State
 from talkbox.conversation.leds import (
     AMBER,
@@ -154,7 +154,7 @@ class Wire:
 
 def figure_lines(
     timeline: Timeline,
-    turn: TurnFacts,
+    turn: LastTurn,
     *,
     zero: float,
     opened_by: str,

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from talkbox.appliance.app import Appliance, OpenParts, Post
+from talkbox.appliance.app import Appliance, OpenParts
 from talkbox.appliance.hardware import hardware_parts
-from talkbox.appliance.parts import Parts
-from talkbox.appliance.status import TurnFacts
+from talkbox.appliance.parts import Parts, Post
+from talkbox.appliance.status import LastTurn
 from talkbox.audio.format import ANSWER_RATE_HZ, seconds
 from talkbox.audio.wav import write_wav
 from talkbox.config import Settings, load_settings
@@ -92,7 +92,7 @@ class _Turn:
     since: float
     """When the LED pins' history starts (just before the trigger)."""
     pins: Sequence[PinLevels]
-    facts: TurnFacts
+    facts: LastTurn
 
 
 async def _demo(out_dir: Path, live: Settings | None, trigger: Trigger) -> int:
@@ -230,7 +230,7 @@ def _wire(emulator: Emulator, since: float) -> Wire:
     )
 
 
-def _check(facts: TurnFacts, played: bytes) -> None:
+def _check(facts: LastTurn, played: bytes) -> None:
     if not facts.answered:
         raise DemoFailed(f"the turn was not answered ({facts.reason or 'interrupted'})")
     if facts.audio_s <= 0:

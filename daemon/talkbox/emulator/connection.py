@@ -47,8 +47,8 @@ from talkbox.emulator.protocol import (
 )
 from talkbox.emulator.responder import Responder
 from talkbox.emulator.session import (
-    Conversation,
     Session,
+    SessionMemory,
     Tokens,
     setup_tokens,
 )
@@ -453,7 +453,7 @@ class Connection:
                 {"session": session.id, "turns": conversation.turns},
             )
         else:
-            conversation = Conversation(base=setup_tokens(self.setup))
+            conversation = SessionMemory(base=setup_tokens(self.setup))
             session = self.emu.new_session(key, model_name, conversation)
             self.emu.log.add(self.id, "event", "session", {"session": session.id})
         session.open_connections.add(self.id)

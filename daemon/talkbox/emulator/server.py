@@ -25,7 +25,7 @@ from talkbox.emulator.faults import CLOSE_PRESETS, INSTANT_KINDS, Fault, Point
 from talkbox.emulator.log import EventLog
 from talkbox.emulator.options import EmulatorOptions
 from talkbox.emulator.protocol import INVALID_ARGUMENT, UNAVAILABLE
-from talkbox.emulator.session import Conversation, HandleStore, Session
+from talkbox.emulator.session import HandleStore, Session, SessionMemory
 from talkbox.emulator.tls import Certificates, make_certificates
 
 logger = logging.getLogger(__name__)
@@ -244,7 +244,7 @@ class Emulator:
 
     # ---- sessions ----------------------------------------------------------------------
 
-    def new_session(self, key: str, model: str, conversation: Conversation) -> Session:
+    def new_session(self, key: str, model: str, conversation: SessionMemory) -> Session:
         """Start a new logical session (and forget sessions that can no longer be resumed)."""
         self.prune_sessions()
         self._session_ids += 1

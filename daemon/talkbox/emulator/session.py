@@ -76,7 +76,7 @@ class TurnRecord:
 
 
 @dataclass
-class Conversation:
+class SessionMemory:
     """What a session remembers: fixed prefix, kept turns, and the turn counter."""
 
     base: Tokens = field(default_factory=Tokens)
@@ -107,7 +107,7 @@ class Conversation:
         self.dropped_turns += len(dropped)
         return dropped
 
-    def snapshot(self) -> Conversation:
+    def snapshot(self) -> SessionMemory:
         """An independent copy, for a resumption handle."""
         return copy.deepcopy(self)
 
@@ -119,7 +119,7 @@ class Session:
     id: int
     key: str
     model: str
-    conversation: Conversation
+    conversation: SessionMemory
     open_connections: set[int] = field(default_factory=set)
     last_closed: float | None = None
     #: Seconds its closed connections were open (the session-time limit counts them all).
@@ -144,7 +144,7 @@ class HandleStore:
         self._rng = rng
         self.lifetime = lifetime
         self.per_session = per_session
-        self._handles: dict[str, tuple[Session, Conversation]] = {}
+        self._handles: dict[str, tuple[Session, SessionMemory]] = {}
         self._by_session: dict[int, deque[str]] = {}
         self._expired: set[str] = set()
 
@@ -164,7 +164,7 @@ class HandleStore:
             self._expired.discard(old)
         return handle
 
-    def lookup(self, handle: str, now: float | None = None) -> tuple[Session, Conversation] | None:
+    def lookup(self, handle: str, now: float | None = None) -> tuple[Session, SessionMemory] | None:
         """The session and conversation of a live handle; None if unknown or expired."""
         entry = self._handles.get(handle)
         if entry is None or handle in self._expired:

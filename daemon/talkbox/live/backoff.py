@@ -25,7 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from talkbox.config.models import DEFAULT_MODEL
 
 
-class Action(StrEnum):
+class NextStep(StrEnum):
     """What the link does after a connection ended."""
 
     RESUME = "resume"
@@ -46,7 +46,7 @@ class Action(StrEnum):
 class Outcome:
     """The meaning of one failure: the action and the reason to log (the server's words)."""
 
-    action: Action
+    action: NextStep
     reason: str
     retry_after_s: float | None = None
     unreached: bool = False
@@ -111,13 +111,13 @@ def classify(
     """
     if isinstance(exc, (SetupTimedOut, ServiceSilent)):
         # A setup that never completes is a failed connection like any other.
-        return Outcome(Action.RESUME, str(exc))
+        return Outcome(NextStep.RESUME, str(exc))
     # SSLCertVerificationError is also an OSError and a ValueError: test it first.
     if isinstance(exc, ssl.SSLError):
         # An outage, not a setting: a captive portal or proxy answering the ClientHello, a
         # clock not yet set at boot (no RTC) all pass by themselves (docs/live-protocol.md
         # §5.1). The line says which it looks like.
-        return Outcome(Action.RESUME, tls_reason(exc, now), unreached=True)
+        return Outcome(NextStep.RESUME, tls_reason(exc, now), unreached=True)
     if isinstance(exc, InvalidStatus):
         return replace(_classify_http(exc, now), unreached=True)
     if isinstance(exc, genai_errors.APIError):
@@ -125,13 +125,13 @@ def classify(
     if isinstance(exc, ConnectionClosed):
         # A send on a socket the server closed: websockets' own exception, not wrapped.
         if exc.rcvd is None:
-            return Outcome(Action.RESUME, "connection lost (1006)")
+            return Outcome(NextStep.RESUME, "connection lost (1006)")
         return _classify_close(exc.rcvd.code, exc.rcvd.reason, during_setup, sent_handle)
     if isinstance(exc, InvalidHandshake):
         # Not HTTP, bad upgrade headers: a proxy or a service hiccup, not our config.
-        return Outcome(Action.RESUME, f"handshake failed: {exc}", unreached=True)
+        return Outcome(NextStep.RESUME, f"handshake failed: {exc}", unreached=True)
     if isinstance(exc, (OSError, TimeoutError, EOFError)):
-        return Outcome(Action.RESUME, f"network: {exc!r}", unreached=during_setup)
+        return Outcome(NextStep.RESUME, f"network: {exc!r}", unreached=during_setup)
     if isinstance(exc, (ValueError, TypeError)):
         # The SDK raises these for frames it cannot parse (docs/live-protocol.md §1.5); an
         # error body without a numeric code becomes a TypeError about comparing None, so
@@ -139,8 +139,8 @@ def classify(
         unread = _unread_frame(exc)
         if unread is not None:
             return unread
-        return Outcome(Action.RESUME, f"malformed server message: {exc}")
-    return Outcome(Action.RESUME, f"unexpected: {exc!r}")
+        return Outcome(NextStep.RESUME, f"malformed server message: {exc}")
+    return Outcome(NextStep.RESUME, f"unexpected: {exc!r}")
 
 
 BUILT_AT = datetime(2026, 12, 1, tzinfo=UTC)
@@ -188,10 +188,10 @@ def _unread_frame(exc: BaseException) -> Outcome | None:
         message = " ".join(str(error.get("message") or "").split())[:300]
         if not parts and not message:
             shown = json.dumps(body, ensure_ascii=False)[:200]
-            return Outcome(Action.RESUME, f"malformed server message: an unknown message {shown}")
+            return Outcome(NextStep.RESUME, f"malformed server message: an unknown message {shown}")
         reason = " ".join(["service error", *parts]) + (f": {message}" if message else "")
         quota = "429" in parts or any(word in reason.lower() for word in _QUOTA_WORDS)
-        return Outcome(Action.QUOTA if quota else Action.RESUME, reason)
+        return Outcome(NextStep.QUOTA if quota else NextStep.RESUME, reason)
     return None
 
 
@@ -210,46 +210,46 @@ def _classify_close(
     text = f"{code} {reason}".strip()
     low = reason.lower()
     if code == 1000:
-        return Outcome(Action.RESUME_NOW, text)
+        return Outcome(NextStep.RESUME_NOW, text)
     if code == 1011 or (code is not None and 500 <= code < 600):
         if any(word in low for word in _QUOTA_WORDS):
-            return Outcome(Action.QUOTA, text)
-        return Outcome(Action.RESUME, text)
+            return Outcome(NextStep.QUOTA, text)
+        return Outcome(NextStep.RESUME, text)
     if code == 1008:
         if "goaway" in low.replace(" ", ""):
-            return Outcome(Action.RESUME_NOW, text)
+            return Outcome(NextStep.RESUME_NOW, text)
         if "not found for api version" in low:
-            return Outcome(Action.FATAL, f"{text}: {RETIRED_HINT}")
+            return Outcome(NextStep.FATAL, f"{text}: {RETIRED_HINT}")
         if "publisher model" in low and during_setup:
             # Vertex: a regional model asked for where it is not served.
-            return Outcome(Action.FATAL, f"{text}: set TALKBOX_VERTEX_LOCATION or TALKBOX_MODEL")
+            return Outcome(NextStep.FATAL, f"{text}: set TALKBOX_VERTEX_LOCATION or TALKBOX_MODEL")
         if any(word in low for word in _CONFIG_WORDS):
-            return Outcome(Action.FATAL, text)
+            return Outcome(NextStep.FATAL, text)
         if any(word in low for word in _HANDLE_GONE_WORDS) or (during_setup and sent_handle):
-            return Outcome(Action.FRESH, text)
+            return Outcome(NextStep.FRESH, text)
         if during_setup:
-            return Outcome(Action.FATAL, text)
-        return Outcome(Action.ENDED, text)
+            return Outcome(NextStep.FATAL, text)
+        return Outcome(NextStep.ENDED, text)
     if code == 1007:
         if any(word in low for word in _KEY_WORDS):
-            return Outcome(Action.FATAL, text)
+            return Outcome(NextStep.FATAL, text)
         culprit = next((name for words, name in _SETUP_CULPRITS if words in low), None)
         if during_setup and culprit is not None:
             # The words name our setup, not a resumed state: fatal, with or without a handle.
-            return Outcome(Action.FATAL, f"{text} (the setup was refused: check {culprit})")
+            return Outcome(NextStep.FATAL, f"{text} (the setup was refused: check {culprit})")
         if during_setup and sent_handle:
             # Right after a handle the likeliest culprit is the resumed state.
-            return Outcome(Action.FRESH, text)
+            return Outcome(NextStep.FRESH, text)
         if during_setup:
             # Our setup message, which retrying cannot fix; `check` names what it refuses.
-            return Outcome(Action.FATAL, f"{text} (the setup was refused: run talkbox check)")
-        return Outcome(Action.ENDED, text)
+            return Outcome(NextStep.FATAL, f"{text} (the setup was refused: run talkbox check)")
+        return Outcome(NextStep.ENDED, text)
     if code is not None and 400 <= code < 500:
         if code == 429:
-            return Outcome(Action.QUOTA, text)
-        return Outcome(Action.FATAL, text)
+            return Outcome(NextStep.QUOTA, text)
+        return Outcome(NextStep.FATAL, text)
     # 1001, 1006, 1012-1014, private 4xxx codes: the connection went away, the session did not.
-    return Outcome(Action.RESUME, text)
+    return Outcome(NextStep.RESUME, text)
 
 
 def _classify_http(exc: InvalidStatus, now: float | None) -> Outcome:
@@ -258,10 +258,10 @@ def _classify_http(exc: InvalidStatus, now: float | None) -> Outcome:
     text = f"HTTP {status}" + (f": {body}" if body else "")
     if status == 429:
         retry_after = _retry_after(exc.response.headers.get("Retry-After"), now)
-        return Outcome(Action.QUOTA, text, retry_after)
+        return Outcome(NextStep.QUOTA, text, retry_after)
     if status in (400, 401, 403, 404):
-        return Outcome(Action.FATAL, text)
-    return Outcome(Action.RESUME, text)
+        return Outcome(NextStep.FATAL, text)
+    return Outcome(NextStep.RESUME, text)
 
 
 def _body_summary(body: bytes) -> str:
@@ -356,20 +356,20 @@ class Backoff:
         self.failures += 1
         p = self.policy
         match outcome.action:
-            case Action.FATAL:
+            case NextStep.FATAL:
                 return p.fatal_retry_s
-            case Action.ENDED:
+            case NextStep.ENDED:
                 return 0.0
-            case Action.RESUME_NOW | Action.FRESH if n == 0:
+            case NextStep.RESUME_NOW | NextStep.FRESH if n == 0:
                 # One immediate retry; if that fails too, back off like any other failure.
                 return 0.0
-            case Action.QUOTA if outcome.retry_after_s is not None:
+            case NextStep.QUOTA if outcome.retry_after_s is not None:
                 # The server said when it takes us again: asking sooner earns another
                 # refusal, and the quota backoff's own guess (doubling per failure) would
                 # outlast it. The cap guards against a broken header, the floor against a
                 # loop on "Retry-After: 0".
                 return max(p.base_s, min(outcome.retry_after_s, p.retry_after_cap_s))
-            case Action.QUOTA:
+            case NextStep.QUOTA:
                 return self._jittered(p.quota_base_s, p.quota_cap_s, n)
             case _:
                 return self._jittered(p.base_s, p.cap_s, n)
@@ -494,7 +494,7 @@ class ResumeProbe:
             # The service fails without the handle too: it is the service, keep the handle.
             self.state = ProbeState.SPENT
             return
-        if setup_done or not sent_handle or outcome.action is not Action.RESUME:
+        if setup_done or not sent_handle or outcome.action is not NextStep.RESUME:
             return
         if outcome.unreached:
             # A network or TLS outage says nothing about the handle: leaving it out when the

@@ -29,7 +29,7 @@ from talkbox.live.backoff import (
     go_away_deadline,
     silence_left,
 )
-from talkbox.live.handles import Conversation
+from talkbox.live.handles import StoredConversation
 from talkbox.live.outbox import Op, OpKind
 from talkbox.live.report import LinkReport
 from talkbox.live.tools import ToolCalls
@@ -50,7 +50,7 @@ class LinkSide:
 
     ledger: TurnLedger
     report: LinkReport
-    conversation: Conversation
+    conversation: StoredConversation
     changed: asyncio.Event
     """Set when anything a task (or `LiveLink.settled`) waits for may have changed."""
     clock: Callable[[], float]

@@ -1,6 +1,6 @@
-"""Conversation identity and the resumption handle store (one small JSON file, atomic, aged).
+"""StoredConversation identity and the resumption handle store (one small JSON file, atomic, aged).
 
-A `Conversation` is what the link continues across connections: an id, how many turns it
+A `StoredConversation` is what the link continues across connections: an id, how many turns it
 answered, the newest resumption handle and when it came, and the context size last
 reported. The `HandleStore` keeps its handle across restarts.
 """
@@ -35,7 +35,7 @@ _FORMAT_VERSION = 1
 # read whole. Real handles are opaque tokens far below the cap on their length.
 MAX_FILE_BYTES = 64 * 1024
 MAX_HANDLE_CHARS = 16 * 1024
-# Conversation ids become part of file names (answers) and of log lines: letters, digits,
+# StoredConversation ids become part of file names (answers) and of log lines: letters, digits,
 # `-` and `_` only, short. Ours are 12 hex digits (new_conversation_id).
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # Where a stored handle that fails its checks is set aside (the newest one only).
@@ -248,7 +248,7 @@ def new_conversation_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-class Conversation:
+class StoredConversation:
     """The conversation the link continues: its id, turns, newest handle and context size.
 
     Times are wall-clock seconds, given by the caller (handles outlive the process).

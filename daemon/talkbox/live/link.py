@@ -46,9 +46,9 @@ from google.genai.live import AsyncSession
 from talkbox.config import Settings
 from talkbox.live import events
 from talkbox.live.backoff import (
-    Action,
     Backoff,
     EndReason,
+    NextStep,
     Outage,
     Outcome,
     ResumeProbe,
@@ -57,11 +57,11 @@ from talkbox.live.backoff import (
     classify,
 )
 from talkbox.live.connection import Connection, EndConnection, LinkSide, wait_for
-from talkbox.live.handles import Conversation, HandleStore, handle_max_age
+from talkbox.live.handles import HandleStore, StoredConversation, handle_max_age
 from talkbox.live.outbox import Op, OpKind
 from talkbox.live.report import LinkReport
 from talkbox.live.session_config import build_client, build_connect_config
-from talkbox.live.status import LinkStatus
+from talkbox.live.status import LinkSnapshot
 from talkbox.live.tools import ToolCalls, ToolRunner
 from talkbox.live.turns import AudioFate, Refusal, Requeued, Turn, TurnLedger
 
@@ -146,7 +146,7 @@ class LiveLink:
             store = HandleStore(
                 settings.state_dir, max_age_s=handle_max_age(settings.conversation_timeout_s)
             )
-        self._conversation = Conversation(
+        self._conversation = StoredConversation(
             store,
             max_age_s=handle_max_age(settings.conversation_timeout_s),
             resume=settings.resume,
@@ -184,10 +184,10 @@ class LiveLink:
             fail_turn=self._fail_turn,
         )
 
-    def status(self) -> LinkStatus:
+    def status(self) -> LinkSnapshot:
         """A snapshot of the link's connection, conversation and drop counters."""
         ledger = self._ledger
-        return LinkStatus(
+        return LinkSnapshot(
             connected=self._connected,
             resumed=self._resumed,
             reconnects=self._reconnects,
@@ -358,14 +358,14 @@ class LiveLink:
                 # Turns asked from now on wait for the next attempt instead of failing.
                 self._ledger.refusing = None
 
-    async def _wait_to_retry(self, delay: float, action: Action) -> None:
+    async def _wait_to_retry(self, delay: float, action: NextStep) -> None:
         """Wait out a backoff; a turn asked meanwhile ends a transient one at once.
 
         Someone pressed and is speaking now: the next attempt is worth making for them (its
         failure backs off further), not after the rest of a wait that grows to 30 s. Quota
         and fatal waits are the service's to set, and are kept.
         """
-        if action not in (Action.RESUME, Action.RESUME_NOW, Action.FRESH):
+        if action not in (NextStep.RESUME, NextStep.RESUME_NOW, NextStep.FRESH):
             await asyncio.sleep(delay)
             return
         self._turn_asked.clear()
@@ -495,20 +495,20 @@ class LiveLink:
         reason = outcome.reason
         conversation = self._conversation
         match outcome.action:
-            case Action.FATAL:
+            case NextStep.FATAL:
                 self._ledger.refusing = reason
                 self._report.fatal(reason, delay)
                 self._drop_deferred_restart()
                 # The ERROR line above already says why; one line per problem, not per turn.
                 self._fail_pending(reason)
                 return delay, True
-            case Action.FRESH:
+            case NextStep.FRESH:
                 conversation.forget()
                 self._report.handle_refused(
                     reason, conversation.id, sent_handle=conn.handle is not None
                 )
                 return delay, True
-            case Action.ENDED:
+            case NextStep.ENDED:
                 self._report.conversation_ending(reason, conversation.id)
                 # Forgotten just below anyway: no restart waits for a turn of this one.
                 self._restart_after = None

@@ -21,7 +21,7 @@ from google import genai
 
 from talkbox.config import Settings
 from talkbox.errors import ExitCode
-from talkbox.live.backoff import Action, classify
+from talkbox.live.backoff import NextStep, classify
 from talkbox.live.session_config import OPEN_TIMEOUT_S, build_client, build_connect_config
 from talkbox.live.tools import default_registry
 
@@ -71,7 +71,7 @@ async def probe_setup(
             )
         # The wall clock: a clock before the build date is named in a TLS failure.
         outcome = classify(exc, during_setup=True, sent_handle=False, now=time.time())
-        code = ExitCode.CONFIG if outcome.action is Action.FATAL else ExitCode.CRASH
+        code = ExitCode.CONFIG if outcome.action is NextStep.FATAL else ExitCode.CRASH
         return ProbeResult(f"{settings.model} refused: {outcome.reason}", code)
     credentials = "credentials" if settings.backend == "vertex" else "key"
     return ProbeResult(

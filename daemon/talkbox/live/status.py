@@ -1,4 +1,4 @@
-"""LinkStatus: where the Live link stands, as one frozen snapshot.
+"""LinkSnapshot: where the Live link stands, as one frozen snapshot.
 
 Read by `ask` today and by the control socket and systemd's STATUS= tomorrow; it imports
 nothing of the SDK, so its readers need not either.
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class LinkStatus:
+class LinkSnapshot:
     """The link's connection, conversation and drop counters at one moment."""
 
     connected: bool

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from talkbox.audio.alsa import AlsaPlayback, DeviceStatus, PlaybackOptions, open_mixer
-from talkbox.audio.frames import Earcon, EarconWindows, level_dbfs
+from talkbox.audio.frames import EarconWindows, Tone, level_dbfs
 from talkbox.errors import AudioDeviceError
 
 from .conftest import AlsaConfig, Speaker, Statuses, file_pcm, frequency_of, tone, wait_until
@@ -170,7 +170,7 @@ async def test_an_earcon_plays_and_marks_when_the_mic_hears_it(
     windows = EarconWindows(guard_s=0.0)
     async with AlsaPlayback(PlaybackOptions(device="spk"), earcons=windows) as speaker:
         started = time.monotonic()
-        assert speaker.play_earcon(Earcon.TURN_START)
+        assert speaker.play_earcon(Tone.TURN_START)
         async with asyncio.timeout(10):
             await speaker.finished()
     played = (tmp_path / "out.raw").read_bytes()
@@ -182,7 +182,7 @@ async def test_an_earcon_plays_and_marks_when_the_mic_hears_it(
 async def test_earcons_switched_off_make_no_sound(alsa: AlsaConfig, tmp_path: Path) -> None:
     alsa.pcm("spk", file_pcm(output=tmp_path / "out.raw"))
     async with AlsaPlayback(PlaybackOptions(device="spk", earcons=False)) as speaker:
-        assert not speaker.play_earcon(Earcon.ERROR)
+        assert not speaker.play_earcon(Tone.ERROR)
         async with asyncio.timeout(10):
             assert await speaker.finished()
     assert not (tmp_path / "out.raw").exists() or not (tmp_path / "out.raw").read_bytes()

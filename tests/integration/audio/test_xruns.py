@@ -23,7 +23,7 @@ from talkbox.audio.alsa import (
     Pcm,
     PlaybackOptions,
 )
-from talkbox.audio.frames import Earcon
+from talkbox.audio.frames import Tone
 
 from .conftest import Statuses, tone
 
@@ -239,7 +239,7 @@ async def test_answers_play_after_the_idle_drop_and_an_underrun_as_on_a_sound_ca
     options = PlaybackOptions(device="card", volume=100, earcons=earcons)
     async with AlsaPlayback(options, open_pcm=open_pcm) as speaker:
         for turn in range(3):
-            speaker.play_earcon(Earcon.TURN_START)
+            speaker.play_earcon(Tone.TURN_START)
             async with asyncio.timeout(10):
                 assert await speaker.finished()
             # Idle long enough for the writer to drop the stream (state SETUP).

@@ -17,7 +17,7 @@ import trustme
 from talkbox.ask import ask
 from talkbox.emulator import Emulator, EmulatorOptions
 from talkbox.fakes import EventRecorder, run_in_background
-from talkbox.live.backoff import Action, Backoff, Outcome, RetryPolicy
+from talkbox.live.backoff import Backoff, NextStep, Outcome, RetryPolicy
 from talkbox.live.events import (
     ContextCompressed,
     ConversationRestarted,
@@ -288,13 +288,13 @@ async def test_quota_refusals_honour_retry_after_then_succeed(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("fault", "action"),
     [
-        ("close:preset=internal@conn=1-6", Action.RESUME),
-        ("close:preset=resource_exhausted@conn=1-6", Action.QUOTA),
+        ("close:preset=internal@conn=1-6", NextStep.RESUME),
+        ("close:preset=resource_exhausted@conn=1-6", NextStep.QUOTA),
     ],
     ids=["1011-internal", "1011-resource-exhausted"],
 )
 async def test_1011_bursts_back_off_with_growing_jittered_capped_delays(
-    tmp_path: Path, fault: str, action: Action
+    tmp_path: Path, fault: str, action: NextStep
 ) -> None:
     policy = RetryPolicy(
         base_s=0.04, cap_s=0.3, quota_base_s=0.08, quota_cap_s=0.3, stable_after_s=5.0

@@ -7,10 +7,10 @@ import pytest
 
 from talkbox.audio.frames import (
     EARCON_NOTES,
-    Earcon,
     EarconWindows,
     Reframer,
     Resampler,
+    Tone,
     apply_gain,
     as_samples,
     db_to_gain,
@@ -139,8 +139,8 @@ def test_the_level_of_a_full_scale_sine_is_minus_3_dbfs_and_silence_is_minus_inf
     assert level_dbfs(bytes(640)) == -math.inf
 
 
-@pytest.mark.parametrize("kind", list(Earcon))
-def test_each_earcon_is_short_starts_and_ends_quietly_and_sounds_its_notes(kind: Earcon) -> None:
+@pytest.mark.parametrize("kind", list(Tone))
+def test_each_earcon_is_short_starts_and_ends_quietly_and_sounds_its_notes(kind: Tone) -> None:
     pcm = synthesize_earcon(kind, 24_000)
     x = as_samples(pcm)
     assert 0.1 < len(x) / 24_000 < 0.4
@@ -152,8 +152,8 @@ def test_each_earcon_is_short_starts_and_ends_quietly_and_sounds_its_notes(kind:
 
 
 def test_the_turn_start_and_turn_end_earcons_differ() -> None:
-    start = synthesize_earcon(Earcon.TURN_START, 16_000)
-    end = synthesize_earcon(Earcon.TURN_END, 16_000)
+    start = synthesize_earcon(Tone.TURN_START, 16_000)
+    end = synthesize_earcon(Tone.TURN_END, 16_000)
     assert start != end
 
 

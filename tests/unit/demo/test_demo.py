@@ -6,7 +6,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from talkbox.appliance.status import TurnFacts
+from talkbox.appliance.status import LastTurn
 from talkbox.conversation.actions import State
 from talkbox.conversation.events import ButtonPressed, ButtonReleased
 from talkbox.conversation.leds import LedKind
@@ -84,7 +84,7 @@ def test_the_figures_come_from_the_timeline_the_link_and_the_wire() -> None:
             (16.900, State.IDLE),
         ]
     )
-    facts = TurnFacts(
+    facts = LastTurn(
         turn_id=1, answered=True, audio_s=3.0, first_audio_s=0.25, duration_s=3.2, transcript="hi"
     )
     lines = figure_lines(

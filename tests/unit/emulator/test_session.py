@@ -1,4 +1,4 @@
-"""Conversation memory: token counts, compression, handles and their expiry."""
+"""SessionMemory memory: token counts, compression, handles and their expiry."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import time
 
 from talkbox.emulator import Emulator, EmulatorOptions
 from talkbox.emulator.session import (
-    Conversation,
     HandleStore,
     Session,
+    SessionMemory,
     Tokens,
     TurnRecord,
     audio_tokens,
@@ -45,8 +45,8 @@ def test_usage_details_split_by_modality() -> None:
     assert Tokens(audio=5).details() == [{"modality": "AUDIO", "tokenCount": 5}]
 
 
-def conversation(turns: int, each: int = 100) -> Conversation:
-    conv = Conversation(base=Tokens(text=50))
+def conversation(turns: int, each: int = 100) -> SessionMemory:
+    conv = SessionMemory(base=Tokens(text=50))
     conv.history = [
         TurnRecord(n, Tokens(audio=each // 2), Tokens(audio=each // 2)) for n in range(1, turns + 1)
     ]
@@ -86,7 +86,7 @@ def test_a_handle_snapshots_the_conversation_at_issue_time() -> None:
 
 def test_handles_live_while_connected_and_expire_after_the_last_close() -> None:
     store = HandleStore(random.Random(1), lifetime=10)
-    session = Session(1, "k", "m", Conversation())
+    session = Session(1, "k", "m", SessionMemory())
     session.open_connections.add(1)
     handle = store.issue(session)
     assert store.lookup(handle, now=10_000) is not None
@@ -99,7 +99,7 @@ def test_handles_live_while_connected_and_expire_after_the_last_close() -> None:
 
 def test_expiring_all_handles_rejects_the_old_but_not_new_ones() -> None:
     store = HandleStore(random.Random(1), lifetime=10)
-    session = Session(1, "k", "m", Conversation())
+    session = Session(1, "k", "m", SessionMemory())
     old = store.issue(session)
     assert store.expire_all() == 1
     new = store.issue(session)
@@ -110,8 +110,8 @@ def test_expiring_all_handles_rejects_the_old_but_not_new_ones() -> None:
 
 def test_only_the_newest_handles_of_a_session_are_kept() -> None:
     store = HandleStore(random.Random(1), lifetime=10, per_session=3)
-    session = Session(1, "k", "m", Conversation())
-    other = Session(2, "k", "m", Conversation())
+    session = Session(1, "k", "m", SessionMemory())
+    other = Session(2, "k", "m", SessionMemory())
     handles = [store.issue(session) for _ in range(5)]
     kept = store.issue(other)
     assert [store.lookup(h) is not None for h in handles] == [False, False, True, True, True]
@@ -121,9 +121,9 @@ def test_only_the_newest_handles_of_a_session_are_kept() -> None:
 
 def test_sessions_whose_handles_expired_are_forgotten_with_their_handles() -> None:
     emulator = Emulator(EmulatorOptions(handle_lifetime_s=10.0))
-    old = emulator.new_session("k", "m", Conversation())
-    live = emulator.new_session("k", "m", Conversation())
-    open_one = emulator.new_session("k", "m", Conversation())
+    old = emulator.new_session("k", "m", SessionMemory())
+    live = emulator.new_session("k", "m", SessionMemory())
+    open_one = emulator.new_session("k", "m", SessionMemory())
     handle = emulator.handles.issue(old)
     now = time.monotonic()
     old.last_closed = now - 11
@@ -134,5 +134,5 @@ def test_sessions_whose_handles_expired_are_forgotten_with_their_handles() -> No
     assert emulator.handles.lookup(handle) is None
     assert len(emulator.handles) == 0
     # Ids stay unique after pruning.
-    assert emulator.new_session("k", "m", Conversation()).id == 4
+    assert emulator.new_session("k", "m", SessionMemory()).id == 4
     emulator.log.close()

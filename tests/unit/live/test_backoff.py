@@ -22,10 +22,10 @@ from websockets.http11 import Response
 from talkbox.live.backoff import (
     BUILT_AT,
     WAKE_SLACK_S,
-    Action,
     Backoff,
     EndReason,
     Leave,
+    NextStep,
     Outage,
     Outcome,
     ProbeState,
@@ -55,25 +55,25 @@ def http_refusal(status: int, body: bytes = b"", retry_after: str | None = None)
     return InvalidStatus(Response(status, "refused", headers, body))
 
 
-def judged(exc: BaseException, *, during_setup: bool = False, sent_handle: bool = True) -> Action:
+def judged(exc: BaseException, *, during_setup: bool = False, sent_handle: bool = True) -> NextStep:
     return classify(exc, during_setup=during_setup, sent_handle=sent_handle).action
 
 
 @pytest.mark.parametrize(
     ("exc", "action"),
     [
-        (sdk_close(1006, "abnormal closure [internal]"), Action.RESUME),
-        (sdk_close(1011, "Internal error occurred."), Action.RESUME),
-        (sdk_close(1011, "Deadline expired before operation could complete."), Action.RESUME),
-        (sdk_close(1011, "keepalive ping timeout"), Action.RESUME),
-        (sdk_close(1000, ""), Action.RESUME_NOW),
+        (sdk_close(1006, "abnormal closure [internal]"), NextStep.RESUME),
+        (sdk_close(1011, "Internal error occurred."), NextStep.RESUME),
+        (sdk_close(1011, "Deadline expired before operation could complete."), NextStep.RESUME),
+        (sdk_close(1011, "keepalive ping timeout"), NextStep.RESUME),
+        (sdk_close(1000, ""), NextStep.RESUME_NOW),
         (
             sdk_close(
                 1008,
                 "Connection aborted because the client failed to close the connection after "
                 "receiving a GoAway signal once the session durat",
             ),
-            Action.RESUME_NOW,
+            NextStep.RESUME_NOW,
         ),
         (
             sdk_close(
@@ -81,32 +81,32 @@ def judged(exc: BaseException, *, during_setup: bool = False, sent_handle: bool 
                 "Request trace id: f102afa6f090070d, [ORIGINAL ERROR] generic::resource_exhausted:"
                 " RESOURCE_EXHAUSTED: Maximum concurrent se",
             ),
-            Action.QUOTA,
+            NextStep.QUOTA,
         ),
-        (sdk_close(1008, "Requested entity was not found"), Action.FRESH),
-        (sdk_close(1007, "Request contains an invalid argument."), Action.ENDED),
-        (sdk_close(4000, "private"), Action.RESUME),
-        (ConnectionClosedError(None, None), Action.RESUME),
-        (ConnectionClosedError(Close(1011, "Internal error occurred."), None), Action.RESUME),
-        (ConnectionClosedOK(Close(1000, ""), Close(1000, ""), True), Action.RESUME_NOW),
-        (ConnectionResetError("reset by peer"), Action.RESUME),
-        (TimeoutError(), Action.RESUME),
-        (ValueError("Failed to parse response: b'garbage'"), Action.RESUME),
+        (sdk_close(1008, "Requested entity was not found"), NextStep.FRESH),
+        (sdk_close(1007, "Request contains an invalid argument."), NextStep.ENDED),
+        (sdk_close(4000, "private"), NextStep.RESUME),
+        (ConnectionClosedError(None, None), NextStep.RESUME),
+        (ConnectionClosedError(Close(1011, "Internal error occurred."), None), NextStep.RESUME),
+        (ConnectionClosedOK(Close(1000, ""), Close(1000, ""), True), NextStep.RESUME_NOW),
+        (ConnectionResetError("reset by peer"), NextStep.RESUME),
+        (TimeoutError(), NextStep.RESUME),
+        (ValueError("Failed to parse response: b'garbage'"), NextStep.RESUME),
         (
             TypeError("'<=' not supported between instances of 'int' and 'NoneType'"),
-            Action.RESUME,
+            NextStep.RESUME,
         ),
-        (http_refusal(503), Action.RESUME),
-        (http_refusal(429, retry_after="3"), Action.QUOTA),
-        (http_refusal(401), Action.FATAL),
-        (http_refusal(403), Action.FATAL),
-        (http_refusal(404), Action.FATAL),
-        (http_refusal(400, b'{"error": {"message": "API key not valid."}}'), Action.FATAL),
-        (ssl.SSLCertVerificationError(1, "certificate verify failed"), Action.RESUME),
-        (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), Action.RESUME),
+        (http_refusal(503), NextStep.RESUME),
+        (http_refusal(429, retry_after="3"), NextStep.QUOTA),
+        (http_refusal(401), NextStep.FATAL),
+        (http_refusal(403), NextStep.FATAL),
+        (http_refusal(404), NextStep.FATAL),
+        (http_refusal(400, b'{"error": {"message": "API key not valid."}}'), NextStep.FATAL),
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), NextStep.RESUME),
+        (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), NextStep.RESUME),
     ],
 )
-def test_mid_session_failures_map_to_the_policy_table(exc: BaseException, action: Action) -> None:
+def test_mid_session_failures_map_to_the_policy_table(exc: BaseException, action: NextStep) -> None:
     assert judged(exc) is action
 
 
@@ -116,32 +116,32 @@ def test_mid_session_failures_map_to_the_policy_table(exc: BaseException, action
         (
             sdk_close(1008, "models/x is not found for API version v1beta, or is not supported"),
             False,
-            Action.FATAL,
+            NextStep.FATAL,
         ),
         (
             sdk_close(1008, "models/x is not found for API version v1beta, or is not supported"),
             True,
-            Action.FATAL,
+            NextStep.FATAL,
         ),
         (
             sdk_close(1008, "Operation is not implemented, or supported, or enabled."),
             False,
-            Action.FATAL,
+            NextStep.FATAL,
         ),
-        (sdk_close(1008, "Your project has been denied access."), True, Action.FATAL),
-        (sdk_close(1007, "API key not valid. Please pass a valid API key."), True, Action.FATAL),
-        (sdk_close(1007, "API key expired. Please renew the API key."), False, Action.FATAL),
-        (sdk_close(1007, "Request contains an invalid argument."), False, Action.FATAL),
+        (sdk_close(1008, "Your project has been denied access."), True, NextStep.FATAL),
+        (sdk_close(1007, "API key not valid. Please pass a valid API key."), True, NextStep.FATAL),
+        (sdk_close(1007, "API key expired. Please renew the API key."), False, NextStep.FATAL),
+        (sdk_close(1007, "Request contains an invalid argument."), False, NextStep.FATAL),
         # Right after a handle, an invalid argument most likely means the resumed state.
-        (sdk_close(1007, "Request contains an invalid argument."), True, Action.FRESH),
-        (sdk_close(1008, "BidiGenerateContent session not found"), True, Action.FRESH),
-        (sdk_close(1008, "Something else"), True, Action.FRESH),
-        (sdk_close(1008, "Something else"), False, Action.FATAL),
-        (sdk_close(1011, "The service is currently unavailable."), True, Action.RESUME),
+        (sdk_close(1007, "Request contains an invalid argument."), True, NextStep.FRESH),
+        (sdk_close(1008, "BidiGenerateContent session not found"), True, NextStep.FRESH),
+        (sdk_close(1008, "Something else"), True, NextStep.FRESH),
+        (sdk_close(1008, "Something else"), False, NextStep.FATAL),
+        (sdk_close(1011, "The service is currently unavailable."), True, NextStep.RESUME),
     ],
 )
 def test_setup_failures_separate_configuration_from_handles(
-    exc: BaseException, sent_handle: bool, action: Action
+    exc: BaseException, sent_handle: bool, action: NextStep
 ) -> None:
     assert judged(exc, during_setup=True, sent_handle=sent_handle) is action
 
@@ -176,7 +176,7 @@ def test_retry_after_seconds_and_http_dates_are_read() -> None:
 
 
 POLICY = RetryPolicy(base_s=0.5, cap_s=30.0, quota_base_s=30.0, quota_cap_s=120.0)
-DROP = Outcome(Action.RESUME, "1006")
+DROP = Outcome(NextStep.RESUME, "1006")
 
 
 def test_delays_grow_then_stay_under_the_cap() -> None:
@@ -204,8 +204,8 @@ def test_reset_starts_over_after_a_stable_connection() -> None:
 
 def test_quota_waits_longer_and_honours_retry_after() -> None:
     backoff = Backoff(POLICY, random.Random(3))
-    assert backoff.delay(Outcome(Action.QUOTA, "429")) >= 15.0
-    told = Backoff(POLICY, random.Random(3)).delay(Outcome(Action.QUOTA, "429", retry_after_s=90))
+    assert backoff.delay(Outcome(NextStep.QUOTA, "429")) >= 15.0
+    told = Backoff(POLICY, random.Random(3)).delay(Outcome(NextStep.QUOTA, "429", retry_after_s=90))
     assert told == 90.0
 
 
@@ -216,33 +216,33 @@ def test_a_retry_after_shorter_than_the_quota_backoff_is_when_the_next_attempt_c
     # One 429 with Retry-After: 20 once kept a box waiting 55 s (the doubled quota backoff).
     backoff = Backoff(RetryPolicy(), random.Random(8))
     for _ in range(earlier_failures):
-        backoff.delay(Outcome(Action.RESUME, "1006"))
-    assert backoff.delay(Outcome(Action.QUOTA, "429", retry_after_s=20)) == 20.0
+        backoff.delay(Outcome(NextStep.RESUME, "1006"))
+    assert backoff.delay(Outcome(NextStep.QUOTA, "429", retry_after_s=20)) == 20.0
 
 
 def test_a_retry_after_of_zero_still_waits_the_base_backoff() -> None:
-    zero = Outcome(Action.QUOTA, "429", retry_after_s=0)
+    zero = Outcome(NextStep.QUOTA, "429", retry_after_s=0)
     assert Backoff(POLICY, random.Random(1)).delay(zero) == POLICY.base_s
 
 
 def test_a_retry_after_longer_than_the_fatal_wait_is_honoured_up_to_an_hour() -> None:
-    ten_minutes = Outcome(Action.QUOTA, "429", retry_after_s=600)
+    ten_minutes = Outcome(NextStep.QUOTA, "429", retry_after_s=600)
     assert Backoff(RetryPolicy(), random.Random(6)).delay(ten_minutes) == 600.0
-    a_week = Outcome(Action.QUOTA, "429", retry_after_s=7 * 86_400)
+    a_week = Outcome(NextStep.QUOTA, "429", retry_after_s=7 * 86_400)
     assert Backoff(RetryPolicy(), random.Random(6)).delay(a_week) == 3600.0
 
 
 def test_orderly_ends_and_refused_handles_retry_at_once_but_not_in_a_loop() -> None:
     backoff = Backoff(POLICY, random.Random(4))
-    assert backoff.delay(Outcome(Action.RESUME_NOW, "1000")) == 0.0
-    assert backoff.delay(Outcome(Action.RESUME_NOW, "1000")) > 0.0
+    assert backoff.delay(Outcome(NextStep.RESUME_NOW, "1000")) == 0.0
+    assert backoff.delay(Outcome(NextStep.RESUME_NOW, "1000")) > 0.0
     fresh = Backoff(POLICY, random.Random(4))
-    assert fresh.delay(Outcome(Action.FRESH, "1008")) == 0.0
+    assert fresh.delay(Outcome(NextStep.FRESH, "1008")) == 0.0
 
 
 def test_fatal_failures_wait_five_minutes() -> None:
     backoff = Backoff(RetryPolicy(), random.Random(5))
-    assert backoff.delay(Outcome(Action.FATAL, "bad key")) == 300.0
+    assert backoff.delay(Outcome(NextStep.FATAL, "bad key")) == 300.0
 
 
 @given(
@@ -270,7 +270,7 @@ def test_a_google_json_refusal_becomes_one_plain_line_with_its_message() -> None
   }
 }"""
     outcome = classify(http_refusal(400, body), during_setup=True, sent_handle=False)
-    assert outcome.action is Action.FATAL
+    assert outcome.action is NextStep.FATAL
     assert outcome.reason == (
         "HTTP 400: API key not valid. Please pass a valid API key. (INVALID_ARGUMENT)"
     )
@@ -317,30 +317,30 @@ async def sdk_reading(raw: bytes) -> BaseException:
         (
             b'{"error": {"code": 500, "message": "Internal error encountered.", '
             b'"status": "INTERNAL"}}',
-            Action.RESUME,
+            NextStep.RESUME,
             "service error 500 INTERNAL: Internal error encountered.",
         ),
         (
             b'{"error": {"code": 429, "message": "Quota exceeded for quota metric.", '
             b'"status": "RESOURCE_EXHAUSTED"}}',
-            Action.QUOTA,
+            NextStep.QUOTA,
             "service error 429 RESOURCE_EXHAUSTED: Quota exceeded for quota metric.",
         ),
         (
             b'{"error": {"message": "The service is currently unavailable."}}',
-            Action.RESUME,
+            NextStep.RESUME,
             "service error: The service is currently unavailable.",
         ),
         (
             b'{"somethingNew": {"value": 1}}',
-            Action.RESUME,
+            NextStep.RESUME,
             'malformed server message: an unknown message {"somethingNew": {"value": 1}}',
         ),
     ],
     ids=["error-body", "quota-error-body", "message-only", "unknown-message"],
 )
 async def test_a_frame_the_sdk_cannot_read_is_told_in_the_services_words(
-    raw: bytes, action: Action, words: str
+    raw: bytes, action: NextStep, words: str
 ) -> None:
     exc = await sdk_reading(raw)
     outcome = classify(exc, during_setup=False, sent_handle=True)
@@ -378,7 +378,7 @@ def not_yet_valid() -> ssl.SSLCertVerificationError:
 )
 def test_a_clock_before_the_build_date_is_named_in_any_tls_failure(exc: ssl.SSLError) -> None:
     outcome = classify(exc, during_setup=True, sent_handle=True, now=86_400.0)
-    assert outcome.action is Action.RESUME
+    assert outcome.action is NextStep.RESUME
     assert outcome.unreached
     assert "the system clock says 1970-01-02 00:00 UTC" in outcome.reason
     assert f"before this talkbox was built ({BUILT_AT:%Y-%m-%d})" in outcome.reason
@@ -388,7 +388,7 @@ def test_a_certificate_not_yet_valid_by_a_plausible_clock_asks_whether_the_clock
     None
 ):
     outcome = classify(not_yet_valid(), during_setup=True, sent_handle=False, now=BUILT + 3600)
-    assert outcome.action is Action.RESUME
+    assert outcome.action is NextStep.RESUME
     assert "not valid yet by this clock: is the clock behind?" in outcome.reason
     assert "built" not in outcome.reason
 
@@ -402,7 +402,7 @@ def test_a_plain_http_answer_to_the_client_hello_is_called_a_portal_or_proxy() -
 
 # ---------------------------------------------------------------- the resume probe
 
-RESUME = Outcome(Action.RESUME, "1011 internal error")
+RESUME = Outcome(NextStep.RESUME, "1011 internal error")
 
 
 def test_two_transient_setup_failures_while_resuming_earn_one_try_without_the_handle() -> None:
@@ -454,8 +454,8 @@ def test_when_the_try_without_the_handle_fails_too_the_handle_is_kept() -> None:
     [
         (RESUME, True, True),
         (RESUME, False, False),
-        (Outcome(Action.QUOTA, "429"), False, True),
-        (Outcome(Action.FRESH, "1008 handle"), False, True),
+        (Outcome(NextStep.QUOTA, "429"), False, True),
+        (Outcome(NextStep.FRESH, "1008 handle"), False, True),
     ],
     ids=["after-setup", "without-handle", "quota", "refused-handle"],
 )
@@ -553,7 +553,7 @@ def test_a_retired_model_is_fatal_and_says_which_setting_to_change() -> None:
         outcome = classify(
             sdk_close(1008, reason), during_setup=during_setup, sent_handle=sent_handle
         )
-        assert outcome.action is Action.FATAL
+        assert outcome.action is NextStep.FATAL
         assert outcome.reason == (
             f"1008 {reason}: the model is retired or the API version is wrong: set "
             "TALKBOX_MODEL (default gemini-3.8-live)"
@@ -582,7 +582,7 @@ def test_a_setup_refusal_is_fatal_even_when_resuming_and_names_its_setting(
 ) -> None:
     for sent_handle in (False, True):
         outcome = classify(sdk_close(1007, reason), during_setup=True, sent_handle=sent_handle)
-        assert outcome.action is Action.FATAL
+        assert outcome.action is NextStep.FATAL
         assert outcome.reason.startswith(f"1007 {reason} (the setup was refused: check ")
         assert setting in outcome.reason
 
@@ -593,7 +593,7 @@ def test_an_unexplained_setup_refusal_is_fatal_and_points_at_check() -> None:
         during_setup=True,
         sent_handle=False,
     )
-    assert outcome.action is Action.FATAL
+    assert outcome.action is NextStep.FATAL
     assert outcome.reason.endswith("(the setup was refused: run talkbox check)")
 
 
@@ -636,7 +636,7 @@ OUTAGE_POLICY = RetryPolicy(offline_after_s=60.0, give_up_after_s=30.0)
 
 def test_a_setup_that_never_completes_is_a_transient_failure_named_as_such() -> None:
     outcome = classify(SetupTimedOut(15.0), during_setup=True, sent_handle=True)
-    assert outcome == Outcome(Action.RESUME, "no setupComplete within 15s")
+    assert outcome == Outcome(NextStep.RESUME, "no setupComplete within 15s")
 
 
 def test_failures_log_at_info_until_the_outage_lasts_the_offline_time() -> None:
@@ -706,5 +706,5 @@ def test_silence_counts_only_while_a_sent_turn_waits_and_from_the_last_traffic()
     assert silence_left(now=100.0, awaiting=True, quiet_since=90.0, limit_s=30.0) == 20.0
     assert silence_left(now=130.0, awaiting=True, quiet_since=100.0, limit_s=30.0) == 0.0
     outcome = classify(ServiceSilent(30.0), during_setup=False, sent_handle=True)
-    assert outcome.action is Action.RESUME
+    assert outcome.action is NextStep.RESUME
     assert outcome.reason == "no message from the service for 30s while a turn waited"

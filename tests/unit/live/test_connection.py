@@ -23,7 +23,7 @@ from talkbox.live.events import (
     TurnSent,
     UsageReported,
 )
-from talkbox.live.handles import Conversation
+from talkbox.live.handles import StoredConversation
 from talkbox.live.outbox import OpKind
 from talkbox.live.report import LinkReport
 from talkbox.live.turns import Turn, TurnLedger
@@ -46,8 +46,8 @@ class Link:
     clock: Clock = field(default_factory=Clock)
     events: EventRecorder = field(default_factory=EventRecorder)
     ledger: TurnLedger = field(default_factory=lambda: TurnLedger(local_turns=True, now=0.0))
-    conversation: Conversation = field(
-        default_factory=lambda: Conversation(None, max_age_s=3600.0, resume=True)
+    conversation: StoredConversation = field(
+        default_factory=lambda: StoredConversation(None, max_age_s=3600.0, resume=True)
     )
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     leaving: bool = False

@@ -13,8 +13,8 @@ import pytest
 from talkbox.live import handles
 from talkbox.live.handles import (
     HANDLE_LIFETIME_S,
-    Conversation,
     HandleStore,
+    StoredConversation,
     StoredHandle,
     handle_max_age,
     too_old,
@@ -364,8 +364,8 @@ def test_an_invalid_handle_is_refused_before_anything_is_written(tmp_path: Path)
 # ---------------------------------------------------------------- the conversation
 
 
-def conversation_in(directory: Path, *, resume: bool = True) -> Conversation:
-    return Conversation(store_in(directory), max_age_s=600.0, resume=resume)
+def conversation_in(directory: Path, *, resume: bool = True) -> StoredConversation:
+    return StoredConversation(store_in(directory), max_age_s=600.0, resume=resume)
 
 
 def test_a_conversation_continues_the_stored_one_with_its_id_and_turns(tmp_path: Path) -> None:
@@ -433,7 +433,7 @@ def test_a_fresh_connection_after_answered_turns_leaves_the_conversation(tmp_pat
 
 
 def test_a_smaller_prompt_than_the_last_one_says_the_context_was_compressed() -> None:
-    conversation = Conversation(None, max_age_s=600.0, resume=True)
+    conversation = StoredConversation(None, max_age_s=600.0, resume=True)
     assert conversation.context_shrank(1000) is None
     assert conversation.context_shrank(1200) is None
     assert conversation.context_shrank(300) == 1200

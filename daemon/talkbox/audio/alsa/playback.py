@@ -44,9 +44,9 @@ from talkbox.audio.devices import (
 )
 from talkbox.audio.format import ANSWER_RATE_HZ, SAMPLE_BYTES
 from talkbox.audio.frames import (
-    Earcon,
     EarconWindows,
     Resampler,
+    Tone,
     apply_gain,
     fade_in,
     fade_out,
@@ -119,8 +119,7 @@ class AlsaPlayback(DeviceThread):
         self._volume = options.volume
         self._gain = 1.0 if options.mixer else volume_to_gain(options.volume)
         self._earcon_pcm = {
-            kind: synthesize_earcon(kind, ANSWER_RATE_HZ, fade_ms=options.fade_ms)
-            for kind in Earcon
+            kind: synthesize_earcon(kind, ANSWER_RATE_HZ, fade_ms=options.fade_ms) for kind in Tone
         }
         self._written_s = 0.0
         self._refused_s = 0.0
@@ -164,7 +163,7 @@ class AlsaPlayback(DeviceThread):
         """
         self._enqueue(pcm, rate, earcon=False)
 
-    def play_earcon(self, kind: Earcon) -> bool:
+    def play_earcon(self, kind: Tone) -> bool:
         """Queue an earcon (nothing when earcons are off); capture marks frames it overlaps."""
         if not self.options.earcons:
             return False
