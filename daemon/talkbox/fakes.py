@@ -131,15 +131,6 @@ class FakeMic:
         for start in range(0, len(pcm) - size + 1, size):
             self._frames.put_nowait(FakeFrame(pcm[start : start + size], earcon))
 
-    async def speak(self, pcm: bytes, *, speed: float = 1.0) -> None:
-        """Feed `pcm` frame by frame at `speed` times real time, as a microphone would."""
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        size = frame_bytes()
-        for number, offset in enumerate(range(0, len(pcm) - size + 1, size)):
-            self._frames.put_nowait(FakeFrame(pcm[offset : offset + size]))
-            await asyncio.sleep(max(0.0, start + (number + 1) * FRAME_S / speed - loop.time()))
-
     def fail(self, reason: str = "No such device") -> None:
         """The device vanishes: report it; nothing more is read until `recover()`."""
         if self.report is not None:
@@ -212,11 +203,6 @@ class FakeSpeaker:
         pending, self._pending = self._pending, []
         for _, future in pending:
             self._settle(future, False)
-
-    @property
-    def playing(self) -> bool:
-        """Whether queued audio is still playing."""
-        return self._plays_until > asyncio.get_running_loop().time()
 
     @property
     def volume(self) -> int:

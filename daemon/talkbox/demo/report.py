@@ -63,10 +63,6 @@ class Timeline:
         """When the appliance first showed `state` after `after`, if it did."""
         return next((at for at, shown in self.states if shown is state and at >= after), None)
 
-    def order(self, *, after: float = float("-inf")) -> list[State]:
-        """The states shown after `after`, in order."""
-        return [state for at, state in self.states if at >= after]
-
 
 class RecordingIndicator:
     """The `Indicator` port around a real one: notes each state shown, then shows it."""

@@ -96,11 +96,6 @@ class Endpointer:
         self._waited_us = self._voiced_us = self._gap_us = self._silence_us = 0
         self._utterance_us = 0
 
-    @property
-    def utterance_s(self) -> float:
-        """How long the current utterance has lasted (from its start, or from the reset)."""
-        return self._utterance_us / 1e6
-
     def feed(self, frame_s: float, is_speech: bool, energy_dbfs: float) -> Decision:
         """Take one frame: its duration, the VAD's verdict and its energy in dBFS."""
         if self.phase is Phase.DONE:

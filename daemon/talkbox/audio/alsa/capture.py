@@ -132,16 +132,6 @@ class AlsaCapture(DeviceThread):
         """The next frame; waits while the device is away (see `status`)."""
         return await self._queue.get()
 
-    async def read_frame(self) -> bytes:
-        """The next frame's audio alone (`talkbox.ports.AudioSource`)."""
-        return (await self.read()).pcm
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> Frame:
-        return await self.read()
-
     def set_gain_db(self, gain_db: float) -> None:
         """Change the mic gain (dB, -20..+30) from the next frame on."""
         if not -20 <= gain_db <= 30:
