@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from talkbox.appliance.control import VERBS
 from talkbox.errors import ConfigError, ExitCode
 from talkbox.logs import REDACTOR, configure_logging, say
 
@@ -149,16 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
         "control.sock); exit 69 when no daemon answers",
     )
     verbs = ctl.add_subparsers(dest="verb", required=True, metavar="VERB")
-    verbs.add_parser("status", help="the state, the link and the last turn, as JSON")
-    verbs.add_parser("press", help="press the button")
-    verbs.add_parser("release", help="release the button")
-    verbs.add_parser("mute", help="privacy mute: the microphone is not read into the uplink")
-    verbs.add_parser("unmute", help="end the privacy mute")
-    verbs.add_parser("new", help="start a new conversation")
-    say = verbs.add_parser("say", help="ask a text question; the answer is spoken")
-    say.add_argument("text", nargs="+", metavar="TEXT")
-    volume = verbs.add_parser("volume", help="set the speaker volume")
-    volume.add_argument("percent", type=int, metavar="N", help="0 to 100")
+    for name, verb in VERBS.items():
+        parser_of_verb = verbs.add_parser(name, help=verb.help)
+        if verb.argument == "text":
+            parser_of_verb.add_argument("text", nargs="+", metavar="TEXT")
+        elif verb.argument == "percent":
+            parser_of_verb.add_argument("percent", type=int, metavar="N", help="0 to 100")
 
     sub.add_parser("emulator", help="run the local Live API emulator (see: emulator --help)")
     return parser
@@ -302,10 +299,13 @@ def _ctl(args: argparse.Namespace) -> int:
     # DaemonUnreachableError (exit 69) names each socket tried and why it did not answer.
     paths = [args.socket] if args.socket else candidates()
     request: dict[str, object] = {"command": args.verb}
-    if args.verb == "say":
-        request["text"] = " ".join(args.text)
-    elif args.verb == "volume":
-        request["percent"] = args.percent
+    match VERBS[args.verb].argument:
+        case "text":
+            request["text"] = " ".join(args.text)
+        case "percent":
+            request["percent"] = args.percent
+        case None:
+            pass
     answer = asyncio.run(ask_daemon(paths, request))
     _say(json.dumps(answer, indent=2 if args.verb == "status" else None), sys.stdout)
     if not answer.get("ok"):

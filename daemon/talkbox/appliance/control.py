@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final, Literal, Self
 
 from talkbox.conversation.events import (
     ApplianceEvent,
@@ -78,7 +78,29 @@ EVENTS: Final[Mapping[str, ApplianceEvent]] = {
     "new": NewConversationRequested(source="ctl"),
 }
 """The commands that are events for the conversation, as a person's button would be."""
-COMMANDS: Final = ("status", *EVENTS, "say", "volume")
+
+
+@dataclass(frozen=True, slots=True)
+class Verb:
+    """One `talkbox ctl` verb: what it does, and the request field its argument fills."""
+
+    help: str
+    argument: Literal["text", "percent"] | None = None
+    """`text`: the words after the verb; `percent`: one whole number."""
+
+
+VERBS: Final[Mapping[str, Verb]] = {
+    "status": Verb("the state, the link and the last turn, as JSON"),
+    "press": Verb("press the button"),
+    "release": Verb("release the button"),
+    "mute": Verb("privacy mute: the microphone is not read into the uplink"),
+    "unmute": Verb("end the privacy mute"),
+    "new": Verb("start a new conversation"),
+    "say": Verb("ask a text question; the answer is spoken", argument="text"),
+    "volume": Verb("set the speaker volume, 0 to 100", argument="percent"),
+}
+"""Every verb, in the order `talkbox ctl --help` lists them: the one list of them."""
+COMMANDS: Final = tuple(VERBS)
 
 
 def runtime_dir(environ: Mapping[str, str] | None = None) -> Path:
