@@ -21,14 +21,9 @@ from google.genai.live import AsyncSession
 
 from talkbox.audio.format import INPUT_MIME
 from talkbox.live import events, messages
-from talkbox.live.backoff import (
-    EndReason,
-    Leave,
-    ServiceSilent,
-    end_connection,
-    go_away_deadline,
-    silence_left,
-)
+from talkbox.live.backoff import silence_left
+from talkbox.live.failures import ServiceSilent
+from talkbox.live.goaway import EndReason, Leave, end_connection, go_away_deadline
 from talkbox.live.handles import StoredConversation
 from talkbox.live.outbox import Op, OpKind
 from talkbox.live.report import LinkReport

@@ -45,18 +45,10 @@ from google.genai.live import AsyncSession
 
 from talkbox.config import Settings
 from talkbox.live import events
-from talkbox.live.backoff import (
-    Backoff,
-    EndReason,
-    NextStep,
-    Outage,
-    Outcome,
-    ResumeProbe,
-    RetryPolicy,
-    SetupTimedOut,
-    classify,
-)
+from talkbox.live.backoff import Backoff, Outage, ResumeProbe, RetryPolicy
 from talkbox.live.connection import Connection, EndConnection, LinkSide, wait_for
+from talkbox.live.failures import NextStep, Outcome, SetupTimedOut, classify
+from talkbox.live.goaway import EndReason
 from talkbox.live.handles import HandleStore, StoredConversation, handle_max_age
 from talkbox.live.outbox import Op, OpKind
 from talkbox.live.report import LinkReport

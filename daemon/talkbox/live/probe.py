@@ -21,7 +21,7 @@ from google import genai
 
 from talkbox.config import Settings
 from talkbox.errors import ExitCode
-from talkbox.live.backoff import NextStep, classify
+from talkbox.live.failures import NextStep, classify
 from talkbox.live.session_config import OPEN_TIMEOUT_S, build_client, build_connect_config
 from talkbox.live.tools import default_registry
 

@@ -16,7 +16,7 @@ from typing import Literal
 from google.genai import types
 
 from talkbox.audio.format import ANSWER_RATE_HZ
-from talkbox.live.backoff import EndReason, OutageStep
+from talkbox.live.backoff import OutageStep
 from talkbox.live.events import (
     AnswerAudioReceived,
     AnswerInterrupted,
@@ -36,6 +36,7 @@ from talkbox.live.events import (
     Usage,
     UsageReported,
 )
+from talkbox.live.goaway import EndReason
 from talkbox.live.messages import ContentRead, reported_calls
 from talkbox.live.turns import Refusal, RefusedBy, Turn, TurnFacts
 

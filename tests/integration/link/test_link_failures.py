@@ -17,7 +17,7 @@ import trustme
 from talkbox.ask import ask
 from talkbox.emulator import Emulator, EmulatorOptions
 from talkbox.fakes import EventRecorder, run_in_background
-from talkbox.live.backoff import Backoff, NextStep, Outcome, RetryPolicy
+from talkbox.live.backoff import Backoff, RetryPolicy
 from talkbox.live.events import (
     ContextCompressed,
     ConversationRestarted,
@@ -27,6 +27,7 @@ from talkbox.live.events import (
     TurnCompleted,
     TurnFailed,
 )
+from talkbox.live.failures import NextStep, Outcome
 from talkbox.live.handles import HANDLE_LIFETIME_S, HandleStore, StoredHandle
 from talkbox.live.link import LiveLink
 

@@ -19,25 +19,22 @@ from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, Inv
 from websockets.frames import Close
 from websockets.http11 import Response
 
-from talkbox.live.backoff import (
+from talkbox.live.backoff import Backoff, Outage, ProbeState, ResumeProbe, RetryPolicy, silence_left
+from talkbox.live.failures import (
     BUILT_AT,
-    WAKE_SLACK_S,
-    Backoff,
-    EndReason,
-    Leave,
     NextStep,
-    Outage,
     Outcome,
-    ProbeState,
-    ResumeProbe,
-    RetryPolicy,
     ServiceSilent,
     SetupTimedOut,
-    WakeIn,
     classify,
+)
+from talkbox.live.goaway import (
+    WAKE_SLACK_S,
+    EndReason,
+    Leave,
+    WakeIn,
     end_connection,
     go_away_deadline,
-    silence_left,
 )
 
 

@@ -13,7 +13,6 @@ import pytest
 from google.genai import types
 
 from talkbox.fakes import EventRecorder
-from talkbox.live.backoff import EndReason, ServiceSilent
 from talkbox.live.connection import Connection, EndConnection, LinkSide
 from talkbox.live.events import (
     ContextCompressed,
@@ -23,6 +22,8 @@ from talkbox.live.events import (
     TurnSent,
     UsageReported,
 )
+from talkbox.live.failures import ServiceSilent
+from talkbox.live.goaway import EndReason
 from talkbox.live.handles import StoredConversation
 from talkbox.live.outbox import OpKind
 from talkbox.live.report import LinkReport

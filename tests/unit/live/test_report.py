@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from talkbox.fakes import EventRecorder
-from talkbox.live.backoff import EndReason, OutageStep
+from talkbox.live.backoff import OutageStep
 from talkbox.live.events import (
     AnswerAudioReceived,
     AnswerInterrupted,
@@ -20,6 +20,7 @@ from talkbox.live.events import (
     TurnFailed,
     Usage,
 )
+from talkbox.live.goaway import EndReason
 from talkbox.live.messages import ContentRead
 from talkbox.live.report import LinkReport, format_turn_facts
 from talkbox.live.turns import Refusal, RefusedBy, TurnFacts
