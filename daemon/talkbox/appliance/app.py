@@ -34,14 +34,16 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from talkbox.appliance.control import ControlServer, Request, RequestError, Requests
+from talkbox.appliance.control import ControlServer, Requests
 from talkbox.appliance.mute import MuteStore
 from talkbox.appliance.parts import CAPTURE, Parts, Post, endpoint_options, turn_options
+from talkbox.appliance.requests import answer, status_of
 from talkbox.appliance.status import Counters, Facts, LastTurn
 from talkbox.appliance.systemd import Notifier
 from talkbox.appliance.tools import appliance_registry
@@ -80,7 +82,6 @@ from talkbox.conversation.events import (
     PlaybackFinished,
     SpeechEnded,
     SpeechStarted,
-    TextAsked,
     Timer,
     TimerFired,
     TurnOpened,
@@ -173,7 +174,7 @@ class Appliance:
             # (StateBusyError). Requests wait in the backlog until the control-socket task.
             server = (
                 await stack.enter_async_context(
-                    ControlServer(self._control_path, Requests(self._request))
+                    ControlServer(self._control_path, Requests(partial(answer, self)))
                 )
                 if self._control_path is not None
                 else None
@@ -495,45 +496,5 @@ class Appliance:
         return self.facts.last_turn
 
     def status(self) -> dict[str, Any]:
-        """What `talkbox ctl status` answers."""
-        conversation = self.conversation
-        last_turn = None if self.last_turn is None else asdict(self.last_turn)
-        if last_turn is not None and not self.settings.log_transcripts:
-            # What was said leaves the box's memory only when the person asked for it
-            # (TALKBOX_LOG_TRANSCRIPTS): the socket is readable by group talkbox.
-            del last_turn["transcript"]
-        return {
-            "state": str(conversation.state),
-            "status": self.status_line(),
-            "muted": conversation.muted,
-            "volume": self.parts.speaker.volume,
-            "link": asdict(self.link.status()),
-            "last_turn": last_turn,
-            "frames": asdict(self.counters),
-        }
-
-    def _state_words(self) -> str:
-        state = str(self.conversation.state)
-        why = self.status_line().removeprefix(state).removeprefix(": ")
-        return f"in the {state} state" + (f": {why}" if why else "")
-
-    def _request(self, request: Request) -> dict[str, Any]:
-        """Carry out one ctl request (on the loop); returns the answer's fields."""
-        match request.command:
-            case "status":
-                return self.status()
-            case "volume":
-                assert request.percent is not None
-                self.parts.speaker.set_volume(request.percent)
-                return {"volume": self.parts.speaker.volume}
-            case "say":
-                assert request.text is not None
-                state = self.conversation.state
-                if state is not State.IDLE:
-                    # The status line says why for error and offline.
-                    raise RequestError(f"say needs the box idle; it is {self._state_words()}")
-                self.post(TextAsked(text=request.text))
-                return {}
-            case _:
-                self.post(request.event())
-                return {}
+        """What `talkbox ctl status` answers (`talkbox.appliance.requests`)."""
+        return status_of(self)
