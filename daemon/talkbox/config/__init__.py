@@ -18,17 +18,11 @@ the setting, exit 78), and the values of secret fields are handed to the command
 
 from talkbox.config.audio import AudioFields
 from talkbox.config.check import CheckReport, check_report
+from talkbox.config.credentials import API_KEY_VARIABLES, CREDENTIAL_NAME, MISSING_KEY
 from talkbox.config.fields import ENV_PREFIX, Area, SettingInfo, setting, shown
 from talkbox.config.gpio import HAT_NAMES, GpioFields
 from talkbox.config.hands_free import BUILTIN_WAKE_WORDS, HandsFreeFields, wake_word_key
-from talkbox.config.live import (
-    API_KEY_VARIABLES,
-    CREDENTIAL_NAME,
-    DEFAULT_SYSTEM_INSTRUCTION,
-    MISSING_KEY,
-    LiveFields,
-    context_window_tokens,
-)
+from talkbox.config.live import DEFAULT_SYSTEM_INSTRUCTION, LiveFields, context_window_tokens
 from talkbox.config.loading import (
     ConfigProblems,
     LoadedConfig,

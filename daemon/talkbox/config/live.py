@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import ssl
 from collections.abc import Set
@@ -12,6 +11,15 @@ from urllib.parse import urlsplit
 
 from pydantic import PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
 
+from talkbox.config.credentials import (
+    API_KEY_VARIABLES,
+    CREDENTIAL_NAME,
+    CREDENTIAL_VARIABLE,
+    MISSING_KEY,
+    check_key_shape,
+    credential_path,
+    read_secret,
+)
 from talkbox.config.fields import (
     GIVEN,
     Area,
@@ -22,7 +30,7 @@ from talkbox.config.fields import (
     setting,
     shown_path,
 )
-from talkbox.config.files import exists, problem_of, read_text
+from talkbox.config.files import problem_of, read_text
 from talkbox.config.models import (
     DEFAULT_MODEL,
     ModelRow,
@@ -33,15 +41,6 @@ from talkbox.config.models import (
     model_row,
 )
 from talkbox.errors import ConfigError
-
-API_KEY_VARIABLES = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
-CREDENTIAL_NAME = "gemini_api_key"
-MISSING_KEY = (
-    "GEMINI_API_KEY is not set: put it in /etc/talkbox/talkbox.env, point "
-    "TALKBOX_API_KEY_FILE at a file holding it, or pass the systemd credential "
-    f"{CREDENTIAL_NAME} (the unit loads /etc/credstore/{CREDENTIAL_NAME}, mode 0600)"
-)
-"""The one line that says where the Gemini API key goes (daemon start and `check`)."""
 
 DEFAULT_SYSTEM_INSTRUCTION = (
     "You are talkbox, a voice assistant on a kitchen table. Everything you say is spoken "
@@ -71,73 +70,6 @@ def _row_of(info: ValidationInfo) -> ModelRow | None:
     if model is None or backend is None:
         return None
     return model_row(model, backend=backend)
-
-
-MAX_KEY_LENGTH = 1024
-"""The longest key accepted: far above a Gemini key (39) or an ephemeral token, far below the
-8 KiB header limits servers apply (a 60,000-character key only ever earns HTTP 431)."""
-
-
-def _read_secret(path: Path) -> str:
-    """Read a key file: strip the trailing newline, refuse empty, unreadable or odd contents."""
-    key = read_text(path).strip()
-    if not key:
-        raise Problem(f"{shown_path(path)} is empty", show_input=False)
-    _check_key_shape(key, what=f"the key in {shown_path(path)}")
-    return key
-
-
-def _check_key_shape(key: str, *, what: str) -> None:
-    """Refuse a key that cannot be sent as an HTTP header; never echo the key itself."""
-    if len(key) > MAX_KEY_LENGTH:
-        raise Problem(
-            f"{what} is {len(key)} characters long, more than any key "
-            f"(at most {MAX_KEY_LENGTH}; value not shown)",
-            show_input=False,
-        )
-    # A header value is visible ASCII: a typographic quote pasted from a document or a
-    # control character would make every connection fail, retried forever.
-    for position, ch in enumerate(key, start=1):
-        if not ("!" <= ch <= "~"):
-            raise Problem(
-                f"{what} holds {_kind_of(ch)} at character {position} of {len(key)}, which "
-                "cannot be sent in an HTTP header (value not shown)",
-                show_input=False,
-            )
-
-
-def _kind_of(ch: str) -> str:
-    """What a person calls a character a key may not hold (the position says where)."""
-    if ch.isspace():
-        return "whitespace"
-    if not ch.isprintable():
-        return "a control character"
-    return "a non-ASCII character such as a typographic quote"
-
-
-CREDENTIAL_VARIABLE = f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}"
-
-
-CREDSTORE = Path("/etc/credstore")
-"""Where the unit's `LoadCredential=gemini_api_key` reads the key from (docs/platform.md §5.2)."""
-
-
-def credential_path() -> Path | None:
-    """The key's credential file: systemd's $CREDENTIALS_DIRECTORY, else /etc/credstore's.
-
-    Outside systemd (`sudo talkbox check`, `ask`) the file the unit would load is read
-    directly, so what the service will use is what is checked; only root may read it.
-    """
-    directory = os.environ.get("CREDENTIALS_DIRECTORY", "")
-    if not directory:
-        stored = CREDSTORE / CREDENTIAL_NAME
-        return stored if os.access(stored, os.R_OK) else None
-    path = Path(directory) / CREDENTIAL_NAME
-    try:
-        # A credential directory without our credential is normal: the unit may pass others.
-        return path if exists(path) else None
-    except Problem as exc:
-        raise Problem(str(exc), variable=CREDENTIAL_VARIABLE, show_input=False) from None
 
 
 def _check_v1alpha(row: ModelRow, info: ValidationInfo) -> None:
@@ -324,7 +256,7 @@ class LiveFields(Area):
                 "shown: it may be the key itself)",
                 show_input=False,
             )
-        _read_secret(value)
+        read_secret(value)
         return value
 
     @field_validator("api_key")
@@ -332,15 +264,15 @@ class LiveFields(Area):
     def _resolve_api_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         key = value.get_secret_value().strip() if value is not None else ""
         if key:
-            _check_key_shape(key, what="the key")
+            check_key_shape(key, what="the key")
             return SecretStr(key)
         key_file: Path | None = info.data.get("api_key_file")
         if key_file is not None:
-            return SecretStr(_read_secret(key_file))
+            return SecretStr(read_secret(key_file))
         credential = credential_path()
         if credential is not None:
             try:
-                return SecretStr(_read_secret(credential))
+                return SecretStr(read_secret(credential))
             except Problem as exc:
                 raise Problem(str(exc), variable=CREDENTIAL_VARIABLE, show_input=False) from None
         return None

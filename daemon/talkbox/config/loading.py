@@ -18,6 +18,7 @@ from typing import Any, get_args
 
 from pydantic import SecretStr, ValidationError
 
+from talkbox.config.credentials import credential_path
 from talkbox.config.envfile import EnvFile, read_env_file
 from talkbox.config.fields import (
     ENV_PREFIX,
@@ -31,7 +32,6 @@ from talkbox.config.fields import (
     variables_of,
 )
 from talkbox.config.files import problem_of
-from talkbox.config.live import credential_path
 from talkbox.config.settings import AREAS, FILE_VALUES, Settings
 from talkbox.errors import ConfigError
 

@@ -272,7 +272,7 @@ def test_the_unit_s_credential_is_checked_and_guarded_outside_systemd(
 ) -> None:
     # `sudo talkbox check` sees the key the unit's LoadCredential= will pass the service.
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
-    monkeypatch.setattr("talkbox.config.live.CREDSTORE", tmp_path)
+    monkeypatch.setattr("talkbox.config.credentials.CREDSTORE", tmp_path)
     stored = tmp_path / "gemini_api_key"
     stored.write_text(SECRET + "\n", encoding="utf-8")
     stored.chmod(0o600)
