@@ -281,10 +281,12 @@ def _report(problems: Sequence[str], warnings: Sequence[str]) -> None:
 
 def _check_online(config: Path | None) -> int:
     """`talkbox check --online`: the service's answer to one setup, as one line."""
+    from talkbox.appliance.tools import declared_registry
     from talkbox.config import load_settings
     from talkbox.live.probe import probe_setup
 
-    result = asyncio.run(probe_setup(load_settings(config)))
+    # Every tool the running box declares, so the service checks each declaration now.
+    result = asyncio.run(probe_setup(load_settings(config), tools=declared_registry()))
     if result.accepted:
         _say(result.line, sys.stdout)
     else:

@@ -114,10 +114,14 @@ def test_check_online_reports_the_setup_answered(emulator: EmulatorThread, tmp_p
     assert [r.kind for r in emulator.log.client_messages(conn=conn)] == ["setup"]
     (setup,) = emulator.log.client_messages("setup", conn=conn)
     declared = setup.message["setup"]["tools"][0]["functionDeclarations"]
-    assert [(d["name"], d["behavior"]) for d in declared] == [
+    # Every tool the running box declares, the device tools included.
+    assert {(d["name"], d["behavior"]) for d in declared} == {
         ("get_time", "BLOCKING"),
         ("end_conversation", "BLOCKING"),
-    ]
+        ("set_volume", "BLOCKING"),
+        ("get_volume", "BLOCKING"),
+        ("mute_microphone", "BLOCKING"),
+    }
 
 
 def test_check_online_reports_a_wrong_key_as_a_config_refusal(

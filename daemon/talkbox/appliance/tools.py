@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from talkbox.fakes import FakeSpeaker
 from talkbox.live.tools import (
     BLOCKING,
     NoArguments,
@@ -26,6 +27,11 @@ class VolumeArguments(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     percent: int = Field(ge=0, le=100, description="The new speaker volume, 0 to 100 percent.")
+
+
+def declared_registry() -> ToolRegistry:
+    """The tools the running box declares, for `check --online` (their handlers never run)."""
+    return appliance_registry(FakeSpeaker(), on_mute=lambda: None, on_end_conversation=lambda: None)
 
 
 def appliance_registry(

@@ -23,7 +23,7 @@ from talkbox.config import Settings
 from talkbox.errors import ExitCode
 from talkbox.live.failures import NextStep, classify
 from talkbox.live.session_config import OPEN_TIMEOUT_S, build_client, build_connect_config
-from talkbox.live.tools import default_registry
+from talkbox.live.tools import ToolRegistry, default_registry
 
 # Setup itself must answer within this, after the socket opened (the SDK waits for one frame).
 SETUP_TIMEOUT_S = 2 * OPEN_TIMEOUT_S
@@ -50,13 +50,17 @@ async def probe_setup(
     client: genai.Client | None = None,
     clock: Callable[[], float] = time.monotonic,
     timeout_s: float = SETUP_TIMEOUT_S,
+    tools: ToolRegistry | None = None,
 ) -> ProbeResult:
-    """Open one Live setup with `settings`, close it, and say what the service answered."""
+    """Open one Live setup with `settings`, close it, and say what the service answered.
+
+    `tools` is the registry the running box declares (the appliance's, with its device
+    tools): the service checks every declaration, so one it refuses fails here, not at the
+    box's first connection. Without it, the link's own device-free tools are declared.
+    """
     client = client or build_client(settings)
-    # The daemon's own tools, so their declared behaviors are checked by the model too.
-    functions = default_registry(on_end_conversation=lambda: None).declarations(
-        blocking=settings.model_row.blocking_tools
-    )
+    registry = tools or default_registry(on_end_conversation=lambda: None)
+    functions = registry.declarations(blocking=settings.model_row.blocking_tools)
     config = build_connect_config(settings, handle=None, functions=functions)
     started = clock()
     try:
