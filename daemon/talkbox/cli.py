@@ -10,16 +10,16 @@ import os
 import pwd
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from talkbox.appliance.control import VERBS
 from talkbox.errors import ConfigError, ExitCode
 from talkbox.logs import REDACTOR, configure_logging, say
 
 if TYPE_CHECKING:
-    from talkbox.config import Settings
+    from talkbox.config import LoadedConfig, Settings
 
 DEFAULT_CONFIG = Path("/etc/talkbox/talkbox.env")
 DEFAULT_OUT_DIR = Path("out")
@@ -207,16 +207,12 @@ def dispatch(argv: Sequence[str]) -> int:
 def _ask(config: Path | None, texts: list[str], *, out_dir: Path, as_json: bool) -> int:
     """`talkbox ask`: load the settings, read the turns, run them (ConfigError etc. propagate)."""
     from talkbox.ask import ask, read_turns
-    from talkbox.config import ConfigProblems, load_or_problems
 
     # Everything a turn needs is checked before connecting: nothing is asked only to be lost.
     turns = read_turns(texts, sys.stdin.buffer)
     out_dir = output_dir(out_dir)
-    loaded = load_or_problems(config, {})
-    # From here on every line printed or logged masks the key, SDK errors quoting it included.
-    _mask(loaded.secrets)
-    if isinstance(loaded, ConfigProblems):
-        _report(loaded.problems, loaded.notes)
+    loaded = _load(config)
+    if loaded is None:
         return ExitCode.CONFIG
     settings = loaded.settings
     configure_logging(settings.log_level)
@@ -228,7 +224,7 @@ def _ask(config: Path | None, texts: list[str], *, out_dir: Path, as_json: bool)
 
 def _demo(config: Path | None, *, out_dir: Path, live: bool, wake: bool) -> int:
     """`talkbox demo`: on the emulator, or (--live) on Gemini with the user's settings."""
-    from talkbox.config import AREAS, ConfigProblems, SystemFields, load_or_problems
+    from talkbox.config import AREAS, SystemFields
     from talkbox.demo.run import bench_settings, run_demo
     from talkbox.demo.trigger import BUTTON_TAP, WAKE_WORD
     from talkbox.live.session_config import credential_problems
@@ -238,10 +234,8 @@ def _demo(config: Path | None, *, out_dir: Path, live: bool, wake: bool) -> int:
     settings = None
     if live:
         # As `talkbox run` checks them, with the bench's devices in place of the user's.
-        loaded = load_or_problems(config, bench_settings(trigger))
-        _mask(loaded.secrets)
-        if isinstance(loaded, ConfigProblems):
-            _report(loaded.problems, loaded.notes)
+        loaded = _load(config, bench_settings(trigger))
+        if loaded is None:
             return ExitCode.CONFIG
         # The demo keeps its state in a directory of its own: the state dir's needs do not apply.
         areas = [area for area in AREAS if area is not SystemFields]
@@ -256,6 +250,21 @@ def _demo(config: Path | None, *, out_dir: Path, live: bool, wake: bool) -> int:
     out_dir = output_dir(out_dir)
     configure_logging(settings.log_level if settings is not None else "INFO")
     return run_demo(out_dir=out_dir, live=settings, trigger=trigger)
+
+
+def _load(config: Path | None, overrides: Mapping[str, Any] | None = None) -> LoadedConfig | None:
+    """The settings, or None once every problem is printed (the caller exits 78).
+
+    From here on every line printed or logged masks the key, SDK errors quoting it included.
+    """
+    from talkbox.config import ConfigProblems, load_or_problems
+
+    loaded = load_or_problems(config, overrides or {})
+    _mask(loaded.secrets)
+    if isinstance(loaded, ConfigProblems):
+        _report(loaded.problems, loaded.notes)
+        return None
+    return loaded
 
 
 def _mask(secrets: Sequence[str]) -> None:
@@ -321,12 +330,10 @@ def _run(config: Path | None) -> int:
     from talkbox.appliance.hardware import hardware_parts
     from talkbox.appliance.parts import box_notes
     from talkbox.appliance.serve import serve
-    from talkbox.config import AREAS, ConfigProblems, load_or_problems
+    from talkbox.config import AREAS
 
-    loaded = load_or_problems(config, {})
-    _mask(loaded.secrets)
-    if isinstance(loaded, ConfigProblems):
-        _report(loaded.problems, loaded.notes)
+    loaded = _load(config)
+    if loaded is None:
         return ExitCode.CONFIG
     settings = loaded.settings
     problems = [need for area in AREAS for need in area.unmet_needs(settings)]
@@ -372,13 +379,10 @@ def _devices() -> int:
 
 def _selftest(config: Path | None) -> int:
     """`talkbox selftest`: microphone, speaker, LED and button, each PASS, FAIL or SKIP."""
-    from talkbox.config import ConfigProblems, load_or_problems
     from talkbox.selftest import selftest
 
-    loaded = load_or_problems(config, {})
-    _mask(loaded.secrets)
-    if isinstance(loaded, ConfigProblems):
-        _report(loaded.problems, loaded.notes)
+    loaded = _load(config)
+    if loaded is None:
         return ExitCode.CONFIG
     configure_logging("WARNING")
     return asyncio.run(selftest(loaded.settings, sys.stdout))
