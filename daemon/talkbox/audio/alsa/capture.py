@@ -16,8 +16,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import Self
 
 import alsaaudio
 
@@ -93,40 +91,13 @@ class AlsaCapture(DeviceThread):
         on_status: StatusCallback | None = None,
         open_pcm: PcmOpener = open_alsa_pcm,
     ) -> None:
-        super().__init__(
-            "capture",
-            options.device,
-            reopen_min_s=options.reopen_min_s,
-            reopen_max_s=options.reopen_max_s,
-            on_status=on_status,
-            open_pcm=open_pcm,
-        )
+        super().__init__("capture", options, on_status=on_status, open_pcm=open_pcm)
         self.options = options
         self._earcons = earcons
         self._gain = db_to_gain(options.gain_db)
         self._queue = _FrameQueue(max(1, round(options.queue_s * 1000 / options.period_ms)))
         self._frames = 0
         self._overruns = 0
-
-    def start(self) -> None:
-        """Start the capture thread; call from the event loop that will read the frames."""
-        self._start(asyncio.get_running_loop())
-
-    def close(self) -> None:
-        """Stop the thread (within about one period) and release the device."""
-        self._stop(2.0)
-
-    async def __aenter__(self) -> Self:
-        self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.close)
 
     async def read(self) -> Frame:
         """The next frame; waits while the device is away (see `status`)."""

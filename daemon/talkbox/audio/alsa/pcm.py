@@ -19,7 +19,8 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self
 
 import alsaaudio
 
@@ -54,6 +55,22 @@ class Pcm(Protocol):
 
     def close(self) -> None:
         """Release the device."""
+
+
+class DeviceOptions(Protocol):
+    """What both directions' options say about the device and reopening it."""
+
+    @property
+    def device(self) -> str:
+        """The ALSA PCM name."""
+
+    @property
+    def reopen_min_s(self) -> float:
+        """The first wait before reopening a failed device."""
+
+    @property
+    def reopen_max_s(self) -> float:
+        """The longest wait between reopen attempts."""
 
 
 PcmOpener = Callable[[Direction, str, int, int, int], Pcm]
@@ -121,16 +138,14 @@ class DeviceThread(abc.ABC):
     def __init__(
         self,
         direction: Direction,
-        device: str,
+        options: DeviceOptions,
         *,
-        reopen_min_s: float,
-        reopen_max_s: float,
         on_status: StatusCallback | None,
         open_pcm: PcmOpener,
     ) -> None:
         self.direction: Direction = direction
-        self.device = device
-        self._reopen = (reopen_min_s, reopen_max_s)
+        self.device = options.device
+        self._reopen = (options.reopen_min_s, options.reopen_max_s)
         self._on_status = on_status
         self._open_pcm = open_pcm
         self._stopping = threading.Event()
@@ -144,6 +159,26 @@ class DeviceThread(abc.ABC):
     def status(self) -> DeviceStatus | None:
         """The latest status (None until the first open attempt ends)."""
         return self._status
+
+    def start(self) -> None:
+        """Start the thread; call from the event loop that will use the device."""
+        self._start(asyncio.get_running_loop())
+
+    def close(self) -> None:
+        """Stop the thread (within about one period) and release the device."""
+        self._stop(2.0)
+
+    async def __aenter__(self) -> Self:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.close)
 
     def _start(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._thread is not None:

@@ -20,8 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import alsaaudio
 
@@ -99,14 +98,7 @@ class AlsaPlayback(DeviceThread):
         on_status: StatusCallback | None = None,
         open_pcm: PcmOpener = open_alsa_pcm,
     ) -> None:
-        super().__init__(
-            "playback",
-            options.device,
-            reopen_min_s=options.reopen_min_s,
-            reopen_max_s=options.reopen_max_s,
-            on_status=on_status,
-            open_pcm=open_pcm,
-        )
+        super().__init__("playback", options, on_status=on_status, open_pcm=open_pcm)
         self.options = options
         self._earcon_windows = earcons
         self._cond = threading.Condition()
@@ -129,31 +121,10 @@ class AlsaPlayback(DeviceThread):
         self._last_flush_s: float | None = None
         self._last_flush_wait_s: float | None = None
 
-    def start(self) -> None:
-        """Start the thread; call from the event loop that will await `finished()`.
-
-        The thread opens the mixer with the device, each time it opens it: a mixer that is
-        missing (its card not there yet) is a device failure, reported and retried like one.
-        """
-        self._start(asyncio.get_running_loop())
-
     def close(self) -> None:
         """Drop what is queued, stop the thread (within about one period), release the device."""
         self.flush()
-        self._stop(2.0)
-
-    async def __aenter__(self) -> Self:
-        self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.flush()
-        await asyncio.to_thread(self.close)
+        super().close()
 
     def play(self, pcm: bytes, rate: int = ANSWER_RATE_HZ) -> None:
         """Queue mono S16_LE audio; never blocks.
@@ -266,6 +237,8 @@ class AlsaPlayback(DeviceThread):
             self._cond.notify()
 
     def _open(self) -> tuple[Pcm, Opened]:
+        # The mixer opens with the device, each time: a mixer that is missing (its card not
+        # there yet) is a device failure, reported and retried like one.
         rate = self.options.rate_hz or ANSWER_RATE_HZ
         pcm, opened = self._open_at(rate, self.options.period_ms, self.options.periods)
         if self.options.mixer:
