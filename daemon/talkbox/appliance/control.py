@@ -334,6 +334,11 @@ class ControlServer:
         finally:
             writer.close()
             self._done()
+            # A client gone before its answer leaves the write's error in the stream's closing
+            # future; retrieving it keeps asyncio from logging it as never retrieved (at stop
+            # too, when this task is being cancelled).
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
 
     def _done(self) -> None:
         self._active -= 1
