@@ -61,7 +61,14 @@ def ask(command: str, **fields: Any) -> dict[str, Any]:
     return answer
 
 
+def out(result: dict[str, Any]) -> None:
+    """One result line on stdout, as JSON."""
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+
+
 def state() -> str:
+    """The box's state, as `talkbox ctl status` says it."""
     return str(ask("status")["state"])
 
 
@@ -111,6 +118,7 @@ class Recorder:
             self.error = exc
 
     def close(self) -> None:
+        """Stop recording and close the device."""
         self._stop.set()
         self._thread.join(2)
         self.pcm.close()
@@ -145,7 +153,8 @@ def reference(path: Path) -> np.ndarray:
     pcm, start, end = question(path)
     speech = pcm[int(start * 16000) : int(end * 16000)]
     count = round(speech.size * RATE / 16000)
-    return np.interp(np.arange(count) * (16000 / RATE), np.arange(speech.size), speech)
+    ref: np.ndarray = np.interp(np.arange(count) * (16000 / RATE), np.arange(speech.size), speech)
+    return ref
 
 
 def best_match(recording: np.ndarray, ref: np.ndarray) -> tuple[float, int]:
@@ -185,7 +194,7 @@ def turn(rec: Recorder, wav: Path, number: int) -> dict[str, Any]:
     time.sleep(0.3)
     samples, times = rec.samples(since=t_press)
     score, at = best_match(samples, ref)
-    heard = {
+    return {
         "turn": number,
         "question": wav.name,
         "correlation": round(score, 4),
@@ -195,21 +204,21 @@ def turn(rec: Recorder, wav: Path, number: int) -> dict[str, Any]:
         "answer_heard_at_s": round(float(times[at]) - t_feed, 2) if samples.size else None,
         "ok": score >= MIN_CORRELATION,
     }
-    return heard
 
 
 def cmd_turns(args: argparse.Namespace) -> int:
+    """`count` turns in a row, each answer heard whole."""
     rec = Recorder()
     failed = 0
     try:
         for number in range(1, args.count + 1):
             result = turn(rec, args.wav, number)
-            print(json.dumps(result), flush=True)
+            out(result)
             failed += not result["ok"]
     finally:
         rec.close()
     if rec.error is not None:
-        print(json.dumps({"recorder_error": repr(rec.error)}))
+        out({"recorder_error": repr(rec.error)})
         return 1
     return 1 if failed else 0
 
@@ -249,7 +258,7 @@ def cmd_barge(args: argparse.Namespace) -> int:
     if score < MIN_CORRELATION:
         result["ok"] = False
         result["why"] = "the answer was not heard before the press"
-        print(json.dumps(result))
+        out(result)
         return 1
     # Block by block (40 ms), does the recording still carry the answer where the answer would be?
     block = RATE // 25
@@ -277,24 +286,27 @@ def cmd_barge(args: argparse.Namespace) -> int:
         )
         if not result["ok"]:
             result["why"] = f"the answer went on {latency:.2f} s after the press"
-    print(json.dumps(result))
+    out(result)
     return 0 if result["ok"] else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    print(json.dumps(ask("status")))
+    """The daemon's status."""
+    out(ask("status"))
     return 0
 
 
 def cmd_wait_idle(args: argparse.Namespace) -> int:
+    """Wait for the box to be idle; its link then."""
     t0 = time.monotonic()
     seen, t = wait_state({"idle"}, args.timeout, poll=0.2)
     status = ask("status")
-    print(json.dumps({"state": seen, "after_s": round(t - t0, 1), "link": status.get("link")}))
+    out({"state": seen, "after_s": round(t - t0, 1), "link": status.get("link")})
     return 0
 
 
 def main() -> int:
+    """Run one command."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("status")
