@@ -19,6 +19,8 @@ APT_NEEDS=(
     # pyalsaaudio ships as an sdist only: it compiles against the ALSA headers with gcc.
     "libasound2-dev|test -f /usr/include/alsa/asoundlib.h"
     "gcc|command -v gcc >/dev/null"
+    # pyspeex-noise 1.0.2 is a C++ sdist (2.x has wheels, but its auto gain outputs silence).
+    "g++|command -v g++ >/dev/null"
     "python3-dev|$PY -c 'import os, sys, sysconfig; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_path(\"include\"), \"Python.h\")))'"
 )
 

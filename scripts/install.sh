@@ -64,6 +64,8 @@ install_packages() {
         "python3-venv|$PY -c 'import venv, ensurepip' 2>/dev/null"
         "python3-dev|$PY -c 'import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()[\"include\"], \"Python.h\")))' 2>/dev/null"
         "gcc|command -v gcc >/dev/null"
+        # pyspeex-noise 1.0.2 is a C++ sdist (2.x has wheels, but its auto gain outputs silence).
+        "g++|command -v g++ >/dev/null"
         "libasound2-dev|test -e /usr/include/alsa/asoundlib.h"
         "alsa-utils|command -v aplay >/dev/null"
         "ca-certificates|test -s /etc/ssl/certs/ca-certificates.crt"

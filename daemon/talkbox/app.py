@@ -118,6 +118,11 @@ class _Heard:
     frame: MicFrame
 
 
+@dataclass(frozen=True, slots=True)
+class _Beat:
+    """The watchdog's knock on the control task: taken in its turn, it shows the task is alive."""
+
+
 class Appliance:
     """Press, speak, hear: the parts, the conversation and the Live link, run together."""
 
@@ -137,7 +142,8 @@ class Appliance:
         self._notifier = notifier or Notifier(address=None, watchdog_s=None)
         self._policy = policy
         self._mute = MuteStore(settings.state_dir)
-        self._events: asyncio.Queue[Event | _Heard] = asyncio.Queue()
+        self._events: asyncio.Queue[Event | _Heard | _Beat] = asyncio.Queue()
+        self._beats = 0
         self._finishing: asyncio.Queue[tuple[int | None, Awaitable[bool]]] = asyncio.Queue()
         self._stop = asyncio.Event()
         self._stack = AsyncExitStack()
@@ -279,6 +285,8 @@ class Appliance:
             match await self._events.get():
                 case _Heard(frame=frame):
                     self._heard(frame)
+                case _Beat():
+                    self._beats += 1
                 case event:
                     self._handle(event)
 
@@ -294,14 +302,17 @@ class Appliance:
         if interval is None:
             return
         counters = self.counters
-        frames, applied = counters.frames, counters.applied
+        frames, beats = counters.frames, self._beats
         stalled = False
         while True:
+            # The control task proves itself by taking a beat from its queue, not by applying
+            # frames: without a microphone there are none, and that is no hang.
+            self._events.put_nowait(_Beat())
             await asyncio.sleep(interval)
             # A vanished microphone is being reopened by its thread: that is not a hang.
             away = CAPTURE in self.conversation.broken
             capture_ok = counters.frames > frames or away
-            if capture_ok and counters.applied > applied:
+            if capture_ok and self._beats > beats:
                 self._notifier.watchdog()
                 stalled = False
             elif not stalled:
@@ -310,7 +321,7 @@ class Appliance:
                     "no watchdog ping: %s made no progress",
                     "the capture thread" if not capture_ok else "the control task",
                 )
-            frames, applied = counters.frames, counters.applied
+            frames, beats = counters.frames, self._beats
 
     # ----------------------------------------------------------------- the control task
 
@@ -472,13 +483,18 @@ class Appliance:
     def status(self) -> dict[str, Any]:
         """What `talkbox ctl status` answers."""
         conversation = self.conversation
+        last_turn = None if self.last_turn is None else asdict(self.last_turn)
+        if last_turn is not None and not self.settings.log_transcripts:
+            # What was said leaves the box's memory only when the person asked for it
+            # (TALKBOX_LOG_TRANSCRIPTS): the socket is readable by group talkbox.
+            del last_turn["transcript"]
         return {
             "state": str(conversation.state),
             "status": self.status_line(),
             "muted": conversation.muted,
             "volume": self.parts.speaker.volume,
             "link": asdict(self.link.status()),
-            "last_turn": None if self.last_turn is None else asdict(self.last_turn),
+            "last_turn": last_turn,
             "frames": asdict(self.counters),
         }
 

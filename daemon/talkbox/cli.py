@@ -6,14 +6,19 @@ import argparse
 import asyncio
 import json
 import logging
+import os
+import pwd
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from talkbox.errors import ConfigError, ExitCode, UsageError
 from talkbox.logs import REDACTOR, configure_logging, say
+
+if TYPE_CHECKING:
+    from talkbox.config import Settings
 
 DEFAULT_CONFIG = Path("/etc/talkbox/talkbox.env")
 DEFAULT_OUT_DIR = Path("out")
@@ -25,8 +30,36 @@ DESCRIPTION = (
 
 
 def default_config() -> Path | None:
-    """The env file used when --config is not given: /etc/talkbox/talkbox.env if it exists."""
-    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+    """The env file used without --config: /etc/talkbox/talkbox.env if this user can read it."""
+    # Once it holds the key the file is root's alone (0600). The service never needs to read
+    # it: systemd (as root) hands its settings over as the environment (EnvironmentFile=).
+    if DEFAULT_CONFIG.is_file() and os.access(DEFAULT_CONFIG, os.R_OK):
+        return DEFAULT_CONFIG
+    return None
+
+
+def _user() -> str:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a uid without a passwd entry (a container, DynamicUser=)
+        return str(os.getuid())
+
+
+def unread_default_config() -> str | None:
+    """Why the default env file, which exists, was not read (None if it was or is absent)."""
+    try:
+        DEFAULT_CONFIG.stat()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        pass  # /etc/talkbox itself is closed to this user: the file is there to someone else
+    if default_config() is not None:
+        return None
+    return (
+        f"{DEFAULT_CONFIG} cannot be read by user {_user()!r} (once it holds the key "
+        "it is root's alone): only the environment was read; run this as root (sudo) to read "
+        "the file too, or pass --config FILE"
+    )
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
@@ -140,15 +173,21 @@ def dispatch(argv: Sequence[str]) -> int:
 
     args = build_parser().parse_args(argv)
     config = args.config if getattr(args, "config", None) else default_config()
+    if hasattr(args, "config") and config is None:
+        unread = unread_default_config()
+        # Under systemd the settings came through EnvironmentFile=, which root read for us.
+        if unread is not None and not (args.command == "run" and "INVOCATION_ID" in os.environ):
+            _say(f"talkbox: warning: {unread}", sys.stderr, logging.WARNING)
     if args.command == "check":
         from talkbox.config import check_report
-        from talkbox.live.session_config import credential_problems
+        from talkbox.parts import box_notes
 
-        report = check_report(config, needs=(credential_problems,))
+        report = check_report(config, needs=_run_needs())
         _mask(report.secrets)
         for line in report.lines:
             _say(line, sys.stdout)
-        _report(report.problems, report.warnings)
+        notes = [] if report.settings is None else box_notes(report.settings)
+        _report(report.problems, [*report.warnings, *notes])
         if report.problems or not args.online:
             return report.exit_code
         return _check_online(config)
@@ -282,7 +321,7 @@ def _run(config: Path | None) -> int:
     from talkbox.config import AREAS, ConfigProblems, load_or_problems
     from talkbox.daemon import serve
     from talkbox.hardware import hardware_parts
-    from talkbox.live.session_config import credential_problems
+    from talkbox.parts import box_notes
 
     loaded = load_or_problems(config, {})
     _mask(loaded.secrets)
@@ -291,15 +330,24 @@ def _run(config: Path | None) -> int:
         return ExitCode.CONFIG
     settings = loaded.settings
     problems = [need for area in AREAS for need in area.unmet_needs(settings)]
-    problems = problems or list(credential_problems(settings))
+    # The same needs `check` reports, in the same order: what run refuses, check refused first.
+    problems = problems or [problem for need in _run_needs() for problem in need(settings)]
     if problems:
         # Before READY=1: systemd's RestartPreventExitStatus=78 keeps the unit failed.
         _report(problems, [])
         return ExitCode.CONFIG
     configure_logging(settings.log_level)
-    for warning in loaded.warnings:
+    for warning in [*loaded.warnings, *box_notes(settings)]:
         logging.getLogger("talkbox.run").warning("config: %s", warning)
     return asyncio.run(serve(settings, hardware_parts(settings)))
+
+
+def _run_needs() -> tuple[Callable[[Settings], Sequence[str]], ...]:
+    """What `run` needs beyond valid settings (`check` asks the same): key, wiring, files."""
+    from talkbox.hardware import preflight
+    from talkbox.live.session_config import credential_problems
+
+    return (credential_problems, preflight)
 
 
 def _devices() -> int:

@@ -333,10 +333,11 @@ def _claiming(setting: str, pins: tuple[int, ...]) -> Iterator[None]:
     # (another program or a kernel driver holds it) both arrive as these.
     except _claim_errors() as exc:
         names = ", ".join(f"GPIO{pin}" for pin in pins)
+        detail = str(exc) or type(exc).__name__
         raise ConfigError(
             [
-                f"{setting}: {names} cannot be used ({exc}): another program or a HAT driver "
-                "may hold it; pick a free pin"
+                f"{setting}: {names} cannot be claimed ({detail}); if no other setting names "
+                "it, another program or a kernel driver (a HAT's overlay) may hold it"
             ]
         ) from exc
 

@@ -20,13 +20,16 @@ from typing import Final
 
 from talkbox.actions import Earcon
 from talkbox.appliance_events import AudioDeviceFailed, AudioDeviceRecovered
-from talkbox.audio.alsa import AlsaCapture, AlsaPlayback
+from talkbox.audio.alsa import AlsaCapture, AlsaPlayback, card_mixers, mixer_card
 from talkbox.audio.devices import CaptureOptions, DeviceStatus, PlaybackOptions
 from talkbox.audio.format import ANSWER_RATE_HZ
 from talkbox.audio.frames import Earcon as Tone
 from talkbox.audio.frames import EarconWindows
 from talkbox.config import Settings
-from talkbox.parts import Parts, Post, gpio_parts, hearing
+from talkbox.config.files import is_writable_dir
+from talkbox.control import socket_path
+from talkbox.errors import ConfigError
+from talkbox.parts import Parts, Post, gpio_parts, gpio_problems, hearing
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,45 @@ def playback_options(settings: Settings) -> PlaybackOptions:
         mixer=settings.mixer,
         earcons=settings.earcons,
     )
+
+
+def preflight(settings: Settings) -> list[str]:
+    """What `run` would refuse at start, found without opening anything: `check` asks it too.
+
+    Valid settings can still describe a box that cannot start: GPIO wiring no board has, a
+    wake word model TFLite cannot load, a control socket directory this user cannot make, a
+    mixer the (present) card does not have. Each is one line naming the setting.
+    """
+    problems = gpio_problems(settings)
+    try:
+        with hearing(settings):
+            pass
+    except ConfigError as err:
+        problems.extend(err.problems)
+    runtime = socket_path().parent
+    if not is_writable_dir(runtime):
+        problems.append(
+            f"the control socket's directory {runtime} cannot be made or written by this user: "
+            "run talkbox under systemd (RuntimeDirectory=), or set XDG_RUNTIME_DIR or "
+            "RUNTIME_DIRECTORY to a directory of this user's"
+        )
+    if settings.mixer:
+        problems.extend(_mixer_problems(settings.mixer, settings.playback_device))
+    return problems
+
+
+def _mixer_problems(mixer: str, device: str) -> list[str]:
+    card = mixer_card(device)
+    found = card_mixers(card)
+    # No card (not plugged in yet, its driver not loaded): a device problem that `run`
+    # reports and retries, not a setting to change.
+    if found is None or mixer in found:
+        return []
+    offered = ", ".join(found) or "none"
+    return [
+        f"TALKBOX_MIXER: {mixer!r} is not a mixer of {card}, the card of "
+        f"TALKBOX_PLAYBACK_DEVICE (its mixers: {offered})"
+    ]
 
 
 class Speaker:

@@ -44,8 +44,10 @@ class TurnOptions:
     """How the button controls a turn (BUTTON_MODE)."""
     no_speech_timeout_s: float = 5.0
     """A tapped turn without speech ends after this long, sending nothing (NO_SPEECH_TIMEOUT_S)."""
-    follow_up_s: float = 4.0
+    follow_up_s: float = 0.0
     """In tap mode, speech this soon after an answer opens a turn without a press; 0: off."""
+    follow_up_turns: int = 2
+    """How many follow-up turns one press or wake word may chain (FOLLOW_UP_TURNS)."""
     answer_timeout_s: float = 10.0
     """A closed turn without answer audio after this long fails (ANSWER_TIMEOUT_S)."""
     failure_shown_s: float = 2.0
@@ -56,6 +58,7 @@ class TurnOptions:
         checks = {
             "no_speech_timeout_s": (self.no_speech_timeout_s, 0.5, 60.0),
             "follow_up_s": (self.follow_up_s, 0.0, 60.0),
+            "follow_up_turns": (self.follow_up_turns, 1, 10),
             "answer_timeout_s": (self.answer_timeout_s, 1.0, 300.0),
             "failure_shown_s": (self.failure_shown_s, 0.1, 60.0),
         }
@@ -87,6 +90,8 @@ class Conversation:
     """All answer audio of `turn_id` is queued for playback."""
     follow_up: bool = False
     """Idle with the follow-up window open (tap mode, after an answer)."""
+    follow_ups: int = 0
+    """Follow-up turns opened since a person last opened one (press, wake word)."""
     timer_serial: int = 0
     """Serial of the newest timer started."""
     answer_timer: int = 0

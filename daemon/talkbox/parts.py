@@ -106,6 +106,7 @@ def turn_options(settings: Settings) -> TurnOptions:
         mode=Mode(settings.button_mode),
         no_speech_timeout_s=settings.no_speech_timeout_s,
         follow_up_s=settings.follow_up_s,
+        follow_up_turns=settings.follow_up_turns,
         answer_timeout_s=settings.answer_timeout_s,
     )
 
@@ -136,11 +137,62 @@ def button_options(settings: Settings) -> ButtonOptions | None:
     )
 
 
-def led_options(settings: Settings) -> LedOptions | None:
+def box_notes(settings: Settings) -> list[str]:
+    """Warnings about the box as a whole that `check` and `run` give (not `ask`)."""
+    has_button = button_options(settings) is not None
+    if not has_button and not settings.wake_word:
+        return [
+            "nothing can open a turn: no button (TALKBOX_BUTTON_PIN or TALKBOX_HAT) and no wake "
+            "word (TALKBOX_WAKE_WORD); only `talkbox ctl press` and `talkbox ctl say` will"
+        ]
+    return []
+
+
+def gpio_problems(settings: Settings) -> list[str]:
+    """Wiring the settings describe that no board can have: one pin for two jobs, the wrong count.
+
+    `check` and `run` both ask (before any pin is claimed), so what `run` would refuse,
+    `check` refuses first, in words that name the settings to change.
+    """
+    hat = HATS[settings.hat]
+    problems: list[str] = []
+    if settings.led_pins is None and hat.led is not None and settings.led_kind is not None:
+        wanted = 3 if settings.led_kind == "rgb" else 1
+        if len(hat.led.pins) != wanted:
+            pins = ",".join(f"GPIO{pin}" for pin in hat.led.pins)
+            problems.append(
+                f"TALKBOX_LED_KIND: {settings.led_kind} needs {wanted} pin(s), and the "
+                f"{hat.name} HAT's LED has {len(hat.led.pins)} ({pins}); set TALKBOX_LED_PINS "
+                f"to {wanted} pin(s) or choose another TALKBOX_LED_KIND"
+            )
+            return problems
+    led = None if problems else led_options(settings, quiet=True)
+    button = button_options(settings)
+    if led is not None:
+        twice = sorted({pin for pin in led.pins if led.pins.count(pin) > 1})
+        if twice:
+            names = ", ".join(f"GPIO{pin}" for pin in twice)
+            problems.append(
+                f"TALKBOX_LED_PINS: {names} named more than once; each colour of an rgb LED "
+                "needs a pin of its own"
+            )
+    if led is not None and button is not None and button.pin in led.pins:
+        whose = "TALKBOX_LED_PINS" if settings.led_pins is not None else f"the {hat.name} HAT's LED"
+        button_from = (
+            "TALKBOX_BUTTON_PIN" if settings.button_pin is not None else f"the {hat.name} HAT"
+        )
+        problems.append(
+            f"{whose}: GPIO{button.pin} is also the button's pin ({button_from}); the button "
+            "and the LED each need a pin of their own"
+        )
+    return problems
+
+
+def led_options(settings: Settings, *, quiet: bool = False) -> LedOptions | None:
     """The LED: LED_PINS (and LED_KIND), else the HAT's LED, else none."""
     hat = HATS[settings.hat]
     if settings.led_pins is None:
-        if hat.note:
+        if hat.note and not quiet:
             log.info("%s", hat.note)
         if hat.led is None:
             return None

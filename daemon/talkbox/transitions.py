@@ -141,6 +141,8 @@ def _open_turn(c: Conversation, *, by_voice: bool = False) -> Step:
         by_voice=by_voice,
         answer_in=False,
         follow_up=False,
+        # A person opened it: the follow-ups it may chain are counted afresh.
+        follow_ups=0,
     )
     actions: list[Action] = [PlayEarcon(earcon=Earcon.START)]
     if hold:
@@ -222,7 +224,14 @@ def _follow_up_speech(c: Conversation, _e: SpeechStarted) -> Step:
     if not c.follow_up:
         return _unchanged(c)  # a late decision of an endpointer already stopped
     # No earcon: it would play over the person's first words and go up with them.
-    c = replace(c, state=State.LISTENING, follow_up=False, upstream=True, heard=True)
+    c = replace(
+        c,
+        state=State.LISTENING,
+        follow_up=False,
+        follow_ups=c.follow_ups + 1,
+        upstream=True,
+        heard=True,
+    )
     return c, [SendActivityStart(), SendPreroll()]
 
 
@@ -312,12 +321,14 @@ def _played(c: Conversation, e: PlaybackFinished) -> Step:
     answered_a_person = c.turn_id is not None
     c = _rest(c)
     # Only an answer to a turn a person opened invites a follow-up: after an unprompted
-    # one (a reminder) nothing may go up before someone presses.
+    # one (a reminder) nothing may go up before someone presses. A chain of follow-ups is
+    # bounded: with a TV talking, one press must not become an open microphone.
     if (
         answered_a_person
         and c.state is State.IDLE
         and c.options.mode is Mode.TAP
         and c.options.follow_up_s > 0
+        and c.follow_ups < c.options.follow_up_turns
     ):
         c = replace(c, follow_up=True)
     return c, []

@@ -147,6 +147,10 @@ def resolve_config(source: str) -> Path:
             ]
         )
     path = Path(source).expanduser()
+    if path.is_dir():
+        raise ConfigError(
+            [f"{SETTING}: {source} is a directory; name the model's JSON config file in it"]
+        )
     if not path.is_file():
         raise ConfigError(
             [f"{SETTING}: the model config {source} does not exist (a path to a JSON config)"]

@@ -108,6 +108,13 @@ def test_the_watchdog_and_the_network_ordering_are_set() -> None:
         assert target in found["Wants"][0]
 
 
+def test_the_alsa_core_is_loaded_before_its_device_rule_is_resolved() -> None:
+    # char-alsa is looked up in /proc/devices at start: without snd loaded it allows nothing.
+    found = settings()
+    assert "modprobe@snd.service" in found["Wants"][0].split()
+    assert "modprobe@snd.service" in found["After"][0].split()
+
+
 def test_no_setting_carries_a_trailing_comment() -> None:
     # systemd has no trailing comments: "x=1 # why" makes "1 # why" the value.
     parser = configparser.ConfigParser(strict=False, interpolation=None)

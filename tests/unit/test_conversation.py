@@ -266,11 +266,37 @@ def test_after_an_answer_tap_mode_listens_locally_for_a_follow_up() -> None:
 
 
 def test_the_follow_up_window_closes_when_no_one_speaks() -> None:
-    bench = ready(Mode.TAP)
+    bench = ready(Mode.TAP, follow_up_s=4.0)
     bench(PRESS, SPEECH, SILENCE)
     answered(bench, 1)
     assert bench(ev.NoSpeechTimedOut()) == [cv.StopEndpointing()]
     assert bench(SPEECH) == []
+
+
+def test_by_default_no_follow_up_window_opens_after_an_answer() -> None:
+    bench = ready(Mode.TAP)
+    bench(PRESS, SPEECH, SILENCE)
+    answered(bench, 1)
+    assert bench.state is State.IDLE
+    assert not bench.c.follow_up
+    assert bench(SPEECH) == []
+
+
+def test_a_chain_of_follow_ups_is_bounded_and_a_press_starts_a_new_count() -> None:
+    bench = ready(Mode.TAP, follow_up_s=4.0, follow_up_turns=2)
+    bench(PRESS, SPEECH, SILENCE)
+    answered(bench, 1)
+    for turn in (2, 3):
+        assert bench.c.follow_up
+        assert cv.SendActivityStart() in bench(SPEECH)
+        bench(SILENCE)
+        answered(bench, turn)
+    # Two follow-ups after one press: the third needs a press.
+    assert not bench.c.follow_up
+    assert bench(SPEECH) == []
+    bench(PRESS, SPEECH, SILENCE)
+    answered(bench, 4)
+    assert bench.c.follow_up
 
 
 def test_hold_mode_and_unprompted_answers_have_no_follow_up_window() -> None:

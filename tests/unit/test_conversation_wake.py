@@ -120,7 +120,7 @@ def test_a_wake_word_while_offline_is_answered_by_the_error_earcon_only() -> Non
 
 
 def test_a_wake_word_in_the_follow_up_window_opens_a_turn_by_voice() -> None:
-    bench = ready()
+    bench = ready(follow_up_s=4.0)
     bench(PRESS, SPEECH, SILENCE, audio(1), link.GenerationCompleted(turn_id=1))
     bench(ev.PlaybackFinished(turn_id=1))
     assert bench.state is State.IDLE

@@ -334,14 +334,14 @@ async def test_a_pin_another_device_holds_is_one_config_problem_naming_the_setti
     finally:
         holder.close()
     (problem,) = caught.value.problems
-    assert problem.startswith("TALKBOX_BUTTON_PIN: GPIO17 cannot be used (")
-    assert "pick a free pin" in problem
+    assert problem.startswith("TALKBOX_BUTTON_PIN: GPIO17 cannot be claimed (")
+    assert "another program or a kernel driver" in problem
 
 
 async def test_a_busy_led_pin_releases_the_button_it_already_claimed(factory: MockFactory) -> None:
     holder = LED(25, pin_factory=factory)
     try:
-        with pytest.raises(ConfigError, match="TALKBOX_LED_PINS: GPIO25 cannot be used"):
+        with pytest.raises(ConfigError, match="TALKBOX_LED_PINS: GPIO25 cannot be claimed"):
             open_gpio(
                 ButtonOptions(pin=23),
                 LedOptions(kind=LedKind.LED, pins=(25,)),

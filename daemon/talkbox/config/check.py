@@ -30,6 +30,8 @@ class CheckReport:
     """Allowed but probably not meant; with problems, the env file's notes (they may explain)."""
     secrets: tuple[str, ...] = ()
     """Every value a secret setting was given: the shell masks them in all it prints."""
+    settings: Settings | None = None
+    """The settings, when they loaded (the shell adds what other layers say of them)."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -93,7 +95,11 @@ def check_report(config_file: Path | None, *, needs: Sequence[NeedsCheck] = ()) 
         problems = [problem for check in needs for problem in check(settings)]
     if problems:
         return CheckReport(
-            lines=[], problems=problems, warnings=loaded.warnings, secrets=loaded.secrets
+            lines=[],
+            problems=problems,
+            warnings=loaded.warnings,
+            secrets=loaded.secrets,
+            settings=settings,
         )
     shown = {field: value for area in AREAS for field, value in area.shown_values(settings).items()}
     names = variable_names()
@@ -104,4 +110,10 @@ def check_report(config_file: Path | None, *, needs: Sequence[NeedsCheck] = ()) 
         lines.append(f"{name:<{width}} = {value}  [{loaded.sources[field]}]")
     lines.append(f"{'effective API version':<{width}} = {settings.effective_api_version}")
     lines.append(f"{'effective thinking level':<{width}} = {_thinking(settings)}")
-    return CheckReport(lines=lines, problems=[], warnings=loaded.warnings, secrets=loaded.secrets)
+    return CheckReport(
+        lines=lines,
+        problems=[],
+        warnings=loaded.warnings,
+        secrets=loaded.secrets,
+        settings=settings,
+    )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 from talkbox.config.fields import Problem, shown_path
@@ -85,8 +86,23 @@ def is_writable_dir(path: Path) -> bool:
         return False
     try:
         if path.exists():
-            return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
-        parent = path.parent
-        return parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)
+            return path.is_dir() and _may_write(path)
+        # The nearest directory that exists is where creating it would start.
+        existing = path.parent
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            return False
+        # Ask the filesystem itself: root passes os.access() where no directory can be made
+        # (/proc, sysfs), and only making one there says so. It is removed at once.
+        os.rmdir(tempfile.mkdtemp(prefix=".talkbox-probe-", dir=existing))
+        return True
     except (OSError, ValueError):
         return False
+
+
+def _may_write(path: Path) -> bool:
+    if not os.access(path, os.W_OK | os.X_OK):
+        return False
+    # os.access() says yes to root on a read-only mount.
+    return not os.statvfs(path).f_flag & os.ST_RDONLY

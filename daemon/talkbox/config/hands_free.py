@@ -7,6 +7,7 @@ question, asked when the daemon starts (config imports no adapter: tests/unit/te
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Annotated, Final
 
@@ -177,4 +178,9 @@ class HandsFreeFields(Area):
                 continue
             if found is None:
                 problems.append(f"TALKBOX_WAKE_WORD: the model config {word} does not exist")
+            elif stat.S_ISDIR(found.st_mode):
+                problems.append(
+                    f"TALKBOX_WAKE_WORD: {word} is a directory; name the model's JSON config "
+                    "file in it"
+                )
         return problems

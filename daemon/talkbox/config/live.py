@@ -118,10 +118,20 @@ def _kind_of(ch: str) -> str:
 CREDENTIAL_VARIABLE = f"$CREDENTIALS_DIRECTORY/{CREDENTIAL_NAME}"
 
 
-def _credential_path() -> Path | None:
+CREDSTORE = Path("/etc/credstore")
+"""Where the unit's `LoadCredential=gemini_api_key` reads the key from (docs/platform.md §5.2)."""
+
+
+def credential_path() -> Path | None:
+    """The key's credential file: systemd's $CREDENTIALS_DIRECTORY, else /etc/credstore's.
+
+    Outside systemd (`sudo talkbox check`, `ask`) the file the unit would load is read
+    directly, so what the service will use is what is checked; only root may read it.
+    """
     directory = os.environ.get("CREDENTIALS_DIRECTORY", "")
     if not directory:
-        return None
+        stored = CREDSTORE / CREDENTIAL_NAME
+        return stored if os.access(stored, os.R_OK) else None
     path = Path(directory) / CREDENTIAL_NAME
     try:
         # A credential directory without our credential is normal: the unit may pass others.
@@ -327,7 +337,7 @@ class LiveFields(Area):
         key_file: Path | None = info.data.get("api_key_file")
         if key_file is not None:
             return SecretStr(_read_secret(key_file))
-        credential = _credential_path()
+        credential = credential_path()
         if credential is not None:
             try:
                 return SecretStr(_read_secret(credential))

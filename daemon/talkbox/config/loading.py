@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from talkbox.config.fields import (
     variables_of,
 )
 from talkbox.config.files import problem_of
+from talkbox.config.live import credential_path
 from talkbox.config.settings import AREAS, FILE_VALUES, Settings
 from talkbox.envfile import EnvFile, read_env_file
 from talkbox.errors import ConfigError
@@ -215,6 +217,7 @@ def load_or_problems(
         return ConfigProblems(problems=problems, notes=notes, secrets=secrets)
     sources = _sources(settings, values, overrides)
     warnings = notes + _warnings(settings, [*os.environ, *values])
+    warnings.extend(_exposed_key(config_file, values, settings))
     return LoadedConfig(
         settings=settings,
         sources=sources,
@@ -222,6 +225,40 @@ def load_or_problems(
         secrets=secrets,
         spanning=frozenset(hidden),
     )
+
+
+def _exposed_key(
+    config_file: Path | None, values: Mapping[str, str], settings: Settings
+) -> list[str]:
+    """A warning for each file holding the key that others than its owner may read."""
+    secret_names = {
+        name
+        for field, field_info in Settings.model_fields.items()
+        if info_of(field_info).secret
+        for name in _names_of(field)
+    }
+    holders: list[Path] = []
+    if config_file is not None and any(
+        name.upper() in secret_names and value.strip() for name, value in values.items()
+    ):
+        holders.append(config_file)
+    if settings.api_key_file is not None:
+        holders.append(settings.api_key_file)
+    if not os.environ.get("CREDENTIALS_DIRECTORY") and (stored := credential_path()):
+        holders.append(stored)
+    found: list[str] = []
+    for path in holders:
+        try:
+            mode = path.stat().st_mode
+        except (OSError, ValueError):
+            continue  # a pipe or a file gone since: nothing lasting to protect
+        if stat.S_ISREG(mode) and mode & 0o044:
+            where = shown_path(path)
+            found.append(
+                f"{where} holds the API key and is readable by others than its owner "
+                f"(mode {stat.S_IMODE(mode):04o}): chmod 0600 {where}"
+            )
+    return found
 
 
 def load_config(config_file: Path | None = None, **overrides: Any) -> LoadedConfig:

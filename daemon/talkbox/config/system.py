@@ -70,11 +70,11 @@ class SystemFields(Area):
             return {"state_dir": "default ($STATE_DIRECTORY)"}
         return {}
 
-    def notes(self) -> list[str]:
-        """A state dir the daemon cannot write loses the conversation at each restart."""
+    def unmet_needs(self) -> list[str]:
+        """The daemon and `ask` lock the state dir before anything else: it must be writable."""
         if not is_writable_dir(self.state_dir):
             return [
-                f"TALKBOX_STATE_DIR {shown_path(self.state_dir)} is not writable: conversations "
-                "will not survive a restart"
+                f"TALKBOX_STATE_DIR: {shown_path(self.state_dir)} cannot be made or written by "
+                "this user; talkbox keeps its lock and the conversation there"
             ]
         return []

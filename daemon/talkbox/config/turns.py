@@ -126,12 +126,21 @@ class TurnFields(Area):
         le=60.0,
     )
     follow_up_s: float = setting(
-        4.0,
-        doc="In tap mode, speech this soon after an answer opens a new turn without a press; "
-        "0: off.",
+        0.0,
+        doc="In tap mode, speech this soon after an answer opens a new turn without a press "
+        "(its first words, from just before the speech began, go up with it); 0: off, so "
+        "nothing goes up without a press or the wake word.",
         allowed="seconds, 0 to 60",
         ge=0.0,
         le=60.0,
+    )
+    follow_up_turns: int = setting(
+        2,
+        doc="With FOLLOW_UP_S on: how many follow-up turns one press or wake word may chain; "
+        "after them the box waits for a press again.",
+        allowed="1 to 10",
+        ge=1,
+        le=10,
     )
     answer_timeout_s: float = setting(
         10.0,

@@ -17,7 +17,7 @@ import pytest
 from talkbox.control import ask_daemon
 from talkbox.conversation import State
 from talkbox.daemon import serve
-from talkbox.parts import fake_parts, new_fake_world
+from talkbox.parts import CAPTURE, fake_parts, new_fake_world
 from talkbox.systemd import Notifier
 
 from .conftest import FAST_POLICY, MakeEmulator, Room, box_settings, recording, running_box, until
@@ -97,6 +97,29 @@ async def test_the_watchdog_is_pinged_at_its_interval_and_not_when_capture_stall
             within=2,
             what="pings again",
         )
+
+
+async def test_without_a_microphone_the_watchdog_is_still_pinged(
+    make_emulator: MakeEmulator, tmp_path: Path, notify: NotifySocket
+) -> None:
+    # The microphone is missing (no card, no module): no frame ever comes. Its thread keeps
+    # reopening it, the box is alive, and systemd must not restart it every 30 s for that.
+    emulator = await make_emulator(realtime=True)
+    notifier = Notifier(address=str(notify.path), watchdog_s=0.25)
+    async with running_box(emulator, tmp_path, notifier=notifier) as box:
+        box.room.stalled = True
+        box.world.mic.fail()
+        await until(
+            lambda: CAPTURE in box.app.conversation.broken, within=2, what="the mic reported gone"
+        )
+        frames = box.app.counters.frames
+        since = time.monotonic()
+        await until(
+            lambda: len([t for t in notify.times_of("WATCHDOG=1") if t > since + 0.5]) >= 3,
+            within=5,
+            what="pings without a microphone",
+        )
+        assert box.app.counters.frames - frames <= 2  # frames already on their way, at most
 
 
 async def test_ctl_drives_the_box_and_status_tells_the_state_link_and_last_turn(
@@ -210,3 +233,35 @@ async def test_sigterm_stops_the_box_within_two_seconds_led_off_pins_released(
     assert world.indicator.closed
     assert world.button.closed
     assert not (tmp_path / "control.sock").exists()
+
+
+@pytest.mark.parametrize("log_transcripts", [False, True])
+async def test_ctl_status_shows_the_answer_s_words_only_when_transcripts_are_on(
+    make_emulator: MakeEmulator, tmp_path: Path, log_transcripts: bool
+) -> None:
+    emulator = await make_emulator(realtime=False)
+    path = tmp_path / "run" / "control.sock"
+    async with running_box(
+        emulator,
+        tmp_path,
+        control_socket=path,
+        button_mode="hold",
+        log_transcripts=log_transcripts,
+    ) as box:
+        await ask_daemon(path, {"command": "press"})
+        await box.state_is(State.LISTENING, within=2)
+        box.room.say(recording("question-weather.wav")[:32_000])
+        await until(lambda: not box.room.speaking, within=3, what="spoken")
+        await ask_daemon(path, {"command": "release"})
+        await until(
+            lambda: box.app.last_turn is not None and box.app.last_turn.answered,
+            within=10,
+            what="the answer",
+        )
+        status = await ask_daemon(path, {"command": "status"})
+    assert box.app.last_turn is not None
+    assert box.app.last_turn.transcript  # the link heard words either way
+    if log_transcripts:
+        assert status["last_turn"]["transcript"] == box.app.last_turn.transcript
+    else:
+        assert "transcript" not in status["last_turn"]

@@ -247,10 +247,26 @@ async def test_a_playback_device_that_fails_while_playing_is_reported_and_recove
 async def test_a_mixer_that_does_not_exist_is_a_clear_error(alsa: AlsaConfig) -> None:
     with pytest.raises(AudioDeviceError, match=r"mixer 'Speaker' on 'hw:CARD=Nope' cannot be used"):
         open_mixer("Speaker", "plughw:CARD=Nope,DEV=0")
-    options = PlaybackOptions(device="default", mixer="PCM")
-    with pytest.raises(AudioDeviceError, match="talkbox devices"):
-        async with AlsaPlayback(options):
-            pass
+
+
+async def test_a_missing_mixer_is_a_device_failure_retried_like_the_card(
+    alsa: AlsaConfig, tmp_path: Path
+) -> None:
+    # A card that is not there yet at boot has no mixer either: report it, keep trying, and
+    # never crash the daemon (it did: the mixer was opened once, before the thread).
+    alsa.pcm("spk", file_pcm(output=tmp_path / "out.raw"))
+    statuses = Statuses()
+    options = PlaybackOptions(device="spk", mixer="PCM", reopen_min_s=0.05, reopen_max_s=0.05)
+    async with AlsaPlayback(options, on_status=statuses) as speaker:
+        await statuses.wait_for(lambda seen: len(seen) >= 1, within=10)
+        speaker.set_volume(40)  # kept for when the mixer opens
+        assert speaker.volume == 40
+        # Reopened (and failing again) without a new report: one ERROR per outage.
+        await asyncio.sleep(0.3)
+    assert len(statuses) == 1
+    assert not statuses[0].ok
+    assert "mixer 'PCM' on 'default' cannot be used" in str(statuses[0].error)
+    assert "talkbox devices" in str(statuses[0].error)
 
 
 async def test_finish_calls_back_once_played_and_not_after_a_flush(

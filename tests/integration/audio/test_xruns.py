@@ -8,6 +8,7 @@ read/write as pyalsaaudio 0.11 does, and the real threads must count it and go o
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import alsaaudio
@@ -22,8 +23,9 @@ from talkbox.audio.alsa import (
     Pcm,
     PlaybackOptions,
 )
+from talkbox.audio.frames import Earcon
 
-from .conftest import tone
+from .conftest import Statuses, tone
 
 
 class ScriptedPcm:
@@ -140,3 +142,141 @@ async def test_a_failed_device_is_released_before_its_failure_is_reported() -> N
             await reported.wait()
     assert released_when_reported == [True]
     assert opens == 1  # the reopen waits out the backoff
+
+
+class CardPcm:
+    """A playback PCM that keeps time and state as a sound card does under pyalsaaudio 0.11.
+
+    What a real card (snd-aloop) was measured to do (docs/platform.md §1.3): the buffer
+    drains in real time once written; running dry is an underrun (state XRUN); `drop()`
+    empties it (state SETUP); `avail()` returns -EPIPE in XRUN and -EBADFD in SETUP instead
+    of raising; `write()` prepares the stream again in SETUP, and in XRUN returns -EPIPE
+    having prepared it. A write into a full buffer blocks until there is room.
+    """
+
+    def __init__(self, rate: int, *, avail_error: int | None = None) -> None:
+        self.rate = rate
+        self.period = rate // 50
+        self.buffer = self.period * 4
+        self.state = "PREPARED"
+        self.fill = 0.0
+        self.at = time.monotonic()
+        self.written = bytearray()
+        self.negative_avails: list[int] = []
+        self.avail_error = avail_error
+        self.closed = False
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "rate": self.rate,
+            "channels": 1,
+            "format_name": "S16_LE",
+            "period_size": self.period,
+            "buffer_size": self.buffer,
+        }
+
+    def _advance(self) -> None:
+        now = time.monotonic()
+        if self.state == "RUNNING":
+            self.fill -= (now - self.at) * self.rate
+            if self.fill <= 0:
+                self.fill, self.state = 0.0, "XRUN"
+        self.at = now
+
+    def avail(self) -> int:
+        self._advance()
+        if self.avail_error is not None and self.written:
+            result = self.avail_error
+        elif self.state == "SETUP":
+            result = -77
+        elif self.state == "XRUN":
+            result = -32
+        else:
+            return self.buffer - int(self.fill)
+        self.negative_avails.append(result)
+        return result
+
+    def write(self, data: bytes) -> int:
+        self._advance()
+        if self.state == "SETUP":
+            self.state = "PREPARED"
+        elif self.state == "XRUN":
+            self.state = "PREPARED"
+            return -32
+        frames = len(data) // 2
+        while self.fill + frames > self.buffer:
+            time.sleep((self.fill + frames - self.buffer) / self.rate)
+            self._advance()
+        self.fill += frames
+        self.state = "RUNNING"
+        self.written += data
+        return frames
+
+    def read(self) -> tuple[int, bytes]:
+        raise AssertionError("a playback PCM is never read")
+
+    def drop(self) -> int:
+        self._advance()
+        self.fill, self.state = 0.0, "SETUP"
+        return 0
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("earcons", [True, False])
+async def test_answers_play_after_the_idle_drop_and_an_underrun_as_on_a_sound_card(
+    earcons: bool,
+) -> None:
+    # The box stood silent for ever here: after the idle drop() avail() is -77, which was
+    # read as a frame count, and the writer waited for room that never came.
+    pcm = CardPcm(24_000)
+
+    def open_pcm(direction: Direction, device: str, rate: int, period: int, periods: int) -> Pcm:
+        return pcm
+
+    answer = tone(440, 0.3, 24_000)
+    options = PlaybackOptions(device="card", volume=100, earcons=earcons)
+    async with AlsaPlayback(options, open_pcm=open_pcm) as speaker:
+        for turn in range(3):
+            speaker.play_earcon(Earcon.TURN_START)
+            async with asyncio.timeout(10):
+                assert await speaker.finished()
+            # Idle long enough for the writer to drop the stream (state SETUP).
+            await asyncio.sleep(0.15)
+            before = len(pcm.written)
+            speaker.play(answer)
+            async with asyncio.timeout(10):
+                assert await speaker.finished(), f"turn {turn}: the answer was not played"
+            assert len(pcm.written) - before >= len(answer)
+            await asyncio.sleep(0.15)
+        stats = speaker.stats
+    assert -77 in pcm.negative_avails  # the case the fix is about was met
+    assert stats.written_s >= 0.9  # three whole answers (and the earcons, when on)
+    assert stats.flushes == 0
+    assert speaker.status is not None
+    assert speaker.status.ok
+
+
+async def test_a_negative_avail_that_is_not_a_stopped_stream_is_a_device_failure() -> None:
+    opened: list[CardPcm] = []
+
+    def open_pcm(direction: Direction, device: str, rate: int, period: int, periods: int) -> Pcm:
+        # The first PCM is unplugged (-ENODEV) once written to; the reopened one works.
+        opened.append(CardPcm(24_000, avail_error=-19 if not opened else None))
+        return opened[-1]
+
+    statuses = Statuses()
+    options = PlaybackOptions(device="card", volume=100, reopen_min_s=0.01, reopen_max_s=0.01)
+    async with AlsaPlayback(options, on_status=statuses, open_pcm=open_pcm) as speaker:
+        speaker.play(tone(440, 0.3, 24_000))
+        async with asyncio.timeout(10):
+            assert not await speaker.finished()  # the audio for the dead device is dropped
+        await statuses.wait_for(lambda seen: len(seen) >= 3, within=10)
+        speaker.play(tone(440, 0.3, 24_000))
+        async with asyncio.timeout(10):
+            assert await speaker.finished()
+    assert [s.ok for s in statuses] == [True, False, True]
+    assert "No such device" in str(statuses[1].error)
+    assert opened[0].closed
+    assert len(opened) == 2

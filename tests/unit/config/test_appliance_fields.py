@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from talkbox.config import load_settings
+from talkbox.config import GpioFields, load_settings
 from talkbox.errors import ConfigError
 
 
@@ -12,7 +12,7 @@ def test_led_pins_are_read_as_a_comma_separated_list(monkeypatch: pytest.MonkeyP
     settings = load_settings()
     assert settings.led_pins == (17, 27, 22)
     assert settings.led_kind == "rgb"
-    assert settings.unmet_needs() == []
+    assert GpioFields.unmet_needs(settings) == []
 
 
 def test_led_pins_that_are_not_numbers_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,16 +26,16 @@ def test_a_pin_count_that_does_not_fit_the_led_kind_is_an_unmet_need(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("TALKBOX_LED_PINS", "17,27")
-    needs = load_settings().unmet_needs()
+    needs = GpioFields.unmet_needs(load_settings())
     assert len(needs) == 1
     assert needs[0].startswith("TALKBOX_LED_PINS: 17,27 does not fit")
 
 
 def test_a_button_without_resistor_needs_its_active_level(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TALKBOX_BUTTON_PULL", "none")
-    assert load_settings().unmet_needs()[0].startswith("TALKBOX_BUTTON_ACTIVE_HIGH:")
+    assert GpioFields.unmet_needs(load_settings())[0].startswith("TALKBOX_BUTTON_ACTIVE_HIGH:")
     monkeypatch.setenv("TALKBOX_BUTTON_ACTIVE_HIGH", "false")
-    assert load_settings().unmet_needs() == []
+    assert GpioFields.unmet_needs(load_settings()) == []
 
 
 @pytest.mark.parametrize(

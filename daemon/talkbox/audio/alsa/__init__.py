@@ -24,7 +24,13 @@ so that a caller of the adapter needs one import.
 """
 
 from talkbox.audio.alsa.capture import AlsaCapture
-from talkbox.audio.alsa.cards import DeviceList, list_devices, mixer_card, open_mixer
+from talkbox.audio.alsa.cards import (
+    DeviceList,
+    card_mixers,
+    list_devices,
+    mixer_card,
+    open_mixer,
+)
 from talkbox.audio.alsa.pcm import EPIPE, Opened, Pcm, PcmOpener, alsa_problem, open_alsa_pcm
 from talkbox.audio.alsa.playback import AlsaPlayback
 from talkbox.audio.devices import (
@@ -53,6 +59,7 @@ __all__ = [
     "PlaybackStats",
     "StatusCallback",
     "alsa_problem",
+    "card_mixers",
     "list_devices",
     "mixer_card",
     "open_alsa_pcm",

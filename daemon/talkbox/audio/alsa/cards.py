@@ -25,6 +25,14 @@ def open_mixer(control: str, device: str) -> Any:
         ) from err
 
 
+def card_mixers(card: str) -> tuple[str, ...] | None:
+    """The mixer controls of control device `card` (`hw:CARD=X`), None if it cannot be opened."""
+    try:
+        return tuple(alsaaudio.mixers(device=card))
+    except alsaaudio.ALSAAudioError:
+        return None
+
+
 def mixer_card(device: str) -> str:
     """The control device holding the mixers of PCM `device` (`hw:CARD=X` or `default`)."""
     if by_id := re.search(r"CARD=([^,]+)", device):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import errno
 import logging
 import re
 import threading
@@ -27,8 +28,10 @@ from talkbox.errors import AudioDeviceError
 
 log = logging.getLogger(__name__)
 
-EPIPE = 32
+EPIPE = errno.EPIPE
 """`read`/`write` return -EPIPE on an overrun or underrun (pyalsaaudio 0.11)."""
+EBADFD = errno.EBADFD
+"""`avail` returns -EBADFD once the stream was dropped (state SETUP; pyalsaaudio 0.11)."""
 
 
 class Pcm(Protocol):

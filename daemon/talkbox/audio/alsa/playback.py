@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ import alsaaudio
 
 from talkbox.audio.alsa.cards import open_mixer
 from talkbox.audio.alsa.pcm import (
+    EBADFD,
     EPIPE,
     DeviceThread,
     Opened,
@@ -34,7 +36,12 @@ from talkbox.audio.alsa.pcm import (
     alsa_problem,
     open_alsa_pcm,
 )
-from talkbox.audio.devices import PlaybackOptions, PlaybackStats, StatusCallback
+from talkbox.audio.devices import (
+    PlaybackOptions,
+    PlaybackStats,
+    StatusCallback,
+    device_error,
+)
 from talkbox.audio.format import ANSWER_RATE_HZ, SAMPLE_BYTES
 from talkbox.audio.frames import (
     Earcon,
@@ -108,6 +115,7 @@ class AlsaPlayback(DeviceThread):
         self._generation = 0
         self._flush_requested_at: float | None = None
         self._mixer: Any = None
+        self._mixer_lock = threading.Lock()
         self._volume = options.volume
         self._gain = 1.0 if options.mixer else volume_to_gain(options.volume)
         self._earcon_pcm = {
@@ -123,22 +131,17 @@ class AlsaPlayback(DeviceThread):
         self._last_flush_wait_s: float | None = None
 
     def start(self) -> None:
-        """Open the mixer (AudioDeviceError if it does not exist) and start the thread.
+        """Start the thread; call from the event loop that will await `finished()`.
 
-        Call from the event loop that will await `finished()`.
+        The thread opens the mixer with the device, each time it opens it: a mixer that is
+        missing (its card not there yet) is a device failure, reported and retried like one.
         """
-        if self.options.mixer:
-            self._mixer = open_mixer(self.options.mixer, self.device)
-            self._mixer.setvolume(self._volume)
         self._start(asyncio.get_running_loop())
 
     def close(self) -> None:
         """Drop what is queued, stop the thread (within about one period), release the device."""
         self.flush()
         self._stop(2.0)
-        if self._mixer is not None:
-            self._mixer.close()
-            self._mixer = None
 
     async def __aenter__(self) -> Self:
         self.start()
@@ -205,16 +208,20 @@ class AlsaPlayback(DeviceThread):
         """Set the volume (0..100 %): on the mixer when one is configured, else in software."""
         if not 0 <= percent <= 100:
             raise ValueError(f"volume must be 0..100 percent, got {percent}")
-        if self._mixer is not None:
-            try:
-                self._mixer.setvolume(percent)
-            except alsaaudio.ALSAAudioError as err:
-                raise AudioDeviceError(
-                    f"mixer {self.options.mixer!r} refused the volume: {alsa_problem(err)}"
-                ) from err
+        if self.options.mixer:
+            with self._mixer_lock:
+                # Without an open mixer (its card away) the volume is set when it opens.
+                if self._mixer is not None:
+                    try:
+                        self._mixer.setvolume(percent)
+                    except alsaaudio.ALSAAudioError as err:
+                        raise AudioDeviceError(
+                            f"mixer {self.options.mixer!r} refused the volume: {alsa_problem(err)}"
+                        ) from err
+                self._volume = percent
         else:
             self._gain = volume_to_gain(percent)
-        self._volume = percent
+            self._volume = percent
 
     @property
     def stats(self) -> PlaybackStats:
@@ -261,7 +268,32 @@ class AlsaPlayback(DeviceThread):
 
     def _open(self) -> tuple[Pcm, Opened]:
         rate = self.options.rate_hz or ANSWER_RATE_HZ
-        return self._open_at(rate, self.options.period_ms, self.options.periods)
+        pcm, opened = self._open_at(rate, self.options.period_ms, self.options.periods)
+        if self.options.mixer:
+            try:
+                mixer = open_mixer(self.options.mixer, self.device)
+                with self._mixer_lock:
+                    self._mixer = mixer
+                    mixer.setvolume(self._volume)
+            except (AudioDeviceError, alsaaudio.ALSAAudioError) as err:
+                # The device is no use without its volume control: a failure like the card's.
+                self._close_mixer()
+                self._close(pcm)
+                if isinstance(err, AudioDeviceError):
+                    raise
+                raise AudioDeviceError(
+                    f"mixer {self.options.mixer!r} refused the volume: {alsa_problem(err)}"
+                ) from err
+        return pcm, opened
+
+    def _close_mixer(self) -> None:
+        with self._mixer_lock:
+            mixer, self._mixer = self._mixer, None
+        if mixer is not None:
+            try:
+                mixer.close()
+            except alsaaudio.ALSAAudioError as err:
+                log.debug("closing mixer %r: %s", self.options.mixer, alsa_problem(err))
 
     def _serve(self, pcm: Pcm, opened: Opened) -> None:
         if opened.rate_hz != ANSWER_RATE_HZ:
@@ -275,6 +307,8 @@ class AlsaPlayback(DeviceThread):
         try:
             writer.run()
         finally:
+            # The mixer belongs to the card: opened again with the device when it is back.
+            self._close_mixer()
             # The device failed (or we stop): what was queued for it is stale by the time it
             # is back, and whoever waits for it to be played must hear that it was not.
             with self._cond:
@@ -354,10 +388,27 @@ class _Writer:
         # The larger of what ALSA says is in its buffer and what we wrote beyond the time
         # that has passed: plugins without a clock (null, file) always report an empty buffer.
         try:
-            in_ring = max(0, self.opened.buffer_frames - self.pcm.avail()) / self.rate
+            avail = self.pcm.avail()
         except alsaaudio.ALSAAudioError:
-            in_ring = 0.0
+            avail = self.opened.buffer_frames
+        if avail < 0:
+            avail = self._stream_not_running(avail)
+        in_ring = max(0, self.opened.buffer_frames - avail) / self.rate
         return max(in_ring, self.plays_until - time.monotonic())
+
+    def _stream_not_running(self, errno: int) -> int:
+        """What a negative `avail()` means: an empty buffer, or a device that failed.
+
+        pyalsaaudio 0.11 returns snd_pcm_avail()'s -errno instead of raising
+        (docs/platform.md §1.3): -EBADFD after drop() (state SETUP) and -EPIPE after an
+        underrun (state XRUN). Either way nothing is buffered, and the next write()
+        prepares the stream again. Anything else (-ENODEV unplugged, -ESTRPIPE suspended)
+        is the device failing: reopen it.
+        """
+        if -errno in (EPIPE, EBADFD):
+            return self.opened.buffer_frames
+        problem = os.strerror(-errno) if -errno > 0 else f"avail() returned {errno}"
+        raise device_error("playback", self.owner.device, problem)
 
     def _device_pcm(self, chunk: _Chunk) -> bytes:
         if chunk.rate_hz != self.resample.in_rate_hz:
