@@ -6,7 +6,9 @@
 #   scripts/install.sh [--dry-run] [--no-start] [--wheel FILE]
 #
 # --dry-run prints every step instead of doing it. DESTDIR=DIR installs the files into a
-# directory tree instead of / (for packaging and tests): no apt, no user, no systemctl.
+# directory tree instead of / (for packaging and tests): no apt, no user, no systemctl. The
+# tree is made to run once unpacked at /: its venv names /opt/talkbox/venv, not DIR (so run it
+# from DIR only through its python: DIR/opt/talkbox/venv/bin/python -m talkbox).
 # Where systemd is not running (a chroot, a container, an image being built) the unit is
 # enabled for the next boot if systemctl exists, and nothing is started or reloaded.
 # Running it again changes nothing that is already in place; the env file is never overwritten.
@@ -45,7 +47,14 @@ while (($#)); do
     shift
 done
 
-say() { echo "talkbox install: $*"; }
+# Under --dry-run every line says so: nothing it reports has happened.
+say() {
+    if ((DRY_RUN)); then
+        echo "talkbox install (dry run): $*"
+    else
+        echo "talkbox install: $*"
+    fi
+}
 
 # shellcheck source=scripts/_install_common.sh
 source "$ROOT/scripts/_install_common.sh"
@@ -109,21 +118,33 @@ create_user() {
 }
 
 install_venv() {
-    local venv="$DESTDIR$VENV" source="$ROOT"
+    local venv="$DESTDIR$VENV" source="$ROOT" pip=(-m pip install --quiet --disable-pip-version-check)
     [[ -n "$WHEEL" ]] && source="$WHEEL"
+    # In a DESTDIR tree pip's .pyc files would record DIR as their source: relocate_venv
+    # compiles them for /opt/talkbox instead.
+    on_host || pip+=(--no-compile)
     say "installing talkbox into $venv"
     # --system-site-packages lets Debian's python3-lgpio serve where no wheel exists.
     [[ -x "$venv/bin/python" ]] || step "$PY" -m venv --system-site-packages "$venv"
-    step "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-    step "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$source"
+    step "$venv/bin/python" "${pip[@]}" --upgrade pip
+    step "$venv/bin/python" "${pip[@]}" --upgrade "$source"
     # gpiozero's pin factory on a Pi. Raspberry Pi OS ships python3-lgpio (seen through
     # --system-site-packages); plain Debian 12 on arm64 has neither it nor a dependency that
     # pulls it in, but PyPI has an aarch64 wheel for Python 3.11 (docs/platform.md §6).
     if [[ $(uname -m) == aarch64 ]] && "$PY" -c 'import sys; sys.exit(sys.version_info >= (3, 12))' &&
         ! "$venv/bin/python" -c 'import lgpio' 2>/dev/null; then
-        step "$venv/bin/python" -m pip install --quiet --disable-pip-version-check lgpio
+        step "$venv/bin/python" "${pip[@]}" lgpio
     fi
     step install -D -m 0644 "$ROOT/README.md" "$DESTDIR$PREFIX/README.md"
+    relocate_venv
+}
+
+relocate_venv() {
+    # venv and pip write the venv's path into it (shebangs, activate, pyvenv.cfg, .pyc files):
+    # built at DIR/opt/talkbox/venv, it must name /opt/talkbox/venv to run once moved to /.
+    on_host && return 0
+    say "making $DESTDIR$VENV run from $VENV, where the tree is meant to be unpacked"
+    step "$DESTDIR$VENV/bin/python" "$ROOT/scripts/_relocate_venv.py" "$DESTDIR$VENV" "$VENV"
 }
 
 install_files() {
@@ -169,7 +190,11 @@ start_service() {
         say "systemd is not running here (no $SYSTEMD_RUN): talkbox.service is not started"
         if command -v systemctl >/dev/null; then
             step systemctl enable talkbox.service
-            say "talkbox.service is enabled: it starts when this system boots with systemd"
+            if ((DRY_RUN)); then
+                say "talkbox.service would be enabled: it would start when this system boots with systemd"
+            else
+                say "talkbox.service is enabled: it starts when this system boots with systemd"
+            fi
         else
             say "systemctl is missing: enable the service once systemd runs (systemctl enable --now talkbox)"
         fi

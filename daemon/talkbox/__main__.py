@@ -6,7 +6,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from talkbox.errors import ConfigError, ExitCode, LiveFatalError, StateBusyError, UsageError
+from talkbox.errors import (
+    ConfigError,
+    DaemonUnreachableError,
+    ExitCode,
+    LiveFatalError,
+    StateBusyError,
+    UsageError,
+)
 from talkbox.logs import say
 
 log = logging.getLogger("talkbox")
@@ -29,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StateBusyError as exc:
         say(f"talkbox: {exc}")
         return ExitCode.BUSY
+    except DaemonUnreachableError as exc:
+        say(f"talkbox: {exc}")
+        return ExitCode.UNAVAILABLE
     except LiveFatalError as exc:
         say(f"talkbox: {exc.reason}")
         return ExitCode.CONFIG

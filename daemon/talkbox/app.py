@@ -168,6 +168,15 @@ class Appliance:
         try:
             # One owner per state dir: the handle and the mute are this daemon's.
             await stack.enter_async_context(holding(self.settings.state_dir, command="run"))
+            # Before any device opens: a socket another daemon answers on refuses this start
+            # (StateBusyError). Requests wait in the backlog until the control-socket task.
+            server = (
+                await stack.enter_async_context(
+                    ControlServer(self._control_path, Requests(self._request))
+                )
+                if self._control_path is not None
+                else None
+            )
             parts = self._parts = await stack.enter_async_context(self._open_parts(self.post))
             self._detector = SpeechDetector(parts.vad, Endpointer(endpoint_options(self.settings)))
             tools = appliance_registry(
@@ -177,12 +186,6 @@ class Appliance:
             )
             self._link = LiveLink(
                 self.settings, self._events.put_nowait, tools=tools, policy=self._policy
-            )
-            requests = Requests(self._request)
-            server = (
-                await stack.enter_async_context(ControlServer(self._control_path, requests))
-                if self._control_path is not None
-                else None
             )
             self._carry_out(self._startup_actions)
             tg = await stack.enter_async_context(asyncio.TaskGroup())
@@ -498,6 +501,11 @@ class Appliance:
             "frames": asdict(self.counters),
         }
 
+    def _state_words(self) -> str:
+        state = str(self.conversation.state)
+        why = self.status_line().removeprefix(state).removeprefix(": ")
+        return f"in the {state} state" + (f": {why}" if why else "")
+
     def _request(self, request: Request) -> dict[str, Any]:
         """Carry out one ctl request (on the loop); returns the answer's fields."""
         match request.command:
@@ -509,8 +517,10 @@ class Appliance:
                 return {"volume": self.parts.speaker.volume}
             case "say":
                 assert request.text is not None
-                if self.conversation.state is not State.IDLE:
-                    raise RequestError(f"the box is {self.conversation.state}, not idle")
+                state = self.conversation.state
+                if state is not State.IDLE:
+                    # The status line says why for error and offline.
+                    raise RequestError(f"say needs the box idle; it is {self._state_words()}")
                 self.post(TextAsked(text=request.text))
                 return {}
             case _:

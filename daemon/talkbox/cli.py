@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from talkbox.errors import ConfigError, ExitCode, UsageError
+from talkbox.errors import ConfigError, ExitCode
 from talkbox.logs import REDACTOR, configure_logging, say
 
 if TYPE_CHECKING:
@@ -144,8 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="PATH",
-        help="the daemon's control socket (default: $RUNTIME_DIRECTORY/control.sock, else "
-        "$XDG_RUNTIME_DIR/talkbox/control.sock, else /run/talkbox/control.sock)",
+        help="the daemon's control socket (default: $RUNTIME_DIRECTORY/control.sock if set, "
+        "else the service's /run/talkbox/control.sock, then $XDG_RUNTIME_DIR/talkbox/"
+        "control.sock); exit 69 when no daemon answers",
     )
     verbs = ctl.add_subparsers(dest="verb", required=True, metavar="VERB")
     verbs.add_parser("status", help="the state, the link and the last turn, as JSON")
@@ -296,19 +297,16 @@ def _check_online(config: Path | None) -> int:
 
 def _ctl(args: argparse.Namespace) -> int:
     """`talkbox ctl VERB`: one request to the daemon, its answer printed as JSON."""
-    from talkbox.control import ask_daemon, socket_path
+    from talkbox.control import ask_daemon, candidates
 
-    path = args.socket or socket_path()
+    # DaemonUnreachableError (exit 69) names each socket tried and why it did not answer.
+    paths = [args.socket] if args.socket else candidates()
     request: dict[str, object] = {"command": args.verb}
     if args.verb == "say":
         request["text"] = " ".join(args.text)
     elif args.verb == "volume":
         request["percent"] = args.percent
-    try:
-        answer = asyncio.run(ask_daemon(path, request))
-    except (OSError, TimeoutError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UsageError(f"no talkbox daemon answers at {path}: {reason or 'timed out'}") from None
+    answer = asyncio.run(ask_daemon(paths, request))
     _say(json.dumps(answer, indent=2 if args.verb == "status" else None), sys.stdout)
     if not answer.get("ok"):
         _say(f"talkbox: {answer.get('error', 'the daemon refused the request')}", sys.stderr)

@@ -31,7 +31,11 @@ class LiveFatalError(TalkboxError):
 
 
 class StateBusyError(TalkboxError):
-    """Another talkbox process owns the state dir (exit 75, one line naming it)."""
+    """Another talkbox process owns the state dir or the control socket (exit 75, one line)."""
+
+
+class DaemonUnreachableError(TalkboxError):
+    """`talkbox ctl` found no daemon to answer it (exit 69, one line saying where it looked)."""
 
 
 class AudioDeviceError(TalkboxError):
@@ -47,8 +51,10 @@ class ExitCode(IntEnum):
     """An unexpected error: a bug, logged with its traceback."""
     USAGE = 2
     """The command line was wrong (argparse's own code)."""
+    UNAVAILABLE = 69
+    """`talkbox ctl`: no daemon answers (not running, or out of reach): EX_UNAVAILABLE."""
     BUSY = 75
-    """Another process holds the state dir: EX_TEMPFAIL, worth trying again later."""
+    """Another process holds the state dir or the control socket: EX_TEMPFAIL, try again later."""
     CONFIG = 78
     """The configuration needs fixing: EX_CONFIG from sysexits.h, so systemd can name it."""
     INTERRUPTED = 130

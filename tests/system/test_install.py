@@ -1,8 +1,13 @@
-"""scripts/install.sh and uninstall.sh, run into a DESTDIR tree as packaging would."""
+"""scripts/install.sh and uninstall.sh, run into a DESTDIR tree as packaging would.
+
+The tree is proven where it is meant to run: unpacked at / (its opt/talkbox bound onto
+/opt/talkbox in a mount namespace of the test's own, over a tmpfs /opt), not in place.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -48,28 +53,64 @@ def test_the_unit_and_the_template_are_installed_with_their_modes(installed: Pat
     assert (installed / "opt/talkbox/talkbox.env.template").is_file()
 
 
-def test_the_venv_runs_the_talkbox_command(installed: Path) -> None:
-    talkbox = installed / "opt/talkbox/venv/bin/talkbox"
-    done = subprocess.run(
-        [str(talkbox), "--help"], capture_output=True, text=True, timeout=120, check=False
+def at_root(
+    installed: Path, *command: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`command` with the tree's opt/talkbox at /opt/talkbox, as if the tree were unpacked at /."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("binding the tree onto /opt/talkbox needs root and unshare")
+    script = (
+        'mount -t tmpfs tmpfs /opt && mkdir /opt/talkbox && mount --bind "$0" /opt/talkbox '
+        '&& exec "$@"'
     )
-    assert done.returncode == 0
-    assert "check" in done.stdout
-
-
-def test_the_installed_package_runs_the_demo_with_its_bundled_question(
-    installed: Path, tmp_path: Path
-) -> None:
-    talkbox = installed / "opt/talkbox/venv/bin/talkbox"
-    # Outside the checkout: the question must come from the installed package.
-    done = subprocess.run(
-        [str(talkbox), "demo", "--out-dir", str(tmp_path / "out")],
-        cwd=tmp_path,
+    unshare = ["unshare", "--mount", "--propagation", "private"]
+    return subprocess.run(
+        [*unshare, "sh", "-c", script, str(installed / "opt/talkbox"), *command],
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=180,
         check=False,
     )
+
+
+def test_the_venv_runs_the_talkbox_command_once_the_tree_is_at_its_place(installed: Path) -> None:
+    done = at_root(installed, "/opt/talkbox/venv/bin/talkbox", "--help")
+    assert done.returncode == 0, done.stderr
+    assert "check" in done.stdout
+    # activate names the venv where it runs, so its talkbox is found on PATH.
+    activated = ". /opt/talkbox/venv/bin/activate && command -v talkbox && talkbox --help"
+    done = at_root(installed, "sh", "-c", activated)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "/opt/talkbox/venv/bin/talkbox"
+
+
+def test_nothing_in_the_tree_names_the_directory_it_was_built_in(installed: Path) -> None:
+    venv = installed / "opt/talkbox/venv"
+    assert (venv / "bin/talkbox").read_text().splitlines()[0] == "#!/opt/talkbox/venv/bin/python"
+    built = str(installed).encode()
+    naming = [
+        str(path.relative_to(installed))
+        for path in installed.rglob("*")
+        if path.is_file() and not path.is_symlink() and built in path.read_bytes()
+    ]
+    assert naming == []
+    # The compiled modules name their source where it will be (tracebacks show real lines).
+    done = at_root(
+        installed,
+        "/opt/talkbox/venv/bin/python",
+        "-c",
+        "import talkbox.cli; print(talkbox.cli.dispatch.__code__.co_filename)",
+    )
+    assert done.stdout.strip().startswith("/opt/talkbox/venv/lib/python"), done.stderr
+
+
+def test_the_installed_package_runs_the_demo_with_its_bundled_question(
+    installed: Path, tmp_path: Path
+) -> None:
+    # Outside the checkout: the question must come from the installed package.
+    talkbox = "/opt/talkbox/venv/bin/talkbox"
+    done = at_root(installed, talkbox, "demo", "--out-dir", str(tmp_path / "out"), cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "out" / "answer.wav").is_file()
 
@@ -92,6 +133,11 @@ def test_a_dry_run_prints_the_steps_and_changes_nothing(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "would run:" in done.stdout
     assert "talkbox.service" in done.stdout
+    assert "_relocate_venv.py" in done.stdout
+    # Every line of its own says it is a dry run: nothing it reports has happened.
+    said = [line for line in done.stdout.splitlines() if line.startswith("talkbox install")]
+    assert said
+    assert all(line.startswith("talkbox install (dry run): ") for line in said)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -146,6 +192,9 @@ def test_without_a_running_systemd_the_service_is_enabled_but_nothing_is_started
     assert "would run: systemctl restart" not in done.stdout
     if "systemctl is missing" not in done.stdout:
         assert "would run: systemctl enable talkbox.service" in done.stdout
+        assert "talkbox.service would be enabled" in done.stdout
+    # A dry run enabled nothing, and says no such thing.
+    assert "is enabled" not in done.stdout
 
 
 def test_with_a_running_systemd_the_service_is_reloaded_enabled_and_started(

@@ -248,7 +248,8 @@ def test_after_a_sigkill_a_new_run_resumes_the_same_conversation(
     tmp_path: Path, emulator: EmulatorThread
 ) -> None:
     mic = LiveMic(tmp_path / "mic.fifo")
-    env = daemon_env(tmp_path, emulator)
+    # ctl status shows what the answers said only with transcripts on.
+    env = daemon_env(tmp_path, emulator, TALKBOX_LOG_TRANSCRIPTS="true")
     handle_file = tmp_path / "state" / "resumption.json"
     first = Daemon(tmp_path, env)
     try:
@@ -261,9 +262,13 @@ def test_after_a_sigkill_a_new_run_resumes_the_same_conversation(
         )
         first.process.kill()
         assert first.process.wait(10) == -signal.SIGKILL
+    except BaseException:
+        mic.close()
+        raise
     finally:
         if first.process.poll() is None:
             first.process.kill()
+            first.process.wait(10)
     second = Daemon(tmp_path, env)
     try:
         wait_until(lambda: second.status().get("state") == "idle", 20, "idle again")
@@ -274,6 +279,7 @@ def test_after_a_sigkill_a_new_run_resumes_the_same_conversation(
     finally:
         if second.process.poll() is None:
             second.process.kill()
+            second.process.wait(10)
         mic.close()
 
 

@@ -145,7 +145,7 @@ def test_the_service_starts_as_its_user_with_the_key_in_the_root_only_env_file(
 
 def test_check_as_another_user_says_it_cannot_read_the_env_file(scratch: Path) -> None:
     argv = [sys.executable, "-m", "talkbox", "check"]
-    env = _clean_env(STATE_DIRECTORY=str(scratch))
+    env = _clean_env(STATE_DIRECTORY=str(scratch), RUNTIME_DIRECTORY=str(scratch))
     done = subprocess.run(
         _as_nobody(scratch, f"GEMINI_API_KEY={KEY}\n", argv),
         env=env,
@@ -166,7 +166,9 @@ def test_check_as_another_user_passes_on_the_environment_with_the_warning(
     scratch: Path,
 ) -> None:
     argv = [sys.executable, "-m", "talkbox", "check"]
-    env = _clean_env(STATE_DIRECTORY=str(scratch), GEMINI_API_KEY=KEY)
+    env = _clean_env(
+        STATE_DIRECTORY=str(scratch), RUNTIME_DIRECTORY=str(scratch), GEMINI_API_KEY=KEY
+    )
     done = subprocess.run(
         _as_nobody(scratch, "TALKBOX_VOLUME=loud\n", argv),
         env=env,

@@ -5,7 +5,16 @@ from pathlib import Path
 import pytest
 
 from talkbox.appliance_events import ButtonPressed, MuteRequested
-from talkbox.control import Request, RequestError, Requests, parse_request, runtime_dir
+from talkbox.control import (
+    MAX_NESTING,
+    Request,
+    RequestError,
+    Requests,
+    candidates,
+    nesting,
+    parse_request,
+    runtime_dir,
+)
 from talkbox.mutestore import MuteStore
 
 
@@ -56,3 +65,39 @@ def test_the_mute_is_stored_and_read_back(tmp_path: Path) -> None:
 def test_a_damaged_mute_file_keeps_the_box_muted(tmp_path: Path) -> None:
     (tmp_path / "mute.json").write_text("{not json", encoding="utf-8")
     assert MuteStore(tmp_path).load() is True
+
+
+def test_ctl_looks_in_the_services_run_talkbox_before_the_login_sessions_dir() -> None:
+    session = {"XDG_RUNTIME_DIR": "/run/user/0"}
+    assert candidates(session) == [
+        Path("/run/talkbox/control.sock"),
+        Path("/run/user/0/talkbox/control.sock"),
+    ]
+    assert candidates({}) == [Path("/run/talkbox/control.sock")]
+    # systemd's (or a hand-set) RUNTIME_DIRECTORY is where the daemon is: nothing else.
+    given = {"RUNTIME_DIRECTORY": "/tmp/rt", **session}
+    assert candidates(given) == [Path("/tmp/rt/control.sock")]
+
+
+@pytest.mark.parametrize(
+    ("line", "depth"),
+    [
+        (b'{"command": "status"}', 1),
+        (b'{"command": "say", "text": "[[{{ \\" ]]"}', 1),
+        (b'[[[{"a": [1, {"b": 2}]}]]]', 6),
+        (b"[" * 50_000, 50_000),
+        (b"", 0),
+    ],
+)
+def test_nesting_counts_brackets_outside_strings(line: bytes, depth: int) -> None:
+    assert nesting(line) == depth
+
+
+def test_a_request_nested_too_deeply_is_refused_before_the_parser_recurses() -> None:
+    with pytest.raises(RequestError, match=f"nests deeper than {MAX_NESTING} levels"):
+        parse_request(b"[" * 60_000)
+    deep = b'{"command": "status", "x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"
+    assert Requests(lambda request: {}).answer(deep) == {
+        "ok": False,
+        "error": f"the request nests deeper than {MAX_NESTING} levels",
+    }

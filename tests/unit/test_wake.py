@@ -89,6 +89,14 @@ def test_a_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
         detector(str(tmp_path / "nothing.json"))
 
 
+def test_a_directory_named_as_the_config_is_called_a_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        detector(str(tmp_path))
+    assert caught.value.problems == [
+        f"TALKBOX_WAKE_WORD: {tmp_path} is a directory; name the model's JSON config file in it"
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "why"),
     [

@@ -17,8 +17,14 @@ def _pins(value: object) -> object:
     # "17" or "17,27,22": systemd env files have no lists, so pins are comma-separated.
     if isinstance(value, str):
         parts = [part.strip() for part in value.split(",")]
-        if not all(part.isdigit() for part in parts):
+        if not all(part.lstrip("-").isdigit() for part in parts):
             raise Problem("is not a comma-separated list of GPIO numbers")
+        # A number outside 0..53 is no GPIO: said here, so the kind's count is not blamed.
+        outside = [part for part in parts if not 0 <= int(part) <= 53]
+        if outside:
+            which = ", ".join(outside) + (f" in {','.join(parts)}" if len(parts) > 1 else "")
+            are = "is not a BCM GPIO number" if len(outside) == 1 else "are not BCM GPIO numbers"
+            raise Problem(f"{which} {are} (0 to 53)", show_input=False)
         return tuple(int(part) for part in parts)
     return value
 
@@ -115,10 +121,13 @@ class GpioFields(Area):
             )
         if self.led_pins is not None:
             wanted = 3 if self.led_kind == "rgb" else 1
-            if len(self.led_pins) != wanted or not all(0 <= p <= 53 for p in self.led_pins):
+            if len(self.led_pins) != wanted:
                 kind = self.led_kind or "led"
+                count = len(self.led_pins)
                 problems.append(
-                    f"TALKBOX_LED_PINS: {','.join(map(str, self.led_pins))} does not fit "
-                    f"LED_KIND={kind}; allowed: {wanted} GPIO number(s) 0 to 53"
+                    f"TALKBOX_LED_PINS: {','.join(map(str, self.led_pins))} is {count} "
+                    f"pin{'s' if count != 1 else ''}, and TALKBOX_LED_KIND={kind} takes {wanted}; "
+                    f"allowed: {'red,green,blue' if wanted == 3 else 'one'} GPIO number"
+                    f"{'s' if wanted != 1 else ''} 0 to 53"
                 )
         return problems

@@ -44,15 +44,38 @@ def _wake_words(value: object) -> object:
         elif entry.endswith(".json") or "/" in entry:
             words.append(str(check_local_path(Path(entry), absolute=True)))
         else:
-            raise Problem(f"{entry} is neither a built-in wake word nor a path to a model's JSON")
+            # The entry is named once, as written: the whole value is not repeated before it.
+            builtin = ", ".join(BUILTIN_WAKE_WORDS)
+            raise Problem(
+                f"{entry} is neither a built-in wake word ({builtin}) nor a path to a model's "
+                "JSON config",
+                show_input=False,
+            )
         if words.count(words[-1]) > 1:
-            raise Problem(f"{entry} is named twice")
+            raise Problem(f"{entry} is named twice", show_input=False)
     return tuple(words)
 
 
 def wake_word_key(word: str) -> str:
     """The name a wake word's overrides use: the built-in name, or its JSON config's stem."""
     return word if word in BUILTIN_WAKE_WORDS else Path(word).stem
+
+
+def _number(text: str, kind: type[float] | type[int]) -> float | int | None:
+    """`text` as `kind`, or None; `_not_number` says why not."""
+    try:
+        return kind(text)
+    except ValueError:
+        return None
+
+
+def _not_number(text: str) -> str:
+    # 2.5 is a number, only not a whole one: a count must be told so.
+    try:
+        float(text)
+    except ValueError:
+        return "not a number"
+    return "not a whole number"
 
 
 def _per_model(kind: type[float] | type[int]) -> BeforeValidator:
@@ -65,11 +88,18 @@ def _per_model(kind: type[float] | type[int]) -> BeforeValidator:
             key, equals, number = entry.partition("=")
             key = key.strip().lower()
             if not equals or not key:
-                raise Problem(f"{entry} is not NAME=VALUE")
-            try:
-                found[key] = kind(number.strip())
-            except ValueError:
-                raise Problem(f"{entry}: {number.strip()} is not a number") from None
+                raise Problem(f"{entry} is not NAME=VALUE", show_input=False)
+            if key in found:
+                # One of the two would be ignored, silently: say so instead.
+                raise Problem(f"names {key} twice", show_input=False)
+            parsed = _number(number.strip(), kind)
+            if parsed is None:
+                text = number.strip() or "nothing"
+                raise Problem(
+                    f"sets {key} to {text}, which is {_not_number(number.strip())}",
+                    show_input=False,
+                )
+            found[key] = parsed
         return found
 
     return BeforeValidator(parse)
@@ -87,7 +117,14 @@ def _off_or(kind: type[float] | type[int]) -> BeforeValidator:
     def parse(value: object) -> object:
         if isinstance(value, str) and value.strip().lower() in (OFF, ""):
             return None
-        return kind(value) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        parsed = _number(value.strip(), kind)
+        if parsed is None:
+            # Not Python's "invalid literal for int() with base 10": a person's words.
+            why = _not_number(value.strip())
+            raise Problem("is neither off nor a number" if why == "not a number" else f"is {why}")
+        return parsed
 
     return BeforeValidator(parse)
 
@@ -158,11 +195,16 @@ class HandsFreeFields(Area):
         for key, value in given.items():
             if key not in keys:
                 named = ", ".join(sorted(keys)) or "none: TALKBOX_WAKE_WORD is off"
-                raise Problem(f"names {key}, which is not one of the wake words ({named})")
+                raise Problem(
+                    f"names {key}, which is not one of the wake words ({named})", show_input=False
+                )
             if isinstance(value, float) and not 0.0 < value < 1.0:
-                raise Problem(f"sets {key} to {value}, not a probability above 0 and below 1")
+                raise Problem(
+                    f"sets {key} to {value}, not a probability above 0 and below 1",
+                    show_input=False,
+                )
             if isinstance(value, int) and not 1 <= value <= 50:
-                raise Problem(f"sets {key} to {value}, not a count from 1 to 50")
+                raise Problem(f"sets {key} to {value}, not a count from 1 to 50", show_input=False)
         return given
 
     def unmet_needs(self) -> list[str]:

@@ -197,7 +197,7 @@ async def test_ctl_say_asks_a_text_question_whose_answer_is_spoken(
         await ask_daemon(path, {"command": "mute"})
         await box.state_is(State.MUTED, within=2)
         refused = await ask_daemon(path, {"command": "say", "text": "hello"})
-        assert refused == {"ok": False, "error": "the box is muted, not idle"}
+        assert refused == {"ok": False, "error": "say needs the box idle; it is in the muted state"}
 
 
 async def test_sigterm_stops_the_box_within_two_seconds_led_off_pins_released(

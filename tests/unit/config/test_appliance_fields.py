@@ -28,7 +28,7 @@ def test_a_pin_count_that_does_not_fit_the_led_kind_is_an_unmet_need(
     monkeypatch.setenv("TALKBOX_LED_PINS", "17,27")
     needs = GpioFields.unmet_needs(load_settings())
     assert len(needs) == 1
-    assert needs[0].startswith("TALKBOX_LED_PINS: 17,27 does not fit")
+    assert needs[0].startswith("TALKBOX_LED_PINS: 17,27 is 2 pins, and TALKBOX_LED_KIND=led")
 
 
 def test_a_button_without_resistor_needs_its_active_level(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,7 +36,7 @@ def test_wake_words_are_off_by_default_and_read_as_a_comma_separated_list(
 @pytest.mark.parametrize(
     ("value", "says"),
     [
-        ("jarvis", "jarvis is neither a built-in wake word nor a path"),
+        ("jarvis", "jarvis is neither a built-in wake word (okay_nabu, "),
         ("off,alexa", "off cannot be combined with wake words"),
         ("alexa,ALEXA", "ALEXA is named twice"),
         ("models/mine.json", "is not an absolute path"),
@@ -81,9 +81,11 @@ def test_cutoffs_and_windows_are_read_per_wake_word_keyed_by_name_or_file_stem(
         ("TALKBOX_WAKE_CUTOFF", "alexa=0.8", "alexa, which is not one of the wake words"),
         ("TALKBOX_WAKE_CUTOFF", "okay_nabu=1.0", "not a probability above 0 and below 1"),
         ("TALKBOX_WAKE_CUTOFF", "okay_nabu", "okay_nabu is not NAME=VALUE"),
-        ("TALKBOX_WAKE_CUTOFF", "okay_nabu=high", "high is not a number"),
+        ("TALKBOX_WAKE_CUTOFF", "okay_nabu=high", "sets okay_nabu to high, which is not a number"),
+        ("TALKBOX_WAKE_CUTOFF", "okay_nabu=0.8,Okay_Nabu=0.9", "names okay_nabu twice"),
         ("TALKBOX_WAKE_WINDOW", "okay_nabu=0", "not a count from 1 to 50"),
-        ("TALKBOX_WAKE_WINDOW", "okay_nabu=2.5", "2.5 is not a number"),
+        ("TALKBOX_WAKE_WINDOW", "okay_nabu=2.5", "sets okay_nabu to 2.5, which is not a whole"),
+        ("TALKBOX_WAKE_WINDOW", "okay_nabu=3,okay_nabu=4", "names okay_nabu twice"),
     ],
 )
 def test_an_override_that_cannot_be_names_its_variable(
