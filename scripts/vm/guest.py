@@ -182,6 +182,7 @@ def turn(rec: Recorder, wav: Path, number: int) -> dict[str, Any]:
     """One tapped turn: press, speak, wait for the answer to be played out; measured."""
     ref = reference(wav)
     wait_state({"idle"}, 30)
+    before = ask("status")["frames"]
     t_press = time.monotonic()
     ask("press")
     ask("release")
@@ -192,8 +193,15 @@ def turn(rec: Recorder, wav: Path, number: int) -> dict[str, Any]:
     _, t_answer = wait_state({"speaking"}, 40, poll=0.02)
     _, t_idle = wait_state({"idle"}, 60)
     time.sleep(0.3)
+    after = ask("status")
+    frames = {
+        k: after["frames"][k] - before[k] for k in ("frames", "frames_dropped", "frames_sent")
+    }
     samples, times = rec.samples(since=t_press)
     score, at = best_match(samples, ref)
+    # Where an answer is not whole: each half of the question on its own, the microphone's
+    # frames (20 ms each) against the wall clock, and what the daemon says it received.
+    half = ref.size // 2
     return {
         "turn": number,
         "question": wav.name,
@@ -203,6 +211,14 @@ def turn(rec: Recorder, wav: Path, number: int) -> dict[str, Any]:
         "speaking_s": round(t_idle - t_answer, 2),
         "answer_heard_at_s": round(float(times[at]) - t_feed, 2) if samples.size else None,
         "ok": score >= MIN_CORRELATION,
+        "halves": [
+            round(best_match(samples, ref[:half])[0], 3),
+            round(best_match(samples, ref[half:])[0], 3),
+        ],
+        "mic_realtime_ratio": round(frames["frames"] / max(0.001, t_idle - t_press) / 50, 3),
+        "mic_frames_dropped": frames["frames_dropped"],
+        "uplink_frames": frames["frames_sent"],
+        "answer_audio_s": (after.get("last_turn") or {}).get("audio_s"),
     }
 
 
