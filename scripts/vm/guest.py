@@ -92,6 +92,8 @@ class Recorder:
 
     def __init__(self) -> None:
         self.chunks: list[tuple[float, bytes]] = []
+        self.overruns = 0
+        """Periods this recorder itself lost (its read said -EPIPE): a gap that is not the box's."""
         self._stop = threading.Event()
         self.error: BaseException | None = None
         self.pcm = alsaaudio.PCM(
@@ -114,6 +116,8 @@ class Recorder:
                 t = time.monotonic()
                 if n > 0:
                     self.chunks.append((t, data))
+                elif n < 0:
+                    self.overruns += 1
         except BaseException as exc:  # noqa: BLE001 - reported by the caller
             self.error = exc
 
@@ -183,6 +187,7 @@ def turn(rec: Recorder, wav: Path, number: int) -> dict[str, Any]:
     ref = reference(wav)
     wait_state({"idle"}, 30)
     before = ask("status")["frames"]
+    overruns = rec.overruns
     t_press = time.monotonic()
     ask("press")
     ask("release")
@@ -219,6 +224,7 @@ def turn(rec: Recorder, wav: Path, number: int) -> dict[str, Any]:
         "mic_frames_dropped": frames["frames_dropped"],
         "uplink_frames": frames["frames_sent"],
         "answer_audio_s": (after.get("last_turn") or {}).get("audio_s"),
+        "recorder_overruns": rec.overruns - overruns,
     }
 
 
