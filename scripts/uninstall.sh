@@ -40,7 +40,9 @@ if on_host && ((!DRY_RUN)) && [[ $(id -u) -ne 0 ]]; then
     exit 1
 fi
 
-if on_host && systemd_running; then
+# Once the unit is gone (an uninstall before, or only --purge left to do) systemctl has nothing
+# to disable and would only say so.
+if on_host && systemd_running && [[ -e /etc/systemd/system/talkbox.service ]]; then
     say "stopping and disabling the service"
     step systemctl disable --now talkbox.service || true
 fi
