@@ -280,3 +280,41 @@ async def test_a_negative_avail_that_is_not_a_stopped_stream_is_a_device_failure
     assert "No such device" in str(statuses[1].error)
     assert opened[0].closed
     assert len(opened) == 2
+
+
+class UnpluggedWhileIdlePcm(CardPcm):
+    """A card that plays an answer, then is unplugged while the speaker stands silent."""
+
+    def __init__(self, rate: int) -> None:
+        super().__init__(rate)
+        self.unplugged = False
+
+    def avail(self) -> int:
+        if self.unplugged:
+            self.negative_avails.append(-19)
+            return -19  # ENODEV: snd_pcm_avail() on a disconnected card
+        return super().avail()
+
+
+async def test_a_card_unplugged_while_the_speaker_is_silent_is_released_at_once() -> None:
+    # Kept open until the next answer, a dead handle keeps the kernel from freeing the card.
+    opened: list[UnpluggedWhileIdlePcm] = []
+
+    def open_pcm(direction: Direction, device: str, rate: int, period: int, periods: int) -> Pcm:
+        if opened:
+            raise alsaaudio.ALSAAudioError("No such device [card]")
+        opened.append(UnpluggedWhileIdlePcm(24_000))
+        return opened[-1]
+
+    statuses = Statuses()
+    options = PlaybackOptions(device="card", volume=100, reopen_min_s=30.0, reopen_max_s=30.0)
+    async with AlsaPlayback(options, on_status=statuses, open_pcm=open_pcm) as speaker:
+        speaker.play(tone(440, 0.2, 24_000))
+        async with asyncio.timeout(10):
+            assert await speaker.finished()
+        opened[0].unplugged = True
+        # Nothing more is played: the idle thread itself must notice, within about 0.5 s.
+        await statuses.wait_for(lambda seen: len(seen) >= 2, within=5)
+        assert opened[0].closed
+    assert [s.ok for s in statuses] == [True, False]
+    assert "No such device" in str(statuses[1].error)

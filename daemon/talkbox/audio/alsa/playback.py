@@ -430,6 +430,11 @@ class _Writer:
             # cleanly instead of finding an underrun.
             self._drop()
             segment.idle_dropped = True
+        if not segment.open:
+            # Ask the silent device how it is (one avail() per idle wake-up, 0.5 s at most): an
+            # unplugged card answers -ENODEV, and the handle is released now, not at the next
+            # answer. Held, it keeps the kernel from freeing the card (a booted VM showed it).
+            self._buffered_s()
 
     def _settle_due(self) -> None:
         now = time.monotonic()
