@@ -4,7 +4,7 @@ Run: python benchmarks/_talkbox_box.py BASE_URL CA_FILE STATE_DIR hold|tap|wake
 `talkbox.appliance.app.Appliance` on `talkbox.appliance.hardware.hardware_parts` (ALSA PCMs
 `mic` and `speaker` from ALSA_CONFIG_PATH, gpiozero's MockFactory with MockPWMPin for the
 button). It says `ready` once idle and connected; `press`/`release` on stdin drive the
-button's mock pin.
+button's mock pin; `flushed` and `mic_frames` are answered (see `main`).
 `wake` is tap mode listening for okay_nabu: the spoken wake word opens the turns.
 """
 
@@ -21,6 +21,8 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from _common import announce, drive_from_stdin
 from talkbox.appliance.app import Appliance
 from talkbox.appliance.hardware import hardware_parts
+from talkbox.audio.alsa.capture import AlsaCapture
+from talkbox.audio.format import INPUT_RATE_HZ
 from talkbox.config import load_settings
 from talkbox.conversation import State
 
@@ -65,7 +67,15 @@ async def main(base_url: str, ca_file: str, state_dir: str, mode: str) -> None:
             requested, waited = playback._flush_requested_at, playback.stats.last_flush_wait_s
             return None if requested is None or waited is None else requested + waited
 
-        queries = {"flushed": dropped_at}
+        mic = app.parts.mic
+        assert isinstance(mic, AlsaCapture)
+        samples_per_frame = INPUT_RATE_HZ * mic.options.period_ms // 1000
+
+        def mic_frames() -> float:
+            # Frames (samples) the microphone gave so far: the bench checks the real-time rate.
+            return float(mic.stats.frames * samples_per_frame)
+
+        queries = {"flushed": dropped_at, "mic_frames": mic_frames}
         drive_from_stdin(pin, lambda: loop.call_soon_threadsafe(app.stop), queries)
         announce("ready")
         await app.stopped()
