@@ -27,6 +27,7 @@ for start → READY=1.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import logging
 import os
@@ -113,15 +114,17 @@ class Log:
 
     def __init__(self, emu: EmulatorThread) -> None:
         self.emu = emu
-        self.seen = 0
+        self.seen = float("-inf")
+        """The time of the last record scanned."""
         self.activity_ends: list[float] = []
         self.activity_starts: list[float] = []
         self.chunks: list[float] = []
         self.turns_complete: list[float] = []
 
     def update(self) -> Log:
-        records: list[Record] = self.emu.log.records
-        for r in records[self.seen :]:
+        records: list[Record] = list(self.emu.log.records)
+        # By time, not index: a log with max_records drops its oldest records in batches.
+        for r in records[bisect.bisect_right(records, self.seen, key=lambda r: r.t) :]:
             if r.direction == "in" and r.kind == "realtime_input.activityEnd":
                 self.activity_ends.append(r.t)
             elif r.direction == "in" and r.kind == "realtime_input.activityStart":
@@ -133,7 +136,8 @@ class Log:
                     self.chunks.append(r.t_send if r.t_send is not None else r.t)
                 if content.get("turnComplete"):
                     self.turns_complete.append(r.t)
-        self.seen = len(records)
+        if records:
+            self.seen = records[-1].t
         return self
 
 
