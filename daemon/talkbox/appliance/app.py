@@ -144,6 +144,8 @@ class Appliance:
         self._mute = MuteStore(settings.state_dir)
         self._events: asyncio.Queue[Event | _Heard | _Beat] = asyncio.Queue()
         self._beats = 0
+        self._frames_queued = 0
+        """Microphone frames in `_events` not yet taken by the control task."""
         self._finishing: asyncio.Queue[tuple[int | None, Awaitable[bool]]] = asyncio.Queue()
         self._stop = asyncio.Event()
         self._stack = AsyncExitStack()
@@ -276,24 +278,43 @@ class Appliance:
         mic = self.parts.mic
         counters = self.counters
         while True:
-            frame = await mic.read()
-            counters.frames += 1
-            if self._events.qsize() >= MAX_BACKLOG_FRAMES:
-                counters.frames_dropped += 1
-                if counters.frames_dropped == 1:
-                    log.warning("the control task fell behind; dropping microphone frames")
-                continue
-            self._events.put_nowait(_Heard(frame))
+            # The mic wakes this task once per batch of frames (60 ms), not per frame: the
+            # control task then takes the whole batch in one turn of the event loop.
+            first = await mic.read()
+            for frame in (first, *mic.read_ready()):
+                counters.frames += 1
+                if self._events.qsize() >= MAX_BACKLOG_FRAMES:
+                    counters.frames_dropped += 1
+                    if counters.frames_dropped == 1:
+                        log.warning("the control task fell behind; dropping microphone frames")
+                    continue
+                self._frames_queued += 1
+                self._events.put_nowait(_Heard(frame))
 
     async def _control(self) -> None:
         while True:
             match await self._events.get():
                 case _Heard(frame=frame):
+                    self._frames_queued -= 1
                     self._heard(frame)
                 case _Beat():
                     self._beats += 1
                 case event:
+                    self._hear_captured()
                     self._handle(event)
+
+    def _hear_captured(self) -> None:
+        """Before an event: the frames the mic holds back for its batch, heard first.
+
+        Audio captured before a release (or any event) belongs before it: without this, up
+        to a batch (40 ms) of the end of a held utterance would arrive after the release and
+        never go up. Only when no frame waits in the queue: those are older and come first.
+        """
+        if self._frames_queued:
+            return
+        for frame in self.parts.mic.read_ready():
+            self.counters.frames += 1
+            self._heard(frame)
 
     async def _playback_pump(self) -> None:
         # FinishPlayback puts (turn, finished()) here; flushes resolve them False.

@@ -56,6 +56,26 @@ async def test_capture_at_16_khz_hands_over_exact_20_ms_frames_as_the_mic_speaks
     assert [(s.ok, s.rate_hz) for s in statuses] == [(True, 16_000)]
 
 
+async def test_a_waiting_reader_is_woken_once_per_batch_and_takes_the_rest_without_waiting(
+    alsa: AlsaConfig, tmp_path: Path, mics: MakeMic
+) -> None:
+    fifo = tmp_path / "mic.fifo"
+    speech = tone(300, 3.0, 16_000)
+    mics(fifo, speech, 16_000)
+    alsa.pcm("mic", file_pcm(output="/dev/null", infile=fifo))
+    async with AlsaCapture(CaptureOptions(device="mic", batch=3)) as mic:
+        frames = await read_frames(mic, 1)
+        frames += mic.read_ready()
+        for _ in range(5):
+            # Woken only once three frames were there: one read, at least two more ready.
+            first = await read_frames(mic, 1)
+            rest = mic.read_ready()
+            assert len(rest) >= 2
+            frames += first + rest
+    # In order, none lost or repeated.
+    assert b"".join(f.pcm for f in frames) == speech[: len(frames) * 640]
+
+
 async def test_capture_at_48_khz_is_resampled_to_exact_20_ms_frames_at_16_khz(
     alsa: AlsaConfig, tmp_path: Path, mics: MakeMic
 ) -> None:

@@ -2,10 +2,14 @@
 
     async with AlsaCapture(CaptureOptions(device="plughw:CARD=Device,DEV=0")) as mic:
         frame = await mic.read()            # 20 ms, 16 kHz, exactly 640 bytes
+        more = mic.read_ready()             # the frames already captured, without waiting
 
 The thread reads period-sized chunks, resamples them when the device runs at another rate,
 re-frames them and hands them over through a bounded queue that drops the oldest frame when
-full. Overruns (read -32) are counted and logged at debug.
+full. A waiting reader is woken once per `batch` frames (60 ms by default): each wake-up of
+the event loop costs more than the frames it carries (docs/platform.md), and a reader that
+must not wait for the rest of a batch (a button released) takes it with `read_ready()`.
+Overruns (read -32) are counted and logged at debug.
 """
 
 from __future__ import annotations
@@ -39,9 +43,10 @@ log = logging.getLogger(__name__)
 class _FrameQueue:
     """Thread → event loop, bounded; when full the oldest frame is dropped and counted."""
 
-    def __init__(self, maxlen: int) -> None:
+    def __init__(self, maxlen: int, batch: int = 1) -> None:
         self._frames: collections.deque[Frame] = collections.deque()
         self._maxlen = maxlen
+        self._batch = batch
         self._lock = threading.Lock()
         self._waiter: asyncio.Future[None] | None = None
         self.dropped = 0
@@ -52,6 +57,8 @@ class _FrameQueue:
                 self._frames.popleft()
                 self.dropped += 1
             self._frames.append(frame)
+            if len(self._frames) < self._batch:
+                return
             waiter, self._waiter = self._waiter, None
         if waiter is not None:
             post(_wake_future, waiter)
@@ -69,6 +76,12 @@ class _FrameQueue:
                 with self._lock:
                     if self._waiter is waiter:
                         self._waiter = None
+
+    def take_all(self) -> list[Frame]:
+        with self._lock:
+            frames = list(self._frames)
+            self._frames.clear()
+            return frames
 
     def clear(self) -> None:
         with self._lock:
@@ -95,13 +108,19 @@ class AlsaCapture(DeviceThread):
         self.options = options
         self._earcons = earcons
         self._gain = db_to_gain(options.gain_db)
-        self._queue = _FrameQueue(max(1, round(options.queue_s * 1000 / options.period_ms)))
+        self._queue = _FrameQueue(
+            max(1, round(options.queue_s * 1000 / options.period_ms)), options.batch
+        )
         self._frames = 0
         self._overruns = 0
 
     async def read(self) -> Frame:
-        """The next frame; waits while the device is away (see `status`)."""
+        """The next frame; waits (for a whole batch) while none is ready."""
         return await self._queue.get()
+
+    def read_ready(self) -> list[Frame]:
+        """Every frame already captured, oldest first, without waiting (maybe none)."""
+        return self._queue.take_all()
 
     def set_gain_db(self, gain_db: float) -> None:
         """Change the mic gain (dB, -20..+30) from the next frame on."""
