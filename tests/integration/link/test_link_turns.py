@@ -112,7 +112,10 @@ async def test_an_audio_turn_is_answered_and_resent_whole_after_a_drop(tmp_path:
     assert done.audio_s > 0
     # Sent once, cut, sent again in full: two activity starts and every frame twice.
     assert len(starts) == 2
-    assert len(audio_frames) == 2 * 30
+    sent = b"".join(
+        base64.urlsafe_b64decode(r.message["realtimeInput"]["audio"]["data"]) for r in audio_frames
+    )
+    assert len(sent) == 2 * 30 * 640
     answer = [e for e in recorder.events if isinstance(e, AnswerAudioReceived)]
     assert all(e.turn_id == turn for e in answer)
 
