@@ -127,6 +127,8 @@ class FakeMic:
         """As the ALSA capture's: `read()` waits until this many frames are fed."""
         self._frames: asyncio.Queue[FakeFrame] = asyncio.Queue()
         self._fed = asyncio.Event()
+        self._listener: Callable[[], None] | None = None
+        self._told = False
 
     def feed(self, pcm: bytes, *, earcon: bool = False) -> None:
         """Queue `pcm` (a whole number of 20 ms frames) for reading at once."""
@@ -134,6 +136,10 @@ class FakeMic:
         for start in range(0, len(pcm) - size + 1, size):
             self._frames.put_nowait(FakeFrame(pcm[start : start + size], earcon))
         self._fed.set()
+        if self._listener is not None and not self._told and self._frames.qsize() >= self.batch:
+            # Called on the loop, later, as the ALSA capture's thread posts it.
+            self._told = True
+            asyncio.get_running_loop().call_soon(self._listener)
 
     def fail(self, reason: str = "No such device") -> None:
         """The device vanishes: report it; nothing more is read until `recover()`."""
@@ -160,7 +166,12 @@ class FakeMic:
         while not self._frames.empty():
             frames.append(self._frames.get_nowait())
         self.frames_read += len(frames)
+        self._told = False
         return frames
+
+    def on_ready(self, callback: Callable[[], None] | None) -> None:
+        """Call `callback` on the loop when a batch is fed, once until `read_ready()`."""
+        self._listener = callback
 
 
 def frame_bytes() -> int:

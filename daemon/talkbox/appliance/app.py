@@ -6,15 +6,16 @@
 Entering opens the parts (microphone, speaker, VAD, button, LED: `talkbox.appliance.parts`), the
 control socket and the Live link, starts the named tasks and says READY=1. The tasks:
 
-- `capture-pump`: microphone frames → the event queue (dropping frames when the control
-  task falls 2 s behind, counted);
 - `control`: the only task that changes the conversation: it applies each event to
-  `talkbox.conversation` and carries out the actions, one `match` case each. Each microphone
-  frame is cleaned (speex, when on), applied, then fed to the wake word detector (never while
-  muted) and to the endpointer while one runs;
+  `talkbox.conversation` and carries out the actions, one `match` case each. The microphone
+  calls the loop once per batch of frames (60 ms) and the control task takes the batch
+  (dropping the oldest when it fell 2 s behind, counted), and before any other event it takes
+  what the mic holds, so a release comes after every frame captured before it. Each frame is
+  cleaned (speex, when on), applied, then fed to the wake word detector (never while muted)
+  and to the endpointer while one runs;
 - `live-link`: `LiveLink.run()`, whose events go to the queue;
 - `playback-pump`: waits for each answer to finish playing and posts `PlaybackFinished`;
-- `watchdog`: WATCHDOG=1 every `watchdog_s`, only when the capture pump and the control
+- `watchdog`: WATCHDOG=1 every `watchdog_s`, only when the microphone and the control
   task made progress since the last ping;
 - `control-socket`: `talkbox ctl` requests (`talkbox.appliance.control`).
 
@@ -112,10 +113,11 @@ DECISIONS: dict[Decision, ApplianceEvent] = {
 
 
 @dataclass(frozen=True, slots=True)
-class _Heard:
-    """A microphone frame on its way to the control task."""
+class _FramesReady:
+    """The mic has a batch of frames for the control task."""
 
-    frame: MicFrame
+
+_FRAMES_READY = _FramesReady()
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,10 +144,8 @@ class Appliance:
         self._notifier = notifier or Notifier(address=None, watchdog_s=None)
         self._policy = policy
         self._mute = MuteStore(settings.state_dir)
-        self._events: asyncio.Queue[Event | _Heard | _Beat] = asyncio.Queue()
+        self._events: asyncio.Queue[Event | _FramesReady | _Beat] = asyncio.Queue()
         self._beats = 0
-        self._frames_queued = 0
-        """Microphone frames in `_events` not yet taken by the control task."""
         self._finishing: asyncio.Queue[tuple[int | None, Awaitable[bool]]] = asyncio.Queue()
         self._stop = asyncio.Event()
         self._stack = AsyncExitStack()
@@ -194,7 +194,8 @@ class Appliance:
             self._carry_out(self._startup_actions)
             tg = await stack.enter_async_context(asyncio.TaskGroup())
             stack.push_async_callback(self._cancel_tasks)
-            self._spawn(tg, self._capture_pump(), "capture-pump")
+            parts.mic.on_ready(self._frames_ready)
+            stack.callback(parts.mic.on_ready, None)
             self._spawn(tg, self._control(), "control")
             self._spawn(tg, self.link.run(), "live-link")
             self._spawn(tg, self._playback_pump(), "playback-pump")
@@ -274,46 +275,36 @@ class Appliance:
 
     # ---------------------------------------------------------------------- tasks
 
-    async def _capture_pump(self) -> None:
-        mic = self.parts.mic
-        counters = self.counters
-        while True:
-            # The mic wakes this task once per batch of frames (60 ms), not per frame: the
-            # control task then takes the whole batch in one turn of the event loop.
-            first = await mic.read()
-            for frame in (first, *mic.read_ready()):
-                counters.frames += 1
-                if self._events.qsize() >= MAX_BACKLOG_FRAMES:
-                    counters.frames_dropped += 1
-                    if counters.frames_dropped == 1:
-                        log.warning("the control task fell behind; dropping microphone frames")
-                    continue
-                self._frames_queued += 1
-                self._events.put_nowait(_Heard(frame))
+    def _frames_ready(self) -> None:
+        # The mic calls this on the loop once per batch (60 ms): a marker for the control task,
+        # which takes the frames themselves in its turn. No task in between.
+        self._events.put_nowait(_FRAMES_READY)
 
     async def _control(self) -> None:
         while True:
             match await self._events.get():
-                case _Heard(frame=frame):
-                    self._frames_queued -= 1
-                    self._heard(frame)
+                case _FramesReady():
+                    self._hear_captured()
                 case _Beat():
                     self._beats += 1
                 case event:
+                    # Audio captured before the event (a release) belongs before it: the mic
+                    # holds up to a batch (40 ms) back, the end of a held utterance.
                     self._hear_captured()
                     self._handle(event)
 
     def _hear_captured(self) -> None:
-        """Before an event: the frames the mic holds back for its batch, heard first.
-
-        Audio captured before a release (or any event) belongs before it: without this, up
-        to a batch (40 ms) of the end of a held utterance would arrive after the release and
-        never go up. Only when no frame waits in the queue: those are older and come first.
-        """
-        if self._frames_queued:
-            return
-        for frame in self.parts.mic.read_ready():
-            self.counters.frames += 1
+        """Every frame the mic has captured, in order; the oldest dropped past 2 s."""
+        frames = self.parts.mic.read_ready()
+        counters = self.counters
+        counters.frames += len(frames)
+        behind = len(frames) - MAX_BACKLOG_FRAMES
+        if behind > 0:
+            counters.frames_dropped += behind
+            if counters.frames_dropped == behind:
+                log.warning("the control task fell behind; dropping microphone frames")
+            frames = frames[behind:]
+        for frame in frames:
             self._heard(frame)
 
     async def _playback_pump(self) -> None:
@@ -338,14 +329,16 @@ class Appliance:
             # A vanished microphone is being reopened by its thread: that is not a hang.
             away = CAPTURE in self.conversation.broken
             capture_ok = counters.frames > frames or away
-            if capture_ok and self._beats > beats:
+            control_ok = self._beats > beats
+            if capture_ok and control_ok:
                 self._notifier.watchdog()
                 stalled = False
             elif not stalled:
                 stalled = True
+                # The control task takes the frames too: a stuck one stops both.
                 log.warning(
                     "no watchdog ping: %s made no progress",
-                    "the capture thread" if not capture_ok else "the control task",
+                    "the control task" if not control_ok else "the capture thread",
                 )
             frames, beats = counters.frames, self._beats
 

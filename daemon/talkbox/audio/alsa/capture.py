@@ -7,8 +7,9 @@
 The thread reads period-sized chunks, resamples them when the device runs at another rate,
 re-frames them and hands them over through a bounded queue that drops the oldest frame when
 full. A waiting reader is woken once per `batch` frames (60 ms by default): each wake-up of
-the event loop costs more than the frames it carries (docs/platform.md), and a reader that
-must not wait for the rest of a batch (a button released) takes it with `read_ready()`.
+the event loop costs more than the frames it carries, and a reader that must not wait for the
+rest of a batch (a button released) takes it with `read_ready()`. Instead of a task waiting
+in `read()`, a reader may ask to be called (`on_ready`): one callback per batch, no task hop.
 Overruns (read -32) are counted and logged at debug.
 """
 
@@ -49,6 +50,9 @@ class _FrameQueue:
         self._batch = batch
         self._lock = threading.Lock()
         self._waiter: asyncio.Future[None] | None = None
+        self.listener: Callable[[], None] | None = None
+        """Called on the loop when a batch is ready (once until the frames are taken)."""
+        self._told = False
         self.dropped = 0
 
     def put(self, frame: Frame, post: Callable[..., None]) -> None:
@@ -60,8 +64,13 @@ class _FrameQueue:
             if len(self._frames) < self._batch:
                 return
             waiter, self._waiter = self._waiter, None
+            listener = None if self._told else self.listener
+            if listener is not None:
+                self._told = True
         if waiter is not None:
             post(_wake_future, waiter)
+        if listener is not None:
+            post(listener)
 
     async def get(self) -> Frame:
         loop = asyncio.get_running_loop()
@@ -81,6 +90,7 @@ class _FrameQueue:
         with self._lock:
             frames = list(self._frames)
             self._frames.clear()
+            self._told = False
             return frames
 
     def clear(self) -> None:
@@ -121,6 +131,10 @@ class AlsaCapture(DeviceThread):
     def read_ready(self) -> list[Frame]:
         """Every frame already captured, oldest first, without waiting (maybe none)."""
         return self._queue.take_all()
+
+    def on_ready(self, callback: Callable[[], None] | None) -> None:
+        """Call `callback` on the loop when a batch is ready, once until `read_ready()`."""
+        self._queue.listener = callback
 
     def set_gain_db(self, gain_db: float) -> None:
         """Change the mic gain (dB, -20..+30) from the next frame on."""
