@@ -160,17 +160,15 @@ class FakeMic:
         self.frames_read += 1
         return frame
 
-    def read_ready(self) -> list[FakeFrame]:
-        """Every frame fed and not yet read, oldest first, without waiting."""
-        frames = []
-        while not self._frames.empty():
-            frames.append(self._frames.get_nowait())
+    def ready(self) -> list[FakeFrame]:
+        """Every frame fed and not yet read, taken at once."""
+        frames = [self._frames.get_nowait() for _ in range(self._frames.qsize())]
         self.frames_read += len(frames)
         self._told = False
         return frames
 
     def on_ready(self, callback: Callable[[], None] | None) -> None:
-        """Call `callback` on the loop when a batch is fed, once until `read_ready()`."""
+        """Call `callback` on the loop when a batch is fed, once until `ready()`."""
         self._listener = callback
 
 

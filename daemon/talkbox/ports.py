@@ -35,12 +35,12 @@ class AudioSource(Protocol):
         """The next frame (waits for it, also while the device is away)."""
         ...
 
-    def read_ready(self) -> Sequence[MicFrame]:
-        """Every frame already captured, oldest first, without waiting (maybe none)."""
+    def ready(self) -> Sequence[MicFrame]:
+        """Every frame captured and not yet read, taken at once (never waits)."""
         ...
 
     def on_ready(self, callback: Callable[[], None] | None) -> None:
-        """Call `callback` (on the event loop) when frames are ready, once until `read_ready()`."""
+        """Call `callback` (on the event loop) when frames are ready, once until `ready()`."""
         ...
 
 

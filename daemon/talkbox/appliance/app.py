@@ -46,7 +46,7 @@ from talkbox.appliance.mute import MuteStore
 from talkbox.appliance.parts import CAPTURE, Parts, Post, endpoint_options, turn_options
 from talkbox.appliance.requests import answer, status_of
 from talkbox.appliance.status import Counters, Facts, LastTurn
-from talkbox.appliance.systemd import Notifier
+from talkbox.appliance.systemd import Notifier, feed_watchdog
 from talkbox.appliance.tools import appliance_registry
 from talkbox.audio.format import INPUT_RATE_HZ, pcm_bytes
 from talkbox.config import Settings
@@ -199,7 +199,13 @@ class Appliance:
             self._spawn(tg, self._control(), "control")
             self._spawn(tg, self.link.run(), "live-link")
             self._spawn(tg, self._playback_pump(), "playback-pump")
-            self._spawn(tg, self._watchdog(), "watchdog")
+            self._spawn(
+                tg,
+                feed_watchdog(
+                    self._notifier, partial(self._events.put_nowait, _Beat()), self._progress()
+                ),
+                "watchdog",
+            )
             if server is not None:
                 self._spawn(tg, server.serve(), "control-socket")
         except BaseException:
@@ -295,7 +301,7 @@ class Appliance:
 
     def _hear_captured(self) -> None:
         """Every frame the mic has captured, in order; the oldest dropped past 2 s."""
-        frames = self.parts.mic.read_ready()
+        frames = self.parts.mic.ready()
         counters = self.counters
         counters.frames += len(frames)
         behind = len(frames) - MAX_BACKLOG_FRAMES
@@ -314,33 +320,23 @@ class Appliance:
             if await done:
                 self.post(PlaybackFinished(turn_id=turn_id))
 
-    async def _watchdog(self) -> None:
-        interval = self._notifier.watchdog_s
-        if interval is None:
-            return
+    def _progress(self) -> Callable[[], str | None]:
+        """The watchdog's question: which part made no progress since it was last asked."""
         counters = self.counters
-        frames, beats = counters.frames, self._beats
-        stalled = False
-        while True:
-            # The control task proves itself by taking a beat from its queue, not by applying
-            # frames: without a microphone there are none, and that is no hang.
-            self._events.put_nowait(_Beat())
-            await asyncio.sleep(interval)
+        seen = [counters.frames, self._beats]
+
+        def stuck() -> str | None:
             # A vanished microphone is being reopened by its thread: that is not a hang.
             away = CAPTURE in self.conversation.broken
-            capture_ok = counters.frames > frames or away
-            control_ok = self._beats > beats
-            if capture_ok and control_ok:
-                self._notifier.watchdog()
-                stalled = False
-            elif not stalled:
-                stalled = True
-                # The control task takes the frames too: a stuck one stops both.
-                log.warning(
-                    "no watchdog ping: %s made no progress",
-                    "the control task" if not control_ok else "the capture thread",
-                )
-            frames, beats = counters.frames, self._beats
+            capture_ok = counters.frames > seen[0] or away
+            control_ok = self._beats > seen[1]
+            seen[:] = [counters.frames, self._beats]
+            # The control task takes the frames too: a stuck one stops both.
+            if not control_ok:
+                return "the control task"
+            return None if capture_ok else "the capture thread"
+
+        return stuck
 
     # ----------------------------------------------------------------- the control task
 

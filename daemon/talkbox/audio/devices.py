@@ -37,7 +37,7 @@ class CaptureOptions:
     """Frames kept for a slow reader before the oldest are dropped."""
     batch: int = 3
     """Frames the thread gathers before it wakes a waiting reader: the event loop wakes once
-    per batch (60 ms), not per frame, and `read_ready()` hands over whatever is gathered."""
+    per batch (60 ms), not per frame, and `ready()` hands over whatever is gathered."""
     reopen_min_s: float = 0.25
     """First wait before reopening a failed device; doubles up to `reopen_max_s`."""
     reopen_max_s: float = 5.0

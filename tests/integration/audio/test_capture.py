@@ -66,11 +66,11 @@ async def test_a_waiting_reader_is_woken_once_per_batch_and_takes_the_rest_witho
     alsa.pcm("mic", file_pcm(output="/dev/null", infile=fifo))
     async with AlsaCapture(CaptureOptions(device="mic", batch=3)) as mic:
         frames = await read_frames(mic, 1)
-        frames += mic.read_ready()
+        frames += mic.ready()
         for _ in range(5):
             # Woken only once three frames were there: one read, at least two more ready.
             first = await read_frames(mic, 1)
-            rest = mic.read_ready()
+            rest = mic.ready()
             assert len(rest) >= 2
             frames += first + rest
     # In order, none lost or repeated.
@@ -90,9 +90,9 @@ async def test_a_listener_is_called_on_the_loop_once_per_batch_until_it_takes_th
 
         def ready() -> None:
             threads.add(threading.current_thread().name)
-            taken.append(len(mic.read_ready()))
+            taken.append(len(mic.ready()))
 
-        mic.read_ready()
+        mic.ready()
         mic.on_ready(ready)
         async with asyncio.timeout(10):
             while len(taken) < 5:  # noqa: ASYNC110 -- the callback runs on this loop

@@ -2,13 +2,13 @@
 
     async with AlsaCapture(CaptureOptions(device="plughw:CARD=Device,DEV=0")) as mic:
         frame = await mic.read()            # 20 ms, 16 kHz, exactly 640 bytes
-        more = mic.read_ready()             # the frames already captured, without waiting
+        more = mic.ready()                  # the frames already captured, without waiting
 
 The thread reads period-sized chunks, resamples them when the device runs at another rate,
 re-frames them and hands them over through a bounded queue that drops the oldest frame when
 full. A waiting reader is woken once per `batch` frames (60 ms by default): each wake-up of
 the event loop costs more than the frames it carries, and a reader that must not wait for the
-rest of a batch (a button released) takes it with `read_ready()`. Instead of a task waiting
+rest of a batch (a button released) takes it with `ready()`. Instead of a task waiting
 in `read()`, a reader may ask to be called (`on_ready`): one callback per batch, no task hop.
 Overruns (read -32) are counted and logged at debug.
 """
@@ -128,12 +128,12 @@ class AlsaCapture(DeviceThread):
         """The next frame; waits (for a whole batch) while none is ready."""
         return await self._queue.get()
 
-    def read_ready(self) -> list[Frame]:
-        """Every frame already captured, oldest first, without waiting (maybe none)."""
+    def ready(self) -> list[Frame]:
+        """Every frame captured and not yet read, taken at once (never waits)."""
         return self._queue.take_all()
 
     def on_ready(self, callback: Callable[[], None] | None) -> None:
-        """Call `callback` on the loop when a batch is ready, once until `read_ready()`."""
+        """Call `callback` on the loop when a batch is ready, once until `ready()`."""
         self._queue.listener = callback
 
     def set_gain_db(self, gain_db: float) -> None:
