@@ -80,7 +80,7 @@ def clean_name(name: str | None) -> str:
     """The name as kept: normalized, cut to MAX_NAME characters, printable only."""
     if not name:
         return ""
-    printable = "".join(ch for ch in name if ch.isprintable())
+    printable = "".join(ch if ch.isprintable() else " " for ch in name)
     return normalized(printable)[:MAX_NAME]
 
 
