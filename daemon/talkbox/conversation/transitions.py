@@ -62,6 +62,7 @@ from talkbox.conversation.memory import (
     resting,
     sends_mic_audio,
 )
+from talkbox.conversation.ringing import RINGING_ROWS
 from talkbox.conversation.steps import (
     AT_REST,
     Handler,
@@ -440,5 +441,7 @@ TABLE: Final[Mapping[tuple[State, type], Handler]] = {
     **_every(LinkFailed, _link_failed),
     **_every(AudioDeviceFailed, _device_failed),
     **_every(AudioDeviceRecovered, _device_recovered),
+    # a due timer or alarm (`talkbox.conversation.ringing`)
+    **RINGING_ROWS,
 }
 """Every transition: (state, event type) → handler. A missing row means: nothing changes."""
