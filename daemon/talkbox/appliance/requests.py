@@ -29,6 +29,7 @@ def status_of(app: Appliance) -> dict[str, Any]:
         "link": asdict(app.link.status()),
         "last_turn": last_turn,
         "frames": asdict(app.counters),
+        "next_timer": app.timer_tools.next_timer(),
     }
 
 
@@ -47,6 +48,13 @@ def answer(app: Appliance, request: Request) -> dict[str, Any]:
             assert request.percent is not None
             app.parts.speaker.set_volume(request.percent)
             return {"volume": app.parts.speaker.volume}
+        case "timers":
+            return app.timer_tools.report()
+        case "stop":
+            if app.conversation.state is not State.RINGING:
+                raise RequestError("nothing is ringing")
+            app.post(request.event())
+            return {}
         case "say":
             assert request.text is not None
             state = app.conversation.state

@@ -72,7 +72,14 @@ class _SystemdEnvFileSource(DotEnvSettingsSource):
 # pydantic lists the fields of the last base first, so the areas are named here in reverse
 # of AREAS; a test holds the two orders together.
 class Settings(
-    SystemFields, TimerFields, GpioFields, HandsFreeFields, AudioFields, TurnFields, LiveFields, BaseSettings
+    SystemFields,
+    TimerFields,
+    GpioFields,
+    HandsFreeFields,
+    AudioFields,
+    TurnFields,
+    LiveFields,
+    BaseSettings,
 ):
     """Every talkbox setting, validated; built from the environment and the env file."""
 

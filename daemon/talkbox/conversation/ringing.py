@@ -99,4 +99,3 @@ def derived(old: Conversation, new: Conversation, actions: list[Action]) -> list
     if left and not any(isinstance(a, StopRing) for a in actions):
         return [StopRing(reason="stopped: the box left ringing")]
     return []
-

@@ -75,10 +75,10 @@ class RecordingIndicator:
         self._timeline = timeline
         self._clock = clock
 
-    def show(self, state: State) -> None:
+    def show(self, state: State, *, timers: bool = False) -> None:
         """Note `state`, then show its pattern."""
         self._timeline.states.append((self._clock(), state))
-        self._inner.show(state)
+        self._inner.show(state, timers=timers)
 
     def close(self) -> None:
         """Turn the LED off and release its pins."""

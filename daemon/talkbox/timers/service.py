@@ -10,13 +10,14 @@ due to `on_due`, on the event loop, without any network.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
 
-from talkbox.timers.table import Entry, TimerTable
 from talkbox.timers.store import TimerStore
+from talkbox.timers.table import Entry, TimerTable
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,11 @@ class TimerService:
                 self.missed_after_s,
             )
         for entry in ring:
-            log.info("%s fell due while the box was off, %.0f s ago: ringing", entry.label,
-                     now - entry.due)
+            log.info(
+                "%s fell due while the box was off, %.0f s ago: ringing",
+                entry.label,
+                now - entry.due,
+            )
         if table != self.table:
             self._commit(table)
         return ring
@@ -97,10 +101,8 @@ class TimerService:
             self.check()
             soonest = self.table.soonest()
             wait = TICK_S if soonest is None else min(TICK_S, soonest.left(self.clock()))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=max(0.01, wait))
-            except TimeoutError:
-                pass
 
     @property
     def running(self) -> bool:

@@ -131,7 +131,9 @@ class TimerTable:
 
     # ------------------------------------------------------------------ changing
 
-    def add_timer(self, now: float, seconds: float, name: str | None = None) -> tuple[TimerTable, Entry]:
+    def add_timer(
+        self, now: float, seconds: float, name: str | None = None
+    ) -> tuple[TimerTable, Entry]:
         """A timer that rings `seconds` from `now`."""
         if not MIN_TIMER_S <= seconds <= MAX_TIMER_S:
             raise TimerError(
@@ -140,7 +142,9 @@ class TimerTable:
             )
         return self._add(Kind.TIMER, now, now + seconds, name, seconds)
 
-    def add_alarm(self, now: float, due: float, name: str | None = None) -> tuple[TimerTable, Entry]:
+    def add_alarm(
+        self, now: float, due: float, name: str | None = None
+    ) -> tuple[TimerTable, Entry]:
         """An alarm that rings at `due`."""
         if due <= now:
             raise TimerError("that time has passed")
@@ -231,7 +235,6 @@ class TimerTable:
         return cls(entries=_sorted(entries), missed=missed, next_id=max(next_id, highest + 1))
 
 
-
 def _sorted(entries: tuple[Entry, ...]) -> tuple[Entry, ...]:
     return tuple(sorted(entries, key=lambda e: (e.due, e.id)))
 
@@ -275,7 +278,7 @@ def _entry(item: Any) -> Entry:
         raise ValueError("an entry's name is not text")
     return Entry(
         id=entry_id,
-        kind=Kind(item.get("kind")),
+        kind=Kind(str(item.get("kind"))),
         name=clean_name(name),
         due=_number(item, "due"),
         set_at=_number(item, "set_at"),

@@ -1,4 +1,4 @@
-"""The timer tools the model may call: set_timer, set_alarm, list_timers, change_timer, cancel_timer.
+"""The timer tools the model calls: set_timer, set_alarm, list_timers, change_timer, cancel_timer.
 
 Each is declared BLOCKING, as the appliance's other tools are: today's models take an
 undeclared behaviour as NON_BLOCKING (docs/live-models.md §4), and a person who asks for a
@@ -121,7 +121,9 @@ def alarm_due(now: float, at: str, day: str | None, zone: tzinfo | None = None) 
     hour, minute = (int(part) for part in at.split(":"))
     here = datetime.fromtimestamp(now, zone) if zone is not None else local_time(now)
     wall = here.replace(tzinfo=None)
-    when = datetime.combine(date.fromisoformat(day) if day else wall.date(), clock_time(hour, minute))
+    when = datetime.combine(
+        date.fromisoformat(day) if day else wall.date(), clock_time(hour, minute)
+    )
     if day is None and when <= wall:
         when += timedelta(days=1)
     if zone is not None:
@@ -160,6 +162,23 @@ class TimerTools:
     def _frame(self, now: float, **fields: object) -> ToolResult:
         here = self._local(now)
         return {**fields, "now": here.strftime("%H:%M:%S"), "time_zone": zone_of(here)}
+
+    def report(self) -> ToolResult:
+        """What `talkbox ctl timers` answers: every entry and every missed one, left as it is."""
+        now, table = self.service.clock(), self.service.table
+        return self._frame(
+            now,
+            timers=[self.describe(e, now) for e in table.entries],
+            missed=[
+                {**self.describe(e, now), "was_due_at": self._local(e.due).isoformat()}
+                for e in table.missed
+            ],
+        )
+
+    def next_timer(self) -> ToolResult | None:
+        """The entry that rings next, as `ctl status` shows it; None when none is set."""
+        soonest = self.service.table.soonest()
+        return None if soonest is None else self.describe(soonest, self.service.clock())
 
     def set_timer(self, arguments: SetTimerArguments) -> ToolResult:
         """Start a timer."""

@@ -37,7 +37,8 @@ def test_a_due_timer_rings_from_idle_and_a_press_stops_it_without_opening_a_turn
     assert actions[0] == cv.ShowState(state=State.RINGING)
     assert StartRing(labels=("the pasta timer",)) in actions
     start = next(a for a in actions if isinstance(a, cv.StartTimer))
-    assert start.timer is ev.Timer.RING and start.seconds == 120.0
+    assert start.timer is ev.Timer.RING
+    assert start.seconds == 120.0
     actions = bench(PRESS)
     assert bench.state is State.IDLE
     assert actions[:2] == [cv.ShowState(state=State.IDLE), StopRing(reason="stopped by a press")]

@@ -1,4 +1,4 @@
-"""The timer tools through the registry, as the link calls them: arguments as the model sends them."""
+"""The timer tools through the registry, called with arguments as the model sends them."""
 
 from __future__ import annotations
 
@@ -76,7 +76,8 @@ async def test_set_list_change_cancel_through_the_registry(tmp_path: Path) -> No
     assert TimerStore(tmp_path).load() == service.table
     assert [e.seconds for e in service.table.entries] == [30]
     clock.now += 20
-    assert service.check() and rung[0][0].seconds == 30
+    assert service.check()
+    assert rung[0][0].seconds == 30
 
 
 async def test_bad_arguments_are_errors_the_model_reads(tmp_path: Path) -> None:
