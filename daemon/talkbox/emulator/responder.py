@@ -255,12 +255,17 @@ class Responder:
         if scripted is not None:
             name, args = str(scripted.params["name"]), scripted.args
         else:
-            found = model.named_function(
-                model.input_transcript(turn), list(self.conn.facts.declarations)
-            )
-            if found is None:
-                return None
-            name, args = found, {}
+            declared = list(self.conn.facts.declarations)
+            request = model.input_transcript(turn)
+            # A timer request is called with its arguments, as the model would make them.
+            asked = model.timer_call(request, declared) if turn.kind == "text" else None
+            if asked is not None:
+                name, args = asked
+            else:
+                found = model.named_function(request, declared)
+                if found is None:
+                    return None
+                name, args = found, {}
         call_id = f"function-call-{self.conn.emu.rng.getrandbits(64)}"
         future: asyncio.Future[JsonDict] = asyncio.get_running_loop().create_future()
         state.pending_calls[call_id] = future
