@@ -106,6 +106,8 @@ class Conversation:
     """Serial of the running failure timer (0: none): the error pattern is shown for a moment."""
     ring_timer: int = 0
     """Serial of the running ring timer (0: none): the ring's bound."""
+    ringing_for: tuple[str, ...] = ()
+    """What the ring under way rings for (the timers' labels), for the journal."""
 
 
 def resting(c: Conversation) -> State:

@@ -38,14 +38,14 @@ def ring_timer(c: Conversation) -> tuple[Conversation, StartTimer]:
 
 def _ring(c: Conversation, e: RingDue) -> Step:
     actions = abandon(c, "a timer rang")
-    c = replace(rest(c), state=State.RINGING)
+    c = replace(rest(c), state=State.RINGING, ringing_for=e.labels)
     c, timer = ring_timer(c)
     return c, [*actions, StartRing(labels=e.labels), timer]
 
 
 def _ring_more(c: Conversation, e: RingDue) -> Step:
     # Another fell due while ringing: one ring for both, each heard for the whole RING_S.
-    c, timer = ring_timer(c)
+    c, timer = ring_timer(replace(c, ringing_for=c.ringing_for + e.labels))
     return c, [StartRing(labels=e.labels), timer]
 
 
@@ -69,9 +69,9 @@ def _asked(c: Conversation, e: RingStopRequested) -> Step:
 def _timed_out(c: Conversation, e: TimerFired) -> Step:
     if e.timer is not Timer.RING or e.serial != c.ring_timer:
         return unchanged(c)
-    seconds = c.options.ring_s
+    seconds, what = c.options.ring_s, " and ".join(c.ringing_for) or "a timer"
     c, actions = _stop(c, f"nobody stopped it within {seconds:g} s")
-    warning = f"a timer rang for {seconds:g} s and nobody stopped it (TALKBOX_TIMER_RING_S)"
+    warning = f"{what} rang for {seconds:g} s and nobody stopped it (TALKBOX_TIMER_RING_S)"
     return c, [*actions, Warn(message=warning)]
 
 

@@ -82,3 +82,26 @@ class Ringer:
             self.cycles += 1
             if not await speaker.finished():
                 return  # flushed: something else (a press) took the speaker
+
+
+def ring_heard_s(pcm: bytes, rate_hz: int = ANSWER_RATE_HZ, *, window_s: float = 0.02) -> float:
+    """Seconds of `pcm` in which the ring's tones are what sounds (each 20 ms window judged).
+
+    A window counts when it is not near silence and at least half its energy lies within
+    40 Hz of a ring frequency: speech, the earcons and silence never do.
+    """
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float64)
+    size = max(1, round(rate_hz * window_s))
+    count = samples.size // size
+    if count == 0:
+        return 0.0
+    windows = samples[: count * size].reshape(count, size) * np.hanning(size)
+    power = np.abs(np.fft.rfft(windows, axis=1)) ** 2
+    freqs = np.fft.rfftfreq(size, 1 / rate_hz)
+    near = np.zeros_like(freqs, dtype=bool)
+    for frequency in RING_FREQUENCIES:
+        near |= np.abs(freqs - frequency) <= 40.0 + rate_hz / size
+    total = power.sum(axis=1)
+    loud = np.sqrt(np.mean(windows**2, axis=1)) > 0.02 * MAX_SAMPLE
+    ringing = loud & (power[:, near].sum(axis=1) >= 0.5 * np.maximum(total, 1e-9))
+    return float(np.count_nonzero(ringing) * size / rate_hz)

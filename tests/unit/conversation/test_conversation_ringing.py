@@ -67,9 +67,11 @@ def test_a_ring_nobody_stops_ends_after_ring_s_with_a_warning() -> None:
     actions = bench(ring_fired(bench))
     assert bench.state is State.IDLE
     assert StopRing(reason="nobody stopped it within 60 s") in actions
-    assert Warn(message="a timer rang for 60 s and nobody stopped it (TALKBOX_TIMER_RING_S)") in (
-        actions
+    warning = (
+        "the pasta timer and the tea timer rang for 60 s and nobody stopped it "
+        "(TALKBOX_TIMER_RING_S)"
     )
+    assert Warn(message=warning) in actions
 
 
 def test_a_ring_cuts_an_answer_being_spoken() -> None:
