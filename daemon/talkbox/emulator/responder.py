@@ -7,7 +7,9 @@ Each answer goes, as in the recorded sessions (the connection's model row shapes
    ``interimInputTranscription`` while the user spoke);
 2. extended thinking only: a spoken filler, ``generationComplete``, then ``turnComplete``
    with ``interactionStatus: IN_PROGRESS`` (the interaction goes on);
-3. ``toolCall`` when the turn names a declared function (or a ``tool_call`` fault says so);
+3. ``toolCall`` when the turn names a declared function, or a text turn asks for a timer
+   (``model.timer_call``: the call and arguments a model makes), or a ``tool_call`` fault
+   says so;
    a BLOCKING call waits for its ``toolResponse``, a NON_BLOCKING one (declared so, or by the
    model's default: NON_BLOCKING on 3.8) does not, and its late result starts a turn of its
    own: WHEN_IDLE after the current answer, INTERRUPT at once (on 3.8 only once the user

@@ -23,7 +23,7 @@ from talkbox.timers.ring import ring_heard_s
 from talkbox.timers.store import TimerStore
 from talkbox.timers.table import TimerTable
 
-from .conftest import MakeEmulator, running_box, until
+from .conftest import MakeEmulator, recording, running_box, until
 
 
 def tool_calls(emulator: Emulator) -> list[dict[str, Any]]:
@@ -149,3 +149,45 @@ async def test_at_start_a_timer_due_moments_ago_rings_and_one_long_past_is_misse
     assert any("the bread timer fell due" in m and "missed, not rung" in m for m in messages)
     assert any(m.startswith("ringing: the eggs timer") for m in messages)
     assert not any(m.startswith("ringing:") and "bread" in m for m in messages)
+
+
+async def test_the_wake_word_stops_a_ring_without_opening_a_turn(
+    make_emulator: MakeEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    emulator = await make_emulator(realtime=True)
+    async with running_box(emulator, tmp_path, wake_word="okay_nabu", follow_up_s=0) as box:
+        app = box.app
+        table, _ = app.timers.table.add_timer(time.time(), 1, "tea")
+        app.timers.commit(table)
+        await box.state_is(State.RINGING, within=4)
+        box.room.say(recording("wake/okay_nabu-en-us.wav"))
+        await box.state_is(State.IDLE, within=8)
+        await until(lambda: not box.room.speaking, within=8, what="the word said")
+        assert app.counters.wake_words == 1
+        assert State.LISTENING not in box.world.indicator.states()
+        assert emulator.log.client_messages("realtime_input.activityStart") == []
+    assert any(
+        r.getMessage() == "the ring stopped: stopped by the wake word okay_nabu"
+        for r in caplog.records
+    )
+
+
+async def test_a_ring_over_the_mute_keeps_the_wake_word_detector_off(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    emulator = await make_emulator(realtime=True)
+    async with running_box(emulator, tmp_path, wake_word="okay_nabu") as box:
+        app = box.app
+        box.world.button.double_press()
+        await box.state_is(State.MUTED, within=2)
+        table, _ = app.timers.table.add_timer(time.time(), 1, "tea")
+        app.timers.commit(table)
+        await box.state_is(State.RINGING, within=4)
+        box.room.say(recording("wake/okay_nabu-en-us.wav"))
+        await until(lambda: not box.room.speaking, within=8, what="the word said")
+        await _quiet_for(box, 0.5)
+        assert app.counters.wake_words == 0  # muted: not listened to, even while it rings
+        assert app.state is State.RINGING
+        box.world.button.press()
+        await box.state_is(State.MUTED, within=2)
