@@ -108,6 +108,8 @@ class Conversation:
     """Serial of the running ring timer (0: none): the ring's bound."""
     ringing_for: tuple[str, ...] = ()
     """What the ring under way rings for (the timers' labels), for the journal."""
+    ring_press: bool = False
+    """The press that stopped a ring is still down: held on, it is no new conversation."""
 
 
 def resting(c: Conversation) -> State:

@@ -19,6 +19,8 @@ from talkbox.conversation.actions import Action, StartRing, StartTimer, State, S
 from talkbox.conversation.events import (
     AudioDeviceFailed,
     ButtonPressed,
+    ButtonReleased,
+    LongPressed,
     RingDue,
     RingStopRequested,
     Timer,
@@ -26,7 +28,7 @@ from talkbox.conversation.events import (
     WakeWordHeard,
 )
 from talkbox.conversation.memory import Conversation
-from talkbox.conversation.steps import Handler, Step, abandon, rest, unchanged
+from talkbox.conversation.steps import AT_REST, Handler, Step, abandon, rest, unchanged
 
 
 def ring_timer(c: Conversation) -> tuple[Conversation, StartTimer]:
@@ -55,7 +57,8 @@ def _stop(c: Conversation, reason: str) -> Step:
 
 
 def _pressed(c: Conversation, _e: ButtonPressed) -> Step:
-    return _stop(c, "stopped by a press")
+    c, actions = _stop(c, "stopped by a press")
+    return replace(c, ring_press=True), actions
 
 
 def _wake_word(c: Conversation, e: WakeWordHeard) -> Step:
@@ -91,6 +94,39 @@ RINGING_ROWS: Final[Mapping[tuple[State, type], Handler]] = {
     (State.RINGING, AudioDeviceFailed): _device_failed,
 }
 """The ring's rows; `TABLE` takes them last, so they win over rows for every state."""
+
+
+def _held_on(long_press: Handler) -> Handler:
+    """`long_press`, unless the press that stopped a ring is still held: that is no request."""
+
+    def handler(c: Conversation, e: LongPressed) -> Step:
+        return unchanged(c) if c.ring_press else long_press(c, e)
+
+    return handler
+
+
+def _released(c: Conversation, _e: ButtonReleased) -> Step:
+    return (replace(c, ring_press=False) if c.ring_press else c), []
+
+
+def with_ringing(
+    rows: Mapping[tuple[State, type], Handler],
+) -> dict[tuple[State, type], Handler]:
+    """`rows` with the ring's: RINGING_ROWS win over them.
+
+    A press held on after stopping a ring is not taken for a long press (a new
+    conversation) once the box rests.
+    """
+    table = dict(rows)
+    for state in AT_REST:
+        long_press = table.get((state, LongPressed))
+        if long_press is not None:
+            table[state, LongPressed] = _held_on(long_press)
+        if (state, ButtonReleased) in table:
+            raise ValueError(f"a release at rest ({state}) has a row: fold the ring's into it")
+        table[state, ButtonReleased] = _released
+    table.update(RINGING_ROWS)
+    return table
 
 
 def derived(old: Conversation, new: Conversation, actions: list[Action]) -> list[Action]:

@@ -164,3 +164,14 @@ def test_an_unanswered_ring_in_starting_rests_in_starting() -> None:
     assert bench.state is State.RINGING
     bench(ring_fired(bench))
     assert bench.state is State.STARTING
+
+
+def test_a_press_held_on_after_stopping_a_ring_is_not_a_new_conversation() -> None:
+    bench = ready()
+    bench(DUE, PRESS)
+    assert bench.state is State.IDLE
+    assert bench(ev.LongPressed()) == []  # still the press that stopped the ring
+    bench(ev.ButtonReleased())
+    # A long press of its own, later (from idle, as the button reports one after its press).
+    actions = bench(ev.LongPressed())
+    assert cv.StartNewConversation() in actions
