@@ -316,6 +316,8 @@ class FakeIndicator:
         self.history: list[tuple[float, State | None]] = []
         """(time, state shown); None: the LED was turned off for good."""
         self.closed = False
+        self.timers = False
+        """Whether the last show said a timer or alarm is set."""
         self._clock = clock
 
     @property
@@ -323,9 +325,10 @@ class FakeIndicator:
         """The state shown now."""
         return self.history[-1][1] if self.history else None
 
-    def show(self, state: State) -> None:
-        """Show `state`'s pattern."""
+    def show(self, state: State, *, timers: bool = False) -> None:
+        """Show `state`'s pattern (`timers`: idle shows the timer pattern instead)."""
         self.history.append((self._clock(), state))
+        self.timers = timers
 
     def close(self) -> None:
         """Turn the LED off."""

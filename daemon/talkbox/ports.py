@@ -93,8 +93,8 @@ class Button(Protocol):
 class Indicator(Protocol):
     """The LED: shows each state's pattern (`talkbox.conversation.leds`)."""
 
-    def show(self, state: State) -> None:
-        """Show `state`'s pattern until told otherwise."""
+    def show(self, state: State, *, timers: bool = False) -> None:
+        """Show `state`'s pattern until told otherwise (`timers`: a timer or alarm is set)."""
         ...
 
     def close(self) -> None:

@@ -17,7 +17,8 @@ control socket and the Live link, starts the named tasks and says READY=1. The t
 - `playback-pump`: waits for each answer to finish playing and posts `PlaybackFinished`;
 - `watchdog`: WATCHDOG=1 every `watchdog_s`, only when the microphone and the control
   task made progress since the last ping;
-- `control-socket`: `talkbox ctl` requests (`talkbox.appliance.control`).
+- `control-socket`: `talkbox ctl` requests (`talkbox.appliance.control`);
+- `timers`: rings the timers and alarms the model set as they fall due (`talkbox.timers`).
 
 Leaving (stop(), SIGTERM) says STOPPING=1, cancels the tasks, turns the LED off and releases
 the pins and devices; the resumption handle and the mute are already on disk.
@@ -69,9 +70,11 @@ from talkbox.conversation.actions import (
     ShowState,
     StartEndpointing,
     StartNewConversation,
+    StartRing,
     StartTimer,
     State,
     StopEndpointing,
+    StopRing,
     Warn,
     WithdrawTurn,
 )
@@ -81,6 +84,7 @@ from talkbox.conversation.events import (
     MuteRequested,
     NoSpeechTimedOut,
     PlaybackFinished,
+    RingDue,
     SpeechEnded,
     SpeechStarted,
     Timer,
@@ -95,6 +99,11 @@ from talkbox.live.backoff import RetryPolicy
 from talkbox.live.link import LiveLink
 from talkbox.ports import MicFrame
 from talkbox.state_lock import holding
+from talkbox.timers.ring import Ringer
+from talkbox.timers.service import TimerService
+from talkbox.timers.store import TimerStore
+from talkbox.timers.table import Entry
+from talkbox.timers.tools import TimerTools, register_timer_tools
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +153,14 @@ class Appliance:
         self._notifier = notifier or Notifier(address=None, watchdog_s=None)
         self._policy = policy
         self._mute = MuteStore(settings.state_dir)
+        self.timers = TimerService(
+            TimerStore(settings.state_dir),
+            on_due=self._timers_due,
+            on_change=self._timers_changed,
+            missed_after_s=settings.timer_missed_after_s,
+        )
+        self.timer_tools = TimerTools(self.timers)
+        self._ringer: Ringer | None = None
         self._events: asyncio.Queue[Event | _FramesReady | _Beat] = asyncio.Queue()
         self._beats = 0
         self._finishing: asyncio.Queue[tuple[int | None, Awaitable[bool]]] = asyncio.Queue()
@@ -188,10 +205,16 @@ class Appliance:
                 on_mute=lambda: self.post(MuteRequested(source="model")),
                 on_end_conversation=lambda: self.link.new_conversation(after_turn=True),
             )
+            self.timer_tools = register_timer_tools(tools, self.timers)
+            self._ringer = Ringer(parts.speaker)
             self._link = LiveLink(
                 self.settings, self._events.put_nowait, tools=tools, policy=self._policy
             )
             self._carry_out(self._startup_actions)
+            # Before any other event: what fell due while the box was off rings first.
+            recovered = self.timers.recover()
+            if recovered:
+                self._timers_due(recovered)
             tg = await stack.enter_async_context(asyncio.TaskGroup())
             stack.push_async_callback(self._cancel_tasks)
             parts.mic.on_ready(self._frames_ready)
@@ -206,6 +229,7 @@ class Appliance:
                 ),
                 "watchdog",
             )
+            self._spawn(tg, self.timers.run(), "timers")
             if server is not None:
                 self._spawn(tg, server.serve(), "control-socket")
         except BaseException:
@@ -226,6 +250,8 @@ class Appliance:
         log.info("stopping")
         for handle in self._timers.values():
             handle.cancel()
+        if self._ringer is not None:
+            self._ringer.stop()
         try:
             await self._stack.aclose()
         finally:
@@ -367,8 +393,9 @@ class Appliance:
         if wake is None:
             return False
         before = self.conversation.state
-        if before is State.MUTED:
-            # Muted means not listened to, not even on the box.
+        if before is State.MUTED or self.conversation.muted:
+            # Muted means not listened to, not even on the box (nor while a ring plays over
+            # the mute).
             self._wake_stale = True
             return False
         if self._wake_stale:
@@ -460,18 +487,37 @@ class Appliance:
                 self.link.new_conversation()
             case PersistMute(muted=muted):
                 self._mute.save(muted)
+            case StartRing(labels=labels):
+                log.info("ringing: %s", ", ".join(labels))
+                assert self._ringer is not None
+                self._ringer.start()
+            case StopRing(reason=reason):
+                log.info("the ring stopped: %s", reason)
+                if self._ringer is not None:
+                    self._ringer.stop()
             case Warn(message=message):
                 log.warning("%s", message)
         return None
 
     def _show(self, state: State) -> None:
-        indicator = self.parts.indicator
-        if indicator is not None:
-            indicator.show(state)
+        self._led(state)
         line = self.status_line()
         log.info("state: %s", line)
         self._notified = line
         self._notifier.status(line)
+
+    def _led(self, state: State) -> None:
+        indicator = self.parts.indicator
+        if indicator is not None:
+            indicator.show(state, timers=self.timers.running)
+
+    def _timers_due(self, entries: tuple[Entry, ...]) -> None:
+        self.post(RingDue(labels=tuple(entry.label for entry in entries)))
+
+    def _timers_changed(self) -> None:
+        # Idle shows whether a timer is set; no other state's pattern depends on it.
+        if self._parts is not None and self.conversation.state is State.IDLE:
+            self._led(State.IDLE)
 
     def _send_preroll(self) -> None:
         pcm = self._preroll.take()

@@ -21,6 +21,7 @@ from talkbox.config.gpio import GpioFields
 from talkbox.config.hands_free import HandsFreeFields
 from talkbox.config.live import LiveFields
 from talkbox.config.system import SystemFields
+from talkbox.config.timers import TimerFields
 from talkbox.config.turns import TurnFields
 
 AREAS: tuple[type[Area], ...] = (
@@ -29,6 +30,7 @@ AREAS: tuple[type[Area], ...] = (
     AudioFields,
     HandsFreeFields,
     GpioFields,
+    TimerFields,
     SystemFields,
 )
 """The areas in the order `check` and the template list them."""
@@ -70,7 +72,14 @@ class _SystemdEnvFileSource(DotEnvSettingsSource):
 # pydantic lists the fields of the last base first, so the areas are named here in reverse
 # of AREAS; a test holds the two orders together.
 class Settings(
-    SystemFields, GpioFields, HandsFreeFields, AudioFields, TurnFields, LiveFields, BaseSettings
+    SystemFields,
+    TimerFields,
+    GpioFields,
+    HandsFreeFields,
+    AudioFields,
+    TurnFields,
+    LiveFields,
+    BaseSettings,
 ):
     """Every talkbox setting, validated; built from the environment and the env file."""
 
