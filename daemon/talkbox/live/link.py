@@ -296,7 +296,12 @@ class LiveLink:
             self._client = build_client(self._settings)
         self._conversation.load(now=self._wall())
         want_connection = True
+        # The last connection's exception: its frames are released once it has been judged.
+        ended: BaseException | None = None
         while True:
+            if ended is not None:
+                release_frames(ended)
+                ended = None
             if not want_connection:
                 self._work.clear()
                 if not self._ledger.has_work():
@@ -321,7 +326,9 @@ class LiveLink:
                     raise asyncio.CancelledError from exc
                 cause = leaf(exc)
                 self._after_connection(conn)
-                release_frames(exc)
+                # Judged below (failures.py reads the service's words from its frames);
+                # released at the top of the loop.
+                ended = exc
                 if isinstance(cause, EndConnection):
                     self._report.ended_on_purpose(cause.why)
                     want_connection = cause.why is not EndReason.IDLE
