@@ -101,8 +101,11 @@ class TimerService:
             self.check()
             soonest = self.table.soonest()
             wait = TICK_S if soonest is None else min(TICK_S, soonest.left(self.clock()))
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+            # arrives as the event is set, and this task then waits forever in the TaskGroup.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=max(0.01, wait))
+                async with asyncio.timeout(max(0.01, wait)):
+                    await self._changed.wait()
 
     @property
     def running(self) -> bool:
