@@ -8,7 +8,7 @@ tests (`talkbox.fakes`) and on the real adapters (`talkbox.audio.alsa`, `talkbox
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from talkbox.conversation.actions import Earcon, State
@@ -37,6 +37,10 @@ class AudioSource(Protocol):
 
     def ready(self) -> Sequence[MicFrame]:
         """Every frame captured and not yet read, taken at once (never waits)."""
+        ...
+
+    def on_ready(self, callback: Callable[[], None] | None) -> None:
+        """Call `callback` (on the event loop) when frames are ready, once until `ready()`."""
         ...
 
 
