@@ -19,6 +19,7 @@ from talkbox.config.envfile import read_env_file
 from talkbox.config.fields import ENV_PREFIX, Area
 from talkbox.config.gpio import GpioFields
 from talkbox.config.hands_free import HandsFreeFields
+from talkbox.config.home_assistant import HomeAssistantFields
 from talkbox.config.live import LiveFields
 from talkbox.config.system import SystemFields
 from talkbox.config.turns import TurnFields
@@ -30,6 +31,7 @@ AREAS: tuple[type[Area], ...] = (
     HandsFreeFields,
     GpioFields,
     SystemFields,
+    HomeAssistantFields,
 )
 """The areas in the order `check` and the template list them."""
 
@@ -70,7 +72,14 @@ class _SystemdEnvFileSource(DotEnvSettingsSource):
 # pydantic lists the fields of the last base first, so the areas are named here in reverse
 # of AREAS; a test holds the two orders together.
 class Settings(
-    SystemFields, GpioFields, HandsFreeFields, AudioFields, TurnFields, LiveFields, BaseSettings
+    HomeAssistantFields,
+    SystemFields,
+    GpioFields,
+    HandsFreeFields,
+    AudioFields,
+    TurnFields,
+    LiveFields,
+    BaseSettings,
 ):
     """Every talkbox setting, validated; built from the environment and the env file."""
 
