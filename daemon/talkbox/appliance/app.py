@@ -16,7 +16,9 @@ control socket and the Live link, starts the named tasks and says READY=1. The t
 - `playback-pump`: waits for each answer to finish playing and posts `PlaybackFinished`;
 - `watchdog`: WATCHDOG=1 every `watchdog_s`, only when the capture pump and the control
   task made progress since the last ping;
-- `control-socket`: `talkbox ctl` requests (`talkbox.appliance.control`).
+- `control-socket`: `talkbox ctl` requests (`talkbox.appliance.control`);
+- `home-assistant` (TALKBOX_HOME_ASSISTANT=esphome): publishes the box's states to Home
+  Assistant (`talkbox.homeassistant`), whose requests take ctl's paths (`appliance.home`).
 
 Leaving (stop(), SIGTERM) says STOPPING=1, cancels the tasks, turns the LED off and releases
 the pins and devices; the resumption handle and the mute are already on disk.
@@ -41,6 +43,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from talkbox.appliance.control import ControlServer, Requests
+from talkbox.appliance.home import ApplianceBox
 from talkbox.appliance.mute import MuteStore
 from talkbox.appliance.parts import CAPTURE, Parts, Post, endpoint_options, turn_options
 from talkbox.appliance.requests import answer, status_of
@@ -90,6 +93,7 @@ from talkbox.conversation.events import (
 )
 from talkbox.hearing.endpoint import Decision, Endpointer, PreRoll
 from talkbox.hearing.vad import FRAME_MS, SILENCE_DBFS, SpeechDetector
+from talkbox.homeassistant.bridge import HomeAssistantBridge
 from talkbox.live.backoff import RetryPolicy
 from talkbox.live.link import LiveLink
 from talkbox.ports import MicFrame
@@ -160,6 +164,7 @@ class Appliance:
         self._parts: Parts | None = None
         self._link: LiveLink | None = None
         self._detector: SpeechDetector | None = None
+        self._home: HomeAssistantBridge | None = None
         self._wake_stale = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -190,6 +195,10 @@ class Appliance:
                 self.settings, self._events.put_nowait, tools=tools, policy=self._policy
             )
             self._carry_out(self._startup_actions)
+            if self.settings.home_assistant == "esphome":
+                # Listening before READY=1: a port in use stops the start with its reason.
+                bridge = HomeAssistantBridge(self.settings, ApplianceBox(self))
+                self._home = await stack.enter_async_context(bridge)
             tg = await stack.enter_async_context(asyncio.TaskGroup())
             stack.push_async_callback(self._cancel_tasks)
             self._spawn(tg, self._capture_pump(), "capture-pump")
@@ -199,6 +208,8 @@ class Appliance:
             self._spawn(tg, self._watchdog(), "watchdog")
             if server is not None:
                 self._spawn(tg, server.serve(), "control-socket")
+            if self._home is not None:
+                self._spawn(tg, self._home.run(), "home-assistant")
         except BaseException:
             await stack.aclose()
             raise
@@ -247,6 +258,11 @@ class Appliance:
         if self._parts is None:
             raise RuntimeError("the appliance is not running")
         return self._parts
+
+    @property
+    def home_assistant(self) -> HomeAssistantBridge | None:
+        """The Home Assistant bridge (None: TALKBOX_HOME_ASSISTANT=off)."""
+        return self._home
 
     @property
     def state(self) -> State:
@@ -381,6 +397,8 @@ class Appliance:
         shown = self.status_line()
         self.facts.note(event, turn_id=self.conversation.turn_id)
         self._apply(event)
+        if self._home is not None:
+            self._home.heard(event)
         line = self.status_line()
         if line != shown and line != self._notified:
             # The reason changed while the state did not (a device still missing once the

@@ -93,9 +93,7 @@ class Advertisement:
             await zeroconf.async_close()
             raise
         self._info = info
-        log.info(
-            "Home Assistant: advertised as %s on mDNS (%s)", info.name, ", ".join(addresses)
-        )
+        log.info("Home Assistant: advertised as %s on mDNS (%s)", info.name, ", ".join(addresses))
         return self
 
     async def __aexit__(

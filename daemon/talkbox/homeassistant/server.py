@@ -350,7 +350,9 @@ class _Connection(asyncio.Protocol):
 
     def _on_switch(self, message: Any) -> None:
         if message.key == Key.MUTE:
-            log.info("Home Assistant: %s asks to %s", self.peer, "mute" if message.state else "unmute")
+            log.info(
+                "Home Assistant: %s asks to %s", self.peer, "mute" if message.state else "unmute"
+            )
             # The mute is the conversation's: its new state is published once the control
             # task took it (the bridge's `changed`), not guessed here.
             self.server.box.set_muted(bool(message.state))

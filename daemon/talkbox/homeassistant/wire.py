@@ -202,7 +202,9 @@ class NoiseFraming:
         noise = self._noise
         assert noise is not None
         if not frame or frame[0] != 0x00:
-            raise WireError("a handshake frame without its 0x00", _noise_frame(b"\x01Bad handshake"))
+            raise WireError(
+                "a handshake frame without its 0x00", _noise_frame(b"\x01Bad handshake")
+            )
         try:
             noise.read_message(frame[1:])
         except InvalidTag:
@@ -232,7 +234,8 @@ class NoiseFraming:
     def encode(self, messages: list[Message]) -> bytes:
         """Encrypt each message into its frame."""
         noise = self._noise
-        assert noise is not None and self.ready
+        assert noise is not None
+        assert self.ready
         out = bytearray()
         for type_id, payload in messages:
             header = bytes((type_id >> 8, type_id & 0xFF, len(payload) >> 8, len(payload) & 0xFF))

@@ -1,0 +1,74 @@
+"""The appliance as Home Assistant's bridge sees it: a snapshot, and a person's requests.
+
+HA's mute switch, volume and talk button take the very paths `talkbox ctl` takes
+(`talkbox.appliance.requests.answer`): HA counts as a person, so its unmute is a person's,
+and a press while muted is refused by the conversation as the button's is.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from talkbox.appliance.control import Request, RequestError
+from talkbox.appliance.requests import answer
+from talkbox.conversation import State
+from talkbox.homeassistant.entities import Snapshot
+
+if TYPE_CHECKING:
+    from talkbox.appliance.app import Appliance
+
+log = logging.getLogger(__name__)
+
+
+class ApplianceBox:
+    """`talkbox.homeassistant.server.Box` over the running appliance."""
+
+    def __init__(self, app: Appliance) -> None:
+        """Look at and drive `app`."""
+        self.app = app
+
+    def snapshot(self) -> Snapshot:
+        """The state, the mute, the volume and the last turn's facts."""
+        app = self.app
+        last = app.last_turn
+        result = latency = length = transcript = None
+        if last is not None:
+            if last.answered:
+                result = "answered"
+            elif last.interrupted:
+                result = "interrupted"
+            else:
+                result = f"not answered: {last.reason}" if last.reason else "not answered"
+            latency, length = last.first_audio_s, last.audio_s
+            # What was said leaves the box only when the person asked for it.
+            transcript = last.transcript if app.settings.log_transcripts else None
+        return Snapshot(
+            state=str(app.conversation.state),
+            muted=app.conversation.muted,
+            volume=app.parts.speaker.volume,
+            last_turn=result[:255] if result else None,
+            latency_s=latency,
+            answer_s=length,
+            transcript=transcript[:255] if transcript else transcript,
+        )
+
+    def _request(self, request: Request) -> None:
+        try:
+            answer(self.app, request)
+        except RequestError as err:
+            log.warning("Home Assistant's %s refused: %s", request.command, err)
+
+    def set_muted(self, muted: bool) -> None:
+        """The privacy mute, as `talkbox ctl mute` / `unmute`."""
+        self._request(Request(command="mute" if muted else "unmute"))
+
+    def set_volume(self, percent: int) -> None:
+        """The volume, as `talkbox ctl volume`."""
+        self._request(Request(command="volume", percent=percent))
+
+    def press(self) -> None:
+        """A press, as `talkbox ctl press`; while muted the conversation refuses it."""
+        if self.app.conversation.state is State.MUTED:
+            log.info("Home Assistant's press refused: the box is muted (only a person unmutes)")
+        self._request(Request(command="press"))

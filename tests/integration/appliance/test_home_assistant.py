@@ -1,0 +1,220 @@
+"""Home Assistant's own client, aioesphomeapi's APIClient, drives the running appliance.
+
+The box serves the ESPHome native API on loopback, encrypted (Noise) or in plaintext; the
+client lists its entities, follows its states through a turn, mutes and unmutes it (the LED
+follows; a press while muted opens nothing), sets its volume and opens a turn with the talk
+button, as HA's ESPHome integration would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aioesphomeapi import (
+    APIClient,
+    ButtonInfo,
+    EntityState,
+    Event,
+    EventInfo,
+    NumberInfo,
+    NumberState,
+    SensorState,
+    SwitchInfo,
+    SwitchState,
+    TextSensorInfo,
+    TextSensorState,
+)
+from aioesphomeapi.core import InvalidEncryptionKeyAPIError, RequiresEncryptionAPIError
+
+from talkbox.conversation import State
+
+from .conftest import Box, MakeEmulator, audio_received, recording, running_box, until
+
+KEY = base64.b64encode(bytes(range(32))).decode()
+OTHER_KEY = base64.b64encode(bytes(range(1, 33))).decode()
+QUESTION = "question-weather.wav"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Home:
+    """What HA's client saw: the entities by object id, and every state in order."""
+
+    def __init__(self, client: APIClient, entities: list[Any]) -> None:
+        self.client = client
+        self.entities = {e.object_id: e for e in entities}
+        self.states: list[EntityState] = []
+
+    def key(self, object_id: str) -> int:
+        key: int = self.entities[object_id].key
+        return key
+
+    def seen(self, object_id: str) -> list[Any]:
+        key = self.key(object_id)
+        return [s.state for s in self.states if s.key == key and not isinstance(s, Event)]
+
+    def events(self) -> list[str]:
+        return [s.event_type for s in self.states if isinstance(s, Event)]
+
+    def now(self, object_id: str) -> Any:
+        seen = self.seen(object_id)
+        return seen[-1] if seen else None
+
+
+@contextlib.asynccontextmanager
+async def home_assistant(port: int, key: str | None) -> AsyncIterator[Home]:
+    client = APIClient("127.0.0.1", port, None, noise_psk=key, client_info="talkbox test")
+    await asyncio.wait_for(client.connect(login=True), 10)
+    try:
+        info, entities, _ = await asyncio.wait_for(client.device_info_and_list_entities(), 10)
+        assert info.name == "talkbox"
+        home = Home(client, entities)
+        client.subscribe_states(home.states.append)
+        yield home
+    finally:
+        await client.disconnect()
+
+
+@contextlib.asynccontextmanager
+async def box_with_home_assistant(
+    make_emulator: MakeEmulator, tmp_path: Path, *, key: str | None, **overrides: Any
+) -> AsyncIterator[tuple[Box, int]]:
+    emulator = await make_emulator(realtime=True)
+    port = free_port()
+    security: dict[str, Any] = (
+        {"home_assistant_encryption_key": key} if key else {"home_assistant_plaintext": True}
+    )
+    async with running_box(
+        emulator,
+        tmp_path,
+        home_assistant="esphome",
+        home_assistant_addresses="127.0.0.1",
+        home_assistant_port=port,
+        home_assistant_mdns=False,
+        **security,
+        **overrides,
+    ) as box:
+        yield box, port
+
+
+@pytest.mark.parametrize("key", [KEY, None], ids=["noise", "plaintext"])
+async def test_home_assistant_lists_follows_mutes_sets_volume_and_presses(
+    make_emulator: MakeEmulator, tmp_path: Path, key: str | None
+) -> None:
+    async with (
+        box_with_home_assistant(make_emulator, tmp_path, key=key) as (box, port),
+        home_assistant(port, key) as home,
+    ):
+        kinds = {oid: type(e) for oid, e in home.entities.items()}
+        assert kinds["state"] is TextSensorInfo
+        assert kinds["mute"] is SwitchInfo
+        assert kinds["volume"] is NumberInfo
+        assert kinds["talk"] is ButtonInfo
+        assert kinds["button"] is EventInfo
+        assert "last_transcript" not in kinds  # TALKBOX_LOG_TRANSCRIPTS is off
+        await until(lambda: home.now("state") == "idle", within=5, what="idle in HA")
+        assert home.now("mute") is False
+
+        # Mute from HA: the LED shows muted, the status says so, the switch follows.
+        home.client.switch_command(home.key("mute"), True)
+        await box.state_is(State.MUTED, within=5)
+        assert box.app.status()["muted"] is True
+        await until(lambda: home.now("mute") is True, within=5, what="the switch on")
+        await until(lambda: home.now("state") == "muted", within=5, what="muted in HA")
+
+        # A press from HA while muted opens nothing: no turn, nothing sent.
+        home.client.button_command(home.key("talk"))
+        box.room.say(recording(QUESTION))
+        await until(lambda: not box.room.speaking, within=10, what="spoken")
+        assert box.app.state is State.MUTED
+        assert audio_received(box.emulator) == b""
+
+        # Unmute from HA: HA counts as a person.
+        home.client.switch_command(home.key("mute"), False)
+        await box.state_is(State.IDLE, within=5)
+        await until(lambda: home.now("mute") is False, within=5, what="the switch off")
+
+        # Volume from HA reaches the speaker; the number follows.
+        home.client.number_command(home.key("volume"), 37)
+        await until(lambda: box.world.speaker.volume == 37, within=5, what="volume 37")
+        await until(lambda: home.now("volume") == 37, within=5, what="the number at 37")
+
+        # The talk button opens a turn; HA sees it go through listening, thinking, speaking.
+        home.client.button_command(home.key("talk"))
+        await box.state_is(State.LISTENING, within=5)
+        box.room.say(recording(QUESTION))
+        await box.state_is(State.SPEAKING, within=15)
+        await box.state_is(State.IDLE, within=20)
+        await until(lambda: home.now("state") == "idle", within=5, what="idle again")
+        seen = home.seen("state")
+        last_mute = len(seen) - 1 - seen[::-1].index("muted")
+        after = seen[last_mute:]
+        for state in ("listening", "thinking", "speaking", "idle"):
+            assert state in after, seen
+        assert after.index("listening") < after.index("thinking") < after.index("speaking")
+        assert audio_received(box.emulator) != b""
+        await until(lambda: home.now("last_turn") == "answered", within=5, what="answered")
+        latency = home.now("last_answer_latency")
+        assert latency is not None
+        assert latency > 0
+        # The talk button counts as a press of the box's button: the event fires.
+        assert "press" in home.events()
+
+
+async def test_a_double_press_on_the_box_fires_the_event_and_moves_the_switch(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    async with (
+        box_with_home_assistant(make_emulator, tmp_path, key=KEY) as (box, port),
+        home_assistant(port, KEY) as home,
+    ):
+        await until(lambda: home.now("mute") is False, within=5, what="the first state")
+        box.world.button.double_press()
+        await until(lambda: home.now("mute") is True, within=5, what="muted by the button")
+        assert "double_press" in home.events()
+        assert isinstance([s for s in home.states if s.key == home.key("mute")][-1], SwitchState)
+        assert all(
+            isinstance(s, TextSensorState | SwitchState | NumberState | Event | SensorState)
+            for s in home.states
+        )
+
+
+async def test_a_wrong_key_and_a_plaintext_client_are_refused_in_words_ha_shows(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    async with box_with_home_assistant(make_emulator, tmp_path, key=KEY) as (box, port):
+        wrong = APIClient("127.0.0.1", port, None, noise_psk=OTHER_KEY)
+        with pytest.raises(InvalidEncryptionKeyAPIError):
+            await asyncio.wait_for(wrong.connect(login=True), 10)
+        plain = APIClient("127.0.0.1", port, None)
+        with pytest.raises(RequiresEncryptionAPIError):
+            await asyncio.wait_for(plain.connect(login=True), 10)
+        # The box went on serving.
+        async with home_assistant(port, KEY) as home:
+            await until(lambda: home.now("state") == "idle", within=5, what="idle")
+        assert box.app.state is State.IDLE
+
+
+async def test_transcripts_are_an_entity_only_when_the_person_allows_them(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    async with (
+        box_with_home_assistant(make_emulator, tmp_path, key=KEY, log_transcripts=True) as (
+            _,
+            port,
+        ),
+        home_assistant(port, KEY) as home,
+    ):
+        assert isinstance(home.entities["last_transcript"], TextSensorInfo)
