@@ -32,6 +32,8 @@ from aioesphomeapi import (
     TextSensorState,
 )
 from aioesphomeapi.core import InvalidEncryptionKeyAPIError, RequiresEncryptionAPIError
+from zeroconf import ServiceStateChange, Zeroconf
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from talkbox.conversation import State
 
@@ -89,7 +91,12 @@ async def home_assistant(port: int, key: str | None) -> AsyncIterator[Home]:
 
 @contextlib.asynccontextmanager
 async def box_with_home_assistant(
-    make_emulator: MakeEmulator, tmp_path: Path, *, key: str | None, **overrides: Any
+    make_emulator: MakeEmulator,
+    tmp_path: Path,
+    *,
+    key: str | None,
+    mdns: bool = False,
+    **overrides: Any,
 ) -> AsyncIterator[tuple[Box, int]]:
     emulator = await make_emulator(realtime=True)
     port = free_port()
@@ -102,7 +109,7 @@ async def box_with_home_assistant(
         home_assistant="esphome",
         home_assistant_addresses="127.0.0.1",
         home_assistant_port=port,
-        home_assistant_mdns=False,
+        home_assistant_mdns=mdns,
         **security,
         **overrides,
     ) as box:
@@ -218,3 +225,35 @@ async def test_transcripts_are_an_entity_only_when_the_person_allows_them(
         home_assistant(port, KEY) as home,
     ):
         assert isinstance(home.entities["last_transcript"], TextSensorInfo)
+
+
+async def test_zeroconf_finds_the_box_on_loopback_and_ha_connects_where_it_says(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    service = "_esphomelib._tcp.local."
+    async with box_with_home_assistant(make_emulator, tmp_path, key=KEY, mdns=True) as (_, port):
+        browser_zc = AsyncZeroconf(interfaces=["127.0.0.1"])
+        found: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        def on_change(
+            zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange
+        ) -> None:
+            if state_change is ServiceStateChange.Added and not found.done():
+                found.set_result(name)
+
+        browser = AsyncServiceBrowser(browser_zc.zeroconf, service, handlers=[on_change])
+        try:
+            name = await asyncio.wait_for(found, 15)
+            assert name == f"talkbox.{service}"
+            info = AsyncServiceInfo(service, name)
+            assert await info.async_request(browser_zc.zeroconf, 5000)
+            assert info.port == port
+            assert info.parsed_addresses() == ["127.0.0.1"]
+            properties = {k.decode(): (v or b"").decode() for k, v in info.properties.items()}
+            assert properties["api_encryption"] == "Noise_NNpsk0_25519_ChaChaPoly_SHA256"
+            assert len(properties["mac"]) == 12
+            async with home_assistant(port, KEY) as home:
+                await until(lambda: home.now("state") == "idle", within=5, what="idle")
+        finally:
+            await browser.async_cancel()
+            await browser_zc.async_close()
