@@ -93,6 +93,7 @@ from talkbox.conversation.events import (
 )
 from talkbox.hearing.endpoint import Decision, Endpointer, PreRoll
 from talkbox.hearing.vad import FRAME_MS, SILENCE_DBFS, SpeechDetector
+from talkbox.homeassistant.assist import assist_of, register_assist
 from talkbox.homeassistant.bridge import HomeAssistantBridge
 from talkbox.live.backoff import RetryPolicy
 from talkbox.live.link import LiveLink
@@ -191,6 +192,9 @@ class Appliance:
                 on_mute=lambda: self.post(MuteRequested(source="model")),
                 on_end_conversation=lambda: self.link.new_conversation(after_turn=True),
             )
+            home_tool = assist_of(self.settings)
+            if home_tool is not None:
+                register_assist(tools, home_tool)
             self._link = LiveLink(
                 self.settings, self._events.put_nowait, tools=tools, policy=self._policy
             )
