@@ -83,8 +83,17 @@ class Advertisement:
         """Register the service (on the bound addresses' interfaces, or all for a wildcard)."""
         bound = self.options.addresses
         wildcard = any(ipaddress.ip_address(a).is_unspecified for a in bound)
-        addresses = advertised_addresses(bound)
-        zeroconf = AsyncZeroconf(interfaces=InterfaceChoice.All if wildcard else list(bound))
+        try:
+            addresses = advertised_addresses(bound)
+            zeroconf = AsyncZeroconf(interfaces=InterfaceChoice.All if wildcard else list(bound))
+        except OSError as exc:
+            # Home Assistant can still add the box by its address; the API itself is served.
+            log.warning(
+                "Home Assistant: no mDNS advertisement (%s); add the box in HA by its address, "
+                "or name it in TALKBOX_HOME_ASSISTANT_ADDRESSES",
+                exc,
+            )
+            return self
         self._zeroconf = zeroconf
         info = service_info(self.options, addresses, self.port)
         try:
