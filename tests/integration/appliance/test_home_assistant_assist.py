@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from talkbox.appliance.control import Request
+from talkbox.appliance.requests import answer
 from talkbox.conversation import State
 from talkbox.emulator import Emulator
 from talkbox.homeassistant.assist import Assist, AssistOptions
@@ -105,3 +107,26 @@ async def test_a_spoken_home_request_goes_through_the_real_tool_path(
         (response,) = tool_responses(emulator)
         assert response["name"] == "control_home"
         assert response["response"]["home_assistant_said"] == "Turned on the light"
+
+
+async def test_a_home_request_asked_in_words_makes_the_model_call_control_home(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    with HomeAssistantStandIn() as ha:
+        emulator = await make_emulator(realtime=True)
+        async with running_box(
+            emulator, tmp_path, home_assistant_url=ha.url, home_assistant_token=TOKEN
+        ) as box:
+            # The path `talkbox ctl say` takes; the emulator hears a home request in the text.
+            answer(box.app, Request(command="say", text="Please turn on the kitchen light"))
+            await until(lambda: bool(tool_responses(emulator)), within=10, what="the tool answered")
+            await box.state_is(State.SPEAKING, within=10)
+            await until(lambda: box.app.state is State.IDLE, within=20, what="idle after it")
+            answer(box.app, Request(command="say", text="is the kitchen light on"))
+            await until(lambda: len(tool_responses(emulator)) == 2, within=10, what="asked again")
+        assert [r["text"] for r in ha.requests] == [
+            "Please turn on the kitchen light",
+            "is the kitchen light on",
+        ]
+        said = [r["response"]["home_assistant_said"] for r in tool_responses(emulator)]
+        assert said == ["Turned on the light", "Kitchen light is on"]
