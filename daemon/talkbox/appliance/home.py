@@ -3,6 +3,12 @@
 HA's mute switch, volume and talk button take the very paths `talkbox ctl` takes
 (`talkbox.appliance.requests.answer`): HA counts as a person, so its unmute is a person's,
 and a press while muted is refused by the conversation as the button's is.
+
+An announcement is, for the conversation, what an unprompted answer of the model is (audio
+for no turn, then its end): the box shows `speaking` while it plays, a press or the wake
+word cuts it as they cut an answer, and the microphone is not opened, before or after (no
+follow-up listening: nobody asked). Only an idle box takes one: the conversation has no row
+for it anywhere else, so a box that is busy, muted or offline plays nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from talkbox.appliance.control import Request, RequestError
 from talkbox.appliance.requests import answer
 from talkbox.conversation import State
 from talkbox.homeassistant.entities import Snapshot
+from talkbox.live.events import AnswerAudioReceived, GenerationCompleted
 
 if TYPE_CHECKING:
     from talkbox.appliance.app import Appliance
@@ -51,6 +58,8 @@ class ApplianceBox:
             latency_s=latency,
             answer_s=length,
             transcript=transcript[:255] if transcript else transcript,
+            announcing=app.conversation.state is State.SPEAKING
+            and app.conversation.turn_id is None,
         )
 
     def _request(self, request: Request) -> None:
@@ -72,3 +81,11 @@ class ApplianceBox:
         if self.app.conversation.state is State.MUTED:
             log.info("Home Assistant's press refused: the box is muted (only a person unmutes)")
         self._request(Request(command="press"))
+
+    def announce(self, pcm: bytes, rate: int) -> bool:
+        """Play `pcm` as an unprompted answer, when the box is idle; False otherwise."""
+        if self.app.conversation.state is not State.IDLE:
+            return False
+        self.app.post(AnswerAudioReceived(turn_id=None, pcm=pcm, rate=rate))
+        self.app.post(GenerationCompleted(turn_id=None))
+        return True

@@ -14,10 +14,13 @@ from typing import Any, Final
 from aioesphomeapi.api_pb2 import (  # type: ignore[attr-defined]
     ListEntitiesButtonResponse,
     ListEntitiesEventResponse,
+    ListEntitiesMediaPlayerResponse,
     ListEntitiesNumberResponse,
     ListEntitiesSensorResponse,
     ListEntitiesSwitchResponse,
     ListEntitiesTextSensorResponse,
+    MediaPlayerStateResponse,
+    MediaPlayerSupportedFormat,
     NumberStateResponse,
     SensorStateResponse,
     SwitchStateResponse,
@@ -37,6 +40,7 @@ class Key(IntEnum):
     LAST_LATENCY = 7
     LAST_ANSWER = 8
     LAST_TRANSCRIPT = 9
+    SPEAKER = 10
 
 
 BUTTON_EVENTS: Final = ("press", "double_press", "long_press")
@@ -50,6 +54,12 @@ SLIDER: Final = 2
 """ESPHome's NumberMode.SLIDER."""
 MEASUREMENT: Final = 1
 """ESPHome's SensorStateClass.MEASUREMENT."""
+SPEAKER_FEATURES: Final = 512 | 4 | 1048576
+"""MediaPlayerEntityFeature PLAY_MEDIA | VOLUME_SET | MEDIA_ANNOUNCE."""
+IDLE, ANNOUNCING = 1, 4
+"""ESPHome's MediaPlayerState values the speaker takes."""
+WAV_24K_MONO: Final = {"format": "wav", "sample_rate": 24_000, "num_channels": 1, "sample_bytes": 2}
+"""What the box asks HA's proxy to convert announcements to: the Live answers' own format."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +79,8 @@ class Snapshot:
     """How long the last answer's audio was."""
     transcript: str | None = None
     """The last turn's transcript, only when TALKBOX_LOG_TRANSCRIPTS allows it."""
+    announcing: bool = False
+    """The speaker plays something nobody asked the box (an announcement)."""
 
 
 def entity_list(*, transcripts: bool) -> list[Any]:
@@ -133,6 +145,18 @@ def entity_list(*, transcripts: bool) -> list[Any]:
             state_class=MEASUREMENT,
             entity_category=DIAGNOSTIC,
         ),
+        ListEntitiesMediaPlayerResponse(
+            object_id="speaker",
+            key=Key.SPEAKER,
+            name="Speaker",
+            icon="mdi:speaker",
+            supports_pause=False,
+            feature_flags=SPEAKER_FEATURES,
+            # DEFAULT (0) and ANNOUNCEMENT (1) purposes: HA's proxy converts to these.
+            supported_formats=[
+                MediaPlayerSupportedFormat(purpose=purpose, **WAV_24K_MONO) for purpose in (0, 1)
+            ],
+        ),
     ]
     if transcripts:
         found.append(
@@ -168,6 +192,12 @@ def states(snapshot: Snapshot, *, transcripts: bool) -> dict[Key, Any]:
         Key.LAST_TURN: _text(Key.LAST_TURN, snapshot.last_turn),
         Key.LAST_LATENCY: _sensor(Key.LAST_LATENCY, snapshot.latency_s),
         Key.LAST_ANSWER: _sensor(Key.LAST_ANSWER, snapshot.answer_s),
+        Key.SPEAKER: MediaPlayerStateResponse(
+            key=Key.SPEAKER,
+            state=ANNOUNCING if snapshot.announcing else IDLE,
+            volume=snapshot.volume / 100,
+            muted=False,
+        ),
     }
     if transcripts:
         found[Key.LAST_TRANSCRIPT] = _text(Key.LAST_TRANSCRIPT, snapshot.transcript)

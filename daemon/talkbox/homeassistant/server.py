@@ -34,6 +34,7 @@ from aioesphomeapi.api_pb2 import (  # type: ignore[attr-defined]
     HelloResponse,
     ListEntitiesDoneResponse,
     ListEntitiesRequest,
+    MediaPlayerCommandRequest,
     NumberCommandRequest,
     PingRequest,
     PingResponse,
@@ -43,6 +44,7 @@ from aioesphomeapi.api_pb2 import (  # type: ignore[attr-defined]
 from aioesphomeapi.core import MESSAGE_TYPE_TO_PROTO
 from google.protobuf.message import DecodeError
 
+from talkbox.homeassistant.announce import AnnouncementError, decode_wav, fetch
 from talkbox.homeassistant.entities import Key, Snapshot, entity_list, states
 from talkbox.homeassistant.wire import Framing, Message, NoiseFraming, PlaintextFraming, WireError
 
@@ -79,6 +81,10 @@ class Box(Protocol):
         """Open a turn, as a press of the button does (refused while muted, offline, ...)."""
         ...
 
+    def announce(self, pcm: bytes, rate: int) -> bool:
+        """Play 16-bit mono audio without opening the microphone; False: the box is busy."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceOptions:
@@ -108,6 +114,7 @@ class ApiServer:
         """The serialized state of each entity as last published."""
         self.ports: list[int] = []
         """The port each address listens on (the configured one, or the kernel's for 0)."""
+        self._fetches: set[asyncio.Task[None]] = set()
 
     async def __aenter__(self) -> Self:
         """Listen on each address; an address in use is an OSError here, before READY=1."""
@@ -139,6 +146,8 @@ class ApiServer:
         await self._close()
 
     async def _close(self) -> None:
+        for task in list(self._fetches):
+            task.cancel()
         for connection in list(self.connections):
             connection.close()
         for server in self._servers:
@@ -169,6 +178,25 @@ class ApiServer:
                 changed.append(message)
         if changed:
             self._broadcast(changed)
+
+    def announce(self, url: str) -> None:
+        """Fetch the audio at `url` and have the box play it (in the background)."""
+        task = asyncio.get_running_loop().create_task(self._announce(url), name="ha-announce")
+        self._fetches.add(task)
+        task.add_done_callback(self._fetches.discard)
+
+    async def _announce(self, url: str) -> None:
+        try:
+            pcm, rate = decode_wav(await fetch(url))
+        except AnnouncementError as err:
+            log.warning("Home Assistant's announcement not played: %s", err)
+            return
+        seconds = len(pcm) / 2 / rate
+        if self.box.announce(pcm, rate):
+            log.info("Home Assistant's announcement: %.1f s of audio", seconds)
+        else:
+            log.warning("Home Assistant's announcement not played: the box is busy")
+        self.publish()
 
     def fire(self, event_type: str) -> None:
         """A button event, to every subscribed client."""
@@ -369,6 +397,19 @@ class _Connection(asyncio.Protocol):
             log.info("Home Assistant: %s presses talk", self.peer)
             self.server.box.press()
 
+    def _on_media_player(self, message: Any) -> None:
+        if message.key != Key.SPEAKER:
+            return
+        if message.has_volume:
+            self._on_number(NumberCommandRequest(key=Key.VOLUME, state=message.volume * 100))
+        if message.has_media_url:
+            log.info(
+                "Home Assistant: %s asks the speaker to play %s",
+                self.peer,
+                "an announcement" if message.announcement else "media",
+            )
+            self.server.announce(message.media_url)
+
     _HANDLERS: Final[dict[type, Callable[[_Connection, Any], None]]] = {
         HelloRequest: _on_hello,
         AuthenticationRequest: _on_authentication,
@@ -380,4 +421,5 @@ class _Connection(asyncio.Protocol):
         SwitchCommandRequest: _on_switch,
         NumberCommandRequest: _on_number,
         ButtonCommandRequest: _on_button,
+        MediaPlayerCommandRequest: _on_media_player,
     }

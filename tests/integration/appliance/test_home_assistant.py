@@ -11,8 +11,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
 import socket
+import threading
+import wave
 from collections.abc import AsyncIterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,9 @@ from aioesphomeapi import (
     EntityState,
     Event,
     EventInfo,
+    MediaPlayerEntityState,
+    MediaPlayerInfo,
+    MediaPlayerState,
     NumberInfo,
     NumberState,
     SensorState,
@@ -65,7 +72,11 @@ class Home:
 
     def seen(self, object_id: str) -> list[Any]:
         key = self.key(object_id)
-        return [s.state for s in self.states if s.key == key and not isinstance(s, Event)]
+        return [
+            getattr(s, "state", None)
+            for s in self.states
+            if s.key == key and not isinstance(s, Event)
+        ]
 
     def events(self) -> list[str]:
         return [s.event_type for s in self.states if isinstance(s, Event)]
@@ -193,7 +204,15 @@ async def test_a_double_press_on_the_box_fires_the_event_and_moves_the_switch(
         assert "double_press" in home.events()
         assert isinstance([s for s in home.states if s.key == home.key("mute")][-1], SwitchState)
         assert all(
-            isinstance(s, TextSensorState | SwitchState | NumberState | Event | SensorState)
+            isinstance(
+                s,
+                TextSensorState
+                | SwitchState
+                | NumberState
+                | Event
+                | SensorState
+                | MediaPlayerEntityState,
+            )
             for s in home.states
         )
 
@@ -257,3 +276,89 @@ async def test_zeroconf_finds_the_box_on_loopback_and_ha_connects_where_it_says(
         finally:
             await browser.async_cancel()
             await browser_zc.async_close()
+
+
+class AudioServer:
+    """HA's media proxy as the box sees it: WAV files over HTTP on loopback."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                body = files.get(self.path)
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Type", "audio/x-wav")
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wav_bytes(pcm: bytes, rate: int, channels: int = 1) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(channels)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(pcm)
+    return out.getvalue()
+
+
+async def test_an_announcement_plays_on_the_speaker_without_opening_the_microphone(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    spoken = recording(QUESTION)
+    stereo = b"".join(spoken[i : i + 2] * 2 for i in range(0, 32_000, 2))
+    files = {"/tts.wav": wav_bytes(spoken, 16_000), "/stereo.wav": wav_bytes(stereo, 16_000, 2)}
+    audio = AudioServer(files)
+    try:
+        async with (
+            box_with_home_assistant(make_emulator, tmp_path, key=KEY) as (box, port),
+            home_assistant(port, KEY) as home,
+        ):
+            speaker = home.entities["speaker"]
+            assert isinstance(speaker, MediaPlayerInfo)
+            formats = {(f.format, f.sample_rate, f.num_channels) for f in speaker.supported_formats}
+            assert formats == {("wav", 24_000, 1)}
+            home.client.media_player_command(
+                speaker.key, media_url=f"{audio.url}/tts.wav", announcement=True
+            )
+            await box.state_is(State.SPEAKING, within=10)
+            await until(
+                lambda: home.now("speaker") is MediaPlayerState.ANNOUNCING,
+                within=5,
+                what="announcing in HA",
+            )
+            await box.state_is(State.IDLE, within=15)
+            assert box.world.speaker.audio == spoken
+            await until(
+                lambda: home.now("speaker") is MediaPlayerState.IDLE, within=5, what="idle in HA"
+            )
+            # The first channel of a stereo file; a press cuts it as it cuts an answer.
+            home.client.media_player_command(
+                speaker.key, media_url=f"{audio.url}/stereo.wav", announcement=True
+            )
+            await box.state_is(State.SPEAKING, within=10)
+            assert box.world.speaker.chunks[-1] == spoken[:32_000]
+            box.world.button.press()
+            await box.state_is(State.LISTENING, within=5)
+            assert box.world.speaker.flushes >= 1
+            # A box that is not idle plays nothing; a missing file plays nothing either.
+            before = len(box.world.speaker.chunks)
+            home.client.media_player_command(speaker.key, media_url=f"{audio.url}/tts.wav")
+            home.client.media_player_command(speaker.key, media_url=f"{audio.url}/none.wav")
+            await asyncio.sleep(1.0)
+            assert len(box.world.speaker.chunks) == before
+        states = [s for _, s in box.world.indicator.history]
+        # Nothing went up before the press opened a turn: the announcements never listened.
+        assert states.index(State.LISTENING) > states.index(State.SPEAKING)
+    finally:
+        audio.close()
