@@ -194,6 +194,21 @@ class HomeAssistantFields(Area):
             )
         return problems
 
+    def notes(self) -> list[str]:
+        """Plaintext on an address other machines reach is allowed, and worth a warning."""
+        if self.home_assistant != "esphome" or self.home_assistant_encryption_key is not None:
+            return []
+        reachable = [
+            a for a in self.home_assistant_addresses if not ipaddress.ip_address(a).is_loopback
+        ]
+        if not self.home_assistant_plaintext or not reachable:
+            return []
+        return [
+            f"the ESPHome API is served unencrypted on {', '.join(reachable)}: anyone on that "
+            "network can mute, unmute and press the box and read its state; set "
+            "TALKBOX_HOME_ASSISTANT_ENCRYPTION_KEY"
+        ]
+
     def assist_token(self) -> SecretStr | None:
         """The token for HA's conversation API: the setting, else the systemd credential."""
         if self.home_assistant_token is not None:

@@ -79,3 +79,16 @@ def test_the_assist_tool_needs_a_token(tmp_path: Path) -> None:
 def test_addresses_are_a_list_of_ip_addresses() -> None:
     settings = load_settings(None, home_assistant_addresses="127.0.0.1, ::1,127.0.0.1")
     assert settings.home_assistant_addresses == ("127.0.0.1", "::1")
+
+
+def test_plaintext_reachable_from_the_network_is_a_warning_on_loopback_none(tmp_path: Path) -> None:
+    lan = report_of(
+        tmp_path, "TALKBOX_HOME_ASSISTANT=esphome\nTALKBOX_HOME_ASSISTANT_PLAINTEXT=true\n"
+    )
+    assert "served unencrypted on 0.0.0.0" in lan
+    loopback = report_of(
+        tmp_path,
+        "TALKBOX_HOME_ASSISTANT=esphome\nTALKBOX_HOME_ASSISTANT_PLAINTEXT=true\n"
+        "TALKBOX_HOME_ASSISTANT_ADDRESSES=127.0.0.1\n",
+    )
+    assert "served unencrypted" not in loopback
