@@ -14,16 +14,12 @@ for it anywhere else, so a box that is busy, muted or offline plays nothing.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from talkbox.appliance.control import Request, RequestError
-from talkbox.appliance.requests import answer
+from talkbox.appliance.requests import Appliance, answer
 from talkbox.conversation import State
 from talkbox.homeassistant.entities import Snapshot
 from talkbox.live.events import AnswerAudioReceived, GenerationCompleted
-
-if TYPE_CHECKING:
-    from talkbox.appliance.app import Appliance
 
 log = logging.getLogger(__name__)
 
