@@ -117,6 +117,7 @@ async def test_a_home_request_asked_in_words_makes_the_model_call_control_home(
         async with running_box(
             emulator, tmp_path, home_assistant_url=ha.url, home_assistant_token=TOKEN
         ) as box:
+            await until(lambda: box.app.state is State.IDLE, within=10, what="idle")
             # The path `talkbox ctl say` takes; the emulator hears a home request in the text.
             answer(box.app, Request(command="say", text="Please turn on the kitchen light"))
             await until(lambda: bool(tool_responses(emulator)), within=10, what="the tool answered")
