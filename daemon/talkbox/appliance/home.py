@@ -18,7 +18,7 @@ import logging
 from talkbox.appliance.control import Request, RequestError
 from talkbox.appliance.requests import Appliance, answer
 from talkbox.conversation import State
-from talkbox.homeassistant.entities import Snapshot
+from talkbox.homeassistant.snapshot import Snapshot
 from talkbox.live.events import AnswerAudioReceived, GenerationCompleted
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,6 @@ state message per entity, which the server sends when it differs from what it la
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Final
 
@@ -26,6 +25,8 @@ from aioesphomeapi.api_pb2 import (  # type: ignore[attr-defined]
     SwitchStateResponse,
     TextSensorStateResponse,
 )
+
+from talkbox.homeassistant.snapshot import Snapshot
 
 
 class Key(IntEnum):
@@ -60,27 +61,6 @@ IDLE, ANNOUNCING = 1, 4
 """ESPHome's MediaPlayerState values the speaker takes."""
 WAV_24K_MONO: Final = {"format": "wav", "sample_rate": 24_000, "num_channels": 1, "sample_bytes": 2}
 """What the box asks HA's proxy to convert announcements to: the Live answers' own format."""
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """What HA is shown of the box at one moment."""
-
-    state: str
-    """The conversation's state: idle, listening, thinking, speaking, muted, offline, error
-    (starting while the box comes up)."""
-    muted: bool
-    volume: int
-    last_turn: str | None = None
-    """answered, interrupted, or 'not answered: why'; None before the first turn."""
-    latency_s: float | None = None
-    """The last turn's end of speech to its first answer audio."""
-    answer_s: float | None = None
-    """How long the last answer's audio was."""
-    transcript: str | None = None
-    """The last turn's transcript, only when TALKBOX_LOG_TRANSCRIPTS allows it."""
-    announcing: bool = False
-    """The speaker plays something nobody asked the box (an announcement)."""
 
 
 def entity_list(*, transcripts: bool) -> list[Any]:

@@ -45,7 +45,8 @@ from aioesphomeapi.core import MESSAGE_TYPE_TO_PROTO
 from google.protobuf.message import DecodeError
 
 from talkbox.homeassistant.announce import AnnouncementError, decode_wav, fetch
-from talkbox.homeassistant.entities import Key, Snapshot, entity_list, states
+from talkbox.homeassistant.entities import Key, entity_list, states
+from talkbox.homeassistant.snapshot import Snapshot
 from talkbox.homeassistant.wire import Framing, Message, NoiseFraming, PlaintextFraming, WireError
 
 log = logging.getLogger(__name__)
