@@ -113,3 +113,24 @@ def test_check_refuses_the_esphome_api_without_a_key_unless_plaintext_is_written
         [sys.executable, "-m", "talkbox", "check"], env=env, capture_output=True, text=True
     )
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+
+
+def test_a_port_in_use_stops_the_start_with_one_line_naming_the_setting(
+    tmp_path: Path, emulator: EmulatorThread
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = ha_env(tmp_path, emulator, port, TALKBOX_HOME_ASSISTANT_ENCRYPTION_KEY=KEY)
+        mic = LiveMic(tmp_path / "mic.fifo")
+        daemon = Daemon(tmp_path, env)
+        try:
+            code = daemon.process.wait(30)
+        finally:
+            if daemon.process.poll() is None:
+                daemon.process.kill()
+            mic.close()
+    assert code == 75, daemon.log()
+    assert f"the ESPHome API's port 127.0.0.1:{port} is in use" in daemon.log()
+    assert "Traceback" not in daemon.log()

@@ -30,7 +30,12 @@ ONLY_FROM: dict[str, set[str]] = {
     "talkbox.emulator": set(),
     # Home Assistant sees the box through a Protocol the appliance implements: it reads the
     # settings and the conversation's events, and offers a tool in the Live tools' terms.
-    "talkbox.homeassistant": {"talkbox.config", "talkbox.conversation", "talkbox.live.tools"},
+    "talkbox.homeassistant": {
+        "talkbox.errors",
+        "talkbox.config",
+        "talkbox.conversation",
+        "talkbox.live.tools",
+    },
 }
 
 #: package or module → talkbox packages and modules it must never import.

@@ -15,6 +15,7 @@ within `HELLO_TIMEOUT_S`, frames of at most 64 KiB, and a connection silent for
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from aioesphomeapi.api_pb2 import (  # type: ignore[attr-defined]
 from aioesphomeapi.core import MESSAGE_TYPE_TO_PROTO
 from google.protobuf.message import DecodeError
 
+from talkbox.errors import ConfigError, StateBusyError
 from talkbox.homeassistant.announce import AnnouncementError, decode_wav, fetch
 from talkbox.homeassistant.entities import Key, entity_list, states
 from talkbox.homeassistant.snapshot import Snapshot
@@ -122,9 +124,7 @@ class ApiServer:
         loop = asyncio.get_running_loop()
         try:
             for address in self.options.addresses:
-                server = await loop.create_server(
-                    lambda: _Connection(self), address, self.options.port, reuse_address=True
-                )
+                server = await self._listen(loop, address)
                 self._servers.append(server)
                 self.ports.append(server.sockets[0].getsockname()[1])
         except BaseException:
@@ -136,6 +136,26 @@ class ApiServer:
             "Noise encrypted" if self.options.psk is not None else "plaintext, not encrypted",
         )
         return self
+
+    async def _listen(self, loop: asyncio.AbstractEventLoop, address: str) -> asyncio.Server:
+        port = self.options.port
+        try:
+            return await loop.create_server(
+                lambda: _Connection(self), address, port, reuse_address=True
+            )
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise StateBusyError(
+                    f"the ESPHome API's port {address}:{port} is in use by another program "
+                    "(another talkbox, an ESPHome emulation?): stop it, or set "
+                    "TALKBOX_HOME_ASSISTANT_PORT"
+                ) from None
+            raise ConfigError(
+                [
+                    f"TALKBOX_HOME_ASSISTANT_ADDRESSES: cannot listen on {address}:{port} "
+                    f"({exc.strerror}); name an address of this machine, or 0.0.0.0"
+                ]
+            ) from None
 
     async def __aexit__(
         self,
