@@ -22,6 +22,7 @@ from talkbox.config.hands_free import HandsFreeFields
 from talkbox.config.home_assistant import HomeAssistantFields
 from talkbox.config.live import LiveFields
 from talkbox.config.system import SystemFields
+from talkbox.config.timers import TimerFields
 from talkbox.config.turns import TurnFields
 
 AREAS: tuple[type[Area], ...] = (
@@ -30,6 +31,7 @@ AREAS: tuple[type[Area], ...] = (
     AudioFields,
     HandsFreeFields,
     GpioFields,
+    TimerFields,
     SystemFields,
     HomeAssistantFields,
 )
@@ -74,6 +76,7 @@ class _SystemdEnvFileSource(DotEnvSettingsSource):
 class Settings(
     HomeAssistantFields,
     SystemFields,
+    TimerFields,
     GpioFields,
     HandsFreeFields,
     AudioFields,

@@ -7,9 +7,10 @@ Each answer goes, as in the recorded sessions (the connection's model row shapes
    ``interimInputTranscription`` while the user spoke);
 2. extended thinking only: a spoken filler, ``generationComplete``, then ``turnComplete``
    with ``interactionStatus: IN_PROGRESS`` (the interaction goes on);
-3. ``toolCall`` when the turn names a declared function, when a text turn is a home request
-   ("turn on the kitchen light") and a function for the home takes a request in words (the
-   words are its argument), or when a ``tool_call`` fault says so;
+3. ``toolCall`` when the turn names a declared function, or a text turn asks for a timer
+   (``model.timer_call``: the call and arguments a model makes), or a text turn is a home
+   request ("turn on the kitchen light") and a function for the home takes a request in words
+   (``model.home_call``: the words are its argument), or a ``tool_call`` fault says so;
    a BLOCKING call waits for its ``toolResponse``, a NON_BLOCKING one (declared so, or by the
    model's default: NON_BLOCKING on 3.8) does not, and its late result starts a turn of its
    own: WHEN_IDLE after the current answer, INTERRUPT at once (on 3.8 only once the user
@@ -256,9 +257,15 @@ class Responder:
             name, args = str(scripted.params["name"]), scripted.args
         else:
             declarations = self.conn.facts.declarations
-            found = model.named_function(model.input_transcript(turn), list(declarations))
+            declared = list(declarations)
+            request = model.input_transcript(turn)
+            # A timer request is called with its arguments, as the model would make them.
+            asked = model.timer_call(request, declared) if turn.kind == "text" else None
+            found = model.named_function(request, declared)
             home = model.home_call(turn.text, declarations) if turn.kind == "text" else None
-            if found is not None:
+            if asked is not None:
+                name, args = asked
+            elif found is not None:
                 name, args = found, {}
             elif home is not None:
                 name, args = home[0], dict(home[1])
