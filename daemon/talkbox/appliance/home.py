@@ -14,6 +14,7 @@ for it anywhere else, so a box that is busy, muted or offline plays nothing.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from talkbox.appliance.control import Request, RequestError
 from talkbox.appliance.requests import Appliance, answer
@@ -22,6 +23,15 @@ from talkbox.homeassistant.snapshot import Snapshot
 from talkbox.live.events import AnswerAudioReceived, GenerationCompleted
 
 log = logging.getLogger(__name__)
+
+
+def _timer_words(entry: dict[str, Any] | None) -> str | None:
+    """The next timer as HA shows it: its name (or kind) and when it rings."""
+    if entry is None:
+        return None
+    label = f"{entry['name']} {entry['kind']}" if entry.get("name") else str(entry["kind"])
+    when = f"{entry['rings_at']}" + (f" on {entry['rings_on']}" if "rings_on" in entry else "")
+    return f"{label} at {when}"
 
 
 class ApplianceBox:
@@ -54,6 +64,7 @@ class ApplianceBox:
             latency_s=latency,
             answer_s=length,
             transcript=transcript[:255] if transcript else transcript,
+            next_timer=_timer_words(app.timer_tools.next_timer()),
             announcing=app.conversation.state is State.SPEAKING
             and app.conversation.turn_id is None,
         )

@@ -42,6 +42,7 @@ class Key(IntEnum):
     LAST_ANSWER = 8
     LAST_TRANSCRIPT = 9
     SPEAKER = 10
+    NEXT_TIMER = 11
 
 
 BUTTON_EVENTS: Final = ("press", "double_press", "long_press")
@@ -125,6 +126,9 @@ def entity_list(*, transcripts: bool) -> list[Any]:
             state_class=MEASUREMENT,
             entity_category=DIAGNOSTIC,
         ),
+        ListEntitiesTextSensorResponse(
+            object_id="next_timer", key=Key.NEXT_TIMER, name="Next timer", icon="mdi:timer-outline"
+        ),
         ListEntitiesMediaPlayerResponse(
             object_id="speaker",
             key=Key.SPEAKER,
@@ -172,6 +176,7 @@ def states(snapshot: Snapshot, *, transcripts: bool) -> dict[Key, Any]:
         Key.LAST_TURN: _text(Key.LAST_TURN, snapshot.last_turn),
         Key.LAST_LATENCY: _sensor(Key.LAST_LATENCY, snapshot.latency_s),
         Key.LAST_ANSWER: _sensor(Key.LAST_ANSWER, snapshot.answer_s),
+        Key.NEXT_TIMER: _text(Key.NEXT_TIMER, snapshot.next_timer),
         Key.SPEAKER: MediaPlayerStateResponse(
             key=Key.SPEAKER,
             state=ANNOUNCING if snapshot.announcing else IDLE,

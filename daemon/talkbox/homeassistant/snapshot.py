@@ -27,5 +27,7 @@ class Snapshot:
     """How long the last answer's audio was."""
     transcript: str | None = None
     """The last turn's transcript, only when TALKBOX_LOG_TRANSCRIPTS allows it."""
+    next_timer: str | None = None
+    """The timer or alarm that rings next ("pasta timer at 19:42:10"); None: none is set."""
     announcing: bool = False
     """The speaker plays something nobody asked the box (an announcement)."""

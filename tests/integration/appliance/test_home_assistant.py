@@ -42,6 +42,8 @@ from aioesphomeapi.core import InvalidEncryptionKeyAPIError, RequiresEncryptionA
 from zeroconf import ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from talkbox.appliance.control import Request
+from talkbox.appliance.requests import answer
 from talkbox.conversation import State
 
 from .conftest import Box, MakeEmulator, audio_received, recording, running_box, until
@@ -362,3 +364,26 @@ async def test_an_announcement_plays_on_the_speaker_without_opening_the_micropho
         assert states.index(State.LISTENING) > states.index(State.SPEAKING)
     finally:
         audio.close()
+
+
+async def test_a_timer_the_model_sets_shows_as_the_next_timer_in_home_assistant(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    async with (
+        box_with_home_assistant(make_emulator, tmp_path, key=KEY) as (box, port),
+        home_assistant(port, KEY) as home,
+    ):
+        await until(lambda: box.app.state is State.IDLE, within=10, what="idle")
+        key = home.key("next_timer")
+        await until(
+            lambda: any(s.key == key for s in home.states), within=5, what="its first state"
+        )
+        (first,) = [s for s in home.states if s.key == key]
+        assert isinstance(first, TextSensorState)
+        assert first.missing_state  # no timer: HA shows it as unknown
+        answer(box.app, Request(command="say", text="set a pasta timer for 9 minutes"))
+        await until(
+            lambda: str(home.now("next_timer")).startswith("pasta timer at "),
+            within=15,
+            what="the timer in HA",
+        )
