@@ -58,8 +58,9 @@ MEASUREMENT: Final = 1
 """ESPHome's SensorStateClass.MEASUREMENT."""
 SPEAKER_FEATURES: Final = 512 | 4 | 1048576
 """MediaPlayerEntityFeature PLAY_MEDIA | VOLUME_SET | MEDIA_ANNOUNCE."""
-IDLE, ANNOUNCING = 1, 4
-"""ESPHome's MediaPlayerState values the speaker takes."""
+IDLE, PLAYING = 1, 2
+"""ESPHome's MediaPlayerState values the speaker takes. Not ANNOUNCING (4): HA's ESPHome
+media player maps only IDLE, PLAYING and PAUSED (docs/home-assistant.md §7)."""
 WAV_24K_MONO: Final = {"format": "wav", "sample_rate": 24_000, "num_channels": 1, "sample_bytes": 2}
 """What the box asks HA's proxy to convert announcements to: the Live answers' own format."""
 
@@ -179,7 +180,7 @@ def states(snapshot: Snapshot, *, transcripts: bool) -> dict[Key, Any]:
         Key.NEXT_TIMER: _text(Key.NEXT_TIMER, snapshot.next_timer),
         Key.SPEAKER: MediaPlayerStateResponse(
             key=Key.SPEAKER,
-            state=ANNOUNCING if snapshot.announcing else IDLE,
+            state=PLAYING if snapshot.announcing else IDLE,
             volume=snapshot.volume / 100,
             muted=False,
         ),

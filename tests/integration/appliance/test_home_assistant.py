@@ -335,9 +335,9 @@ async def test_an_announcement_plays_on_the_speaker_without_opening_the_micropho
             )
             await box.state_is(State.SPEAKING, within=10)
             await until(
-                lambda: home.now("speaker") is MediaPlayerState.ANNOUNCING,
+                lambda: home.now("speaker") is MediaPlayerState.PLAYING,
                 within=5,
-                what="announcing in HA",
+                what="playing in HA",
             )
             await box.state_is(State.IDLE, within=15)
             assert box.world.speaker.audio == spoken
