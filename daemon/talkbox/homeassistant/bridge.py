@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
+from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
@@ -36,9 +38,28 @@ BUTTON_EVENTS: Final[dict[type, str]] = {
 """The button events HA's event entity fires, by the conversation's event."""
 
 
-def box_mac() -> str:
-    """The box's MAC address (HA's unique id for the device), as ESPHome writes it."""
+MACHINE_ID = Path("/etc/machine-id")
+
+
+def box_mac(machine_id: Path = MACHINE_ID) -> str:
+    """The box's MAC address (HA's unique id for the device), as ESPHome writes it.
+
+    It must not change between starts: HA takes another MAC at the same address for another
+    device. When no interface has one, uuid makes up a random number (the multicast bit set)
+    anew each start; the box then uses a locally administered address made from the
+    machine id, which stays.
+    """
     node = uuid.getnode()
+    if node & (1 << 40):
+        try:
+            digest = hashlib.sha256(machine_id.read_bytes().strip()).digest()
+        except OSError:
+            log.warning(
+                "Home Assistant: no MAC address and no %s; HA may see a new device", machine_id
+            )
+        else:
+            # Locally administered (0x02), unicast (0x01 clear).
+            node = (int.from_bytes(digest[:6], "big") & ~(1 << 40)) | (1 << 41)
     return ":".join(f"{(node >> shift) & 0xFF:02X}" for shift in range(40, -8, -8))
 
 
