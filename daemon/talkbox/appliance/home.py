@@ -1,8 +1,10 @@
 """The appliance as Home Assistant's bridge sees it: a snapshot, and a person's requests.
 
-HA's mute switch, volume and talk button take the very paths `talkbox ctl` takes
-(`talkbox.appliance.requests.answer`): HA counts as a person, so its unmute is a person's,
-and a press while muted is refused by the conversation as the button's is.
+HA's mute switch and volume take the very paths `talkbox ctl` takes
+(`talkbox.appliance.requests.answer`): HA counts as a person, so its unmute is a person's.
+Its talk button is `TalkRequested`: a tap by voice, as the wake word opens a turn, since
+nobody holds a remote button (a ctl press in hold mode would stream until the utterance
+limit); the conversation refuses it while muted, as it refuses the button.
 
 An announcement is, for the conversation, what an unprompted answer of the model is (audio
 for no turn, then its end): the box shows `speaking` while it plays, a press or the wake
@@ -19,6 +21,7 @@ from typing import Any
 from talkbox.appliance.control import Request, RequestError
 from talkbox.appliance.requests import Appliance, answer
 from talkbox.conversation import State
+from talkbox.conversation.events import TalkRequested
 from talkbox.homeassistant.snapshot import Snapshot
 from talkbox.live.events import AnswerAudioReceived, GenerationCompleted
 
@@ -84,10 +87,10 @@ class ApplianceBox:
         self._request(Request(command="volume", percent=percent))
 
     def press(self) -> None:
-        """A press, as `talkbox ctl press`; while muted the conversation refuses it."""
+        """Open a turn as a tap by voice (TalkRequested), in either button mode."""
         if self.app.conversation.state is State.MUTED:
-            log.info("Home Assistant's press refused: the box is muted (only a person unmutes)")
-        self._request(Request(command="press"))
+            log.info("Home Assistant's talk refused: the box is muted (only a person unmutes)")
+        self.app.post(TalkRequested(source="home_assistant"))
 
     def announce(self, pcm: bytes, rate: int) -> bool:
         """Play `pcm` as an unprompted answer, when the box is idle; False otherwise."""
