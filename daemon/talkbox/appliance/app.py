@@ -20,7 +20,8 @@ control socket and the Live link, starts the named tasks and says READY=1. The t
 - `control-socket`: `talkbox ctl` requests (`talkbox.appliance.control`);
 - `timers`: rings the timers and alarms the model set as they fall due (`talkbox.timers`);
 - `home-assistant` (TALKBOX_HOME_ASSISTANT=esphome): publishes the box's states to Home
-  Assistant (`talkbox.homeassistant`), whose requests take ctl's paths (`appliance.home`).
+  Assistant (`talkbox.homeassistant`); its mute and volume take ctl's paths, its Talk is a
+  tap by voice (`appliance.home`).
 
 Leaving (stop(), SIGTERM) says STOPPING=1, cancels the tasks, turns the LED off and releases
 the pins and devices; the resumption handle and the mute are already on disk.
