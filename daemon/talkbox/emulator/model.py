@@ -159,6 +159,51 @@ _NAMED = re.compile(r"\b(?:an?|the|my)\s+([a-z][a-z ]{0,30}?)\s+(?:timer|alarm)\
 _NOT_NAMES = {"new", "second", "other", "all"}
 
 
+_NUMBER_WORDS = {
+    word: str(number)
+    for number, word in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+} | {
+    "thirty": "30",
+    "forty": "40",
+    "forty five": "45",
+    "fifty": "50",
+    "sixty": "60",
+    "ninety": "90",
+}
+
+
+def _digits(text: str) -> str:
+    """Number words as digits ("forty five minutes" → "45 minutes", "a minute" → "1 minute")."""
+    text = text.replace("-", " ")
+    for word in sorted(_NUMBER_WORDS, key=len, reverse=True):
+        text = re.sub(rf"\b{word}\b", _NUMBER_WORDS[word], text)
+    return re.sub(r"\b(?:a|an|one)\s+(hour|minute|second)\b", r"1 \1", text)
+
+
 def _spans(text: str) -> dict[str, int]:
     found: dict[str, int] = {}
     for amount, unit in _SPAN.findall(text):
@@ -180,9 +225,10 @@ def timer_call(text: str, declared: list[str]) -> tuple[str, dict[str, object]] 
     Arguments are what the model sends: whole numbers of hours, minutes and seconds, a
     24-hour "HH:MM", a name only when one was said. Recognized: "set a pasta timer for 9
     minutes", "wake me at 7:30", "how long is left", "add 2 minutes to the pasta timer",
-    "cancel the pasta timer" (and "cancel all timers").
+    "cancel the pasta timer" (and "cancel all timers"); amounts in digits or words up to
+    twenty (and 30, 40, 45, 50, 60, 90; "a minute").
     """
-    lowered = text.lower()
+    lowered = _digits(text.lower())
     call: tuple[str, dict[str, object]] | None = None
     if re.search(r"\b(cancel|delete|remove)\b", lowered) and re.search(r"timer|alarm", lowered):
         args: dict[str, object] = {"all": True} if re.search(r"\ball\b", lowered) else {}
