@@ -251,6 +251,45 @@ def timer_call(text: str, declared: list[str]) -> tuple[str, dict[str, object]] 
     return call
 
 
+#: Words that make a sentence a request about the home: what a model hands to a home tool.
+HOME_REQUEST = re.compile(
+    r"\b(turn|switch) (on|off)\b|\b(open|close|lock|unlock|dim)\b"
+    r"|\bis the [\w ]+ (on|off|open|closed|locked|unlocked)\b",
+    re.IGNORECASE,
+)
+
+
+def request_parameter(declaration: dict[str, object]) -> str | None:
+    """The name of a function's only parameter when it is a string (a request in words)."""
+    parameters = declaration.get("parameters")
+    if not isinstance(parameters, dict):
+        return None
+    properties = parameters.get("properties")
+    if not isinstance(properties, dict) or len(properties) != 1:
+        return None
+    ((name, schema),) = properties.items()
+    kind = schema.get("type", "") if isinstance(schema, dict) else ""
+    return str(name) if str(kind).upper() == "STRING" else None
+
+
+def home_call(
+    text: str, declarations: dict[str, dict[str, object]]
+) -> tuple[str, dict[str, str]] | None:
+    """A home request ("turn on the kitchen light") as the call a model makes of it.
+
+    The function is one whose description says it is for the home and whose only parameter
+    is a string; the model passes the person's words in it, as a model hands a request on.
+    """
+    if not HOME_REQUEST.search(text):
+        return None
+    for name, declaration in declarations.items():
+        described = str(declaration.get("description", "")).lower()
+        parameter = request_parameter(declaration)
+        if "home" in described and parameter is not None:
+            return name, {parameter: text}
+    return None
+
+
 #: What extended thinking says while it thinks (its transcript; the audio is a tone phrase).
 FILLER_TEXT = "Let me think."
 
