@@ -40,7 +40,7 @@ class Counters:
     """Progress the watchdog checks, and what the status reports."""
 
     frames: int = 0
-    """Microphone frames the capture pump received."""
+    """Microphone frames the control task took from the mic."""
     frames_dropped: int = 0
     """Frames dropped because the control task fell behind."""
     applied: int = 0
