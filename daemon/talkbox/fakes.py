@@ -147,6 +147,12 @@ class FakeMic:
         self.frames_read += 1
         return frame
 
+    def ready(self) -> list[FakeFrame]:
+        """Every frame fed and not yet read, taken at once."""
+        frames = [self._frames.get_nowait() for _ in range(self._frames.qsize())]
+        self.frames_read += len(frames)
+        return frames
+
 
 def frame_bytes() -> int:
     """Bytes in one 20 ms frame of 16 kHz mono S16_LE."""

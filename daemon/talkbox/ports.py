@@ -8,7 +8,7 @@ tests (`talkbox.fakes`) and on the real adapters (`talkbox.audio.alsa`, `talkbox
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
 from talkbox.conversation.actions import Earcon, State
@@ -33,6 +33,10 @@ class AudioSource(Protocol):
 
     async def read(self) -> MicFrame:
         """The next frame (waits for it, also while the device is away)."""
+        ...
+
+    def ready(self) -> Sequence[MicFrame]:
+        """Every frame captured and not yet read, taken at once (never waits)."""
         ...
 
 

@@ -45,7 +45,7 @@ from talkbox.appliance.mute import MuteStore
 from talkbox.appliance.parts import CAPTURE, Parts, Post, endpoint_options, turn_options
 from talkbox.appliance.requests import answer, status_of
 from talkbox.appliance.status import Counters, Facts, LastTurn
-from talkbox.appliance.systemd import Notifier
+from talkbox.appliance.systemd import Notifier, feed_watchdog
 from talkbox.appliance.tools import appliance_registry
 from talkbox.audio.format import INPUT_RATE_HZ, pcm_bytes
 from talkbox.config import Settings
@@ -76,6 +76,7 @@ from talkbox.conversation.actions import (
 )
 from talkbox.conversation.events import (
     ApplianceEvent,
+    ButtonReleased,
     MicFrameCaptured,
     MuteRequested,
     NoSpeechTimedOut,
@@ -196,7 +197,13 @@ class Appliance:
             self._spawn(tg, self._control(), "control")
             self._spawn(tg, self.link.run(), "live-link")
             self._spawn(tg, self._playback_pump(), "playback-pump")
-            self._spawn(tg, self._watchdog(), "watchdog")
+            self._spawn(
+                tg,
+                feed_watchdog(
+                    self._notifier, partial(self._events.put_nowait, _Beat()), self._progress()
+                ),
+                "watchdog",
+            )
             if server is not None:
                 self._spawn(tg, server.serve(), "control-socket")
         except BaseException:
@@ -292,6 +299,9 @@ class Appliance:
                     self._heard(frame)
                 case _Beat():
                     self._beats += 1
+                case ButtonReleased() as event:
+                    self._catch_up()
+                    self._handle(event)
                 case event:
                     self._handle(event)
 
@@ -302,33 +312,45 @@ class Appliance:
             if await done:
                 self.post(PlaybackFinished(turn_id=turn_id))
 
-    async def _watchdog(self) -> None:
-        interval = self._notifier.watchdog_s
-        if interval is None:
-            return
+    def _progress(self) -> Callable[[], str | None]:
+        """The watchdog's question: which part made no progress since it was last asked."""
         counters = self.counters
-        frames, beats = counters.frames, self._beats
-        stalled = False
-        while True:
-            # The control task proves itself by taking a beat from its queue, not by applying
-            # frames: without a microphone there are none, and that is no hang.
-            self._events.put_nowait(_Beat())
-            await asyncio.sleep(interval)
+        seen = [counters.frames, self._beats]
+
+        def stuck() -> str | None:
             # A vanished microphone is being reopened by its thread: that is not a hang.
             away = CAPTURE in self.conversation.broken
-            capture_ok = counters.frames > frames or away
-            if capture_ok and self._beats > beats:
-                self._notifier.watchdog()
-                stalled = False
-            elif not stalled:
-                stalled = True
-                log.warning(
-                    "no watchdog ping: %s made no progress",
-                    "the capture thread" if not capture_ok else "the control task",
-                )
-            frames, beats = counters.frames, self._beats
+            capture_ok = counters.frames > seen[0] or away
+            control_ok = self._beats > seen[1]
+            seen[:] = [counters.frames, self._beats]
+            if not capture_ok:
+                return "the capture thread"
+            return None if control_ok else "the control task"
+
+        return stuck
 
     # ----------------------------------------------------------------- the control task
+
+    def _catch_up(self) -> None:
+        """Hear every frame captured so far before a release: the utterance's end goes up.
+
+        The release overtakes frames still on their way (in the capture queue, or queued
+        behind it here); handled first, it would close the turn without them.
+        """
+        if self.conversation.state is not State.LISTENING:
+            return
+        queued = [self._events.get_nowait() for _ in range(self._events.qsize())]
+        for item in queued:
+            if not isinstance(item, _Heard):
+                self._events.put_nowait(item)  # the other events keep their order
+        frames: list[MicFrame] = [item.frame for item in queued if isinstance(item, _Heard)]
+        mic = self.parts.mic
+        if mic is not None:
+            taken = mic.ready()
+            self.counters.frames += len(taken)
+            frames.extend(taken)
+        for frame in frames:
+            self._heard(frame)
 
     def _heard(self, frame: MicFrame) -> None:
         """One microphone frame: cleaned, to the conversation, the wake word, the endpointer."""

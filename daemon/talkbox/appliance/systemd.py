@@ -6,10 +6,11 @@ than a library: `sdnotify` swallows every error and `systemd-python` needs a C b
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -85,3 +86,25 @@ class Notifier:
 def _one_line(text: str) -> str:
     """A status fit for one STATUS= line: newlines would end the field."""
     return " ".join(text.split())
+
+
+async def feed_watchdog(
+    notifier: Notifier, knock: Callable[[], None], stuck: Callable[[], str | None]
+) -> None:
+    """Ping systemd's watchdog each interval while `stuck()` names no part; warn once a stall."""
+    interval = notifier.watchdog_s
+    if interval is None:
+        return
+    stalled = False
+    while True:
+        # The control task proves itself by taking the knock from its queue, not by applying
+        # frames: without a microphone there are none, and that is no hang.
+        knock()
+        await asyncio.sleep(interval)
+        part = stuck()
+        if part is None:
+            notifier.watchdog()
+            stalled = False
+        elif not stalled:
+            stalled = True
+            log.warning("no watchdog ping: %s made no progress", part)

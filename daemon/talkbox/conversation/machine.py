@@ -83,7 +83,8 @@ from talkbox.conversation.memory import (
     resting,
     sends_mic_audio,
 )
-from talkbox.conversation.transitions import TABLE, Handler, Step
+from talkbox.conversation.steps import Handler, Step
+from talkbox.conversation.transitions import TABLE
 from talkbox.live.events import LinkEvent
 
 __all__ = [

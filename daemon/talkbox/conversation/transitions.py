@@ -8,7 +8,7 @@ follow from the change of state itself, so no handler here emits `ShowState`, `C
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Final
 
@@ -28,9 +28,7 @@ from talkbox.conversation.actions import (
     SendPreroll,
     SendText,
     StartNewConversation,
-    StartTimer,
     State,
-    Warn,
     WithdrawTurn,
 )
 from talkbox.conversation.events import (
@@ -64,6 +62,20 @@ from talkbox.conversation.memory import (
     resting,
     sends_mic_audio,
 )
+from talkbox.conversation.steps import (
+    AT_REST,
+    Handler,
+    Step,
+    abandon,
+    fail,
+    open_turn,
+    pressed,
+    refuse,
+    rest,
+    settle,
+    start_timer,
+    unchanged,
+)
 from talkbox.live.events import (
     AnswerAudioReceived,
     AnswerInterrupted,
@@ -76,121 +88,37 @@ from talkbox.live.events import (
     TurnResent,
 )
 
-Step = tuple[Conversation, list[Action]]
-Handler = Callable[[Conversation, Any], Step]
-
-_AT_REST: Final = frozenset({State.STARTING, State.IDLE, State.MUTED, State.OFFLINE, State.ERROR})
-
-
-def _unchanged(c: Conversation) -> Step:
-    return c, []
-
-
-def _rest(c: Conversation) -> Conversation:
-    """No turn under way any more."""
-    return replace(
-        c,
-        state=resting(c),
-        turn_id=None,
-        upstream=False,
-        heard=False,
-        by_voice=False,
-        answer_in=False,
-        follow_up=False,
-    )
-
-
-def _settle(c: Conversation) -> Step:
-    """Re-rest after a change of link or device status, unless something is under way."""
-    if c.state not in _AT_REST or c.failure_timer:
-        return c, []
-    state = resting(c)
-    if state is c.state:
-        return c, []
-    return replace(c, state=state, follow_up=False), []
-
-
-def _timer(c: Conversation, timer: Timer, seconds: float) -> tuple[Conversation, StartTimer]:
-    serial = c.timer_serial + 1
-    c = replace(c, timer_serial=serial)
-    if timer is Timer.ANSWER:
-        c = replace(c, answer_timer=serial)
-    else:
-        c = replace(c, failure_timer=serial)
-    return c, StartTimer(timer=timer, seconds=seconds, serial=serial)
-
-
-def _abandon(c: Conversation, why: str) -> list[Action]:
-    """Stop what is under way without asking for an answer to it."""
-    if c.state is State.SPEAKING:
-        return [FlushPlayback()]
-    if sends_mic_audio(c) or (c.state is State.THINKING and c.turn_id is not None):
-        # Not activityEnd, which would ask for an answer to half a sentence and keep it in
-        # the conversation: the link takes the turn back, whatever of it went up.
-        return [WithdrawTurn(turn_id=c.turn_id, reason=why)]
-    return []
-
-
-def _open_turn(c: Conversation, *, by_voice: bool = False) -> Step:
-    hold = c.options.mode is Mode.HOLD and not by_voice
-    c = replace(
-        c,
-        state=State.LISTENING,
-        turn_id=None,
-        upstream=hold,
-        heard=False,
-        by_voice=by_voice,
-        answer_in=False,
-        follow_up=False,
-        # A person opened it: the follow-ups it may chain are counted afresh.
-        follow_ups=0,
-    )
-    actions: list[Action] = [PlayEarcon(earcon=Earcon.START)]
-    if hold:
-        actions += [SendActivityStart(), SendPreroll()]
-    return c, actions
-
-
-def _refuse(c: Conversation) -> Step:
-    """A press that cannot be served: the LED already says why; the earcon says 'not now'."""
-    return c, [PlayEarcon(earcon=Earcon.ERROR)]
-
-
-def _pressed(c: Conversation, away: int | None) -> Conversation:
-    """A press happened that left turn `away` (None: none) without its answer."""
-    return replace(c, pressed_away=(c.pressed_away[1], away))
-
 
 def _press_at_rest(c: Conversation, _e: ButtonPressed) -> Step:
-    c = _pressed(c, None)
+    c = pressed(c, None)
     if resting(c) is State.IDLE:
-        return _open_turn(c)  # also ends a failure moment early
-    return _refuse(c)
+        return open_turn(c)  # also ends a failure moment early
+    return refuse(c)
 
 
 def _barge_in(c: Conversation, _e: ButtonPressed) -> Step:
     # A turn still waiting for its answer may be the half sentence a double press (mute)
     # began by closing.
-    c = _pressed(c, c.turn_id if c.state is State.THINKING else None)
+    c = pressed(c, c.turn_id if c.state is State.THINKING else None)
     # Flush first: the person pressed to stop the answer, whatever happens next.
     flush: list[Action] = [FlushPlayback()]
     if resting(c) is State.IDLE:
-        c, actions = _open_turn(c)
+        c, actions = open_turn(c)
         return c, flush + actions
-    c, actions = _refuse(_rest(c))
+    c, actions = refuse(rest(c))
     return c, flush + actions
 
 
 def _wake_at_rest(c: Conversation, _e: WakeWordHeard) -> Step:
     if resting(c) is not State.IDLE:
-        return _refuse(c)
-    c, actions = _open_turn(c, by_voice=True)
+        return refuse(c)
+    c, actions = open_turn(c, by_voice=True)
     # What the pre-roll holds is the wake word itself: only the audio after it goes up.
     return c, [*actions, ClearPreroll()]
 
 
 def _wake_barge_in(c: Conversation, e: WakeWordHeard) -> Step:
-    c, actions = _rest(c), [FlushPlayback()]  # flush first, as for a press
+    c, actions = rest(c), [FlushPlayback()]  # flush first, as for a press
     c, more = _wake_at_rest(c, e)
     return c, actions + more
 
@@ -198,13 +126,13 @@ def _wake_barge_in(c: Conversation, e: WakeWordHeard) -> Step:
 def _close_turn(c: Conversation) -> Step:
     """activityEnd: the turn is asked; its answer must start within the answer timeout."""
     c = replace(c, state=State.THINKING, upstream=False)
-    c, timer = _timer(c, Timer.ANSWER, c.options.answer_timeout_s)
+    c, timer = start_timer(c, Timer.ANSWER, c.options.answer_timeout_s)
     return c, [SendActivityEnd(), PlayEarcon(earcon=Earcon.END), timer]
 
 
 def _nothing_said(c: Conversation) -> Step:
     """The turn ends before anything was sent: nothing goes up, no answer is waited for."""
-    return _rest(c), [PlayEarcon(earcon=Earcon.END)]
+    return rest(c), [PlayEarcon(earcon=Earcon.END)]
 
 
 def _end_listening(c: Conversation) -> Step:
@@ -212,7 +140,7 @@ def _end_listening(c: Conversation) -> Step:
 
 
 def _second_press(c: Conversation, _e: ButtonPressed) -> Step:
-    c = _pressed(c, c.turn_id if c.upstream else None)
+    c = pressed(c, c.turn_id if c.upstream else None)
     if ends_on_silence(c):
         return _end_listening(c)
     return c, []  # a bounce or a missed release; the release closes the turn
@@ -221,7 +149,7 @@ def _second_press(c: Conversation, _e: ButtonPressed) -> Step:
 def _release(c: Conversation, _e: ButtonReleased) -> Step:
     if not ends_on_silence(c):
         return _end_listening(c)
-    return _unchanged(c)
+    return unchanged(c)
 
 
 def _speech_started(c: Conversation, _e: SpeechStarted) -> Step:
@@ -233,7 +161,7 @@ def _speech_started(c: Conversation, _e: SpeechStarted) -> Step:
 
 def _follow_up_speech(c: Conversation, _e: SpeechStarted) -> Step:
     if not c.follow_up:
-        return _unchanged(c)  # a late decision of an endpointer already stopped
+        return unchanged(c)  # a late decision of an endpointer already stopped
     # No earcon: it would play over the person's first words and go up with them.
     c = replace(
         c,
@@ -249,7 +177,7 @@ def _follow_up_speech(c: Conversation, _e: SpeechStarted) -> Step:
 def _speech_ended(c: Conversation, _e: SpeechEnded) -> Step:
     if ends_on_silence(c) and c.upstream:
         return _close_turn(c)
-    return _unchanged(c)
+    return unchanged(c)
 
 
 def _utterance_limit(c: Conversation, _e: UtteranceLimitReached) -> Step:
@@ -258,7 +186,7 @@ def _utterance_limit(c: Conversation, _e: UtteranceLimitReached) -> Step:
 
 def _no_speech(c: Conversation, _e: NoSpeechTimedOut) -> Step:
     if c.heard or c.upstream:
-        return _unchanged(c)
+        return unchanged(c)
     return _nothing_said(c)
 
 
@@ -269,7 +197,7 @@ def _follow_up_over(c: Conversation, _e: NoSpeechTimedOut) -> Step:
 def _turn_opened(c: Conversation, e: TurnOpened) -> Step:
     if c.upstream and c.turn_id is None:
         return replace(c, turn_id=e.turn_id), []
-    return _unchanged(c)
+    return unchanged(c)
 
 
 def _mic_frame(c: Conversation, e: MicFrameCaptured) -> Step:
@@ -277,25 +205,25 @@ def _mic_frame(c: Conversation, e: MicFrameCaptured) -> Step:
         return c, [SendAudio(pcm=e.pcm)]
     if keeps_preroll(c):
         return c, [RememberForPreroll(pcm=e.pcm)]
-    return _unchanged(c)
+    return unchanged(c)
 
 
 def _first_audio(c: Conversation, e: AnswerAudioReceived) -> Step:
     if e.turn_id != c.turn_id:
-        return _unchanged(c)  # an answer to a turn left behind (barge-in, mute)
+        return unchanged(c)  # an answer to a turn left behind (barge-in, mute)
     c = replace(c, state=State.SPEAKING)
     return c, [Play(turn_id=e.turn_id, pcm=e.pcm, rate=e.rate)]
 
 
 def _more_audio(c: Conversation, e: AnswerAudioReceived) -> Step:
     if e.turn_id != c.turn_id or c.answer_in:
-        return _unchanged(c)
+        return unchanged(c)
     return c, [Play(turn_id=e.turn_id, pcm=e.pcm, rate=e.rate)]
 
 
 def _unprompted_audio(c: Conversation, e: AnswerAudioReceived) -> Step:
     if e.turn_id is not None:
-        return _unchanged(c)  # a late answer to an abandoned turn
+        return unchanged(c)  # a late answer to an abandoned turn
     c = replace(c, state=State.SPEAKING, turn_id=None, answer_in=False, follow_up=False)
     return c, [Play(turn_id=None, pcm=e.pcm, rate=e.rate)]
 
@@ -304,37 +232,22 @@ def _all_audio_in(c: Conversation, e: GenerationCompleted | TurnCompleted) -> St
     # generationComplete says all audio is in; turnComplete says so too when a model
     # does not send generationComplete. Speaking lasts until playback has played it.
     if e.turn_id != c.turn_id or c.answer_in:
-        return _unchanged(c)
+        return unchanged(c)
     return replace(c, answer_in=True), [FinishPlayback(turn_id=c.turn_id)]
-
-
-def _fail(c: Conversation, warning: str | None = None) -> Step:
-    """The turn failed: error earcon, error pattern for a moment, then rest.
-
-    Once the person heard the error tone the turn is withdrawn: it is never sent (or
-    answered) later, after a reconnect.
-    """
-    actions = _abandon(c, warning or "the turn failed")
-    c = replace(_rest(c), state=State.ERROR)
-    c, timer = _timer(c, Timer.FAILURE_SHOWN, c.options.failure_shown_s)
-    actions += [PlayEarcon(earcon=Earcon.ERROR), timer]
-    if warning is not None:
-        actions.append(Warn(message=warning))
-    return c, actions
 
 
 def _completed_silently(c: Conversation, e: TurnCompleted) -> Step:
     if e.turn_id != c.turn_id or e.interrupted:
-        return _unchanged(c)
+        return unchanged(c)
     # The link reports why (a blocked answer, turnCompleteReason); the person hears the earcon.
-    return _fail(c)
+    return fail(c)
 
 
 def _played(c: Conversation, e: PlaybackFinished) -> Step:
     if e.turn_id != c.turn_id or not c.answer_in:
-        return _unchanged(c)
+        return unchanged(c)
     answered_a_person = c.turn_id is not None
-    c = _rest(c)
+    c = rest(c)
     # Only an answer to a turn a person opened invites a follow-up: after an unprompted
     # one (a reminder) nothing may go up before someone presses. A chain of follow-ups is
     # bounded: with a TV talking, one press must not become an open microphone.
@@ -351,80 +264,80 @@ def _played(c: Conversation, e: PlaybackFinished) -> Step:
 
 def _interrupted(c: Conversation, e: AnswerInterrupted) -> Step:
     if e.turn_id != c.turn_id:
-        return _unchanged(c)
-    return _rest(c), [FlushPlayback()]
+        return unchanged(c)
+    return rest(c), [FlushPlayback()]
 
 
 def _resent(c: Conversation, e: TurnResent) -> Step:
     if e.turn_id != c.turn_id:
-        return _unchanged(c)
+        return unchanged(c)
     # What played belongs to the first answer; the resent turn's answer plays whole, once.
     c = replace(c, state=State.THINKING, answer_in=False)
-    c, timer = _timer(c, Timer.ANSWER, c.options.answer_timeout_s)
+    c, timer = start_timer(c, Timer.ANSWER, c.options.answer_timeout_s)
     return c, [FlushPlayback(), timer]
 
 
 def _turn_failed(c: Conversation, e: TurnFailed) -> Step:
     if e.turn_id != c.turn_id:
-        return _unchanged(c)
-    return _fail(c)
+        return unchanged(c)
+    return fail(c)
 
 
 def _timer_fired(c: Conversation, e: TimerFired) -> Step:
     if e.timer is Timer.ANSWER and e.serial == c.answer_timer and c.state is State.THINKING:
         seconds = c.options.answer_timeout_s
-        return _fail(c, f"no answer within {seconds:g} s (ANSWER_TIMEOUT_S)")
+        return fail(c, f"no answer within {seconds:g} s (ANSWER_TIMEOUT_S)")
     if e.timer is Timer.FAILURE_SHOWN and e.serial == c.failure_timer:
-        return _rest(replace(c, failure_timer=0)), []
-    return _unchanged(c)
+        return rest(replace(c, failure_timer=0)), []
+    return unchanged(c)
 
 
 def _mute(c: Conversation, e: DoublePressed | MuteRequested) -> Step:
     # A muted utterance never becomes part of the conversation: neither the turn under
     # way nor, for a double press, the one its first press closed.
-    actions = _abandon(c, "muted")
+    actions = abandon(c, "muted")
     if isinstance(e, DoublePressed):
         actions += [
             WithdrawTurn(turn_id=away, reason="muted")
             for away in dict.fromkeys(c.pressed_away)
             if away is not None and away != c.turn_id
         ]
-    c = _rest(replace(c, muted=True))
+    c = rest(replace(c, muted=True))
     return c, [*actions, PersistMute(muted=True)]
 
 
 def _unmute(c: Conversation, _e: DoublePressed | UnmuteRequested) -> Step:
-    return _rest(replace(c, muted=False)), [PersistMute(muted=False)]
+    return rest(replace(c, muted=False)), [PersistMute(muted=False)]
 
 
 def _new_conversation(c: Conversation, _e: LongPressed | NewConversationRequested) -> Step:
-    flush = _abandon(c, "a new conversation") if c.state is State.SPEAKING else []
+    flush = abandon(c, "a new conversation") if c.state is State.SPEAKING else []
     # At rest (offline, muted, a failure moment) the state stays as it is.
-    rested = c if c.state in _AT_REST and c.state is not State.IDLE else _rest(c)
+    rested = c if c.state in AT_REST and c.state is not State.IDLE else rest(c)
     return rested, [*flush, StartNewConversation(), PlayEarcon(earcon=Earcon.END)]
 
 
 def _long_press(c: Conversation, e: LongPressed) -> Step:
     if c.heard:
-        return _unchanged(c)  # someone is talking into a held button
+        return unchanged(c)  # someone is talking into a held button
     return _new_conversation(c, e)
 
 
 def _link_connected(c: Conversation, _e: LinkConnected) -> Step:
-    return _settle(replace(c, link=LinkStatus.UP))
+    return settle(replace(c, link=LinkStatus.UP))
 
 
 def _text_opened(c: Conversation, e: TurnOpened) -> Step:
     if c.turn_id is None:
         return replace(c, turn_id=e.turn_id), []
-    return _unchanged(c)
+    return unchanged(c)
 
 
 def _text_asked(c: Conversation, e: TextAsked) -> Step:
     if resting(c) is not State.IDLE:
-        return _refuse(c)
-    c = replace(_rest(c), state=State.THINKING)
-    c, timer = _timer(c, Timer.ANSWER, c.options.answer_timeout_s)
+        return refuse(c)
+    c = replace(rest(c), state=State.THINKING)
+    c, timer = start_timer(c, Timer.ANSWER, c.options.answer_timeout_s)
     return c, [SendText(text=e.text), timer]
 
 
@@ -437,8 +350,8 @@ def _link_disconnected(c: Conversation, e: LinkDisconnected) -> Step:
         # Reconnecting (at once, or after a backoff) is not offline: that takes a minute of
         # failures (`RetryPolicy.offline_after_s`). A press opens a turn meanwhile; its audio
         # waits for the connection, bounded by the utterance limit and the answer timeout.
-        return _unchanged(c)
-    return _settle(replace(c, link=link))
+        return unchanged(c)
+    return settle(replace(c, link=link))
 
 
 def _lost_while_speaking(c: Conversation, e: LinkDisconnected) -> Step:
@@ -448,22 +361,22 @@ def _lost_while_speaking(c: Conversation, e: LinkDisconnected) -> Step:
     # The answer was cut and the link must wait to reconnect: what played is dropped (a
     # resent turn is answered whole), and the answer timeout runs as after any question.
     c = replace(c, state=State.THINKING)
-    c, timer = _timer(c, Timer.ANSWER, c.options.answer_timeout_s)
+    c, timer = start_timer(c, Timer.ANSWER, c.options.answer_timeout_s)
     return c, [FlushPlayback(), timer]
 
 
 def _link_failed(c: Conversation, _e: LinkFailed) -> Step:
-    return _settle(replace(c, link=LinkStatus.FAILED))
+    return settle(replace(c, link=LinkStatus.FAILED))
 
 
 def _device_failed(c: Conversation, e: AudioDeviceFailed) -> Step:
-    actions = _abandon(c, f"the {e.device} device failed")
-    earcon: list[Action] = [PlayEarcon(earcon=Earcon.ERROR)] if c.state not in _AT_REST else []
-    return _rest(replace(c, broken=c.broken | {e.device})), actions + earcon
+    actions = abandon(c, f"the {e.device} device failed")
+    earcon: list[Action] = [PlayEarcon(earcon=Earcon.ERROR)] if c.state not in AT_REST else []
+    return rest(replace(c, broken=c.broken | {e.device})), actions + earcon
 
 
 def _device_recovered(c: Conversation, e: AudioDeviceRecovered) -> Step:
-    return _settle(replace(c, broken=c.broken - {e.device}))
+    return settle(replace(c, broken=c.broken - {e.device}))
 
 
 # ------------------------------------------------------------------------------------ table

@@ -12,9 +12,11 @@ service falls silent. What outlives the connection it reaches through `LinkSide`
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import TracebackType
 
 from google.genai import types
 from google.genai.live import AsyncSession
@@ -28,7 +30,8 @@ from talkbox.live.handles import StoredConversation
 from talkbox.live.outbox import Op, OpKind
 from talkbox.live.report import LinkReport
 from talkbox.live.tools import ToolCalls
-from talkbox.live.turns import Turn, TurnLedger
+from talkbox.live.turn import Turn
+from talkbox.live.turns import TurnLedger
 
 
 class EndConnection(Exception):
@@ -285,3 +288,52 @@ async def _send_op(session: AsyncSession, op: Op) -> None:
             )
         case OpKind.TOOL:
             await session.send_tool_response(function_responses=list(op.responses))
+
+
+def closing_in_order(
+    session: AsyncSession,
+) -> Callable[
+    [type[BaseException] | None, BaseException | None, TracebackType | None],
+    Awaitable[None],
+]:
+    """An exit callback closing `session` with 1000 when the link leaves it or is stopped."""
+
+    async def close(
+        _type: type[BaseException] | None,
+        exc: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        if exc is None or isinstance(leaf(exc), (EndConnection, asyncio.CancelledError)):
+            await session.close()
+
+    return close
+
+
+LOST_WRITE_LINES = ("socket.send() raised exception.", "SSL connection is closed")
+"""asyncio's lines, without context, for writes to a connection already lost."""
+
+
+class WritesAfterLoss(logging.Filter):
+    """Silences and counts asyncio's lines about writes to a lost connection.
+
+    The link says the connection was lost in its own words; these lines, without context,
+    would stand beside it as WARNINGs in `journalctl -p warning`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False (drop it) for one of asyncio's lost-write lines."""
+        if record.name == "asyncio" and record.getMessage() in LOST_WRITE_LINES:
+            self.count += 1
+            return False
+        return True
+
+
+def leaf(exc: BaseException) -> BaseException:
+    """The first real cause inside (nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc

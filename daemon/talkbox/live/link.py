@@ -1,16 +1,9 @@
 """LiveLink: one Gemini Live conversation kept alive across connections.
 
 The link connects, sends what the rest of the daemon asks for, and survives the connection
-ending: GoAway rotation, drops, quota, refused handles, idle disconnects. This module is the
-conversation across connections: opening each one, the retry loop, the policies applied to
-how each ended, new conversations. While a connection is open, its send, receive and watch
-tasks are a `talkbox.live.connection.Connection`, which reaches the link only through a
-`LinkSide`. The rest is pure or nearly so: the turn ledger in `talkbox.live.turns`, the
-policies (failures, backoff, resume probe, when to leave a connection) in
-`talkbox.live.backoff`, the conversation's identity in `talkbox.live.handles`, the reading
-of server messages in `talkbox.live.messages`, and the wording of events and log lines in
-`talkbox.live.report`. The link feeds them what happened and when, and hands their facts to
-the report.
+ending: GoAway rotation, drops, quota, refused handles, idle disconnects: opening each
+connection, the retry loop, the policies applied to how each ended, new conversations. The
+package docstring (`talkbox.live`) maps the modules it leans on.
 
 Use: `link = LiveLink(settings, emit, tools=...)`, run `link.run()` as a task of the owner's
 TaskGroup, and call the sending methods (`send_text`, `start_turn` / `send_audio` /
@@ -36,17 +29,23 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
+from collections.abc import Callable, Sequence
 
 from google import genai
 from google.genai import types
-from google.genai.live import AsyncSession
 
 from talkbox.config import Settings
 from talkbox.live import events
 from talkbox.live.backoff import Backoff, Outage, ResumeProbe, RetryPolicy
-from talkbox.live.connection import Connection, EndConnection, LinkSide, wait_for
+from talkbox.live.connection import (
+    Connection,
+    EndConnection,
+    LinkSide,
+    WritesAfterLoss,
+    closing_in_order,
+    leaf,
+    wait_for,
+)
 from talkbox.live.failures import NextStep, Outcome, SetupTimedOut, classify
 from talkbox.live.goaway import EndReason
 from talkbox.live.handles import HandleStore, StoredConversation, handle_max_age
@@ -55,58 +54,10 @@ from talkbox.live.report import LinkReport
 from talkbox.live.session_config import build_client, build_connect_config
 from talkbox.live.status import LinkSnapshot
 from talkbox.live.tools import ToolCalls, ToolRunner
-from talkbox.live.turns import AudioFate, Refusal, Requeued, Turn, TurnLedger
+from talkbox.live.turn import Refusal, Turn
+from talkbox.live.turns import AudioFate, Requeued, TurnLedger
 
 log = logging.getLogger(__name__)
-
-
-def _closing_in_order(
-    session: AsyncSession,
-) -> Callable[
-    [type[BaseException] | None, BaseException | None, TracebackType | None],
-    Awaitable[None],
-]:
-    """An exit callback closing `session` with 1000 when the link leaves it or is stopped."""
-
-    async def close(
-        _type: type[BaseException] | None,
-        exc: BaseException | None,
-        _tb: TracebackType | None,
-    ) -> None:
-        if exc is None or isinstance(_leaf(exc), (EndConnection, asyncio.CancelledError)):
-            await session.close()
-
-    return close
-
-
-LOST_WRITE_LINES = ("socket.send() raised exception.", "SSL connection is closed")
-"""asyncio's lines, without context, for writes to a connection already lost."""
-
-
-class WritesAfterLoss(logging.Filter):
-    """Silences and counts asyncio's lines about writes to a lost connection.
-
-    The link says the connection was lost in its own words; these lines, without context,
-    would stand beside it as WARNINGs in `journalctl -p warning`.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """False (drop it) for one of asyncio's lost-write lines."""
-        if record.name == "asyncio" and record.getMessage() in LOST_WRITE_LINES:
-            self.count += 1
-            return False
-        return True
-
-
-def _leaf(exc: BaseException) -> BaseException:
-    """The first real cause inside (nested) exception groups."""
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc
 
 
 class LiveLink:
@@ -332,7 +283,7 @@ class LiveLink:
                     # the TaskGroup raised the children's errors instead, and the cancel is
                     # lost unless raised again here. Stopping beats reconnecting.
                     raise asyncio.CancelledError from exc
-                cause = _leaf(exc)
+                cause = leaf(exc)
                 self._after_connection(conn)
                 if isinstance(cause, EndConnection):
                     self._report.ended_on_purpose(cause.why)
@@ -378,7 +329,7 @@ class LiveLink:
                 except TimeoutError as exc:
                     raise SetupTimedOut(self._policy.setup_timeout_s) from exc
                 # Runs before the SDK's own exit, which closes every exit by exception 1011.
-                stack.push_async_exit(_closing_in_order(session))
+                stack.push_async_exit(closing_in_order(session))
                 conn.setup_done = True
                 self._on_connected(conn, session.setup_complete is not None)
                 async with asyncio.TaskGroup() as tg:

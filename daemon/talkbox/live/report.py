@@ -38,7 +38,7 @@ from talkbox.live.events import (
 )
 from talkbox.live.goaway import EndReason
 from talkbox.live.messages import ContentRead, reported_calls
-from talkbox.live.turns import Refusal, RefusedBy, Turn, TurnFacts
+from talkbox.live.turn import Refusal, RefusedBy, Turn, TurnFacts
 
 # The link's journal lines keep the link's name, whichever module words them.
 log = logging.getLogger("talkbox.live.link")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from talkbox.audio.format import INPUT_RATE_HZ, seconds
 from talkbox.conversation import Earcon, State
+from talkbox.conversation.events import ButtonReleased
+from talkbox.fakes import frame_bytes
 
 from .conftest import (
     MakeEmulator,
@@ -50,6 +52,33 @@ async def test_a_held_button_sends_what_is_said_while_held_and_the_answer_plays(
         State.IDLE,
         None,  # turned off on leaving
     ]
+
+
+async def test_a_release_overtaking_frames_on_their_way_still_sends_them_before_the_end(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    # The capture thread hands frames over a moment after they were said; a release posted
+    # in that moment must not close the turn without the utterance's last words.
+    emulator = await make_emulator(realtime=True)
+    frame = frame_bytes()
+    tail = recording(QUESTION)[32_000 : 32_000 + 5 * frame]
+    async with running_box(emulator, tmp_path, button_mode="hold") as box:
+        await box.state_is(State.IDLE)
+        box.world.button.press()
+        await box.state_is(State.LISTENING, within=2)
+        box.room.stalled = True
+        fed = box.room.frames_fed
+        await until(lambda: box.world.mic.frames_read >= fed, within=2, what="mic drained")
+        # One synchronous step: the release is queued first, the said frames behind it.
+        box.app.post(ButtonReleased())
+        box.world.mic.feed(tail)
+        await box.state_is(State.THINKING, within=2)
+        await until(
+            lambda: bool(emulator.log.client_messages("realtime_input.activityEnd")),
+            within=5,
+            what="activityEnd",
+        )
+    assert audio_received(emulator).endswith(tail)
 
 
 def offset_in(recording_pcm: bytes, pcm: bytes) -> float:

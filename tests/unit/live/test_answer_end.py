@@ -15,7 +15,8 @@ from talkbox.live.answer_end import ANSWER_SILENCE_S, END_GRACE_S, IN_PROGRESS_W
 from talkbox.live.messages import ContentRead, read_content
 from talkbox.live.outbox import Op, OpKind
 from talkbox.live.report import format_turn_facts
-from talkbox.live.turns import Turn, TurnLedger
+from talkbox.live.turn import Turn
+from talkbox.live.turns import TurnLedger
 
 SECOND = b"\x00\x01" * ANSWER_RATE_HZ  # one second of answer audio
 

@@ -27,7 +27,8 @@ from talkbox.live.goaway import EndReason
 from talkbox.live.handles import StoredConversation
 from talkbox.live.outbox import OpKind
 from talkbox.live.report import LinkReport
-from talkbox.live.turns import Turn, TurnLedger
+from talkbox.live.turn import Turn
+from talkbox.live.turns import TurnLedger
 
 SILENCE_S = 30.0
 

@@ -11,16 +11,14 @@ from talkbox.audio.format import ANSWER_RATE_HZ, pcm_bytes
 from talkbox.live.events import Usage
 from talkbox.live.messages import ContentRead
 from talkbox.live.outbox import MAX_LOOSE_AUDIO_FRAMES, Op, OpKind
+from talkbox.live.turn import Refusal, RefusedBy, Turn
 from talkbox.live.turns import (
     HANDLE_WAIT_S,
     MAX_PENDING_TURNS,
     MAX_TURN_ATTEMPTS,
     MAX_TURN_AUDIO_BYTES,
     AudioFate,
-    Refusal,
-    RefusedBy,
     Requeued,
-    Turn,
     TurnLedger,
 )
 

@@ -70,6 +70,12 @@ class _FrameQueue:
                     if self._waiter is waiter:
                         self._waiter = None
 
+    def take_all(self) -> list[Frame]:
+        with self._lock:
+            frames = list(self._frames)
+            self._frames.clear()
+        return frames
+
     def clear(self) -> None:
         with self._lock:
             self._frames.clear()
@@ -102,6 +108,10 @@ class AlsaCapture(DeviceThread):
     async def read(self) -> Frame:
         """The next frame; waits while the device is away (see `status`)."""
         return await self._queue.get()
+
+    def ready(self) -> list[Frame]:
+        """Every frame captured and not yet read, taken at once (never waits)."""
+        return self._queue.take_all()
 
     def set_gain_db(self, gain_db: float) -> None:
         """Change the mic gain (dB, -20..+30) from the next frame on."""
