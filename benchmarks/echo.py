@@ -203,7 +203,8 @@ def echo_path(answer: np.ndarray, ir: np.ndarray, delay_s: float, seed: int) -> 
     heard = np.concatenate([np.zeros(round(delay_s * ANSWER_RATE)), heard])[: len(answer)]
     mic = soxr.resample(heard, ANSWER_RATE, RATE)
     mic *= 32768 * 10 ** (ECHO_DBFS / 20) / active_rms(mic)
-    return mic + pink_noise(len(mic), NOISE_DBFS, seed)
+    noisy: np.ndarray = mic + pink_noise(len(mic), NOISE_DBFS, seed)
+    return noisy
 
 
 def pink_noise(n: int, dbfs: float, seed: int) -> np.ndarray:
@@ -212,8 +213,8 @@ def pink_noise(n: int, dbfs: float, seed: int) -> np.ndarray:
     spectrum = np.fft.rfft(rng.normal(size=n))
     f = np.arange(len(spectrum), dtype=np.float64)
     f[0] = 1
-    noise = np.fft.irfft(spectrum / np.sqrt(f), n)
-    return noise * 32768 * 10 ** (dbfs / 20) / np.sqrt(np.mean(noise**2))
+    noise: np.ndarray = np.fft.irfft(spectrum / np.sqrt(f), n)
+    return noise * (32768 * 10 ** (dbfs / 20) / float(np.sqrt(np.mean(noise**2))))
 
 
 def stream(pieces: list[np.ndarray], pause_s: float = 0.6) -> np.ndarray:
@@ -380,13 +381,18 @@ def room_figures(
     return figures
 
 
+def repeats(pieces: list[np.ndarray], minutes: float) -> int:
+    """How many times `pieces` (24 kHz) play back to back to last about `minutes`."""
+    return max(1, round(minutes * 60 / (sum(map(len, pieces)) / ANSWER_RATE)))
+
+
 def main(corpus: Path, minutes: float, options: EchoOptions) -> dict[str, Any]:
     cache = RESULTS / "echo-answers"
     cache.mkdir(parents=True, exist_ok=True)
     plain = [speak_24k(t, v, cache) for v in VOICES for t in ANSWERS]
     sayers = [speak_24k(t, v, cache) for v in VOICES for t in SELF_ANSWERS]
-    answers = stream(plain * max(1, round(minutes * 60 / (sum(map(len, plain)) / ANSWER_RATE))))
-    self_answers = stream(sayers * max(1, round(minutes * 60 / (sum(map(len, sayers)) / ANSWER_RATE))))
+    answers = stream(plain * repeats(plain, minutes))
+    self_answers = stream(sayers * repeats(sayers, minutes))
     people = clips(corpus)
     detector = WakeWordDetector(
         WakeOptions(wake_words=tuple(WakeWordSpec(source=w) for w in WORDS.split(",")))

@@ -355,6 +355,10 @@ class Appliance:
     def _heard(self, frame: MicFrame) -> None:
         """One microphone frame: cleaned, to the conversation, the wake word, the endpointer."""
         pcm = frame.pcm
+        echo = self.parts.echo
+        if echo is not None:
+            # Before anything hears it: the box's own voice is not the person's.
+            pcm = echo.cancel(pcm, frame.captured_at)
         cleaner = self.parts.cleaner
         if cleaner is not None:
             # Before anything hears it: the VAD, the wake word and the uplink get one audio.

@@ -25,7 +25,16 @@ from talkbox.fakes import FakeButton, FakeIndicator, FakeMic, FakeSpeaker
 from talkbox.gpio import HATS, ButtonOptions, LedOptions, open_gpio
 from talkbox.hearing.endpoint import EndpointOptions
 from talkbox.hearing.vad import VadKind, WebRtcVad, make_vad
-from talkbox.ports import AudioFilter, AudioSink, AudioSource, Button, Indicator, Vad, WakeWords
+from talkbox.ports import (
+    AudioFilter,
+    AudioSink,
+    AudioSource,
+    Button,
+    EchoCanceller,
+    Indicator,
+    Vad,
+    WakeWords,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +59,8 @@ class Parts:
     """Listens for the wake words (None: TALKBOX_WAKE_WORD is off)."""
     cleaner: AudioFilter | None = None
     """Noise suppression and automatic gain before anything hears a frame (None: both off)."""
+    echo: EchoCanceller | None = None
+    """Takes the speaker's echo out first (None: TALKBOX_ECHO_CANCEL off or hardware)."""
 
 
 @dataclass(slots=True)

@@ -15,6 +15,7 @@ from pydantic_settings import (
 )
 
 from talkbox.config.audio import AudioFields
+from talkbox.config.echo import EchoFields
 from talkbox.config.envfile import read_env_file
 from talkbox.config.fields import ENV_PREFIX, Area
 from talkbox.config.gpio import GpioFields
@@ -28,6 +29,7 @@ AREAS: tuple[type[Area], ...] = (
     TurnFields,
     AudioFields,
     HandsFreeFields,
+    EchoFields,
     GpioFields,
     SystemFields,
 )
@@ -70,7 +72,14 @@ class _SystemdEnvFileSource(DotEnvSettingsSource):
 # pydantic lists the fields of the last base first, so the areas are named here in reverse
 # of AREAS; a test holds the two orders together.
 class Settings(
-    SystemFields, GpioFields, HandsFreeFields, AudioFields, TurnFields, LiveFields, BaseSettings
+    SystemFields,
+    GpioFields,
+    EchoFields,
+    HandsFreeFields,
+    AudioFields,
+    TurnFields,
+    LiveFields,
+    BaseSettings,
 ):
     """Every talkbox setting, validated; built from the environment and the env file."""
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
 import math
 from dataclasses import dataclass
 from enum import StrEnum
@@ -33,6 +34,8 @@ import numpy as np
 
 from talkbox.audio.format import INPUT_RATE_HZ, SAMPLE_BYTES
 from talkbox.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 SETTING = "TALKBOX_ECHO_CANCEL"
 CHUNK_SAMPLES = INPUT_RATE_HZ // 100
@@ -275,3 +278,27 @@ class RoomEchoCanceller:
     def close(self) -> None:
         """Free speex's states."""
         self.engine.close()
+
+
+def echo_canceller(
+    mode: EchoCancelMode, reference: Reference, options: EchoOptions | None = None
+) -> RoomEchoCanceller | None:
+    """The canceller TALKBOX_ECHO_CANCEL asks for, or None (off, hardware, or no libspeexdsp)."""
+    if mode is not EchoCancelMode.AUTO:
+        hardware = mode is EchoCancelMode.HARDWARE
+        log.info("echo cancellation: %s", "the sound card's" if hardware else "off")
+        return None
+    try:
+        canceller = RoomEchoCanceller(reference, options or EchoOptions())
+    except ConfigError as err:
+        # auto is the best this box has: without the library the box still works, deaf to
+        # the wake word over its own answer as before, and says so once.
+        log.warning("echo cancellation is off: %s", "; ".join(err.problems))
+        return None
+    chosen = canceller.options
+    log.info(
+        "echo cancellation: speex, %d ms filter, reference %d ms early",
+        chosen.filter_ms,
+        chosen.lead_ms,
+    )
+    return canceller
