@@ -79,12 +79,6 @@ class PlayedAudio:
             self._run_in += len(pcm) // 2
             self._put(as_samples(resample.process(pcm)))
 
-    @property
-    def end(self) -> int:
-        """One past the newest sample on the timeline (index)."""
-        with self._lock:
-            return self._end
-
     def dropped(self, at: float) -> None:
         """Nothing written plays after `at` (the device's buffer was dropped)."""
         with self._lock:

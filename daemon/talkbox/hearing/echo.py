@@ -26,6 +26,7 @@ import ctypes
 import ctypes.util
 import logging
 import math
+from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -42,7 +43,8 @@ CHUNK_SAMPLES = INPUT_RATE_HZ // 100
 """speex works on 10 ms (160 samples at 16 kHz)."""
 CHUNK_BYTES = CHUNK_SAMPLES * SAMPLE_BYTES
 REALIGN_S = 0.008
-"""A frame read this much later than the running count says realigns the reference."""
+"""Frames read this much later than the running count says, for a second, realign it."""
+FRAME_S = 0.02
 EARLIER_S = 0.001
 """... and one read this much earlier (the count was late: readings are never early)."""
 LIBRARY = "speexdsp"
@@ -111,11 +113,6 @@ class Reference(Protocol):
 
     def span(self, end: int, samples: int) -> bytes:
         """The `samples` (16 kHz) that played up to the timeline index `end`; zeros if none."""
-        ...
-
-    @property
-    def end(self) -> int:
-        """One past the newest sample the speaker was given (index)."""
         ...
 
 
@@ -226,9 +223,8 @@ class RoomEchoCanceller:
         self._quiet_s = math.inf
         self._active = False
         self._next: int | None = None
+        self._offsets: deque[int] = deque(maxlen=round(1 / FRAME_S))
         """Where the next frame's reference ends, on the reference's timeline."""
-        self.late = 0
-        """Frames whose reference was not all written yet when they came (it must never be)."""
         self.realigned = 0
         """How often the frames' clock readings left the running count (gaps, drift)."""
         self.frames = 0
@@ -239,19 +235,26 @@ class RoomEchoCanceller:
         samples = len(pcm) // SAMPLE_BYTES
         # Frames follow one another sample by sample: counted, not read off the clock each
         # time, or its jitter would tear the reference speex learns from. A reading can only
-        # be late (the thread woke after the samples came), so the count follows a reading
-        # earlier than itself at once, and a later one only past REALIGN_S (an overrun, a
-        # frame dropped, a device clock slower than ours).
+        # be late (the thread woke after the samples came, or read a backlog), so the count
+        # follows a reading earlier than itself at once (else the reference could be late),
+        # and later readings only when a whole second of them were (an overrun, a frame
+        # dropped, a device clock slower than ours), by the least of them.
         measured = self.reference.index(captured_at + self._lead_s)
         end = self._next
-        if (
-            end is None
-            or measured < end - EARLIER_S * INPUT_RATE_HZ
-            or measured > end + REALIGN_S * INPUT_RATE_HZ
-        ):
-            if end is not None:
-                self.realigned += 1
+        if end is None:
             end = measured
+        elif measured < end - EARLIER_S * INPUT_RATE_HZ:
+            end = measured
+            self._offsets.clear()
+            self.realigned += 1
+        else:
+            self._offsets.append(measured - end)
+            if len(self._offsets) == self._offsets.maxlen:
+                least = min(self._offsets)
+                if least > REALIGN_S * INPUT_RATE_HZ:
+                    end += least
+                    self.realigned += 1
+                self._offsets.clear()
         self._next = end + samples
         # The filter's memory reaches back one filter length: while any of it is sound, the
         # echo may still be ringing, and speex must hear the silence that follows it too.
@@ -262,8 +265,6 @@ class RoomEchoCanceller:
                 self.engine.reset()
                 self._active = False
             return pcm
-        if end > self.reference.end:
-            self.late += 1
         self._quiet_s = 0.0
         self._active = True
         self.frames += 1
@@ -274,6 +275,7 @@ class RoomEchoCanceller:
         self.engine.reset()
         self._active = False
         self._next = None
+        self._offsets.clear()
 
     def close(self) -> None:
         """Free speex's states."""

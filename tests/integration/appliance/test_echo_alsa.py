@@ -1,0 +1,167 @@
+"""Full duplex on the ALSA stand-ins: the box's answer comes back into its own microphone.
+
+The speaker is a `file` PCM writing into a FIFO that `echo_room.py` (a subprocess) drains in
+real time and plays back into the microphone FIFO through an echo path (soft clipping, a
+room's decay, a delay), adding what the test says. So the canceller runs with the daemon's
+real threads, timing and reference. The question asked holds the wake word, and the emulator
+answers with its echo: the answer says the wake word too.
+
+- With TALKBOX_ECHO_CANCEL=auto the box plays that answer to its end without hearing its
+  own wake word, and the person's wake word said over the next answer interrupts it.
+- With off, the same answer interrupts itself: the room does carry the wake word back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+from talkbox.appliance.app import Appliance
+from talkbox.appliance.hardware import hardware_parts
+from talkbox.audio.standins import asound_conf, file_pcm
+from talkbox.conversation import State
+from talkbox.hearing.echo import RoomEchoCanceller
+
+from .conftest import FAST_POLICY, MakeEmulator, box_settings, recording, until
+
+ROOM = Path(__file__).with_name("echo_room.py")
+BUTTON = 5
+QUESTION = "wake/okay_nabu-question-en-gb.wav"  # "okay nabu ... What time is it in Tokyo?"
+WAKE = "wake/okay_nabu-en-us.wav"
+WARM_UP = "question-story-pause.wav"
+STARTS = "realtime_input.activityStart"
+
+
+@pytest.fixture
+def factory() -> Iterator[MockFactory]:
+    factory = MockFactory(pin_class=MockPWMPin)
+    yield factory
+    factory.reset()
+
+
+class EchoRoom:
+    """The echo_room.py subprocess: says what the test gives it, over the speaker's echo."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.speaker = directory / "speaker.fifo"
+        self.mic = directory / "mic.fifo"
+        self.said = 0
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOM), str(self.speaker), str(self.mic)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "ready"
+
+    def say(self, name: str) -> float:
+        """Say a recording from tests/data; how long it lasts, in seconds."""
+        pcm = recording(name)
+        self.said += 1
+        path = self.directory / f"say-{self.said}.raw"
+        path.write_bytes(pcm)
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{path}\n")
+        self.process.stdin.flush()
+        return len(pcm) / 32_000
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+async def ask(room: EchoRoom, factory: MockFactory, app: Appliance, question: str) -> None:
+    """Hold the button over the question (the whole of it goes up), then let go."""
+    button = factory.pin(BUTTON)
+    button.drive_low()
+    await until(lambda: app.state is State.LISTENING, within=10, what="listening")
+    await asyncio.sleep(room.say(question) + 0.2)
+    button.drive_high()
+
+
+@pytest.mark.parametrize("echo_cancel", ["auto", "off"])
+async def test_the_box_does_not_hear_itself_and_hears_the_person_over_its_answer(
+    echo_cancel: str,
+    make_emulator: MakeEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    factory: MockFactory,
+) -> None:
+    conf = tmp_path / "asound.conf"
+    monkeypatch.setenv("ALSA_CONFIG_PATH", str(conf))
+    emulator = await make_emulator(realtime=True)
+    room = EchoRoom(tmp_path)
+    asound_conf(
+        conf,
+        {
+            "mic": file_pcm(output=Path("/dev/null"), infile=room.mic),
+            "speaker": file_pcm(output=room.speaker),
+        },
+    )
+    settings = box_settings(
+        emulator,
+        tmp_path / "state",
+        capture_device="mic",
+        playback_device="speaker",
+        wake_word="okay_nabu",
+        button_pin=BUTTON,
+        button_mode="hold",
+        follow_up_s=0,
+        echo_cancel=echo_cancel,
+    )
+    try:
+        async with Appliance(
+            settings, hardware_parts(settings, pin_factory=factory), policy=FAST_POLICY
+        ) as app:
+            await until(lambda: app.state is State.IDLE, within=15, what="idle")
+            # A first answer without the wake word: the filter learns the room on it (speex
+            # converges in 1-2.5 s, docs/echo-cancellation.md §4).
+            await ask(room, factory, app, WARM_UP)
+            await until(lambda: app.state is State.SPEAKING, within=15, what="the 1st answer")
+            await until(lambda: app.state is State.IDLE, within=30, what="the 1st answer played")
+            await ask(room, factory, app, QUESTION)
+            await until(lambda: app.state is State.SPEAKING, within=15, what="the answer")
+            heard_before = app.counters.wake_words  # the question's own "okay nabu"
+            if echo_cancel == "off":
+                # The answer says "okay nabu": the box hears it and interrupts itself.
+                await until(
+                    lambda: app.counters.wake_words > heard_before, within=15, what="self-wake"
+                )
+                assert app.state is State.LISTENING
+                return
+            await until(lambda: app.state is State.IDLE, within=30, what="the answer played")
+            assert app.counters.wake_words == heard_before
+            assert len(emulator.log.client_messages(STARTS)) == 2
+            echo = app.parts.echo
+            assert isinstance(echo, RoomEchoCanceller)
+            assert echo.frames > 100  # the canceller did run over the answer
+            # The next answer: the person's wake word over it interrupts it.
+            await ask(room, factory, app, QUESTION)
+            await until(lambda: app.state is State.SPEAKING, within=15, what="the 3rd answer")
+            heard_before = app.counters.wake_words
+            await asyncio.sleep(1.5)  # well into the answer: the filter has converged
+            room.say(WAKE)
+            await until(lambda: app.state is State.LISTENING, within=10, what="barge-in")
+            assert app.counters.wake_words == heard_before + 1
+            await until(
+                lambda: len(emulator.log.client_messages(STARTS)) == 4, within=10, what="4th turn"
+            )
+    finally:
+        room.close()
