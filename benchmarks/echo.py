@@ -144,7 +144,7 @@ def impulses() -> dict[str, np.ndarray]:
                 data = wav.readframes(wav.getnframes())
             if width == 3:
                 b = np.frombuffer(data, dtype=np.uint8).reshape(-1, 3)
-                ints = (b[:, 0].astype(np.int32) | b[:, 1] << 8 | b[:, 2].astype(np.int32) << 16)
+                ints = b[:, 0].astype(np.int32) | b[:, 1] << 8 | b[:, 2].astype(np.int32) << 16
                 pcm = np.where(ints >= 1 << 23, ints - (1 << 24), ints).astype(np.float64)
             else:
                 pcm = np.frombuffer(data, dtype=f"<i{width}").astype(np.float64)
