@@ -3,14 +3,46 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from talkbox.appliance.control import Request, RequestError
-from talkbox.conversation import State
+from talkbox.appliance.parts import Parts
+from talkbox.appliance.status import Counters, LastTurn
+from talkbox.config import Settings
+from talkbox.conversation import Conversation, Event, State
 from talkbox.conversation.events import TextAsked
+from talkbox.live.link import LiveLink
 
-if TYPE_CHECKING:
-    from talkbox.appliance.app import Appliance
+
+class Appliance(Protocol):
+    """What a ctl request reads and asks of the running appliance (`appliance.app`)."""
+
+    settings: Settings
+    conversation: Conversation
+    counters: Counters
+
+    @property
+    def parts(self) -> Parts:
+        """The devices in use."""
+        ...
+
+    @property
+    def link(self) -> LiveLink:
+        """The Live link."""
+        ...
+
+    @property
+    def last_turn(self) -> LastTurn | None:
+        """What is known of the last turn that ended."""
+        ...
+
+    def post(self, event: Event) -> None:
+        """Queue an event for the control task."""
+        ...
+
+    def status_line(self) -> str:
+        """The STATUS= line."""
+        ...
 
 
 def status_of(app: Appliance) -> dict[str, Any]:

@@ -15,8 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -24,6 +23,7 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
 from talkbox.emulator import catalog, model, schema
+from talkbox.emulator.facts import SetupFacts
 from talkbox.emulator.faultactor import FaultActor
 from talkbox.emulator.faults import CLOSE_PRESETS, Fault, Point
 from talkbox.emulator.listening import Listener
@@ -53,9 +53,7 @@ from talkbox.emulator.session import (
     setup_tokens,
 )
 from talkbox.emulator.session import text_tokens as count_text
-
-if TYPE_CHECKING:
-    from talkbox.emulator.server import Emulator, UpgradeInfo
+from talkbox.emulator.side import EmulatorSide, FaultSwitches, UpgradeInfo
 
 logger = logging.getLogger(__name__)
 
@@ -64,78 +62,10 @@ class SessionEnded(Exception):
     """The emulator closed or aborted the connection; the current coroutine stops."""
 
 
-@dataclass(frozen=True)
-class SetupFacts:
-    """What a connection's setup message says, read once when setup arrives."""
-
-    #: Automatic activity detection is disabled (the client sends activityStart/End).
-    manual_activity: bool = False
-    #: A new activity interrupts the answer (anything but NO_INTERRUPTION).
-    interrupts: bool = True
-    #: Session resumption updates were asked for.
-    resumption: bool = False
-    #: TEXT answers only.
-    text_modality: bool = False
-    #: TURN_INCLUDES_ALL_INPUT: inactivity is part of the turn.
-    all_input: bool = False
-    input_transcription: bool = False
-    output_transcription: bool = False
-    #: Silence that ends a turn under automatic activity detection.
-    silence_limit_s: float = 0.5
-    #: The contextWindowCompression of setup, if any.
-    compression: JsonDict | None = None
-    #: The function declarations of setup, by name.
-    declarations: dict[str, JsonDict] = dataclasses.field(default_factory=dict)
-    #: The behavior of a function declared without one (the model's).
-    default_behavior: str = "BLOCKING"
-
-    @classmethod
-    def read(
-        cls, setup: JsonDict, default_silence_ms: int, default_behavior: str = "BLOCKING"
-    ) -> SetupFacts:
-        """The facts of `setup`; `default_silence_ms` unless it sets silenceDurationMs."""
-        realtime = setup.get("realtimeInputConfig")
-        realtime = realtime if isinstance(realtime, dict) else {}
-        detection = realtime.get("automaticActivityDetection", {})
-        detection = detection if isinstance(detection, dict) else {}
-        silence_ms = detection.get("silenceDurationMs")
-        modalities = (setup.get("generationConfig") or {}).get("responseModalities") or []
-        upper = [str(m).upper() for m in modalities]
-        compression = setup.get("contextWindowCompression")
-        declarations: dict[str, JsonDict] = {}
-        for tool in setup.get("tools") or []:
-            if isinstance(tool, dict):
-                for declaration in tool.get("functionDeclarations") or []:
-                    if isinstance(declaration, dict) and declaration.get("name"):
-                        declarations[str(declaration["name"])] = declaration
-        return cls(
-            manual_activity=bool(detection.get("disabled")),
-            interrupts=str(realtime.get("activityHandling", "")).upper() != "NO_INTERRUPTION",
-            resumption="sessionResumption" in setup,
-            text_modality="TEXT" in upper and "AUDIO" not in upper,
-            all_input=str(realtime.get("turnCoverage", "")).upper() == "TURN_INCLUDES_ALL_INPUT",
-            input_transcription="inputAudioTranscription" in setup,
-            output_transcription="outputAudioTranscription" in setup,
-            silence_limit_s=float(silence_ms if silence_ms is not None else default_silence_ms)
-            / 1000,
-            compression=compression if isinstance(compression, dict) else None,
-            declarations=declarations,
-            default_behavior=default_behavior,
-        )
-
-    def non_blocking(self, name: str) -> bool:
-        """Whether the function `name` is NON_BLOCKING (declared so, or by the model's default)."""
-        declaration = self.declarations.get(name, {})
-        behavior = str(declaration.get("behavior") or "").upper()
-        if behavior in ("", "UNSPECIFIED"):
-            behavior = self.default_behavior
-        return behavior == "NON_BLOCKING"
-
-
 class Connection:
     """Runs one accepted websocket from setup to close, as the Live service would."""
 
-    def __init__(self, emulator: Emulator, ws: ServerConnection, info: UpgradeInfo) -> None:
+    def __init__(self, emulator: EmulatorSide, ws: ServerConnection, info: UpgradeInfo) -> None:
         """Serve `ws`, which passed the upgrade described by `info`."""
         self.emu = emulator
         self.options = emulator.options
@@ -157,13 +87,7 @@ class Connection:
         self.listener: Listener
         self.actor = FaultActor(self)
         # Switched by faults (see FaultActor); read by the send path.
-        self.stall_until = 0.0
-        self.pong_delay = 0.0
-        self.silent = False
-        self.text_frames = False
-        self.urlsafe = False
-        self.no_goaway = False
-        self.voice_activity = False
+        self.switches = FaultSwitches()
         #: Set once setup attached the connection to a session.
         self.attached_event = asyncio.Event()
         self.pong_hook = False
@@ -262,25 +186,25 @@ class Connection:
     async def send(self, message: JsonDict) -> None:
         """Send one server message as the service does: compact JSON in a binary frame."""
         await self._wait_stall()
-        if self.silent:
+        if self.switches.silent:
             return
         data = json.dumps(message, separators=(",", ":"))
         started = time.monotonic()
-        await self.ws.send(data if self.text_frames else data.encode())
+        await self.ws.send(data if self.switches.text_frames else data.encode())
         # Logged once sent: a send that fails (socket gone) must not look delivered.
         self.emu.log.add(self.id, "out", server_kind(message), message, t_send=started)
 
     async def send_raw(self, kind: str, payload: bytes, shown: JsonDict) -> None:
         """Send a frame that is not a well-formed server message (malformed-output faults)."""
         await self._wait_stall()
-        if self.silent:
+        if self.switches.silent:
             return
         started = time.monotonic()
-        await self.ws.send(payload.decode() if self.text_frames else payload)
+        await self.ws.send(payload.decode() if self.switches.text_frames else payload)
         self.emu.log.add(self.id, "out", kind, shown, t_send=started)
 
     async def _wait_stall(self) -> None:
-        left = self.stall_until - time.monotonic()
+        left = self.switches.stall_until - time.monotonic()
         if left > 0:
             await asyncio.sleep(left)
             # A stall armed while this one ran extends it.
@@ -306,7 +230,7 @@ class Connection:
                 self.ws.send_data()
 
         def send_frame(frame: Frame) -> None:
-            delay = max(self.pong_delay, self.stall_until - time.monotonic())
+            delay = max(self.switches.pong_delay, self.switches.stall_until - time.monotonic())
             if frame.opcode is Opcode.PONG and delay > 0:
                 loop.call_later(delay, late, frame)
             else:
@@ -373,7 +297,7 @@ class Connection:
         await self._check_model(bare)
         self.facts = SetupFacts.read(setup, self.options.silence_ms, self.row.default_behavior)
         # The model's own voiceActivity messages, under automatic detection (or a fault's).
-        self.voice_activity |= self.row.voice_activity and not self.facts.manual_activity
+        self.switches.voice_activity |= self.row.voice_activity and not self.facts.manual_activity
         self.listener = Listener(self, self.facts.silence_limit_s)
         await self._attach_session(bare)
         for fault in self.emu.faults_for(self.id, point=Point.CONNECTION):
@@ -473,7 +397,7 @@ class Connection:
         lifetime = self.options.connection_lifetime_s
         lead = self.options.go_away_lead_s
         await asyncio.sleep(max(0.0, lifetime - lead - (time.monotonic() - self.opened)))
-        if not self.no_goaway:
+        if not self.switches.no_goaway:
             await self.send({"goAway": {"timeLeft": duration_text(lead)}})
         await asyncio.sleep(max(0.0, lifetime - (time.monotonic() - self.opened)))
         await self.close(*CLOSE_PRESETS["goaway_ignored"])

@@ -11,14 +11,11 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
 
 from talkbox.emulator import model
 from talkbox.emulator.faults import CLOSE_PRESETS, Fault
 from talkbox.emulator.protocol import UNAVAILABLE, JsonDict, duration_text, encode_b64
-
-if TYPE_CHECKING:
-    from talkbox.emulator.connection import Connection
+from talkbox.emulator.side import ConnectionSide
 
 #: Frames of the malformed-output fault that are JSON (non_json and oversize are built apart).
 _MALFORMED_JSON: dict[str, JsonDict] = {
@@ -35,7 +32,7 @@ _MALFORMED_JSON: dict[str, JsonDict] = {
 class FaultActor:
     """Acts out the instant and connection faults of one connection."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: ConnectionSide) -> None:
         """Act on `conn` (its socket, flags and tasks)."""
         self.conn = conn
         self._actions: dict[str, Callable[[Fault], Awaitable[None]]] = {
@@ -87,7 +84,7 @@ class FaultActor:
         left = float(p["time_left"])
         await self.conn.send({"goAway": {"timeLeft": p["text"] or duration_text(left)}})
         # Silent from the GoAway on (not from when the timer task first runs).
-        self.conn.silent = p["then"] == "silence"
+        self.conn.switches.silent = p["then"] == "silence"
         if p["then"] != "nothing":
             self.conn.spawn(self._close_after(left))
 
@@ -97,7 +94,7 @@ class FaultActor:
 
     async def _stall(self, fault: Fault) -> None:
         p = fault.params
-        self.conn.stall_until = time.monotonic() + float(p["s"])
+        self.conn.switches.stall_until = time.monotonic() + float(p["s"])
 
     async def _delay_pong(self, fault: Fault) -> None:
         p = fault.params
@@ -106,7 +103,7 @@ class FaultActor:
                 "delay_pong needs websockets' Protocol.send_frame and Connection.send_data, "
                 "which this websockets version lacks"
             )
-        self.conn.pong_delay = float(p["s"])
+        self.conn.switches.pong_delay = float(p["s"])
 
     async def _malformed(self, fault: Fault) -> None:
         p = fault.params
@@ -128,13 +125,13 @@ class FaultActor:
         self.conn.emu.handles.expire_all()
 
     async def _text_frames(self, _: Fault) -> None:
-        self.conn.text_frames = True
+        self.conn.switches.text_frames = True
 
     async def _urlsafe_b64(self, _: Fault) -> None:
-        self.conn.urlsafe = True
+        self.conn.switches.urlsafe = True
 
     async def _no_goaway(self, _: Fault) -> None:
-        self.conn.no_goaway = True
+        self.conn.switches.no_goaway = True
 
     async def _periodic_handles(self, fault: Fault) -> None:
         p = fault.params
@@ -151,4 +148,4 @@ class FaultActor:
             await conn.send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
 
     async def _voice_activity(self, _: Fault) -> None:
-        self.conn.voice_activity = True
+        self.conn.switches.voice_activity = True

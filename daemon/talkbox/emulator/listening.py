@@ -7,14 +7,10 @@ turn in progress. Audio is kept at the rate of a turn's first chunk, bounded in 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from talkbox.emulator import model
 from talkbox.emulator.endpoint import Endpointer, Step
 from talkbox.emulator.protocol import INVALID_ARGUMENT, duration_text
-
-if TYPE_CHECKING:
-    from talkbox.emulator.connection import Connection
+from talkbox.emulator.side import ConnectionSide
 
 #: Audio outside any activity kept for TURN_INCLUDES_ALL_INPUT (the newest seconds).
 MAX_IDLE_S = 60
@@ -28,7 +24,7 @@ MAX_TURN_AUDIO_S = 300
 class Listener:
     """Turns a connection's activity signals and audio into user turns for its Responder."""
 
-    def __init__(self, conn: Connection, silence_s: float) -> None:
+    def __init__(self, conn: ConnectionSide, silence_s: float) -> None:
         """Hear for `conn`; automatic detection ends a turn after `silence_s` of quiet."""
         self.conn = conn
         self.activity: model.UserTurn | None = None
@@ -119,7 +115,7 @@ class Listener:
             await self.conn.close(1007, INVALID_ARGUMENT)
 
     async def _signal(self, kind: str, at_s: float) -> None:
-        if self.conn.voice_activity:
+        if self.conn.switches.voice_activity:
             offset = duration_text(round(at_s, 3))
             await self.conn.send({"voiceActivity": {"type": kind, "audioOffset": offset}})
 

@@ -31,16 +31,14 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from talkbox.emulator import catalog, model
 from talkbox.emulator.faults import Fault
 from talkbox.emulator.protocol import INVALID_ARGUMENT, NOT_FOUND, JsonDict, encode_b64
 from talkbox.emulator.session import Tokens, TurnRecord, audio_tokens
 from talkbox.emulator.session import text_tokens as count_text
-
-if TYPE_CHECKING:
-    from talkbox.emulator.connection import Connection
+from talkbox.emulator.side import ConnectionSide
 
 
 @dataclass
@@ -68,7 +66,7 @@ class TurnState:
 class Responder:
     """Answers a connection's user turns one at a time; interrupts the answer on barge-in."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: ConnectionSide) -> None:
         """Answer on behalf of `conn` (its setup, session, faults and socket)."""
         self.conn = conn
         self.turns: asyncio.Queue[model.UserTurn] = asyncio.Queue()
@@ -304,7 +302,7 @@ class Responder:
         for i, piece in enumerate(pieces):
             if conn.options.realtime:
                 await asyncio.sleep(max(0.0, start + sent_here / speed - time.monotonic()))
-            data = encode_b64(piece, urlsafe=conn.urlsafe)
+            data = encode_b64(piece, urlsafe=conn.switches.urlsafe)
             part = {"inlineData": {"mimeType": model.OUTPUT_MIME, "data": data}}
             content: JsonDict = {"modelTurn": {"parts": [part]}}
             if i < len(words):

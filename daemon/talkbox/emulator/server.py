@@ -9,7 +9,6 @@ import re
 import ssl
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +25,7 @@ from talkbox.emulator.log import EventLog
 from talkbox.emulator.options import EmulatorOptions
 from talkbox.emulator.protocol import INVALID_ARGUMENT, UNAVAILABLE
 from talkbox.emulator.session import HandleStore, Session, SessionMemory
+from talkbox.emulator.side import UpgradeInfo
 from talkbox.emulator.tls import Certificates, make_certificates
 
 logger = logging.getLogger(__name__)
@@ -35,18 +35,6 @@ _PATH = re.compile(
     r"(?P<method>BidiGenerateContent(?:Constrained)?)$"
 )
 _KEY_INVALID = CLOSE_PRESETS["key_invalid"][1]
-
-
-@dataclass(frozen=True)
-class UpgradeInfo:
-    """What the upgrade request said: attempt number, API version, method and key."""
-
-    conn: int
-    path: str
-    version: str
-    method: str
-    key: str
-    key_ok: bool
 
 
 class Emulator:

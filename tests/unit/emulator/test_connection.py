@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed
 
 from talkbox.emulator import Emulator, EmulatorOptions, Fault
 from talkbox.emulator.connection import Connection
-from talkbox.emulator.server import UpgradeInfo
+from talkbox.emulator.side import UpgradeInfo
 
 
 class GoneSocket:

@@ -8,6 +8,7 @@ from typing import Any
 
 import alsaaudio
 
+from talkbox.audio.alsa.liblog import route_alsa_lib_messages
 from talkbox.audio.alsa.pcm import alsa_problem
 from talkbox.audio.devices import DEVICES_HINT
 from talkbox.errors import AudioDeviceError
@@ -16,6 +17,7 @@ from talkbox.errors import AudioDeviceError
 def open_mixer(control: str, device: str) -> Any:
     """Open ALSA mixer `control` on the card of playback `device`; AudioDeviceError if none."""
     card = mixer_card(device)
+    route_alsa_lib_messages()
     try:
         return alsaaudio.Mixer(control=control, device=card)
     except alsaaudio.ALSAAudioError as err:
@@ -27,6 +29,7 @@ def open_mixer(control: str, device: str) -> Any:
 
 def card_mixers(card: str) -> tuple[str, ...] | None:
     """The mixer controls of control device `card` (`hw:CARD=X`), None if it cannot be opened."""
+    route_alsa_lib_messages()
     try:
         return tuple(alsaaudio.mixers(device=card))
     except alsaaudio.ALSAAudioError:

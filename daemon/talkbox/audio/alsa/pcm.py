@@ -24,6 +24,7 @@ from typing import Any, Protocol, Self
 
 import alsaaudio
 
+from talkbox.audio.alsa.liblog import route_alsa_lib_messages
 from talkbox.audio.devices import DeviceStatus, Direction, StatusCallback, device_error
 from talkbox.errors import AudioDeviceError
 
@@ -81,6 +82,7 @@ def open_alsa_pcm(
     direction: Direction, device: str, rate_hz: int, period_frames: int, periods: int
 ) -> Pcm:
     """Open `device` as a blocking mono S16_LE PCM; ALSA may adjust rate and period."""
+    route_alsa_lib_messages()
     pcm_type = alsaaudio.PCM_CAPTURE if direction == "capture" else alsaaudio.PCM_PLAYBACK
     if re.match(r"(plug)?hw:", device):
         # A blocking open of a busy hw device waits until it is free, and pyalsaaudio holds
