@@ -23,7 +23,6 @@ sound; after `idle_reset_s` of silence it starts from scratch (the box may have 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import math
 from collections import deque
@@ -47,8 +46,8 @@ REALIGN_S = 0.008
 FRAME_S = 0.02
 EARLIER_S = 0.001
 """... and one read this much earlier (the count was late: readings are never early)."""
-LIBRARY = "speexdsp"
-"""libspeexdsp.so.1: Debian's libspeexdsp1 (BSD-3-Clause)."""
+LIBRARY = "libspeexdsp.so.1"
+"""Debian's libspeexdsp1 (speexdsp 1.2.1, BSD-3-Clause; arm64 and armhf builds too)."""
 
 # speex_echo.h and speex_preprocess.h (speexdsp 1.2.1).
 SPEEX_ECHO_SET_SAMPLING_RATE = 24
@@ -117,9 +116,8 @@ class Reference(Protocol):
 
 
 def _library() -> ctypes.CDLL:
-    name = ctypes.util.find_library(LIBRARY) or "libspeexdsp.so.1"
     try:
-        lib = ctypes.CDLL(name)
+        lib = ctypes.CDLL(LIBRARY)
     except OSError as err:
         raise ConfigError(
             [
