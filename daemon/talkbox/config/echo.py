@@ -12,6 +12,8 @@ from talkbox.config.fields import Area, setting
 
 EchoCancel = Literal["auto", "off", "hardware"]
 """ECHO_CANCEL's values (talkbox.hearing.echo.EchoCancelMode)."""
+BargeIn = Literal["wake_word", "voice"]
+"""BARGE_IN's values."""
 
 
 class EchoFields(Area):
@@ -25,3 +27,19 @@ class EchoFields(Area):
         "cancels it: the microphone passes through).",
         allowed="auto, off or hardware",
     )
+    barge_in: BargeIn = setting(
+        "wake_word",
+        doc="What interrupts an answer besides a press: wake_word (the wake word, when one is "
+        "set), or voice (any speech the local VAD hears over the answer, in the cancelled "
+        "signal; it opens a turn at once, as a follow-up does, and nothing is sent before).",
+        allowed="wake_word or voice",
+    )
+
+    def notes(self) -> list[str]:
+        """Voice barge-in without echo cancellation hears the box's own answer."""
+        if self.barge_in == "voice" and self.echo_cancel == "off":
+            return [
+                "TALKBOX_BARGE_IN=voice with TALKBOX_ECHO_CANCEL=off: the VAD hears the box's "
+                "own answer and will interrupt it; use auto, or hardware with a card that cancels"
+            ]
+        return []
