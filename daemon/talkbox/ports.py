@@ -148,6 +148,11 @@ class EchoCanceller(Protocol):
         """The frame without what the speaker played into it; the same length."""
         ...
 
+    @property
+    def settled(self) -> bool:
+        """Whether it has learnt the room for this answer: what is left is not the echo."""
+        ...
+
 
 class AudioFilter(Protocol):
     """Changes microphone frames before anything hears them (`talkbox.audio.denoise`)."""

@@ -369,13 +369,18 @@ class Appliance:
         detector = self._detector
         if not self._endpointing or detector is None:
             return
-        if frame.earcon:
-            # The box's own tone is not the person speaking.
+        if frame.earcon or self._echo_unsettled():
+            # The box's own tone is not the person speaking, nor its own voice.
             decision = detector.endpointer.feed(FRAME_MS / 1000, False, SILENCE_DBFS)
         else:
             decision = detector.feed(pcm)
         if decision is not Decision.NONE:
             self._apply(DECISIONS[decision])
+
+    def _echo_unsettled(self) -> bool:
+        """Over the answer, until the canceller has learnt the room, what it leaves is echo."""
+        echo = self.parts.echo
+        return echo is not None and self.state is State.SPEAKING and not echo.settled
 
     def _listen_for_wake_word(self, pcm: bytes) -> bool:
         """Feed the wake word detector (never while muted); True if its word opened a turn."""

@@ -44,6 +44,12 @@ CHUNK_BYTES = CHUNK_SAMPLES * SAMPLE_BYTES
 REALIGN_S = 0.008
 """Frames read this much later than the running count says, for a second, realign it."""
 FRAME_S = 0.02
+SETTLED_DB = 15.0
+"""Echo removed over a second that counts as the filter having learnt the room."""
+SETTLE_FLOOR = (32768 * 10 ** (-50 / 20)) ** 2
+"""... judged on the frames louder than -50 dBFS (mean square of samples) ..."""
+SETTLE_LOUD_SHARE = 0.6
+"""... when they are at least this share of the second."""
 EARLIER_S = 0.001
 """... and one read this much earlier (the count was late: readings are never early)."""
 LIBRARY = "libspeexdsp.so.1"
@@ -222,6 +228,11 @@ class RoomEchoCanceller:
         self._active = False
         self._next: int | None = None
         self._offsets: deque[int] = deque(maxlen=round(1 / FRAME_S))
+        self._heard: deque[float] = deque(maxlen=round(1 / FRAME_S))
+        self._left: deque[float] = deque(maxlen=round(1 / FRAME_S))
+        self.settled = False
+        """The filter is taking the echo away (SETTLED_DB over a second) in this answer: the
+        VAD may judge speech over it (BARGE_IN=voice)."""
         """Where the next frame's reference ends, on the reference's timeline."""
         self.realigned = 0
         """How often the frames' clock readings left the running count (gaps, drift)."""
@@ -245,6 +256,7 @@ class RoomEchoCanceller:
             end = measured
             self._offsets.clear()
             self.realigned += 1
+            self._unsettle()
         else:
             self._offsets.append(measured - end)
             if len(self._offsets) == self._offsets.maxlen:
@@ -252,6 +264,7 @@ class RoomEchoCanceller:
                 if least > REALIGN_S * INPUT_RATE_HZ:
                     end += least
                     self.realigned += 1
+                    self._unsettle()
                 self._offsets.clear()
         self._next = end + samples
         # The filter's memory reaches back one filter length: while any of it is sound, the
@@ -263,10 +276,37 @@ class RoomEchoCanceller:
                 self.engine.reset()
                 self._active = False
             return pcm
+        if self._quiet_s > 0.0:
+            # New sound after silence (a new answer): the room may have changed, or the
+            # delay (the stand-ins' does); settled again once the echo is seen going.
+            self._unsettle()
         self._quiet_s = 0.0
         self._active = True
         self.frames += 1
-        return self.engine.process(pcm, recent[-len(pcm) :])
+        out = self.engine.process(pcm, recent[-len(pcm) :])
+        if not self.settled:
+            self._judge(pcm, out)
+        return out
+
+    def _unsettle(self) -> None:
+        self.settled = False
+        self._heard.clear()
+        self._left.clear()
+
+    def _judge(self, mic: bytes, out: bytes) -> None:
+        # The echo removed over the loud frames (the echo, not the pauses) of the last second,
+        # most of which must be loud. Once settled it stays so until the next answer or a
+        # realignment: the person talking over the answer must not unsettle it.
+        self._heard.append(_energy(mic))
+        self._left.append(_energy(out))
+        if len(self._heard) < (self._heard.maxlen or 0):
+            return
+        loud = [(h, o) for h, o in zip(self._heard, self._left, strict=True) if h >= SETTLE_FLOOR]
+        if len(loud) < SETTLE_LOUD_SHARE * len(self._heard):
+            return
+        heard, left = sum(h for h, _ in loud), sum(o for _, o in loud)
+        if heard >= left * 10 ** (SETTLED_DB / 10):
+            self.settled = True
 
     def reset(self) -> None:
         """Forget the room (a new stream)."""
@@ -274,10 +314,16 @@ class RoomEchoCanceller:
         self._active = False
         self._next = None
         self._offsets.clear()
+        self._unsettle()
 
     def close(self) -> None:
         """Free speex's states."""
         self.engine.close()
+
+
+def _energy(pcm: bytes) -> float:
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    return float(np.mean(samples * samples)) if samples.size else 0.0
 
 
 def echo_canceller(

@@ -63,9 +63,9 @@ class EchoRoom:
         assert self.process.stdout is not None
         assert self.process.stdout.readline().strip() == "ready"
 
-    def say(self, name: str) -> float:
-        """Say a recording from tests/data; how long it lasts, in seconds."""
-        pcm = recording(name)
+    def say(self, *names: str) -> float:
+        """Say recordings from tests/data, one after another; how long they last, in seconds."""
+        pcm = b"".join(recording(name) for name in names)
         self.said += 1
         path = self.directory / f"say-{self.said}.raw"
         path.write_bytes(pcm)
@@ -87,12 +87,12 @@ class EchoRoom:
             self.process.stdout.close()
 
 
-async def ask(room: EchoRoom, factory: MockFactory, app: Appliance, question: str) -> None:
+async def ask(room: EchoRoom, factory: MockFactory, app: Appliance, *question: str) -> None:
     """Hold the button over the question (the whole of it goes up), then let go."""
     button = factory.pin(BUTTON)
     button.drive_low()
     await until(lambda: app.state is State.LISTENING, within=10, what="listening")
-    await asyncio.sleep(room.say(question) + 0.2)
+    await asyncio.sleep(room.say(*question) + 0.2)
     button.drive_high()
 
 
@@ -163,5 +163,61 @@ async def test_the_box_does_not_hear_itself_and_hears_the_person_over_its_answer
             await until(
                 lambda: len(emulator.log.client_messages(STARTS)) == 4, within=10, what="4th turn"
             )
+    finally:
+        room.close()
+
+
+async def test_with_barge_in_by_voice_speech_over_the_answer_interrupts_it_and_echo_does_not(
+    make_emulator: MakeEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    factory: MockFactory,
+) -> None:
+    conf = tmp_path / "asound.conf"
+    monkeypatch.setenv("ALSA_CONFIG_PATH", str(conf))
+    emulator = await make_emulator(realtime=True)
+    room = EchoRoom(tmp_path)
+    asound_conf(
+        conf,
+        {
+            "mic": file_pcm(output=Path("/dev/null"), infile=room.mic),
+            "speaker": file_pcm(output=room.speaker),
+        },
+    )
+    settings = box_settings(
+        emulator,
+        tmp_path / "state",
+        capture_device="mic",
+        playback_device="speaker",
+        button_pin=BUTTON,
+        button_mode="hold",
+        follow_up_s=0,
+        barge_in="voice",
+    )
+    try:
+        async with Appliance(
+            settings, hardware_parts(settings, pin_factory=factory), policy=FAST_POLICY
+        ) as app:
+            await until(lambda: app.state is State.IDLE, within=15, what="idle")
+            # Two whole answers: the box's own voice, cancelled, never opens a turn.
+            for question in (WARM_UP, QUESTION):
+                await ask(room, factory, app, question)
+                await until(lambda: app.state is State.SPEAKING, within=15, what="an answer")
+                await until(lambda: app.state is State.IDLE, within=30, what="it played")
+            assert len(emulator.log.client_messages(STARTS)) == 2
+            # A person speaking over the third answer (a long one) interrupts it: a turn opens.
+            await ask(room, factory, app, WARM_UP, "question-moon-pause-room.wav", WARM_UP)
+            await until(lambda: app.state is State.SPEAKING, within=15, what="the 3rd answer")
+            echo = app.parts.echo
+            assert echo is not None
+            # Once the canceller has learnt the room for this answer (the stand-ins' delay
+            # wanders from answer to answer, docs/echo-cancellation.md §3).
+            await until(lambda: echo.settled, within=10, what="the canceller settled")
+            room.say("question-weather.wav")
+            await until(lambda: app.state is State.LISTENING, within=10, what="barge-in")
+            await until(
+                lambda: len(emulator.log.client_messages(STARTS)) == 4, within=10, what="4th turn"
+            )
+            await until(lambda: app.state is not State.LISTENING, within=15, what="turn ended")
     finally:
         room.close()

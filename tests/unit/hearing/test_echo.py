@@ -150,3 +150,34 @@ def test_auto_without_libspeexdsp_runs_without_cancelling_and_says_why(
     with caplog.at_level(logging.WARNING):
         assert echo_canceller(EchoCancelMode.AUTO, PlayedAudio()) is None
     assert "echo cancellation is off" in caplog.text
+
+
+def test_it_is_settled_once_it_takes_the_echo_away_and_unsettled_by_the_next_answer() -> None:
+    far24 = speech_like(6.0, 24_000, seed=5)
+    far16 = samples(Resampler(24_000, RATE, quality="MQ").process(pcm(far24)))
+    far16 = np.concatenate([far16, np.zeros(len(far24) * 2 // 3 - len(far16))])
+    mic = room(far16, delay=round(0.02 * RATE))
+    played = PlayedAudio(clock=99.0)
+    canceller = RoomEchoCanceller(played, EchoOptions())
+    settled: list[bool] = []
+    original = canceller.cancel
+
+    def watched(frame: bytes, at: float) -> bytes:
+        out = original(frame, at)
+        settled.append(canceller.settled)
+        return out
+
+    canceller.cancel = watched  # type: ignore[method-assign]
+    run(played, canceller, far24, mic)
+    assert not settled[0]
+    assert all(settled[-50:])  # the last second
+    # Silence for longer than the filter, then the next answer: not settled until it has
+    # seen this answer's echo go.
+    silence = bytes(640)
+    for k in range(50):  # the microphone goes on: a second of quiet, 106 to 107 s
+        canceller.cancel(silence, 106.0 + (k + 1) * 0.02)
+    assert canceller.settled
+    played.played(pcm(far24[:24_000]), 107.0, 24_000)
+    canceller.cancel(pcm(mic[RATE : RATE + FRAME]), 107.02)
+    assert canceller.frames > 0
+    assert not canceller.settled
