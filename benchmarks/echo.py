@@ -227,10 +227,10 @@ def stream(pieces: list[np.ndarray], pause_s: float = 0.6) -> np.ndarray:
 
 def cancel(
     mic: np.ndarray, answer: np.ndarray, options: EchoOptions, seed: int
-) -> tuple[np.ndarray, float, RoomEchoCanceller]:
+) -> tuple[np.ndarray, float, list[bool]]:
     """The canceller as the daemon runs it: the playback thread's periods, the mic's frames.
 
-    Returns the output (float), its process time and the canceller.
+    Returns the output (float), its process time and whether it was settled at each frame.
     """
     rng = np.random.default_rng(seed)
     t0 = 1000.0
@@ -243,6 +243,7 @@ def cancel(
     ahead = 4  # the playback thread writes up to a buffer (4 periods of 20 ms) ahead
     written = 0
     cpu = 0.0
+    settled: list[bool] = []
     for k in range(frames):
         # The playback thread: every period it writes, and when that period will play.
         while written < min(k + ahead, len(pcm) // (2 * PERIOD)):
@@ -254,7 +255,9 @@ def cancel(
         begin = time.process_time()
         out += canceller.cancel(frame, captured_at)
         cpu += time.process_time() - begin
-    return np.frombuffer(bytes(out), dtype="<i2").astype(np.float64), cpu, canceller
+        settled.append(canceller.settled)
+    canceller.close()
+    return np.frombuffer(bytes(out), dtype="<i2").astype(np.float64), cpu, settled
 
 
 def db(ratio: float) -> float:
@@ -282,15 +285,23 @@ def detections(detector: WakeWordDetector, pcm: np.ndarray) -> list[tuple[str, f
     return found
 
 
-def turns_started(pcm: np.ndarray) -> int:
-    """Turns the endpointer (webrtcvad 3, defaults) would start, reset after each."""
+def turns_started(pcm: np.ndarray, gate: list[bool] | None = None) -> list[float]:
+    """When the endpointer (webrtcvad 3, defaults) would start a turn, reset after each.
+
+    With `gate`, frames where it is False are fed as silence, as the daemon does over the
+    answer until the canceller has settled (BARGE_IN=voice).
+    """
     detector = SpeechDetector(WebRtcVad(3), Endpointer(EndpointOptions()))
     detector.endpointer.reset(no_speech_timeout_s=None)
     data = np.clip(np.rint(pcm), -32768, 32767).astype("<i2").tobytes()
-    started = 0
-    for i in range(0, len(data) - 2 * FRAME + 1, 2 * FRAME):
-        if detector.feed(data[i : i + 2 * FRAME]) is Decision.STARTED:
-            started += 1
+    started: list[float] = []
+    for k, i in enumerate(range(0, len(data) - 2 * FRAME + 1, 2 * FRAME)):
+        if gate is not None and not gate[k]:
+            decision = detector.endpointer.feed(0.02, False, -120.0)
+        else:
+            decision = detector.feed(data[i : i + 2 * FRAME])
+        if decision is Decision.STARTED:
+            started.append((k + 1) * 0.02)
             detector.endpointer.reset(no_speech_timeout_s=None)
     return started
 
@@ -328,13 +339,13 @@ def room_figures(
     rng = np.random.default_rng(seed)
     delay_s = float(rng.uniform(0.005, 0.06))  # what ALSA does not report: converters, air
     echo = echo_path(answers, ir, delay_s, seed)
-    out, cpu, canceller = cancel(echo, answers, options, seed)
+    out, cpu, settled = cancel(echo, answers, options, seed)
     seconds = len(echo) / RATE
     figures: dict[str, Any] = {
         "delay_ms": 1000 * delay_s,
         "echo_removed_db": echo_removed(echo, out),
         "cpu_percent": 100 * cpu / seconds,
-        "realigned": canceller.realigned,
+        "settled_share": sum(settled) / len(settled),
     }
     # The person over the answer, every SPACING_S from 5 s on, at each SER.
     echo_level = active_rms(echo)
@@ -350,7 +361,7 @@ def room_figures(
             near[at : at + len(piece)] += piece * echo_level * 10 ** (ser / 20) / active_rms(clip)
             windows.append((t + fact["wake_start_s"], t + fact["wake_end_s"] + LATE_S, fact))
         mixed = echo + near
-        both, _, _ = cancel(mixed, answers, options, seed)
+        both, _, gate = cancel(mixed, answers, options, seed)
         alone = near + pink_noise(len(near), NOISE_DBFS, seed + 2)
         kept, lags = [], []
         for (t, (clip, _)), _w in zip(placements, windows, strict=True):
@@ -367,23 +378,30 @@ def room_figures(
                 for s, e, fact in windows
             )
             figures[f"wake_{name}_ser{ser}"] = heard / len(windows)
+        # BARGE_IN=voice: the endpointer over the answer, fed silence until settled.
+        voiced = turns_started(both, gate)
+        figures[f"voice_cancelled_ser{ser}"] = sum(
+            any(t + fact["wake_start_s"] <= when <= t + fact["wake_end_s"] + 0.5 for when in voiced)
+            for t, (_, fact) in placements
+        ) / len(placements)
         figures[f"kept_db_ser{ser}"] = percentile(kept, 50)
         figures[f"kept_db_p10_ser{ser}"] = percentile(kept, 10)
         if lags:
             figures["person_lag_ms"] = percentile(lags, 50)
     # Echo alone of answers that say the wake words: does the box interrupt itself?
     echo_self = echo_path(self_answers, ir, delay_s, seed + 1)
-    out_self, _, _ = cancel(echo_self, self_answers, options, seed + 1)
+    out_self, _, gate_self = cancel(echo_self, self_answers, options, seed + 1)
     figures["self_seconds"] = len(echo_self) / RATE / 60
     figures["self_wake_raw"] = len(detections(detector, echo_self))
     figures["self_wake_cancelled"] = len(detections(detector, out_self))
-    figures["self_turns_raw"] = turns_started(echo_self)
-    figures["self_turns_cancelled"] = turns_started(out_self)
+    figures["self_turns_raw"] = len(turns_started(echo_self))
+    figures["self_turns_cancelled"] = len(turns_started(out_self))
+    figures["self_turns_voice_barge_in"] = len(turns_started(out_self, gate_self))
     # ... after the filter's first 5 s (it learns the room in 1-2.5 s; the daemon keeps it).
     figures["self_wake_cancelled_after_5s"] = sum(
         when > 5.0 for _, when in detections(detector, out_self)
     )
-    figures["self_turns_cancelled_after_5s"] = turns_started(out_self[5 * RATE :])
+    figures["self_turns_cancelled_after_5s"] = len(turns_started(out_self[5 * RATE :]))
     print(f"  {room}: done", file=sys.stderr, flush=True)
     return figures
 
@@ -481,6 +499,19 @@ def report(outcome: dict[str, Any]) -> str:
         )
     )
     row("echo only: minutes", "self_seconds", "{:.1f}")
+    row(
+        "BARGE_IN=voice, echo only: turns started (VAD deaf until settled)",
+        "self_turns_voice_barge_in",
+        "{}",
+    )
+    for ser in SERS:
+        rows.append(
+            (
+                f"BARGE_IN=voice: the person heard at SER {ser:+d} dB",
+                *(f"{100 * rooms[r][f'voice_cancelled_ser{ser}']:.0f} %" for r in names),
+            )
+        )
+    row("share of frames with the canceller settled", "settled_share", "{:.2f}")
     row("CPU, % of one core", "cpu_percent", "{:.2f}")
     row("the person's lag in the output (ms)", "person_lag_ms", "{:.1f}")
     row("clips per SER", "clips", "{}")
@@ -494,6 +525,7 @@ if __name__ == "__main__":
     parser.add_argument("--filter-ms", type=int, default=EchoOptions().filter_ms)
     parser.add_argument("--lead-ms", type=int, default=EchoOptions().lead_ms)
     parser.add_argument("--noise-suppress-db", type=int, default=EchoOptions().noise_suppress_db)
+    parser.add_argument("--echo-suppress-db", type=int, default=EchoOptions().echo_suppress_db)
     parser.add_argument(
         "--echo-suppress-active-db", type=int, default=EchoOptions().echo_suppress_active_db
     )
@@ -504,6 +536,7 @@ if __name__ == "__main__":
         filter_ms=args.filter_ms,
         lead_ms=args.lead_ms,
         noise_suppress_db=args.noise_suppress_db,
+        echo_suppress_db=args.echo_suppress_db,
         echo_suppress_active_db=args.echo_suppress_active_db,
     )
     outcome = main(args.corpus, args.minutes, chosen, args.rooms.split(","))

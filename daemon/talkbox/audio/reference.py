@@ -39,7 +39,7 @@ GAP_S = 0.015
 class PlayedAudio:
     """The speaker's output as the microphone's rate sees it, on the monotonic clock."""
 
-    def __init__(self, *, keep_s: float = 4.0, clock: float | None = None) -> None:
+    def __init__(self, *, keep_s: float = 5.0, clock: float | None = None) -> None:
         """Remember the last `keep_s` seconds; `clock` is the timeline's zero (monotonic)."""
         self._lock = threading.Lock()
         self._ring = np.zeros(round(keep_s * INPUT_RATE_HZ), dtype=np.int16)

@@ -44,7 +44,19 @@ CHUNK_BYTES = CHUNK_SAMPLES * SAMPLE_BYTES
 REALIGN_S = 0.008
 """Frames read this much later than the running count says, for a second, realign it."""
 FRAME_S = 0.02
-SETTLED_DB = 15.0
+TRACK_S = 3.0
+"""The stretch of microphone and reference the delay tracker compares ..."""
+TRACK_EVERY = 50
+"""... every this many frames (one second)."""
+EARLY_FRAMES, LATE_FRAMES = 3, 30
+"""The lags it tries, in 20 ms frames: from 60 ms early to 600 ms late."""
+TRACK_CORRELATION = 0.6
+"""The envelopes' correlation an estimate needs."""
+TARGET_FRAMES = 1
+"""Where a moved reference puts the echo: this many frames into the filter."""
+QUIET_SAMPLE = 8
+"""A reference no louder than this (-72 dBFS: dither, a resampler's ringing) is silence."""
+SETTLED_DB = 20.0
 """Echo removed over a second that counts as the filter having learnt the room."""
 SETTLE_FLOOR = (32768 * 10 ** (-50 / 20)) ** 2
 """... judged on the frames louder than -50 dBFS (mean square of samples) ..."""
@@ -228,11 +240,18 @@ class RoomEchoCanceller:
         self._active = False
         self._next: int | None = None
         self._offsets: deque[int] = deque(maxlen=round(1 / FRAME_S))
+        self._envelope: deque[float] = deque(maxlen=round(TRACK_S / FRAME_S))
+        self._since_track = 0
+        self._candidate: int | None = None
+        self._extra = 0
+        """Samples the echo comes later than ALSA's delays say (found by `_track`)."""
+        self.moved = 0
+        """How often the tracker moved the reference."""
         self._heard: deque[float] = deque(maxlen=round(1 / FRAME_S))
         self._left: deque[float] = deque(maxlen=round(1 / FRAME_S))
         self.settled = False
-        """The filter is taking the echo away (SETTLED_DB over a second) in this answer: the
-        VAD may judge speech over it (BARGE_IN=voice)."""
+        """The filter is taking the echo away (SETTLED_DB over a second) since the speaker last
+        fell silent: the VAD may judge speech over the answer (BARGE_IN=voice)."""
         """Where the next frame's reference ends, on the reference's timeline."""
         self.realigned = 0
         """How often the frames' clock readings left the running count (gaps, drift)."""
@@ -267,19 +286,24 @@ class RoomEchoCanceller:
                     self._unsettle()
                 self._offsets.clear()
         self._next = end + samples
+        self._envelope.append(math.sqrt(_energy(pcm)))
+        self._since_track += 1
+        if self._since_track >= TRACK_EVERY:
+            self._since_track = 0
+            self._track(end, samples)
+        end -= self._extra
         # The filter's memory reaches back one filter length: while any of it is sound, the
         # echo may still be ringing, and speex must hear the silence that follows it too.
         recent = self.reference.span(end, self.engine.taps + samples)
-        if not np.any(np.frombuffer(recent, dtype="<i2")):
+        if np.max(np.abs(np.frombuffer(recent, dtype="<i2")), initial=0) <= QUIET_SAMPLE:
             self._quiet_s += samples / INPUT_RATE_HZ
+            # Nothing played for a filter's length, yet the answer may still be heard (an echo
+            # later than ALSA says): whatever comes through untouched is not to be trusted.
+            self._unsettle()
             if self._active and self._quiet_s >= self.options.idle_reset_s:
                 self.engine.reset()
                 self._active = False
             return pcm
-        if self._quiet_s > 0.0:
-            # New sound after silence (a new answer): the room may have changed, or the
-            # delay (the stand-ins' does); settled again once the echo is seen going.
-            self._unsettle()
         self._quiet_s = 0.0
         self._active = True
         self.frames += 1
@@ -287,6 +311,51 @@ class RoomEchoCanceller:
         if not self.settled:
             self._judge(pcm, out)
         return out
+
+    def _track(self, end: int, samples: int) -> None:
+        """Find the echo by the envelopes; move the reference if the filter cannot reach it.
+
+        What ALSA reports leaves out the converters, USB and, on the stand-ins, a FIFO whose
+        fill wanders: an echo later than the filter, or earlier than the reference, is not
+        cancelled at all. The envelopes of the microphone and the reference (20 ms frames)
+        are correlated at lags from -EARLY_FRAMES to +LATE_FRAMES; two estimates in a row
+        that agree, clearly correlated, outside what the filter reaches, move the reference
+        so the echo comes TARGET_FRAMES into the filter (docs/echo-cancellation.md §3).
+        """
+        n = len(self._envelope)
+        if n < (self._envelope.maxlen or 0):
+            return
+        lags = EARLY_FRAMES + LATE_FRAMES
+        ref = np.frombuffer(
+            self.reference.span(end - self._extra + EARLY_FRAMES * samples, (n + lags) * samples),
+            dtype="<i2",
+        ).astype(np.float64)
+        ref_env = np.sqrt(np.mean(ref.reshape(n + lags, samples) ** 2, axis=1))
+        mic = np.asarray(self._envelope) - float(np.mean(self._envelope))
+        best, best_lag = 0.0, 0
+        for lag in range(-EARLY_FRAMES, LATE_FRAMES + 1):
+            start = LATE_FRAMES - lag
+            r = ref_env[start : start + n]
+            r = r - float(np.mean(r))
+            norm = float(np.linalg.norm(mic) * np.linalg.norm(r))
+            if norm > 0.0:
+                c = float(np.dot(mic, r)) / norm
+                if c > best:
+                    best, best_lag = c, lag
+        if best < TRACK_CORRELATION:
+            self._candidate = None
+            return
+        reach = (self.options.filter_ms - self.options.lead_ms) // 20 - 2
+        if 0 <= best_lag <= reach:
+            self._candidate = None
+            return
+        if self._candidate is None or abs(self._candidate - best_lag) > 1:
+            self._candidate = best_lag
+            return
+        self._candidate = None
+        self._extra += (best_lag - TARGET_FRAMES) * samples
+        self.moved += 1
+        self._unsettle()
 
     def _unsettle(self) -> None:
         self.settled = False
@@ -314,6 +383,8 @@ class RoomEchoCanceller:
         self._active = False
         self._next = None
         self._offsets.clear()
+        self._envelope.clear()
+        self._extra = 0
         self._unsettle()
 
     def close(self) -> None:
