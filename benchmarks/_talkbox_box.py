@@ -4,7 +4,8 @@ Run: python benchmarks/_talkbox_box.py BASE_URL CA_FILE STATE_DIR hold|tap|wake
 `talkbox.appliance.app.Appliance` on `talkbox.appliance.hardware.hardware_parts` (ALSA PCMs
 `mic` and `speaker` from ALSA_CONFIG_PATH, gpiozero's MockFactory with MockPWMPin for the
 button). It says `ready` once idle and connected; `press`/`release` on stdin drive the
-button's mock pin.
+button's mock pin; `flushed`, `mic_frames` and `state` are answered (see `main`), and with
+BENCH_TRACEMALLOC=PREFIX set, `snapshot` dumps a tracemalloc snapshot to PREFIX-N.pickle.
 `wake` is tap mode listening for okay_nabu: the spoken wake word opens the turns.
 """
 
@@ -12,8 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import time
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -21,6 +25,8 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 from _common import announce, drive_from_stdin
 from talkbox.appliance.app import Appliance
 from talkbox.appliance.hardware import hardware_parts
+from talkbox.audio.alsa.capture import AlsaCapture
+from talkbox.audio.format import INPUT_RATE_HZ
 from talkbox.config import load_settings
 from talkbox.conversation import State
 
@@ -65,7 +71,31 @@ async def main(base_url: str, ca_file: str, state_dir: str, mode: str) -> None:
             requested, waited = playback._flush_requested_at, playback.stats.last_flush_wait_s
             return None if requested is None or waited is None else requested + waited
 
-        queries = {"flushed": dropped_at}
+        mic = app.parts.mic
+        assert isinstance(mic, AlsaCapture)
+        samples_per_frame = INPUT_RATE_HZ * mic.options.period_ms // 1000
+
+        def mic_frames() -> float:
+            # Frames (samples) the microphone gave so far: the bench checks the real-time rate.
+            return float(mic.stats.frames * samples_per_frame)
+
+        snapshots = os.environ.get("BENCH_TRACEMALLOC")
+
+        def snapshot() -> float:
+            # The soak's memory hunt: a tracemalloc snapshot to BENCH_TRACEMALLOC-N.pickle.
+            assert snapshots is not None
+            taken = len(list(Path(snapshots).parent.glob(Path(snapshots).name + "-*.pickle")))
+            tracemalloc.take_snapshot().dump(f"{snapshots}-{taken}.pickle")
+            return float(taken)
+
+        queries: dict[str, Callable[[], float | None]] = {
+            "flushed": dropped_at,
+            "mic_frames": mic_frames,
+            # The conversation's state as its index in State (the soak waits for idle).
+            "state": lambda: float(list(State).index(app.state)),
+        }
+        if snapshots:
+            queries["snapshot"] = snapshot
         drive_from_stdin(pin, lambda: loop.call_soon_threadsafe(app.stop), queries)
         announce("ready")
         await app.stopped()
@@ -73,5 +103,7 @@ async def main(base_url: str, ca_file: str, state_dir: str, mode: str) -> None:
 
 
 if __name__ == "__main__":
+    if os.environ.get("BENCH_TRACEMALLOC"):
+        tracemalloc.start(12)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     asyncio.run(main(*sys.argv[1:5]))

@@ -1,8 +1,17 @@
 """Appliance benchmark: talkbox beside the seed's reference loop, on the ALSA stand-ins.
 
-Run: .venv/bin/python benchmarks/appliance.py [--turns 200] [--barge-ins 20] [--taps 10]
-     [--starts 5]
+Run: .venv/bin/python benchmarks/appliance.py [--blocks 3] [--turns 20] [--idle-s 20]
+     [--barge-ins 10] [--taps 10] [--starts 5] [--wakes 10]
 Prints a table and writes benchmarks/results/appliance.json.
+
+The CPU figures come from paired blocks: each block starts one box afresh, measures it idle
+(capture running, no turn) for --idle-s, then answers --turns hold turns; talkbox's block and
+the reference's alternate (`--blocks` pairs, the order swapped every pair) so both see the same
+machine. Each box's microphone FIFO is written one period of the box's own size per period
+(`LiveMic(period_frames=...)`): the `file` plugin hands a read one whole period per write, so
+20 ms writes would run the reference's 1024-frame reads at 3.2x real time. Each box says how
+many frames its microphone gave; a block whose rate is off real time by more than 3 % is
+marked unfair in the table and the JSON.
 
 Each box runs in a child process (benchmarks/_talkbox_box.py: `talkbox.appliance.app.Appliance`
 on `talkbox.appliance.hardware.hardware_parts` with a MockFactory button;
@@ -18,12 +27,14 @@ for start → READY=1.
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import logging
 import os
 import platform
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,6 +57,8 @@ from _common import (
     summary,
     wait_until,
 )
+from talkbox.audio.devices import CaptureOptions
+from talkbox.audio.format import INPUT_RATE_HZ
 from talkbox.audio.standins import asound_conf, file_pcm
 from talkbox.emulator import EmulatorOptions, EmulatorThread
 from talkbox.emulator.log import Record
@@ -58,8 +71,15 @@ QUESTION = "question-weather.wav"
 WAKE_QUESTION = "wake/okay_nabu-question-en-gb.wav"
 CLIPS = json.loads((DATA / "wake" / "clips.json").read_text(encoding="utf-8"))
 MODEL = "gemini-3.8-live"
-STEADY_AFTER = 10
-"""RSS after this many turns is the steady figure; growth is measured from there."""
+PERIODS = {
+    "talkbox": CaptureOptions().period_ms * INPUT_RATE_HZ // 1000,
+    "reference": 1024,  # reference_loop.CHUNK_SIZE, the get-started example's
+}
+"""Each box's microphone period in frames: the FIFO is written one such period per period."""
+FAIR_RATE = 0.03
+"""A box's microphone may be this far (relative) off 16,000 frames/s for a fair block."""
+SETTLE_S = 3.0
+"""After `ready`, before measuring: the FIFO's backlog read, the connection quiet."""
 
 # DESIGN.md "Performance budget". End of speech -> activityEnd in tap mode has no budget
 # there: it is the endpointer's hangover (VAD_END_MS) plus the hop, shown for reference.
@@ -71,7 +91,6 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "press_drop_done_ms": {"stat": "p95", "max": 30.0},
     "cpu_percent": {"stat": "value", "max": 3.0},
     "rss_steady_mb": {"stat": "value", "max": 90.0},
-    "rss_growth_mb_per_h": {"stat": "value", "max": 2.0},
     "start_ready_s": {"stat": "p95", "max": 2.5},
 }
 
@@ -95,15 +114,17 @@ class Log:
 
     def __init__(self, emu: EmulatorThread) -> None:
         self.emu = emu
-        self.seen = 0
+        self.seen = float("-inf")
+        """The time of the last record scanned."""
         self.activity_ends: list[float] = []
         self.activity_starts: list[float] = []
         self.chunks: list[float] = []
         self.turns_complete: list[float] = []
 
     def update(self) -> Log:
-        records: list[Record] = self.emu.log.records
-        for r in records[self.seen :]:
+        records: list[Record] = list(self.emu.log.records)
+        # By time, not index: a log with max_records drops its oldest records in batches.
+        for r in records[bisect.bisect_right(records, self.seen, key=lambda r: r.t) :]:
             if r.direction == "in" and r.kind == "realtime_input.activityEnd":
                 self.activity_ends.append(r.t)
             elif r.direction == "in" and r.kind == "realtime_input.activityStart":
@@ -115,8 +136,36 @@ class Log:
                     self.chunks.append(r.t_send if r.t_send is not None else r.t)
                 if content.get("turnComplete"):
                     self.turns_complete.append(r.t)
-        self.seen = len(records)
+        if records:
+            self.seen = records[-1].t
         return self
+
+
+@dataclass(frozen=True)
+class Meter:
+    """A box's CPU seconds, the monotonic time and its microphone's frames, at one moment."""
+
+    cpu_s: float
+    t: float
+    frames: float
+
+
+def span(a: Meter, b: Meter, turns: int = 0) -> dict[str, Any]:
+    """CPU and microphone rate between two meters; per turn too when `turns`."""
+    wall = b.t - a.t
+    cpu = b.cpu_s - a.cpu_s
+    rate = (b.frames - a.frames) / wall if wall > 0 else float("nan")
+    out: dict[str, Any] = {
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "percent_of_one_core": 100 * cpu / wall if wall > 0 else None,
+        "mic_frames_per_s": rate,
+        "fair": abs(rate / INPUT_RATE_HZ - 1) <= FAIR_RATE,
+    }
+    if turns:
+        out["turns"] = turns
+        out["cpu_ms_per_turn"] = 1000 * cpu / turns
+    return out
 
 
 @dataclass
@@ -127,6 +176,7 @@ class Rig:
     tmp: Path
     emu: EmulatorThread
     argv: list[str]
+    period_frames: int
     mic: StampedMic = field(init=False)
     drainer: Drainer = field(init=False)
     child: Child = field(init=False)
@@ -135,7 +185,7 @@ class Rig:
     def __post_init__(self) -> None:
         self.tmp.mkdir(parents=True)
         self.log = Log(self.emu).update()
-        self.mic = StampedMic(self.tmp / "mic.fifo")
+        self.mic = StampedMic(self.tmp / "mic.fifo", period_frames=self.period_frames)
         self.drainer = Drainer(self.tmp / "speaker.fifo", self.tmp / "speaker.log")
         conf = asound_conf(
             self.tmp / "asound.conf",
@@ -148,6 +198,11 @@ class Rig:
         env = dict(os.environ, ALSA_CONFIG_PATH=str(conf), PYTHONUNBUFFERED="1")
         self.child = Child(self.argv, env, self.tmp / "child.log")
         self.child.expect("ready", 90)
+
+    def meter(self) -> Meter:
+        """The child's CPU, the time and its microphone's frames so far."""
+        frames = float(self.child.expect_answer("mic_frames"))
+        return Meter(self.child.cpu_s(), time.monotonic(), frames)
 
     def close(self) -> None:
         self.child.stop()
@@ -196,20 +251,20 @@ def box_argv(name: str, emu: EmulatorThread, tmp: Path, mode: str = "hold") -> l
     return [sys.executable, str(HERE / "reference_loop.py"), emu.base_url, str(emu.ca_file)]
 
 
-def run_hold(
-    name: str, emu: EmulatorThread, tmp: Path, turns: int, barge_ins: int
+def run_block(
+    name: str, emu: EmulatorThread, tmp: Path, turns: int, idle_s: float, barge_ins: int
 ) -> dict[str, Any]:
-    """Figures 1, 2, 3, 5 and 6 for one box."""
-    rig = Rig(name, tmp, emu, box_argv(name, emu, tmp))
+    """One box started afresh: idle for `idle_s`, then `turns` hold turns, then barge-ins."""
+    rig = Rig(name, tmp, emu, box_argv(name, emu, tmp), PERIODS[name])
     short = cut(recording(QUESTION), 0.6, 1.4)
     long = cut(recording(QUESTION), 0.6, 2.7)
     try:
         rss_ready = rig.child.rss_mb()
-        cpu0, wall0 = rig.child.cpu_s(), time.monotonic()
-        rss: list[float] = []
+        time.sleep(SETTLE_S)
+        before_idle = rig.meter()
+        time.sleep(idle_s)
+        after_idle = last = rig.meter()
         hold: list[dict[str, float]] = []
-        t_steady = t_last = wall0
-        cpu_last = cpu0
         died: str | None = None
         for n in range(turns):
             try:
@@ -222,15 +277,8 @@ def run_hold(
                 died = f"the box exited during turn {n + 1} (see its stderr)"
                 logging.warning("%s: %s", name, died)
                 break
-            rss.append(rig.child.rss_mb())
-            t_last = time.monotonic()
-            cpu_last = rig.child.cpu_s()
-            if n + 1 == STEADY_AFTER:
-                t_steady = time.monotonic()
-            if (n + 1) % 50 == 0:
-                logging.warning("%s: %d turns", name, n + 1)
-        # A box that died is measured over the turns it answered.
-        cpu1, wall1 = (cpu_last, t_last) if died else (rig.child.cpu_s(), time.monotonic())
+            last = rig.meter()
+        rss_after = rig.child.rss_mb() if died is None else float("nan")
         barge: list[dict[str, float]] = []
         for _ in range(0 if died else barge_ins):
             barge.append(barge_in(rig, long))
@@ -238,39 +286,96 @@ def run_hold(
         chunks = rig.log.update().chunks
     finally:
         rig.close()
-    release_ms = [(t["activity_end"] - t["released"]) * 1000 for t in hold]
     to_alsa_ms: list[float] = []
     for turn in hold:
         chunk = next((c for c in chunks if c > turn["activity_end"]), None)
         arrived = None if chunk is None else first_bytes_after(reads, chunk)
         if chunk is not None and arrived is not None:
             to_alsa_ms.append((arrived - chunk) * 1000)
-    rss = rss or [rss_ready]
-    steady = rss[STEADY_AFTER - 1] if len(rss) >= STEADY_AFTER else rss[-1]
-    growth_turns = len(rss) - STEADY_AFTER
-    growth_h = t_last - t_steady
     return {
         "turns": turns,
         "turns_done": len(hold),
         "died": died,
-        "release_activity_end_ms": summary(release_ms),
-        "first_chunk_to_alsa_ms": summary(to_alsa_ms),
+        "idle": span(before_idle, after_idle),
+        "during_turns": span(after_idle, last, len(hold)),
+        "rss_ready_mb": rss_ready,
+        "rss_after_turns_mb": rss_after,
+        "release_ms": [(t["activity_end"] - t["released"]) * 1000 for t in hold],
+        "to_alsa_ms": to_alsa_ms,
+        "barge": barge,
+    }
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median, min and max of per-block figures."""
+    finite = [v for v in values if v == v]
+    if not finite:
+        return {"n": 0, "median": float("nan"), "min": float("nan"), "max": float("nan")}
+    return {
+        "n": len(finite),
+        "median": statistics.median(finite),
+        "min": min(finite),
+        "max": max(finite),
+    }
+
+
+def combine(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """One box's blocks as its figures: latencies pooled, CPU and RSS as median [min-max]."""
+    barge = [b for block in blocks for b in block["barge"]]
+    return {
+        "blocks": len(blocks),
+        "turns_done": sum(b["turns_done"] for b in blocks),
+        "died": [b["died"] for b in blocks if b["died"]],
+        "release_activity_end_ms": summary([v for b in blocks for v in b["release_ms"]]),
+        "first_chunk_to_alsa_ms": summary([v for b in blocks for v in b["to_alsa_ms"]]),
         "press_playback_dropped_ms": summary([b["stopped_ms"] for b in barge]),
         "press_last_sound_ms": summary([b["last_sound_ms"] for b in barge]),
         "press_drop_done_ms": summary([b["dropped_ms"] for b in barge if "dropped_ms" in b]),
-        "cpu": {
-            "cpu_s": cpu1 - cpu0,
-            "wall_s": wall1 - wall0,
-            "percent_of_one_core": 100 * (cpu1 - cpu0) / (wall1 - wall0) if wall1 > wall0 else None,
-        },
-        "rss": {
-            "ready_mb": rss_ready,
-            "steady_mb": steady,
-            "after_turns_mb": rss[-1],
-            "growth_mb_per_turn": (rss[-1] - steady) / growth_turns if growth_turns > 0 else None,
-            "growth_mb_per_h": (rss[-1] - steady) / growth_h * 3600 if growth_turns > 0 else None,
-        },
+        "cpu_ms_per_turn": spread(
+            [b["during_turns"].get("cpu_ms_per_turn", nan()) for b in blocks]
+        ),
+        "cpu_turns_percent": spread(
+            [b["during_turns"]["percent_of_one_core"] or nan() for b in blocks]
+        ),
+        "idle_percent": spread([b["idle"]["percent_of_one_core"] or nan() for b in blocks]),
+        "mic_frames_per_s": spread(
+            [b[part]["mic_frames_per_s"] for b in blocks for part in ("idle", "during_turns")]
+        ),
+        "fair": all(b[part]["fair"] for b in blocks for part in ("idle", "during_turns")),
+        "rss_ready_mb": spread([b["rss_ready_mb"] for b in blocks]),
+        "rss_after_turns_mb": spread([b["rss_after_turns_mb"] for b in blocks]),
     }
+
+
+def nan() -> float:
+    """Not a number: a figure a block did not have."""
+    return float("nan")
+
+
+def paired_ratios(
+    talkbox: list[dict[str, Any]], reference: list[dict[str, Any]]
+) -> dict[str, dict[str, float]]:
+    """talkbox ÷ reference for each pair of blocks: CPU per turn, during turns and idle."""
+    ratios: dict[str, list[float]] = {
+        "cpu_ms_per_turn": [],
+        "cpu_turns_percent": [],
+        "idle_percent": [],
+    }
+    for t, r in zip(talkbox, reference, strict=True):
+        pairs = {
+            "cpu_ms_per_turn": (
+                t["during_turns"].get("cpu_ms_per_turn"),
+                r["during_turns"].get("cpu_ms_per_turn"),
+            ),
+            "cpu_turns_percent": (
+                t["during_turns"]["percent_of_one_core"],
+                r["during_turns"]["percent_of_one_core"],
+            ),
+            "idle_percent": (t["idle"]["percent_of_one_core"], r["idle"]["percent_of_one_core"]),
+        }
+        for key, (a, b) in pairs.items():
+            ratios[key].append(a / b if a is not None and b else nan())
+    return {key: spread(values) for key, values in ratios.items()}
 
 
 def barge_in(rig: Rig, question: bytes) -> dict[str, float]:
@@ -304,7 +409,7 @@ def barge_in(rig: Rig, question: bytes) -> dict[str, float]:
 
 def run_tap(emu: EmulatorThread, tmp: Path, taps: int) -> list[float]:
     """End of the spoken samples fed into the FIFO → activityEnd on the wire (talkbox, tap)."""
-    rig = Rig("talkbox", tmp, emu, box_argv("talkbox", emu, tmp, "tap"))
+    rig = Rig("talkbox", tmp, emu, box_argv("talkbox", emu, tmp, "tap"), PERIODS["talkbox"])
     question = recording(QUESTION)
     _, end_s = SPEECH[QUESTION]["speech"]
     period = min(int(end_s / FRAME_S), len(question) // FRAME - 1)
@@ -328,9 +433,9 @@ def run_tap(emu: EmulatorThread, tmp: Path, taps: int) -> list[float]:
     return samples
 
 
-def run_wake(emu: EmulatorThread, tmp: Path, wakes: int) -> dict[str, dict[str, float]]:
-    """End of the wake word fed into the FIFO → activityStart on the wire (talkbox, wake)."""
-    rig = Rig("talkbox", tmp, emu, box_argv("talkbox", emu, tmp, "wake"))
+def run_wake(emu: EmulatorThread, tmp: Path, wakes: int, idle_s: float) -> dict[str, Any]:
+    """Idle CPU with the wake word listening; end of the word → activityStart (talkbox)."""
+    rig = Rig("talkbox", tmp, emu, box_argv("talkbox", emu, tmp, "wake"), PERIODS["talkbox"])
     clip = recording(WAKE_QUESTION)
     facts = CLIPS[Path(WAKE_QUESTION).name]
     word_period = int(facts["wake_end_s"] / FRAME_S)
@@ -338,6 +443,10 @@ def run_wake(emu: EmulatorThread, tmp: Path, wakes: int) -> dict[str, dict[str, 
     to_start: list[float] = []
     speech_to_start: list[float] = []
     try:
+        time.sleep(SETTLE_S)
+        before = rig.meter()
+        time.sleep(idle_s)
+        idle = span(before, rig.meter())
         for _ in range(wakes):
             starts = len(rig.log.update().activity_starts)
             ends = len(rig.log.activity_ends)
@@ -359,6 +468,7 @@ def run_wake(emu: EmulatorThread, tmp: Path, wakes: int) -> dict[str, dict[str, 
     finally:
         rig.close()
     return {
+        "wake_idle": idle,
         "wake_end_activity_start_ms": summary(to_start),
         "wake_speech_start_activity_start_ms": summary(speech_to_start),
     }
@@ -367,7 +477,7 @@ def run_wake(emu: EmulatorThread, tmp: Path, wakes: int) -> dict[str, dict[str, 
 def run_starts(emu: EmulatorThread, tmp: Path, starts: int) -> list[float]:
     """`talkbox run` as a subprocess: Popen → READY=1 on NOTIFY_SOCKET, in seconds."""
     tmp.mkdir(parents=True)
-    mic = StampedMic(tmp / "mic.fifo")
+    mic = StampedMic(tmp / "mic.fifo", period_frames=PERIODS["talkbox"])
     conf = asound_conf(
         tmp / "asound.conf",
         {
@@ -432,7 +542,7 @@ def ready_after(sock: socket.socket, daemon: subprocess.Popen[bytes], started: f
 
 
 def figures(side: dict[str, Any]) -> dict[str, Any]:
-    """The budgeted figures of one side, flat."""
+    """The budgeted and compared figures of one side, flat."""
     out: dict[str, Any] = {
         k: side.get(k)
         for k in (
@@ -445,14 +555,20 @@ def figures(side: dict[str, Any]) -> dict[str, Any]:
             "start_ready_s",
             "wake_end_activity_start_ms",
             "wake_speech_start_activity_start_ms",
+            "cpu_ms_per_turn",
+            "cpu_turns_percent",
+            "idle_percent",
+            "mic_frames_per_s",
+            "rss_ready_mb",
+            "rss_after_turns_mb",
         )
     }
     out["turns_done"] = float(side["turns_done"])
-    out["cpu_percent"] = side["cpu"]["percent_of_one_core"]
-    out["rss_steady_mb"] = side["rss"]["steady_mb"]
-    out["rss_after_turns_mb"] = side["rss"]["after_turns_mb"]
-    out["rss_growth_mb_per_turn"] = side["rss"]["growth_mb_per_turn"]
-    out["rss_growth_mb_per_h"] = side["rss"]["growth_mb_per_h"]
+    out["cpu_percent"] = side["cpu_turns_percent"]["median"]
+    out["rss_steady_mb"] = side["rss_after_turns_mb"]["median"]
+    wake = side.get("wake_idle")
+    out["wake_idle_percent"] = None if wake is None else wake["percent_of_one_core"]
+    out["wake_idle_cpu_s_per_minute"] = None if wake is None else wake["percent_of_one_core"] * 0.6
     return out
 
 
@@ -475,22 +591,43 @@ def verdicts(flat: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def main(turns: int, barge_ins: int, taps: int, starts: int, wakes: int) -> dict[str, Any]:
+def main(
+    blocks: int, turns: int, idle_s: float, barge_ins: int, taps: int, starts: int, wakes: int
+) -> dict[str, Any]:
     result: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine()}
+    runs: dict[str, list[dict[str, Any]]] = {"talkbox": [], "reference": []}
     with (
         tempfile.TemporaryDirectory(prefix="talkbox-bench-") as tmp_s,
         EmulatorThread(EmulatorOptions(realtime=True, log_audio=False)) as emu,
     ):
         tmp = Path(tmp_s)
-        talkbox = run_hold("talkbox", emu, tmp / "talkbox", turns, barge_ins)
-        reference = run_hold("reference", emu, tmp / "reference", turns, barge_ins)
+        for rep in range(blocks):
+            order = ("talkbox", "reference") if rep % 2 == 0 else ("reference", "talkbox")
+            for name in order:
+                last = rep == blocks - 1
+                block = run_block(
+                    name, emu, tmp / f"{name}-{rep}", turns, idle_s, barge_ins if last else 0
+                )
+                runs[name].append(block)
+                logging.warning(
+                    "%s block %d: %.1f ms CPU per turn, idle %.2f %%, mic %.0f frames/s",
+                    name,
+                    rep + 1,
+                    block["during_turns"].get("cpu_ms_per_turn", nan()),
+                    block["idle"]["percent_of_one_core"] or nan(),
+                    block["during_turns"]["mic_frames_per_s"],
+                )
+        talkbox = combine(runs["talkbox"])
+        reference = combine(runs["reference"])
         talkbox["tap_speech_end_activity_end_ms"] = summary(run_tap(emu, tmp / "tap", taps))
         talkbox["start_ready_s"] = summary(run_starts(emu, tmp / "start", starts))
-        talkbox.update(run_wake(emu, tmp / "wake", wakes))
+        talkbox.update(run_wake(emu, tmp / "wake", wakes, idle_s))
     result["talkbox"] = figures(talkbox)
     result["reference"] = figures(reference)
+    result["ratios"] = paired_ratios(runs["talkbox"], runs["reference"])
     result["talkbox_raw"] = talkbox
     result["reference_raw"] = reference
+    result["blocks"] = runs
     result["budgets"] = BUDGETS
     result["talkbox_verdicts"] = verdicts(result["talkbox"])
     result["reference_verdicts"] = verdicts(result["reference"])
@@ -498,7 +635,15 @@ def main(turns: int, barge_ins: int, taps: int, starts: int, wakes: int) -> dict
 
 
 ROWS = [
-    ("hold turns answered (of --turns)", "turns_done"),
+    ("hold turns answered", "turns_done"),
+    ("microphone frames/s each box got (16000 is real time)", "mic_frames_per_s"),
+    ("CPU per turn (ms)", "cpu_ms_per_turn"),
+    ("CPU during the turns (% of one core)", "cpu_turns_percent"),
+    ("CPU idle, capture running (% of one core)", "idle_percent"),
+    ("CPU idle with the wake word listening (% of one core)", "wake_idle_percent"),
+    ("  the same as CPU-s per idle minute", "wake_idle_cpu_s_per_minute"),
+    ("RSS when ready (MB)", "rss_ready_mb"),
+    ("RSS after the turns (MB)", "rss_after_turns_mb"),
     ("button release -> activityEnd on the wire (ms, hold)", "release_activity_end_ms"),
     ("first answer chunk sent -> bytes in the speaker FIFO (ms)", "first_chunk_to_alsa_ms"),
     ("press during playback -> last write to the speaker FIFO (ms)", "press_playback_dropped_ms"),
@@ -511,43 +656,43 @@ ROWS = [
         "wake_speech_start_activity_start_ms",
     ),
     ("start -> READY=1 (s)", "start_ready_s"),
-    ("CPU during the turns (% of one core)", "cpu_percent"),
-    ("RSS steady (MB)", "rss_steady_mb"),
-    ("RSS after the turns (MB)", "rss_after_turns_mb"),
-    ("RSS growth per turn (MB)", "rss_growth_mb_per_turn"),
-    ("RSS growth per hour of turns (MB/h)", "rss_growth_mb_per_h"),
 ]
+"""Rows of the table: CPU and RSS as median [min-max] over blocks, latencies p50 / p95."""
 
 
 def cell(figure: Any) -> str:
+    """A figure as text: median [min-max], p50 / p95, or one number."""
     if figure is None:
         return "n/a"
     if isinstance(figure, dict):
         if not figure["n"]:
             return "n/a"
+        if "median" in figure:
+            return f"{num(figure['median'])} [{num(figure['min'])}-{num(figure['max'])}]"
         return f"{figure['p50']:.2f} / {figure['p95']:.2f}"
-    return f"{figure:.3f}" if abs(figure) < 1 else f"{figure:.2f}"
+    return num(figure)
 
 
-def ratio(ours: Any, theirs: Any) -> str:
+def num(v: float) -> str:
+    """A number, with three decimals below one."""
+    return f"{v:.3f}" if abs(v) < 1 else f"{v:.2f}" if abs(v) < 1000 else f"{v:.0f}"
+
+
+def ratio(key: str, ours: Any, theirs: Any, paired: dict[str, Any]) -> str:
+    """talkbox ÷ reference: paired per block for the CPU figures, else of the p95s."""
+    if key in paired:
+        return cell(paired[key]) + "x"
     a, b = value(ours, "p95"), value(theirs, "p95")
-    if a is None or b is None or a == 0:
+    if a is None or b is None or b == 0 or key == "mic_frames_per_s":
         return "n/a"
-    return f"{b / a:.1f}x"
+    return f"{a / b:.2f}x"
 
 
 def table(result: dict[str, Any]) -> str:
-    """The figures side by side, with the budget and each box's pass/fail."""
+    """The figures side by side, the paired ratio, the budget and each box's pass/fail."""
     t, r = result["talkbox"], result["reference"]
     rows = [
-        (
-            "figure (p50 / p95 where a latency)",
-            "talkbox",
-            "reference",
-            "ref/talkbox",
-            "budget",
-            "talkbox, reference",
-        )
+        ("figure", "talkbox", "reference", "talkbox / reference", "budget", "talkbox, reference")
     ]
     for name, key in ROWS:
         budget = BUDGETS.get(key)
@@ -564,7 +709,7 @@ def table(result: dict[str, Any]) -> str:
                 name,
                 cell(t.get(key)),
                 cell(r.get(key)),
-                ratio(t.get(key), r.get(key)),
+                ratio(key, t.get(key), r.get(key), result["ratios"]),
                 limit,
                 verdict,
             )
@@ -572,6 +717,9 @@ def table(result: dict[str, Any]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     lines = ["  ".join(c.ljust(widths[i]) for i, c in enumerate(row)) for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    for side in ("talkbox_raw", "reference_raw"):
+        if not result[side]["fair"]:
+            lines.append(f"UNFAIR: {side[:-4]}'s microphone was off real time by more than 3 %")
     return "\n".join(lines)
 
 
@@ -582,15 +730,20 @@ def mark(ok: bool | None) -> str:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=200, help="hold turns per box (CPU, RSS)")
-    parser.add_argument("--barge-ins", type=int, default=20)
+    parser.add_argument("--blocks", type=int, default=3, help="paired blocks per box")
+    parser.add_argument("--turns", type=int, default=20, help="hold turns per block")
+    parser.add_argument("--idle-s", type=float, default=20.0, help="idle seconds per block")
+    parser.add_argument("--barge-ins", type=int, default=10, help="in each box's last block")
     parser.add_argument("--taps", type=int, default=10)
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--wakes", type=int, default=10, help="wake word turns (talkbox)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    outcome = main(args.turns, args.barge_ins, args.taps, args.starts, args.wakes)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(outcome, indent=2) + "\n")
+    outcome = main(
+        args.blocks, args.turns, args.idle_s, args.barge_ins, args.taps, args.starts, args.wakes
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(outcome, indent=2) + "\n")
     print(table(outcome))
-    print(f"\nwritten to {RESULTS}")
+    print(f"\nwritten to {args.out}")

@@ -412,14 +412,14 @@ def repeats(pieces: list[np.ndarray], minutes: float) -> int:
 
 
 def main(
-    corpus: Path, minutes: float, options: EchoOptions, chosen_rooms: list[str]
+    corpus: Path, minutes: float, self_minutes: float, options: EchoOptions, chosen_rooms: list[str]
 ) -> dict[str, Any]:
     cache = RESULTS / "echo-answers"
     cache.mkdir(parents=True, exist_ok=True)
     plain = [speak_24k(t, v, cache) for v in VOICES for t in ANSWERS]
     sayers = [speak_24k(t, v, cache) for v in VOICES for t in SELF_ANSWERS]
     answers = stream(plain * repeats(plain, minutes))
-    self_answers = stream(sayers * repeats(sayers, minutes))
+    self_answers = stream(sayers * repeats(sayers, self_minutes))
     people = clips(corpus)
     detector = WakeWordDetector(
         WakeOptions(wake_words=tuple(WakeWordSpec(source=w) for w in WORDS.split(",")))
@@ -522,6 +522,9 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--minutes", type=float, default=4.0, help="answer audio per room")
+    parser.add_argument(
+        "--self-minutes", type=float, default=7.5, help="answers saying the wake words, per room"
+    )
     parser.add_argument("--filter-ms", type=int, default=EchoOptions().filter_ms)
     parser.add_argument("--lead-ms", type=int, default=EchoOptions().lead_ms)
     parser.add_argument("--noise-suppress-db", type=int, default=EchoOptions().noise_suppress_db)
@@ -539,7 +542,7 @@ if __name__ == "__main__":
         echo_suppress_db=args.echo_suppress_db,
         echo_suppress_active_db=args.echo_suppress_active_db,
     )
-    outcome = main(args.corpus, args.minutes, chosen, args.rooms.split(","))
+    outcome = main(args.corpus, args.minutes, args.self_minutes, chosen, args.rooms.split(","))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(outcome, indent=2) + "\n")
     print(report(outcome))

@@ -15,7 +15,7 @@ What the example lacks and a button box needs, added in its style: automatic act
 detection is disabled (as talkbox configures it, talkbox/live/session_config.py), a gpiozero
 button on a MockFactory pin puts activityStart/activityEnd on the out queue, and mic audio is
 sent only while the button is held. `press`/`release` on stdin drive the pin; `ready` is said
-once connected.
+once connected; `mic_frames` answers how many frames the microphone gave so far.
 """
 
 from __future__ import annotations
@@ -61,6 +61,8 @@ class ReferenceLoop:
         self.audio_in_queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.held = False
         self.session: Any = None
+        self.mic_frames = 0
+        """Frames (samples) read from the microphone so far: the bench checks the rate."""
 
     def _signal(self, loop: asyncio.AbstractEventLoop, what: str) -> None:
         asyncio.run_coroutine_threadsafe(self.out_queue.put(what), loop)
@@ -79,6 +81,7 @@ class ReferenceLoop:
         )
         while True:
             frames, data = await asyncio.to_thread(pcm.read)
+            self.mic_frames += max(frames, 0)
             if frames > 0 and self.held:
                 await self.out_queue.put({"data": data, "mime_type": f"audio/pcm;rate={SEND_RATE}"})
 
@@ -141,6 +144,7 @@ class ReferenceLoop:
                     drive_from_stdin(
                         self.pin_factory.pin(BUTTON_PIN),
                         lambda: loop.call_soon_threadsafe(quit_event.set),
+                        {"mic_frames": lambda: float(self.mic_frames)},
                     )
                     announce("ready")
                     await quit_event.wait()

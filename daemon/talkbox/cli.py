@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         help='open the turn by saying the wake word "okay nabu" before the question, '
         "instead of pressing the button (TALKBOX_WAKE_WORD=okay_nabu)",
     )
+    demo.add_argument(
+        "--timer",
+        action="store_true",
+        help='ask for "a pasta timer for 3 seconds" instead: the timer is set through the '
+        "tool path, rings on the stand-ins and a press stops it (ring.wav is saved)",
+    )
 
     run = sub.add_parser("run", help="run the appliance (the daemon systemd starts)")
     _add_config(run)
@@ -200,6 +206,8 @@ def dispatch(argv: Sequence[str]) -> int:
     if args.command == "selftest":
         return _selftest(config)
     if args.command == "demo":
+        if args.timer:
+            return _timer_demo(args.out_dir, live=args.live, wake=args.wake)
         return _demo(config, out_dir=args.out_dir, live=args.live, wake=args.wake)
     raise AssertionError(f"unhandled command {args.command!r}")
 
@@ -220,6 +228,21 @@ def _ask(config: Path | None, texts: list[str], *, out_dir: Path, as_json: bool)
     for warning in loaded.warnings:
         logging.getLogger("talkbox.ask").warning("config: %s", warning)
     return asyncio.run(ask(settings, turns, out_dir=out_dir, as_json=as_json, out=sys.stdout))
+
+
+def _timer_demo(out_dir: Path, *, live: bool, wake: bool) -> int:
+    """`talkbox demo --timer`: on the emulator only."""
+    from talkbox.demo.timer import run_timer_demo
+
+    if live or wake:
+        print(
+            "talkbox demo: --timer runs on the emulator alone, without --live or --wake",
+            file=sys.stderr,
+        )
+        return ExitCode.USAGE
+    out_dir = output_dir(out_dir)
+    configure_logging("INFO")
+    return run_timer_demo(out_dir=out_dir)
 
 
 def _demo(config: Path | None, *, out_dir: Path, live: bool, wake: bool) -> int:

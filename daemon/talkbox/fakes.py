@@ -119,18 +119,28 @@ class FakeFrame:
 class FakeMic:
     """The `AudioSource` port: frames the test feeds, in order; it can fail and come back."""
 
-    def __init__(self, *, device: str = "capture") -> None:
+    def __init__(self, *, device: str = "capture", batch: int = 1) -> None:
         self.device = device
         self.report: Report | None = None
         """Set by whoever opens the parts: device failures go there."""
         self.frames_read = 0
+        self.batch = batch
+        """As the ALSA capture's: `read()` waits until this many frames are fed."""
         self._frames: asyncio.Queue[FakeFrame] = asyncio.Queue()
+        self._fed = asyncio.Event()
+        self._listener: Callable[[], None] | None = None
+        self._told = False
 
     def feed(self, pcm: bytes, *, earcon: bool = False) -> None:
         """Queue `pcm` (a whole number of 20 ms frames) for reading at once."""
         size = frame_bytes()
         for start in range(0, len(pcm) - size + 1, size):
             self._frames.put_nowait(FakeFrame(pcm[start : start + size], earcon))
+        self._fed.set()
+        if self._listener is not None and not self._told and self._frames.qsize() >= self.batch:
+            # Called on the loop, later, as the ALSA capture's thread posts it.
+            self._told = True
+            asyncio.get_running_loop().call_soon(self._listener)
 
     def fail(self, reason: str = "No such device") -> None:
         """The device vanishes: report it; nothing more is read until `recover()`."""
@@ -143,8 +153,11 @@ class FakeMic:
             self.report(AudioDeviceRecovered(device=self.device))
 
     async def read(self) -> FakeFrame:
-        """The next frame fed (waits for one)."""
-        frame = await self._frames.get()
+        """The next frame fed (waits for a whole batch of them)."""
+        while self._frames.qsize() < self.batch:
+            self._fed.clear()
+            await self._fed.wait()
+        frame = self._frames.get_nowait()
         self.frames_read += 1
         return frame
 
@@ -152,7 +165,12 @@ class FakeMic:
         """Every frame fed and not yet read, taken at once."""
         frames = [self._frames.get_nowait() for _ in range(self._frames.qsize())]
         self.frames_read += len(frames)
+        self._told = False
         return frames
+
+    def on_ready(self, callback: Callable[[], None] | None) -> None:
+        """Call `callback` on the loop when a batch is fed, once until `ready()`."""
+        self._listener = callback
 
 
 def frame_bytes() -> int:
@@ -299,6 +317,8 @@ class FakeIndicator:
         self.history: list[tuple[float, State | None]] = []
         """(time, state shown); None: the LED was turned off for good."""
         self.closed = False
+        self.timers = False
+        """Whether the last show said a timer or alarm is set."""
         self._clock = clock
 
     @property
@@ -306,9 +326,10 @@ class FakeIndicator:
         """The state shown now."""
         return self.history[-1][1] if self.history else None
 
-    def show(self, state: State) -> None:
-        """Show `state`'s pattern."""
+    def show(self, state: State, *, timers: bool = False) -> None:
+        """Show `state`'s pattern (`timers`: idle shows the timer pattern instead)."""
         self.history.append((self._clock(), state))
+        self.timers = timers
 
     def close(self) -> None:
         """Turn the LED off."""

@@ -239,10 +239,13 @@ class GpioIndicator:
             self._device = LED(options.pins[0], active_high=high, pin_factory=pin_factory)
         self.shown: State | None = None
 
-    def show(self, state: State) -> None:
-        """Show `state`'s pattern until told otherwise (blinks run in gpiozero's thread)."""
+    def show(self, state: State, *, timers: bool = False) -> None:
+        """Show `state`'s pattern until told otherwise (blinks run in gpiozero's thread).
+
+        `timers`: a timer or alarm is set, which `idle` shows with a pattern of its own.
+        """
         self.shown = state
-        self._drive(pattern(self.kind, state))
+        self._drive(pattern(self.kind, state, timers=timers))
 
     def close(self) -> None:
         """Turn the LED off and release its pins."""

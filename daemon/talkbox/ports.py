@@ -8,7 +8,7 @@ tests (`talkbox.fakes`) and on the real adapters (`talkbox.audio.alsa`, `talkbox
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from talkbox.conversation.actions import Earcon, State
@@ -42,6 +42,10 @@ class AudioSource(Protocol):
 
     def ready(self) -> Sequence[MicFrame]:
         """Every frame captured and not yet read, taken at once (never waits)."""
+        ...
+
+    def on_ready(self, callback: Callable[[], None] | None) -> None:
+        """Call `callback` (on the event loop) when frames are ready, once until `ready()`."""
         ...
 
 
@@ -94,8 +98,8 @@ class Button(Protocol):
 class Indicator(Protocol):
     """The LED: shows each state's pattern (`talkbox.conversation.leds`)."""
 
-    def show(self, state: State) -> None:
-        """Show `state`'s pattern until told otherwise."""
+    def show(self, state: State, *, timers: bool = False) -> None:
+        """Show `state`'s pattern until told otherwise (`timers`: a timer or alarm is set)."""
         ...
 
     def close(self) -> None:

@@ -26,6 +26,8 @@ ONLY_FROM: dict[str, set[str]] = {
     "talkbox.config": {"talkbox.errors"},
     # The pure core hears the link's events and names audio's format, nothing else.
     "talkbox.conversation": {"talkbox.live.events", "talkbox.audio.format"},
+    # The timer table is pure data: it imports nothing of talkbox.
+    "talkbox.timers.table": set(),
     # The emulator stands in for the service, so it must not share code with the client.
     "talkbox.emulator": set(),
 }
@@ -46,6 +48,8 @@ NEVER_FROM: dict[str, set[str]] = {
     "talkbox.gpio": {"talkbox.appliance", "talkbox.demo", "talkbox.cli"},
     "talkbox.fakes": {"talkbox.appliance", "talkbox.demo", "talkbox.cli"},
     "talkbox.appliance": {"talkbox.demo", "talkbox.cli"},
+    # Timers ring inside the appliance; the appliance wires them, never the other way.
+    "talkbox.timers": {"talkbox.appliance", "talkbox.demo", "talkbox.cli", "talkbox.conversation"},
 }
 
 #: third-party module → the only talkbox module (or package, with its modules) that may import

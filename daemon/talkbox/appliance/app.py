@@ -6,17 +6,19 @@
 Entering opens the parts (microphone, speaker, VAD, button, LED: `talkbox.appliance.parts`), the
 control socket and the Live link, starts the named tasks and says READY=1. The tasks:
 
-- `capture-pump`: microphone frames → the event queue (dropping frames when the control
-  task falls 2 s behind, counted);
 - `control`: the only task that changes the conversation: it applies each event to
-  `talkbox.conversation` and carries out the actions, one `match` case each. Each microphone
-  frame is cleaned (speex, when on), applied, then fed to the wake word detector (never while
-  muted) and to the endpointer while one runs;
+  `talkbox.conversation` and carries out the actions, one `match` case each. The microphone
+  calls the loop once per batch of frames (60 ms) and the control task takes the batch
+  (dropping the oldest when it fell 2 s behind, counted), and before any other event it takes
+  what the mic holds, so a release comes after every frame captured before it. Each frame is
+  cleaned (speex, when on), applied, then fed to the wake word detector (never while muted)
+  and to the endpointer while one runs;
 - `live-link`: `LiveLink.run()`, whose events go to the queue;
 - `playback-pump`: waits for each answer to finish playing and posts `PlaybackFinished`;
-- `watchdog`: WATCHDOG=1 every `watchdog_s`, only when the capture pump and the control
+- `watchdog`: WATCHDOG=1 every `watchdog_s`, only when the microphone and the control
   task made progress since the last ping;
-- `control-socket`: `talkbox ctl` requests (`talkbox.appliance.control`).
+- `control-socket`: `talkbox ctl` requests (`talkbox.appliance.control`);
+- `timers`: rings the timers and alarms the model set as they fall due (`talkbox.timers`).
 
 Leaving (stop(), SIGTERM) says STOPPING=1, cancels the tasks, turns the LED off and releases
 the pins and devices; the resumption handle and the mute are already on disk.
@@ -68,19 +70,21 @@ from talkbox.conversation.actions import (
     ShowState,
     StartEndpointing,
     StartNewConversation,
+    StartRing,
     StartTimer,
     State,
     StopEndpointing,
+    StopRing,
     Warn,
     WithdrawTurn,
 )
 from talkbox.conversation.events import (
     ApplianceEvent,
-    ButtonReleased,
     MicFrameCaptured,
     MuteRequested,
     NoSpeechTimedOut,
     PlaybackFinished,
+    RingDue,
     SpeechEnded,
     SpeechStarted,
     Timer,
@@ -95,6 +99,11 @@ from talkbox.live.backoff import RetryPolicy
 from talkbox.live.link import LiveLink
 from talkbox.ports import MicFrame
 from talkbox.state_lock import holding
+from talkbox.timers.ring import Ringer
+from talkbox.timers.service import TimerService
+from talkbox.timers.store import TimerStore
+from talkbox.timers.table import Entry
+from talkbox.timers.tools import TimerTools, register_timer_tools
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +122,11 @@ DECISIONS: dict[Decision, ApplianceEvent] = {
 
 
 @dataclass(frozen=True, slots=True)
-class _Heard:
-    """A microphone frame on its way to the control task."""
+class _FramesReady:
+    """The mic has a batch of frames for the control task."""
 
-    frame: MicFrame
+
+_FRAMES_READY = _FramesReady()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +153,15 @@ class Appliance:
         self._notifier = notifier or Notifier(address=None, watchdog_s=None)
         self._policy = policy
         self._mute = MuteStore(settings.state_dir)
-        self._events: asyncio.Queue[Event | _Heard | _Beat] = asyncio.Queue()
+        self.timers = TimerService(
+            TimerStore(settings.state_dir),
+            on_due=self._timers_due,
+            on_change=self._timers_changed,
+            missed_after_s=settings.timer_missed_after_s,
+        )
+        self.timer_tools = TimerTools(self.timers)
+        self._ringer: Ringer | None = None
+        self._events: asyncio.Queue[Event | _FramesReady | _Beat] = asyncio.Queue()
         self._beats = 0
         self._finishing: asyncio.Queue[tuple[int | None, Awaitable[bool]]] = asyncio.Queue()
         self._stop = asyncio.Event()
@@ -187,13 +205,20 @@ class Appliance:
                 on_mute=lambda: self.post(MuteRequested(source="model")),
                 on_end_conversation=lambda: self.link.new_conversation(after_turn=True),
             )
+            self.timer_tools = register_timer_tools(tools, self.timers)
+            self._ringer = Ringer(parts.speaker)
             self._link = LiveLink(
                 self.settings, self._events.put_nowait, tools=tools, policy=self._policy
             )
             self._carry_out(self._startup_actions)
+            # Before any other event: what fell due while the box was off rings first.
+            recovered = self.timers.recover()
+            if recovered:
+                self._timers_due(recovered)
             tg = await stack.enter_async_context(asyncio.TaskGroup())
             stack.push_async_callback(self._cancel_tasks)
-            self._spawn(tg, self._capture_pump(), "capture-pump")
+            parts.mic.on_ready(self._frames_ready)
+            stack.callback(parts.mic.on_ready, None)
             self._spawn(tg, self._control(), "control")
             self._spawn(tg, self.link.run(), "live-link")
             self._spawn(tg, self._playback_pump(), "playback-pump")
@@ -204,6 +229,7 @@ class Appliance:
                 ),
                 "watchdog",
             )
+            self._spawn(tg, self.timers.run(), "timers")
             if server is not None:
                 self._spawn(tg, server.serve(), "control-socket")
         except BaseException:
@@ -224,6 +250,8 @@ class Appliance:
         log.info("stopping")
         for handle in self._timers.values():
             handle.cancel()
+        if self._ringer is not None:
+            self._ringer.stop()
         try:
             await self._stack.aclose()
         finally:
@@ -279,31 +307,37 @@ class Appliance:
 
     # ---------------------------------------------------------------------- tasks
 
-    async def _capture_pump(self) -> None:
-        mic = self.parts.mic
-        counters = self.counters
-        while True:
-            frame = await mic.read()
-            counters.frames += 1
-            if self._events.qsize() >= MAX_BACKLOG_FRAMES:
-                counters.frames_dropped += 1
-                if counters.frames_dropped == 1:
-                    log.warning("the control task fell behind; dropping microphone frames")
-                continue
-            self._events.put_nowait(_Heard(frame))
+    def _frames_ready(self) -> None:
+        # The mic calls this on the loop once per batch (60 ms): a marker for the control task,
+        # which takes the frames themselves in its turn. No task in between.
+        self._events.put_nowait(_FRAMES_READY)
 
     async def _control(self) -> None:
         while True:
             match await self._events.get():
-                case _Heard(frame=frame):
-                    self._heard(frame)
+                case _FramesReady():
+                    self._hear_captured()
                 case _Beat():
                     self._beats += 1
-                case ButtonReleased() as event:
-                    self._catch_up()
-                    self._handle(event)
                 case event:
+                    # Audio captured before the event (a release) belongs before it: the mic
+                    # holds up to a batch (40 ms) back, the end of a held utterance.
+                    self._hear_captured()
                     self._handle(event)
+
+    def _hear_captured(self) -> None:
+        """Every frame the mic has captured, in order; the oldest dropped past 2 s."""
+        frames = self.parts.mic.ready()
+        counters = self.counters
+        counters.frames += len(frames)
+        behind = len(frames) - MAX_BACKLOG_FRAMES
+        if behind > 0:
+            counters.frames_dropped += behind
+            if counters.frames_dropped == behind:
+                log.warning("the control task fell behind; dropping microphone frames")
+            frames = frames[behind:]
+        for frame in frames:
+            self._heard(frame)
 
     async def _playback_pump(self) -> None:
         # FinishPlayback puts (turn, finished()) here; flushes resolve them False.
@@ -323,34 +357,14 @@ class Appliance:
             capture_ok = counters.frames > seen[0] or away
             control_ok = self._beats > seen[1]
             seen[:] = [counters.frames, self._beats]
-            if not capture_ok:
-                return "the capture thread"
-            return None if control_ok else "the control task"
+            # The control task takes the frames too: a stuck one stops both.
+            if not control_ok:
+                return "the control task"
+            return None if capture_ok else "the capture thread"
 
         return stuck
 
     # ----------------------------------------------------------------- the control task
-
-    def _catch_up(self) -> None:
-        """Hear every frame captured so far before a release: the utterance's end goes up.
-
-        The release overtakes frames still on their way (in the capture queue, or queued
-        behind it here); handled first, it would close the turn without them.
-        """
-        if self.conversation.state is not State.LISTENING:
-            return
-        queued = [self._events.get_nowait() for _ in range(self._events.qsize())]
-        for item in queued:
-            if not isinstance(item, _Heard):
-                self._events.put_nowait(item)  # the other events keep their order
-        frames: list[MicFrame] = [item.frame for item in queued if isinstance(item, _Heard)]
-        mic = self.parts.mic
-        if mic is not None:
-            taken = mic.ready()
-            self.counters.frames += len(taken)
-            frames.extend(taken)
-        for frame in frames:
-            self._heard(frame)
 
     def _heard(self, frame: MicFrame) -> None:
         """One microphone frame: cleaned, to the conversation, the wake word, the endpointer."""
@@ -388,8 +402,9 @@ class Appliance:
         if wake is None:
             return False
         before = self.conversation.state
-        if before is State.MUTED:
-            # Muted means not listened to, not even on the box.
+        if before is State.MUTED or self.conversation.muted:
+            # Muted means not listened to, not even on the box (nor while a ring plays over
+            # the mute).
             self._wake_stale = True
             return False
         if self._wake_stale:
@@ -481,18 +496,37 @@ class Appliance:
                 self.link.new_conversation()
             case PersistMute(muted=muted):
                 self._mute.save(muted)
+            case StartRing(labels=labels):
+                log.info("ringing: %s", ", ".join(labels))
+                assert self._ringer is not None
+                self._ringer.start()
+            case StopRing(reason=reason):
+                log.info("the ring stopped: %s", reason)
+                if self._ringer is not None:
+                    self._ringer.stop()
             case Warn(message=message):
                 log.warning("%s", message)
         return None
 
     def _show(self, state: State) -> None:
-        indicator = self.parts.indicator
-        if indicator is not None:
-            indicator.show(state)
+        self._led(state)
         line = self.status_line()
         log.info("state: %s", line)
         self._notified = line
         self._notifier.status(line)
+
+    def _led(self, state: State) -> None:
+        indicator = self.parts.indicator
+        if indicator is not None:
+            indicator.show(state, timers=self.timers.running)
+
+    def _timers_due(self, entries: tuple[Entry, ...]) -> None:
+        self.post(RingDue(labels=tuple(entry.label for entry in entries)))
+
+    def _timers_changed(self) -> None:
+        # Idle shows whether a timer is set; no other state's pattern depends on it.
+        if self._parts is not None and self.conversation.state is State.IDLE:
+            self._led(State.IDLE)
 
     def _send_preroll(self) -> None:
         pcm = self._preroll.take()

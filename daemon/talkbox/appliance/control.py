@@ -6,6 +6,7 @@ One JSON object a line each way, one request per connection:
     {"command": "press"} / "release" / "mute" / "unmute" / "new"
     {"command": "say", "text": "what time is it"}
     {"command": "volume", "percent": 40}
+    {"command": "timers"} / "stop"        → the timers and alarms; stop the ring
     anything else                         → {"ok": false, "error": "..."}
 
 The socket lives in the runtime dir (`$RUNTIME_DIRECTORY`, which systemd's
@@ -44,6 +45,7 @@ from talkbox.conversation.events import (
     ButtonReleased,
     MuteRequested,
     NewConversationRequested,
+    RingStopRequested,
     UnmuteRequested,
 )
 from talkbox.errors import ConfigError, DaemonUnreachableError, StateBusyError, TalkboxError
@@ -76,6 +78,7 @@ EVENTS: Final[Mapping[str, ApplianceEvent]] = {
     "mute": MuteRequested(source="ctl"),
     "unmute": UnmuteRequested(source="ctl"),
     "new": NewConversationRequested(source="ctl"),
+    "stop": RingStopRequested(source="ctl"),
 }
 """The commands that are events for the conversation, as a person's button would be."""
 
@@ -98,6 +101,8 @@ VERBS: Final[Mapping[str, Verb]] = {
     "new": Verb("start a new conversation"),
     "say": Verb("ask a text question; the answer is spoken", argument="text"),
     "volume": Verb("set the speaker volume, 0 to 100", argument="percent"),
+    "timers": Verb("the timers and alarms set, and those missed while off, as JSON"),
+    "stop": Verb("stop a ringing timer or alarm"),
 }
 """Every verb, in the order `talkbox ctl --help` lists them: the one list of them."""
 COMMANDS: Final = tuple(VERBS)
@@ -149,7 +154,7 @@ class Request:
     """`volume`: the new volume."""
 
     def event(self) -> ApplianceEvent:
-        """The conversation event of press, release, mute, unmute and new."""
+        """The conversation event of press, release, mute, unmute, new and stop."""
         return EVENTS[self.command]
 
 

@@ -119,6 +119,7 @@ def turn_options(settings: Settings) -> TurnOptions:
         follow_up_s=settings.follow_up_s,
         follow_up_turns=settings.follow_up_turns,
         answer_timeout_s=settings.answer_timeout_s,
+        ring_s=settings.timer_ring_s,
         barge_in_by_voice=settings.barge_in == "voice",
     )
 

@@ -12,6 +12,7 @@ from talkbox.config import Settings
 from talkbox.conversation import Conversation, Event, State
 from talkbox.conversation.events import TextAsked
 from talkbox.live.link import LiveLink
+from talkbox.timers.tools import TimerTools
 
 
 class Appliance(Protocol):
@@ -20,6 +21,7 @@ class Appliance(Protocol):
     settings: Settings
     conversation: Conversation
     counters: Counters
+    timer_tools: TimerTools
 
     @property
     def parts(self) -> Parts:
@@ -61,6 +63,7 @@ def status_of(app: Appliance) -> dict[str, Any]:
         "link": asdict(app.link.status()),
         "last_turn": last_turn,
         "frames": asdict(app.counters),
+        "next_timer": app.timer_tools.next_timer(),
     }
 
 
@@ -79,6 +82,13 @@ def answer(app: Appliance, request: Request) -> dict[str, Any]:
             assert request.percent is not None
             app.parts.speaker.set_volume(request.percent)
             return {"volume": app.parts.speaker.volume}
+        case "timers":
+            return app.timer_tools.report()
+        case "stop":
+            if app.conversation.state is not State.RINGING:
+                raise RequestError("nothing is ringing")
+            app.post(request.event())
+            return {}
         case "say":
             assert request.text is not None
             state = app.conversation.state

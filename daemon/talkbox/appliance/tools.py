@@ -1,5 +1,7 @@
 """The tools the appliance offers the model: time, volume, mute, end of conversation.
 
+The timer tools (`talkbox.timers.tools`) join them in the running box and in `declared_registry`.
+
 Each is short and its result is spoken, so each is declared BLOCKING: the model waits for
 the result (gemini-3.8-live takes an undeclared behaviour as NON_BLOCKING). The model may
 mute the microphone; only a person unmutes (double press, `talkbox ctl unmute`): no tool does.
@@ -8,6 +10,7 @@ mute the microphone; only a person unmutes (double press, `talkbox ctl unmute`):
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +23,9 @@ from talkbox.live.tools import (
     default_registry,
 )
 from talkbox.ports import AudioSink
+from talkbox.timers.service import TimerService
+from talkbox.timers.store import TimerStore
+from talkbox.timers.tools import register_timer_tools
 
 
 class VolumeArguments(BaseModel):
@@ -31,7 +37,13 @@ class VolumeArguments(BaseModel):
 
 def declared_registry() -> ToolRegistry:
     """The tools the running box declares, for `check --online` (their handlers never run)."""
-    return appliance_registry(FakeSpeaker(), on_mute=lambda: None, on_end_conversation=lambda: None)
+    registry = appliance_registry(
+        FakeSpeaker(), on_mute=lambda: None, on_end_conversation=lambda: None
+    )
+    # Never loaded from nor saved to: the handlers of these declarations never run.
+    timers = TimerService(TimerStore(Path("/nonexistent/talkbox")), on_due=lambda _: None)
+    register_timer_tools(registry, timers)
+    return registry
 
 
 def appliance_registry(

@@ -35,6 +35,9 @@ class CaptureOptions:
     """Mic gain in dB, -20..+30."""
     queue_s: float = 2.0
     """Frames kept for a slow reader before the oldest are dropped."""
+    batch: int = 3
+    """Frames the thread gathers before it wakes a waiting reader: the event loop wakes once
+    per batch (60 ms), not per frame, and `ready()` hands over whatever is gathered."""
     reopen_min_s: float = 0.25
     """First wait before reopening a failed device; doubles up to `reopen_max_s`."""
     reopen_max_s: float = 5.0
@@ -42,6 +45,8 @@ class CaptureOptions:
 
     def __post_init__(self) -> None:
         _check_common(self.device, self.rate_hz, self.periods, self.reopen_min_s, self.reopen_max_s)
+        if not 1 <= self.batch <= 10:
+            raise ValueError(f"capture batch must be 1..10 frames, got {self.batch}")
         if self.period_ms not in (10, 20, 30):
             raise ValueError(f"capture period must be 10, 20 or 30 ms, got {self.period_ms}")
         if not -20 <= self.gain_db <= 30:

@@ -1,7 +1,10 @@
 """ALSA stand-ins for the demo and the tests: a FIFO microphone fed in real time, file speakers.
 
-`LiveMic` keeps a FIFO (the `infile` of an ALSA `file` PCM) fed with a 20 ms period every
-20 ms: silence, or what the test says. It opens the FIFO read-write and non-blocking before
+`LiveMic` keeps a FIFO (the `infile` of an ALSA `file` PCM) fed with one period of the
+reader's size every period (20 ms unless told): silence, or what the test says. The plugin
+hands a read one whole period per FIFO write whatever the write's size (docs/platform.md
+§2.2), so a mic written in 20 ms pieces runs a 1024-frame reader at 3.2× real time: the
+writes must be the reader's period. It opens the FIFO read-write and non-blocking before
 any PCM opens it, so the PCM's open finds a writer at once (pyalsaaudio holds the GIL while
 that open blocks). `asound_conf` writes the devices into an ALSA configuration named by
 ALSA_CONFIG_PATH (docs/platform.md §2).
@@ -39,21 +42,31 @@ def asound_conf(path: Path, pcms: dict[str, str]) -> Path:
 
 
 class LiveMic:
-    """Feeds a FIFO in real time: silence unless the test says something."""
+    """Feeds a FIFO in real time, one reader's period per period: silence unless told."""
 
-    def __init__(self, fifo: Path) -> None:
+    def __init__(self, fifo: Path, *, period_frames: int = FRAME // 2) -> None:
+        """Feed `fifo` (made if missing) with `period_frames` 16 kHz samples per write."""
+        if period_frames <= 0:
+            raise ValueError(f"a mic period must be positive, got {period_frames} frames")
         if not fifo.exists():
             os.mkfifo(fifo)
         self.fifo = fifo
+        self.period_bytes = period_frames * 2
+        self.period_s = period_frames / 16_000
         self._fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
         self._lock = threading.Lock()
         self._speech = bytearray()
+        self._said = 0
+        """Bytes of the utterance written so far."""
         self._stop = threading.Event()
         self.paused = False
         """True: nothing is written (the device delivers nothing)."""
+        self.delivered = 0
+        """Bytes the FIFO took so far (a full pipe drops a period: not counted)."""
         self.written: list[float] = []
-        """When each period of the last utterance went into the FIFO (monotonic): "end of
-        speech" as a moment at the device, for benchmarks."""
+        """When each 20 ms frame of the last utterance was complete at the device (monotonic):
+        "end of speech" as a moment at the device, for benchmarks. Inside a longer period a
+        frame's moment is its period's write less the audio after it in that period."""
         self._thread = threading.Thread(target=self._run, name="test-live-mic", daemon=True)
         self._thread.start()
 
@@ -61,6 +74,7 @@ class LiveMic:
         """Speak `pcm` (16 kHz mono S16_LE) from the next period on; stamps start afresh."""
         with self._lock:
             self.written = []
+            self._said = 0
             self._speech += pcm[: len(pcm) - len(pcm) % FRAME]
 
     @property
@@ -71,21 +85,31 @@ class LiveMic:
 
     def _run(self) -> None:
         start = time.monotonic()
-        silence = bytes(FRAME)
+        size = self.period_bytes
+        silence = bytes(size)
         written = 0
         while not self._stop.is_set():
             with self._lock:
-                spoken = bytes(self._speech[:FRAME])
-                del self._speech[:FRAME]
+                spoken = bytes(self._speech[:size])
+                del self._speech[:size]
+            period = spoken + silence[len(spoken) :] if spoken else silence
             if not self.paused:
                 # A full pipe (nobody reading) drops the period instead of blocking.
                 with contextlib.suppress(BlockingIOError):
-                    os.write(self._fd, spoken or silence)
+                    os.write(self._fd, period)
+                    self.delivered += size
             if spoken:
+                now = time.monotonic()
                 with self._lock:
-                    self.written.append(time.monotonic())
+                    before, self._said = self._said, self._said + len(spoken)
+                    # Each 20 ms frame ending in this period: when its last sample was spoken.
+                    first = before // FRAME + 1
+                    self.written.extend(
+                        now - (size - (k * FRAME - before)) / 32_000
+                        for k in range(first, self._said // FRAME + 1)
+                    )
             written += 1
-            self._stop.wait(max(0.0, start + written * 0.02 - time.monotonic()))
+            self._stop.wait(max(0.0, start + written * self.period_s - time.monotonic()))
 
     def close(self) -> None:
         """Stop writing and close the FIFO (a reader then sees the end of the stream)."""

@@ -22,6 +22,7 @@ from talkbox.config.gpio import GpioFields
 from talkbox.config.hands_free import HandsFreeFields
 from talkbox.config.live import LiveFields
 from talkbox.config.system import SystemFields
+from talkbox.config.timers import TimerFields
 from talkbox.config.turns import TurnFields
 
 AREAS: tuple[type[Area], ...] = (
@@ -31,6 +32,7 @@ AREAS: tuple[type[Area], ...] = (
     HandsFreeFields,
     EchoFields,
     GpioFields,
+    TimerFields,
     SystemFields,
 )
 """The areas in the order `check` and the template list them."""
@@ -73,6 +75,7 @@ class _SystemdEnvFileSource(DotEnvSettingsSource):
 # of AREAS; a test holds the two orders together.
 class Settings(
     SystemFields,
+    TimerFields,
     GpioFields,
     EchoFields,
     HandsFreeFields,

@@ -33,6 +33,9 @@ class State(StrEnum):
     """The network or the service is unreachable; the link retries with backoff."""
     ERROR = "error"
     """Needs a person (bad key, missing audio device), or a turn just failed (for a moment)."""
+    RINGING = "ringing"
+    """A timer or alarm is due: the ring plays until a press, the wake word, `ctl stop` or
+    RING_S. Nothing goes upstream."""
 
 
 class Earcon(StrEnum):
@@ -184,6 +187,20 @@ class Warn:
     message: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StartRing:
+    """Start the ring on the speaker (its own tone, not an earcon): `labels` fell due."""
+
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StopRing:
+    """Stop the ring at once; `reason` says who stopped it, for the journal."""
+
+    reason: str
+
+
 Action = (
     ShowState
     | PlayEarcon
@@ -204,6 +221,8 @@ Action = (
     | CancelTimer
     | StartNewConversation
     | PersistMute
+    | StartRing
+    | StopRing
     | Warn
 )
 """Everything the conversation asks the appliance to do."""

@@ -18,6 +18,8 @@ class Timer(StrEnum):
     """The turn closed; its answer audio must start within ANSWER_TIMEOUT_S."""
     FAILURE_SHOWN = "failure_shown"
     """The error pattern is shown for a moment after a failed turn, then the box rests."""
+    RING = "ring"
+    """A timer rings for at most RING_S; then it stops, though nobody stopped it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,6 +141,20 @@ class NewConversationRequested:
     source: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RingDue:
+    """Timers or alarms fell due (`talkbox.timers`): the box rings; `labels` name them."""
+
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RingStopRequested:
+    """A person asked the ring to stop (`talkbox ctl stop`); a press or the wake word does too."""
+
+    source: str
+
+
 ApplianceEvent = (
     ButtonPressed
     | ButtonReleased
@@ -159,5 +175,7 @@ ApplianceEvent = (
     | UnmuteRequested
     | TextAsked
     | NewConversationRequested
+    | RingDue
+    | RingStopRequested
 )
 """Everything the appliance's own parts report to the conversation."""

@@ -47,6 +47,8 @@ GREEN: Final[Color] = (0.0, 1.0, 0.2)
 RED: Final[Color] = (1.0, 0.0, 0.0)
 AMBER: Final[Color] = (1.0, 0.45, 0.0)
 MAGENTA: Final[Color] = (0.8, 0.0, 0.8)
+YELLOW: Final[Color] = (1.0, 0.85, 0.0)
+DIM_WHITE: Final[Color] = (0.12, 0.12, 0.12)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +85,7 @@ PATTERNS: Final[Mapping[LedKind, Mapping[State, Pattern]]] = {
         State.MUTED: _blink(0.05, 2.95),  # a brief flash every 3 s
         State.OFFLINE: _blink(1.0, 1.0),
         State.ERROR: _blink(0.05, 0.3),  # a fast stutter
+        State.RINGING: _blink(0.35, 0.1),  # long flashes, urgent
     },
     LedKind.PWM: {
         State.STARTING: _pulse(1.0, 1.0),
@@ -93,6 +96,7 @@ PATTERNS: Final[Mapping[LedKind, Mapping[State, Pattern]]] = {
         State.MUTED: _blink(0.05, 2.95),
         State.OFFLINE: _blink(1.0, 1.0),
         State.ERROR: _blink(0.05, 0.3),
+        State.RINGING: _blink(0.35, 0.1),
     },
     LedKind.RGB: {
         State.STARTING: _pulse(1.0, 1.0, WHITE),
@@ -103,11 +107,22 @@ PATTERNS: Final[Mapping[LedKind, Mapping[State, Pattern]]] = {
         State.MUTED: Pattern(effect=Effect.ON, color=RED),
         State.OFFLINE: _blink(1.0, 1.0, AMBER),
         State.ERROR: _blink(0.05, 0.3, MAGENTA),
+        State.RINGING: _blink(0.35, 0.1, YELLOW),
     },
 }
 """kind → state → pattern."""
 
 
-def pattern(kind: LedKind, state: State) -> Pattern:
-    """The pattern `kind` shows in `state`."""
+TIMER_RUNNING: Final[Mapping[LedKind, Pattern]] = {
+    LedKind.LED: _blink(0.05, 4.95),  # a brief flash every 5 s, slower than muted's 3 s
+    LedKind.PWM: Pattern(effect=Effect.ON, level=0.05),  # a faint glow
+    LedKind.RGB: Pattern(effect=Effect.ON, color=DIM_WHITE),
+}
+"""What `idle` shows instead of OFF while a timer or alarm is set: subtle, and like no state."""
+
+
+def pattern(kind: LedKind, state: State, *, timers: bool = False) -> Pattern:
+    """The pattern `kind` shows in `state` (`timers`: a timer or alarm is set)."""
+    if timers and state is State.IDLE:
+        return TIMER_RUNNING[kind]
     return PATTERNS[kind][state]

@@ -4,13 +4,15 @@
 `Conversation` with the actions the appliance must carry out, in order. Every transition is a
 row of `TABLE` (`talkbox.conversation.transitions`), keyed by (state, event type); an event
 without a row in the current state changes nothing. Besides the row's own actions `apply`
-derives four kinds from the change of state, so no row can forget them:
+derives these from the change of state, so no row can forget them:
 
 - `ShowState` whenever the state changes, right after a leading `FlushPlayback` and before
   anything else: the LED shows `listening` before the first audio goes up and stops showing
   it at the moment the last audio has gone.
-- `CancelTimer` for the answer timer on leaving `thinking` and for the failure timer on
-  leaving `error`: a timer belongs to the state that started it.
+- `CancelTimer` for the answer timer on leaving `thinking`, for the failure timer on
+  leaving `error` and for the ring's bound on leaving `ringing`: a timer belongs to the
+  state that started it.
+- `StopRing` on leaving `ringing` by a row that did not stop the ring itself.
 - `StartEndpointing` / `StopEndpointing` when local listening begins or ends (a turn is open,
   or the follow-up window after an answer).
 - `ClearPreroll` whenever the pre-roll starts or stops being kept, so what it holds is always
@@ -84,6 +86,7 @@ from talkbox.conversation.memory import (
     resting,
     sends_mic_audio,
 )
+from talkbox.conversation.ringing import derived as ring_actions
 from talkbox.conversation.steps import Handler, Step
 from talkbox.conversation.transitions import TABLE
 from talkbox.live.events import LinkEvent
@@ -158,6 +161,7 @@ def _derive(
         lead.append(body.pop(0))
     if new.state is not old.state:
         lead.append(ShowState(state=new.state))
+    lead += ring_actions(old, new, actions)
     tail: list[Action] = []
     if new.answer_timer and new.state is not State.THINKING:
         tail.append(CancelTimer(timer=Timer.ANSWER))
@@ -165,6 +169,9 @@ def _derive(
     if new.failure_timer and new.state is not State.ERROR:
         tail.append(CancelTimer(timer=Timer.FAILURE_SHOWN))
         new = replace(new, failure_timer=0)
+    if new.ring_timer and new.state is not State.RINGING:
+        tail.append(CancelTimer(timer=Timer.RING))
+        new = replace(new, ring_timer=0)
     was, now = endpointing(old), endpointing(new)
     # Speech heard over the answer opened this turn: its endpointer goes on to hear it end.
     goes_on = hears_over_answer(old) and new.state is State.LISTENING and new.heard

@@ -52,6 +52,8 @@ class TurnOptions:
     """A closed turn without answer audio after this long fails (ANSWER_TIMEOUT_S)."""
     failure_shown_s: float = 2.0
     """How long the error pattern is shown after a turn failed."""
+    ring_s: float = 180.0
+    """A ring nobody stops ends after this long (TIMER_RING_S)."""
     barge_in_by_voice: bool = False
     """Speech heard over the answer interrupts it and opens a turn (BARGE_IN=voice)."""
 
@@ -63,6 +65,7 @@ class TurnOptions:
             "follow_up_turns": (self.follow_up_turns, 1, 10),
             "answer_timeout_s": (self.answer_timeout_s, 1.0, 300.0),
             "failure_shown_s": (self.failure_shown_s, 0.1, 60.0),
+            "ring_s": (self.ring_s, 1.0, 3600.0),
         }
         for name, (value, low, high) in checks.items():
             if not low <= value <= high:
@@ -103,6 +106,12 @@ class Conversation:
     """Serial of the running answer timer (0: none)."""
     failure_timer: int = 0
     """Serial of the running failure timer (0: none): the error pattern is shown for a moment."""
+    ring_timer: int = 0
+    """Serial of the running ring timer (0: none): the ring's bound."""
+    ringing_for: tuple[str, ...] = ()
+    """What the ring under way rings for (the timers' labels), for the journal."""
+    ring_press: bool = False
+    """The press that stopped a ring is still down: held on, it is no new conversation."""
 
 
 def resting(c: Conversation) -> State:

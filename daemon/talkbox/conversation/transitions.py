@@ -63,6 +63,7 @@ from talkbox.conversation.memory import (
     resting,
     sends_mic_audio,
 )
+from talkbox.conversation.ringing import with_ringing
 from talkbox.conversation.steps import (
     AT_REST,
     Handler,
@@ -403,56 +404,61 @@ def _every(event: type, handler: Handler, states: tuple[State, ...] = _ALL) -> d
     return {(state, event): handler for state in states}
 
 
-TABLE: Final[Mapping[tuple[State, type], Handler]] = {
-    # the button
-    **_every(ButtonPressed, _press_at_rest, (S.STARTING, S.IDLE, S.OFFLINE, S.ERROR)),
-    (S.LISTENING, ButtonPressed): _second_press,
-    (S.THINKING, ButtonPressed): _barge_in,
-    (S.SPEAKING, ButtonPressed): _barge_in,
-    (S.LISTENING, ButtonReleased): _release,
-    (S.LISTENING, LongPressed): _long_press,
-    # the wake word: a tap by voice (no row in muted: the detector does not even run there)
-    **_every(WakeWordHeard, _wake_at_rest, (S.STARTING, S.IDLE, S.OFFLINE, S.ERROR)),
-    (S.THINKING, WakeWordHeard): _wake_barge_in,
-    (S.SPEAKING, WakeWordHeard): _wake_barge_in,
-    **_every(LongPressed, _new_conversation, (S.STARTING, S.IDLE, S.MUTED, S.OFFLINE, S.ERROR)),
-    **_every(NewConversationRequested, _new_conversation),
-    **_every(DoublePressed, _mute, tuple(s for s in State if s is not S.MUTED)),
-    (S.MUTED, DoublePressed): _unmute,
-    **_every(MuteRequested, _mute, tuple(s for s in State if s is not S.MUTED)),
-    (S.MUTED, UnmuteRequested): _unmute,
-    # the microphone and the endpointer
-    **_every(MicFrameCaptured, _mic_frame),
-    (S.LISTENING, SpeechStarted): _speech_started,
-    (S.IDLE, SpeechStarted): _follow_up_speech,
-    (S.SPEAKING, SpeechStarted): _voice_barge_in,
-    (S.LISTENING, SpeechEnded): _speech_ended,
-    (S.LISTENING, UtteranceLimitReached): _utterance_limit,
-    (S.LISTENING, NoSpeechTimedOut): _no_speech,
-    (S.IDLE, NoSpeechTimedOut): _follow_up_over,
-    # the turn on the link, and its answer
-    (S.LISTENING, TurnOpened): _turn_opened,
-    (S.THINKING, TurnOpened): _text_opened,
-    **_every(TextAsked, _text_asked, (S.STARTING, S.IDLE, S.OFFLINE, S.ERROR)),
-    (S.THINKING, AnswerAudioReceived): _first_audio,
-    (S.SPEAKING, AnswerAudioReceived): _more_audio,
-    (S.IDLE, AnswerAudioReceived): _unprompted_audio,
-    (S.SPEAKING, GenerationCompleted): _all_audio_in,
-    (S.SPEAKING, TurnCompleted): _all_audio_in,
-    (S.THINKING, TurnCompleted): _completed_silently,
-    (S.SPEAKING, PlaybackFinished): _played,
-    (S.THINKING, AnswerInterrupted): _interrupted,
-    (S.SPEAKING, AnswerInterrupted): _interrupted,
-    (S.SPEAKING, TurnResent): _resent,
-    **_every(TurnFailed, _turn_failed, _TURN),
-    (S.THINKING, TimerFired): _timer_fired,
-    (S.ERROR, TimerFired): _timer_fired,
-    # the link and the devices
-    **_every(LinkConnected, _link_connected),
-    **_every(LinkDisconnected, _link_disconnected, tuple(s for s in State if s is not S.SPEAKING)),
-    (S.SPEAKING, LinkDisconnected): _lost_while_speaking,
-    **_every(LinkFailed, _link_failed),
-    **_every(AudioDeviceFailed, _device_failed),
-    **_every(AudioDeviceRecovered, _device_recovered),
-}
+TABLE: Final[Mapping[tuple[State, type], Handler]] = with_ringing(
+    {
+        # the button
+        **_every(ButtonPressed, _press_at_rest, (S.STARTING, S.IDLE, S.OFFLINE, S.ERROR)),
+        (S.LISTENING, ButtonPressed): _second_press,
+        (S.THINKING, ButtonPressed): _barge_in,
+        (S.SPEAKING, ButtonPressed): _barge_in,
+        (S.LISTENING, ButtonReleased): _release,
+        (S.LISTENING, LongPressed): _long_press,
+        # the wake word: a tap by voice (no row in muted: the detector does not even run there)
+        **_every(WakeWordHeard, _wake_at_rest, (S.STARTING, S.IDLE, S.OFFLINE, S.ERROR)),
+        (S.THINKING, WakeWordHeard): _wake_barge_in,
+        (S.SPEAKING, WakeWordHeard): _wake_barge_in,
+        **_every(LongPressed, _new_conversation, (S.STARTING, S.IDLE, S.MUTED, S.OFFLINE, S.ERROR)),
+        **_every(NewConversationRequested, _new_conversation),
+        **_every(DoublePressed, _mute, tuple(s for s in State if s is not S.MUTED)),
+        (S.MUTED, DoublePressed): _unmute,
+        **_every(MuteRequested, _mute, tuple(s for s in State if s is not S.MUTED)),
+        (S.MUTED, UnmuteRequested): _unmute,
+        # the microphone and the endpointer
+        **_every(MicFrameCaptured, _mic_frame),
+        (S.LISTENING, SpeechStarted): _speech_started,
+        (S.IDLE, SpeechStarted): _follow_up_speech,
+        (S.SPEAKING, SpeechStarted): _voice_barge_in,
+        (S.LISTENING, SpeechEnded): _speech_ended,
+        (S.LISTENING, UtteranceLimitReached): _utterance_limit,
+        (S.LISTENING, NoSpeechTimedOut): _no_speech,
+        (S.IDLE, NoSpeechTimedOut): _follow_up_over,
+        # the turn on the link, and its answer
+        (S.LISTENING, TurnOpened): _turn_opened,
+        (S.THINKING, TurnOpened): _text_opened,
+        **_every(TextAsked, _text_asked, (S.STARTING, S.IDLE, S.OFFLINE, S.ERROR)),
+        (S.THINKING, AnswerAudioReceived): _first_audio,
+        (S.SPEAKING, AnswerAudioReceived): _more_audio,
+        (S.IDLE, AnswerAudioReceived): _unprompted_audio,
+        (S.SPEAKING, GenerationCompleted): _all_audio_in,
+        (S.SPEAKING, TurnCompleted): _all_audio_in,
+        (S.THINKING, TurnCompleted): _completed_silently,
+        (S.SPEAKING, PlaybackFinished): _played,
+        (S.THINKING, AnswerInterrupted): _interrupted,
+        (S.SPEAKING, AnswerInterrupted): _interrupted,
+        (S.SPEAKING, TurnResent): _resent,
+        **_every(TurnFailed, _turn_failed, _TURN),
+        (S.THINKING, TimerFired): _timer_fired,
+        (S.ERROR, TimerFired): _timer_fired,
+        # the link and the devices
+        **_every(LinkConnected, _link_connected),
+        **_every(
+            LinkDisconnected, _link_disconnected, tuple(s for s in State if s is not S.SPEAKING)
+        ),
+        (S.SPEAKING, LinkDisconnected): _lost_while_speaking,
+        **_every(LinkFailed, _link_failed),
+        **_every(AudioDeviceFailed, _device_failed),
+        **_every(AudioDeviceRecovered, _device_recovered),
+        # a due timer or alarm: `with_ringing` adds `talkbox.conversation.ringing`'s rows
+    }
+)
 """Every transition: (state, event type) → handler. A missing row means: nothing changes."""

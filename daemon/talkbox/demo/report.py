@@ -21,6 +21,7 @@ from talkbox.conversation.leds import (
     MAGENTA,
     RED,
     WHITE,
+    YELLOW,
     Color,
     Effect,
     LedKind,
@@ -39,6 +40,7 @@ COLOURS: Mapping[Color, str] = {
     RED: "red",
     AMBER: "amber",
     MAGENTA: "magenta",
+    YELLOW: "yellow",
 }
 EFFECTS: Mapping[Effect, str] = {
     Effect.OFF: "off",
@@ -74,11 +76,17 @@ class RecordingIndicator:
         self._inner = inner
         self._timeline = timeline
         self._clock = clock
+        self._timers = False
 
-    def show(self, state: State) -> None:
-        """Note `state`, then show its pattern."""
-        self._timeline.states.append((self._clock(), state))
-        self._inner.show(state)
+    def show(self, state: State, *, timers: bool = False) -> None:
+        """Note `state` (and whether a timer is set, when that changes), then show its pattern."""
+        at = self._clock()
+        self._timeline.states.append((at, state))
+        if timers != self._timers:
+            self._timers = timers
+            said = "set: idle shows its timer pattern" if timers else "set any more"
+            self._timeline.marks.append((at, f"a timer is {'' if timers else 'not '}{said}"))
+        self._inner.show(state, timers=timers)
 
     def close(self) -> None:
         """Turn the LED off and release its pins."""

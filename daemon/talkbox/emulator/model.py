@@ -152,6 +152,59 @@ def named_function(text: str, declared: list[str]) -> str | None:
     return None
 
 
+_UNITS = {"h": "hours", "m": "minutes", "s": "seconds"}
+_SPAN = re.compile(r"(\d+)\s*(hours?|hrs?|minutes?|mins?|seconds?|secs?)\b")
+_CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?")
+_NAMED = re.compile(r"\b(?:an?|the|my)\s+([a-z][a-z ]{0,30}?)\s+(?:timer|alarm)\b")
+_NOT_NAMES = {"new", "second", "other", "all"}
+
+
+def _spans(text: str) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for amount, unit in _SPAN.findall(text):
+        key = _UNITS[unit[0]]
+        found[key] = found.get(key, 0) + int(amount)
+    return found
+
+
+def _name(text: str) -> dict[str, object]:
+    match = _NAMED.search(text)
+    if match is None or match.group(1) in _NOT_NAMES:
+        return {}
+    return {"name": match.group(1)}
+
+
+def timer_call(text: str, declared: list[str]) -> tuple[str, dict[str, object]] | None:
+    """The timer tool call (name, args) the model makes for a request in `text`, if any.
+
+    Arguments are what the model sends: whole numbers of hours, minutes and seconds, a
+    24-hour "HH:MM", a name only when one was said. Recognized: "set a pasta timer for 9
+    minutes", "wake me at 7:30", "how long is left", "add 2 minutes to the pasta timer",
+    "cancel the pasta timer" (and "cancel all timers").
+    """
+    lowered = text.lower()
+    call: tuple[str, dict[str, object]] | None = None
+    if re.search(r"\b(cancel|delete|remove)\b", lowered) and re.search(r"timer|alarm", lowered):
+        args: dict[str, object] = {"all": True} if re.search(r"\ball\b", lowered) else {}
+        call = ("cancel_timer", args or _name(lowered))
+    elif re.search(r"how (long|much time)|\bleft\b|which timers|what timers|list", lowered):
+        call = ("list_timers", {})
+    elif re.search(r"\b(add|extend|another)\b", lowered) and _spans(lowered):
+        call = ("change_timer", {**_spans(lowered), **_name(lowered)})
+    elif re.search(r"\bwake me\b|\balarm\b", lowered):
+        clock = _CLOCK.search(lowered.split(" at ", 1)[-1])
+        if clock is not None:
+            hour, minute = int(clock.group(1)), int(clock.group(2) or 0)
+            if clock.group(3) and clock.group(3).startswith("p") and hour < 12:
+                hour += 12
+            call = ("set_alarm", {"time": f"{hour:02d}:{minute:02d}", **_name(lowered)})
+    elif re.search(r"\btimer\b", lowered) and _spans(lowered):
+        call = ("set_timer", {**_spans(lowered), **_name(lowered)})
+    if call is None or call[0] not in declared:
+        return None
+    return call
+
+
 #: What extended thinking says while it thinks (its transcript; the audio is a tone phrase).
 FILLER_TEXT = "Let me think."
 

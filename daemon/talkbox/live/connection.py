@@ -124,9 +124,17 @@ class Connection:
             sent = ledger.book_sent(op, link.clock())
             if sent is not None:
                 link.report.emit(events.TurnSent(sent.id))
-            await _send_op(session, op)
+            if op.kind is OpKind.AUDIO:
+                # What the turn has queued goes as one message (audio ops are never held
+                # and book nothing): the mic hands frames over in batches.
+                run = ledger.outbox.audio_run()
+                await _send_audio(session, b"".join(o.pcm for o in run))
+            else:
+                run = [op]
+                await _send_op(session, op)
             self.last_traffic = link.clock()
-            ledger.outbox.written(op)
+            for done in run:
+                ledger.outbox.written(done)
             if sent is not None:
                 # A turn now awaits its answer: the watch bounds the service's silence.
                 link.changed.set()
@@ -268,12 +276,16 @@ class Connection:
         link.conversation.adopt(handle, now=link.wall_clock())
 
 
+async def _send_audio(session: AsyncSession, pcm: bytes) -> None:
+    await session.send_realtime_input(audio=types.Blob(data=pcm, mime_type=INPUT_MIME))
+
+
 async def _send_op(session: AsyncSession, op: Op) -> None:
     match op.kind:
         case OpKind.START:
             await session.send_realtime_input(activity_start=types.ActivityStart())
         case OpKind.AUDIO | OpKind.LOOSE_AUDIO:
-            await session.send_realtime_input(audio=types.Blob(data=op.pcm, mime_type=INPUT_MIME))
+            await _send_audio(session, op.pcm)
         case OpKind.END:
             await session.send_realtime_input(activity_end=types.ActivityEnd())
         case OpKind.STREAM_END:

@@ -2,7 +2,10 @@
 
 A `StoredConversation` is what the link continues across connections: an id, how many turns it
 answered, the newest resumption handle and when it came, and the context size last
-reported. The `HandleStore` keeps its handle across restarts.
+reported. The `HandleStore` keeps its handle across restarts; with `background=True` (the
+link's) its writes and removals run on a thread of their own, newest first, so the two fsyncs
+of a save (8 / 12 ms p50 / p95 measured on a VM, more on an SD card) never stall the event loop
+that carries the audio; `flush()` waits for them.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ import logging
 import os
 import stat
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,16 +83,63 @@ class _HandleFile(BaseModel):
     turns: int = Field(ge=0, le=10**9)
 
 
+class _Writer:
+    """A thread doing a store's writes in order; a newer write replaces one not yet begun."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._pending: Callable[[], None] | None = None
+        self._busy = False
+        self._thread: threading.Thread | None = None
+
+    def submit(self, write: Callable[[], None]) -> None:
+        with self._cond:
+            # Only the newest state of the file matters: a save or removal not yet begun
+            # is replaced, not queued behind.
+            self._pending = write
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="handle-writer", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._pending is None and not self._busy, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None)
+                write, self._pending = self._pending, None
+                self._busy = True
+            try:
+                assert write is not None
+                write()
+            except Exception:  # a bug must not end the thread that keeps the handle
+                log.exception("saving the resumption handle failed")
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
+
 class HandleStore:
     """Keeps the newest resumption handle in `directory` across restarts."""
 
-    def __init__(self, directory: Path, *, max_age_s: float) -> None:
+    def __init__(self, directory: Path, *, max_age_s: float, background: bool = False) -> None:
+        """Store in `directory`; with `background` writes run on a thread (see `flush`)."""
         self.directory = directory
         self.path = directory / HANDLE_FILE_NAME
         self.max_age_s = max_age_s
+        self._writer = _Writer() if background else None
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every save and clear asked for is on disk; False if `timeout` ran out."""
+        return True if self._writer is None else self._writer.flush(timeout)
 
     def load(self, *, now: float | None = None) -> StoredHandle | None:
         """The stored handle if there is one young enough to try, else None."""
+        self.flush()
         self._remove_stale_temps()
         try:
             raw = self._read()
@@ -188,6 +240,12 @@ class HandleStore:
 
     def save(self, stored: StoredHandle) -> None:
         """Replace the stored handle atomically; on failure log a warning and keep the old one."""
+        if self._writer is not None:
+            self._writer.submit(lambda: self._save(stored))
+        else:
+            self._save(stored)
+
+    def _save(self, stored: StoredHandle) -> None:
         payload = _HandleFile(
             version=_FORMAT_VERSION,
             handle=stored.handle,
@@ -235,6 +293,12 @@ class HandleStore:
 
     def clear(self) -> None:
         """Forget the stored handle (the next connection starts a new conversation)."""
+        if self._writer is not None:
+            self._writer.submit(self._clear)
+        else:
+            self._clear()
+
+    def _clear(self) -> None:
         try:
             self.path.unlink(missing_ok=True)
         except OSError as exc:
@@ -299,9 +363,8 @@ class StoredConversation:
         stored = StoredHandle(
             handle=handle, conversation_id=self.id, saved_at=now, turns=self.turns
         )
-        # Saved here, synchronously: a handle arrives right after turnComplete, when no
-        # answer audio is left to receive, and a save in a task could be cancelled by the
-        # very rotation this handle makes possible.
+        # Handed to the store here, not to a task: a save in a task could be cancelled by the
+        # very rotation this handle makes possible (a background store's thread is not).
         self.store.save(stored)
 
     def forget(self) -> None:

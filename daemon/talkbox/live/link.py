@@ -60,6 +60,10 @@ from talkbox.live.turns import AudioFate, Requeued, TurnLedger
 log = logging.getLogger(__name__)
 
 
+STORE_FLUSH_S = 5.0
+"""At the end of `run()`, how long the handle's last save may take before it is given up."""
+
+
 class LiveLink:
     """One Live conversation over a sequence of connections; run() until cancelled."""
 
@@ -87,7 +91,9 @@ class LiveLink:
         self._wall = wall_clock
         if store is None and settings.resume:
             store = HandleStore(
-                settings.state_dir, max_age_s=handle_max_age(settings.conversation_timeout_s)
+                settings.state_dir,
+                max_age_s=handle_max_age(settings.conversation_timeout_s),
+                background=True,
             )
         self._conversation = StoredConversation(
             store,
@@ -238,11 +244,15 @@ class LiveLink:
         while True:
             now = self._clock()
             if not ledger.turns and not ledger.awaiting_handle(now):
-                return
+                break
             self._changed.clear()
             # Nothing may announce that the handle is not coming: wake when its wait ends.
             due = None if ledger.turns else ledger.handle_due_at(now)
             await wait_for(self._changed, None if due is None else due - now)
+        store = self._conversation.store
+        if store is not None:
+            # Stored means on disk: the store writes on a thread of its own.
+            await asyncio.to_thread(store.flush)
 
     # ------------------------------------------------------------------- run loop
 
@@ -254,6 +264,9 @@ class LiveLink:
             await self._run()
         finally:
             asyncio_log.removeFilter(self._lost_writes)
+            store = self._conversation.store
+            if store is not None and not store.flush(STORE_FLUSH_S):
+                log.warning("the resumption handle was not saved within %.0f s", STORE_FLUSH_S)
 
     async def _run(self) -> None:
         if self._client is None:

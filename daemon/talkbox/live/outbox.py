@@ -20,6 +20,10 @@ from google.genai import types
 # backlog while the connection is down or slow; older speech would be answered out of
 # context, so the oldest frames go first.
 MAX_LOOSE_AUDIO_FRAMES = 250
+# A turn's audio queued together leaves as one message of at most this much (100 ms of
+# 16 kHz mono S16_LE): each message costs the SDK's send (~50 us) and a websocket frame
+# whatever its size, and audio already queued gains nothing by waiting for its own message.
+MAX_AUDIO_MESSAGE_BYTES = 3200
 
 
 class OpKind(StrEnum):
@@ -77,6 +81,23 @@ class Outbox:
         """The next message to write: turns first, loose audio when no turn has any."""
         queue = self.ops or self.loose
         return queue[0] if queue else None
+
+    def audio_run(self, limit: int = MAX_AUDIO_MESSAGE_BYTES) -> list[Op]:
+        """The turn's audio at the head of `ops`, as one message takes it (at most `limit`).
+
+        Consecutive audio ops of one turn, oldest first; always at least the head when it is
+        audio (a frame longer than `limit` still goes).
+        """
+        run: list[Op] = []
+        size = 0
+        for op in self.ops:
+            if op.kind is not OpKind.AUDIO or (run and op.turn_id != run[0].turn_id):
+                break
+            if run and size + len(op.pcm) > limit:
+                break
+            run.append(op)
+            size += len(op.pcm)
+        return run
 
     def written(self, op: Op) -> None:
         """`op` reached the socket: it leaves its queue.

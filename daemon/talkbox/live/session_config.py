@@ -83,6 +83,10 @@ def websocket_args(settings: Settings) -> dict[str, Any]:
         "ping_timeout": PING_TIMEOUT_S,
         "close_timeout": CLOSE_TIMEOUT_S,
         "open_timeout": OPEN_TIMEOUT_S,
+        # No permessage-deflate (websockets offers it by default): compressing each 20-100 ms
+        # of base64 audio cost ~59 us a message against the emulator, which accepts it, and
+        # whether the service does is not known (docs/live-protocol.md §1.3.1).
+        "compression": None,
     }
     if is_loopback(settings.base_url):
         # websockets honours HTTPS_PROXY; no proxy can reach this machine's own loopback.

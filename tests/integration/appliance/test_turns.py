@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from talkbox.appliance.parts import new_fake_world
 from talkbox.audio.format import INPUT_RATE_HZ, seconds
 from talkbox.conversation import Earcon, State
 from talkbox.conversation.events import ButtonReleased
@@ -15,6 +16,7 @@ from .conftest import (
     answer_sent,
     answers_by_connection,
     audio_received,
+    audio_records,
     recording,
     running_box,
     speech_span,
@@ -52,6 +54,35 @@ async def test_a_held_button_sends_what_is_said_while_held_and_the_answer_plays(
         State.IDLE,
         None,  # turned off on leaving
     ]
+
+
+async def test_a_release_takes_the_frames_the_mic_still_holds_back_so_nothing_said_is_lost(
+    make_emulator: MakeEmulator, tmp_path: Path
+) -> None:
+    """The mic hands frames over in batches; the end of a held utterance still goes up."""
+    emulator = await make_emulator(realtime=True)
+    world = new_fake_world()
+    # A batch longer than the whole turn: no frame arrives by itself, so everything sent
+    # was taken when an event (the press, the release) came.
+    world.mic.batch = 10_000
+    question = recording(QUESTION)[: 2 * 32_000]
+    async with running_box(emulator, tmp_path, world=world, button_mode="hold") as box:
+        await box.state_is(State.IDLE)
+        box.world.button.press()
+        await box.state_is(State.LISTENING, within=2)
+        box.room.say(question)
+        await until(lambda: not box.room.speaking, within=6, what="spoken")
+        box.world.button.release()
+        await box.state_is(State.THINKING, within=5)
+        await until(
+            lambda: bool(emulator.log.client_messages("realtime_input.activityEnd")),
+            within=5,
+            what="activityEnd",
+        )
+    sent = audio_received(emulator)
+    assert question in sent
+    activity_end = emulator.log.client_messages("realtime_input.activityEnd")[0].t
+    assert all(t <= activity_end for t, _ in audio_records(emulator))
 
 
 async def test_a_release_overtaking_frames_on_their_way_still_sends_them_before_the_end(

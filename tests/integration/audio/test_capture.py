@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from itertools import pairwise
@@ -54,6 +55,51 @@ async def test_capture_at_16_khz_hands_over_exact_20_ms_frames_as_the_mic_speaks
     assert elapsed > 1.5
     assert all(b.captured_at > a.captured_at for a, b in pairwise(frames))
     assert [(s.ok, s.rate_hz) for s in statuses] == [(True, 16_000)]
+
+
+async def test_a_waiting_reader_is_woken_once_per_batch_and_takes_the_rest_without_waiting(
+    alsa: AlsaConfig, tmp_path: Path, mics: MakeMic
+) -> None:
+    fifo = tmp_path / "mic.fifo"
+    speech = tone(300, 3.0, 16_000)
+    mics(fifo, speech, 16_000)
+    alsa.pcm("mic", file_pcm(output="/dev/null", infile=fifo))
+    async with AlsaCapture(CaptureOptions(device="mic", batch=3)) as mic:
+        frames = await read_frames(mic, 1)
+        frames += mic.ready()
+        for _ in range(5):
+            # Woken only once three frames were there: one read, at least two more ready.
+            first = await read_frames(mic, 1)
+            rest = mic.ready()
+            assert len(rest) >= 2
+            frames += first + rest
+    # In order, none lost or repeated.
+    assert b"".join(f.pcm for f in frames) == speech[: len(frames) * 640]
+
+
+async def test_a_listener_is_called_on_the_loop_once_per_batch_until_it_takes_the_frames(
+    alsa: AlsaConfig, tmp_path: Path, mics: MakeMic
+) -> None:
+    fifo = tmp_path / "mic.fifo"
+    mics(fifo, tone(300, 3.0, 16_000), 16_000)
+    alsa.pcm("mic", file_pcm(output="/dev/null", infile=fifo))
+    taken: list[int] = []
+    threads: set[str] = set()
+    loop_thread = threading.current_thread().name
+    async with AlsaCapture(CaptureOptions(device="mic", batch=3)) as mic:
+
+        def ready() -> None:
+            threads.add(threading.current_thread().name)
+            taken.append(len(mic.ready()))
+
+        mic.ready()
+        mic.on_ready(ready)
+        async with asyncio.timeout(10):
+            while len(taken) < 5:  # noqa: ASYNC110 -- the callback runs on this loop
+                await asyncio.sleep(0.01)
+        mic.on_ready(None)
+    assert threads == {loop_thread}
+    assert all(n >= 3 for n in taken)
 
 
 async def test_capture_at_48_khz_is_resampled_to_exact_20_ms_frames_at_16_khz(

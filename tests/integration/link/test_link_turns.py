@@ -112,9 +112,26 @@ async def test_an_audio_turn_is_answered_and_resent_whole_after_a_drop(tmp_path:
     assert done.audio_s > 0
     # Sent once, cut, sent again in full: two activity starts and every frame twice.
     assert len(starts) == 2
-    assert len(audio_frames) == 2 * 30
+    sent = b"".join(
+        base64.urlsafe_b64decode(r.message["realtimeInput"]["audio"]["data"]) for r in audio_frames
+    )
+    assert len(sent) == 2 * 30 * 640
     answer = [e for e in recorder.events if isinstance(e, AnswerAudioReceived)]
     assert all(e.turn_id == turn for e in answer)
+
+
+async def test_the_link_offers_no_websocket_compression(tmp_path: Path) -> None:
+    """The SDK passes `compression` to websockets: off, whatever the server would accept."""
+    async with Emulator(EmulatorOptions(realtime=False)) as emu:
+        recorder = EventRecorder()
+        link = LiveLink(emulator_settings(emu, tmp_path), recorder, policy=FAST_POLICY)
+        async with run_in_background(link):
+            turn = link.send_text("hello")
+            await recorder.wait_for(TurnCompleted, lambda e: e.turn_id == turn)
+        handshake = emu.log.events("handshake")[0]
+    headers = {name.lower() for name in handshake.message["headers"]}
+    assert "sec-websocket-key" in headers
+    assert "sec-websocket-extensions" not in headers
 
 
 async def test_a_malformed_frame_reconnects_and_the_turn_is_answered(tmp_path: Path) -> None:

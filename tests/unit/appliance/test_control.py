@@ -15,7 +15,7 @@ from talkbox.appliance.control import (
     runtime_dir,
 )
 from talkbox.appliance.mute import MuteStore
-from talkbox.conversation.events import ButtonPressed, MuteRequested
+from talkbox.conversation.events import ButtonPressed, MuteRequested, RingStopRequested
 
 
 def test_a_say_request_carries_its_text_and_a_volume_request_its_percent() -> None:
@@ -26,6 +26,8 @@ def test_a_say_request_carries_its_text_and_a_volume_request_its_percent() -> No
 def test_event_commands_become_the_conversation_events_a_person_would_cause() -> None:
     assert parse_request(b'{"command": "press"}').event() == ButtonPressed()
     assert parse_request(b'{"command": "mute"}').event() == MuteRequested(source="ctl")
+    assert parse_request(b'{"command": "stop"}').event() == RingStopRequested(source="ctl")
+    assert parse_request(b'{"command": "timers"}') == Request(command="timers")
 
 
 @pytest.mark.parametrize(

@@ -41,3 +41,13 @@ def test_every_rhythm_has_positive_times(kind: LedKind) -> None:
         shown = pattern(kind, state)
         if shown.effect in (Effect.BLINK, Effect.PULSE):
             assert min(shown.on_s, shown.off_s) > 0, state
+
+
+@pytest.mark.parametrize("kind", list(LedKind))
+def test_idle_with_a_timer_set_looks_like_no_state_and_only_idle_changes(kind: LedKind) -> None:
+    from talkbox.conversation.leds import TIMER_RUNNING
+
+    hint = pattern(kind, State.IDLE, timers=True)
+    assert hint == TIMER_RUNNING[kind]
+    assert hint not in {pattern(kind, s) for s in State}
+    assert all(pattern(kind, s, timers=True) == pattern(kind, s) for s in State if s != State.IDLE)

@@ -110,3 +110,31 @@ def test_an_answer_text_is_streamed_in_several_pieces() -> None:
         "turn 1: tone phrase of ",
         '0.40 s for "hello"',
     ]
+
+
+TIMER_TOOLS = ["set_timer", "set_alarm", "list_timers", "change_timer", "cancel_timer"]
+
+
+@pytest.mark.parametrize(
+    ("text", "call"),
+    [
+        ("Set a pasta timer for 9 minutes", ("set_timer", {"minutes": 9, "name": "pasta"})),
+        ("set a timer for 1 hour 30 minutes", ("set_timer", {"hours": 1, "minutes": 30})),
+        ("start a timer for 3 seconds", ("set_timer", {"seconds": 3})),
+        ("wake me at 7:30", ("set_alarm", {"time": "07:30"})),
+        ("set an alarm at 6 pm", ("set_alarm", {"time": "18:00"})),
+        ("how long is left on the pasta?", ("list_timers", {})),
+        ("add 2 minutes to the pasta timer", ("change_timer", {"minutes": 2, "name": "pasta"})),
+        ("cancel the pasta timer", ("cancel_timer", {"name": "pasta"})),
+        ("cancel all timers", ("cancel_timer", {"all": True})),
+        ("what is the weather", None),
+    ],
+)
+def test_timer_requests_become_calls_with_the_arguments_a_model_sends(
+    text: str, call: tuple[str, dict[str, object]] | None
+) -> None:
+    assert model.timer_call(text, TIMER_TOOLS) == call
+
+
+def test_a_timer_request_calls_nothing_undeclared() -> None:
+    assert model.timer_call("set a timer for 3 seconds", ["get_time"]) is None

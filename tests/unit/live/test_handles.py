@@ -438,3 +438,45 @@ def test_a_smaller_prompt_than_the_last_one_says_the_context_was_compressed() ->
     assert conversation.context_shrank(1200) is None
     assert conversation.context_shrank(300) == 1200
     assert conversation.context_shrank(300) is None
+
+
+def test_a_background_store_syncs_on_a_thread_of_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link's store: no fsync on the caller's thread (the event loop), on disk after flush."""
+    import threading
+
+    syncing: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        syncing.append(threading.current_thread().name)
+        real_fsync(fd)
+
+    monkeypatch.setattr(handles.os, "fsync", fsync)
+    store = HandleStore(tmp_path, max_age_s=600.0, background=True)
+    store.save(STORED)
+    assert store.flush(timeout=10)
+    assert syncing
+    assert threading.current_thread().name not in syncing
+    assert store_in(tmp_path).load(now=NOW) == STORED
+
+
+def test_a_background_store_ends_with_the_newest_save_or_clear(tmp_path: Path) -> None:
+    store = HandleStore(tmp_path, max_age_s=600.0, background=True)
+    for turns in range(1, 30):
+        store.save(
+            StoredHandle(handle=f"h{turns}", conversation_id="c-1", saved_at=NOW, turns=turns)
+        )
+    assert store.flush(timeout=10)
+    stored = store_in(tmp_path).load(now=NOW)
+    assert stored is not None
+    assert stored.turns == 29
+    store.save(STORED)
+    store.clear()
+    assert store.flush(timeout=10)
+    assert not (tmp_path / handles.HANDLE_FILE_NAME).exists()
+    # load() waits for what is pending: it never reads an older file than the newest save.
+    store.save(STORED)
+    assert store.load(now=NOW + 1) == STORED
+    assert leftovers(tmp_path) == []

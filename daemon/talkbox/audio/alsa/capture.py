@@ -2,10 +2,15 @@
 
     async with AlsaCapture(CaptureOptions(device="plughw:CARD=Device,DEV=0")) as mic:
         frame = await mic.read()            # 20 ms, 16 kHz, exactly 640 bytes
+        more = mic.ready()                  # the frames already captured, without waiting
 
 The thread reads period-sized chunks, resamples them when the device runs at another rate,
 re-frames them and hands them over through a bounded queue that drops the oldest frame when
-full. Overruns (read -32) are counted and logged at debug.
+full. A waiting reader is woken once per `batch` frames (60 ms by default): each wake-up of
+the event loop costs more than the frames it carries, and a reader that must not wait for the
+rest of a batch (a button released) takes it with `ready()`. Instead of a task waiting
+in `read()`, a reader may ask to be called (`on_ready`): one callback per batch, no task hop.
+Overruns (read -32) are counted and logged at debug.
 """
 
 from __future__ import annotations
@@ -39,11 +44,15 @@ log = logging.getLogger(__name__)
 class _FrameQueue:
     """Thread → event loop, bounded; when full the oldest frame is dropped and counted."""
 
-    def __init__(self, maxlen: int) -> None:
+    def __init__(self, maxlen: int, batch: int = 1) -> None:
         self._frames: collections.deque[Frame] = collections.deque()
         self._maxlen = maxlen
+        self._batch = batch
         self._lock = threading.Lock()
         self._waiter: asyncio.Future[None] | None = None
+        self.listener: Callable[[], None] | None = None
+        """Called on the loop when a batch is ready (once until the frames are taken)."""
+        self._told = False
         self.dropped = 0
 
     def put(self, frame: Frame, post: Callable[..., None]) -> None:
@@ -52,9 +61,16 @@ class _FrameQueue:
                 self._frames.popleft()
                 self.dropped += 1
             self._frames.append(frame)
+            if len(self._frames) < self._batch:
+                return
             waiter, self._waiter = self._waiter, None
+            listener = None if self._told else self.listener
+            if listener is not None:
+                self._told = True
         if waiter is not None:
             post(_wake_future, waiter)
+        if listener is not None:
+            post(listener)
 
     async def get(self) -> Frame:
         loop = asyncio.get_running_loop()
@@ -74,7 +90,8 @@ class _FrameQueue:
         with self._lock:
             frames = list(self._frames)
             self._frames.clear()
-        return frames
+            self._told = False
+            return frames
 
     def clear(self) -> None:
         with self._lock:
@@ -101,17 +118,23 @@ class AlsaCapture(DeviceThread):
         self.options = options
         self._earcons = earcons
         self._gain = db_to_gain(options.gain_db)
-        self._queue = _FrameQueue(max(1, round(options.queue_s * 1000 / options.period_ms)))
+        self._queue = _FrameQueue(
+            max(1, round(options.queue_s * 1000 / options.period_ms)), options.batch
+        )
         self._frames = 0
         self._overruns = 0
 
     async def read(self) -> Frame:
-        """The next frame; waits while the device is away (see `status`)."""
+        """The next frame; waits (for a whole batch) while none is ready."""
         return await self._queue.get()
 
     def ready(self) -> list[Frame]:
         """Every frame captured and not yet read, taken at once (never waits)."""
         return self._queue.take_all()
+
+    def on_ready(self, callback: Callable[[], None] | None) -> None:
+        """Call `callback` on the loop when a batch is ready, once until `ready()`."""
+        self._queue.listener = callback
 
     def set_gain_db(self, gain_db: float) -> None:
         """Change the mic gain (dB, -20..+30) from the next frame on."""
