@@ -34,7 +34,6 @@ from .conftest import FAST_POLICY, MakeEmulator, box_settings, recording, until
 ROOM = Path(__file__).with_name("echo_room.py")
 BUTTON = 5
 QUESTION = "wake/okay_nabu-question-en-gb.wav"  # "okay nabu ... What time is it in Tokyo?"
-WAKE = "wake/okay_nabu-en-us.wav"
 WARM_UP = "question-story-pause.wav"
 LONG_QUESTION = (  # about 20 s: its echo, the answer, gives the canceller time to settle
     WARM_UP,
@@ -143,7 +142,9 @@ async def test_the_box_does_not_hear_itself_and_hears_the_person_over_its_answer
             await ask(room, factory, app, WARM_UP)
             await until(lambda: app.state is State.SPEAKING, within=15, what="the 1st answer")
             await until(lambda: app.state is State.IDLE, within=30, what="the 1st answer played")
-            await ask(room, factory, app, QUESTION)
+            # The answer says "okay nabu" some 5 s in: the stand-ins' delay moves at each
+            # answer and the filter takes seconds to follow (docs/echo-cancellation.md §3).
+            await ask(room, factory, app, WARM_UP, QUESTION)
             await until(lambda: app.state is State.SPEAKING, within=15, what="the answer")
             heard_before = app.counters.wake_words  # the question's own "okay nabu"
             if echo_cancel == "off":
@@ -164,7 +165,9 @@ async def test_the_box_does_not_hear_itself_and_hears_the_person_over_its_answer
             await until(lambda: app.state is State.SPEAKING, within=15, what="the 3rd answer")
             heard_before = app.counters.wake_words
             await asyncio.sleep(1.5)  # well into the answer: the filter has converged
-            room.say(WAKE)
+            # "okay nabu ... What time is it in Tokyo?": the word interrupts, the question
+            # after it goes up as the new turn.
+            room.say(QUESTION)
             await until(lambda: app.state is State.LISTENING, within=10, what="barge-in")
             assert app.counters.wake_words == heard_before + 1
             await until(
@@ -212,20 +215,32 @@ async def test_with_barge_in_by_voice_speech_over_the_answer_interrupts_it_and_e
                 await until(lambda: app.state is State.SPEAKING, within=15, what="an answer")
                 await until(lambda: app.state is State.IDLE, within=30, what="it played")
             assert len(emulator.log.client_messages(STARTS)) == 2
-            # A person speaking over the third answer (a long one) interrupts it: a turn opens.
-            await ask(room, factory, app, *LONG_QUESTION)
-            await until(lambda: app.state is State.SPEAKING, within=15, what="the 3rd answer")
+            # A person speaking over a long answer interrupts it: a turn opens. Only once the
+            # canceller has learnt the room for this answer (settled); the stand-ins' delay
+            # wanders from answer to answer and it may take most of one (docs/
+            # echo-cancellation.md §3): an answer that ends first is asked again, twice at most.
             echo = app.parts.echo
             assert echo is not None
-            # Once the canceller has learnt the room for this answer (the stand-ins' delay
-            # wanders from answer to answer, docs/echo-cancellation.md §3).
-            await until(lambda: echo.settled, within=15, what="the canceller settled")
+            for _ in range(2):
+                await ask(room, factory, app, *LONG_QUESTION)
+                await until(lambda: app.state is State.SPEAKING, within=15, what="a long answer")
+                await until(
+                    lambda: echo.settled or app.state is not State.SPEAKING,
+                    within=40,
+                    what="settled or played",
+                )
+                if echo.settled and app.state is State.SPEAKING:
+                    break
+                await until(lambda: app.state is State.IDLE, within=30, what="it played")
+            assert echo.settled
             assert app.state is State.SPEAKING
-            assert len(emulator.log.client_messages(STARTS)) == 3
+            asked = len(emulator.log.client_messages(STARTS))
             room.say("question-weather.wav")
             await until(lambda: app.state is State.LISTENING, within=10, what="barge-in")
             await until(
-                lambda: len(emulator.log.client_messages(STARTS)) == 4, within=10, what="4th turn"
+                lambda: len(emulator.log.client_messages(STARTS)) == asked + 1,
+                within=10,
+                what="the turn it opened",
             )
             await until(lambda: app.state is not State.LISTENING, within=15, what="turn ended")
     finally:
