@@ -318,7 +318,8 @@ def _check_online(config: Path | None) -> int:
     from talkbox.live.probe import probe_setup
 
     # Every tool the running box declares, so the service checks each declaration now.
-    result = asyncio.run(probe_setup(load_settings(config), tools=declared_registry()))
+    settings = load_settings(config)
+    result = asyncio.run(probe_setup(settings, tools=declared_registry(settings)))
     if result.accepted:
         _say(result.line, sys.stdout)
     else:

@@ -30,6 +30,14 @@ ONLY_FROM: dict[str, set[str]] = {
     "talkbox.timers.table": set(),
     # The emulator stands in for the service, so it must not share code with the client.
     "talkbox.emulator": set(),
+    # Home Assistant sees the box through a Protocol the appliance implements: it reads the
+    # settings and the conversation's events, and offers a tool in the Live tools' terms.
+    "talkbox.homeassistant": {
+        "talkbox.errors",
+        "talkbox.config",
+        "talkbox.conversation",
+        "talkbox.live.tools",
+    },
 }
 
 #: package or module → talkbox packages and modules it must never import.
@@ -64,6 +72,11 @@ ADAPTERS: dict[str, str] = {
     "pymicro_wakeword": "talkbox.hearing.wake",
     # Its own adapter, not frames.py: speex keeps per-stream state and wants 10 ms frames.
     "pyspeex_noise": "talkbox.audio.denoise",
+    # The ESPHome API's messages, its Noise handshake and its mDNS advertisement.
+    "aioesphomeapi": "talkbox.homeassistant",
+    "noise": "talkbox.homeassistant",
+    "zeroconf": "talkbox.homeassistant",
+    "ifaddr": "talkbox.homeassistant.mdns",
 }
 
 

@@ -18,7 +18,10 @@ control socket and the Live link, starts the named tasks and says READY=1. The t
 - `watchdog`: WATCHDOG=1 every `watchdog_s`, only when the microphone and the control
   task made progress since the last ping;
 - `control-socket`: `talkbox ctl` requests (`talkbox.appliance.control`);
-- `timers`: rings the timers and alarms the model set as they fall due (`talkbox.timers`).
+- `timers`: rings the timers and alarms the model set as they fall due (`talkbox.timers`);
+- `home-assistant` (TALKBOX_HOME_ASSISTANT=esphome): publishes the box's states to Home
+  Assistant (`talkbox.homeassistant`); its mute and volume take ctl's paths, its Talk is a
+  tap by voice (`appliance.home`).
 
 Leaving (stop(), SIGTERM) says STOPPING=1, cancels the tasks, turns the LED off and releases
 the pins and devices; the resumption handle and the mute are already on disk.
@@ -40,9 +43,10 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from talkbox.appliance.control import ControlServer, Requests
+from talkbox.appliance.home import ApplianceBox
 from talkbox.appliance.mute import MuteStore
 from talkbox.appliance.parts import CAPTURE, Parts, Post, endpoint_options, turn_options
 from talkbox.appliance.requests import answer, status_of
@@ -95,6 +99,7 @@ from talkbox.conversation.events import (
 )
 from talkbox.hearing.endpoint import Decision, Endpointer, PreRoll
 from talkbox.hearing.vad import FRAME_MS, SILENCE_DBFS, SpeechDetector
+from talkbox.homeassistant.assist import assist_of, register_assist
 from talkbox.live.backoff import RetryPolicy
 from talkbox.live.link import LiveLink
 from talkbox.ports import MicFrame
@@ -104,6 +109,9 @@ from talkbox.timers.service import TimerService
 from talkbox.timers.store import TimerStore
 from talkbox.timers.table import Entry
 from talkbox.timers.tools import TimerTools, register_timer_tools
+
+if TYPE_CHECKING:
+    from talkbox.homeassistant.bridge import HomeAssistantBridge
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +187,7 @@ class Appliance:
         self._parts: Parts | None = None
         self._link: LiveLink | None = None
         self._detector: SpeechDetector | None = None
+        self._home: HomeAssistantBridge | None = None
         self._wake_stale = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -207,10 +216,21 @@ class Appliance:
             )
             self.timer_tools = register_timer_tools(tools, self.timers)
             self._ringer = Ringer(parts.speaker)
+            home_tool = assist_of(self.settings)
+            if home_tool is not None:
+                register_assist(tools, home_tool)
             self._link = LiveLink(
                 self.settings, self._events.put_nowait, tools=tools, policy=self._policy
             )
             self._carry_out(self._startup_actions)
+            if self.settings.home_assistant == "esphome":
+                # Imported only when wanted: the ESPHome API's messages and zeroconf cost
+                # about 0.6 s of start-up and 25 MB. Listening before READY=1: a port in use
+                # stops the start with its reason.
+                from talkbox.homeassistant.bridge import HomeAssistantBridge
+
+                bridge = HomeAssistantBridge(self.settings, ApplianceBox(self))
+                self._home = await stack.enter_async_context(bridge)
             # Before any other event: what fell due while the box was off rings first.
             recovered = self.timers.recover()
             if recovered:
@@ -232,6 +252,8 @@ class Appliance:
             self._spawn(tg, self.timers.run(), "timers")
             if server is not None:
                 self._spawn(tg, server.serve(), "control-socket")
+            if self._home is not None:
+                self._spawn(tg, self._home.run(), "home-assistant")
         except BaseException:
             await stack.aclose()
             raise
@@ -282,6 +304,11 @@ class Appliance:
         if self._parts is None:
             raise RuntimeError("the appliance is not running")
         return self._parts
+
+    @property
+    def home_assistant(self) -> HomeAssistantBridge | None:
+        """The Home Assistant bridge (None: TALKBOX_HOME_ASSISTANT=off)."""
+        return self._home
 
     @property
     def state(self) -> State:
@@ -427,6 +454,8 @@ class Appliance:
         shown = self.status_line()
         self.facts.note(event, turn_id=self.conversation.turn_id)
         self._apply(event)
+        if self._home is not None:
+            self._home.heard(event)
         line = self.status_line()
         if line != shown and line != self._notified:
             # The reason changed while the state did not (a device still missing once the

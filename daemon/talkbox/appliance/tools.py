@@ -14,7 +14,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from talkbox.config import Settings
 from talkbox.fakes import FakeSpeaker
+from talkbox.homeassistant.assist import assist_of, register_assist
 from talkbox.live.tools import (
     BLOCKING,
     NoArguments,
@@ -35,14 +37,20 @@ class VolumeArguments(BaseModel):
     percent: int = Field(ge=0, le=100, description="The new speaker volume, 0 to 100 percent.")
 
 
-def declared_registry() -> ToolRegistry:
-    """The tools the running box declares, for `check --online` (their handlers never run)."""
+def declared_registry(settings: Settings | None = None) -> ToolRegistry:
+    """The tools the running box declares, for `check --online` (their handlers never run).
+
+    With `settings`, control_home too when they give HA's URL and token.
+    """
     registry = appliance_registry(
         FakeSpeaker(), on_mute=lambda: None, on_end_conversation=lambda: None
     )
     # Never loaded from nor saved to: the handlers of these declarations never run.
     timers = TimerService(TimerStore(Path("/nonexistent/talkbox")), on_due=lambda _: None)
     register_timer_tools(registry, timers)
+    home = assist_of(settings) if settings is not None else None
+    if home is not None:
+        register_assist(registry, home)
     return registry
 
 

@@ -20,6 +20,7 @@ from talkbox.config.envfile import read_env_file
 from talkbox.config.fields import ENV_PREFIX, Area
 from talkbox.config.gpio import GpioFields
 from talkbox.config.hands_free import HandsFreeFields
+from talkbox.config.home_assistant import HomeAssistantFields
 from talkbox.config.live import LiveFields
 from talkbox.config.system import SystemFields
 from talkbox.config.timers import TimerFields
@@ -34,6 +35,7 @@ AREAS: tuple[type[Area], ...] = (
     GpioFields,
     TimerFields,
     SystemFields,
+    HomeAssistantFields,
 )
 """The areas in the order `check` and the template list them."""
 
@@ -74,6 +76,7 @@ class _SystemdEnvFileSource(DotEnvSettingsSource):
 # pydantic lists the fields of the last base first, so the areas are named here in reverse
 # of AREAS; a test holds the two orders together.
 class Settings(
+    HomeAssistantFields,
     SystemFields,
     TimerFields,
     GpioFields,

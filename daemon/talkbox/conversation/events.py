@@ -149,6 +149,17 @@ class RingDue:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TalkRequested:
+    """A person asked from afar (Home Assistant's Talk button) for a turn, as a tap by voice.
+
+    Whatever the button mode, the turn ends when they stop speaking (nobody holds a remote
+    button), and nothing heard before the request goes up.
+    """
+
+    source: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RingStopRequested:
     """A person asked the ring to stop (`talkbox ctl stop`); a press or the wake word does too."""
 
@@ -177,5 +188,6 @@ ApplianceEvent = (
     | NewConversationRequested
     | RingDue
     | RingStopRequested
+    | TalkRequested
 )
 """Everything the appliance's own parts report to the conversation."""

@@ -45,6 +45,7 @@ from talkbox.conversation.events import (
     PlaybackFinished,
     SpeechEnded,
     SpeechStarted,
+    TalkRequested,
     TextAsked,
     Timer,
     TimerFired,
@@ -122,6 +123,20 @@ def _wake_at_rest(c: Conversation, _e: WakeWordHeard) -> Step:
 def _wake_barge_in(c: Conversation, e: WakeWordHeard) -> Step:
     c, actions = rest(c), [FlushPlayback()]  # flush first, as for a press
     c, more = _wake_at_rest(c, e)
+    return c, actions + more
+
+
+def _talk_at_rest(c: Conversation, _e: TalkRequested) -> Step:
+    if resting(c) is not State.IDLE:
+        return refuse(c)
+    c, actions = open_turn(c, by_voice=True)
+    # Only what the person says after asking goes up, as after the wake word.
+    return c, [*actions, ClearPreroll()]
+
+
+def _talk_barge_in(c: Conversation, e: TalkRequested) -> Step:
+    c, actions = rest(c), [FlushPlayback()]  # flush first, as for a press
+    c, more = _talk_at_rest(c, e)
     return c, actions + more
 
 
@@ -417,6 +432,10 @@ TABLE: Final[Mapping[tuple[State, type], Handler]] = with_ringing(
         **_every(WakeWordHeard, _wake_at_rest, (S.STARTING, S.IDLE, S.OFFLINE, S.ERROR)),
         (S.THINKING, WakeWordHeard): _wake_barge_in,
         (S.SPEAKING, WakeWordHeard): _wake_barge_in,
+        # a remote talk button (Home Assistant): a tap by voice too; refused while muted
+        **_every(TalkRequested, _talk_at_rest, (S.STARTING, S.IDLE, S.OFFLINE, S.ERROR)),
+        (S.THINKING, TalkRequested): _talk_barge_in,
+        (S.SPEAKING, TalkRequested): _talk_barge_in,
         **_every(LongPressed, _new_conversation, (S.STARTING, S.IDLE, S.MUTED, S.OFFLINE, S.ERROR)),
         **_every(NewConversationRequested, _new_conversation),
         **_every(DoublePressed, _mute, tuple(s for s in State if s is not S.MUTED)),

@@ -150,7 +150,7 @@ def _say_setup(settings: Settings, service: str, trigger: Trigger) -> None:
     )
 
 
-def _recorded(open_parts: OpenParts, timeline: Timeline) -> OpenParts:
+def recorded(open_parts: OpenParts, timeline: Timeline) -> OpenParts:
     """`open_parts` with the LED's states noted in `timeline`."""
 
     @contextlib.asynccontextmanager
@@ -166,7 +166,7 @@ def _recorded(open_parts: OpenParts, timeline: Timeline) -> OpenParts:
 
 async def _one_turn(settings: Settings, bench: Bench, trigger: Trigger, spoken: bytes) -> _Turn:
     timeline = Timeline()
-    parts = _recorded(hardware_parts(settings, pin_factory=bench.pins.factory), timeline)
+    parts = recorded(hardware_parts(settings, pin_factory=bench.pins.factory), timeline)
     async with Appliance(settings, parts) as app:
 
         async def watch(condition: Callable[[], bool], within: float, what: str) -> None:

@@ -27,7 +27,7 @@ from talkbox.conversation.actions import State
 from talkbox.conversation.events import TextAsked
 from talkbox.demo.bench import BUTTON_PIN, LED_PINS, DemoFailed, open_bench, until
 from talkbox.demo.report import Timeline, timeline_lines
-from talkbox.demo.run import DEMO_KEY, MODEL, _recorded, bench_settings
+from talkbox.demo.run import DEMO_KEY, MODEL, bench_settings, recorded
 from talkbox.emulator import Emulator, EmulatorOptions
 from talkbox.errors import ExitCode
 from talkbox.sigterm import stop_on_sigterm
@@ -74,7 +74,7 @@ async def _demo(out_dir: Path) -> int:
                 f"GPIO{'/'.join(map(str, LED_PINS))} on gpiozero's MockFactory"
             )
             bench = await stack.enter_async_context(open_bench(work))
-            parts = _recorded(hardware_parts(settings, pin_factory=bench.pins.factory), timeline)
+            parts = recorded(hardware_parts(settings, pin_factory=bench.pins.factory), timeline)
             async with Appliance(settings, parts) as app:
                 figures = await _ring_once(app, bench, timeline, emulator)
                 pins = [bench.pins.levels(pin) for pin in LED_PINS]

@@ -159,6 +159,51 @@ _NAMED = re.compile(r"\b(?:an?|the|my)\s+([a-z][a-z ]{0,30}?)\s+(?:timer|alarm)\
 _NOT_NAMES = {"new", "second", "other", "all"}
 
 
+_NUMBER_WORDS = {
+    word: str(number)
+    for number, word in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+} | {
+    "thirty": "30",
+    "forty": "40",
+    "forty five": "45",
+    "fifty": "50",
+    "sixty": "60",
+    "ninety": "90",
+}
+
+
+def _digits(text: str) -> str:
+    """Number words as digits ("forty five minutes" → "45 minutes", "a minute" → "1 minute")."""
+    text = text.replace("-", " ")
+    for word in sorted(_NUMBER_WORDS, key=len, reverse=True):
+        text = re.sub(rf"\b{word}\b", _NUMBER_WORDS[word], text)
+    return re.sub(r"\b(?:a|an|one)\s+(hour|minute|second)\b", r"1 \1", text)
+
+
 def _spans(text: str) -> dict[str, int]:
     found: dict[str, int] = {}
     for amount, unit in _SPAN.findall(text):
@@ -180,9 +225,10 @@ def timer_call(text: str, declared: list[str]) -> tuple[str, dict[str, object]] 
     Arguments are what the model sends: whole numbers of hours, minutes and seconds, a
     24-hour "HH:MM", a name only when one was said. Recognized: "set a pasta timer for 9
     minutes", "wake me at 7:30", "how long is left", "add 2 minutes to the pasta timer",
-    "cancel the pasta timer" (and "cancel all timers").
+    "cancel the pasta timer" (and "cancel all timers"); amounts in digits or words up to
+    twenty (and 30, 40, 45, 50, 60, 90; "a minute").
     """
-    lowered = text.lower()
+    lowered = _digits(text.lower())
     call: tuple[str, dict[str, object]] | None = None
     if re.search(r"\b(cancel|delete|remove)\b", lowered) and re.search(r"timer|alarm", lowered):
         args: dict[str, object] = {"all": True} if re.search(r"\ball\b", lowered) else {}
@@ -203,6 +249,45 @@ def timer_call(text: str, declared: list[str]) -> tuple[str, dict[str, object]] 
     if call is None or call[0] not in declared:
         return None
     return call
+
+
+#: Words that make a sentence a request about the home: what a model hands to a home tool.
+HOME_REQUEST = re.compile(
+    r"\b(turn|switch) (on|off)\b|\b(open|close|lock|unlock|dim)\b"
+    r"|\bis the [\w ]+ (on|off|open|closed|locked|unlocked)\b",
+    re.IGNORECASE,
+)
+
+
+def request_parameter(declaration: dict[str, object]) -> str | None:
+    """The name of a function's only parameter when it is a string (a request in words)."""
+    parameters = declaration.get("parameters")
+    if not isinstance(parameters, dict):
+        return None
+    properties = parameters.get("properties")
+    if not isinstance(properties, dict) or len(properties) != 1:
+        return None
+    ((name, schema),) = properties.items()
+    kind = schema.get("type", "") if isinstance(schema, dict) else ""
+    return str(name) if str(kind).upper() == "STRING" else None
+
+
+def home_call(
+    text: str, declarations: dict[str, dict[str, object]]
+) -> tuple[str, dict[str, str]] | None:
+    """A home request ("turn on the kitchen light") as the call a model makes of it.
+
+    The function is one whose description says it is for the home and whose only parameter
+    is a string; the model passes the person's words in it, as a model hands a request on.
+    """
+    if not HOME_REQUEST.search(text):
+        return None
+    for name, declaration in declarations.items():
+        described = str(declaration.get("description", "")).lower()
+        parameter = request_parameter(declaration)
+        if "home" in described and parameter is not None:
+            return name, {parameter: text}
+    return None
 
 
 #: What extended thinking says while it thinks (its transcript; the audio is a tone phrase).

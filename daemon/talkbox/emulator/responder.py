@@ -8,8 +8,9 @@ Each answer goes, as in the recorded sessions (the connection's model row shapes
 2. extended thinking only: a spoken filler, ``generationComplete``, then ``turnComplete``
    with ``interactionStatus: IN_PROGRESS`` (the interaction goes on);
 3. ``toolCall`` when the turn names a declared function, or a text turn asks for a timer
-   (``model.timer_call``: the call and arguments a model makes), or a ``tool_call`` fault
-   says so;
+   (``model.timer_call``: the call and arguments a model makes), or a text turn is a home
+   request ("turn on the kitchen light") and a function for the home takes a request in words
+   (``model.home_call``: the words are its argument), or a ``tool_call`` fault says so;
    a BLOCKING call waits for its ``toolResponse``, a NON_BLOCKING one (declared so, or by the
    model's default: NON_BLOCKING on 3.8) does not, and its late result starts a turn of its
    own: WHEN_IDLE after the current answer, INTERRUPT at once (on 3.8 only once the user
@@ -255,17 +256,21 @@ class Responder:
         if scripted is not None:
             name, args = str(scripted.params["name"]), scripted.args
         else:
-            declared = list(self.conn.facts.declarations)
+            declarations = self.conn.facts.declarations
+            declared = list(declarations)
             request = model.input_transcript(turn)
             # A timer request is called with its arguments, as the model would make them.
             asked = model.timer_call(request, declared) if turn.kind == "text" else None
+            found = model.named_function(request, declared)
+            home = model.home_call(turn.text, declarations) if turn.kind == "text" else None
             if asked is not None:
                 name, args = asked
-            else:
-                found = model.named_function(request, declared)
-                if found is None:
-                    return None
+            elif found is not None:
                 name, args = found, {}
+            elif home is not None:
+                name, args = home[0], dict(home[1])
+            else:
+                return None
         call_id = f"function-call-{self.conn.emu.rng.getrandbits(64)}"
         future: asyncio.Future[JsonDict] = asyncio.get_running_loop().create_future()
         state.pending_calls[call_id] = future

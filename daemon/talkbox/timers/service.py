@@ -10,7 +10,6 @@ due to `on_due`, on the event loop, without any network.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -49,7 +48,8 @@ class TimerService:
         self.clock = clock
         self.missed_after_s = missed_after_s
         self.table = store.load()
-        self._changed = asyncio.Event()
+        self._wake: asyncio.Future[None] | None = None
+        """What the due check sleeps on: a change wakes it at once."""
 
     def recover(self) -> tuple[Entry, ...]:
         """At start: what fell due while the box was off and rings now; logs what was missed."""
@@ -81,7 +81,9 @@ class TimerService:
     def _commit(self, table: TimerTable) -> None:
         self.table = table
         self._store.save(table)
-        self._changed.set()
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
         self._on_change()
 
     def check(self) -> tuple[Entry, ...]:
@@ -96,15 +98,27 @@ class TimerService:
 
     async def run(self) -> None:
         """Ring each entry when it falls due, until cancelled."""
+        loop = asyncio.get_running_loop()
         while True:
-            self._changed.clear()
             self.check()
             soonest = self.table.soonest()
             wait = TICK_S if soonest is None else min(TICK_S, soonest.left(self.clock()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=max(0.01, wait))
+            # A plain future and a timer handle: cancelling the task cancels the one await
+            # (wait_for around an Event was seen to leave a cancelled task hanging on 3.11).
+            wake = self._wake = loop.create_future()
+            handle = loop.call_later(max(0.01, wait), _wake_up, wake)
+            try:
+                await wake
+            finally:
+                handle.cancel()
+                self._wake = None
 
     @property
     def running(self) -> bool:
         """Whether any timer or alarm is set."""
         return bool(self.table.entries)
+
+
+def _wake_up(wake: asyncio.Future[None]) -> None:
+    if not wake.done():
+        wake.set_result(None)

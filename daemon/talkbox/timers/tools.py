@@ -97,7 +97,8 @@ def zone_of(moment: datetime) -> str:
     utc = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
     key = getattr(moment.tzinfo, "key", None)
     name = moment.tzname() or ""
-    label = f"{name} ({utc})" if name and name != utc else utc
+    plain = not name or name == utc or (name == "UTC" and offset == "+0000")
+    label = utc if plain else f"{name} ({utc})"
     return f"{key}, {label}" if isinstance(key, str) else label
 
 

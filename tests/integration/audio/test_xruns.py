@@ -8,6 +8,7 @@ read/write as pyalsaaudio 0.11 does, and the real threads must count it and go o
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
@@ -86,7 +87,10 @@ async def test_capture_overruns_are_counted_and_capture_goes_on() -> None:
     assert pcm.closed
 
 
-async def test_a_playback_underrun_is_counted_and_the_chunk_is_written_again() -> None:
+async def test_a_playback_underrun_is_counted_and_the_chunk_is_written_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
     pcm = ScriptedPcm(24_000, {4, 5})
 
     def open_pcm(direction: Direction, device: str, rate: int, period: int, periods: int) -> Pcm:
@@ -105,6 +109,10 @@ async def test_a_playback_underrun_is_counted_and_the_chunk_is_written_again() -
     assert len(pcm.written) == len(answer)
     assert bytes(pcm.written[240:-240]) == answer[240:-240]
     assert stats.written_s == pytest.approx(0.5)
+    # The listener heard the gaps: the journal says so once for the sound, with the reason.
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1
+    assert warned[0].startswith("the speaker ran dry 2 time(s) during this sound on 'scripted'")
 
 
 class VanishingPcm(ScriptedPcm):

@@ -52,12 +52,12 @@ class Appliance:
     wakes: int = 0
 
     def apply(self, event: cv.Event) -> None:
-        if isinstance(event, ev.ButtonPressed | ev.WakeWordHeard):
+        if isinstance(event, ev.ButtonPressed | ev.WakeWordHeard | ev.TalkRequested):
             self.pressed = True
         was = self.c.state
         self.c, actions = cv.apply(self.c, event)
         opened = was is not State.LISTENING and self.c.state is State.LISTENING
-        if isinstance(event, ev.WakeWordHeard) and opened:
+        if isinstance(event, ev.WakeWordHeard | ev.TalkRequested) and opened:
             self.wakes += 1
             self.wake_floor = self.frames
         if self.c.state is State.MUTED and was is not State.MUTED:
@@ -126,6 +126,7 @@ def resolve(move: str, app: Appliance) -> cv.Event:
     fixed: dict[str, cv.Event] = {
         "press": ev.ButtonPressed(),
         "wake": ev.WakeWordHeard(wake_word="okay_nabu"),
+        "talk": ev.TalkRequested(source="home_assistant"),
         "release": ev.ButtonReleased(),
         "long": ev.LongPressed(),
         "double": ev.DoublePressed(),
@@ -168,7 +169,7 @@ def resolve(move: str, app: Appliance) -> cv.Event:
 
 # What a person and the world do often, weighted by repetition; failures are rarer.
 COMMON = ["frame"] * 8 + ["press"] * 3 + ["release"] * 2 + ["double"] * 2 + ["speech"] * 2
-COMMON += ["wake"] * 2
+COMMON += ["wake"] * 2 + ["talk"]
 COMMON += ["silence", "no_speech", "audio", "audio", "generated", "played", "played"]
 COMMON += ["answer_timer", "failure_timer", "unmute", "connected"]
 RARE = ["long", "limit", "dropped", "rotated", "idle_closed", "fatal", "mic_failed", "mic_back"]

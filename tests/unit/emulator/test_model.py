@@ -121,6 +121,9 @@ TIMER_TOOLS = ["set_timer", "set_alarm", "list_timers", "change_timer", "cancel_
         ("Set a pasta timer for 9 minutes", ("set_timer", {"minutes": 9, "name": "pasta"})),
         ("set a timer for 1 hour 30 minutes", ("set_timer", {"hours": 1, "minutes": 30})),
         ("start a timer for 3 seconds", ("set_timer", {"seconds": 3})),
+        ("set a tea timer for five minutes", ("set_timer", {"minutes": 5, "name": "tea"})),
+        ("set a timer for forty-five seconds", ("set_timer", {"seconds": 45})),
+        ("start a timer for an hour", ("set_timer", {"hours": 1})),
         ("wake me at 7:30", ("set_alarm", {"time": "07:30"})),
         ("set an alarm at 6 pm", ("set_alarm", {"time": "18:00"})),
         ("how long is left on the pasta?", ("list_timers", {})),
@@ -138,3 +141,26 @@ def test_timer_requests_become_calls_with_the_arguments_a_model_sends(
 
 def test_a_timer_request_calls_nothing_undeclared() -> None:
     assert model.timer_call("set a timer for 3 seconds", ["get_time"]) is None
+
+
+HOME_TOOL = {
+    "name": "control_home",
+    "description": "Control or ask about the person's home through Home Assistant.",
+    "parameters": {"type": "OBJECT", "properties": {"request": {"type": "STRING"}}},
+}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["turn on the kitchen light", "Switch off the fan please", "is the garage door open"],
+)
+def test_a_home_request_is_handed_to_the_home_function_in_the_persons_words(text: str) -> None:
+    assert model.home_call(text, {"control_home": HOME_TOOL}) == ("control_home", {"request": text})
+
+
+def test_only_a_home_request_and_only_a_home_function_with_one_string_make_a_home_call() -> None:
+    assert model.home_call("what time is it", {"control_home": HOME_TOOL}) is None
+    not_home = {**HOME_TOOL, "description": "Set the speaker volume."}
+    assert model.home_call("turn on the kitchen light", {"set_volume": not_home}) is None
+    number = {**HOME_TOOL, "parameters": {"properties": {"request": {"type": "INTEGER"}}}}
+    assert model.home_call("turn on the kitchen light", {"control_home": number}) is None

@@ -86,6 +86,8 @@ class _Segment:
     idle_dropped: bool = True
     drained_at: float = 0.0
     marks: list[_Mark] = field(default_factory=list)
+    underruns: int = 0
+    """Times the device ran dry during this stretch (each a gap the listener heard)."""
 
 
 class AlsaPlayback(DeviceThread):
@@ -417,6 +419,17 @@ class _Writer:
         segment.open = False
         self._write(fade_out(tail, self.fade))
         segment.drained_at = time.monotonic() + self._buffered_s()
+        if segment.underruns:
+            # Heard as gaps in the answer: say so once per sound, with the likely reason.
+            log.warning(
+                "the speaker ran dry %d time(s) during this sound on %r: the playback thread "
+                "waited longer than the device's %.0f ms buffer (a busy CPU), so it played "
+                "with gaps",
+                segment.underruns,
+                self.owner.device,
+                self.opened.buffer_frames / self.rate * 1000,
+            )
+            segment.underruns = 0
 
     def _mark(self, mark: _Mark) -> None:
         self._end_segment()
@@ -515,6 +528,7 @@ class _Writer:
                 if written == -EPIPE:
                     # The data was not written; pyalsaaudio re-prepared the stream: again.
                     owner._underruns += 1
+                    self.segment.underruns += 1
                     log.debug("playback underrun on %r (%d so far)", owner.device, owner._underruns)
                     continue
                 if written <= 0:
