@@ -49,7 +49,10 @@ def main(speaker_fifo: Path, mic_fifo: Path) -> None:
         if not fifo.exists():
             os.mkfifo(fifo)
     speaker = os.open(speaker_fifo, os.O_RDONLY | os.O_NONBLOCK)
-    fcntl.fcntl(speaker, F_SETPIPE_SZ, 4096)
+    # Larger than what the daemon writes ahead (8 periods, 160 ms = 7.5 KB at 24 kHz): a full
+    # pipe blocks its writes, and its count of what is still to play parts from what this
+    # room plays; a sound card's buffer fill, which ALSA reports, does not.
+    fcntl.fcntl(speaker, F_SETPIPE_SZ, 65536)
     mic = os.open(mic_fifo, os.O_RDWR | os.O_NONBLOCK)
     lock = threading.Lock()
     speech = bytearray()
