@@ -113,6 +113,7 @@ class FakeFrame:
 
     pcm: bytes
     earcon: bool = False
+    captured_at: float = 0.0
 
 
 class FakeMic:

@@ -81,6 +81,7 @@ from talkbox.conversation.memory import (
     TurnOptions,
     endpointing,
     ends_on_silence,
+    hears_over_answer,
     keeps_preroll,
     resting,
     sends_mic_audio,
@@ -172,9 +173,15 @@ def _derive(
         tail.append(CancelTimer(timer=Timer.RING))
         new = replace(new, ring_timer=0)
     was, now = endpointing(old), endpointing(new)
+    # Speech heard over the answer opened this turn: its endpointer goes on to hear it end.
+    goes_on = hears_over_answer(old) and new.state is State.LISTENING and new.heard
     if was and not now:
         tail.append(StopEndpointing())
-    elif now and not was:
+    elif now and new.state is State.SPEAKING and not was:
+        tail.append(StartEndpointing(end_on_silence=True, no_speech_timeout_s=None))
+    elif now and (
+        not was or (hears_over_answer(old) and not hears_over_answer(new) and not goes_on)
+    ):
         tapped = new.state is State.IDLE or ends_on_silence(new)
         wait = (
             new.options.follow_up_s if new.state is State.IDLE else new.options.no_speech_timeout_s
