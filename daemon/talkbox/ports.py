@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from talkbox.conversation.actions import Earcon, State
+from talkbox.conversation import Earcon, State
 
 
 class MicFrame(Protocol):

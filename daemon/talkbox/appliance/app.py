@@ -55,23 +55,31 @@ from talkbox.appliance.systemd import Notifier, feed_watchdog
 from talkbox.appliance.tools import appliance_registry
 from talkbox.audio.format import INPUT_RATE_HZ, pcm_bytes
 from talkbox.config import Settings
-from talkbox.conversation import Event, apply, start
-from talkbox.conversation.actions import (
+from talkbox.conversation import (
     Action,
+    ApplianceEvent,
     CancelTimer,
     ClearPreroll,
+    Event,
     FinishPlayback,
     FlushPlayback,
+    MicFrameCaptured,
+    MuteRequested,
+    NoSpeechTimedOut,
     PersistMute,
     Play,
+    PlaybackFinished,
     PlayEarcon,
     RememberForPreroll,
+    RingDue,
     SendActivityEnd,
     SendActivityStart,
     SendAudio,
     SendPreroll,
     SendText,
     ShowState,
+    SpeechEnded,
+    SpeechStarted,
     StartEndpointing,
     StartNewConversation,
     StartRing,
@@ -79,23 +87,15 @@ from talkbox.conversation.actions import (
     State,
     StopEndpointing,
     StopRing,
-    Warn,
-    WithdrawTurn,
-)
-from talkbox.conversation.events import (
-    ApplianceEvent,
-    MicFrameCaptured,
-    MuteRequested,
-    NoSpeechTimedOut,
-    PlaybackFinished,
-    RingDue,
-    SpeechEnded,
-    SpeechStarted,
     Timer,
     TimerFired,
     TurnOpened,
     UtteranceLimitReached,
     WakeWordHeard,
+    Warn,
+    WithdrawTurn,
+    apply,
+    start,
 )
 from talkbox.hearing.endpoint import Decision, Endpointer, PreRoll
 from talkbox.hearing.vad import FRAME_MS, SILENCE_DBFS, SpeechDetector

@@ -27,8 +27,7 @@ from talkbox.audio.frames import EarconWindows, Tone
 from talkbox.audio.reference import PlayedAudio
 from talkbox.config import Settings
 from talkbox.config.files import is_writable_dir
-from talkbox.conversation.actions import Earcon
-from talkbox.conversation.events import AudioDeviceFailed, AudioDeviceRecovered
+from talkbox.conversation import AudioDeviceFailed, AudioDeviceRecovered, Earcon
 from talkbox.errors import ConfigError
 from talkbox.hearing.echo import EchoCancelMode, echo_canceller
 

@@ -18,9 +18,7 @@ from typing import Any
 
 from talkbox.audio.denoise import DenoiseOptions, Denoiser
 from talkbox.config import Settings, wake_word_key
-from talkbox.conversation import Mode, TurnOptions
-from talkbox.conversation.events import ApplianceEvent
-from talkbox.conversation.leds import LedKind
+from talkbox.conversation import ApplianceEvent, LedKind, Mode, TurnOptions
 from talkbox.fakes import FakeButton, FakeIndicator, FakeMic, FakeSpeaker
 from talkbox.gpio import HATS, ButtonOptions, LedOptions, open_gpio
 from talkbox.hearing.endpoint import EndpointOptions

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from talkbox.conversation import Event
-from talkbox.conversation.actions import State
-from talkbox.conversation.events import AudioDeviceFailed, AudioDeviceRecovered
+from talkbox.conversation import AudioDeviceFailed, AudioDeviceRecovered, Event, State
 from talkbox.live.events import (
     LinkConnected,
     LinkDisconnected,
