@@ -421,7 +421,7 @@ class _Writer:
         segment.drained_at = time.monotonic() + self._buffered_s()
         if segment.underruns:
             # Heard as gaps in the answer: say so once per sound, with the likely reason.
-            log.warning(
+            log.info(
                 "the speaker ran dry %d time(s) during this sound on %r: the playback thread "
                 "waited longer than the device's %.0f ms buffer (a busy CPU), so it played "
                 "with gaps",
