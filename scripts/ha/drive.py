@@ -6,8 +6,11 @@ Run with the project's venv Python (httpx and websockets are there):
     python drive.py onboard --url URL --token-file PATH
     python drive.py adopt --url URL --token-file PATH --host 127.0.0.1 --port N --key KEY
     python drive.py entities --url URL --token-file PATH --name talkbox
-    python drive.py service --url URL --token-file PATH DOMAIN SERVICE ENTITY_ID
+    python drive.py service --url URL --token-file PATH DOMAIN SERVICE ENTITY_ID [--data JSON]
     python drive.py state --url URL --token-file PATH ENTITY_ID EXPECTED --timeout S
+    python drive.py event --url URL --token-file PATH ENTITY_ID EVENT_TYPE --timeout S
+    python drive.py entries --url URL --token-file PATH DOMAIN COUNT
+    python drive.py find --url URL --token-file PATH DOMAIN WORD
 
 The owner is made through HA's onboarding API (the same calls the frontend makes on a fresh
 install), its authorization code traded for an access token at /auth/token, and a long-lived
@@ -39,6 +42,11 @@ class CheckFailed(Exception):
     """A check did not hold; the message says what was seen."""
 
 
+def out(line: str) -> None:
+    """One line to stdout (what the calling script shows)."""
+    sys.stdout.write(line + "\n")
+
+
 def client(url: str, token: str | None = None) -> httpx.Client:
     """An HTTP client on HA, with the bearer token when there is one."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -53,7 +61,7 @@ def expect(response: httpx.Response, what: str) -> Any:
 
 
 def wait(url: str, timeout: float) -> None:
-    """Wait until HA's HTTP server answers the onboarding status (it serves that unauthenticated)."""
+    """Wait until HA answers its onboarding status (served without authentication)."""
     deadline = time.monotonic() + timeout
     last = "no answer"
     while time.monotonic() < deadline:
@@ -61,7 +69,7 @@ def wait(url: str, timeout: float) -> None:
             with client(url) as http:
                 answer = http.get("/api/onboarding")
             if answer.status_code == 200:
-                print(f"HA answers: onboarding steps {answer.json()}")
+                out(f"HA answers: onboarding steps {answer.json()}")
                 return
             last = f"HTTP {answer.status_code}"
         except httpx.HTTPError as exc:
@@ -131,7 +139,7 @@ def onboard(url: str, token_file: Path) -> None:
     token = asyncio.run(long_lived_token(url, access))
     token_file.write_text(token, encoding="utf-8")
     os.chmod(token_file, 0o600)
-    print(f"owner 'check' made; long-lived token written to {token_file} ({len(token)} chars)")
+    out(f"owner 'check' made; long-lived token written to {token_file} ({len(token)} chars)")
 
 
 def adopt(url: str, token: str, host: str, port: int, key: str) -> None:
@@ -152,7 +160,7 @@ def adopt(url: str, token: str, host: str, port: int, key: str) -> None:
             if kind == "create_entry":
                 entry = step.get("result") or {}
                 title = step.get("title") or entry.get("title")
-                print(f"flow {' -> '.join(seen)}; entry {title!r} ({entry.get('entry_id')})")
+                out(f"flow {' -> '.join(seen)}; entry {title!r} ({entry.get('entry_id')})")
                 return
             if kind != "form":
                 raise CheckFailed(f"flow ended {' -> '.join(seen)}: {json.dumps(step)[:600]}")
@@ -197,18 +205,45 @@ def entities(url: str, token: str, name: str, timeout: float) -> None:
         else:
             raise CheckFailed(f"entities missing or unavailable: {missing}; HA has {found}")
     for entity_id, state in sorted(found.items()):
-        print(f"  {entity_id} = {state}")
-    print(f"{len(found)} entities of the box")
+        out(f"  {entity_id} = {state}")
+    out(f"{len(found)} entities of the box")
 
 
-def service(url: str, token: str, domain: str, name: str, entity_id: str) -> None:
-    """Call a service on one entity."""
+def service(url: str, token: str, domain: str, name: str, entity_id: str, data: str) -> None:
+    """Call a service on one entity, with more service data as a JSON object."""
+    body = {"entity_id": entity_id, **json.loads(data or "{}")}
     with client(url, token) as http:
-        expect(
-            http.post(f"/api/services/{domain}/{name}", json={"entity_id": entity_id}),
-            f"{domain}.{name} on {entity_id}",
+        expect(http.post(f"/api/services/{domain}/{name}", json=body), f"{domain}.{name} {body}")
+    out(f"called {domain}.{name} {body}")
+
+
+def event(url: str, token: str, entity_id: str, event_type: str, timeout: float) -> None:
+    """Wait until an event entity has fired `event_type` (its state is then the time it fired)."""
+    deadline = time.monotonic() + timeout
+    seen: dict[str, Any] = {}
+    with client(url, token) as http:
+        while time.monotonic() < deadline:
+            seen = expect(http.get(f"/api/states/{entity_id}"), entity_id)
+            if seen["state"] not in ("unknown", "unavailable") and (
+                seen.get("attributes", {}).get("event_type") == event_type
+            ):
+                out(f"{entity_id} fired {event_type} at {seen['state']}")
+                return
+            time.sleep(0.5)
+    raise CheckFailed(f"{entity_id} did not fire {event_type}: {seen}")
+
+
+def entries(url: str, token: str, domain: str, count: int) -> None:
+    """Check HA holds `count` config entries of `domain`, all loaded."""
+    with client(url, token) as http:
+        found = expect(
+            http.get("/api/config/config_entries/entry", params={"domain": domain}),
+            f"{domain} entries",
         )
-    print(f"called {domain}.{name} on {entity_id}")
+    described = [f"{e.get('title')} ({e.get('state')})" for e in found]
+    if len(found) != count or any(e.get("state") != "loaded" for e in found):
+        raise CheckFailed(f"{count} loaded {domain} entries wanted, HA has {described}")
+    out(f"{domain} entries: {', '.join(described)}")
 
 
 def state(url: str, token: str, entity_id: str, wanted: str, timeout: float) -> None:
@@ -219,7 +254,7 @@ def state(url: str, token: str, entity_id: str, wanted: str, timeout: float) -> 
         while time.monotonic() < deadline:
             seen = str(expect(http.get(f"/api/states/{entity_id}"), entity_id)["state"])
             if seen == wanted:
-                print(f"{entity_id} is {seen}")
+                out(f"{entity_id} is {seen}")
                 return
             time.sleep(0.5)
     raise CheckFailed(f"{entity_id} is {seen}, not {wanted}, after {timeout:.0f} s")
@@ -232,7 +267,7 @@ def find(url: str, token: str, domain: str, word: str, name: str) -> None:
     for s in states:
         entity_id = str(s["entity_id"])
         if entity_id.startswith(f"{domain}.{name}_") and word in entity_id:
-            print(entity_id)
+            out(entity_id)
             return
     raise CheckFailed(f"no {domain} entity of {name} with {word!r}")
 
@@ -249,6 +284,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=6053)
     parser.add_argument("--key", default="")
     parser.add_argument("--name", default="talkbox")
+    parser.add_argument("--data", default="", help="service data (a JSON object)")
     opts = parser.parse_intermixed_args(argv)
     token = ""
     if opts.command not in ("wait", "onboard"):
@@ -263,15 +299,19 @@ def main(argv: list[str]) -> int:
         elif opts.command == "entities":
             entities(opts.url, token, opts.name, opts.timeout)
         elif opts.command == "service":
-            service(opts.url, token, *opts.args)
+            service(opts.url, token, opts.args[0], opts.args[1], opts.args[2], opts.data)
         elif opts.command == "state":
             state(opts.url, token, opts.args[0], opts.args[1], opts.timeout)
+        elif opts.command == "event":
+            event(opts.url, token, opts.args[0], opts.args[1], opts.timeout)
+        elif opts.command == "entries":
+            entries(opts.url, token, opts.args[0], int(opts.args[1]))
         elif opts.command == "find":
             find(opts.url, token, opts.args[0], opts.args[1], opts.name)
         else:
             parser.error(f"unknown command {opts.command}")
     except CheckFailed as exc:
-        print(f"drive.py {opts.command}: {exc}", file=sys.stderr)
+        sys.stderr.write(f"drive.py {opts.command}: {exc}\n")
         return 1
     return 0
 

@@ -18,6 +18,11 @@ import homeassistant.components
 COMPONENTS = Path(homeassistant.components.__path__[0])
 
 
+def out(line: str) -> None:
+    """One line to stdout (what the calling script shows)."""
+    sys.stdout.write(line + "\n")
+
+
 def demo_platforms() -> list[str]:
     """The integrations named in demo's COMPONENTS_WITH_* lists (Platform members or strings)."""
     tree = ast.parse((COMPONENTS / "demo" / "__init__.py").read_text(encoding="utf-8"))
@@ -60,8 +65,8 @@ def main(argv: list[str]) -> int:
     """Print one requirement a line; the integrations walked go to stderr."""
     names = argv + (demo_platforms() if "demo" in argv else [])
     found, seen = requirements(names)
-    print("\n".join(found))
-    print(f"{len(seen)} integrations: {' '.join(seen)}", file=sys.stderr)
+    out("\n".join(found))
+    sys.stderr.write(f"{len(seen)} integrations: {' '.join(seen)}\n")
     return 0
 
 
