@@ -33,8 +33,9 @@ at the same)."""
 NOISE_PROTOCOL: Final = b"Noise_NNpsk0_25519_ChaChaPoly_SHA256"
 PROLOGUE: Final = b"NoiseAPIInit"
 """The prologue's start; the client's hello frame (its 16-bit length and bytes) follows."""
-ZERO_PSK: Final = bytes(32)
-"""The key HA's config flow probes an encrypted device with (its ZERO_NOISE_PSK)."""
+ZERO_PSK: Final = b"0" * 32
+"""The key HA's config flow probes an encrypted device with: its ZERO_NOISE_PSK, base64 of
+32 ASCII zeros (not zero bytes; HA core's esphome/config_flow.py, docs/home-assistant.md §8)."""
 CHOSEN_PROTOCOL: Final = 0x01
 """The server hello's first byte: the one protocol ESPHome defines (NNpsk0, above)."""
 
@@ -220,7 +221,7 @@ class NoiseFraming:
             refusal = _noise_frame(b"\x01Handshake MAC failure")
             if self._zero_key_probe(frame[1:]):
                 raise WireError(
-                    "Home Assistant's adoption probe (an all-zero key, to learn the box's "
+                    "Home Assistant's adoption probe (its fixed zero key, to learn the box's "
                     "name and MAC before it asks for the key)",
                     refusal,
                     expected=True,
@@ -234,7 +235,7 @@ class NoiseFraming:
         self._state = "ready"
 
     def _zero_key_probe(self, message: bytes) -> bool:
-        """Whether Noise message 1 was made with the all-zero key.
+        """Whether Noise message 1 was made with HA's probe key (ZERO_PSK).
 
         HA's ESPHome config flow sends it to a box that wants a key and has no name yet, to
         read the name and MAC from the hello (docs/home-assistant.md §8): ordinary adoption.
