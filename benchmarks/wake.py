@@ -15,7 +15,7 @@ and writes benchmarks/results/wake.json:
   and whether the endpointer would start a turn on it;
 - CPU per second of audio (process CPU time, so a library's own threads count) for the wake
   word, each VAD and speex, beside DESIGN.md's budget (wake word listening <= 5 % of a
-  core), and the wake detector's wall time per 20 ms frame (it runs in the capture pump).
+  core), and the wake detector's wall time per 20 ms frame (it runs in the control task).
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ APT_NEEDS=(
     "gcc|command -v gcc >/dev/null"
     # pyspeex-noise 1.0.2 is a C++ sdist (2.x has wheels, but its auto gain outputs silence).
     "g++|command -v g++ >/dev/null"
+    # Echo cancellation (TALKBOX_ECHO_CANCEL=auto): speex's canceller, loaded with ctypes.
+    "libspeexdsp1|$PY -c 'import ctypes; ctypes.CDLL(\"libspeexdsp.so.1\")' 2>/dev/null"
     "python3-dev|$PY -c 'import os, sys, sysconfig; sys.exit(not os.path.isfile(os.path.join(sysconfig.get_path(\"include\"), \"Python.h\")))'"
 )
 

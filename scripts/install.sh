@@ -77,6 +77,8 @@ install_packages() {
         "g++|command -v g++ >/dev/null"
         "libasound2-dev|test -e /usr/include/alsa/asoundlib.h"
         "alsa-utils|command -v aplay >/dev/null"
+        # Echo cancellation (TALKBOX_ECHO_CANCEL=auto): speex's canceller, loaded with ctypes.
+        "libspeexdsp1|$PY -c 'import ctypes; ctypes.CDLL(\"libspeexdsp.so.1\")' 2>/dev/null"
         "ca-certificates|test -s /etc/ssl/certs/ca-certificates.crt"
     )
     local missing=() entry

@@ -19,15 +19,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from talkbox.audio.format import ANSWER_RATE_HZ, INPUT_RATE_HZ, pcm_bytes, seconds
-from talkbox.conversation.actions import Earcon, State
-from talkbox.conversation.events import (
+from talkbox.conversation import (
     ApplianceEvent,
     AudioDeviceFailed,
     AudioDeviceRecovered,
     ButtonPressed,
     ButtonReleased,
     DoublePressed,
+    Earcon,
     LongPressed,
+    State,
 )
 from talkbox.live.events import LinkEvent
 
@@ -113,6 +114,7 @@ class FakeFrame:
 
     pcm: bytes
     earcon: bool = False
+    captured_at: float = 0.0
 
 
 class FakeMic:

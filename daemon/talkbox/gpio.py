@@ -27,9 +27,18 @@ from typing import Any, Final
 from gpiozero import LED, PWMLED, RGBLED, Button, Device
 from gpiozero.exc import BadPinFactory, GPIOZeroError, PinPWMUnsupported
 
-from talkbox.conversation.actions import State
-from talkbox.conversation.events import ButtonPressed, ButtonReleased, DoublePressed, LongPressed
-from talkbox.conversation.leds import Color, Effect, LedKind, Pattern, pattern
+from talkbox.conversation import (
+    ButtonPressed,
+    ButtonReleased,
+    Color,
+    DoublePressed,
+    Effect,
+    LedKind,
+    LongPressed,
+    Pattern,
+    State,
+    pattern,
+)
 from talkbox.errors import ConfigError
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from talkbox.conversation.actions import Earcon, State
+from talkbox.conversation import Earcon, State
 
 
 class MicFrame(Protocol):
@@ -25,6 +25,11 @@ class MicFrame(Protocol):
     @property
     def earcon(self) -> bool:
         """The frame overlaps an earcon the speaker played: it is not the person speaking."""
+        ...
+
+    @property
+    def captured_at(self) -> float:
+        """`time.monotonic()` when the frame's last sample came from the device."""
         ...
 
 
@@ -137,6 +142,19 @@ class WakeWords(Protocol):
 
     def reset(self) -> None:
         """Forget the stream heard so far (after the mute, nothing of before counts)."""
+        ...
+
+
+class EchoCanceller(Protocol):
+    """Takes the speaker's echo out of microphone frames (`talkbox.hearing.echo`)."""
+
+    def cancel(self, pcm: bytes, captured_at: float) -> bytes:
+        """The frame without what the speaker played into it; the same length."""
+        ...
+
+    @property
+    def settled(self) -> bool:
+        """Whether it has learnt the room for this answer: what is left is not the echo."""
         ...
 
 

@@ -26,8 +26,7 @@ from talkbox.appliance.parts import Parts, button_options, led_options
 from talkbox.audio.format import INPUT_RATE_HZ, pcm_bytes, seconds
 from talkbox.audio.frames import Resampler, level_dbfs
 from talkbox.config import Settings
-from talkbox.conversation.actions import State
-from talkbox.conversation.events import ApplianceEvent, AudioDeviceFailed, ButtonPressed
+from talkbox.conversation import ApplianceEvent, AudioDeviceFailed, ButtonPressed, State
 
 RECORD_S = 3.0
 PATTERN_S = 0.6

@@ -10,9 +10,7 @@ import pytest
 from gpiozero import LED, Button, Device
 from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
-from talkbox.conversation import State
-from talkbox.conversation.events import ButtonPressed, ButtonReleased, DoublePressed
-from talkbox.conversation.leds import LedKind
+from talkbox.conversation import ButtonPressed, ButtonReleased, DoublePressed, LedKind, State
 from talkbox.errors import ConfigError
 from talkbox.gpio import (
     HATS,

@@ -319,3 +319,21 @@ def test_no_module_imports_one_that_imports_it_back() -> None:
 def test_a_circle_of_imports_is_found() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_outside_the_core_its_names_come_from_its_face() -> None:
+    # One road to each name: `talkbox.conversation` re-exports what its modules define, so a
+    # caller never has to know which module of the core a name lives in.
+    found = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = module_name(path)
+        if within(module, "talkbox.conversation"):
+            continue
+        imports = imported_modules(path.read_text(encoding="utf-8"), package_of(path))
+        found |= {
+            f"{module} imports {name}"
+            for name in imports
+            if name.startswith("talkbox.conversation.")
+            and name.split(".")[2] in {p.stem for p in (PACKAGE / "conversation").glob("*.py")}
+        }
+    assert found == set()

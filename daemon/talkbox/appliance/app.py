@@ -55,23 +55,31 @@ from talkbox.appliance.systemd import Notifier, feed_watchdog
 from talkbox.appliance.tools import appliance_registry
 from talkbox.audio.format import INPUT_RATE_HZ, pcm_bytes
 from talkbox.config import Settings
-from talkbox.conversation import Event, apply, start
-from talkbox.conversation.actions import (
+from talkbox.conversation import (
     Action,
+    ApplianceEvent,
     CancelTimer,
     ClearPreroll,
+    Event,
     FinishPlayback,
     FlushPlayback,
+    MicFrameCaptured,
+    MuteRequested,
+    NoSpeechTimedOut,
     PersistMute,
     Play,
+    PlaybackFinished,
     PlayEarcon,
     RememberForPreroll,
+    RingDue,
     SendActivityEnd,
     SendActivityStart,
     SendAudio,
     SendPreroll,
     SendText,
     ShowState,
+    SpeechEnded,
+    SpeechStarted,
     StartEndpointing,
     StartNewConversation,
     StartRing,
@@ -79,23 +87,15 @@ from talkbox.conversation.actions import (
     State,
     StopEndpointing,
     StopRing,
-    Warn,
-    WithdrawTurn,
-)
-from talkbox.conversation.events import (
-    ApplianceEvent,
-    MicFrameCaptured,
-    MuteRequested,
-    NoSpeechTimedOut,
-    PlaybackFinished,
-    RingDue,
-    SpeechEnded,
-    SpeechStarted,
     Timer,
     TimerFired,
     TurnOpened,
     UtteranceLimitReached,
     WakeWordHeard,
+    Warn,
+    WithdrawTurn,
+    apply,
+    start,
 )
 from talkbox.hearing.endpoint import Decision, Endpointer, PreRoll
 from talkbox.hearing.vad import FRAME_MS, SILENCE_DBFS, SpeechDetector
@@ -396,6 +396,10 @@ class Appliance:
     def _heard(self, frame: MicFrame) -> None:
         """One microphone frame: cleaned, to the conversation, the wake word, the endpointer."""
         pcm = frame.pcm
+        echo = self.parts.echo
+        if echo is not None:
+            # Before anything hears it: the box's own voice is not the person's.
+            pcm = echo.cancel(pcm, frame.captured_at)
         cleaner = self.parts.cleaner
         if cleaner is not None:
             # Before anything hears it: the VAD, the wake word and the uplink get one audio.
@@ -406,13 +410,18 @@ class Appliance:
         detector = self._detector
         if not self._endpointing or detector is None:
             return
-        if frame.earcon:
-            # The box's own tone is not the person speaking.
+        if frame.earcon or self._echo_unsettled():
+            # The box's own tone is not the person speaking, nor its own voice.
             decision = detector.endpointer.feed(FRAME_MS / 1000, False, SILENCE_DBFS)
         else:
             decision = detector.feed(pcm)
         if decision is not Decision.NONE:
             self._apply(DECISIONS[decision])
+
+    def _echo_unsettled(self) -> bool:
+        """Over the answer, until the canceller has learnt the room, what it leaves is echo."""
+        echo = self.parts.echo
+        return echo is not None and self.state is State.SPEAKING and not echo.settled
 
     def _listen_for_wake_word(self, pcm: bytes) -> bool:
         """Feed the wake word detector (never while muted); True if its word opened a turn."""

@@ -39,7 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 
-from talkbox.conversation.events import (
+from talkbox.conversation import (
     ApplianceEvent,
     ButtonPressed,
     ButtonReleased,

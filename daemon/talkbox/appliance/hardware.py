@@ -24,11 +24,12 @@ from talkbox.audio.alsa import AlsaCapture, AlsaPlayback, card_mixers, mixer_car
 from talkbox.audio.devices import CaptureOptions, DeviceStatus, PlaybackOptions
 from talkbox.audio.format import ANSWER_RATE_HZ
 from talkbox.audio.frames import EarconWindows, Tone
+from talkbox.audio.reference import PlayedAudio
 from talkbox.config import Settings
 from talkbox.config.files import is_writable_dir
-from talkbox.conversation.actions import Earcon
-from talkbox.conversation.events import AudioDeviceFailed, AudioDeviceRecovered
+from talkbox.conversation import AudioDeviceFailed, AudioDeviceRecovered, Earcon
 from talkbox.errors import ConfigError
+from talkbox.hearing.echo import EchoCancelMode, echo_canceller
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +151,19 @@ def hardware_parts(
                 post(AudioDeviceRecovered(device=status.direction))
 
         # The wake word models load first: a bad one stops the start before any device opens.
-        with hearing(settings) as ears:
+        with hearing(settings) as ears, contextlib.ExitStack() as stack:
             earcons = EarconWindows()
+            # What the speaker plays is the echo canceller's reference.
+            played = PlayedAudio()
+            echo = echo_canceller(EchoCancelMode(settings.echo_cancel), played)
+            if echo is not None:
+                stack.callback(echo.close)
             mic = AlsaCapture(capture_options(settings), earcons=earcons, on_status=on_status)
             playback = AlsaPlayback(
-                playback_options(settings), earcons=earcons, on_status=on_status
+                playback_options(settings),
+                earcons=earcons,
+                reference=played if echo is not None else None,
+                on_status=on_status,
             )
             async with mic, playback:
                 try:
@@ -173,6 +182,7 @@ def hardware_parts(
                         indicator=led,
                         wake=ears.wake,
                         cleaner=ears.cleaner,
+                        echo=echo,
                     )
 
     return open_parts

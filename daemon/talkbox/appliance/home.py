@@ -20,8 +20,7 @@ from typing import Any
 
 from talkbox.appliance.control import Request, RequestError
 from talkbox.appliance.requests import Appliance, answer
-from talkbox.conversation import State
-from talkbox.conversation.events import TalkRequested
+from talkbox.conversation import State, TalkRequested
 from talkbox.homeassistant.snapshot import Snapshot
 from talkbox.live.events import AnswerAudioReceived, GenerationCompleted
 

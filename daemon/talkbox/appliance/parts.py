@@ -18,14 +18,21 @@ from typing import Any
 
 from talkbox.audio.denoise import DenoiseOptions, Denoiser
 from talkbox.config import Settings, wake_word_key
-from talkbox.conversation import Mode, TurnOptions
-from talkbox.conversation.events import ApplianceEvent
-from talkbox.conversation.leds import LedKind
+from talkbox.conversation import ApplianceEvent, LedKind, Mode, TurnOptions
 from talkbox.fakes import FakeButton, FakeIndicator, FakeMic, FakeSpeaker
 from talkbox.gpio import HATS, ButtonOptions, LedOptions, open_gpio
 from talkbox.hearing.endpoint import EndpointOptions
 from talkbox.hearing.vad import VadKind, WebRtcVad, make_vad
-from talkbox.ports import AudioFilter, AudioSink, AudioSource, Button, Indicator, Vad, WakeWords
+from talkbox.ports import (
+    AudioFilter,
+    AudioSink,
+    AudioSource,
+    Button,
+    EchoCanceller,
+    Indicator,
+    Vad,
+    WakeWords,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +57,8 @@ class Parts:
     """Listens for the wake words (None: TALKBOX_WAKE_WORD is off)."""
     cleaner: AudioFilter | None = None
     """Noise suppression and automatic gain before anything hears a frame (None: both off)."""
+    echo: EchoCanceller | None = None
+    """Takes the speaker's echo out first (None: TALKBOX_ECHO_CANCEL off or hardware)."""
 
 
 @dataclass(slots=True)
@@ -109,6 +118,7 @@ def turn_options(settings: Settings) -> TurnOptions:
         follow_up_turns=settings.follow_up_turns,
         answer_timeout_s=settings.answer_timeout_s,
         ring_s=settings.timer_ring_s,
+        barge_in_by_voice=settings.barge_in == "voice",
     )
 
 

@@ -9,8 +9,7 @@ from talkbox.appliance.control import Request, RequestError
 from talkbox.appliance.parts import Parts
 from talkbox.appliance.status import Counters, LastTurn
 from talkbox.config import Settings
-from talkbox.conversation import Conversation, Event, State
-from talkbox.conversation.events import TextAsked
+from talkbox.conversation import Conversation, Event, State, TextAsked
 from talkbox.live.link import LiveLink
 from talkbox.timers.tools import TimerTools
 

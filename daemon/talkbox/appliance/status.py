@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from talkbox.conversation import Event
-from talkbox.conversation.actions import State
-from talkbox.conversation.events import AudioDeviceFailed, AudioDeviceRecovered
+from talkbox.conversation import AudioDeviceFailed, AudioDeviceRecovered, Event, State
 from talkbox.live.events import (
     LinkConnected,
     LinkDisconnected,
@@ -40,7 +38,7 @@ class Counters:
     """Progress the watchdog checks, and what the status reports."""
 
     frames: int = 0
-    """Microphone frames the capture pump received."""
+    """Microphone frames the control task took from the mic."""
     frames_dropped: int = 0
     """Frames dropped because the control task fell behind."""
     applied: int = 0

@@ -1,6 +1,6 @@
 """Noise suppression and automatic gain on the capture path (the only pyspeex_noise importer).
 
-Usage, in the capture pump, before the VAD, the wake word and the uplink see a frame::
+Usage, in the control task, before the VAD, the wake word and the uplink see a frame::
 
     denoiser = Denoiser(DenoiseOptions(noise_suppression=2, auto_gain_dbfs=-12.0))
     frame = denoiser.process(frame)  # 20 ms in, the same 20 ms cleaned out

@@ -3,12 +3,12 @@
     settings = load_settings(Path("/etc/talkbox/talkbox.env"))  # or raises ConfigError
     settings.model, settings.turn_detection, settings.state_dir  # flat, as TALKBOX_* names them
 
-Areas: `live` (LiveFields), `turns` (TurnFields), `audio` (AudioFields), `gpio`
-(GpioFields), `system` (SystemFields), composed into one
-`Settings` in `settings`; a consumer that needs one area may type just that area. A new
-setting goes into its area with `fields.setting()`, into `config/talkbox.env` in that area's
-section, and nowhere else: its metadata drives problems, masking, provenance and warnings
-(`loading`) and what `talkbox check` shows (`check`).
+Areas: `live` (LiveFields), `turns` (TurnFields), `audio` (AudioFields), `hands_free`
+(HandsFreeFields), `echo` (EchoFields), `gpio` (GpioFields), `system` (SystemFields),
+composed into one `Settings` in `settings`; a consumer that needs one area may type just
+that area. A new setting goes into its area with `fields.setting()`, into
+`config/talkbox.env` in that area's section, and nowhere else: its metadata drives problems,
+masking, provenance and warnings (`loading`) and what `talkbox check` shows (`check`).
 
 Every value a message quotes goes through `fields.shown` (control characters escaped, long
 values cut), every look at the filesystem through `files` (any OS refusal becomes a Problem of

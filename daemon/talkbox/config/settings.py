@@ -15,6 +15,7 @@ from pydantic_settings import (
 )
 
 from talkbox.config.audio import AudioFields
+from talkbox.config.echo import EchoFields
 from talkbox.config.envfile import read_env_file
 from talkbox.config.fields import ENV_PREFIX, Area
 from talkbox.config.gpio import GpioFields
@@ -30,6 +31,7 @@ AREAS: tuple[type[Area], ...] = (
     TurnFields,
     AudioFields,
     HandsFreeFields,
+    EchoFields,
     GpioFields,
     TimerFields,
     SystemFields,
@@ -78,6 +80,7 @@ class Settings(
     SystemFields,
     TimerFields,
     GpioFields,
+    EchoFields,
     HandsFreeFields,
     AudioFields,
     TurnFields,

@@ -52,84 +52,24 @@ from talkbox.conversation.actions import (
     Action,
     CancelTimer,
     ClearPreroll,
-    Earcon,
-    FinishPlayback,
     FlushPlayback,
-    PersistMute,
-    Play,
-    PlayEarcon,
-    RememberForPreroll,
-    SendActivityEnd,
-    SendActivityStart,
-    SendAudio,
-    SendPreroll,
-    SendText,
     ShowState,
     StartEndpointing,
-    StartNewConversation,
-    StartTimer,
     State,
     StopEndpointing,
-    Warn,
-    WithdrawTurn,
 )
 from talkbox.conversation.events import ApplianceEvent, Timer
 from talkbox.conversation.memory import (
     Conversation,
-    LinkStatus,
-    Mode,
     TurnOptions,
     endpointing,
     ends_on_silence,
+    hears_over_answer,
     keeps_preroll,
-    resting,
-    sends_mic_audio,
 )
 from talkbox.conversation.ringing import derived as ring_actions
-from talkbox.conversation.steps import Handler, Step
 from talkbox.conversation.transitions import TABLE
 from talkbox.live.events import LinkEvent
-
-__all__ = [
-    "TABLE",
-    "Action",
-    "CancelTimer",
-    "ClearPreroll",
-    "Conversation",
-    "Earcon",
-    "Event",
-    "FinishPlayback",
-    "FlushPlayback",
-    "Handler",
-    "LinkStatus",
-    "Mode",
-    "PersistMute",
-    "Play",
-    "PlayEarcon",
-    "RememberForPreroll",
-    "SendActivityEnd",
-    "SendActivityStart",
-    "SendAudio",
-    "SendPreroll",
-    "SendText",
-    "ShowState",
-    "StartEndpointing",
-    "StartNewConversation",
-    "StartTimer",
-    "State",
-    "Step",
-    "StopEndpointing",
-    "TurnOptions",
-    "Warn",
-    "WithdrawTurn",
-    "apply",
-    "endpointing",
-    "ends_on_silence",
-    "keeps_preroll",
-    "resting",
-    "sends_mic_audio",
-    "start",
-]
 
 Event = ApplianceEvent | LinkEvent
 """Everything the conversation reacts to."""
@@ -172,9 +112,15 @@ def _derive(
         tail.append(CancelTimer(timer=Timer.RING))
         new = replace(new, ring_timer=0)
     was, now = endpointing(old), endpointing(new)
+    # Speech heard over the answer opened this turn: its endpointer goes on to hear it end.
+    goes_on = hears_over_answer(old) and new.state is State.LISTENING and new.heard
     if was and not now:
         tail.append(StopEndpointing())
-    elif now and not was:
+    elif now and new.state is State.SPEAKING and not was:
+        tail.append(StartEndpointing(end_on_silence=True, no_speech_timeout_s=None))
+    elif now and (
+        not was or (hears_over_answer(old) and not hears_over_answer(new) and not goes_on)
+    ):
         tapped = new.state is State.IDLE or ends_on_silence(new)
         wait = (
             new.options.follow_up_s if new.state is State.IDLE else new.options.no_speech_timeout_s

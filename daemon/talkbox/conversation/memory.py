@@ -54,6 +54,8 @@ class TurnOptions:
     """How long the error pattern is shown after a turn failed."""
     ring_s: float = 180.0
     """A ring nobody stops ends after this long (TIMER_RING_S)."""
+    barge_in_by_voice: bool = False
+    """Speech heard over the answer interrupts it and opens a turn (BARGE_IN=voice)."""
 
     def __post_init__(self) -> None:
         """Refuse values no appliance could work with."""
@@ -134,7 +136,16 @@ def keeps_preroll(c: Conversation) -> bool:
     """Whether microphone frames are kept for the pre-roll now."""
     if c.state is State.LISTENING:
         return not c.upstream
-    return c.state in (State.IDLE, State.THINKING)
+    return c.state in (State.IDLE, State.THINKING) or hears_over_answer(c)
+
+
+def hears_over_answer(c: Conversation) -> bool:
+    """Whether the endpointer listens while the answer plays (BARGE_IN=voice); never sends.
+
+    Only over the answer to a turn a person opened: what the model says on its own (a late
+    tool result) is no invitation to open the microphone.
+    """
+    return c.state is State.SPEAKING and c.options.barge_in_by_voice and c.turn_id is not None
 
 
 def ends_on_silence(c: Conversation) -> bool:
@@ -143,5 +154,9 @@ def ends_on_silence(c: Conversation) -> bool:
 
 
 def endpointing(c: Conversation) -> bool:
-    """Whether the endpointer is fed now: a turn is open, or the follow-up window."""
-    return c.state is State.LISTENING or (c.state is State.IDLE and c.follow_up)
+    """Whether the endpointer is fed now: a turn, the follow-up window, BARGE_IN=voice's answer."""
+    return (
+        c.state is State.LISTENING
+        or (c.state is State.IDLE and c.follow_up)
+        or hears_over_answer(c)
+    )

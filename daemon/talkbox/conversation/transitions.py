@@ -59,6 +59,7 @@ from talkbox.conversation.memory import (
     LinkStatus,
     Mode,
     ends_on_silence,
+    hears_over_answer,
     keeps_preroll,
     resting,
     sends_mic_audio,
@@ -188,6 +189,18 @@ def _follow_up_speech(c: Conversation, _e: SpeechStarted) -> Step:
         heard=True,
     )
     return c, [SendActivityStart(), SendPreroll()]
+
+
+def _voice_barge_in(c: Conversation, _e: SpeechStarted) -> Step:
+    if not hears_over_answer(c):
+        return unchanged(c)  # a late decision of an endpointer already stopped
+    c = rest(c)
+    if c.state is not State.IDLE:
+        return c, [FlushPlayback()]
+    # As a follow-up: the speech that started goes up from just before its start, and no
+    # earcon plays over the person's first words. Flushed first: the person talks over it.
+    c = replace(c, state=State.LISTENING, by_voice=True, upstream=True, heard=True, follow_ups=0)
+    return c, [FlushPlayback(), SendActivityStart(), SendPreroll()]
 
 
 def _speech_ended(c: Conversation, _e: SpeechEnded) -> Step:
@@ -433,6 +446,7 @@ TABLE: Final[Mapping[tuple[State, type], Handler]] = with_ringing(
         **_every(MicFrameCaptured, _mic_frame),
         (S.LISTENING, SpeechStarted): _speech_started,
         (S.IDLE, SpeechStarted): _follow_up_speech,
+        (S.SPEAKING, SpeechStarted): _voice_barge_in,
         (S.LISTENING, SpeechEnded): _speech_ended,
         (S.LISTENING, UtteranceLimitReached): _utterance_limit,
         (S.LISTENING, NoSpeechTimedOut): _no_speech,

@@ -12,8 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from talkbox.appliance.status import LastTurn
-from talkbox.conversation.actions import State
-from talkbox.conversation.leds import (
+from talkbox.conversation import (
     AMBER,
     BLUE,
     CYAN,
@@ -25,8 +24,9 @@ from talkbox.conversation.leds import (
     Color,
     Effect,
     LedKind,
+    State,
 )
-from talkbox.conversation.leds import pattern as led_pattern
+from talkbox.conversation import pattern as led_pattern
 from talkbox.ports import Indicator
 
 PinLevels = Sequence[tuple[float, float]]

@@ -27,7 +27,7 @@ from talkbox.appliance.status import LastTurn
 from talkbox.audio.format import ANSWER_RATE_HZ, seconds
 from talkbox.audio.wav import write_wav
 from talkbox.config import Settings, load_settings
-from talkbox.conversation.actions import State
+from talkbox.conversation import State
 from talkbox.demo.bench import (
     BUTTON_PIN,
     LED_PINS,

@@ -23,8 +23,7 @@ from talkbox.appliance.hardware import hardware_parts
 from talkbox.audio.format import ANSWER_RATE_HZ, seconds
 from talkbox.audio.wav import write_wav
 from talkbox.config import load_settings
-from talkbox.conversation.actions import State
-from talkbox.conversation.events import TextAsked
+from talkbox.conversation import State, TextAsked
 from talkbox.demo.bench import BUTTON_PIN, LED_PINS, DemoFailed, open_bench, until
 from talkbox.demo.report import Timeline, timeline_lines
 from talkbox.demo.run import DEMO_KEY, MODEL, bench_settings, recorded

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from talkbox.appliance.app import Appliance
-from talkbox.conversation.actions import State
+from talkbox.conversation import State
 from talkbox.demo.bench import (
     BUTTON_PIN,
     QUESTION,

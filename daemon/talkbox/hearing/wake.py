@@ -15,7 +15,7 @@ model is invoked once per stride of three feature windows (every 30 ms), and its
 probabilities are averaged over a sliding window of invocations: the wake word is detected
 when the average exceeds the model's probability cutoff. A frame costs about 0.05 ms of CPU
 per model on x86 (`benchmarks/wake.py`), so the detector runs inline in the control task,
-behind the capture pump's queue: the ALSA thread and the pump never wait for it.
+behind the capture queue: the ALSA thread never waits for it.
 
 One utterance fires once: a model fires when its average rises over the cutoff, not while
 it stays there (it does for a second or more after the word), and after a detection nothing

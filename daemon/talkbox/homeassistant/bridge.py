@@ -21,8 +21,7 @@ from types import TracebackType
 from typing import Final, Self
 
 from talkbox.config import Settings
-from talkbox.conversation import Event
-from talkbox.conversation.events import ButtonPressed, DoublePressed, LongPressed
+from talkbox.conversation import ButtonPressed, DoublePressed, Event, LongPressed
 from talkbox.homeassistant.mdns import Advertisement
 from talkbox.homeassistant.server import ApiServer, Box, DeviceOptions
 

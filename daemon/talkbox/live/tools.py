@@ -92,6 +92,8 @@ class ToolRegistry:
 
     def __init__(self) -> None:
         self._tools: dict[str, Tool] = {}
+        self._declared: dict[bool, list[types.FunctionDeclaration]] = {}
+        """Declarations made once: each connection's setup sends the same ones."""
 
     def register(
         self,
@@ -115,6 +117,7 @@ class ToolRegistry:
             raise ValueError(f"tool {name!r}: a scheduling is given exactly for NON_BLOCKING")
         if scheduling is Scheduling.SCHEDULING_UNSPECIFIED:
             raise ValueError(f"tool {name!r}: choose WHEN_IDLE, INTERRUPT or SILENT")
+        self._declared.clear()
         self._tools[name] = Tool(
             name=name,
             description=description,
@@ -135,7 +138,13 @@ class ToolRegistry:
 
     def declarations(self, *, blocking: bool = True) -> list[types.FunctionDeclaration]:
         """The function declarations for LiveConnectConfig.tools, each with its behavior."""
-        return [tool.declaration(blocking=blocking) for tool in self._tools.values()]
+        declared = self._declared.get(blocking)
+        if declared is None:
+            # Made once, not at every connection: pydantic's JSON schema generation costs
+            # milliseconds and left a little memory behind each time (benchmarks/soak.py).
+            declared = [tool.declaration(blocking=blocking) for tool in self._tools.values()]
+            self._declared[blocking] = declared
+        return list(declared)
 
     async def call(
         self, call: types.FunctionCall, *, scheduling: bool = True

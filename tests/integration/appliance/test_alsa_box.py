@@ -26,8 +26,7 @@ import pytest
 from talkbox.appliance.app import Appliance
 from talkbox.appliance.hardware import hardware_parts
 from talkbox.audio.standins import AsoundConf, LiveMic, correlation, file_pcm
-from talkbox.conversation import State
-from talkbox.conversation.events import ButtonPressed, ButtonReleased
+from talkbox.conversation import ButtonPressed, ButtonReleased, State
 from talkbox.emulator import Emulator
 
 from .conftest import (

@@ -18,8 +18,7 @@ from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from talkbox.appliance.app import Appliance
 from talkbox.appliance.parts import Parts, gpio_parts, new_fake_world
-from talkbox.conversation import State
-from talkbox.conversation.leds import BLUE
+from talkbox.conversation import BLUE, State
 from talkbox.hearing.vad import WebRtcVad
 
 from .conftest import (

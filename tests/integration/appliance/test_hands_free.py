@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from talkbox.conversation import State
-from talkbox.conversation.events import MuteRequested, UnmuteRequested
+from talkbox.conversation import MuteRequested, State, UnmuteRequested
 
 from .conftest import (
     DATA,

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from talkbox.conversation import Earcon, State
-from talkbox.conversation.events import DoublePressed, MuteRequested, UnmuteRequested
+from talkbox.conversation import DoublePressed, Earcon, MuteRequested, State, UnmuteRequested
 from talkbox.emulator import Emulator
 from talkbox.live.backoff import RetryPolicy
 

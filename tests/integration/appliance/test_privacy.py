@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from talkbox.conversation import State
-from talkbox.conversation.events import MuteRequested
+from talkbox.conversation import MuteRequested, State
 from talkbox.fakes import FakeIndicator
 
 from .conftest import MakeEmulator, audio_records, recording, running_box, until

@@ -16,8 +16,7 @@ import pytest
 
 from talkbox.appliance.control import Request, RequestError
 from talkbox.appliance.requests import answer
-from talkbox.conversation import State
-from talkbox.conversation.events import TextAsked
+from talkbox.conversation import State, TextAsked
 from talkbox.emulator import Emulator
 from talkbox.timers.ring import ring_heard_s
 from talkbox.timers.store import TimerStore

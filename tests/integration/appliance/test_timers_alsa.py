@@ -22,8 +22,7 @@ import pytest
 from talkbox.appliance.app import Appliance
 from talkbox.appliance.hardware import hardware_parts
 from talkbox.audio.standins import AsoundConf, LiveMic, correlation, file_pcm
-from talkbox.conversation import State
-from talkbox.conversation.leds import PATTERNS, TIMER_RUNNING, LedKind
+from talkbox.conversation import PATTERNS, TIMER_RUNNING, LedKind, State
 from talkbox.emulator import Emulator
 from talkbox.gpio import MockPins
 from talkbox.live.backoff import RetryPolicy

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from talkbox.appliance.parts import new_fake_world
 from talkbox.audio.format import INPUT_RATE_HZ, seconds
-from talkbox.conversation import Earcon, State
-from talkbox.conversation.events import ButtonReleased
+from talkbox.conversation import ButtonReleased, Earcon, State
 from talkbox.fakes import frame_bytes
 
 from .conftest import (

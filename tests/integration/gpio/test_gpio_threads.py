@@ -12,9 +12,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from talkbox.conversation import State
-from talkbox.conversation.events import ButtonPressed, ButtonReleased, LongPressed
-from talkbox.conversation.leds import LedKind
+from talkbox.conversation import ButtonPressed, ButtonReleased, LedKind, LongPressed, State
 from talkbox.gpio import ButtonEvent, ButtonOptions, GpioButton, GpioIndicator, LedOptions
 
 PIN, LED_PIN = 17, 22

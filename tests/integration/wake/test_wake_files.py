@@ -43,7 +43,7 @@ def read(name: str) -> bytes:
 
 
 def detections(detector: WakeWordDetector, pcm: bytes) -> list[Detection]:
-    """Feed `pcm` in 20 ms frames, as the capture pump does."""
+    """Feed `pcm` in 20 ms frames, as the control task does."""
     found = [detector.process(pcm[i : i + FRAME_BYTES]) for i in range(0, len(pcm), FRAME_BYTES)]
     return [d for d in found if d is not None]
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from talkbox.appliance.status import Facts
-from talkbox.conversation.actions import State
-from talkbox.conversation.events import AudioDeviceFailed, AudioDeviceRecovered
+from talkbox.conversation import AudioDeviceFailed, AudioDeviceRecovered, State
 from talkbox.live.events import LinkConnected, LinkFailed, TurnCompleted, TurnFailed
 
 CONNECTED = LinkConnected(resumed=False, conversation_id="c", reconnects=0, reason="start")

@@ -15,7 +15,7 @@ from talkbox.appliance.control import (
     runtime_dir,
 )
 from talkbox.appliance.mute import MuteStore
-from talkbox.conversation.events import ButtonPressed, MuteRequested, RingStopRequested
+from talkbox.conversation import ButtonPressed, MuteRequested, RingStopRequested
 
 
 def test_a_say_request_carries_its_text_and_a_volume_request_its_percent() -> None:

@@ -6,8 +6,7 @@ import pytest
 
 from talkbox.appliance.parts import button_options, endpoint_options, led_options, turn_options
 from talkbox.config import HAT_NAMES, load_settings
-from talkbox.conversation import Mode, TurnOptions
-from talkbox.conversation.leds import LedKind
+from talkbox.conversation import LedKind, Mode, TurnOptions
 from talkbox.gpio import HATS, ButtonOptions, LedOptions
 from talkbox.hearing.endpoint import EndpointOptions
 

@@ -22,7 +22,7 @@ def white_noise(seconds: float, rms_dbfs: float, seed: int = 1) -> bytes:
 
 
 def through(denoiser: Denoiser, pcm: bytes) -> bytes:
-    """`pcm` through the denoiser in 20 ms frames, as the capture pump feeds it."""
+    """`pcm` through the denoiser in 20 ms frames, as the control task feeds it."""
     whole = len(pcm) // FRAME_BYTES * FRAME_BYTES
     return b"".join(
         denoiser.process(pcm[i : i + FRAME_BYTES]) for i in range(0, whole, FRAME_BYTES)

@@ -184,13 +184,14 @@ MOVES = st.sampled_from(COMMON * 3 + RARE)
     muted=st.booleans(),
     connected_first=st.booleans(),
     follow_up=st.booleans(),
+    voice=st.booleans(),
     moves=st.lists(MOVES, max_size=80),
 )
 def test_mic_audio_goes_up_only_in_listening_with_the_led_saying_so(
-    mode: Mode, muted: bool, connected_first: bool, follow_up: bool, moves: list[str]
+    mode: Mode, muted: bool, connected_first: bool, follow_up: bool, voice: bool, moves: list[str]
 ) -> None:
-    # Follow-up listening is off by default; the property covers it on too.
-    options = TurnOptions(mode=mode, follow_up_s=4.0 if follow_up else 0.0)
+    # Follow-up listening and voice barge-in are off by default; the property covers them on.
+    options = TurnOptions(mode=mode, follow_up_s=4.0 if follow_up else 0.0, barge_in_by_voice=voice)
     c, actions = cv.start(options, muted=muted)
     app = Appliance(c=c, mute_epoch=1 if muted else 0)
     for action in actions:

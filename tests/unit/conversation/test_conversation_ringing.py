@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from talkbox.conversation import Mode, State
+from talkbox.conversation import Mode, StartRing, State, StopRing, Warn
 from talkbox.conversation import events as ev
 from talkbox.conversation import machine as cv
-from talkbox.conversation.actions import StartRing, StopRing, Warn
 from talkbox.live import events as link
 
 from .test_conversation import (

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from talkbox.conversation import State
-from talkbox.conversation.leds import PATTERNS, Effect, LedKind, pattern
+from talkbox.conversation import PATTERNS, Effect, LedKind, State, pattern
 
 
 @pytest.mark.parametrize("kind", list(LedKind))

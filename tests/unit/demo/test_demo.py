@@ -7,9 +7,7 @@ import json
 from pathlib import Path
 
 from talkbox.appliance.status import LastTurn
-from talkbox.conversation.actions import State
-from talkbox.conversation.events import ButtonPressed, ButtonReleased
-from talkbox.conversation.leds import LedKind
+from talkbox.conversation import ButtonPressed, ButtonReleased, LedKind, State
 from talkbox.demo.bench import (
     QUESTION,
     WAKE_QUESTION,

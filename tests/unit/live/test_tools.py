@@ -194,3 +194,14 @@ def test_any_call_gets_a_response_with_its_id_and_never_raises(
     well_formed = name in ("get_time", "end_conversation") and not args
     assert ("error" in response.response) == (not well_formed)
     assert ended.count == (1 if well_formed and name == "end_conversation" else 0)
+
+
+def test_declarations_are_made_once_and_again_after_a_registration() -> None:
+    tools = registry()
+    first = tools.declarations()
+    again = tools.declarations()
+    assert again == first
+    assert all(a is b for a, b in zip(again, first, strict=True))
+    assert tools.declarations(blocking=False)[0].behavior == types.Behavior.NON_BLOCKING
+    tools.register("extra", "One more tool.", lambda _: {"ok": True})
+    assert [d.name for d in tools.declarations()] == [*(d.name for d in first), "extra"]

@@ -152,6 +152,22 @@ class AlsaCapture(DeviceThread):
             reopens=self.reopens,
         )
 
+    @staticmethod
+    def _waiting_s(pcm: Pcm, opened: Opened) -> float:
+        """How much newer audio is already waiting in the device's buffer after a read.
+
+        What was just read came that long ago (the echo canceller aligns by it). A full
+        buffer is no answer: plugins without a clock (file over null) always say so, and a
+        real card at that point overruns.
+        """
+        try:
+            waiting = pcm.avail()
+        except alsaaudio.ALSAAudioError:
+            return 0.0
+        if not 0 < waiting < opened.buffer_frames:
+            return 0.0
+        return waiting / opened.rate_hz
+
     def _open(self) -> tuple[Pcm, Opened]:
         rate = self.options.rate_hz or INPUT_RATE_HZ
         return self._open_at(rate, self.options.period_ms, self.options.periods)
@@ -182,7 +198,7 @@ class AlsaCapture(DeviceThread):
                 continue
             if n <= 0:
                 continue
-            now = time.monotonic()
+            now = time.monotonic() - self._waiting_s(pcm, opened)
             mono = first_channel(data[: n * device_frame], opened.channels)
             frames = reframe.feed(resample.process(mono))
             # The newest frame ends where the re-framer's leftover begins.

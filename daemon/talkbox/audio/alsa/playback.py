@@ -55,6 +55,7 @@ from talkbox.audio.frames import (
     to_channels,
     volume_to_gain,
 )
+from talkbox.audio.reference import PlayedAudio
 from talkbox.errors import AudioDeviceError
 
 log = logging.getLogger(__name__)
@@ -97,12 +98,15 @@ class AlsaPlayback(DeviceThread):
         options: PlaybackOptions,
         *,
         earcons: EarconWindows | None = None,
+        reference: PlayedAudio | None = None,
         on_status: StatusCallback | None = None,
         open_pcm: PcmOpener = open_alsa_pcm,
     ) -> None:
         super().__init__("playback", options, on_status=on_status, open_pcm=open_pcm)
         self.options = options
         self._earcon_windows = earcons
+        self._reference = reference
+        """Told what is written to the device and when it plays: the echo canceller's."""
         self._cond = threading.Condition()
         self._items: collections.deque[_Chunk | _Mark] = collections.deque()
         self._queued_s = 0.0
@@ -479,6 +483,8 @@ class _Writer:
         except alsaaudio.ALSAAudioError as err:
             raise self.owner._failed(err) from err
         self.plays_until = time.monotonic()
+        if self.owner._reference is not None:
+            self.owner._reference.dropped(self.plays_until)
 
     def _wait_for_room(self) -> bool:
         """Wait until the device's buffer has room; False if flushed or stopping meanwhile.
@@ -506,7 +512,13 @@ class _Writer:
         for start in range(0, len(data), self.period_bytes):
             if not self._wait_for_room():
                 return  # flushed or stopping: the rest is not wanted
-            piece = to_channels(data[start : start + self.period_bytes], channels)
+            mono = data[start : start + self.period_bytes]
+            reference = owner._reference
+            if reference is not None:
+                # Exactly what the device gets, and when it leaves the speaker: after what
+                # ALSA still holds ahead of it (docs/echo-cancellation.md §3).
+                reference.played(mono, time.monotonic() + self._buffered_s(), self.rate)
+            piece = to_channels(mono, channels)
             frame_size = SAMPLE_BYTES * channels
             while piece:
                 try:
