@@ -285,7 +285,9 @@ class _Connection(asyncio.Protocol):
         try:
             messages = self.framing.feed(data)
         except WireError as err:
-            log.warning("Home Assistant: closing %s: %s", self.peer, err)
+            # HA's adoption probe is expected; anything else is worth a warning.
+            level = logging.INFO if err.expected else logging.WARNING
+            log.log(level, "Home Assistant: closing %s: %s", self.peer, err)
             self._flush()
             if self.transport is not None:
                 if err.reply:

@@ -33,16 +33,23 @@ at the same)."""
 NOISE_PROTOCOL: Final = b"Noise_NNpsk0_25519_ChaChaPoly_SHA256"
 PROLOGUE: Final = b"NoiseAPIInit"
 """The prologue's start; the client's hello frame (its 16-bit length and bytes) follows."""
+ZERO_PSK: Final = b"0" * 32
+"""The key HA's config flow probes an encrypted device with: its ZERO_NOISE_PSK, base64 of
+32 ASCII zeros (not zero bytes; HA core's esphome/config_flow.py, docs/home-assistant.md §8)."""
 CHOSEN_PROTOCOL: Final = 0x01
 """The server hello's first byte: the one protocol ESPHome defines (NNpsk0, above)."""
 
 
 class WireError(Exception):
-    """The connection cannot go on; `reply` is sent before it closes (b"": nothing)."""
+    """The connection cannot go on; `reply` is sent before it closes (b"": nothing).
 
-    def __init__(self, message: str, reply: bytes = b"") -> None:
+    `expected`: the end is part of an ordinary exchange (HA's adoption probe), not a fault.
+    """
+
+    def __init__(self, message: str, reply: bytes = b"", *, expected: bool = False) -> None:
         super().__init__(message)
         self.reply = reply
+        self.expected = expected
 
 
 class Framing(Protocol):
@@ -159,6 +166,7 @@ class NoiseFraming:
         self._hello += b"\0"
         self._buffer = bytearray()
         self._noise: NoiseConnection | None = None
+        self._prologue = b""
         self._state = "hello"
 
     @property
@@ -192,7 +200,8 @@ class NoiseFraming:
         noise.set_as_responder()
         noise.set_psks(self._psk)
         # Both sides mix the client's hello into the handshake: a changed hello fails it.
-        noise.set_prologue(PROLOGUE + len(frame).to_bytes(2, "big") + frame)
+        self._prologue = PROLOGUE + len(frame).to_bytes(2, "big") + frame
+        noise.set_prologue(self._prologue)
         noise.start_handshake()
         self._noise = noise
         self.outgoing += _noise_frame(self._hello)
@@ -209,15 +218,38 @@ class NoiseFraming:
             noise.read_message(frame[1:])
         except InvalidTag:
             # The words aioesphomeapi turns into 'invalid encryption key' for HA's user.
-            raise WireError(
-                "the client's key is not this box's", _noise_frame(b"\x01Handshake MAC failure")
-            ) from None
+            refusal = _noise_frame(b"\x01Handshake MAC failure")
+            if self._zero_key_probe(frame[1:]):
+                raise WireError(
+                    "Home Assistant's adoption probe (its fixed zero key, to learn the box's "
+                    "name and MAC before it asks for the key)",
+                    refusal,
+                    expected=True,
+                ) from None
+            raise WireError("the client's key is not this box's", refusal) from None
         except Exception as exc:  # noqa: BLE001 (noiseprotocol raises its own kinds for junk)
             raise WireError(
                 f"a broken handshake ({exc})", _noise_frame(b"\x01Handshake error")
             ) from None
         self.outgoing += _noise_frame(b"\x00" + bytes(noise.write_message()))
         self._state = "ready"
+
+    def _zero_key_probe(self, message: bytes) -> bool:
+        """Whether Noise message 1 was made with HA's probe key (ZERO_PSK).
+
+        HA's ESPHome config flow sends it to a box that wants a key and has no name yet, to
+        read the name and MAC from the hello (docs/home-assistant.md §8): ordinary adoption.
+        """
+        noise = NoiseConnection.from_name(NOISE_PROTOCOL)
+        noise.set_as_responder()
+        noise.set_psks(ZERO_PSK)
+        noise.set_prologue(self._prologue)
+        noise.start_handshake()
+        try:
+            noise.read_message(message)
+        except Exception:  # noqa: BLE001 (any failure: not the probe)
+            return False
+        return True
 
     def _decrypt(self, frame: bytes) -> Message:
         noise = self._noise

@@ -82,6 +82,27 @@ def test_a_wrong_key_gets_the_words_aioesphomeapi_turns_into_invalid_key() -> No
     assert not server.ready
 
 
+def test_ha_zero_key_probe_is_refused_as_a_wrong_key_but_known_as_the_adoption_probe() -> None:
+    # HA's ESPHome config flow sends its ZERO_NOISE_PSK (base64 of 32 ASCII zeros) to learn the
+    # name and MAC (seen in scripts/check-home-assistant against HA 2026.2.3): refused in the
+    # same words, but expected. Zero bytes are not that key: a wrong key like any other.
+    probe = NoiseHandshake("MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA=", PROLOGUE)
+    server = NoiseFraming(PSK, name="talkbox", mac="AA:BB:CC:DD:EE:FF")
+    with pytest.raises(WireError) as refused:
+        server.feed(frame(b"") + frame(b"\x00" + probe.write_message()))
+    assert frames(refused.value.reply) == [b"\x01Handshake MAC failure"]
+    assert refused.value.expected
+    assert "adoption probe" in str(refused.value)
+    assert frames(bytes(server.outgoing)) == [b"\x01talkbox\x00AA:BB:CC:DD:EE:FF\x00"]
+    for key in ("AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=", "A" * 43 + "="):
+        wrong = NoiseHandshake(key, PROLOGUE)
+        with pytest.raises(WireError) as refused:
+            NoiseFraming(PSK, name="talkbox", mac="x").feed(
+                frame(b"") + frame(b"\x00" + wrong.write_message())
+            )
+        assert not refused.value.expected
+
+
 def test_a_plaintext_client_at_an_encrypted_box_is_told_encryption_is_required() -> None:
     with pytest.raises(WireError) as plain:
         NoiseFraming(PSK, name="talkbox", mac="x").feed(b"\x00\x00\x01")
