@@ -11,8 +11,7 @@ control socket and the Live link, starts the named tasks and says READY=1. The t
   calls the loop once per batch of frames (60 ms) and the control task takes the batch
   (dropping the oldest when it fell 2 s behind, counted), and before any other event it takes
   what the mic holds, so a release comes after every frame captured before it. Each frame is
-  cleaned (speex, when on), applied, then fed to the wake word detector (never while muted)
-  and to the endpointer while one runs;
+  heard by `appliance.ears` (echo out, cleaned, applied, the wake word, the endpointer);
 - `live-link`: `LiveLink.run()`, whose events go to the queue;
 - `playback-pump`: waits for each answer to finish playing and posts `PlaybackFinished`;
 - `watchdog`: WATCHDOG=1 every `watchdog_s`, only when the microphone and the control
@@ -46,26 +45,24 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from talkbox.appliance.control import ControlServer, Requests
+from talkbox.appliance.ears import Ears
 from talkbox.appliance.home import ApplianceBox
 from talkbox.appliance.mute import MuteStore
 from talkbox.appliance.parts import CAPTURE, Parts, Post, endpoint_options, turn_options
 from talkbox.appliance.requests import answer, status_of
 from talkbox.appliance.status import Counters, Facts, LastTurn
-from talkbox.appliance.systemd import Notifier, feed_watchdog
-from talkbox.appliance.tools import appliance_registry
+from talkbox.appliance.systemd import Notifier, feed_watchdog, stuck_part
+from talkbox.appliance.tools import box_registry
 from talkbox.audio.format import INPUT_RATE_HZ, pcm_bytes
 from talkbox.config import Settings
 from talkbox.conversation import (
     Action,
-    ApplianceEvent,
     CancelTimer,
     ClearPreroll,
     Event,
     FinishPlayback,
     FlushPlayback,
-    MicFrameCaptured,
     MuteRequested,
-    NoSpeechTimedOut,
     PersistMute,
     Play,
     PlaybackFinished,
@@ -78,8 +75,6 @@ from talkbox.conversation import (
     SendPreroll,
     SendText,
     ShowState,
-    SpeechEnded,
-    SpeechStarted,
     StartEndpointing,
     StartNewConversation,
     StartRing,
@@ -90,25 +85,21 @@ from talkbox.conversation import (
     Timer,
     TimerFired,
     TurnOpened,
-    UtteranceLimitReached,
-    WakeWordHeard,
     Warn,
     WithdrawTurn,
     apply,
     start,
 )
-from talkbox.hearing.endpoint import Decision, Endpointer, PreRoll
-from talkbox.hearing.vad import FRAME_MS, SILENCE_DBFS, SpeechDetector
-from talkbox.homeassistant.assist import assist_of, register_assist
+from talkbox.hearing.endpoint import Endpointer, PreRoll
+from talkbox.hearing.vad import SpeechDetector
 from talkbox.live.backoff import RetryPolicy
 from talkbox.live.link import LiveLink
-from talkbox.ports import MicFrame
 from talkbox.state_lock import holding
 from talkbox.timers.ring import Ringer
 from talkbox.timers.service import TimerService
 from talkbox.timers.store import TimerStore
 from talkbox.timers.table import Entry
-from talkbox.timers.tools import TimerTools, register_timer_tools
+from talkbox.timers.tools import TimerTools
 
 if TYPE_CHECKING:
     from talkbox.homeassistant.bridge import HomeAssistantBridge
@@ -117,16 +108,6 @@ log = logging.getLogger(__name__)
 
 OpenParts = Callable[[Post], AbstractAsyncContextManager[Parts]]
 """Opens the parts for the appliance and closes them after (`talkbox.appliance.parts`)."""
-
-MAX_BACKLOG_FRAMES = 100
-"""The control task may fall this far behind (2 s of audio) before frames are dropped."""
-DECISIONS: dict[Decision, ApplianceEvent] = {
-    Decision.STARTED: SpeechStarted(),
-    Decision.ENDED: SpeechEnded(),
-    Decision.LIMIT: UtteranceLimitReached(),
-    Decision.NO_SPEECH: NoSpeechTimedOut(),
-}
-"""The endpointer's decisions as the events the conversation takes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +158,6 @@ class Appliance:
         self._tasks: list[asyncio.Task[None]] = []
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
         self._preroll = PreRoll(pcm_bytes(settings.preroll_ms / 1000, INPUT_RATE_HZ))
-        self._endpointing = False
         self.counters = Counters()
         self.facts = Facts()
         self._notified = ""
@@ -186,9 +166,8 @@ class Appliance:
         self._startup_actions = shown
         self._parts: Parts | None = None
         self._link: LiveLink | None = None
-        self._detector: SpeechDetector | None = None
+        self._ears: Ears | None = None
         self._home: HomeAssistantBridge | None = None
-        self._wake_stale = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -208,17 +187,21 @@ class Appliance:
                 else None
             )
             parts = self._parts = await stack.enter_async_context(self._open_parts(self.post))
-            self._detector = SpeechDetector(parts.vad, Endpointer(endpoint_options(self.settings)))
-            tools = appliance_registry(
+            self._ears = Ears(
+                parts,
+                SpeechDetector(parts.vad, Endpointer(endpoint_options(self.settings))),
+                self.counters,
+                apply=self._apply,
+                conversation=lambda: self.conversation,
+            )
+            tools, self.timer_tools = box_registry(
+                self.settings,
                 parts.speaker,
+                self.timers,
                 on_mute=lambda: self.post(MuteRequested(source="model")),
                 on_end_conversation=lambda: self.link.new_conversation(after_turn=True),
             )
-            self.timer_tools = register_timer_tools(tools, self.timers)
             self._ringer = Ringer(parts.speaker)
-            home_tool = assist_of(self.settings)
-            if home_tool is not None:
-                register_assist(tools, home_tool)
             self._link = LiveLink(
                 self.settings, self._events.put_nowait, tools=tools, policy=self._policy
             )
@@ -245,7 +228,14 @@ class Appliance:
             self._spawn(
                 tg,
                 feed_watchdog(
-                    self._notifier, partial(self._events.put_nowait, _Beat()), self._progress()
+                    self._notifier,
+                    partial(self._events.put_nowait, _Beat()),
+                    # A vanished microphone is being reopened by its thread: that is no hang.
+                    stuck_part(
+                        frames=lambda: self.counters.frames,
+                        beats=lambda: self._beats,
+                        mic_away=lambda: CAPTURE in self.conversation.broken,
+                    ),
                 ),
                 "watchdog",
             )
@@ -353,18 +343,8 @@ class Appliance:
                     self._handle(event)
 
     def _hear_captured(self) -> None:
-        """Every frame the mic has captured, in order; the oldest dropped past 2 s."""
-        frames = self.parts.mic.ready()
-        counters = self.counters
-        counters.frames += len(frames)
-        behind = len(frames) - MAX_BACKLOG_FRAMES
-        if behind > 0:
-            counters.frames_dropped += behind
-            if counters.frames_dropped == behind:
-                log.warning("the control task fell behind; dropping microphone frames")
-            frames = frames[behind:]
-        for frame in frames:
-            self._heard(frame)
+        assert self._ears is not None
+        self._ears.hear_all(self.parts.mic.ready())
 
     async def _playback_pump(self) -> None:
         # FinishPlayback puts (turn, finished()) here; flushes resolve them False.
@@ -373,82 +353,7 @@ class Appliance:
             if await done:
                 self.post(PlaybackFinished(turn_id=turn_id))
 
-    def _progress(self) -> Callable[[], str | None]:
-        """The watchdog's question: which part made no progress since it was last asked."""
-        counters = self.counters
-        seen = [counters.frames, self._beats]
-
-        def stuck() -> str | None:
-            # A vanished microphone is being reopened by its thread: that is not a hang.
-            away = CAPTURE in self.conversation.broken
-            capture_ok = counters.frames > seen[0] or away
-            control_ok = self._beats > seen[1]
-            seen[:] = [counters.frames, self._beats]
-            # The control task takes the frames too: a stuck one stops both.
-            if not control_ok:
-                return "the control task"
-            return None if capture_ok else "the capture thread"
-
-        return stuck
-
     # ----------------------------------------------------------------- the control task
-
-    def _heard(self, frame: MicFrame) -> None:
-        """One microphone frame: cleaned, to the conversation, the wake word, the endpointer."""
-        pcm = frame.pcm
-        echo = self.parts.echo
-        if echo is not None:
-            # Before anything hears it: the box's own voice is not the person's.
-            pcm = echo.cancel(pcm, frame.captured_at)
-        cleaner = self.parts.cleaner
-        if cleaner is not None:
-            # Before anything hears it: the VAD, the wake word and the uplink get one audio.
-            pcm = cleaner.process(pcm)
-        self._apply(MicFrameCaptured(pcm=pcm))
-        if self._listen_for_wake_word(pcm):
-            return  # this frame is the wake word's end, not the start of the question
-        detector = self._detector
-        if not self._endpointing or detector is None:
-            return
-        if frame.earcon or self._echo_unsettled():
-            # The box's own tone is not the person speaking, nor its own voice.
-            decision = detector.endpointer.feed(FRAME_MS / 1000, False, SILENCE_DBFS)
-        else:
-            decision = detector.feed(pcm)
-        if decision is not Decision.NONE:
-            self._apply(DECISIONS[decision])
-
-    def _echo_unsettled(self) -> bool:
-        """Over the answer, until the canceller has learnt the room, what it leaves is echo."""
-        echo = self.parts.echo
-        return echo is not None and self.state is State.SPEAKING and not echo.settled
-
-    def _listen_for_wake_word(self, pcm: bytes) -> bool:
-        """Feed the wake word detector (never while muted); True if its word opened a turn."""
-        wake = self.parts.wake
-        if wake is None:
-            return False
-        before = self.conversation.state
-        if before is State.MUTED or self.conversation.muted:
-            # Muted means not listened to, not even on the box (nor while a ring plays over
-            # the mute).
-            self._wake_stale = True
-            return False
-        if self._wake_stale:
-            wake.reset()  # what it heard before the mute is not part of this stream
-            self._wake_stale = False
-        detection = wake.process(pcm)
-        if detection is None:
-            return False
-        self.counters.wake_words += 1
-        log.info(
-            "wake word %s heard (probability %.2f) while %s",
-            detection.model_id,
-            detection.probability,
-            before,
-        )
-        self._apply(WakeWordHeard(wake_word=detection.model_id))
-        return before is not State.LISTENING and self.conversation.state is State.LISTENING
 
     def _handle(self, event: Event) -> None:
         shown = self.status_line()
@@ -514,9 +419,11 @@ class Appliance:
             case FlushPlayback():
                 parts.speaker.flush()
             case StartEndpointing(end_on_silence=on_silence, no_speech_timeout_s=wait):
-                self._start_endpointing(on_silence, wait)
+                assert self._ears is not None
+                self._ears.start_endpointing(on_silence, wait)
             case StopEndpointing():
-                self._endpointing = False
+                assert self._ears is not None
+                self._ears.endpointing = False
             case StartTimer(timer=timer, seconds=delay, serial=serial):
                 self._start_timer(timer, delay, serial)
             case CancelTimer(timer=timer):
@@ -562,11 +469,6 @@ class Appliance:
         if pcm:
             self.counters.frames_sent += 1
             self.link.send_audio(pcm)
-
-    def _start_endpointing(self, end_on_silence: bool, wait: float | None) -> None:
-        assert self._detector is not None
-        self._detector.endpointer.reset(end_on_silence=end_on_silence, no_speech_timeout_s=wait)
-        self._endpointing = True
 
     def _start_timer(self, timer: Timer, delay: float, serial: int) -> None:
         self._cancel_timer(timer)

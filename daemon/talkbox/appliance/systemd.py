@@ -108,3 +108,22 @@ async def feed_watchdog(
         elif not stalled:
             stalled = True
             log.warning("no watchdog ping: %s made no progress", part)
+
+
+def stuck_part(
+    *, frames: Callable[[], int], beats: Callable[[], int], mic_away: Callable[[], bool]
+) -> Callable[[], str | None]:
+    """The watchdog's question: which part made no progress since it was last asked."""
+    seen = [frames(), beats()]
+
+    def stuck() -> str | None:
+        now = [frames(), beats()]
+        capture_ok = now[0] > seen[0] or mic_away()
+        control_ok = now[1] > seen[1]
+        seen[:] = now
+        # The control task takes the frames too: a stuck one stops both.
+        if not control_ok:
+            return "the control task"
+        return None if capture_ok else "the capture thread"
+
+    return stuck

@@ -27,7 +27,7 @@ from talkbox.live.tools import (
 from talkbox.ports import AudioSink
 from talkbox.timers.service import TimerService
 from talkbox.timers.store import TimerStore
-from talkbox.timers.tools import register_timer_tools
+from talkbox.timers.tools import TimerTools, register_timer_tools
 
 
 class VolumeArguments(BaseModel):
@@ -42,16 +42,29 @@ def declared_registry(settings: Settings | None = None) -> ToolRegistry:
 
     With `settings`, control_home too when they give HA's URL and token.
     """
-    registry = appliance_registry(
-        FakeSpeaker(), on_mute=lambda: None, on_end_conversation=lambda: None
-    )
     # Never loaded from nor saved to: the handlers of these declarations never run.
     timers = TimerService(TimerStore(Path("/nonexistent/talkbox")), on_due=lambda _: None)
-    register_timer_tools(registry, timers)
+    registry, _ = box_registry(
+        settings, FakeSpeaker(), timers, on_mute=lambda: None, on_end_conversation=lambda: None
+    )
+    return registry
+
+
+def box_registry(
+    settings: Settings | None,
+    speaker: AudioSink,
+    timers: TimerService,
+    *,
+    on_mute: Callable[[], None],
+    on_end_conversation: Callable[[], None],
+) -> tuple[ToolRegistry, TimerTools]:
+    """Every tool the box offers: the appliance's, the timers', and control_home if set up."""
+    registry = appliance_registry(speaker, on_mute=on_mute, on_end_conversation=on_end_conversation)
+    timer_tools = register_timer_tools(registry, timers)
     home = assist_of(settings) if settings is not None else None
     if home is not None:
         register_assist(registry, home)
-    return registry
+    return registry, timer_tools
 
 
 def appliance_registry(

@@ -29,7 +29,6 @@ import contextlib
 import logging
 import random
 import time
-import traceback
 from collections.abc import Callable, Sequence
 
 from google import genai
@@ -45,6 +44,7 @@ from talkbox.live.connection import (
     WritesAfterLoss,
     closing_in_order,
     leaf,
+    release_frames,
     wait_for,
 )
 from talkbox.live.failures import NextStep, Outcome, SetupTimedOut, classify
@@ -59,28 +59,6 @@ from talkbox.live.turn import Refusal, Turn
 from talkbox.live.turns import AudioFate, Requeued, TurnLedger
 
 log = logging.getLogger(__name__)
-
-
-def release_frames(exc: BaseException) -> None:
-    """Clear the locals of the frames a finished connection's exception holds.
-
-    On Python 3.11 a TaskGroup's exception group and the frames it was raised through refer
-    to each other: the cycle kept each ended connection (its session, websocket and 256 KiB
-    TLS buffer) alive until a full collection, which a daemon runs rarely: the soak's RSS
-    grew with every reconnect. With the frames cleared, refcounting frees the connection.
-    """
-    pending = [exc]
-    seen: set[int] = set()
-    while pending:
-        error = pending.pop()
-        if id(error) in seen:
-            continue
-        seen.add(id(error))
-        if error.__traceback__ is not None:
-            traceback.clear_frames(error.__traceback__)
-        if isinstance(error, BaseExceptionGroup):
-            pending.extend(error.exceptions)
-        pending.extend(e for e in (error.__cause__, error.__context__) if e is not None)
 
 
 STORE_FLUSH_S = 5.0

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import talkbox.conversation as cv
 from talkbox.conversation import events as ev
-from talkbox.conversation import machine as cv
 from talkbox.hearing.endpoint import Decision, Endpointer, EndpointOptions, PreRoll
 from talkbox.hearing.vad import FRAME_BYTES, FRAME_MS, SpeechDetector, WebRtcVad
 from talkbox.live import events as link

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import talkbox.conversation as cv
 from talkbox.conversation import Mode, State, TurnOptions
 from talkbox.conversation import events as ev
-from talkbox.conversation import machine as cv
 from talkbox.live import events as link
 
 PREROLL_FRAMES = 5

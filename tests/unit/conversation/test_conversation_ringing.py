@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+import talkbox.conversation as cv
 from talkbox.conversation import Mode, StartRing, State, StopRing, Warn
 from talkbox.conversation import events as ev
-from talkbox.conversation import machine as cv
 from talkbox.live import events as link
 
 from .test_conversation import (

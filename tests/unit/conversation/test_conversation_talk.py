@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+import talkbox.conversation as cv
 from talkbox.conversation import Earcon, Mode, State
 from talkbox.conversation import events as ev
-from talkbox.conversation import machine as cv
 
 from .test_conversation import SILENCE, SPEECH, audio, frame, kinds, ready
 

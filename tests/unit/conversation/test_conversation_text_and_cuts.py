@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import talkbox.conversation as cv
 from talkbox.conversation import Earcon, Mode, State, TurnOptions
 from talkbox.conversation import events as ev
-from talkbox.conversation import machine as cv
 from talkbox.live import events as link
 
 CONNECTED = link.LinkConnected(resumed=False, conversation_id="c1", reconnects=0, reason="start")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import talkbox.conversation as cv
 from talkbox.conversation import Mode, State
 from talkbox.conversation import events as ev
-from talkbox.conversation import machine as cv
 from talkbox.live import events as link
 
 from .test_conversation import PRESS, SILENCE, SPEECH, Bench, audio, frame, kinds, ready

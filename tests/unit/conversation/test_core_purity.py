@@ -76,4 +76,4 @@ def test_a_clock_or_a_thread_in_the_core_would_be_seen() -> None:
 def test_the_adapters_import_their_library_and_the_pure_core() -> None:
     assert "webrtcvad" in imports_of(PACKAGE / "hearing" / "vad.py")
     assert "gpiozero" in imports_of(PACKAGE / "gpio.py")
-    assert "talkbox.conversation.leds" in imports_of(PACKAGE / "gpio.py")
+    assert "talkbox.conversation" in imports_of(PACKAGE / "gpio.py")  # the core's face
