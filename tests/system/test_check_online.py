@@ -121,6 +121,11 @@ def test_check_online_reports_the_setup_answered(emulator: EmulatorThread, tmp_p
         ("set_volume", "BLOCKING"),
         ("get_volume", "BLOCKING"),
         ("mute_microphone", "BLOCKING"),
+        ("set_timer", "BLOCKING"),
+        ("set_alarm", "BLOCKING"),
+        ("list_timers", "BLOCKING"),
+        ("change_timer", "BLOCKING"),
+        ("cancel_timer", "BLOCKING"),
     }
 
 

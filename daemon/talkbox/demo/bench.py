@@ -43,6 +43,10 @@ SETTINGS: Final[Mapping[str, Any]] = {
     # The bench presses and releases, and the local VAD ends the turn: DESIGN.md's tap.
     "button_mode": "tap",
     "turn_detection": "local",
+    # No sound travels from the bench's speaker FIFO to its microphone FIFO: there is no echo
+    # to cancel, and a canceller with nothing to learn would turn the question down under the
+    # start earcon (the --wake answer fell to correlation 0.81 with the question).
+    "echo_cancel": "off",
 }
 """The settings that put the appliance on the bench, whatever else the user configured."""
 SPEAKER_READY_S: Final = 10.0
