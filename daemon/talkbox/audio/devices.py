@@ -65,9 +65,10 @@ class PlaybackOptions:
     """Rate to open the device at; None asks for 24 kHz and takes what the device gives."""
     period_ms: int = 20
     """ALSA period: the longest a write blocks, so also how late a flush can be."""
-    periods: int = 4
+    periods: int = 8
     """ALSA buffer length in periods: how long the playback thread may be kept from running
-    before the speaker runs dry (80 ms; 160 ms is open: docs/platform.md §1.3)."""
+    before the speaker runs dry (160 ms; 80 ms ran dry on a loaded machine: docs/platform.md
+    §1.3). A flush drops the buffer whatever its length."""
     volume: int = 80
     """Volume in percent, 0..100 (software gain, or the mixer when `mixer` is set)."""
     mixer: str | None = None

@@ -122,8 +122,9 @@ def correlation(answer: bytes, question: bytes) -> float:
     """The best normalised correlation of `question` (24 kHz) within `answer` (24 kHz)."""
     a = np.frombuffer(answer, dtype="<i2").astype(np.float64)
     q = np.frombuffer(question, dtype="<i2").astype(np.float64)
-    if len(a) < len(q):
-        a = np.concatenate([a, np.zeros(len(q) - len(a))])
+    # Every offset counts, even one whose window runs past the end of what was heard (a
+    # recording still being written): the missing part lowers the figure, as it should.
+    a = np.concatenate([a, np.zeros(len(q))])
     # The offset by FFT cross-correlation, then the normalised correlation at that offset.
     size = 1 << (len(a) + len(q)).bit_length()
     xcorr = np.fft.irfft(np.fft.rfft(a, size) * np.conj(np.fft.rfft(q, size)), size)

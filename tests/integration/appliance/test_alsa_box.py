@@ -25,6 +25,7 @@ import pytest
 
 from talkbox.appliance.app import Appliance
 from talkbox.appliance.hardware import hardware_parts
+from talkbox.audio.devices import PlaybackOptions
 from talkbox.audio.standins import AsoundConf, LiveMic, correlation, file_pcm
 from talkbox.conversation import ButtonPressed, ButtonReleased, State
 from talkbox.emulator import Emulator
@@ -156,7 +157,9 @@ async def test_a_4x_fast_answer_plays_whole_at_real_speed_on_alsa(
         await until(lambda: box.app.state is State.IDLE, within=20, what="played")
         spoke_for = asyncio.get_running_loop().time() - started
         answer = answer_sent(emulator)
-        await until(lambda: len(box.speaker.audio()) >= len(answer), within=5, what="all written")
+        # The speaker plays a lead-in of silence before the answer.
+        whole = len(answer) + int(PlaybackOptions().lead_in_ms * 48)
+        await until(lambda: len(box.speaker.audio()) >= whole, within=5, what="all written")
     answer_s = len(answer) / 48_000
     # 4x faster on the wire, real time on the speaker: speaking lasts the answer's length.
     assert answer_s - 0.2 <= spoke_for <= answer_s + 1.5
