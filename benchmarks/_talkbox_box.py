@@ -69,7 +69,7 @@ async def main(base_url: str, ca_file: str, state_dir: str, mode: str) -> None:
             # When the playback thread called drop() for the last flush (monotonic): talkbox's
             # own delay. On the file plugin drop() then drains its buffer into the FIFO at the
             # drainer's pace; a sound card's drop() returns at once.
-            requested, waited = playback._flush_requested_at, playback.stats.last_flush_wait_s
+            requested, waited = playback._queue.flush_requested_at, playback.stats.last_flush_wait_s
             return None if requested is None or waited is None else requested + waited
 
         mic = app.parts.mic

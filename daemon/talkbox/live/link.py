@@ -36,7 +36,7 @@ from google.genai import types
 
 from talkbox.config import Settings
 from talkbox.live import events
-from talkbox.live.backoff import Backoff, Outage, ResumeProbe, RetryPolicy
+from talkbox.live.backoff import RetryPolicy
 from talkbox.live.connection import (
     Connection,
     EndConnection,
@@ -47,16 +47,17 @@ from talkbox.live.connection import (
     release_frames,
     wait_for,
 )
-from talkbox.live.failures import NextStep, Outcome, SetupTimedOut, classify
+from talkbox.live.failures import NextStep, SetupTimedOut, classify
 from talkbox.live.goaway import EndReason
 from talkbox.live.handles import HandleStore, StoredConversation, handle_max_age
+from talkbox.live.judge import Judge, JudgeSide
 from talkbox.live.outbox import Op, OpKind
 from talkbox.live.report import LinkReport
 from talkbox.live.session_config import build_client, build_connect_config
 from talkbox.live.status import LinkSnapshot
 from talkbox.live.tools import ToolCalls, ToolRunner
 from talkbox.live.turn import Refusal, Turn
-from talkbox.live.turns import AudioFate, Requeued, TurnLedger
+from talkbox.live.turns import AudioFate, TurnLedger
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,6 @@ class LiveLink:
         self._client = client
         self._tools = tools
         self._policy = policy or RetryPolicy()
-        self._backoff = Backoff(self._policy, rng or random.Random())
-        self._outage = Outage(self._policy)
         self._clock = clock
         self._wall = wall_clock
         if store is None and settings.resume:
@@ -102,7 +101,6 @@ class LiveLink:
             resume=settings.resume,
         )
         self._ledger = TurnLedger(local_turns=settings.turn_detection == "local", now=clock())
-        self._probe = ResumeProbe()
         self._connected = False
         self._resumed = False
         self._reconnects = 0
@@ -133,6 +131,19 @@ class LiveLink:
             turn_done=self._turn_done,
             fail_turn=self._fail_turn,
         )
+        judged = JudgeSide(
+            ledger=self._ledger,
+            report=self._report,
+            conversation=self._conversation,
+            clock=clock,
+            resume=settings.resume,
+            complete=self._complete,
+            turn_done=self._turn_done,
+            fail_turn=self._fail_turn,
+            fail_pending=self._fail_pending,
+            cancel_restart=self._cancel_restart,
+        )
+        self._judge = Judge(judged, self._policy, rng or random.Random())
 
     def status(self) -> LinkSnapshot:
         """A snapshot of the link's connection, conversation and drop counters."""
@@ -143,7 +154,7 @@ class LiveLink:
             reconnects=self._reconnects,
             conversation_id=self._conversation.id,
             conversation_turns=self._conversation.turns,
-            offline=self._outage.offline and not self._connected,
+            offline=self._judge.outage.offline and not self._connected,
             pending_turns=len(ledger.turns),
             audio_dropped_outside_turn=ledger.dropped_outside_turn,
             loose_audio_dropped=ledger.outbox.loose_dropped,
@@ -286,7 +297,7 @@ class LiveLink:
                     await self._work.wait()
             want_connection = True
             handle = None
-            if not self._probe.skip_handle:
+            if not self._judge.probe.skip_handle:
                 handle = self._conversation.usable_handle(now=self._wall())
             self._connections += 1
             conn = Connection(self._side, self._connections, handle)
@@ -317,9 +328,10 @@ class LiveLink:
                     sent_handle=handle is not None,
                     now=self._wall(),
                 )
-                delay, want_connection = self._judge(conn, outcome)
-                if delay > 0:
-                    await self._wait_to_retry(delay, outcome.action)
+                verdict = self._judge.judge(conn, outcome)
+                want_connection = verdict.reconnect
+                if verdict.delay_s > 0:
+                    await self._wait_to_retry(verdict.delay_s, outcome.action)
                 # Turns asked from now on wait for the next attempt instead of failing.
                 self._ledger.refusing = None
 
@@ -367,21 +379,9 @@ class LiveLink:
 
     def _on_connected(self, conn: Connection, setup_complete: bool) -> None:
         conversation = self._conversation
-        probed = self._probe.connected()
-        if probed is not None:
-            # Resuming failed again and again, and without the handle the service answers.
-            old_id = conversation.id
-            conversation.forget()
-            self._report.resume_abandoned(probed, old_id, conversation.id)
         self._ledger.refusing = None
+        self._judge.connected(conn)
         resumed = conn.handle is not None
-        if not resumed:
-            left = conversation.connected_fresh()
-            if left is not None:
-                self._report.fresh_after_loss(*left, conversation.id)
-        outage = self._outage.connected(self._clock())
-        if outage is not None:
-            self._report.back_online(*outage)
         self._connected = True
         self._resumed = resumed
         if conn.handle is None:
@@ -405,17 +405,7 @@ class LiveLink:
             turns=conversation.turns,
             reconnects=self._reconnects,
         )
-        ledger = self._ledger
-        for turn in ledger.rebuild_outbox():
-            if turn.id not in ledger.turns:
-                continue  # failed meanwhile: a deferred restart took the turns after it
-            match ledger.requeue(turn):
-                case Requeued.GIVE_UP:
-                    self._fail_turn(turn, f"cut {turn.attempts} times by lost connections")
-                case Requeued.RESENT:
-                    self._report.resent(turn)
-                case Requeued.FIRST:
-                    pass
+        self._judge.requeue()
         self._notify()
 
     def _after_connection(self, conn: Connection) -> None:
@@ -429,71 +419,7 @@ class LiveLink:
                 "connection %d was lost in the middle of sending; what it carried goes again",
                 conn.number,
             )
-        ledger = self._ledger
-        whole = ledger.fully_answered()
-        for turn in whole:
-            # All of its answer arrived and is playing: it is answered, not asked again.
-            self._report.whole_before_end(turn)
-            self._complete(turn, self._clock())
-        resumable = self._conversation.handle is not None
-        handle_missed = ledger.awaiting_handle_since is not None or whole
-        if handle_missed and self._settings.resume and resumable:
-            # The handle that would include the last answered turn never arrived; resuming
-            # the one before it continues a conversation that lacks that turn.
-            log.warning(
-                "connection ended before the handle covering the last turn arrived; the "
-                "resumed conversation may not remember it"
-            )
-        lived = self._clock() - conn.opened_at
-        if conn.setup_done and lived >= self._policy.stable_after_s:
-            self._backoff.reset()
-            self._outage.stable()
-        cut = self._ledger.connection_lost()
-        if cut is not None:
-            # The server's answer was cut; it will not be finished on another connection.
-            self._turn_done(cut)
-
-    def _judge(self, conn: Connection, outcome: Outcome) -> tuple[float, bool]:
-        """Apply the policy to a failure; returns (seconds to wait, reconnect at once?)."""
-        delay = self._backoff.delay(outcome)
-        self._probe.failed(outcome, setup_done=conn.setup_done, sent_handle=conn.handle is not None)
-        reason = outcome.reason
-        conversation = self._conversation
-        match outcome.action:
-            case NextStep.FATAL:
-                self._ledger.refusing = reason
-                self._report.fatal(reason, delay)
-                self._drop_deferred_restart()
-                # The ERROR line above already says why; one line per problem, not per turn.
-                self._fail_pending(reason)
-                return delay, True
-            case NextStep.FRESH:
-                conversation.forget()
-                self._report.handle_refused(
-                    reason, conversation.id, sent_handle=conn.handle is not None
-                )
-                return delay, True
-            case NextStep.ENDED:
-                self._report.conversation_ending(reason, conversation.id)
-                # Forgotten just below anyway: no restart waits for a turn of this one.
-                self._restart_after = None
-                self._fail_pending(f"the service ended the conversation: {reason}")
-                conversation.forget()
-                self._report.conversation_ended(reason, conversation.id)
-                return 0.0, False
-            case _:
-                now = self._clock()
-                # A connection that was set up failed now; one that never was, from its start.
-                began = now if conn.setup_done else conn.opened_at
-                step = self._outage.failed(began_at=began, now=now, retry_in_s=delay)
-                if step.give_up:
-                    # Someone waits for an answer (ask): one ERROR line, the turns fail, and
-                    # the next turn tries again.
-                    why = self._report.gave_up(reason, step)
-                    self._fail_pending(why)
-                    return 0.0, False
-                self._report.lost(reason, delay, during_setup=not conn.setup_done, outage=step)
-                return delay, True
+        self._judge.ended(conn)
 
     def _tools_answered(self, responses: tuple[types.FunctionResponse, ...]) -> None:
         # Only on the connection that asked: a later one has no such calls.
@@ -550,11 +476,10 @@ class LiveLink:
         self._restart_requested = True
         self._notify()
 
-    def _drop_deferred_restart(self) -> None:
-        """The connection failed before the turn a restart waited for: forget it now."""
-        if self._restart_after is not None:
-            self._restart_after = None
-            self._conversation.forget()
+    def _cancel_restart(self) -> bool:
+        """Forget a restart that waits for a turn (its connection failed); True if one did."""
+        waiting, self._restart_after = self._restart_after is not None, None
+        return waiting
 
     def _queued(self) -> None:
         """Something went into the outbox: wake the sender (and run() if disconnected)."""
