@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from talkbox.config import Settings
 from talkbox.fakes import FakeSpeaker
-from talkbox.homeassistant.assist import assist_of, register_assist
 from talkbox.live.tools import (
     BLOCKING,
     NoArguments,
@@ -61,9 +60,14 @@ def box_registry(
     """Every tool the box offers: the appliance's, the timers', and control_home if set up."""
     registry = appliance_registry(speaker, on_mute=on_mute, on_end_conversation=on_end_conversation)
     timer_tools = register_timer_tools(registry, timers)
-    home = assist_of(settings) if settings is not None else None
-    if home is not None:
-        register_assist(registry, home)
+    if settings is not None and settings.home_assistant_url is not None:
+        # Imported only when Home Assistant is set up: httpx is start-up time and memory
+        # every other box would pay for nothing.
+        from talkbox.homeassistant.assist import assist_of, register_assist
+
+        home = assist_of(settings)
+        if home is not None:
+            register_assist(registry, home)
     return registry, timer_tools
 
 

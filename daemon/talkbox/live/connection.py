@@ -18,9 +18,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
-
-from google.genai import types
-from google.genai.live import AsyncSession
+from typing import TYPE_CHECKING
 
 from talkbox.audio.format import INPUT_MIME
 from talkbox.live import events, messages
@@ -33,6 +31,10 @@ from talkbox.live.report import LinkReport
 from talkbox.live.tools import ToolCalls
 from talkbox.live.turn import Turn
 from talkbox.live.turns import TurnLedger
+
+if TYPE_CHECKING:
+    from google.genai import types
+    from google.genai.live import AsyncSession
 
 
 class EndConnection(Exception):
@@ -277,11 +279,18 @@ class Connection:
         link.conversation.adopt(handle, now=link.wall_clock())
 
 
+# google.genai is imported where it is used: the link loads it after READY=1 (link.py).
+
+
 async def _send_audio(session: AsyncSession, pcm: bytes) -> None:
+    from google.genai import types
+
     await session.send_realtime_input(audio=types.Blob(data=pcm, mime_type=INPUT_MIME))
 
 
 async def _send_op(session: AsyncSession, op: Op) -> None:
+    from google.genai import types
+
     match op.kind:
         case OpKind.START:
             await session.send_realtime_input(activity_start=types.ActivityStart())

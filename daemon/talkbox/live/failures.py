@@ -14,11 +14,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
-
-from google.genai import errors as genai_errors
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from typing import TYPE_CHECKING
 
 from talkbox.config.models import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    from google.genai import errors as genai_errors
+    from websockets.exceptions import InvalidStatus
 
 
 class NextStep(StrEnum):
@@ -105,6 +107,10 @@ def classify(
     `during_setup` is true when the connection never reached setupComplete, `sent_handle`
     when that connection's setup carried a resumption handle.
     """
+    # Here, not at the top: the link imports google.genai (and websockets) after READY=1.
+    from google.genai import errors as genai_errors
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
     if isinstance(exc, (SetupTimedOut, ServiceSilent)):
         # A setup that never completes is a failed connection like any other.
         return Outcome(NextStep.RESUME, str(exc))

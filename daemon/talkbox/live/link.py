@@ -30,9 +30,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-
-from google import genai
-from google.genai import types
+from typing import TYPE_CHECKING
 
 from talkbox.config import Settings
 from talkbox.live import events
@@ -53,11 +51,14 @@ from talkbox.live.handles import HandleStore, StoredConversation, handle_max_age
 from talkbox.live.judge import Judge, JudgeSide
 from talkbox.live.outbox import Op, OpKind
 from talkbox.live.report import LinkReport
-from talkbox.live.session_config import build_client, build_connect_config
 from talkbox.live.status import LinkSnapshot
 from talkbox.live.tools import ToolCalls, ToolRunner
 from talkbox.live.turn import Refusal, Turn
 from talkbox.live.turns import AudioFate, TurnLedger
+
+if TYPE_CHECKING:
+    from google import genai
+    from google.genai import types
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +283,12 @@ class LiveLink:
 
     async def _run(self) -> None:
         if self._client is None:
+            # google.genai takes 0.4-1.3 s to import (most of a start): it loads here, on a
+            # thread, after the owner said READY=1. Turns asked meanwhile queue in the ledger
+            # and wait for the first connection, as they do while any connection is opening.
+            await asyncio.to_thread(_load_sdk)
+            from talkbox.live.session_config import build_client
+
             self._client = build_client(self._settings)
         self._conversation.load(now=self._wall())
         want_connection = True
@@ -350,6 +357,8 @@ class LiveLink:
             log.info("a turn was asked: reconnecting now, before the %.2fs backoff ran out", delay)
 
     async def _serve(self, conn: Connection) -> None:
+        from talkbox.live.session_config import build_connect_config
+
         assert self._client is not None
         row = self._settings.model_row
         functions = self._tools.declarations(blocking=row.blocking_tools) if self._tools else []
@@ -494,3 +503,10 @@ class LiveLink:
 
     def _notify(self) -> None:
         self._changed.set()
+
+
+def _load_sdk() -> None:
+    """Import google.genai and what the link uses of it (run on a thread: see `_run`)."""
+    import google.genai.live  # noqa: F401
+
+    import talkbox.live.session_config  # noqa: F401

@@ -1,17 +1,21 @@
 """Reading the Live server's messages: answer parts, turn boundaries, usage, handles, GoAway.
 
 Pure functions over the SDK's types; what the link does with what they read lives in
-`talkbox.live.connection` (its receive task).
+`talkbox.live.connection` (its receive task). The SDK's enums are strings (their values are
+their names), so they are compared with their names here and the SDK need not be imported
+before the link loads it.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from google.genai import types
+from typing import TYPE_CHECKING
 
 from talkbox.live.events import ToolCall, Usage
+
+if TYPE_CHECKING:
+    from google.genai import types
 
 
 def parse_duration(text: str | None) -> float | None:
@@ -105,19 +109,21 @@ def read_content(content: types.LiveServerContent) -> ContentRead:
     )
 
 
-IN_PROGRESS = types.InteractionStatus.IN_PROGRESS.name
-IDLE = types.InteractionStatus.IDLE.name
+IN_PROGRESS = "IN_PROGRESS"
+IDLE = "IDLE"
+_STATUS_UNSPECIFIED = "INTERACTION_STATUS_UNSPECIFIED"
+_REASON_UNSPECIFIED = "TURN_COMPLETE_REASON_UNSPECIFIED"
 
 
 def _status_name(status: types.InteractionStatus | None) -> str | None:
     # The SDK keeps a value it does not know as an enum member named after it.
-    if status is None or status == types.InteractionStatus.INTERACTION_STATUS_UNSPECIFIED:
+    if status is None or status == _STATUS_UNSPECIFIED:
         return None
     return str(status.name)
 
 
 def _reason_name(reason: types.TurnCompleteReason | None) -> str | None:
-    if reason is None or reason == types.TurnCompleteReason.TURN_COMPLETE_REASON_UNSPECIFIED:
+    if reason is None or reason == _REASON_UNSPECIFIED:
         return None
     return str(reason.name)
 
@@ -132,8 +138,8 @@ def ends_turn(content: types.LiveServerContent) -> bool:
     (docs/live-models.md §4).
     """
     status = content.interaction_status
-    if status is not None and status != types.InteractionStatus.INTERACTION_STATUS_UNSPECIFIED:
-        return status == types.InteractionStatus.IDLE
+    if status is not None and status != _STATUS_UNSPECIFIED:
+        return status == IDLE
     return bool(content.turn_complete)
 
 

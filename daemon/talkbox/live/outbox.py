@@ -13,8 +13,11 @@ from collections import deque
 from collections.abc import Set
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from google.genai import types
+if TYPE_CHECKING:
+    from google.genai import types
+
 
 # Audio streamed outside a turn (server turn detection) is only worth a few seconds of
 # backlog while the connection is down or slow; older speech would be answered out of

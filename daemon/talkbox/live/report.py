@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Literal
-
-from google.genai import types
+from typing import TYPE_CHECKING, Literal
 
 from talkbox.audio.format import ANSWER_RATE_HZ
 from talkbox.live.backoff import OutageStep
@@ -39,6 +37,9 @@ from talkbox.live.events import (
 from talkbox.live.goaway import EndReason
 from talkbox.live.messages import ContentRead, reported_calls
 from talkbox.live.turn import Refusal, RefusedBy, Turn, TurnFacts
+
+if TYPE_CHECKING:
+    from google.genai import types
 
 # The link's journal lines keep the link's name, whichever module words them.
 log = logging.getLogger("talkbox.live.link")

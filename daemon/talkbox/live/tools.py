@@ -1,4 +1,9 @@
-"""Local function tools the model may call, with arguments validated by pydantic models."""
+"""Local function tools the model may call, with arguments validated by pydantic models.
+
+Registering tools needs no google.genai: the SDK's types are made from these only when a
+connection declares the tools or a call is answered, so the daemon can build its registry
+before the SDK's slow import (`talkbox.live.link` loads it after READY=1).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,13 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
 
-from google.genai import types
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+if TYPE_CHECKING:
+    from google.genai import types
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +33,24 @@ class NoArguments(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-BLOCKING = types.Behavior.BLOCKING
-NON_BLOCKING = types.Behavior.NON_BLOCKING
-Scheduling = types.FunctionResponseScheduling
+class Behavior(StrEnum):
+    """How a declared function is called: the SDK's `types.Behavior` values a tool may take."""
+
+    BLOCKING = "BLOCKING"
+    NON_BLOCKING = "NON_BLOCKING"
+
+
+class Scheduling(StrEnum):
+    """What a NON_BLOCKING result does: the SDK's `types.FunctionResponseScheduling` values."""
+
+    SCHEDULING_UNSPECIFIED = "SCHEDULING_UNSPECIFIED"
+    SILENT = "SILENT"
+    WHEN_IDLE = "WHEN_IDLE"
+    INTERRUPT = "INTERRUPT"
+
+
+BLOCKING = Behavior.BLOCKING
+NON_BLOCKING = Behavior.NON_BLOCKING
 
 
 @dataclass(frozen=True)
@@ -46,13 +69,15 @@ class Tool:
     description: str
     arguments: type[BaseModel]
     handler: ToolHandler
-    behavior: types.Behavior = BLOCKING
-    scheduling: types.FunctionResponseScheduling | None = None
+    behavior: Behavior = BLOCKING
+    scheduling: Scheduling | None = None
     """For NON_BLOCKING tools only: what the response asks the model to do with the result."""
 
     def declaration(self, *, blocking: bool = True) -> types.FunctionDeclaration:
         """The declaration sent in the session setup (`blocking` False: the model takes none)."""
-        behavior = self.behavior if blocking else NON_BLOCKING
+        from google.genai import types
+
+        behavior = types.Behavior(self.behavior if blocking else NON_BLOCKING)
         schema = self.arguments.model_json_schema()
         if not schema.get("properties"):
             # A tool without parameters is declared without a schema, as the API expects.
@@ -66,7 +91,7 @@ class Tool:
             name=self.name, description=self.description, parameters=parameters, behavior=behavior
         )
 
-    def response_scheduling(self, *, scheduling: bool) -> types.FunctionResponseScheduling | None:
+    def response_scheduling(self, *, scheduling: bool) -> Scheduling | None:
         """The scheduling its responses carry (`scheduling` False: the model takes none)."""
         if not scheduling or self.behavior is not NON_BLOCKING:
             return None
@@ -102,19 +127,23 @@ class ToolRegistry:
         handler: ToolHandler,
         arguments: type[BaseModel] = NoArguments,
         *,
-        behavior: types.Behavior = BLOCKING,
-        scheduling: types.FunctionResponseScheduling | None = None,
+        behavior: Behavior | types.Behavior = BLOCKING,
+        scheduling: Scheduling | types.FunctionResponseScheduling | None = None,
     ) -> None:
         """Offer a tool; `handler` gets the validated arguments model and returns a dict.
 
         A NON_BLOCKING tool names the `scheduling` of its responses; a BLOCKING one has none.
+        The SDK's own enum members are taken too (the values are the same strings).
         """
         if name in self._tools:
             raise ValueError(f"tool {name!r} is registered twice")
         if behavior not in (BLOCKING, NON_BLOCKING):
             raise ValueError(f"tool {name!r}: behavior must be BLOCKING or NON_BLOCKING")
+        behavior = Behavior(behavior)
         if (behavior is NON_BLOCKING) != (scheduling is not None):
             raise ValueError(f"tool {name!r}: a scheduling is given exactly for NON_BLOCKING")
+        if scheduling is not None:
+            scheduling = Scheduling(scheduling)
         if scheduling is Scheduling.SCHEDULING_UNSPECIFIED:
             raise ValueError(f"tool {name!r}: choose WHEN_IDLE, INTERRUPT or SILENT")
         self._declared.clear()
@@ -171,7 +200,7 @@ class ToolRegistry:
             log.exception("tool %s failed", name)
             return _error(call, f"{name} failed on the device", when)
         log.info("tool %s called", name)
-        return types.FunctionResponse(id=call.id, name=call.name, response=result, scheduling=when)
+        return _response(call, result, when)
 
 
 class ToolCalls:
@@ -228,14 +257,19 @@ class ToolCalls:
         self._answer((response,))
 
 
-def _error(
-    call: types.FunctionCall,
-    message: str,
-    scheduling: types.FunctionResponseScheduling | None = None,
+def _response(
+    call: types.FunctionCall, result: ToolResult, scheduling: Scheduling | None
 ) -> types.FunctionResponse:
-    return types.FunctionResponse(
-        id=call.id, name=call.name, response={"error": message}, scheduling=scheduling
-    )
+    from google.genai import types
+
+    when = None if scheduling is None else types.FunctionResponseScheduling(scheduling)
+    return types.FunctionResponse(id=call.id, name=call.name, response=result, scheduling=when)
+
+
+def _error(
+    call: types.FunctionCall, message: str, scheduling: Scheduling | None = None
+) -> types.FunctionResponse:
+    return _response(call, {"error": message}, scheduling)
 
 
 def no_functions_response(call: types.FunctionCall) -> types.FunctionResponse:

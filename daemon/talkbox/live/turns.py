@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import math
 from enum import StrEnum
-
-from google.genai import types
+from typing import TYPE_CHECKING
 
 from talkbox.audio.format import ANSWER_RATE_HZ, INPUT_RATE_HZ, pcm_bytes, seconds
 from talkbox.live.answer_end import end_due
@@ -22,6 +21,9 @@ from talkbox.live.events import Usage
 from talkbox.live.messages import ContentRead
 from talkbox.live.outbox import Op, OpKind, Outbox
 from talkbox.live.turn import Refusal, RefusedBy, Turn, TurnFacts
+
+if TYPE_CHECKING:
+    from google.genai import types
 
 # A turn keeps its audio so it can be sent again after a lost connection; a minute of
 # 16 kHz speech is 1.9 MB, longer than any sensible spoken question.

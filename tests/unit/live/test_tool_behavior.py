@@ -56,7 +56,9 @@ async def test_a_non_blocking_tool_answers_with_its_own_scheduling(scheduling: S
     registry = ToolRegistry()
     registry.register("set_volume", "Volume.", volume, behavior=NON_BLOCKING, scheduling=scheduling)
     response = await registry.call(call("set_volume"))
-    assert response.scheduling is scheduling
+    # The SDK's own enum goes on the wire, with the registered value.
+    assert isinstance(response.scheduling, types.FunctionResponseScheduling)
+    assert response.scheduling == scheduling
     assert response.response == {"status": "ok", "volume": 7}
 
 
@@ -78,7 +80,7 @@ async def test_an_error_answer_of_a_non_blocking_tool_keeps_its_scheduling() -> 
     )
     response = await registry.call(call("set_volume"))
     assert response.response == {"error": "set_volume failed on the device"}
-    assert response.scheduling is Scheduling.INTERRUPT
+    assert response.scheduling is types.FunctionResponseScheduling.INTERRUPT
 
 
 @pytest.mark.parametrize(
