@@ -474,8 +474,17 @@ def run_wake(emu: EmulatorThread, tmp: Path, wakes: int, idle_s: float) -> dict[
     }
 
 
-def run_starts(emu: EmulatorThread, tmp: Path, starts: int) -> list[float]:
-    """`talkbox run` as a subprocess: Popen → READY=1 on NOTIFY_SOCKET, in seconds."""
+def run_starts(
+    emu: EmulatorThread, tmp: Path, starts: int, *, bytecode: bool = False
+) -> dict[str, dict[str, float]]:
+    """`talkbox run` as a subprocess: Popen → READY=1 on NOTIFY_SOCKET and → the emulator's
+    setupComplete (s), and the daemon's RSS when it said READY=1 (MB).
+
+    With `bytecode`, the child keeps its compiled modules (in a cache of `tmp`, written by
+    one start not counted), as an installed box does: `pip install` compiles them. Without
+    it, the child inherits this environment (PYTHONDONTWRITEBYTECODE, if set, makes each
+    start compile every talkbox module again).
+    """
     tmp.mkdir(parents=True)
     mic = StampedMic(tmp / "mic.fifo", period_frames=PERIODS["talkbox"])
     conf = asound_conf(
@@ -502,9 +511,14 @@ def run_starts(emu: EmulatorThread, tmp: Path, starts: int) -> list[float]:
         RUNTIME_DIRECTORY=str(tmp / "run"),
         NOTIFY_SOCKET=str(tmp / "notify"),
     )
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(tmp / "pycache")
     samples: list[float] = []
+    rss_at_ready: list[float] = []
+    connected: list[float] = []
     try:
-        for n in range(starts):
+        for n in range(-1 if bytecode else 0, starts):
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
                 sock.bind(str(tmp / "notify"))
                 sock.settimeout(0.5)
@@ -514,7 +528,13 @@ def run_starts(emu: EmulatorThread, tmp: Path, starts: int) -> list[float]:
                         [sys.executable, "-m", "talkbox", "run"], env=env, stderr=err, stdout=err
                     )
                     try:
-                        samples.append(ready_after(sock, daemon, started))
+                        ready = ready_after(sock, daemon, started)
+                        rss = rss_mb(daemon.pid)
+                        setup = setup_after(emu, started)
+                        if n >= 0:  # n = -1: the start that writes the bytecode
+                            samples.append(ready)
+                            rss_at_ready.append(rss)
+                            connected.append(setup)
                     finally:
                         daemon.send_signal(signal.SIGTERM)
                         try:
@@ -525,7 +545,31 @@ def run_starts(emu: EmulatorThread, tmp: Path, starts: int) -> list[float]:
             (tmp / "notify").unlink()
     finally:
         mic.close()
-    return samples
+    suffix = "_bytecode" if bytecode else ""
+    return {
+        f"start_ready_s{suffix}": summary(samples),
+        f"rss_at_ready_mb{suffix}": summary(rss_at_ready),
+        f"start_connected_s{suffix}": summary(connected),
+    }
+
+
+def rss_mb(pid: int) -> float:
+    """A process's resident set, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise ValueError(f"no VmRSS for {pid}")
+
+
+def setup_after(emu: EmulatorThread, started: float) -> float:
+    """Seconds from `started` to the emulator's first setupComplete after it (at most 30 s)."""
+    deadline = started + 30
+    while time.monotonic() < deadline:
+        sent = [r.t for r in emu.log.server_messages("setupComplete") if r.t > started]
+        if sent:
+            return min(sent) - started
+        time.sleep(0.02)
+    raise TimeoutError("no setupComplete within 30 s of the start")
 
 
 def ready_after(sock: socket.socket, daemon: subprocess.Popen[bytes], started: float) -> float:
@@ -553,6 +597,11 @@ def figures(side: dict[str, Any]) -> dict[str, Any]:
             "press_drop_done_ms",
             "tap_speech_end_activity_end_ms",
             "start_ready_s",
+            "rss_at_ready_mb",
+            "start_connected_s",
+            "start_ready_s_bytecode",
+            "rss_at_ready_mb_bytecode",
+            "start_connected_s_bytecode",
             "wake_end_activity_start_ms",
             "wake_speech_start_activity_start_ms",
             "cpu_ms_per_turn",
@@ -620,7 +669,8 @@ def main(
         talkbox = combine(runs["talkbox"])
         reference = combine(runs["reference"])
         talkbox["tap_speech_end_activity_end_ms"] = summary(run_tap(emu, tmp / "tap", taps))
-        talkbox["start_ready_s"] = summary(run_starts(emu, tmp / "start", starts))
+        talkbox.update(run_starts(emu, tmp / "start", starts))
+        talkbox.update(run_starts(emu, tmp / "start-bytecode", starts, bytecode=True))
         talkbox.update(run_wake(emu, tmp / "wake", wakes, idle_s))
     result["talkbox"] = figures(talkbox)
     result["reference"] = figures(reference)
@@ -656,6 +706,11 @@ ROWS = [
         "wake_speech_start_activity_start_ms",
     ),
     ("start -> READY=1 (s)", "start_ready_s"),
+    ("RSS at READY=1 (MB)", "rss_at_ready_mb"),
+    ("start -> setupComplete of the first connection (s)", "start_connected_s"),
+    ("start -> READY=1, modules compiled as installed (s)", "start_ready_s_bytecode"),
+    ("  RSS at READY=1 (MB)", "rss_at_ready_mb_bytecode"),
+    ("  start -> setupComplete (s)", "start_connected_s_bytecode"),
 ]
 """Rows of the table: CPU and RSS as median [min-max] over blocks, latencies p50 / p95."""
 

@@ -12,7 +12,7 @@ control socket and the Live link, starts the named tasks and says READY=1. The t
   (dropping the oldest when it fell 2 s behind, counted), and before any other event it takes
   what the mic holds, so a release comes after every frame captured before it. Each frame is
   heard by `appliance.ears` (echo out, cleaned, applied, the wake word, the endpointer);
-- `live-link`: `LiveLink.run()`, whose events go to the queue;
+- `live-link`: `LiveLink.run()` (it imports google.genai after READY=1), events to the queue;
 - `playback-pump`: waits for each answer to finish playing and posts `PlaybackFinished`;
 - `watchdog`: WATCHDOG=1 every `watchdog_s`, only when the microphone and the control
   task made progress since the last ping;

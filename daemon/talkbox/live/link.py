@@ -283,9 +283,8 @@ class LiveLink:
 
     async def _run(self) -> None:
         if self._client is None:
-            # google.genai takes 0.4-1.3 s to import (most of a start): it loads here, on a
-            # thread, after the owner said READY=1. Turns asked meanwhile queue in the ledger
-            # and wait for the first connection, as they do while any connection is opening.
+            # google.genai takes 0.4-1.3 s to import: here, on a thread, after the owner said
+            # READY=1. Until the first connection the box is starting, however long that takes.
             await asyncio.to_thread(_load_sdk)
             from talkbox.live.session_config import build_client
 
@@ -506,7 +505,5 @@ class LiveLink:
 
 
 def _load_sdk() -> None:
-    """Import google.genai and what the link uses of it (run on a thread: see `_run`)."""
-    import google.genai.live  # noqa: F401
-
+    """Import the setup code and with it google.genai and its live module (see `_run`)."""
     import talkbox.live.session_config  # noqa: F401
