@@ -250,7 +250,7 @@ def _demo(config: Path | None, *, out_dir: Path, live: bool, wake: bool) -> int:
     from talkbox.config import AREAS, SystemFields
     from talkbox.demo.run import bench_settings, run_demo
     from talkbox.demo.trigger import BUTTON_TAP, WAKE_WORD
-    from talkbox.live.session_config import credential_problems
+    from talkbox.live.vertex_auth import credential_problems
 
     # What opens the turn: the mock button's press and release, or the spoken wake word.
     trigger = WAKE_WORD if wake else BUTTON_TAP
@@ -376,7 +376,7 @@ def _run(config: Path | None) -> int:
 def _run_needs() -> tuple[Callable[[Settings], Sequence[str]], ...]:
     """What `run` needs beyond valid settings (`check` asks the same): key, wiring, files."""
     from talkbox.appliance.hardware import preflight
-    from talkbox.live.session_config import credential_problems
+    from talkbox.live.vertex_auth import credential_problems
 
     return (credential_problems, preflight)
 

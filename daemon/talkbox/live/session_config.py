@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import google.auth
 from google import genai
-from google.auth.exceptions import DefaultCredentialsError
 from google.genai import types
 
-from talkbox.config import Settings, shown
+from talkbox.config import Settings
 from talkbox.config.models import ProactiveAudio
 from talkbox.errors import ConfigError
+from talkbox.live.vertex_auth import credential_problems
 
 # websockets' defaults ping every 20 s and give up after 20 s without a pong; the real
 # service has been measured answering pings in 8-30 s (docs/live-protocol.md §1.3), which would
@@ -35,8 +34,6 @@ PING_TIMEOUT_S = 60.0
 # the link closes the old socket before it resumes, so this bounds a GoAway rotation.
 CLOSE_TIMEOUT_S = 2.0
 OPEN_TIMEOUT_S = 10.0
-# The scope the SDK asks application default credentials for (google.genai's own).
-VERTEX_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 
 _START_SENSITIVITY = {
     "high": types.StartSensitivity.START_SENSITIVITY_HIGH,
@@ -92,33 +89,6 @@ def websocket_args(settings: Settings) -> dict[str, Any]:
         # websockets honours HTTPS_PROXY; no proxy can reach this machine's own loopback.
         args["proxy"] = None
     return args
-
-
-def credential_problems(settings: Settings) -> list[str]:
-    """Why the backend cannot authenticate on this machine, or nothing (`check`, `ask`, the link).
-
-    The SDK looks for Vertex's application default credentials only when it connects, so
-    without them every connection failed and was retried forever; here they are looked up once.
-    """
-    if settings.backend != "vertex":
-        return []
-    auth_log = logging.getLogger("google.auth")
-    level = auth_log.level
-    # Each place google.auth looks in without finding credentials logs a WARNING of its own;
-    # the one problem below says it all.
-    auth_log.setLevel(logging.ERROR)
-    try:
-        google.auth.default(scopes=list(VERTEX_SCOPES))
-    except DefaultCredentialsError as exc:
-        reason = shown(str(exc).split(". ")[0].rstrip("."), limit=120)
-        return [
-            "TALKBOX_BACKEND=vertex needs application default credentials and none are usable "
-            f"({reason}): run `gcloud auth application-default login` or set "
-            "GOOGLE_APPLICATION_CREDENTIALS to a service account key file"
-        ]
-    finally:
-        auth_log.setLevel(level)
-    return []
 
 
 def build_client(settings: Settings) -> genai.Client:

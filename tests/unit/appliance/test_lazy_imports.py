@@ -59,6 +59,8 @@ state = Path(sys.argv[1])
 settings = load_settings(
     None, api_key="k", base_url="https://127.0.0.1:9", state_dir=state, **{OVERRIDES}
 )
+# What `talkbox run` checks before it serves (the credentials among them).
+talkbox.cli._run_needs()[0](settings)
 asyncio.run(
     serve(
         settings,
