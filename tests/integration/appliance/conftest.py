@@ -202,7 +202,13 @@ async def running_box(
             ) as app:
                 box = Box(app=app, world=world, room=room, emulator=emulator, settings=settings)
                 if connected:
-                    await until(lambda: app.link.status().connected, within=10, what="connected")
+                    # Connected, and the control task has taken the news (the link says it
+                    # first): a test may look at the state at once.
+                    await until(
+                        lambda: app.link.status().connected and app.state is not State.STARTING,
+                        within=10,
+                        what="connected",
+                    )
                 yield box
         finally:
             feeder.cancel()
