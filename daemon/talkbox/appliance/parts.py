@@ -59,6 +59,8 @@ class Parts:
     """Noise suppression and automatic gain before anything hears a frame (None: both off)."""
     echo: EchoCanceller | None = None
     """Takes the speaker's echo out first (None: TALKBOX_ECHO_CANCEL off or hardware)."""
+    device_counters: Callable[[], dict[str, Any]] | None = None
+    """The sound devices' own counters (ALSA overruns and underruns), for `ctl status`."""
 
 
 @dataclass(slots=True)

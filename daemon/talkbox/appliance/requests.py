@@ -62,6 +62,7 @@ def status_of(app: Appliance) -> dict[str, Any]:
         "link": asdict(app.link.status()),
         "last_turn": last_turn,
         "frames": asdict(app.counters),
+        "devices": None if app.parts.device_counters is None else app.parts.device_counters(),
         "next_timer": app.timer_tools.next_timer(),
     }
 
