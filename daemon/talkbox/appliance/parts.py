@@ -88,6 +88,19 @@ def hearing(settings: Settings) -> Iterator[Hearing]:
     if not settings.wake_word:
         yield Hearing(vad=vad, cleaner=cleaner)
         return
+    detector = wake_detector(settings, settings.wake_word)
+    try:
+        yield Hearing(vad=vad, wake=detector, cleaner=cleaner)
+    finally:
+        detector.close()
+
+
+def wake_detector(settings: Settings, words: tuple[str, ...]) -> WakeWords:
+    """A detector for `words` (TALKBOX_WAKE_WORD's form) with the settings' overrides.
+
+    A model that cannot be loaded is a ConfigError. It takes TFLite a few milliseconds per
+    model: run off the event loop once the box is up (`talkbox.appliance.wake_choice`).
+    """
     # Imported only when wanted: loading pymicro-wakeword and its TFLite runtime costs
     # about 0.2 s of start-up.
     from talkbox.hearing.wake import WakeOptions, WakeWordDetector, WakeWordSpec
@@ -98,15 +111,9 @@ def hearing(settings: Settings) -> Iterator[Hearing]:
             probability_cutoff=settings.wake_cutoff.get(wake_word_key(word)),
             sliding_window=settings.wake_window.get(wake_word_key(word)),
         )
-        for word in settings.wake_word
+        for word in words
     )
-    detector = WakeWordDetector(
-        WakeOptions(wake_words=specs, refractory_s=settings.wake_refractory_s)
-    )
-    try:
-        yield Hearing(vad=vad, wake=detector, cleaner=cleaner)
-    finally:
-        detector.close()
+    return WakeWordDetector(WakeOptions(wake_words=specs, refractory_s=settings.wake_refractory_s))
 
 
 def turn_options(settings: Settings) -> TurnOptions:
