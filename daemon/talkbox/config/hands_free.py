@@ -166,7 +166,9 @@ class HandsFreeFields(Area):
         (),
         doc="Wake words that open a turn as a tap does, heard on the box (nothing is sent "
         "before one): off, or comma-separated built-in names (okay_nabu, alexa, hey_mycroft, "
-        "hey_jarvis) or absolute paths to a microWakeWord model's JSON config.",
+        "hey_jarvis) or absolute paths to a microWakeWord model's JSON config. The default: "
+        "Home Assistant's Wake word select can choose another (or off) at run time, kept in the "
+        "state dir until this setting changes.",
         allowed="off, or built-in names and .json paths separated by commas",
     )
     wake_refractory_s: float = setting(

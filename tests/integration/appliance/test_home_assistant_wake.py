@@ -72,6 +72,8 @@ async def test_home_assistant_switches_the_wake_word_and_the_choice_survives_a_r
             # Privacy: the switch itself shows nothing and sends nothing.
             assert len(box.world.indicator.history) == shown
             assert audio_received(box.emulator) == b""
+            # Loaded off the loop: the control task kept up with the microphone.
+            assert box.app.counters.frames_dropped == 0
             assert box.app.status()["wake_word"]["chosen_by"].startswith("Home Assistant (")
             assert not await hears(box, OKAY_NABU)
             assert await hears(box, ALEXA)
