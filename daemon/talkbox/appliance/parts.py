@@ -95,7 +95,7 @@ def hearing(settings: Settings) -> Iterator[Hearing]:
         detector.close()
 
 
-def wake_detector(settings: Settings, words: tuple[str, ...]) -> WakeWords:
+def wake_detector(settings: Settings, words: tuple[str, ...], *, quiet: bool = False) -> WakeWords:
     """A detector for `words` (TALKBOX_WAKE_WORD's form) with the settings' overrides.
 
     A model that cannot be loaded is a ConfigError. It takes TFLite a few milliseconds per
@@ -113,7 +113,8 @@ def wake_detector(settings: Settings, words: tuple[str, ...]) -> WakeWords:
         )
         for word in words
     )
-    return WakeWordDetector(WakeOptions(wake_words=specs, refractory_s=settings.wake_refractory_s))
+    options = WakeOptions(wake_words=specs, refractory_s=settings.wake_refractory_s)
+    return WakeWordDetector(options, quiet=quiet)
 
 
 def turn_options(settings: Settings) -> TurnOptions:

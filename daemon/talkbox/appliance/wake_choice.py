@@ -24,6 +24,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -226,7 +227,8 @@ class WakeWordChoice:
 
     async def _load(self, words: tuple[str, ...]) -> WakeWords:
         loop = asyncio.get_running_loop()
-        loading = loop.run_in_executor(None, wake_detector, self._settings, words)
+        load = partial(wake_detector, self._settings, words, quiet=True)
+        loading = loop.run_in_executor(None, load)
         try:
             return await asyncio.shield(loading)
         except asyncio.CancelledError:

@@ -429,7 +429,7 @@ class _Connection(asyncio.Protocol):
 
     def _on_select(self, message: Any) -> None:
         if message.key == Key.WAKE_WORD:
-            log.info("Home Assistant: %s chooses the wake word %r", self.peer, message.state[:64])
+            # Logged once, by the switch, with its outcome and who asked.
             # The select follows the box: its state is published once the switch is over
             # (or failed, when HA's own view must be put back), not guessed here.
             who = f"Home Assistant ({self.peer})"

@@ -85,6 +85,10 @@ async def test_home_assistant_switches_the_wake_word_and_the_choice_survives_a_r
     assert len(changes) == 1
     assert changes[0].levelno == logging.INFO
     assert "alexa (chosen by Home Assistant (127.0.0.1:" in changes[0].getMessage()
+    # One INFO line for the change: the new detector's own model line is DEBUG.
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert not [line for line in said if line.startswith("wake words: alexa")]
+    assert not [line for line in said if "chooses the wake word" in line]
     stored = json.loads((tmp_path / "wake_word.json").read_text(encoding="utf-8"))
     assert stored == {"words": ["alexa"], "env": ["okay_nabu"]}
 
