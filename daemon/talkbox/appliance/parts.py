@@ -159,7 +159,9 @@ def button_options(settings: Settings) -> ButtonOptions | None:
 def box_notes(settings: Settings) -> list[str]:
     """Warnings about the box as a whole that `check` and `run` give (not `ask`)."""
     has_button = button_options(settings) is not None
-    if not has_button and not settings.wake_word:
+    # Home Assistant's Talk button opens turns, and its select can choose a wake word.
+    by_home = settings.home_assistant == "esphome"
+    if not has_button and not settings.wake_word and not by_home:
         return [
             "nothing can open a turn: no button (TALKBOX_BUTTON_PIN or TALKBOX_HAT) and no wake "
             "word (TALKBOX_WAKE_WORD); only `talkbox ctl press` and `talkbox ctl say` will"
