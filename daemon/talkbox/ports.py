@@ -144,6 +144,10 @@ class WakeWords(Protocol):
         """Forget the stream heard so far (after the mute, nothing of before counts)."""
         ...
 
+    def close(self) -> None:
+        """Release the models (a wake word switched at run time); safe to call twice."""
+        ...
+
 
 class EchoCanceller(Protocol):
     """Takes the speaker's echo out of microphone frames (`talkbox.hearing.echo`)."""

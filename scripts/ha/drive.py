@@ -182,7 +182,13 @@ def adopt(url: str, token: str, host: str, port: int, key: str) -> None:
 
 def entities(url: str, token: str, name: str, timeout: float) -> None:
     """Wait until HA has the box's entities with states; print them; fail when some are missing."""
-    wanted = {"switch": "mute", "number": "volume", "button": "talk", "media_player": ""}
+    wanted = {
+        "switch": "mute",
+        "number": "volume",
+        "button": "talk",
+        "media_player": "",
+        "select": "wake_word",
+    }
     deadline = time.monotonic() + timeout
     found: dict[str, str] = {}
     with client(url, token) as http:

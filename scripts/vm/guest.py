@@ -186,7 +186,8 @@ def turn(rec: Recorder, wav: Path, number: int) -> dict[str, Any]:
     """One tapped turn: press, speak, wait for the answer to be played out; measured."""
     ref = reference(wav)
     wait_state({"idle"}, 30)
-    before = ask("status")["frames"]
+    status = ask("status")
+    before, devices_before = status["frames"], status.get("devices") or {}
     overruns = rec.overruns
     t_press = time.monotonic()
     ask("press")
@@ -225,7 +226,17 @@ def turn(rec: Recorder, wav: Path, number: int) -> dict[str, Any]:
         "uplink_frames": frames["frames_sent"],
         "answer_audio_s": (after.get("last_turn") or {}).get("audio_s"),
         "recorder_overruns": rec.overruns - overruns,
+        # The daemon's own devices: audio its card lost (capture) or gaps it played.
+        "capture_overruns": _grew(devices_before, after, "capture", "overruns"),
+        "playback_underruns": _grew(devices_before, after, "playback", "underruns"),
     }
+
+
+def _grew(before: dict[str, Any], after: dict[str, Any], device: str, counter: str) -> int | None:
+    """How much a device counter of `ctl status` grew (None: a daemon without them)."""
+    now = (after.get("devices") or {}).get(device, {}).get(counter)
+    then = before.get(device, {}).get(counter)
+    return None if now is None or then is None else now - then
 
 
 def cmd_turns(args: argparse.Namespace) -> int:

@@ -53,6 +53,7 @@ from talkbox.appliance.requests import answer, status_of
 from talkbox.appliance.status import Counters, Facts, LastTurn
 from talkbox.appliance.systemd import Notifier, feed_watchdog, stuck_part
 from talkbox.appliance.tools import box_registry
+from talkbox.appliance.wake_choice import WakeWordChoice
 from talkbox.audio.format import INPUT_RATE_HZ, pcm_bytes
 from talkbox.config import Settings
 from talkbox.conversation import (
@@ -187,6 +188,7 @@ class Appliance:
                 else None
             )
             parts = self._parts = await stack.enter_async_context(self._open_parts(self.post))
+            self.wake = await stack.enter_async_context(WakeWordChoice(self.settings, parts))
             self._ears = Ears(
                 parts,
                 SpeechDetector(parts.vad, Endpointer(endpoint_options(self.settings))),

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import asdict
 from typing import Final
 
 from talkbox.appliance.control import socket_path
@@ -183,6 +184,10 @@ def hardware_parts(
                         wake=ears.wake,
                         cleaner=ears.cleaner,
                         echo=echo,
+                        device_counters=lambda: {
+                            "capture": asdict(mic.stats),
+                            "playback": asdict(playback.stats),
+                        },
                     )
 
     return open_parts

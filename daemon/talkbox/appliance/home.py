@@ -16,6 +16,7 @@ for it anywhere else, so a box that is busy, muted or offline plays nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from talkbox.appliance.control import Request, RequestError
@@ -69,6 +70,7 @@ class ApplianceBox:
             next_timer=_timer_words(app.timer_tools.next_timer()),
             announcing=app.conversation.state is State.SPEAKING
             and app.conversation.turn_id is None,
+            wake_word=app.wake.label,
         )
 
     def _request(self, request: Request) -> None:
@@ -90,6 +92,11 @@ class ApplianceBox:
         if self.app.conversation.state is State.MUTED:
             log.info("Home Assistant's talk refused: the box is muted (only a person unmutes)")
         self.app.post(TalkRequested(source="home_assistant"))
+
+    def set_wake_word(self, option: str, who: str, done: Callable[[], None]) -> None:
+        """Switch the wake word (off the loop; `talkbox.appliance.wake_choice`)."""
+        if not self.app.wake.choose(option, who, done):
+            done()
 
     def announce(self, pcm: bytes, rate: int) -> bool:
         """Play `pcm` as an unprompted answer, when the box is idle; False otherwise."""

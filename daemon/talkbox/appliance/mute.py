@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
+
+from talkbox.state_file import write_json
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +39,4 @@ class MuteStore:
 
     def save(self, muted: bool) -> None:
         """Store the mute; a failure is logged (the box goes on, the mute may not survive)."""
-        directory = self.path.parent
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".mute-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    json.dump({"muted": muted}, out)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except OSError as exc:
-            log.warning("cannot store the mute in %s: %s", directory, exc.strerror)
+        write_json(self.path, {"muted": muted}, what="the mute")

@@ -59,6 +59,8 @@ class Parts:
     """Noise suppression and automatic gain before anything hears a frame (None: both off)."""
     echo: EchoCanceller | None = None
     """Takes the speaker's echo out first (None: TALKBOX_ECHO_CANCEL off or hardware)."""
+    device_counters: Callable[[], dict[str, Any]] | None = None
+    """The sound devices' own counters (ALSA overruns and underruns), for `ctl status`."""
 
 
 @dataclass(slots=True)
@@ -88,6 +90,19 @@ def hearing(settings: Settings) -> Iterator[Hearing]:
     if not settings.wake_word:
         yield Hearing(vad=vad, cleaner=cleaner)
         return
+    detector = wake_detector(settings, settings.wake_word)
+    try:
+        yield Hearing(vad=vad, wake=detector, cleaner=cleaner)
+    finally:
+        detector.close()
+
+
+def wake_detector(settings: Settings, words: tuple[str, ...], *, quiet: bool = False) -> WakeWords:
+    """A detector for `words` (TALKBOX_WAKE_WORD's form) with the settings' overrides.
+
+    A model that cannot be loaded is a ConfigError. It takes TFLite a few milliseconds per
+    model: run off the event loop once the box is up (`talkbox.appliance.wake_choice`).
+    """
     # Imported only when wanted: loading pymicro-wakeword and its TFLite runtime costs
     # about 0.2 s of start-up.
     from talkbox.hearing.wake import WakeOptions, WakeWordDetector, WakeWordSpec
@@ -98,15 +113,10 @@ def hearing(settings: Settings) -> Iterator[Hearing]:
             probability_cutoff=settings.wake_cutoff.get(wake_word_key(word)),
             sliding_window=settings.wake_window.get(wake_word_key(word)),
         )
-        for word in settings.wake_word
+        for word in words
     )
-    detector = WakeWordDetector(
-        WakeOptions(wake_words=specs, refractory_s=settings.wake_refractory_s)
-    )
-    try:
-        yield Hearing(vad=vad, wake=detector, cleaner=cleaner)
-    finally:
-        detector.close()
+    options = WakeOptions(wake_words=specs, refractory_s=settings.wake_refractory_s)
+    return WakeWordDetector(options, quiet=quiet)
 
 
 def turn_options(settings: Settings) -> TurnOptions:
@@ -151,7 +161,9 @@ def button_options(settings: Settings) -> ButtonOptions | None:
 def box_notes(settings: Settings) -> list[str]:
     """Warnings about the box as a whole that `check` and `run` give (not `ask`)."""
     has_button = button_options(settings) is not None
-    if not has_button and not settings.wake_word:
+    # Home Assistant's Talk button opens turns, and its select can choose a wake word.
+    by_home = settings.home_assistant == "esphome"
+    if not has_button and not settings.wake_word and not by_home:
         return [
             "nothing can open a turn: no button (TALKBOX_BUTTON_PIN or TALKBOX_HAT) and no wake "
             "word (TALKBOX_WAKE_WORD); only `talkbox ctl press` and `talkbox ctl say` will"

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from talkbox.appliance.control import Request, RequestError
 from talkbox.appliance.parts import Parts
 from talkbox.appliance.status import Counters, LastTurn
+from talkbox.appliance.wake_choice import WakeWordChoice
 from talkbox.config import Settings
 from talkbox.conversation import Conversation, Event, State, TextAsked
 from talkbox.live.link import LiveLink
@@ -21,6 +22,7 @@ class Appliance(Protocol):
     conversation: Conversation
     counters: Counters
     timer_tools: TimerTools
+    wake: WakeWordChoice
 
     @property
     def parts(self) -> Parts:
@@ -62,7 +64,9 @@ def status_of(app: Appliance) -> dict[str, Any]:
         "link": asdict(app.link.status()),
         "last_turn": last_turn,
         "frames": asdict(app.counters),
+        "devices": None if app.parts.device_counters is None else app.parts.device_counters(),
         "next_timer": app.timer_tools.next_timer(),
+        "wake_word": {"in_use": app.wake.label, "chosen_by": app.wake.chosen_by},
     }
 
 

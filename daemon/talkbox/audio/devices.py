@@ -29,8 +29,10 @@ class CaptureOptions:
     """Rate to open the device at; None asks for 16 kHz and takes what the device gives."""
     period_ms: int = 20
     """ALSA period and frame length: 10, 20 or 30 ms (what webrtcvad accepts)."""
-    periods: int = 4
-    """ALSA buffer length in periods."""
+    periods: int = 16
+    """ALSA buffer length in periods: how long the capture thread may be kept from reading
+    before the card overruns and audio is lost (320 ms; a read still returns each period as
+    it fills, so a longer buffer adds no delay; 80 ms lost audio: docs/platform.md §1.2)."""
     gain_db: float = 0.0
     """Mic gain in dB, -20..+30."""
     queue_s: float = 2.0

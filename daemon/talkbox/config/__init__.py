@@ -21,7 +21,13 @@ from talkbox.config.check import CheckReport, check_report
 from talkbox.config.credentials import API_KEY_VARIABLES, CREDENTIAL_NAME, MISSING_KEY
 from talkbox.config.fields import ENV_PREFIX, Area, SettingInfo, setting, shown
 from talkbox.config.gpio import HAT_NAMES, GpioFields
-from talkbox.config.hands_free import BUILTIN_WAKE_WORDS, HandsFreeFields, wake_word_key
+from talkbox.config.hands_free import (
+    BUILTIN_WAKE_WORDS,
+    HandsFreeFields,
+    wake_word_choices,
+    wake_word_key,
+    wake_words_label,
+)
 from talkbox.config.live import DEFAULT_SYSTEM_INSTRUCTION, LiveFields, context_window_tokens
 from talkbox.config.loading import (
     ConfigProblems,
@@ -70,5 +76,7 @@ __all__ = [
     "shown",
     "variable_name",
     "variable_names",
+    "wake_word_choices",
     "wake_word_key",
+    "wake_words_label",
 ]

@@ -61,6 +61,30 @@ def wake_word_key(word: str) -> str:
     return word if word in BUILTIN_WAKE_WORDS else Path(word).stem
 
 
+def wake_word_choices(words: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """What Home Assistant's wake word select offers, by its option: the wake words it stands for.
+
+    Off, each built-in model, each custom model TALKBOX_WAKE_WORD names, and, when it names
+    several, all of them together (its default). An option is written as the settings name
+    its words (`wake_word_key`, comma-separated); a custom model named like a built-in one
+    replaces it.
+    """
+    customs = {wake_word_key(word): word for word in words if word not in BUILTIN_WAKE_WORDS}
+    choices: dict[str, tuple[str, ...]] = {OFF: ()}
+    if len(words) > 1:
+        choices[wake_words_label(words)] = words
+    for name in BUILTIN_WAKE_WORDS:
+        choices[name] = (customs.pop(name, name),)
+    for key, word in customs.items():
+        choices.setdefault(key, (word,))
+    return choices
+
+
+def wake_words_label(words: tuple[str, ...]) -> str:
+    """Wake words as one option of the select: their keys, comma-separated; off for none."""
+    return ", ".join(wake_word_key(word) for word in words) or OFF
+
+
 def _number(text: str, kind: type[float] | type[int]) -> float | int | None:
     """`text` as `kind`, or None; `_not_number` says why not."""
     try:
@@ -142,7 +166,9 @@ class HandsFreeFields(Area):
         (),
         doc="Wake words that open a turn as a tap does, heard on the box (nothing is sent "
         "before one): off, or comma-separated built-in names (okay_nabu, alexa, hey_mycroft, "
-        "hey_jarvis) or absolute paths to a microWakeWord model's JSON config.",
+        "hey_jarvis) or absolute paths to a microWakeWord model's JSON config. The default: "
+        "Home Assistant's Wake word select can choose another (or off) at run time, kept in the "
+        "state dir until this setting changes.",
         allowed="off, or built-in names and .json paths separated by commas",
     )
     wake_refractory_s: float = setting(

@@ -161,8 +161,12 @@ def resolve_config(source: str) -> Path:
 class WakeWordDetector:
     """Listens for wake words in the 16 kHz capture stream; `process()` one frame at a time."""
 
-    def __init__(self, options: WakeOptions) -> None:
-        """Load every model now, so a bad one is a ConfigError at start (see the module doc)."""
+    def __init__(self, options: WakeOptions, *, quiet: bool = False) -> None:
+        """Load every model now, so a bad one is a ConfigError at start (see the module doc).
+
+        The models in use are logged at INFO, or at DEBUG when `quiet` (a switch at run time
+        logs its own line).
+        """
         self.options = options
         library = _tflite_library()
         loaded: list[tuple[WakeWordModel, MicroWakeWord]] = []
@@ -179,7 +183,8 @@ class WakeWordDetector:
         self._quiet_until = 0
         self._armed = [True] * len(self.models)
         self._windows = [0] * len(self.models)
-        log.info(
+        log.log(
+            logging.DEBUG if quiet else logging.INFO,
             "wake words: %s (refractory %.1f s)",
             ", ".join(
                 f"{m.id} (cutoff {m.probability_cutoff:.2f}, window {m.sliding_window})"

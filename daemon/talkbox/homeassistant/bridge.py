@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final, Self
 
-from talkbox.config import Settings
+from talkbox.config import Settings, wake_word_choices
 from talkbox.conversation import ButtonPressed, DoublePressed, Event, LongPressed
 from talkbox.homeassistant.mdns import Advertisement
 from talkbox.homeassistant.server import ApiServer, Box, DeviceOptions
@@ -71,6 +71,7 @@ def device_options(settings: Settings, *, mac: str | None = None) -> DeviceOptio
         port=settings.home_assistant_port,
         psk=settings.noise_key(),
         transcripts=settings.log_transcripts,
+        wake_words=tuple(wake_word_choices(settings.wake_word)),
     )
 
 

@@ -15,12 +15,14 @@ from aioesphomeapi.api_pb2 import (  # type: ignore[attr-defined]
     ListEntitiesEventResponse,
     ListEntitiesMediaPlayerResponse,
     ListEntitiesNumberResponse,
+    ListEntitiesSelectResponse,
     ListEntitiesSensorResponse,
     ListEntitiesSwitchResponse,
     ListEntitiesTextSensorResponse,
     MediaPlayerStateResponse,
     MediaPlayerSupportedFormat,
     NumberStateResponse,
+    SelectStateResponse,
     SensorStateResponse,
     SwitchStateResponse,
     TextSensorStateResponse,
@@ -43,6 +45,7 @@ class Key(IntEnum):
     LAST_TRANSCRIPT = 9
     SPEAKER = 10
     NEXT_TIMER = 11
+    WAKE_WORD = 12
 
 
 BUTTON_EVENTS: Final = ("press", "double_press", "long_press")
@@ -65,8 +68,11 @@ WAV_24K_MONO: Final = {"format": "wav", "sample_rate": 24_000, "num_channels": 1
 """What the box asks HA's proxy to convert announcements to: the Live answers' own format."""
 
 
-def entity_list(*, transcripts: bool) -> list[Any]:
-    """The ListEntities messages, in the order HA lists them (the transcript only if allowed)."""
+def entity_list(*, transcripts: bool, wake_words: tuple[str, ...] = ()) -> list[Any]:
+    """The ListEntities messages, in the order HA lists them.
+
+    The transcript only if allowed; the wake word select only with its options.
+    """
     found: list[Any] = [
         ListEntitiesTextSensorResponse(
             object_id="state", key=Key.STATE, name="State", icon="mdi:state-machine"
@@ -143,6 +149,17 @@ def entity_list(*, transcripts: bool) -> list[Any]:
             ],
         ),
     ]
+    if wake_words:
+        found.append(
+            ListEntitiesSelectResponse(
+                object_id="wake_word",
+                key=Key.WAKE_WORD,
+                name="Wake word",
+                icon="mdi:account-voice",
+                options=list(wake_words),
+                entity_category=CONFIG,
+            )
+        )
     if transcripts:
         found.append(
             ListEntitiesTextSensorResponse(
@@ -185,6 +202,8 @@ def states(snapshot: Snapshot, *, transcripts: bool) -> dict[Key, Any]:
             muted=False,
         ),
     }
+    if snapshot.wake_word is not None:
+        found[Key.WAKE_WORD] = SelectStateResponse(key=Key.WAKE_WORD, state=snapshot.wake_word)
     if transcripts:
         found[Key.LAST_TRANSCRIPT] = _text(Key.LAST_TRANSCRIPT, snapshot.transcript)
     return found

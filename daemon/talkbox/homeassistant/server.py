@@ -39,6 +39,7 @@ from aioesphomeapi.api_pb2 import (  # type: ignore[attr-defined]
     NumberCommandRequest,
     PingRequest,
     PingResponse,
+    SelectCommandRequest,
     SubscribeStatesRequest,
     SwitchCommandRequest,
 )
@@ -88,6 +89,10 @@ class Box(Protocol):
         """Play 16-bit mono audio without opening the microphone; False: the box is busy."""
         ...
 
+    def set_wake_word(self, option: str, who: str, done: Callable[[], None]) -> None:
+        """Switch to the wake word select's `option`; `done` once the switch is over."""
+        ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeviceOptions:
@@ -101,6 +106,8 @@ class DeviceOptions:
     """The Noise key; None: plaintext."""
     transcripts: bool = False
     """Whether the last transcript is an entity (TALKBOX_LOG_TRANSCRIPTS)."""
+    wake_words: tuple[str, ...] = ()
+    """The wake word select's options (`talkbox.config.wake_word_choices`)."""
     version: str = "0.1.0"
 
 
@@ -384,9 +391,9 @@ class _Connection(asyncio.Protocol):
         self.send([self.server.device_info()])
 
     def _on_list_entities(self, _: Any) -> None:
-        self.send(
-            [*entity_list(transcripts=self.server.options.transcripts), ListEntitiesDoneResponse()]
-        )
+        options = self.server.options
+        listed = entity_list(transcripts=options.transcripts, wake_words=options.wake_words)
+        self.send([*listed, ListEntitiesDoneResponse()])
 
     def _on_subscribe_states(self, _: Any) -> None:
         self.subscribed = True
@@ -420,6 +427,14 @@ class _Connection(asyncio.Protocol):
             log.info("Home Assistant: %s presses talk", self.peer)
             self.server.box.press()
 
+    def _on_select(self, message: Any) -> None:
+        if message.key == Key.WAKE_WORD:
+            # Logged once, by the switch, with its outcome and who asked.
+            # The select follows the box: its state is published once the switch is over
+            # (or failed, when HA's own view must be put back), not guessed here.
+            who = f"Home Assistant ({self.peer})"
+            self.server.box.set_wake_word(message.state, who, self.server.publish)
+
     def _on_media_player(self, message: Any) -> None:
         if message.key != Key.SPEAKER:
             return
@@ -445,4 +460,5 @@ class _Connection(asyncio.Protocol):
         NumberCommandRequest: _on_number,
         ButtonCommandRequest: _on_button,
         MediaPlayerCommandRequest: _on_media_player,
+        SelectCommandRequest: _on_select,
     }

@@ -31,3 +31,5 @@ class Snapshot:
     """The timer or alarm that rings next ("pasta timer at 19:42:10"); None: none is set."""
     announcing: bool = False
     """The speaker plays something nobody asked the box (an announcement)."""
+    wake_word: str | None = None
+    """The wake word select's option in use (`talkbox.config.wake_words_label`)."""

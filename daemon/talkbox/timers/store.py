@@ -7,13 +7,11 @@ always the old table or the new one. A file that cannot be read as a table is se
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
+from talkbox.state_file import set_aside, write_json
 from talkbox.timers.table import TimerTable
 
 log = logging.getLogger(__name__)
@@ -40,9 +38,7 @@ class TimerStore:
         try:
             return TimerTable.from_json(json.loads(text))
         except (ValueError, KeyError, TypeError) as exc:
-            rejected = self.path.with_name(FILE_NAME + ".rejected")
-            with contextlib.suppress(OSError):
-                os.replace(self.path, rejected)
+            rejected = set_aside(self.path)
             log.warning(
                 "%s is damaged (%s); set aside as %s, starting with no timers",
                 self.path,
@@ -53,19 +49,4 @@ class TimerStore:
 
     def save(self, table: TimerTable) -> None:
         """Store the table; a failure is logged (the box goes on; a restart may lose it)."""
-        directory = self.path.parent
-        try:
-            directory.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".timers-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    json.dump(table.to_json(), out)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        except OSError as exc:
-            log.warning("cannot store the timers in %s: %s", directory, exc.strerror)
+        write_json(self.path, table.to_json(), what="the timers")

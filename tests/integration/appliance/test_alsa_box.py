@@ -24,7 +24,9 @@ from typing import Any
 import pytest
 
 from talkbox.appliance.app import Appliance
+from talkbox.appliance.control import Request
 from talkbox.appliance.hardware import hardware_parts
+from talkbox.appliance.requests import answer as answer_request
 from talkbox.audio.devices import PlaybackOptions
 from talkbox.audio.standins import AsoundConf, LiveMic, correlation, file_pcm
 from talkbox.conversation import ButtonPressed, ButtonReleased, State
@@ -160,10 +162,16 @@ async def test_a_4x_fast_answer_plays_whole_at_real_speed_on_alsa(
         # The speaker plays a lead-in of silence before the answer.
         whole = len(answer) + int(PlaybackOptions().lead_in_ms * 48)
         await until(lambda: len(box.speaker.audio()) >= whole, within=5, what="all written")
+        devices = answer_request(box.app, Request(command="status"))["devices"]
     answer_s = len(answer) / 48_000
     # 4x faster on the wire, real time on the speaker: speaking lasts the answer's length.
     assert answer_s - 0.2 <= spoke_for <= answer_s + 1.5
     assert correlation(box.speaker.audio(), answer) >= 0.95
+    # `ctl status` carries the devices' own counters: what the card lost or played dry.
+    assert devices["capture"]["frames"] >= 3 * 50
+    assert devices["capture"]["overruns"] == 0
+    assert devices["playback"]["written_s"] >= answer_s
+    assert "underruns" in devices["playback"]
 
 
 def answers_by_turn(emulator: Emulator) -> list[bytes]:

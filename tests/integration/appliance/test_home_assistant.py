@@ -32,6 +32,7 @@ from aioesphomeapi import (
     MediaPlayerState,
     NumberInfo,
     NumberState,
+    SelectState,
     SensorState,
     SwitchInfo,
     SwitchState,
@@ -211,6 +212,7 @@ async def test_a_double_press_on_the_box_fires_the_event_and_moves_the_switch(
                 TextSensorState
                 | SwitchState
                 | NumberState
+                | SelectState
                 | Event
                 | SensorState
                 | MediaPlayerEntityState,

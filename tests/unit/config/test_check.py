@@ -230,6 +230,7 @@ def test_a_state_dir_that_cannot_be_made_is_a_problem(
         ({"button_pin": 17}, False),
         ({"hat": "respeaker-2mic"}, False),
         ({"wake_word": "okay_nabu"}, False),
+        ({"home_assistant": "esphome", "home_assistant_plaintext": True}, False),
     ],
 )
 def test_a_box_nothing_can_open_a_turn_on_is_warned_about(
