@@ -19,6 +19,7 @@ one JSON object per result line and exits 0; a check that fails exits 1 with the
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import socket
 import subprocess
@@ -338,6 +339,70 @@ def cmd_wait_idle(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_home(args: argparse.Namespace) -> int:
+    """Home Assistant's side: find the box over mDNS, connect over Noise, mute it and back."""
+    return asyncio.run(_home(args.key, args.within))
+
+
+async def _home(key: str, within: float) -> int:
+    # The libraries Home Assistant itself uses; the installed venv has them (talkbox's own).
+    from aioesphomeapi.client import APIClient
+    from zeroconf import ServiceStateChange, Zeroconf
+    from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
+    service = "_esphomelib._tcp.local."
+    result: dict[str, Any] = {}
+    zc = AsyncZeroconf()  # every interface, as HA browses its LAN
+    found: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    def on_change(
+        zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange
+    ) -> None:
+        if state_change is ServiceStateChange.Added and not found.done():
+            found.set_result(name)
+
+    browser = AsyncServiceBrowser(zc.zeroconf, service, handlers=[on_change])
+    try:
+        t0 = time.monotonic()
+        name = await asyncio.wait_for(found, within)
+        info = AsyncServiceInfo(service, name)
+        if not await info.async_request(zc.zeroconf, 5000) or info.port is None:
+            raise SystemExit(f"mDNS: {name} found, but not where it listens")
+        addresses = info.parsed_addresses()
+        result["mdns"] = {
+            "name": name,
+            "port": info.port,
+            "addresses": addresses,
+            "found_after_s": round(time.monotonic() - t0, 2),
+        }
+        # Connect where the advertisement says, as HA's config flow does.
+        client = APIClient(addresses[0], info.port, None, noise_psk=key, client_info="check-vm")
+        await asyncio.wait_for(client.connect(login=True), within)
+        try:
+            device, entities, _ = await asyncio.wait_for(
+                client.device_info_and_list_entities(), within
+            )
+            keys = {entity.object_id: entity.key for entity in entities}
+            result["device"] = device.name
+            result["entity_count"] = len(keys)
+            result["entities"] = sorted(keys)
+            for muted in (True, False):
+                client.switch_command(keys["mute"], muted)
+                deadline = time.monotonic() + within
+                while ask("status").get("muted") is not muted:
+                    if time.monotonic() > deadline:
+                        raise SystemExit(f"HA's mute {muted}: ctl status never followed")
+                    await asyncio.sleep(0.1)
+            result["mute_from_ha"] = "on and off, ctl status followed"
+        finally:
+            await client.disconnect()
+    finally:
+        await browser.async_cancel()
+        await zc.async_close()
+    out(result)
+    return 0
+
+
 def main() -> int:
     """Run one command."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -352,12 +417,16 @@ def main() -> int:
     p.add_argument("--after", type=float, default=1.0)
     p.add_argument("--bound", type=float, default=0.5, help="longest press → silence (s)")
     p.add_argument("wav", type=Path)
+    p = sub.add_parser("home")
+    p.add_argument("--key", required=True, help="the box's Noise key (base64)")
+    p.add_argument("--within", type=float, default=30, help="seconds each step may take")
     args = parser.parse_args()
     handler = {
         "status": cmd_status,
         "wait-idle": cmd_wait_idle,
         "turns": cmd_turns,
         "barge": cmd_barge,
+        "home": cmd_home,
     }[args.cmd]
     return handler(args)
 
