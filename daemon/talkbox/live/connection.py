@@ -345,6 +345,7 @@ class WritesAfterLoss(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self.count = 0
+        self.told = 0
 
     def filter(self, record: logging.LogRecord) -> bool:
         """False (drop it) for one of asyncio's lost-write lines."""
@@ -352,6 +353,16 @@ class WritesAfterLoss(logging.Filter):
             self.count += 1
             return False
         return True
+
+    def tell(self, connection: int) -> None:
+        """Once a connection ended: one line if writes to it were lost (asyncio's were not said)."""
+        if self.count > self.told:
+            self.told = self.count
+            # The link's line (its logger): asyncio's own lines were silenced.
+            logging.getLogger("talkbox.live.link").info(
+                "connection %d was lost in the middle of sending; what it carried goes again",
+                connection,
+            )
 
 
 def leaf(exc: BaseException) -> BaseException:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import random
 import time
@@ -113,7 +114,6 @@ class LiveLink:
         # A new conversation asked for "after this turn": the turn it waits for.
         self._restart_after: Turn | None = None
         self._lost_writes = WritesAfterLoss()
-        self._lost_writes_told = 0
         self._changed = asyncio.Event()
         self._work = asyncio.Event()
         # Set when a turn is asked: it cuts a transient backoff short.
@@ -320,7 +320,9 @@ class LiveLink:
                     # lost unless raised again here. Stopping beats reconnecting.
                     raise asyncio.CancelledError from exc
                 cause = leaf(exc)
-                self._after_connection(conn)
+                self._connected = self._withdrawing = False
+                self._lost_writes.tell(conn.number)
+                self._judge.ended(conn)
                 # Judged below (failures.py reads the service's words from its frames);
                 # released at the top of the loop.
                 ended = exc
@@ -416,19 +418,6 @@ class LiveLink:
         self._judge.requeue()
         self._notify()
 
-    def _after_connection(self, conn: Connection) -> None:
-        self._connected = False
-        self._withdrawing = False
-        lost_writes = self._lost_writes.count - self._lost_writes_told
-        if lost_writes:
-            self._lost_writes_told = self._lost_writes.count
-            # asyncio's own lines were silenced: this one says it once, with its context.
-            log.info(
-                "connection %d was lost in the middle of sending; what it carried goes again",
-                conn.number,
-            )
-        self._judge.ended(conn)
-
     def _tools_answered(self, responses: tuple[types.FunctionResponse, ...]) -> None:
         # Only on the connection that asked: a later one has no such calls.
         if self._connected:
@@ -505,5 +494,5 @@ class LiveLink:
 
 
 def _load_sdk() -> None:
-    """Import the setup code and with it google.genai and its live module (see `_run`)."""
-    import talkbox.live.session_config  # noqa: F401
+    """Import the setup code, and with it google.genai and its live module (see `_run`)."""
+    importlib.import_module("talkbox.live.session_config")
